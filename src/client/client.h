@@ -1,0 +1,66 @@
+/* client.h - herald client library: one blocking connection to a comet over TCP or WebSocket,
+ * speaking the goim v2 protocol (proto.h). Used by herald-cli and by the integration tests as a
+ * real client. Not thread-safe: one thread per client_t.
+ *
+ * Received op 9 (raw batch) packets are unpacked: client_recv() returns the inner packets one by
+ * one, in order, never the wrapper (on TCP goim writes batches back to back; on WebSocket wrapped
+ * in one op 9 packet: both are handled).
+ */
+#ifndef HERALD_CLIENT_H
+#define HERALD_CLIENT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct client_s client_t;
+
+typedef enum { CLIENT_TCP = 0, CLIENT_WS = 1 } client_transport_t;
+
+/* One received packet. body is heap-owned by the packet: free with client_packet_free(). The body
+ * is NUL-terminated for convenience (body_len excludes the NUL). */
+typedef struct client_packet_s {
+    uint32_t op;
+    uint32_t seq;
+    uint16_t ver;
+    uint8_t *body;
+    uint32_t body_len;
+} client_packet_t;
+
+/* Connects to host:port (TCP) or ws://host:port/sub (WebSocket: HTTP upgrade, masked client
+ * frames, binary messages). timeout_ms bounds the connect and the WebSocket handshake.
+ * Returns NULL and writes a message into err on failure. */
+client_t *client_connect(client_transport_t transport, const char *host, int port, int timeout_ms,
+                         char *err, size_t errlen);
+
+/* Sends one packet (op, seq, body). Returns 0 or a negative errno-style code (-EPIPE, ...). */
+int client_send(client_t *c, uint32_t op, uint32_t seq, const void *body, size_t len);
+
+/* Sends raw bytes as they are (TCP: straight to the socket; WebSocket: as one binary message).
+ * For tests of malformed input. */
+int client_send_raw(client_t *c, const void *data, size_t len);
+
+/* Waits up to timeout_ms for the next packet. Returns 1 and fills *p, 0 on timeout, or a negative
+ * code when the connection is closed (-ECONNRESET) or the server sent a malformed packet
+ * (HERALD_EPROTO). */
+int client_recv(client_t *c, client_packet_t *p, int timeout_ms);
+
+void client_packet_free(client_packet_t *p);
+
+/* Sends OpAuth with `auth_json` and waits for OpAuthReply (skipping nothing: the first packet must
+ * be the reply). Returns 0 and the reply packet in *reply (caller frees), HERALD_EAUTH when the
+ * server closed the connection instead (bad token), or another negative code. */
+int client_auth(client_t *c, const char *auth_json, client_packet_t *reply, int timeout_ms);
+
+/* Sends a heartbeat (op 2). The reply (op 3, body int32 room count) comes through client_recv. */
+int client_heartbeat(client_t *c);
+
+/* The socket fd, for poll() in interactive programs. */
+int client_fd(const client_t *c);
+
+/* Nonzero if the peer has closed the connection (EOF seen by the last read). */
+int client_closed(const client_t *c);
+
+/* Closes and frees. NULL is a no-op. */
+void client_free(client_t *c);
+
+#endif

@@ -1,0 +1,56 @@
+/* http.h - HTTP server adapter: libmicrohttpd driven by a libuv loop (the only file that sees
+ * libmicrohttpd). Used by logic's API and every daemon's admin endpoint.
+ *
+ * MHD runs without threads of its own (MHD_USE_EPOLL, its epoll fd watched by a uv_poll_t, its
+ * timeout by a uv_timer_t), so handlers run on the loop thread and may use the loop's Redis, Kafka
+ * and RPC clients. A handler that cannot answer at once returns and answers later: the request is
+ * suspended (MHD_suspend_connection) until http_respond() is called.
+ */
+#ifndef HERALD_HTTP_H
+#define HERALD_HTTP_H
+
+#include <jansson.h>
+#include <stddef.h>
+#include <uv.h>
+
+typedef struct http_server_s http_server_t;
+typedef struct http_request_s http_request_t;
+
+/* Called once per request after the whole body arrived. The handler (or code it hands the request
+ * to) must call http_respond* exactly once. `req` stays valid until then. A body larger than
+ * max_body is answered 413 by the adapter without calling the handler. */
+typedef void (*http_handler_cb)(http_request_t *req, void *arg);
+
+/* Returns a server, not yet listening. Aborts on OOM. */
+http_server_t *http_server_new(uv_loop_t *loop, http_handler_cb handler, void *arg,
+                               size_t max_body);
+
+/* Listens on host:port (port 0 = ephemeral). Returns 0 or a UV_E* / HERALD_E* error. */
+int http_server_listen(http_server_t *s, const char *host, int port);
+int http_server_port(const http_server_t *s);
+
+/* Stops listening, answers nothing more, frees everything; cb (may be NULL) runs when done.
+ * Requests still suspended are dropped (their connection closed). */
+void http_server_close(http_server_t *s, void (*cb)(void *arg), void *arg);
+
+/* Request accessors; returned strings are borrowed, valid until the request is answered. */
+const char *http_request_method(const http_request_t *req); /* "GET", "POST", ... */
+const char *http_request_path(const http_request_t *req);   /* without query string */
+/* First value of query parameter `name`, or NULL. */
+const char *http_request_query(const http_request_t *req, const char *name);
+/* All values of a repeatable query parameter, in order: fills up to max into out, returns the
+ * total count (may exceed max). */
+size_t http_request_query_all(const http_request_t *req, const char *name, const char **out,
+                              size_t max);
+/* Header value (case-insensitive name), or NULL. */
+const char *http_request_header(const http_request_t *req, const char *name);
+/* Body bytes (not NUL-terminated) and length; NULL/0 when empty. */
+const char *http_request_body(const http_request_t *req, size_t *len);
+
+/* Answers with status and body (copied). Resumes the request if it was suspended. */
+void http_respond(http_request_t *req, int status, const char *content_type, const char *body,
+                  size_t len);
+/* Answers with a JSON value (serialised compactly; the reference to `json` is stolen). */
+void http_respond_json(http_request_t *req, int status, json_t *json);
+
+#endif

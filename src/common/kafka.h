@@ -1,0 +1,73 @@
+/* kafka.h - Kafka adapter: librdkafka producer and consumer served from a libuv loop (the only
+ * file that sees librdkafka). Both work the same against herald-kafka-dev and a real cluster:
+ * only the bootstrap `brokers` string differs.
+ *
+ * librdkafka's callbacks are served on the loop: its queue event fd (rd_kafka_queue_io_event_enable)
+ * is watched by a uv_poll_t, so there is no polling timer and no callback on librdkafka's threads.
+ * A broker that is down is not an error here: librdkafka retries; the adapter logs the outage once.
+ */
+#ifndef HERALD_KAFKA_H
+#define HERALD_KAFKA_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <uv.h>
+
+/* ------------------------------------------------------------------------------------ producer */
+
+typedef struct kafka_producer_s kafka_producer_t;
+
+/* Delivery report: status 0 when the broker acknowledged the message (acks=all), else a
+ * HERALD_EUNAVAIL / HERALD_ETIMEDOUT after librdkafka gave up (message.timeout.ms). */
+typedef void (*kafka_delivery_cb)(int status, void *arg);
+
+/* Creates an idempotent producer for `topic` (linger 1 ms: herald adds no batching delay when
+ * idle). Returns NULL and writes a message into err on a configuration error. */
+kafka_producer_t *kafka_producer_new(uv_loop_t *loop, const char *brokers, const char *topic,
+                                     char *err, size_t errlen);
+
+/* Queues one message (key and value copied). Returns 0 and calls cb exactly once later (cb may
+ * be NULL), or HERALD_EUNAVAIL when the local queue is full, and then never calls cb. */
+int kafka_produce(kafka_producer_t *p, const void *key, size_t key_len, const void *value,
+                  size_t value_len, kafka_delivery_cb cb, void *arg);
+
+/* Flushes outstanding messages for up to timeout_ms (blocking the loop: shutdown only), then
+ * destroys the producer. Undelivered messages get their callback with HERALD_EUNAVAIL. */
+void kafka_producer_free(kafka_producer_t *p, int timeout_ms);
+
+/* ------------------------------------------------------------------------------------ consumer */
+
+typedef struct kafka_consumer_s kafka_consumer_t;
+
+typedef struct kafka_msg_s {
+    int32_t partition;
+    int64_t offset;
+    const void *key; /* borrowed, valid during the callback */
+    size_t key_len;
+    const void *value; /* borrowed, valid during the callback */
+    size_t value_len;
+} kafka_msg_t;
+
+/* One message, in partition order. The consumer does not store offsets by itself: call
+ * kafka_consumer_done() when the message has been handled (possibly after the callback returned);
+ * the adapter commits, per partition, the highest offset below which every message is done
+ * (at-least-once: nothing is committed past a message still in flight). */
+typedef void (*kafka_message_cb)(const kafka_msg_t *msg, void *arg);
+
+/* Joins consumer group `group` on `topic`, starting from the committed offsets (earliest when
+ * none). Returns NULL with a message in err on a configuration error. */
+kafka_consumer_t *kafka_consumer_new(uv_loop_t *loop, const char *brokers, const char *group,
+                                     const char *topic, kafka_message_cb cb, void *arg, char *err,
+                                     size_t errlen);
+
+/* Marks (partition, offset) handled. Offsets of a revoked partition are ignored. */
+void kafka_consumer_done(kafka_consumer_t *c, int32_t partition, int64_t offset);
+
+/* Pauses delivery of new messages (back-pressure) / resumes it. */
+void kafka_consumer_pause(kafka_consumer_t *c);
+void kafka_consumer_resume(kafka_consumer_t *c);
+
+/* Commits what is done, leaves the group and frees (blocks the loop briefly: shutdown only). */
+void kafka_consumer_free(kafka_consumer_t *c);
+
+#endif

@@ -1,0 +1,54 @@
+/* redis.h - Redis adapter: hiredis async on a libuv loop (the only file that sees hiredis).
+ *
+ * One connection per redis_t; it reconnects forever with backoff (100 ms doubling to 5 s), logging
+ * the first failure and the recovery once each. Commands are pipelined. Replies are read through
+ * the redis_reply_* accessors and are valid only inside the callback (hiredis rule).
+ */
+#ifndef HERALD_REDIS_H
+#define HERALD_REDIS_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <uv.h>
+
+typedef struct redis_s redis_t;
+typedef struct redis_reply_s redis_reply_t; /* opaque view of a hiredis reply */
+
+enum redis_reply_type {
+    REDIS_REPLY_T_STRING = 1,
+    REDIS_REPLY_T_ARRAY = 2,
+    REDIS_REPLY_T_INTEGER = 3,
+    REDIS_REPLY_T_NIL = 4,
+    REDIS_REPLY_T_STATUS = 5,
+    REDIS_REPLY_T_ERROR = 6,
+};
+
+/* reply is NULL when the command failed without an answer (connection lost: status UV_ECONNRESET,
+ * or client closed: UV_ECANCELED); otherwise status is 0 and reply is borrowed for the call. A
+ * Redis error reply arrives as status 0 with type REDIS_REPLY_T_ERROR. */
+typedef void (*redis_reply_cb)(int status, const redis_reply_t *reply, void *arg);
+
+/* Connects to host:port at once (and keeps reconnecting). password may be NULL or "". */
+redis_t *redis_new(uv_loop_t *loop, const char *host, int port, const char *password, int db);
+
+/* Sends a command given as argv (binary-safe). Returns 0 and calls cb exactly once later (cb may
+ * be NULL to ignore the reply); or UV_ENOTCONN when disconnected, and then never calls cb. */
+int redis_command_argv(redis_t *r, redis_reply_cb cb, void *arg, int argc, const char **argv,
+                       const size_t *argvlen);
+
+/* printf-like convenience with hiredis's format (%s, %b with pointer+length, %lld ...). */
+int redis_command(redis_t *r, redis_reply_cb cb, void *arg, const char *fmt, ...);
+
+int redis_connected(const redis_t *r);
+
+/* Fails pending commands with UV_ECANCELED, disconnects, frees; cb (may be NULL) when done. */
+void redis_close(redis_t *r, void (*cb)(void *arg), void *arg);
+
+int redis_reply_type(const redis_reply_t *reply);
+long long redis_reply_integer(const redis_reply_t *reply);
+/* String/status/error text and its length; NULL for other types. */
+const char *redis_reply_str(const redis_reply_t *reply, size_t *len);
+size_t redis_reply_count(const redis_reply_t *reply); /* array elements, 0 otherwise */
+const redis_reply_t *redis_reply_element(const redis_reply_t *reply, size_t i);
+
+#endif

@@ -1,0 +1,96 @@
+/* rpc.h - internal RPC: pipelined protobuf-c calls over TCP on a libuv loop (DESIGN.md §5).
+ *
+ * Frame (all integers big-endian):
+ *   len u32      bytes that follow this field (8 + payload), at most RPC_MAX_FRAME
+ *   method u16   enum rpc_method
+ *   flags u16    RPC_FLAG_REQUEST | RPC_FLAG_REPLY | RPC_FLAG_ERROR
+ *   call_id u32  chosen by the caller, echoed in the reply
+ *   payload      packed protobuf message; for RPC_FLAG_ERROR an ErrorReply-less payload:
+ *                int32 big-endian herald/uv error code followed by a UTF-8 message
+ * Replies may come in any order. A frame over RPC_MAX_FRAME or with an unknown flag closes the
+ * connection. Everything here runs on the loop thread that created the object.
+ */
+#ifndef HERALD_RPC_H
+#define HERALD_RPC_H
+
+#include <protobuf-c/protobuf-c.h>
+#include <stdint.h>
+#include <uv.h>
+
+#define RPC_FRAME_HEADER 12
+#define RPC_MAX_FRAME (16u * 1024 * 1024)
+
+enum { RPC_FLAG_REQUEST = 0, RPC_FLAG_REPLY = 1, RPC_FLAG_ERROR = 2 };
+
+/* ------------------------------------------------------------------------------------ server */
+
+typedef struct rpc_server_s rpc_server_t;
+typedef struct rpc_call_s rpc_call_t;
+
+/* Handles one request. `req` is the unpacked request, borrowed: valid until the handler returns
+ * (copy what you keep). The handler must eventually call rpc_reply() or rpc_reply_error() on
+ * `call` exactly once, now or later from the same loop; if the client disconnected meanwhile the
+ * reply is dropped silently, and the call is still freed by that function. */
+typedef void (*rpc_handler_cb)(rpc_call_t *call, const ProtobufCMessage *req, void *arg);
+
+typedef struct rpc_method_s {
+    uint16_t method;
+    const ProtobufCMessageDescriptor *req_desc;
+    rpc_handler_cb handler;
+} rpc_method_t;
+
+/* Creates a server dispatching to `methods` (n entries, borrowed: must outlive the server).
+ * `arg` is passed to every handler. Returns NULL only on OOM (aborts). */
+rpc_server_t *rpc_server_new(uv_loop_t *loop, const rpc_method_t *methods, size_t n, void *arg);
+
+/* Binds and listens on host:port (port 0 = ephemeral). Returns 0 or a UV_E* error. */
+int rpc_server_listen(rpc_server_t *s, const char *host, int port);
+
+/* The bound port (after rpc_server_listen), or -1. */
+int rpc_server_port(const rpc_server_t *s);
+
+/* Sends the reply and frees the call. `reply` is borrowed (packed here). */
+void rpc_reply(rpc_call_t *call, const ProtobufCMessage *reply);
+/* Sends an error reply (code: HERALD_E* or UV_E*) and frees the call. */
+void rpc_reply_error(rpc_call_t *call, int code, const char *message);
+
+/* Remote address of the call's connection ("ip:port"), for logs. */
+const char *rpc_call_peer(const rpc_call_t *call);
+
+/* Stops listening and closes every connection; calls in flight are answered into the void.
+ * `cb` (may be NULL) runs once every handle is closed; then the server is freed. */
+void rpc_server_close(rpc_server_t *s, void (*cb)(void *arg), void *arg);
+
+/* ------------------------------------------------------------------------------------ client */
+
+typedef struct rpc_client_s rpc_client_t;
+
+/* Result of one call. status 0: `reply` is the unpacked reply, borrowed (freed after the callback
+ * returns). status < 0: reply is NULL and status is UV_ETIMEDOUT (deadline passed),
+ * UV_ECONNRESET (connection lost with the call in flight), UV_ECANCELED (client closed) or the
+ * remote's error code from rpc_reply_error (message logged at debug level). */
+typedef void (*rpc_reply_cb)(int status, const ProtobufCMessage *reply, void *arg);
+
+/* Creates a client for host:port. It connects at once and reconnects forever with exponential
+ * backoff (100 ms doubling up to 5 s); the first failure and the recovery are logged once each,
+ * as "rpc <name>: ...". `name` (copied) identifies the peer in logs, e.g. "router 127.0.0.1:3129". */
+rpc_client_t *rpc_client_new(uv_loop_t *loop, const char *name, const char *host, int port);
+
+/* Starts a call. `req` is borrowed (packed before return). `reply_desc` is the expected reply
+ * type. Returns 0 and later calls cb exactly once (also on timeout, disconnect, close); or returns
+ * UV_ENOTCONN when not connected right now, and then never calls cb. */
+int rpc_client_call(rpc_client_t *c, uint16_t method, const ProtobufCMessage *req,
+                    const ProtobufCMessageDescriptor *reply_desc, uint32_t timeout_ms,
+                    rpc_reply_cb cb, void *arg);
+
+/* Nonzero while the connection is up. */
+int rpc_client_connected(const rpc_client_t *c);
+
+/* The name given at creation. */
+const char *rpc_client_name(const rpc_client_t *c);
+
+/* Fails every call in flight with UV_ECANCELED, closes the connection and frees the client once
+ * its handles are closed, then calls cb (may be NULL). */
+void rpc_client_close(rpc_client_t *c, void (*cb)(void *arg), void *arg);
+
+#endif

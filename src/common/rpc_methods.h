@@ -1,0 +1,33 @@
+/* rpc_methods.h - method ids of the internal RPC services (DESIGN.md §5).
+ * Request/reply message types are in proto/herald.proto, named <Method>Req / <Method>Reply.
+ * Ids are wire contract: never renumber. */
+#ifndef HERALD_RPC_METHODS_H
+#define HERALD_RPC_METHODS_H
+
+enum rpc_method {
+    /* Logic service, called by comet */
+    RPC_LOGIC_CONNECT = 101,      /* ConnectReq -> ConnectReply */
+    RPC_LOGIC_DISCONNECT = 102,   /* DisconnectReq -> DisconnectReply */
+    RPC_LOGIC_HEARTBEAT = 103,    /* HeartbeatReq -> HeartbeatReply */
+    RPC_LOGIC_RENEW_ONLINE = 104, /* RenewOnlineReq -> RenewOnlineReply */
+    RPC_LOGIC_RECEIVE = 105,      /* ReceiveReq -> ReceiveReply */
+    RPC_LOGIC_ACK = 106,          /* AckReq -> AckReply */
+
+    /* Comet service, called by job (and logic for kicks) */
+    RPC_COMET_PUSH_KEYS = 201,      /* PushKeysReq -> PushKeysReply */
+    RPC_COMET_BROADCAST_ROOM = 202, /* BroadcastRoomReq -> BroadcastRoomReply */
+    RPC_COMET_BROADCAST = 203,      /* BroadcastReq -> BroadcastReply */
+    RPC_COMET_ROOMS = 204,          /* RoomsReq -> RoomsReply */
+    RPC_COMET_KICK = 205,           /* KickReq -> KickReply */
+
+    /* Router service, called by logic */
+    RPC_ROUTER_PUT = 301,        /* PutReq -> PutReply */
+    RPC_ROUTER_DEL = 302,        /* DelReq -> DelReply */
+    RPC_ROUTER_RENEW = 303,      /* RenewReq -> RenewReply */
+    RPC_ROUTER_GET = 304,        /* GetReq -> GetReply */
+    RPC_ROUTER_COUNT = 305,      /* CountReq -> CountReply */
+    RPC_ROUTER_DEL_SERVER = 306, /* DelServerReq -> DelServerReply */
+    RPC_ROUTER_LIST = 307,       /* ListReq -> ListReply */
+};
+
+#endif
