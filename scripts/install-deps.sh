@@ -8,7 +8,7 @@ PACKAGES=(
     libuv1-dev librdkafka-dev libhiredis-dev
     libprotobuf-c-dev protobuf-c-compiler
     libwslay-dev libmicrohttpd-dev libjansson-dev libinih-dev
-    libcmocka-dev uthash-dev
+    libcmocka-dev uthash-dev nettle-dev
     redis-server redis-tools curl procps
 )
 
