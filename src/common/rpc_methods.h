@@ -12,6 +12,7 @@ enum rpc_method {
     RPC_LOGIC_RENEW_ONLINE = 104, /* RenewOnlineReq -> RenewOnlineReply */
     RPC_LOGIC_RECEIVE = 105,      /* ReceiveReq -> ReceiveReply */
     RPC_LOGIC_ACK = 106,          /* AckReq -> AckReply */
+    RPC_LOGIC_SERVER_DOWN = 107,  /* ServerDownReq -> ServerDownReply */
 
     /* Comet service, called by job (and logic for kicks) */
     RPC_COMET_PUSH_KEYS = 201,      /* PushKeysReq -> PushKeysReply */
