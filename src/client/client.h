@@ -39,22 +39,30 @@ int client_send(client_t *c, uint32_t op, uint32_t seq, const void *body, size_t
  * For tests of malformed input. */
 int client_send_raw(client_t *c, const void *data, size_t len);
 
-/* Waits up to timeout_ms for the next packet. Returns 1 and fills *p, 0 on timeout, or a negative
- * code when the connection is closed (-ECONNRESET) or the server sent a malformed packet
- * (HERALD_EPROTO). */
+/* Waits up to timeout_ms for the next packet (0: only what is already readable, negative: no
+ * limit). Returns 1 and fills *p, 0 on timeout, or a negative code when the connection is closed
+ * (-ECONNRESET) or the server sent a malformed packet (HERALD_EPROTO, HERALD_ETOOBIG: bodies up
+ * to 1 MiB are accepted; HERALD_EWSPROTO: bad WebSocket frame). Packets that arrived before the
+ * close or the malformed input are returned first. */
 int client_recv(client_t *c, client_packet_t *p, int timeout_ms);
 
 void client_packet_free(client_packet_t *p);
 
 /* Sends OpAuth with `auth_json` and waits for OpAuthReply (skipping nothing: the first packet must
  * be the reply). Returns 0 and the reply packet in *reply (caller frees), HERALD_EAUTH when the
- * server closed the connection instead (bad token), or another negative code. */
+ * server closed the connection instead (bad token), or another negative code.
+ * A reply whose JSON body has a nonzero "code" also gives HERALD_EAUTH, with that reply
+ * in *reply (caller frees: it holds the server's "message"); an empty or non-JSON body is success
+ * (goim servers). No reply within timeout_ms gives -ETIMEDOUT (== UV_ETIMEDOUT); a first packet
+ * other than op 8 gives HERALD_EPROTO. *reply is zeroed on every other failure; reply may be
+ * NULL. */
 int client_auth(client_t *c, const char *auth_json, client_packet_t *reply, int timeout_ms);
 
 /* Sends a heartbeat (op 2). The reply (op 3, body int32 room count) comes through client_recv. */
 int client_heartbeat(client_t *c);
 
-/* The socket fd, for poll() in interactive programs. */
+/* The socket fd, for poll() in interactive programs. One read can bring several packets: drain
+ * with client_recv(c, p, 0) until it returns 0 before waiting on the fd again. */
 int client_fd(const client_t *c);
 
 /* Nonzero if the peer has closed the connection (EOF seen by the last read). */

@@ -25,12 +25,14 @@ typedef void (*http_handler_cb)(http_request_t *req, void *arg);
 http_server_t *http_server_new(uv_loop_t *loop, http_handler_cb handler, void *arg,
                                size_t max_body);
 
-/* Listens on host:port (port 0 = ephemeral). Returns 0 or a UV_E* / HERALD_E* error. */
+/* Listens on host:port (port 0 = ephemeral). host is a numeric IPv4 or IPv6 address; anything
+ * else is UV_EINVAL. Returns 0 or a UV_E* / HERALD_E* error. */
 int http_server_listen(http_server_t *s, const char *host, int port);
 int http_server_port(const http_server_t *s);
 
 /* Stops listening, answers nothing more, frees everything; cb (may be NULL) runs when done.
- * Requests still suspended are dropped (their connection closed). */
+ * Requests still suspended are dropped (their connection closed); such a request stays valid
+ * for its handler, whose http_respond* call (still due, exactly once) then only frees it. */
 void http_server_close(http_server_t *s, void (*cb)(void *arg), void *arg);
 
 /* Request accessors; returned strings are borrowed, valid until the request is answered. */

@@ -43,7 +43,8 @@ typedef struct rpc_method_s {
  * `arg` is passed to every handler. Returns NULL only on OOM (aborts). */
 rpc_server_t *rpc_server_new(uv_loop_t *loop, const rpc_method_t *methods, size_t n, void *arg);
 
-/* Binds and listens on host:port (port 0 = ephemeral). Returns 0 or a UV_E* error. */
+/* Binds and listens on host:port (port 0 = ephemeral). host is a numeric IPv4 or IPv6 address
+ * ("0.0.0.0", "127.0.0.1", "::"); anything else is UV_EINVAL. Returns 0 or a UV_E* error. */
 int rpc_server_listen(rpc_server_t *s, const char *host, int port);
 
 /* The bound port (after rpc_server_listen), or -1. */
@@ -78,7 +79,10 @@ rpc_client_t *rpc_client_new(uv_loop_t *loop, const char *name, const char *host
 
 /* Starts a call. `req` is borrowed (packed before return). `reply_desc` is the expected reply
  * type. Returns 0 and later calls cb exactly once (also on timeout, disconnect, close); or returns
- * UV_ENOTCONN when not connected right now, and then never calls cb. */
+ * UV_ENOTCONN when not connected right now, and then never calls cb. (Also returns, without
+ * calling cb, UV_EMSGSIZE when `req` packs to more than RPC_MAX_FRAME allows.) timeout_ms 0
+ * means no deadline: the call then ends only with its reply, a disconnect or the close. A reply
+ * that does not unpack as reply_desc ends the call with HERALD_EPROTO. */
 int rpc_client_call(rpc_client_t *c, uint16_t method, const ProtobufCMessage *req,
                     const ProtobufCMessageDescriptor *reply_desc, uint32_t timeout_ms,
                     rpc_reply_cb cb, void *arg);

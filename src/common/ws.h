@@ -92,7 +92,7 @@ size_t ws_frame_header_len(const ws_codec_t *c, size_t payload_len);
 
 /* Encodes one final frame (fin = 1) of opcode with payload into out, which must have room for
  * ws_frame_header_len(c, len) + len bytes. Client frames are masked with a fresh key. Returns
- * the number of bytes written. */
+ * the number of bytes written, or 0 (nothing written) for a control opcode with len > 125. */
 size_t ws_codec_encode(ws_codec_t *c, uint8_t opcode, const uint8_t *payload, size_t len,
                        uint8_t *out);
 

@@ -1,0 +1,133 @@
+/* cli.h - herald-cli: its subcommands and the comet connection they share. Every cli_*.c but
+ * cli_main.c is part of herald_client, so a new mode (the interactive chat of a later issue) is
+ * one more cli_<mode>.c with a cli_<mode>_main() and a line in cli_main.c's table.
+ *
+ * Output contract: results on stdout (one line per item, flushed), diagnostics on stderr
+ * prefixed with "herald-cli <subcommand>: ".
+ */
+#ifndef HERALD_CLI_H
+#define HERALD_CLI_H
+
+#include <getopt.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "client.h"
+
+/* Process exit codes of every subcommand. */
+enum cli_exit {
+    CLI_EXIT_OK = 0,
+    CLI_EXIT_FAIL = 1,    /* connect, auth or server error, connection closed early */
+    CLI_EXIT_USAGE = 2,   /* bad command line */
+    CLI_EXIT_TIMEOUT = 3, /* the awaited reply or --count packets did not arrive in time */
+};
+
+/* Subcommands. argv[0] is the subcommand name; the return value is the exit code. */
+int cli_token_main(int argc, char **argv);
+int cli_listen_main(int argc, char **argv);
+int cli_send_main(int argc, char **argv);
+
+/* ------------------------------------------------------------------ cli_conn.c: shared parts */
+
+#define CLI_DEFAULT_TIMEOUT_MS 5000    /* connect, auth, and send's wait for its reply */
+#define CLI_DEFAULT_HEARTBEAT_MS 30000 /* when the auth reply names no heartbeat_ms */
+#define CLI_MAX_ACCEPTS 64
+
+/* Splits "HOST:PORT" or "[IPv6]:PORT" (the last colon separates). Returns 0 or -1. */
+int cli_conn_parse_addr(const char *s, char *host, size_t cap, int *port);
+
+/* Parses a decimal integer in [min, max] with nothing after it. Returns 0 or -1. */
+int cli_conn_parse_int(const char *s, int64_t min, int64_t max, int64_t *out);
+
+/* Options shared by the subcommands that talk to a comet (getopt_long values >= 256). */
+enum cli_conn_opt {
+    CLI_OPT_COMET = 256,
+    CLI_OPT_WS,
+    CLI_OPT_TOKEN,
+    CLI_OPT_MID,
+    CLI_OPT_KEY,
+    CLI_OPT_ROOM,
+    CLI_OPT_ACCEPTS,
+    CLI_OPT_LAST_SEQ,
+    CLI_OPT_TIMEOUT_MS,
+    CLI_OPT_VERBOSE,
+    CLI_OPT_FIRST_FREE, /* subcommands number their own options from here */
+};
+
+/* clang-format off */
+#define CLI_CONN_LONG_OPTIONS                                      \
+    {"comet", required_argument, NULL, CLI_OPT_COMET},             \
+    {"ws", no_argument, NULL, CLI_OPT_WS},                         \
+    {"token", required_argument, NULL, CLI_OPT_TOKEN},             \
+    {"mid", required_argument, NULL, CLI_OPT_MID},                 \
+    {"key", required_argument, NULL, CLI_OPT_KEY},                 \
+    {"room", required_argument, NULL, CLI_OPT_ROOM},               \
+    {"accepts", required_argument, NULL, CLI_OPT_ACCEPTS},         \
+    {"last-seq", required_argument, NULL, CLI_OPT_LAST_SEQ},       \
+    {"timeout-ms", required_argument, NULL, CLI_OPT_TIMEOUT_MS},   \
+    {"verbose", no_argument, NULL, CLI_OPT_VERBOSE},               \
+    {"help", no_argument, NULL, 'h'}
+/* clang-format on */
+
+/* The help text of the shared options. */
+#define CLI_CONN_USAGE                                                                             \
+    "  --comet HOST:PORT   comet address (TCP port, or WebSocket port with --ws)\n"                \
+    "  --ws                connect over WebSocket (ws://HOST:PORT/sub)\n"                          \
+    "  --token T           authenticate with a token from `herald-cli token`\n"                    \
+    "  --mid N [--key K]   goim-style auth by user id (logic must run auth.mode=insecure-mid)\n"   \
+    "  --room R            join room R (e.g. live://1000)\n"                                       \
+    "  --accepts OPS       comma list of business ops to receive, e.g. 1000,1001\n"                \
+    "  --last-seq N        highest per-user seq already received (offline catch-up)\n"             \
+    "  --timeout-ms N      give up after N ms\n"                                                   \
+    "  --verbose           print the auth reply and heartbeat replies on stderr\n"                 \
+    "  --help              this text\n"
+
+/* What the user asked for; strings are borrowed from argv. */
+typedef struct cli_conn_opts_s {
+    const char *cmd; /* subcommand name, for messages */
+    char host[256];
+    int port; /* 0 until --comet */
+    int ws;
+    const char *token;
+    int64_t mid; /* 0 when not given */
+    const char *key;
+    const char *room;
+    uint32_t accepts[CLI_MAX_ACCEPTS];
+    size_t n_accepts;
+    int64_t last_seq;   /* -1 when not given */
+    int64_t timeout_ms; /* -1 when not given */
+    int verbose;
+} cli_conn_opts_t;
+
+void cli_conn_opts_init(cli_conn_opts_t *o, const char *cmd);
+
+/* Applies one shared option from getopt_long. Returns 1 when handled, 0 when `opt` is not a
+ * shared option, -1 on a bad value (message printed). */
+int cli_conn_option(cli_conn_opts_t *o, int opt, const char *arg);
+
+/* Checks the shared options after parsing (--comet, exactly one of --token and --mid). Returns
+ * 0, or -1 with a message printed. */
+int cli_conn_check(const cli_conn_opts_t *o);
+
+/* An authenticated connection that keeps itself alive with heartbeats. */
+typedef struct cli_conn_s {
+    client_t *client;
+    int heartbeat_ms;
+    int64_t next_heartbeat_ms; /* on client_net_now_ms()'s clock */
+} cli_conn_t;
+
+/* Connects and authenticates within CLI_DEFAULT_TIMEOUT_MS. Returns CLI_EXIT_OK, or an exit code
+ * with the reason (for a refused auth, the server's message) printed on stderr. */
+int cli_conn_open(cli_conn_t *cc, const cli_conn_opts_t *o);
+
+enum { CLI_CONN_PACKET = 1, CLI_CONN_FD_READY = 2 };
+
+/* Waits until a packet arrives (CLI_CONN_PACKET, *p filled: caller frees), extra_fd (-1: none)
+ * is readable (CLI_CONN_FD_READY), the deadline passes (0; -1: no deadline) or the connection
+ * fails (a negative client_recv code). Sends heartbeats when due; their replies come back as
+ * packets like any other. */
+int cli_conn_wait(cli_conn_t *cc, int extra_fd, int64_t deadline, client_packet_t *p);
+
+void cli_conn_close(cli_conn_t *cc);
+
+#endif

@@ -1,0 +1,260 @@
+/* cli_conn.c - what herald-cli's comet subcommands share: address and number parsing, the
+ * connection options, connect + auth, and the heartbeat-keeping wait loop. */
+#include "cli.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <jansson.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "buf.h"
+#include "client_net.h"
+#include "herald_err.h"
+
+int cli_conn_parse_int(const char *s, int64_t min, int64_t max, int64_t *out)
+{
+    char *end = NULL;
+    errno = 0;
+    long long v = strtoll(s, &end, 10);
+    if (errno != 0 || end == s || *end != '\0' || v < min || v > max)
+        return -1;
+    *out = v;
+    return 0;
+}
+
+int cli_conn_parse_addr(const char *s, char *host, size_t cap, int *port)
+{
+    const char *colon = strrchr(s, ':');
+    int64_t p = 0;
+    if (colon == NULL || colon == s || (size_t)(colon - s) >= cap ||
+        cli_conn_parse_int(colon + 1, 1, 65535, &p) < 0)
+        return -1;
+    size_t len = (size_t)(colon - s);
+    if (s[0] == '[' && s[len - 1] == ']') { /* [::1]:3101 */
+        s++;
+        len -= 2;
+    }
+    if (len == 0)
+        return -1;
+    memcpy(host, s, len);
+    host[len] = '\0';
+    *port = (int)p;
+    return 0;
+}
+
+void cli_conn_opts_init(cli_conn_opts_t *o, const char *cmd)
+{
+    memset(o, 0, sizeof(*o));
+    o->cmd = cmd;
+    o->last_seq = -1;
+    o->timeout_ms = -1;
+}
+
+static int cli_conn_parse_accepts(cli_conn_opts_t *o, const char *arg)
+{
+    char *list = xstrdup(arg);
+    char *save = NULL;
+    int rc = 0;
+    o->n_accepts = 0;
+    for (char *t = strtok_r(list, ",", &save); t != NULL; t = strtok_r(NULL, ",", &save)) {
+        int64_t op = 0;
+        if (o->n_accepts == CLI_MAX_ACCEPTS || cli_conn_parse_int(t, 0, UINT32_MAX, &op) < 0) {
+            rc = -1;
+            break;
+        }
+        o->accepts[o->n_accepts++] = (uint32_t)op;
+    }
+    free(list);
+    return rc;
+}
+
+int cli_conn_option(cli_conn_opts_t *o, int opt, const char *arg)
+{
+    int rc = 0;
+    switch (opt) {
+    case CLI_OPT_COMET:
+        rc = cli_conn_parse_addr(arg, o->host, sizeof(o->host), &o->port);
+        break;
+    case CLI_OPT_WS:
+        o->ws = 1;
+        break;
+    case CLI_OPT_TOKEN:
+        o->token = arg;
+        break;
+    case CLI_OPT_MID:
+        rc = cli_conn_parse_int(arg, 1, INT64_MAX, &o->mid);
+        break;
+    case CLI_OPT_KEY:
+        o->key = arg;
+        break;
+    case CLI_OPT_ROOM:
+        o->room = arg;
+        break;
+    case CLI_OPT_ACCEPTS:
+        rc = cli_conn_parse_accepts(o, arg);
+        break;
+    case CLI_OPT_LAST_SEQ:
+        rc = cli_conn_parse_int(arg, 0, UINT32_MAX, &o->last_seq);
+        break;
+    case CLI_OPT_TIMEOUT_MS:
+        rc = cli_conn_parse_int(arg, 0, INT32_MAX, &o->timeout_ms);
+        break;
+    case CLI_OPT_VERBOSE:
+        o->verbose = 1;
+        break;
+    default:
+        return 0;
+    }
+    if (rc < 0) {
+        fprintf(stderr, "herald-cli %s: bad value '%s'\n", o->cmd, arg);
+        return -1;
+    }
+    return 1;
+}
+
+int cli_conn_check(const cli_conn_opts_t *o)
+{
+    const char *why = NULL;
+    if (o->port == 0)
+        why = "--comet HOST:PORT is required";
+    else if ((o->token != NULL) == (o->mid != 0))
+        why = "give exactly one of --token and --mid";
+    else if (o->key != NULL && o->mid == 0)
+        why = "--key goes with --mid";
+    if (why == NULL)
+        return 0;
+    fprintf(stderr, "herald-cli %s: %s (see --help)\n", o->cmd, why);
+    return -1;
+}
+
+/* jansson refuses strings that are not UTF-8; so does the protocol's JSON. */
+static int cli_conn_set_str(json_t *obj, const char *name, const char *value)
+{
+    return json_object_set_new(obj, name, json_string(value));
+}
+
+/* The auth body (DESIGN.md §3): token form, or goim's {"mid","key"} form. NULL when a string
+ * argument is not UTF-8. The caller frees the result. */
+static char *cli_conn_auth_json(const cli_conn_opts_t *o)
+{
+    json_t *j = json_object();
+    int rc = 0;
+    if (o->token != NULL) {
+        rc |= cli_conn_set_str(j, "token", o->token);
+        rc |= cli_conn_set_str(j, "platform", "cli");
+    } else {
+        json_object_set_new(j, "mid", json_integer(o->mid));
+        if (o->key != NULL)
+            rc |= cli_conn_set_str(j, "key", o->key);
+    }
+    if (o->room != NULL)
+        rc |= cli_conn_set_str(j, "room_id", o->room);
+    if (o->n_accepts > 0) {
+        json_t *a = json_array();
+        for (size_t i = 0; i < o->n_accepts; i++)
+            json_array_append_new(a, json_integer(o->accepts[i]));
+        json_object_set_new(j, "accepts", a);
+    }
+    if (o->last_seq >= 0)
+        json_object_set_new(j, "last_seq", json_integer(o->last_seq));
+    char *s = rc == 0 ? json_dumps(j, JSON_COMPACT) : NULL;
+    json_decref(j);
+    return s;
+}
+
+/* Prints why the server refused: its "message" when the reply has one. */
+static void cli_conn_print_refusal(const cli_conn_opts_t *o, const client_packet_t *reply)
+{
+    json_t *j = json_loadb((const char *)reply->body, reply->body_len, 0, NULL);
+    const char *msg = json_string_value(json_object_get(j, "message"));
+    json_t *code = json_object_get(j, "code");
+    if (msg != NULL)
+        fprintf(stderr, "herald-cli %s: auth refused: %s (code %" JSON_INTEGER_FORMAT ")\n", o->cmd,
+                msg, json_integer_value(code));
+    else
+        fprintf(stderr, "herald-cli %s: auth refused: %s\n", o->cmd,
+                reply->body_len > 0 ? (const char *)reply->body : "connection closed");
+    json_decref(j);
+}
+
+static int cli_conn_heartbeat_ms(const client_packet_t *reply)
+{
+    json_t *j = json_loadb((const char *)reply->body, reply->body_len, 0, NULL);
+    json_int_t ms = json_integer_value(json_object_get(j, "heartbeat_ms"));
+    json_decref(j);
+    return ms > 0 && ms <= INT32_MAX ? (int)ms : CLI_DEFAULT_HEARTBEAT_MS;
+}
+
+int cli_conn_open(cli_conn_t *cc, const cli_conn_opts_t *o)
+{
+    memset(cc, 0, sizeof(*cc));
+    char *auth = cli_conn_auth_json(o);
+    if (auth == NULL) {
+        fprintf(stderr, "herald-cli %s: arguments must be UTF-8\n", o->cmd);
+        return CLI_EXIT_USAGE;
+    }
+    char err[256];
+    cc->client = client_connect(o->ws ? CLIENT_WS : CLIENT_TCP, o->host, o->port,
+                                CLI_DEFAULT_TIMEOUT_MS, err, sizeof(err));
+    if (cc->client == NULL) {
+        fprintf(stderr, "herald-cli %s: %s\n", o->cmd, err);
+        free(auth);
+        return CLI_EXIT_FAIL;
+    }
+    client_packet_t reply;
+    int rc = client_auth(cc->client, auth, &reply, CLI_DEFAULT_TIMEOUT_MS);
+    free(auth);
+    if (rc == HERALD_EAUTH)
+        cli_conn_print_refusal(o, &reply);
+    else if (rc < 0)
+        fprintf(stderr, "herald-cli %s: auth: %s\n", o->cmd, herald_strerror(rc));
+    if (rc < 0) {
+        client_packet_free(&reply);
+        cli_conn_close(cc);
+        return rc == -ETIMEDOUT ? CLI_EXIT_TIMEOUT : CLI_EXIT_FAIL;
+    }
+    if (o->verbose)
+        fprintf(stderr, "herald-cli %s: authenticated: %s\n", o->cmd, (const char *)reply.body);
+    cc->heartbeat_ms = cli_conn_heartbeat_ms(&reply);
+    cc->next_heartbeat_ms = client_net_now_ms() + cc->heartbeat_ms;
+    client_packet_free(&reply);
+    return CLI_EXIT_OK;
+}
+
+int cli_conn_wait(cli_conn_t *cc, int extra_fd, int64_t deadline, client_packet_t *p)
+{
+    for (;;) {
+        /* Drain first: one read may have queued several packets that poll() cannot see. */
+        int rc = client_recv(cc->client, p, 0);
+        if (rc != 0)
+            return rc;
+        int64_t now = client_net_now_ms();
+        if (now >= cc->next_heartbeat_ms) {
+            rc = client_heartbeat(cc->client);
+            if (rc < 0)
+                return rc;
+            cc->next_heartbeat_ms = now + cc->heartbeat_ms;
+        }
+        if (deadline >= 0 && now >= deadline)
+            return 0;
+        int64_t wait = cc->next_heartbeat_ms - now;
+        if (deadline >= 0 && deadline - now < wait)
+            wait = deadline - now;
+        struct pollfd pfd[2] = {{.fd = client_fd(cc->client), .events = POLLIN},
+                                {.fd = extra_fd, .events = POLLIN}};
+        int n = poll(pfd, extra_fd >= 0 ? 2 : 1, (int)wait);
+        if (n < 0 && errno != EINTR)
+            return -errno;
+        if (n > 0 && extra_fd >= 0 && pfd[1].revents != 0)
+            return CLI_CONN_FD_READY;
+    }
+}
+
+void cli_conn_close(cli_conn_t *cc)
+{
+    client_free(cc->client);
+    cc->client = NULL;
+}

@@ -1,0 +1,51 @@
+/* cli_main.c - herald-cli: dispatches to a subcommand (cli.h). */
+#include <stdio.h>
+#include <string.h>
+
+#include "cli.h"
+
+typedef struct cli_command_s {
+    const char *name;
+    int (*main)(int argc, char **argv);
+    const char *summary;
+} cli_command_t;
+
+static const cli_command_t cli_commands[] = {
+    {"token", cli_token_main, "get an auth token for a user from logic"},
+    {"listen", cli_listen_main, "connect to a comet and print the packets pushed to it"},
+    {"send", cli_send_main, "send one private or group message through a comet"},
+};
+
+static void cli_usage(FILE *out)
+{
+    fputs("usage: herald-cli COMMAND [OPTIONS]   (herald-cli COMMAND --help for details)\n"
+          "commands:\n",
+          out);
+    for (size_t i = 0; i < sizeof(cli_commands) / sizeof(cli_commands[0]); i++)
+        fprintf(out, "  %-8s %s\n", cli_commands[i].name, cli_commands[i].summary);
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        cli_usage(stderr);
+        return CLI_EXIT_USAGE;
+    }
+    if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
+        strcmp(argv[1], "help") == 0) {
+        cli_usage(stdout);
+        return CLI_EXIT_OK;
+    }
+    for (size_t i = 0; i < sizeof(cli_commands) / sizeof(cli_commands[0]); i++) {
+        if (strcmp(argv[1], cli_commands[i].name) != 0)
+            continue;
+        /* getopt_long names argv[0] in its messages: "herald-cli listen: unrecognized ..." */
+        char name[64];
+        snprintf(name, sizeof(name), "herald-cli %s", cli_commands[i].name);
+        argv[1] = name;
+        return cli_commands[i].main(argc - 1, argv + 1);
+    }
+    fprintf(stderr, "herald-cli: unknown command '%s'\n", argv[1]);
+    cli_usage(stderr);
+    return CLI_EXIT_USAGE;
+}

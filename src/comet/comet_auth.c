@@ -1,0 +1,185 @@
+/* comet_auth.c - see comet_auth.h. */
+#include "comet_auth.h"
+
+#include "buf.h"
+#include "comet_channel.h"
+#include "comet_push.h"
+#include "comet_room.h"
+#include "comet_worker.h"
+#include "herald.pb-c.h"
+#include "herald_err.h"
+#include "log.h"
+#include "rpc_methods.h"
+
+#include <jansson.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Longest connection key accepted from logic (logic's keys are 32 hex characters). */
+#define AUTH_KEY_MAX 128
+
+/* One Connect in flight. Holds a reference on the connection; c->auth points here until the
+ * reply (or the failure) arrives. */
+struct comet_auth_s {
+    comet_conn_t *conn;
+    uint32_t seq;   /* the OpAuth packet's seq, echoed in op 8 */
+    buf_t deferred; /* whole packets received after OpAuth, in order */
+};
+
+static void disconnect_notify(comet_worker_t *w, int64_t mid, const char *key)
+{
+    Herald__DisconnectReq req = HERALD__DISCONNECT_REQ__INIT;
+    req.mid = mid;
+    req.key = (char *)key;
+    req.server = w->conf->server_id;
+    comet_logic_notify(&w->logic, RPC_LOGIC_DISCONNECT, &req.base,
+                       &herald__disconnect_reply__descriptor);
+}
+
+static void auth_fail(comet_conn_t *c, uint32_t seq, int code, const char *message)
+{
+    comet_worker_t *w = comet_conn_worker(c);
+    COMET_STAT_ADD(&w->stats, auth_failed, 1);
+    json_t *j = json_pack("{s:i,s:s}", "code", code, "message", message ? message : "");
+    char *body = j ? json_dumps(j, JSON_COMPACT) : NULL;
+    if (body)
+        comet_conn_send_packet(c, PROTO_OP_AUTH_REPLY, seq, body, strlen(body));
+    free(body);
+    json_decref(j);
+    comet_conn_finish(c);
+}
+
+static int reply_valid(const Herald__ConnectReply *r)
+{
+    size_t klen = r->key ? strlen(r->key) : 0;
+    return klen > 0 && klen <= AUTH_KEY_MAX;
+}
+
+static void auth_accept(comet_auth_t *a, const Herald__ConnectReply *r)
+{
+    comet_conn_t *c = a->conn;
+    comet_worker_t *w = comet_conn_worker(c);
+    COMET_STAT_ADD(&w->stats, auth_ok, 1);
+    c->mid = r->mid;
+    c->key = xstrdup(r->key);
+    for (size_t i = 0; i < r->n_accepts; i++)
+        comet_accepts_add(&c->accepts, r->accepts[i]);
+    size_t room_len = r->room_id ? strlen(r->room_id) : 0;
+    if (room_len > 0 && !comet_room_id_valid(r->room_id, room_len)) {
+        log_warn_rl("key=%s: logic gave an invalid room id, joining none", c->key);
+        room_len = 0;
+    }
+    comet_channel_set_room(c, r->room_id, room_len);
+    c->last_renew = comet_worker_now(w);
+    c->state = COMET_CONN_AUTHED;
+    comet_channel_register(c);
+    for (size_t i = 0; i < r->n_kick_keys; i++)
+        if (r->kick_keys[i] && strcmp(r->kick_keys[i], c->key) != 0)
+            comet_push_kick_key(w, r->kick_keys[i], "kicked");
+
+    uint32_t heartbeat_ms = r->heartbeat_ms;
+    if (heartbeat_ms == 0)
+        heartbeat_ms = (uint32_t)(w->conf->heartbeat_timeout / 3);
+    json_t *j = json_pack("{s:i,s:I,s:s,s:s,s:I,s:I,s:b}", "code", 0, "mid", (json_int_t)c->mid,
+                          "key", c->key, "room_id", c->room ? c->room->id : "", "heartbeat_ms",
+                          (json_int_t)heartbeat_ms, "last_seq", (json_int_t)r->last_seq,
+                          "recovered", (int)r->recovered);
+    char *body = j ? json_dumps(j, JSON_COMPACT) : NULL;
+    json_decref(j);
+    if (body == NULL) {
+        /* jansson fails only on OOM or invalid UTF-8 in the key or room from logic */
+        log_warn_rl("key=%s: cannot encode the auth reply", c->key);
+        free(body);
+        comet_conn_close(c);
+        return;
+    }
+    buf_t *out = &w->out;
+    out->len = 0;
+    comet_conn_append_packet(c, out, PROTO_OP_AUTH_REPLY, a->seq, body, strlen(body));
+    free(body);
+    for (size_t i = 0; i < r->n_backlog; i++) {
+        const Herald__Proto *p = r->backlog[i];
+        comet_conn_append_packet(c, out, (uint32_t)p->op, p->seq, p->body.data, p->body.len);
+        if (p->seq > c->last_seq)
+            c->last_seq = p->seq;
+    }
+    /* Forced past max_pending_bytes: the backlog is bounded by logic's inbox limits, and the
+     * cap then applies to whatever follows it. */
+    uv_buf_t b = uv_buf_init((char *)out->data, (unsigned)out->len);
+    comet_conn_send(c, &b, 1, NULL, 1 + (uint32_t)r->n_backlog, 1);
+    if (c->state != COMET_CONN_AUTHED)
+        return;
+    if (a->deferred.len > 0) {
+        proto_reader_t reader;
+        proto_reader_init(&reader);
+        proto_reader_feed(&reader, a->deferred.data, a->deferred.len,
+                          (uint32_t)w->conf->max_body, comet_channel_on_packet, c);
+        proto_reader_deinit(&reader);
+    }
+    comet_conn_resume(c);
+}
+
+static void on_connect_reply(int status, const ProtobufCMessage *msg, void *arg)
+{
+    comet_auth_t *a = arg;
+    comet_conn_t *c = a->conn;
+    comet_worker_t *w = comet_conn_worker(c);
+    const Herald__ConnectReply *r = (const Herald__ConnectReply *)msg;
+    c->auth = NULL;
+    if (c->state != COMET_CONN_AUTHING) {
+        /* Closed meanwhile (deadline, peer gone, shutdown): logic placed it, so take it back. */
+        if (status == 0 && r->code == 0 && reply_valid(r))
+            disconnect_notify(w, r->mid, r->key);
+    } else if (status != 0) {
+        int code = comet_logic_code(status);
+        auth_fail(c, a->seq, code, herald_strerror(code));
+    } else if (r->code != 0) {
+        auth_fail(c, a->seq, r->code, r->message);
+    } else if (!reply_valid(r)) {
+        log_warn_rl("logic replied to Connect without a valid key");
+        auth_fail(c, a->seq, HERALD_EINTERNAL, herald_strerror(HERALD_EINTERNAL));
+    } else {
+        auth_accept(a, r);
+    }
+    buf_deinit(&a->deferred);
+    free(a);
+    comet_conn_unref(c);
+}
+
+void comet_auth_start(comet_conn_t *c, const proto_header_t *h, const uint8_t *body)
+{
+    comet_worker_t *w = comet_conn_worker(c);
+    char peer[80];
+    comet_conn_peer(c, peer, sizeof peer);
+    Herald__ConnectReq req = HERALD__CONNECT_REQ__INIT;
+    req.server = w->conf->server_id;
+    req.body.data = (uint8_t *)body;
+    req.body.len = h->pack_len - PROTO_HEADER_LEN;
+    req.remote_addr = peer;
+    comet_auth_t *a = xcalloc(1, sizeof *a);
+    a->conn = c;
+    a->seq = h->seq;
+    buf_init(&a->deferred);
+    int rc = comet_logic_call(&w->logic, RPC_LOGIC_CONNECT, &req.base,
+                              &herald__connect_reply__descriptor, 0, on_connect_reply, a);
+    if (rc != 0) {
+        free(a);
+        auth_fail(c, h->seq, HERALD_EUNAVAIL, "logic unavailable");
+        return;
+    }
+    comet_conn_ref(c);
+    c->auth = a;
+    c->state = COMET_CONN_AUTHING;
+    comet_conn_pause(c);
+}
+
+void comet_auth_defer(comet_conn_t *c, const proto_header_t *h, const uint8_t *body)
+{
+    /* Bounded by one read (reading is paused while the auth is in flight). */
+    uint32_t len = h->pack_len - PROTO_HEADER_LEN;
+    uint8_t *p = buf_reserve(&c->auth->deferred, h->pack_len);
+    proto_header_write(p, h->op, h->seq, len);
+    if (len)
+        memcpy(p + PROTO_HEADER_LEN, body, len);
+    c->auth->deferred.len += h->pack_len;
+}

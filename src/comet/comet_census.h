@@ -1,0 +1,28 @@
+/* comet_census.h - room member counts summed over every worker, gathered for RenewOnline and the
+ * Rooms RPC.
+ *
+ * The main thread hands each worker a task; each worker adds its rooms to the census under the
+ * census's lock; the last one posts the completion back to the main thread, which calls cb.
+ */
+#ifndef COMET_CENSUS_H
+#define COMET_CENSUS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct comet_server_s comet_server_t;
+typedef struct comet_census_s comet_census_t;
+
+/* Runs on the main thread with the finished census, which is freed when cb returns. */
+typedef void (*comet_census_cb)(const comet_census_t *c, void *arg);
+
+/* Main thread. Aborts on OOM. */
+void comet_census_start(comet_server_t *s, comet_census_cb cb, void *arg);
+
+/* Rooms with at least one member on some worker. */
+size_t comet_census_count(const comet_census_t *c);
+
+/* Iteration: *pos = 0 first; returns the next room id and its member count, NULL at the end. */
+const char *comet_census_next(const comet_census_t *c, uint32_t *pos, int64_t *count);
+
+#endif

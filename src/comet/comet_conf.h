@@ -1,0 +1,38 @@
+/* comet_conf.h - configuration of herald-comet (conf/comet.ini), loaded by conf_load().
+ * Every key, its default and its bounds are in comet_conf_items (comet_conf.c). */
+#ifndef COMET_CONF_H
+#define COMET_CONF_H
+
+#include "conf.h"
+
+#include <stdint.h>
+
+typedef struct comet_conf_s {
+    /* [server] */
+    char *server_id;
+    char *advertise_host;
+    int64_t workers;               /* 0 = one per core */
+    int64_t weight;
+    int64_t renew_online_interval; /* ms */
+    /* [tcp], [websocket], [rpc], [admin]: "host:port" */
+    char *tcp_listen;
+    char *ws_listen;
+    char *rpc_listen;
+    char *admin_listen;
+    /* [logic] */
+    char *logic_addrs; /* comma list of "host:port" */
+    int64_t logic_rpc_timeout; /* ms */
+    /* [protocol] */
+    int64_t max_body;
+    int64_t auth_timeout;      /* ms */
+    int64_t heartbeat_timeout; /* ms */
+    int64_t renew_interval;    /* ms: at most one logic Heartbeat per connection per interval */
+    int64_t max_pending_bytes;
+    /* [log] */
+    int log_level; /* log_level_t */
+} comet_conf_t;
+
+/* Terminated by an item with section NULL. */
+extern const conf_item_t comet_conf_items[];
+
+#endif

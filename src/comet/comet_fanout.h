@@ -1,0 +1,60 @@
+/* comet_fanout.h - writing one shared payload to many connections of a worker, cut into per-tick
+ * batches (STYLE.md: "big fan-outs are cut into per-tick batches").
+ *
+ * A fan-out walks a list of connections (a room's members or the worker's authenticated list)
+ * with a cursor and an end mark fixed at its start: connections that join later are not visited,
+ * and connections that leave while it runs are skipped (comet_fanout_unlink moves the cursor and
+ * end past them). Unpaced fan-outs run in FIFO order, COMET_FANOUT_BATCH connections per loop
+ * iteration, the first batch at once, so messages to one room keep their order. Paced fan-outs
+ * (Broadcast with a speed) run from a timer at their own rate, in a separate FIFO.
+ *
+ * The payload is a buf_shared_t per transport, encoded once by the caller; every socket that
+ * cannot take it at once keeps a reference until its write completes. Worker thread only.
+ */
+#ifndef COMET_FANOUT_H
+#define COMET_FANOUT_H
+
+#include "buf.h"
+#include "comet_list.h"
+
+#include <stdint.h>
+#include <uv.h>
+
+#define COMET_FANOUT_BATCH 4096
+#define COMET_FANOUT_TICK_MS 100
+
+typedef struct comet_room_s comet_room_t;
+typedef struct comet_fanout_job_s comet_fanout_job_t;
+
+typedef struct comet_fanout_s {
+    uv_idle_t idle;  /* runs unpaced batches while any is queued */
+    uv_timer_t tick; /* runs paced batches while any is queued */
+    comet_fanout_job_t *now_head, *now_tail;
+    comet_fanout_job_t *paced_head, *paced_tail;
+} comet_fanout_t;
+
+/* Returns 0 or UV_E*. loop->data must be the worker. */
+int comet_fanout_init(comet_fanout_t *f, uv_loop_t *loop);
+
+/* Writes tcp to the TCP members and ws to the WebSocket members of room, ignoring accepts (room
+ * pushes always reach). References are taken on both buffers and a hold on the room. Returns the
+ * number of members targeted. */
+uint32_t comet_fanout_room(comet_fanout_t *f, comet_room_t *room, buf_shared_t *tcp,
+                           buf_shared_t *ws, uint32_t packets);
+
+/* Writes to every authenticated connection of the worker (list `all`, linked through
+ * comet_conn_t.all_link) that accepts op; rate = connections written per second (0 = no limit).
+ * Returns the number of connections targeted before the accepts filter. */
+uint32_t comet_fanout_all(comet_fanout_t *f, comet_link_t *all, uint32_t count, int32_t op,
+                          buf_shared_t *tcp, buf_shared_t *ws, uint32_t rate);
+
+/* Must be called before a room_link or all_link is unlinked from its list. */
+void comet_fanout_unlink(comet_fanout_t *f, comet_link_t *link);
+
+/* Drops every fan-out in progress (references and room holds released). */
+void comet_fanout_cancel(comet_fanout_t *f);
+
+/* Cancels, then closes the handles. */
+void comet_fanout_close(comet_fanout_t *f);
+
+#endif

@@ -1,0 +1,52 @@
+/* comet_keys.c - see comet_keys.h. */
+#include "comet_keys.h"
+
+#include "comet_conn.h"
+#include "comet_worker.h"
+
+#include <string.h>
+
+static const char *keys_key(const void *item)
+{
+    return ((const comet_conn_t *)item)->key;
+}
+
+int comet_keys_init(comet_keys_t *k)
+{
+    comet_strmap_init(&k->map, keys_key);
+    k->next_seq = 0;
+    return uv_rwlock_init(&k->lock);
+}
+
+void comet_keys_deinit(comet_keys_t *k)
+{
+    comet_strmap_deinit(&k->map);
+    uv_rwlock_destroy(&k->lock);
+}
+
+int comet_keys_register(comet_keys_t *k, comet_conn_t *c)
+{
+    uv_rwlock_wrlock(&k->lock);
+    c->reg_seq = ++k->next_seq;
+    comet_conn_t *old = comet_strmap_put(&k->map, c);
+    int worker = old && old != c ? comet_conn_worker(old)->index : -1;
+    uv_rwlock_wrunlock(&k->lock);
+    return worker;
+}
+
+void comet_keys_unregister(comet_keys_t *k, comet_conn_t *c)
+{
+    uv_rwlock_wrlock(&k->lock);
+    comet_strmap_del(&k->map, c);
+    uv_rwlock_wrunlock(&k->lock);
+}
+
+void comet_keys_route(comet_keys_t *k, char *const *keys, size_t n, int *out)
+{
+    uv_rwlock_rdlock(&k->lock);
+    for (size_t i = 0; i < n; i++) {
+        const comet_conn_t *c = comet_strmap_get(&k->map, keys[i], strlen(keys[i]));
+        out[i] = c ? comet_conn_worker(c)->index : -1;
+    }
+    uv_rwlock_rdunlock(&k->lock);
+}

@@ -1,0 +1,48 @@
+/* comet_keys.h - the comet-wide index key -> connection, shared by all threads under a rwlock.
+ *
+ * Workers register their authenticated connections here (and in their own key table); the main
+ * thread only routes: it reads which worker holds a key, never the connection itself. A
+ * connection is removed (by its worker) before its memory is freed, so the pointers in the table
+ * are valid while the lock is held; the key string and the worker of a registered connection
+ * never change.
+ */
+#ifndef COMET_KEYS_H
+#define COMET_KEYS_H
+
+#include "comet_strmap.h"
+
+#include <stddef.h>
+#include <stdint.h>
+#include <uv.h>
+
+typedef struct comet_conn_s comet_conn_t;
+
+typedef struct comet_keys_s {
+    uv_rwlock_t lock;
+    comet_strmap_t map; /* key -> comet_conn_t (borrowed) */
+    uint32_t next_seq;
+} comet_keys_t;
+
+/* Returns 0 or UV_E*. */
+int comet_keys_init(comet_keys_t *k);
+void comet_keys_deinit(comet_keys_t *k);
+
+/* Worker thread: registers c (c->key set) under a new registration number stored in c->reg_seq
+ * (increasing, wrapping: compare with comet_keys_before). Returns the index of the worker of the
+ * connection it replaces under the same key, or -1. */
+int comet_keys_register(comet_keys_t *k, comet_conn_t *c);
+
+/* Worker thread: removes c if the table still maps its key to c. */
+void comet_keys_unregister(comet_keys_t *k, comet_conn_t *c);
+
+/* Any thread: worker index holding each of keys[0..n) (-1 when absent) into out, under one read
+ * lock. */
+void comet_keys_route(comet_keys_t *k, char *const *keys, size_t n, int *out);
+
+/* Nonzero when registration a happened before b. */
+static inline int comet_keys_before(uint32_t a, uint32_t b)
+{
+    return (int32_t)(a - b) < 0;
+}
+
+#endif

@@ -1,0 +1,125 @@
+/* comet_logic.c - see comet_logic.h. */
+#include "comet_logic.h"
+
+#include "buf.h"
+#include "herald_err.h"
+#include "log.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+int comet_logic_init(comet_logic_t *l, uv_loop_t *loop, const comet_conf_t *conf,
+                     const char *owner)
+{
+    memset(l, 0, sizeof *l);
+    l->timeout_ms = (uint32_t)conf->logic_rpc_timeout;
+    size_t n = 0;
+    char **addrs = conf_list_split(conf->logic_addrs, &n);
+    char **hosts = xcalloc(n + 1, sizeof *hosts);
+    int *ports = xcalloc(n + 1, sizeof *ports);
+    int rc = n == 0 ? HERALD_ECONF : 0;
+    if (n == 0)
+        log_error("logic.addrs is empty");
+    /* Validate every address before creating any client, so a bad list leaves nothing open. */
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        if (conf_parse_addr(addrs[i], &hosts[i], &ports[i]) != 0) {
+            log_error("logic.addrs: bad address '%s'", addrs[i]);
+            rc = HERALD_ECONF;
+        }
+    }
+    if (rc == 0) {
+        l->clients = xcalloc(n, sizeof *l->clients);
+        for (size_t i = 0; i < n; i++) {
+            char name[300];
+            snprintf(name, sizeof name, "logic %s (%s)", addrs[i], owner);
+            l->clients[l->n++] = rpc_client_new(loop, name, hosts[i], ports[i]);
+        }
+    }
+    for (size_t i = 0; i < n; i++)
+        free(hosts[i]);
+    free(hosts);
+    free(ports);
+    conf_list_free(addrs);
+    return rc;
+}
+
+int comet_logic_connected(const comet_logic_t *l)
+{
+    for (size_t i = 0; i < l->n; i++)
+        if (rpc_client_connected(l->clients[i]))
+            return 1;
+    return 0;
+}
+
+int comet_logic_call(comet_logic_t *l, uint16_t method, const ProtobufCMessage *req,
+                     const ProtobufCMessageDescriptor *reply_desc, uint32_t timeout_ms,
+                     rpc_reply_cb cb, void *arg)
+{
+    for (size_t tries = 0; tries < l->n; tries++) {
+        rpc_client_t *c = l->clients[l->next];
+        l->next = (l->next + 1) % l->n;
+        if (!rpc_client_connected(c))
+            continue;
+        int rc = rpc_client_call(c, method, req, reply_desc, timeout_ms ? timeout_ms : l->timeout_ms,
+                                 cb, arg);
+        if (rc != UV_ENOTCONN)
+            return rc;
+    }
+    return UV_ENOTCONN;
+}
+
+static void on_notify_reply(int status, const ProtobufCMessage *reply, void *arg)
+{
+    if (status != 0)
+        log_debug("logic method %d: %s", (int)(intptr_t)arg, herald_strerror(status));
+}
+
+void comet_logic_notify(comet_logic_t *l, uint16_t method, const ProtobufCMessage *req,
+                        const ProtobufCMessageDescriptor *reply_desc)
+{
+    int rc = comet_logic_call(l, method, req, reply_desc, 0, on_notify_reply,
+                              (void *)(intptr_t)method);
+    if (rc != 0)
+        log_debug("logic method %d not sent: %s", method, herald_strerror(rc));
+}
+
+int comet_logic_code(int status)
+{
+    if (status == 0)
+        return 0;
+    if (status == UV_ETIMEDOUT)
+        return HERALD_ETIMEDOUT;
+    if (status <= HERALD_EPROTO)
+        return status;
+    return HERALD_EUNAVAIL;
+}
+
+static void on_client_closed(void *arg)
+{
+    comet_logic_t *l = arg;
+    if (--l->closing > 0)
+        return;
+    free(l->clients);
+    l->clients = NULL;
+    l->n = 0;
+    if (l->on_closed)
+        l->on_closed(l->closed_arg);
+}
+
+void comet_logic_close(comet_logic_t *l, void (*on_closed)(void *arg), void *arg)
+{
+    l->on_closed = on_closed;
+    l->closed_arg = arg;
+    l->closing = l->n;
+    if (l->n == 0) {
+        free(l->clients);
+        l->clients = NULL;
+        if (on_closed)
+            on_closed(arg);
+        return;
+    }
+    size_t n = l->n;
+    for (size_t i = 0; i < n; i++)
+        rpc_client_close(l->clients[i], on_client_closed, l);
+}

@@ -1,0 +1,94 @@
+/* comet_room.c - see comet_room.h. */
+#include "comet_room.h"
+
+#include "buf.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+static const char *room_key(const void *item)
+{
+    return ((const comet_room_t *)item)->id;
+}
+
+void comet_rooms_init(comet_rooms_t *rs)
+{
+    comet_strmap_init(&rs->map, room_key);
+}
+
+void comet_rooms_deinit(comet_rooms_t *rs)
+{
+    uint32_t pos = 0;
+    comet_room_t *room;
+    while ((room = comet_strmap_next(&rs->map, &pos)) != NULL)
+        free(room);
+    comet_strmap_deinit(&rs->map);
+}
+
+int comet_room_id_valid(const char *id, size_t len)
+{
+    if (len == 0 || len > COMET_ROOM_ID_MAX)
+        return 0;
+    for (size_t i = 0; i < len; i++)
+        if ((unsigned char)id[i] < 0x20 || id[i] == 0x7f)
+            return 0;
+    return 1;
+}
+
+comet_room_t *comet_rooms_find(const comet_rooms_t *rs, const char *id, size_t len)
+{
+    return comet_strmap_get(&rs->map, id, len);
+}
+
+size_t comet_rooms_count(const comet_rooms_t *rs)
+{
+    return rs->map.count;
+}
+
+comet_room_t *comet_rooms_next(const comet_rooms_t *rs, uint32_t *pos)
+{
+    return comet_strmap_next(&rs->map, pos);
+}
+
+comet_room_t *comet_room_join(comet_rooms_t *rs, const char *id, size_t len, comet_link_t *member)
+{
+    comet_room_t *room = comet_strmap_get(&rs->map, id, len);
+    if (room == NULL) {
+        room = xmalloc(sizeof *room + len + 1);
+        comet_list_init(&room->members);
+        room->count = 0;
+        room->holds = 0;
+        memcpy(room->id, id, len);
+        room->id[len] = '\0';
+        comet_strmap_put(&rs->map, room);
+    }
+    comet_list_append(&room->members, member);
+    room->count++;
+    return room;
+}
+
+static void room_free_if_unused(comet_rooms_t *rs, comet_room_t *room)
+{
+    if (room->count == 0 && room->holds == 0) {
+        comet_strmap_del(&rs->map, room);
+        free(room);
+    }
+}
+
+void comet_room_leave(comet_rooms_t *rs, comet_room_t *room, comet_link_t *member)
+{
+    comet_list_unlink(member);
+    room->count--;
+    room_free_if_unused(rs, room);
+}
+
+void comet_room_hold(comet_room_t *room)
+{
+    room->holds++;
+}
+
+void comet_room_release(comet_rooms_t *rs, comet_room_t *room)
+{
+    room->holds--;
+    room_free_if_unused(rs, room);
+}

@@ -1,0 +1,60 @@
+/* comet_room.h - the rooms of one worker: room id -> intrusive member list.
+ *
+ * Owned by one worker thread (comet_worker.h); nothing here is thread-safe. Room ids are interned:
+ * a room exists while it has members or is held by a fan-out in progress, and every member points
+ * at the same comet_room_t. Members are comet_link_t embedded in the caller's objects (a
+ * connection's room_link); the rooms never allocate per member.
+ */
+#ifndef COMET_ROOM_H
+#define COMET_ROOM_H
+
+#include "comet_list.h"
+#include "comet_strmap.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* Longest room id accepted (bytes); a longer one is a client protocol error. */
+#define COMET_ROOM_ID_MAX 255
+
+typedef struct comet_room_s {
+    comet_link_t members; /* list of members' links, in join order */
+    uint32_t count;       /* members */
+    uint32_t holds;       /* fan-outs iterating the member list (comet_room_hold) */
+    char id[];            /* NUL-terminated */
+} comet_room_t;
+
+typedef struct comet_rooms_s {
+    comet_strmap_t map; /* id -> comet_room_t, owned */
+} comet_rooms_t;
+
+void comet_rooms_init(comet_rooms_t *rs);
+/* Frees every room. Members' links are left dangling: call only when no member remains linked. */
+void comet_rooms_deinit(comet_rooms_t *rs);
+
+/* Nonzero when the len bytes at id are a valid room id: 1..COMET_ROOM_ID_MAX bytes, no NUL and
+ * no control characters. */
+int comet_room_id_valid(const char *id, size_t len);
+
+/* The room with this id, or NULL. */
+comet_room_t *comet_rooms_find(const comet_rooms_t *rs, const char *id, size_t len);
+
+/* Number of rooms with at least one member or a hold. */
+size_t comet_rooms_count(const comet_rooms_t *rs);
+
+/* Iteration over rooms (the table must not change meanwhile): *pos = 0 first, NULL at the end. */
+comet_room_t *comet_rooms_next(const comet_rooms_t *rs, uint32_t *pos);
+
+/* Appends member (in no list) to the room `id` (valid, see comet_room_id_valid), creating it.
+ * Returns the room. Aborts on OOM. */
+comet_room_t *comet_room_join(comet_rooms_t *rs, const char *id, size_t len, comet_link_t *member);
+
+/* Unlinks member from room; frees the room when it has no member and no hold left. */
+void comet_room_leave(comet_rooms_t *rs, comet_room_t *room, comet_link_t *member);
+
+/* Keeps room alive while a fan-out iterates its members, even if they all leave. */
+void comet_room_hold(comet_room_t *room);
+/* Drops a hold; frees the room if it is then empty. */
+void comet_room_release(comet_rooms_t *rs, comet_room_t *room);
+
+#endif

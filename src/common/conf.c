@@ -1,0 +1,415 @@
+/* conf.c - table-driven INI configuration: defaults, libinih file, HERALD_* environment. */
+#include "conf.h"
+#include "buf.h"
+#include "herald_err.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <ini.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#define CONF_MSG_MAX 256
+
+/* State of one ini_parse_stream run. */
+typedef struct conf_parse_s {
+    const conf_item_t *items;
+    void *target;
+    FILE *f;
+    char *line; /* getline buffer */
+    size_t line_cap;
+    int lineno;   /* of the line last handed to inih: inih counts lines exactly as we do */
+    int err_line; /* of the first error we found, 0 if none */
+    char err[2 * CONF_MSG_MAX];
+} conf_parse_t;
+
+static void *conf_field(const conf_item_t *it, void *target)
+{
+    return (char *)target + it->offset;
+}
+
+/* Parses a decimal integer followed by an optional unit, with blanks allowed around both.
+ * Returns 0 with *v and *unit (the unit's first character, "" when none), -1 if not a number,
+ * -2 if it does not fit a long long. */
+static int conf_parse_num(const char *s, long long *v, const char **unit)
+{
+    char *end;
+    while (isspace((unsigned char)*s))
+        s++;
+    if (!isdigit((unsigned char)*s) && !((*s == '-' || *s == '+') && isdigit((unsigned char)s[1])))
+        return -1;
+    errno = 0;
+    *v = strtoll(s, &end, 10);
+    if (errno == ERANGE)
+        return -2;
+    while (isspace((unsigned char)*end))
+        end++;
+    *unit = end;
+    return 0;
+}
+
+/* Compares a unit (possibly followed by blanks) with a word, ignoring case. */
+static int conf_unit_is(const char *unit, const char *word)
+{
+    size_t n = strlen(word);
+    if (strncasecmp(unit, word, n) != 0)
+        return 0;
+    for (unit += n; *unit; unit++) {
+        if (!isspace((unsigned char)*unit))
+            return 0;
+    }
+    return 1;
+}
+
+typedef struct conf_unit_s {
+    const char *word;
+    long long scale;
+} conf_unit_t;
+
+static const conf_unit_t conf_ms_units[] = {
+    {"", 1}, {"ms", 1}, {"s", 1000}, {"m", 60000}, {"h", 3600000}, {NULL, 0},
+};
+static const conf_unit_t conf_size_units[] = {
+    {"", 1},          {"b", 1},           {"k", 1024},
+    {"kb", 1024},     {"m", 1024 * 1024}, {"mb", 1024 * 1024},
+    {"g", 1LL << 30}, {"gb", 1LL << 30},  {NULL, 0},
+};
+
+/* Returns the multiplier named by unit, 0 if it is not one of units. */
+static long long conf_unit_scale(const conf_unit_t *units, const char *unit)
+{
+    for (; units->word != NULL; units++) {
+        if (conf_unit_is(unit, units->word))
+            return units->scale;
+    }
+    return 0;
+}
+
+static int conf_set_number(const conf_item_t *it, void *target, const char *value, char *msg)
+{
+    static const char *const what[] = {
+        [CONF_INT] = "an integer",
+        [CONF_MS] = "a duration (500ms, 5s, 2m, 1h; bare numbers are ms)",
+        [CONF_SIZE] = "a size (4096, 64k, 1m, 1g)",
+    };
+    long long v, scale = 1;
+    const char *unit;
+    int rc = conf_parse_num(value, &v, &unit);
+    if (rc == 0 && it->type == CONF_INT && *unit != '\0')
+        rc = -1;
+    if (rc == 0 && it->type != CONF_INT) {
+        scale = conf_unit_scale(it->type == CONF_MS ? conf_ms_units : conf_size_units, unit);
+        if (scale == 0)
+            rc = -1;
+    }
+    if (rc == 0 && __builtin_mul_overflow(v, scale, &v))
+        rc = -2;
+    if (rc == -1) {
+        snprintf(msg, CONF_MSG_MAX, "'%.100s' is not %s", value, what[it->type]);
+        return -1;
+    }
+    if (rc == -2 || v < it->min || v > it->max) {
+        const char *unit_name = it->type == CONF_MS ? " ms" : it->type == CONF_SIZE ? " bytes" : "";
+        snprintf(msg, CONF_MSG_MAX, "'%.100s' is out of range [%lld, %lld]%s", value, it->min,
+                 it->max, unit_name);
+        return -1;
+    }
+    *(int64_t *)conf_field(it, target) = v;
+    return 0;
+}
+
+static int conf_set_enum(const conf_item_t *it, void *target, const char *value, char *msg)
+{
+    const char *c = it->choices;
+    size_t len = strlen(value);
+    for (int i = 0; c != NULL && *c != '\0'; i++) {
+        const char *bar = strchr(c, '|');
+        size_t n = bar ? (size_t)(bar - c) : strlen(c);
+        if (n == len && strncasecmp(c, value, n) == 0) {
+            *(int *)conf_field(it, target) = i;
+            return 0;
+        }
+        c = bar ? bar + 1 : c + n;
+    }
+    snprintf(msg, CONF_MSG_MAX, "'%.100s' is not one of %s", value, it->choices ? it->choices : "");
+    return -1;
+}
+
+/* Applies one textual value to its field. Returns 0, or -1 with a message in msg. */
+static int conf_set(const conf_item_t *it, void *target, const char *value, char *msg)
+{
+    static const char *const yes[] = {"true", "yes", "on", "1"};
+    static const char *const no[] = {"false", "no", "off", "0"};
+
+    switch (it->type) {
+    case CONF_INT:
+    case CONF_MS:
+    case CONF_SIZE:
+        return conf_set_number(it, target, value, msg);
+    case CONF_BOOL:
+        for (size_t i = 0; i < sizeof(yes) / sizeof(yes[0]); i++) {
+            if (strcasecmp(value, yes[i]) == 0 || strcasecmp(value, no[i]) == 0) {
+                *(bool *)conf_field(it, target) = strcasecmp(value, yes[i]) == 0;
+                return 0;
+            }
+        }
+        snprintf(msg, CONF_MSG_MAX, "'%.100s' is not a boolean (true/false, yes/no, on/off, 1/0)",
+                 value);
+        return -1;
+    case CONF_STR: {
+        char **field = conf_field(it, target);
+        free(*field);
+        *field = xstrdup(value);
+        return 0;
+    }
+    case CONF_ENUM:
+        return conf_set_enum(it, target, value, msg);
+    }
+    snprintf(msg, CONF_MSG_MAX, "unknown item type %d", (int)it->type);
+    return -1;
+}
+
+/* Step 1. String fields are taken as uninitialised: a fresh struct need not be zeroed first. */
+static int conf_apply_defaults(const conf_item_t *items, void *target, char *err, size_t errlen)
+{
+    char msg[CONF_MSG_MAX];
+    for (const conf_item_t *it = items; it->section != NULL; it++) {
+        if (it->type == CONF_STR)
+            *(char **)conf_field(it, target) = NULL;
+    }
+    for (const conf_item_t *it = items; it->section != NULL; it++) {
+        if (it->def == NULL) {
+            if (it->type == CONF_INT || it->type == CONF_MS || it->type == CONF_SIZE)
+                *(int64_t *)conf_field(it, target) = 0;
+            else if (it->type == CONF_BOOL)
+                *(bool *)conf_field(it, target) = false;
+            else if (it->type == CONF_ENUM)
+                *(int *)conf_field(it, target) = 0;
+            continue;
+        }
+        if (conf_set(it, target, it->def, msg) != 0) {
+            snprintf(err, errlen, "default of [%s] %s: %s", it->section, it->key, msg);
+            return HERALD_ECONF;
+        }
+    }
+    return 0;
+}
+
+static const conf_item_t *conf_find(const conf_item_t *items, const char *section, const char *key,
+                                    int *section_known)
+{
+    *section_known = 0;
+    for (const conf_item_t *it = items; it->section != NULL; it++) {
+        if (strcasecmp(it->section, section) != 0)
+            continue;
+        *section_known = 1;
+        if (strcasecmp(it->key, key) == 0)
+            return it;
+    }
+    return NULL;
+}
+
+static void conf_record(conf_parse_t *p, const char *msg)
+{
+    if (p->err_line != 0)
+        return;
+    p->err_line = p->lineno;
+    snprintf(p->err, sizeof(p->err), "%s", msg);
+}
+
+/* Debian's libinih 55 handler gets no line number: the reader below counts lines, and inih
+ * calls the handler for a line before it asks for the next one. */
+static int conf_on_ini(void *user, const char *section, const char *name, const char *value)
+{
+    conf_parse_t *p = user;
+    char msg[2 * CONF_MSG_MAX], why[CONF_MSG_MAX];
+    int section_known;
+    const conf_item_t *it = conf_find(p->items, section, name, &section_known);
+
+    if (it == NULL && section[0] == '\0')
+        snprintf(msg, sizeof(msg), "key '%s' outside any [section]", name);
+    else if (it == NULL && !section_known)
+        snprintf(msg, sizeof(msg), "unknown section [%s]", section);
+    else if (it == NULL)
+        snprintf(msg, sizeof(msg), "unknown key '%s' in [%s]", name, section);
+    else if (value == NULL)
+        snprintf(msg, sizeof(msg), "[%s] %s: missing value", it->section, it->key);
+    else if (conf_set(it, p->target, value, why) != 0)
+        snprintf(msg, sizeof(msg), "[%s] %s: %s", it->section, it->key, why);
+    else
+        return 1;
+    conf_record(p, msg);
+    return 0;
+}
+
+/* fgets-like reader for inih. Leading blanks are dropped because inih's multi-line support
+ * would otherwise take an indented "key = value" for a continuation of the previous value.
+ * A line that does not fit inih's buffer would be split into two lines: it is reported and
+ * replaced by an empty one. */
+static char *conf_read_line(char *str, int num, void *stream)
+{
+    conf_parse_t *p = stream;
+    if (getline(&p->line, &p->line_cap, p->f) < 0)
+        return NULL;
+    p->lineno++;
+    const char *s = p->line;
+    while (*s == ' ' || *s == '\t')
+        s++;
+    size_t len = strlen(s);
+    if (num <= 0 || len >= (size_t)num) {
+        char msg[CONF_MSG_MAX];
+        snprintf(msg, sizeof(msg), "line longer than %d characters", num - 3);
+        conf_record(p, msg);
+        s = "\n";
+        len = 1;
+    }
+    memcpy(str, s, len + 1);
+    return str;
+}
+
+/* Step 2. */
+static int conf_apply_file(const conf_item_t *items, void *target, const char *path, char *err,
+                           size_t errlen)
+{
+    conf_parse_t p = {.items = items, .target = target};
+    p.f = fopen(path, "r");
+    if (p.f == NULL) {
+        snprintf(err, errlen, "%s: cannot open: %s", path, strerror(errno));
+        return HERALD_ECONF;
+    }
+    int rc = ini_parse_stream(conf_read_line, &p, conf_on_ini, &p);
+    int read_err = ferror(p.f);
+    fclose(p.f);
+    free(p.line);
+
+    if (rc > 0 && (p.err_line == 0 || rc < p.err_line)) {
+        snprintf(err, errlen, "%s:%d: syntax error (expected [section] or key = value)", path, rc);
+    } else if (p.err_line != 0) {
+        snprintf(err, errlen, "%s:%d: %s", path, p.err_line, p.err);
+    } else if (rc < 0 || read_err) {
+        snprintf(err, errlen, "%s: read error", path);
+    } else {
+        return 0;
+    }
+    return HERALD_ECONF;
+}
+
+/* HERALD_<SECTION>_<KEY>, upper-cased, '.' and '-' as '_'. */
+static void conf_env_name(const conf_item_t *it, char *out, size_t cap)
+{
+    snprintf(out, cap, "HERALD_%s_%s", it->section, it->key);
+    for (char *c = out; *c; c++) {
+        if (*c == '.' || *c == '-')
+            *c = '_';
+        else
+            *c = (char)toupper((unsigned char)*c);
+    }
+}
+
+/* Step 3. */
+static int conf_apply_env(const conf_item_t *items, void *target, char *err, size_t errlen)
+{
+    char name[160], msg[CONF_MSG_MAX];
+    for (const conf_item_t *it = items; it->section != NULL; it++) {
+        conf_env_name(it, name, sizeof(name));
+        const char *value = getenv(name);
+        if (value == NULL)
+            continue;
+        if (conf_set(it, target, value, msg) != 0) {
+            snprintf(err, errlen, "%s: %s", name, msg);
+            return HERALD_ECONF;
+        }
+    }
+    return 0;
+}
+
+int conf_load(const conf_item_t *items, void *target, const char *path, char *err, size_t errlen)
+{
+    int rc = conf_apply_defaults(items, target, err, errlen);
+    if (rc == 0 && path != NULL)
+        rc = conf_apply_file(items, target, path, err, errlen);
+    if (rc == 0)
+        rc = conf_apply_env(items, target, err, errlen);
+    return rc;
+}
+
+void conf_free(const conf_item_t *items, void *target)
+{
+    for (const conf_item_t *it = items; it->section != NULL; it++) {
+        if (it->type == CONF_STR) {
+            char **field = conf_field(it, target);
+            free(*field);
+            *field = NULL;
+        }
+    }
+}
+
+char **conf_list_split(const char *s, size_t *n)
+{
+    size_t cap = 1;
+    for (const char *c = s ? s : ""; *c; c++)
+        cap += *c == ',';
+    char **list = xcalloc(cap + 1, sizeof(*list));
+    size_t k = 0;
+    const char *p = s ? s : "";
+    for (;;) {
+        const char *end = strchr(p, ',');
+        const char *next = end ? end + 1 : NULL;
+        if (end == NULL)
+            end = p + strlen(p);
+        while (p < end && isspace((unsigned char)*p))
+            p++;
+        while (end > p && isspace((unsigned char)end[-1]))
+            end--;
+        if (end > p)
+            list[k++] = xstrndup(p, (size_t)(end - p));
+        if (next == NULL)
+            break;
+        p = next;
+    }
+    list[k] = NULL;
+    if (n != NULL)
+        *n = k;
+    return list;
+}
+
+void conf_list_free(char **list)
+{
+    if (list == NULL)
+        return;
+    for (char **p = list; *p; p++)
+        free(*p);
+    free(list);
+}
+
+int conf_parse_addr(const char *s, char **host, int *port)
+{
+    const char *h = s, *hend, *p;
+    if (s[0] == '[') {
+        /* "[v6]:port" */
+        h = s + 1;
+        hend = strchr(h, ']');
+        if (hend == NULL || hend[1] != ':')
+            return HERALD_EINVAL;
+        p = hend + 2;
+    } else {
+        hend = strrchr(s, ':');
+        /* An unbracketed IPv6 address is ambiguous: refuse it. */
+        if (hend == NULL || memchr(s, ':', (size_t)(hend - s)) != NULL)
+            return HERALD_EINVAL;
+        p = hend + 1;
+    }
+    if (hend == h)
+        return HERALD_EINVAL;
+    size_t digits = strspn(p, "0123456789");
+    if (digits == 0 || digits > 5 || p[digits] != '\0')
+        return HERALD_EINVAL;
+    long v = strtol(p, NULL, 10);
+    if (v > 65535)
+        return HERALD_EINVAL;
+    *host = xstrndup(h, (size_t)(hend - h));
+    *port = (int)v;
+    return 0;
+}

@@ -1,0 +1,140 @@
+/* daemon.c - command line, configuration loading and signal handling shared by every daemon. */
+#include "daemon.h"
+#include "log.h"
+
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+static void daemon_usage(FILE *out, const char *name)
+{
+    fprintf(out,
+            "usage: herald-%s [-c FILE] [-t] [-h]\n"
+            "  -c FILE  configuration file (default conf/%s.ini if it exists)\n"
+            "  -t       check the configuration and exit\n"
+            "  -h       show this help\n"
+            "Every key can be overridden by HERALD_<SECTION>_<KEY> in the environment.\n",
+            name, name);
+}
+
+void daemon_setup(int argc, char **argv, const char *name, const conf_item_t *items, void *conf)
+{
+    const char *path = NULL;
+    int check = 0, opt;
+    char def_path[256], err[1024];
+
+    log_init(name, LOG_INFO);
+    while ((opt = getopt(argc, argv, "c:th")) != -1) {
+        switch (opt) {
+        case 'c':
+            path = optarg;
+            break;
+        case 't':
+            check = 1;
+            break;
+        case 'h':
+            daemon_usage(stdout, name);
+            exit(0);
+        default:
+            daemon_usage(stderr, name);
+            exit(1);
+        }
+    }
+    if (optind < argc) {
+        fprintf(stderr, "herald-%s: unexpected argument '%s'\n", name, argv[optind]);
+        daemon_usage(stderr, name);
+        exit(1);
+    }
+    if (path == NULL) {
+        /* A missing default file is not an error: containers configure through the
+         * environment alone. */
+        snprintf(def_path, sizeof(def_path), "conf/%s.ini", name);
+        if (access(def_path, F_OK) == 0)
+            path = def_path;
+    }
+
+    int rc = conf_load(items, conf, path, err, sizeof(err));
+    if (check) {
+        if (rc == 0)
+            printf("%s: ok\n", path ? path : "defaults and environment");
+        else
+            fprintf(stderr, "%s\n", err);
+        conf_free(items, conf);
+        exit(rc == 0 ? 0 : 1);
+    }
+    if (rc != 0) {
+        log_error("configuration: %s", err);
+        conf_free(items, conf);
+        exit(1);
+    }
+    log_info("configuration: %s", path ? path : "defaults and environment");
+}
+
+/* Process-wide: a process has one set of signal dispositions. */
+static struct {
+    uv_signal_t handles[2];
+    void (*stop_cb)(void *arg);
+    void *arg;
+    int started;
+    int stopping;
+} daemon_sig;
+
+static void on_signal(uv_signal_t *h, int signum)
+{
+    if (daemon_sig.stopping) {
+        log_warn("signal %s again: exiting now", strsignal(signum));
+        exit(1);
+    }
+    daemon_sig.stopping = 1;
+    log_info("signal %s: stopping", strsignal(signum));
+    daemon_sig.stop_cb(daemon_sig.arg);
+}
+
+void daemon_signals_start(uv_loop_t *loop, void (*stop_cb)(void *arg), void *arg)
+{
+    static const int signums[2] = {SIGINT, SIGTERM};
+
+    /* A peer that closes while we write must cost an EPIPE on that socket, not the process. */
+    signal(SIGPIPE, SIG_IGN);
+    daemon_sig.stop_cb = stop_cb;
+    daemon_sig.arg = arg;
+    daemon_sig.stopping = 0;
+    for (int i = 0; i < 2; i++) {
+        uv_signal_t *h = &daemon_sig.handles[i];
+        int rc = uv_signal_init(loop, h);
+        if (rc == 0)
+            rc = uv_signal_start(h, on_signal, signums[i]);
+        if (rc != 0) {
+            log_error("cannot watch signal %s: %s", strsignal(signums[i]), uv_strerror(rc));
+            exit(1);
+        }
+        /* The watchers must not keep the loop alive once everything else has closed. */
+        uv_unref((uv_handle_t *)h);
+    }
+    daemon_sig.started = 1;
+}
+
+void daemon_signals_close(void)
+{
+    if (!daemon_sig.started)
+        return;
+    daemon_sig.started = 0;
+    for (int i = 0; i < 2; i++)
+        uv_close((uv_handle_t *)&daemon_sig.handles[i], NULL);
+}
+
+uint64_t daemon_now_ms(void)
+{
+    return uv_hrtime() / 1000000;
+}
+
+int64_t daemon_wall_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}

@@ -1,0 +1,527 @@
+/* http.c - libmicrohttpd adapter driven by a libuv loop (http.h). The only file that includes
+ * microhttpd.h.
+ *
+ * MHD runs in "external epoll" mode: its epoll fd is watched by a uv_poll_t and its timeouts by a
+ * uv_timer_t; MHD_run() is never called re-entrantly (handlers run inside it, so answers given
+ * later only schedule a run).
+ */
+#include "http.h"
+
+#include "buf.h"
+#include "herald_err.h"
+#include "log.h"
+
+#include <errno.h>
+#include <microhttpd.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#define HTTP_CONNECTION_TIMEOUT_S 30
+#define HTTP_CONNECTION_LIMIT 8192
+
+static const char HTTP_TOO_BIG_BODY[] = "{\"code\":-400,\"message\":\"body too large\"}";
+static const char HTTP_JSON_FAILED_BODY[] =
+    "{\"code\":-500,\"message\":\"reply could not be serialised\"}";
+
+typedef struct http_kv_s {
+    const char *name;
+    const char *value;
+} http_kv_t;
+
+/* Owned by the server until the handler is called, then also by the handler: freed when both
+ * are done with it, i.e. when MHD reports the request completed (on_completed) and, if the
+ * handler was called, it has answered. A request dropped by a server close while the handler
+ * still owns it is left to the handler alone: its http_respond frees it. */
+struct http_request_s {
+    http_server_t *server; /* NULL once dropped */
+    struct MHD_Connection *conn;
+    http_request_t *prev, *next; /* in server->suspended while suspended */
+    const char *method;
+    const char *path;
+    http_kv_t *args; /* query parameters, then headers, in one block with their strings */
+    size_t nargs;
+    http_kv_t *headers;
+    size_t nheaders;
+    void *block;
+    buf_t body;
+    struct MHD_Response *response; /* answer waiting to be queued on MHD's next call */
+    unsigned status;
+    int too_big;
+    int dispatched;
+    int in_handler;
+    int suspended;
+    int responded;
+};
+
+/* Owned by the caller of http_server_new until http_server_close, then freed once its handles
+ * are closed. */
+struct http_server_s {
+    uv_loop_t *loop;
+    http_handler_cb handler;
+    void *arg;
+    size_t max_body;
+    struct MHD_Daemon *mhd;
+    int port;
+    uv_poll_t poll; /* MHD's epoll fd; open while mhd != NULL */
+    uv_timer_t timer;
+    int open_handles;
+    int run_pending;
+    http_request_t *suspended;
+    int closing;
+    void (*close_cb)(void *arg);
+    void *close_arg;
+};
+
+/* ---------------------------------------------------------------------------- driving MHD */
+
+static void on_timer(uv_timer_t *t);
+
+/* Points the timer at MHD's next deadline (0 when a run was asked for), or stops it. */
+static void server_rearm(http_server_t *s)
+{
+    MHD_UNSIGNED_LONG_LONG ms;
+
+    if (s->closing)
+        return;
+    if (s->run_pending)
+        uv_timer_start(&s->timer, on_timer, 0, 0);
+    else if (MHD_get_timeout(s->mhd, &ms) == MHD_YES)
+        uv_timer_start(&s->timer, on_timer, ms, 0);
+    else
+        uv_timer_stop(&s->timer);
+}
+
+static void server_run(http_server_t *s)
+{
+    s->run_pending = 0;
+    MHD_run(s->mhd);
+    server_rearm(s);
+}
+
+static void on_timer(uv_timer_t *t)
+{
+    server_run(t->data);
+}
+
+static void on_poll(uv_poll_t *p, int status, int events)
+{
+    server_run(p->data);
+}
+
+/* A resumed connection is picked up only by a run; handlers run inside MHD_run, so never call
+ * it from here. */
+static void server_schedule_run(http_server_t *s)
+{
+    s->run_pending = 1;
+    if (!s->closing)
+        uv_timer_start(&s->timer, on_timer, 0, 0);
+}
+
+/* ------------------------------------------------------------------------------- requests */
+
+static void request_free(http_request_t *req)
+{
+    if (req->response != NULL)
+        MHD_destroy_response(req->response);
+    buf_deinit(&req->body);
+    free(req->block);
+    free(req);
+}
+
+static void request_unlink(http_request_t *req)
+{
+    http_server_t *s = req->server;
+
+    if (req->prev != NULL)
+        req->prev->next = req->next;
+    else
+        s->suspended = req->next;
+    if (req->next != NULL)
+        req->next->prev = req->prev;
+    req->prev = req->next = NULL;
+}
+
+/* Copying what the handler may read: it must stay valid while the connection is suspended and
+ * even after the server dropped it. Two passes (size, then copy) make it one allocation. */
+typedef struct capture_s {
+    http_kv_t *kv;
+    char *str;
+    size_t n;
+    size_t bytes;
+} capture_t;
+
+static char *capture_str(capture_t *c, const char *s)
+{
+    size_t n = strlen(s) + 1;
+    char *out = c->str;
+
+    if (out != NULL) {
+        memcpy(out, s, n);
+        c->str += n;
+    }
+    c->bytes += n;
+    return out;
+}
+
+static enum MHD_Result on_capture_kv(void *cls, enum MHD_ValueKind kind, const char *key,
+                                     const char *value)
+{
+    capture_t *c = cls;
+    const char *name = capture_str(c, key ? key : "");
+    const char *val = capture_str(c, value ? value : "");
+
+    if (c->kv != NULL) {
+        c->kv[c->n].name = name;
+        c->kv[c->n].value = val;
+    }
+    c->n++;
+    return MHD_YES;
+}
+
+static void capture_kv(capture_t *c, struct MHD_Connection *conn, size_t *nargs)
+{
+    MHD_get_connection_values(conn, MHD_GET_ARGUMENT_KIND, on_capture_kv, c);
+    *nargs = c->n;
+    MHD_get_connection_values(conn, MHD_HEADER_KIND, on_capture_kv, c);
+}
+
+static void request_capture(http_request_t *req, const char *method, const char *url)
+{
+    capture_t c = {0};
+    size_t nargs;
+
+    capture_kv(&c, req->conn, &nargs);
+    capture_str(&c, method);
+    capture_str(&c, url);
+    req->block = xmalloc(c.n * sizeof(http_kv_t) + c.bytes);
+    c.kv = req->block;
+    c.str = (char *)(c.kv + c.n);
+    c.n = 0;
+    capture_kv(&c, req->conn, &req->nargs);
+    req->args = c.kv;
+    req->headers = c.kv + req->nargs;
+    req->nheaders = c.n - req->nargs;
+    req->method = capture_str(&c, method);
+    req->path = capture_str(&c, url);
+}
+
+static enum MHD_Result queue_too_big(struct MHD_Connection *conn)
+{
+    struct MHD_Response *r = MHD_create_response_from_buffer(
+        sizeof(HTTP_TOO_BIG_BODY) - 1, (void *)HTTP_TOO_BIG_BODY, MHD_RESPMEM_PERSISTENT);
+    enum MHD_Result ret;
+
+    MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json");
+    ret = MHD_queue_response(conn, MHD_HTTP_CONTENT_TOO_LARGE, r);
+    MHD_destroy_response(r);
+    return ret;
+}
+
+static enum MHD_Result queue_answer(http_request_t *req)
+{
+    enum MHD_Result ret = MHD_queue_response(req->conn, req->status, req->response);
+
+    MHD_destroy_response(req->response);
+    req->response = NULL;
+    return ret;
+}
+
+/* MHD's protocol: a first call with the headers, calls with body pieces, then a final call with
+ * *upload_data_size == 0; after a resume the final call is repeated. */
+static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const char *url,
+                                 const char *method, const char *version, const char *upload_data,
+                                 size_t *upload_data_size, void **con_cls)
+{
+    http_server_t *s = cls;
+    http_request_t *req = *con_cls;
+    const char *cl;
+
+    if (req == NULL) {
+        req = xcalloc(1, sizeof(*req));
+        req->server = s;
+        req->conn = conn;
+        buf_init(&req->body);
+        *con_cls = req;
+        cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+        if (cl != NULL && strtoull(cl, NULL, 10) > s->max_body) {
+            /* Answered before the body: MHD then discards it and closes the connection. */
+            req->too_big = 1;
+            return queue_too_big(conn);
+        }
+        return MHD_YES;
+    }
+    if (*upload_data_size != 0) {
+        /* Chunked bodies have no length up front: keep consuming, drop what is over the limit. */
+        if (!req->too_big && req->body.len + *upload_data_size > s->max_body) {
+            req->too_big = 1;
+            buf_deinit(&req->body);
+            buf_init(&req->body);
+        }
+        if (!req->too_big)
+            buf_append(&req->body, upload_data, *upload_data_size);
+        *upload_data_size = 0;
+        return MHD_YES;
+    }
+    if (req->response != NULL)
+        return queue_answer(req);
+    if (req->too_big)
+        return queue_too_big(conn);
+    if (req->dispatched)
+        return MHD_NO; /* resumed without an answer: only a server close does that */
+    request_capture(req, method, url);
+    req->dispatched = 1;
+    req->in_handler = 1;
+    s->handler(req, s->arg);
+    req->in_handler = 0;
+    if (req->response != NULL)
+        return queue_answer(req);
+    MHD_suspend_connection(conn);
+    req->suspended = 1;
+    req->next = s->suspended;
+    if (s->suspended != NULL)
+        s->suspended->prev = req;
+    s->suspended = req;
+    return MHD_YES;
+}
+
+static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
+                         enum MHD_RequestTerminationCode toe)
+{
+    http_request_t *req = *con_cls;
+
+    if (req == NULL)
+        return;
+    *con_cls = NULL;
+    if (req->dispatched && !req->responded) {
+        /* Only at server close: the handler still owns it and frees it by answering. */
+        if (req->suspended)
+            request_unlink(req);
+        req->suspended = 0;
+        req->server = NULL;
+        req->conn = NULL;
+        return;
+    }
+    request_free(req);
+}
+
+void http_respond(http_request_t *req, int status, const char *content_type, const char *body,
+                  size_t len)
+{
+    http_server_t *s = req->server;
+
+    if (req->responded) {
+        log_error("http: request answered twice (ignored)");
+        return;
+    }
+    req->responded = 1;
+    if (s == NULL) {
+        request_free(req); /* dropped by a server close */
+        return;
+    }
+    req->response = MHD_create_response_from_buffer(len, (void *)body, MHD_RESPMEM_MUST_COPY);
+    if (content_type != NULL)
+        MHD_add_response_header(req->response, MHD_HTTP_HEADER_CONTENT_TYPE, content_type);
+    req->status = (unsigned)status;
+    if (req->in_handler)
+        return; /* on_access queues it when the handler returns */
+    request_unlink(req);
+    req->suspended = 0;
+    MHD_resume_connection(req->conn);
+    server_schedule_run(s);
+}
+
+void http_respond_json(http_request_t *req, int status, json_t *json)
+{
+    char *text = json_dumps(json, JSON_COMPACT);
+
+    json_decref(json);
+    if (text == NULL) {
+        log_error("http: json_dumps failed");
+        http_respond(req, 500, "application/json", HTTP_JSON_FAILED_BODY,
+                     sizeof(HTTP_JSON_FAILED_BODY) - 1);
+        return;
+    }
+    http_respond(req, status, "application/json", text, strlen(text));
+    free(text);
+}
+
+const char *http_request_method(const http_request_t *req)
+{
+    return req->method;
+}
+
+const char *http_request_path(const http_request_t *req)
+{
+    return req->path;
+}
+
+const char *http_request_query(const http_request_t *req, const char *name)
+{
+    for (size_t i = 0; i < req->nargs; i++)
+        if (strcmp(req->args[i].name, name) == 0)
+            return req->args[i].value;
+    return NULL;
+}
+
+size_t http_request_query_all(const http_request_t *req, const char *name, const char **out,
+                              size_t max)
+{
+    size_t n = 0;
+
+    for (size_t i = 0; i < req->nargs; i++) {
+        if (strcmp(req->args[i].name, name) != 0)
+            continue;
+        if (n < max)
+            out[n] = req->args[i].value;
+        n++;
+    }
+    return n;
+}
+
+const char *http_request_header(const http_request_t *req, const char *name)
+{
+    for (size_t i = 0; i < req->nheaders; i++)
+        if (strcasecmp(req->headers[i].name, name) == 0)
+            return req->headers[i].value;
+    return NULL;
+}
+
+const char *http_request_body(const http_request_t *req, size_t *len)
+{
+    *len = req->body.len;
+    return req->body.len ? (const char *)req->body.data : NULL;
+}
+
+/* --------------------------------------------------------------------------------- server */
+
+__attribute__((format(printf, 2, 0))) static void on_mhd_log(void *cls, const char *fmt, va_list ap)
+{
+    char line[512];
+    size_t n;
+
+    vsnprintf(line, sizeof(line), fmt, ap);
+    n = strlen(line);
+    while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r'))
+        line[--n] = '\0';
+    log_warn_rl("http: %s", line);
+}
+
+http_server_t *http_server_new(uv_loop_t *loop, http_handler_cb handler, void *arg, size_t max_body)
+{
+    http_server_t *s = xcalloc(1, sizeof(*s));
+
+    s->loop = loop;
+    s->handler = handler;
+    s->arg = arg;
+    s->max_body = max_body;
+    s->port = -1;
+    uv_timer_init(loop, &s->timer);
+    s->timer.data = s;
+    s->open_handles = 1;
+    return s;
+}
+
+int http_server_listen(http_server_t *s, const char *host, int port)
+{
+    struct sockaddr_storage ss;
+    unsigned int flags = MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG;
+    const union MHD_DaemonInfo *info;
+    int rc;
+
+    if (s->mhd != NULL || s->closing)
+        return UV_EINVAL;
+    if (port < 0 || port > 65535)
+        return UV_EINVAL;
+    if (uv_ip4_addr(host, port, (struct sockaddr_in *)&ss) != 0) {
+        if (uv_ip6_addr(host, port, (struct sockaddr_in6 *)&ss) != 0)
+            return UV_EINVAL;
+        flags |= MHD_USE_IPv6;
+    }
+    errno = 0;
+    /* The logger goes first so that MHD reports option errors through it too. */
+    s->mhd =
+        MHD_start_daemon(flags, (uint16_t)port, NULL, NULL, on_access, s,
+                         MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, s, MHD_OPTION_SOCK_ADDR, &ss,
+                         MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)HTTP_CONNECTION_TIMEOUT_S,
+                         MHD_OPTION_CONNECTION_LIMIT, (unsigned int)HTTP_CONNECTION_LIMIT,
+                         MHD_OPTION_NOTIFY_COMPLETED, on_completed, s, MHD_OPTION_END);
+    if (s->mhd == NULL)
+        /* MHD reports no error code; the failed bind(2) or listen(2) left it in errno. */
+        return errno > 0 ? uv_translate_sys_error(errno) : HERALD_EINTERNAL;
+    info = MHD_get_daemon_info(s->mhd, MHD_DAEMON_INFO_BIND_PORT);
+    s->port = info ? info->port : port;
+    info = MHD_get_daemon_info(s->mhd, MHD_DAEMON_INFO_EPOLL_FD);
+    rc = info ? uv_poll_init(s->loop, &s->poll, info->epoll_fd) : HERALD_EINTERNAL;
+    if (rc == 0) {
+        s->poll.data = s;
+        s->open_handles++;
+        rc = uv_poll_start(&s->poll, UV_READABLE, on_poll);
+        if (rc == 0) {
+            server_rearm(s);
+            return 0;
+        }
+        /* Unwatch the epoll fd before MHD closes it below. */
+        uv_close((uv_handle_t *)&s->poll, NULL);
+        s->open_handles--;
+    }
+    MHD_stop_daemon(s->mhd);
+    s->mhd = NULL;
+    s->port = -1;
+    return rc;
+}
+
+int http_server_port(const http_server_t *s)
+{
+    return s->port;
+}
+
+static void server_maybe_free(http_server_t *s)
+{
+    void (*cb)(void *) = s->close_cb;
+    void *arg = s->close_arg;
+
+    if (s->open_handles != 0)
+        return;
+    free(s);
+    if (cb != NULL)
+        cb(arg);
+}
+
+static void on_timer_closed(uv_handle_t *h)
+{
+    http_server_t *s = h->data;
+
+    s->open_handles--;
+    server_maybe_free(s);
+}
+
+/* The daemon is stopped here, not in http_server_close: that may run inside a handler, inside
+ * MHD_run, and the epoll fd must leave libuv's watch before MHD closes it. */
+static void on_poll_closed(uv_handle_t *h)
+{
+    http_server_t *s = h->data;
+
+    /* MHD refuses to stop with suspended connections: resume them; stopping then closes them
+     * and on_completed drops their requests. */
+    for (http_request_t *req = s->suspended; req != NULL; req = req->next)
+        MHD_resume_connection(req->conn);
+    MHD_stop_daemon(s->mhd);
+    s->mhd = NULL;
+    s->open_handles--;
+    server_maybe_free(s);
+}
+
+void http_server_close(http_server_t *s, void (*cb)(void *arg), void *arg)
+{
+    if (s->closing)
+        return;
+    s->closing = 1;
+    s->close_cb = cb;
+    s->close_arg = arg;
+    if (s->mhd != NULL)
+        uv_close((uv_handle_t *)&s->poll, on_poll_closed);
+    uv_close((uv_handle_t *)&s->timer, on_timer_closed);
+}

@@ -1,0 +1,350 @@
+/* kafka_consumer.c - the consumer half of the Kafka adapter (see kafka.h).
+ *
+ * Offsets: librdkafka commits automatically, but only what the adapter stores
+ * (enable.auto.offset.store=false). Per partition the adapter keeps the offsets delivered to the
+ * user and not yet done, in delivery (= offset) order; when the oldest ones are done it stores
+ * the offset after the last of them. So the stored offset never passes a message in flight, and
+ * a restart redelivers from the oldest unfinished message (at-least-once).
+ *
+ * Rebalancing is eager (rd_kafka_assign): a revoke drops the partition's tracking, and a late
+ * kafka_consumer_done for it is ignored.
+ */
+#include "buf.h"
+#include "herald_err.h"
+#include "kafka.h"
+#include "kafka_loop.h"
+#include "log.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Messages handed to the callback per wake-up before yielding to the rest of the loop. */
+#define KAFKA_CONSUMER_BATCH 256
+/* Highest partition id accepted from the cluster (bounds the partition table). */
+#define KAFKA_CONSUMER_MAX_PARTITIONS 65536
+
+typedef struct kafka_inflight_s {
+    int64_t offset;
+    int done;
+} kafka_inflight_t;
+
+/* Tracking of one assigned partition; owned by its consumer, freed on revoke or free. */
+typedef struct kafka_part_s {
+    kafka_inflight_t *q; /* q[head..len) in offset order */
+    size_t head, len, cap;
+    int64_t stored;      /* last offset given to rd_kafka_offsets_store, -1 none */
+    /* One-element list reused for every store. It caches a partition reference, so it must be
+     * destroyed before rd_kafka_destroy. */
+    rd_kafka_topic_partition_list_t *store;
+} kafka_part_t;
+
+/* Owned by the caller from kafka_consumer_new to kafka_consumer_free. */
+struct kafka_consumer_s {
+    rd_kafka_t *rk;
+    kafka_loop_t *kl;
+    kafka_message_cb cb;
+    void *arg;
+    char *topic;
+    char *group;
+    kafka_part_t **parts; /* indexed by partition id; NULL when not assigned */
+    int32_t nparts;
+    int paused;
+};
+
+/* ----------------------------------------------------------------------- offset tracking */
+
+static void kafka_part_free(kafka_part_t *part)
+{
+    if (!part)
+        return;
+    rd_kafka_topic_partition_list_destroy(part->store);
+    free(part->q);
+    free(part);
+}
+
+static void kafka_consumer_drop(kafka_consumer_t *c, int32_t partition)
+{
+    if (partition < 0 || partition >= c->nparts)
+        return;
+    kafka_part_free(c->parts[partition]);
+    c->parts[partition] = NULL;
+}
+
+/* The tracking of `partition`, created when missing; NULL for an id beyond the bound. */
+static kafka_part_t *kafka_consumer_part(kafka_consumer_t *c, int32_t partition)
+{
+    kafka_part_t *part;
+
+    if (partition < 0 || partition >= KAFKA_CONSUMER_MAX_PARTITIONS)
+        return NULL;
+    if (partition >= c->nparts) {
+        int32_t n = c->nparts ? c->nparts : 16;
+
+        while (n <= partition)
+            n *= 2;
+        c->parts = xrealloc(c->parts, (size_t)n * sizeof(*c->parts));
+        memset(c->parts + c->nparts, 0, (size_t)(n - c->nparts) * sizeof(*c->parts));
+        c->nparts = n;
+    }
+    if (!c->parts[partition]) {
+        part = xcalloc(1, sizeof(*part));
+        part->stored = -1;
+        part->store = rd_kafka_topic_partition_list_new(1);
+        rd_kafka_topic_partition_list_add(part->store, c->topic, partition);
+        c->parts[partition] = part;
+    }
+    return c->parts[partition];
+}
+
+static void kafka_consumer_track(kafka_consumer_t *c, int32_t partition, int64_t offset)
+{
+    kafka_part_t *part = kafka_consumer_part(c, partition);
+
+    if (!part)
+        return;
+    /* An offset reset can move a partition backwards: start its tracking afresh. */
+    if (part->len > part->head && offset <= part->q[part->len - 1].offset)
+        part->head = part->len = 0;
+    if (part->len == part->cap) {
+        if (part->head > 0) {
+            memmove(part->q, part->q + part->head, (part->len - part->head) * sizeof(*part->q));
+            part->len -= part->head;
+            part->head = 0;
+        } else {
+            part->cap = part->cap ? part->cap * 2 : 64;
+            part->q = xrealloc(part->q, part->cap * sizeof(*part->q));
+        }
+    }
+    part->q[part->len].offset = offset;
+    part->q[part->len].done = 0;
+    part->len++;
+}
+
+void kafka_consumer_done(kafka_consumer_t *c, int32_t partition, int64_t offset)
+{
+    kafka_part_t *part = partition >= 0 && partition < c->nparts ? c->parts[partition] : NULL;
+    size_t lo, hi;
+    int64_t next = -1;
+    rd_kafka_resp_err_t err;
+
+    if (!part)
+        return;
+    lo = part->head;
+    hi = part->len;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+
+        if (part->q[mid].offset < offset)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    if (lo == part->len || part->q[lo].offset != offset)
+        return; /* not in flight here: revoked, redelivered, or done twice */
+    part->q[lo].done = 1;
+    while (part->head < part->len && part->q[part->head].done)
+        next = part->q[part->head++].offset + 1;
+    if (part->head == part->len)
+        part->head = part->len = 0;
+    if (next <= part->stored)
+        return;
+    part->store->elems[0].offset = next;
+    err = rd_kafka_offsets_store(c->rk, part->store);
+    if (err)
+        log_debug("kafka consumer %s: store %s [%d] @%lld: %s", c->group, c->topic, partition,
+                  (long long)next, rd_kafka_err2str(err));
+    else
+        part->stored = next;
+}
+
+/* --------------------------------------------------------------------------- serving */
+
+static void kafka_consumer_set_paused(kafka_consumer_t *c, int pause)
+{
+    rd_kafka_topic_partition_list_t *assigned = NULL;
+
+    if (rd_kafka_assignment(c->rk, &assigned) != RD_KAFKA_RESP_ERR_NO_ERROR || !assigned)
+        return;
+    if (assigned->cnt > 0) {
+        if (pause)
+            rd_kafka_pause_partitions(c->rk, assigned);
+        else
+            rd_kafka_resume_partitions(c->rk, assigned);
+    }
+    rd_kafka_topic_partition_list_destroy(assigned);
+}
+
+void kafka_consumer_pause(kafka_consumer_t *c)
+{
+    if (c->paused)
+        return;
+    c->paused = 1;
+    kafka_consumer_set_paused(c, 1);
+}
+
+void kafka_consumer_resume(kafka_consumer_t *c)
+{
+    if (!c->paused)
+        return;
+    c->paused = 0;
+    kafka_consumer_set_paused(c, 0);
+}
+
+/* Served from the consumer queue on the loop thread (and from rd_kafka_consumer_close). */
+static void kafka_consumer_on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
+                                        rd_kafka_topic_partition_list_t *parts, void *opaque)
+{
+    kafka_consumer_t *c = ((kafka_loop_t *)opaque)->owner;
+
+    for (int i = 0; i < parts->cnt; i++)
+        kafka_consumer_drop(c, parts->elems[i].partition);
+    if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
+        log_info("kafka consumer %s: %d partition(s) of %s assigned", c->group, parts->cnt,
+                 c->topic);
+        rd_kafka_assign(rk, parts);
+        if (c->paused)
+            rd_kafka_pause_partitions(rk, parts);
+        kafka_loop_alive(c->kl);
+        return;
+    }
+    if (err != RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS)
+        log_warn("kafka consumer %s: rebalance: %s", c->group, rd_kafka_err2str(err));
+    else
+        log_info("kafka consumer %s: %d partition(s) revoked", c->group, parts->cnt);
+    /* With enable.auto.commit, the unassign commits the offsets stored so far. */
+    rd_kafka_assign(rk, NULL);
+}
+
+static void kafka_consumer_deliver(kafka_consumer_t *c, const rd_kafka_message_t *m)
+{
+    kafka_msg_t msg = {
+        .partition = m->partition,
+        .offset = m->offset,
+        .key = m->key,
+        .key_len = m->key_len,
+        .value = m->payload,
+        .value_len = m->len,
+    };
+
+    kafka_loop_alive(c->kl);
+    kafka_consumer_track(c, m->partition, m->offset);
+    c->cb(&msg, c->arg);
+}
+
+static int kafka_consumer_serve(void *owner)
+{
+    kafka_consumer_t *c = owner;
+
+    for (int i = 0; i < KAFKA_CONSUMER_BATCH; i++) {
+        rd_kafka_message_t *m = rd_kafka_consumer_poll(c->rk, 0);
+
+        if (!m)
+            return 0;
+        if (m->err)
+            log_warn_rl("kafka consumer %s: %s", c->group, rd_kafka_message_errstr(m));
+        else
+            kafka_consumer_deliver(c, m);
+        rd_kafka_message_destroy(m);
+    }
+    return 1;
+}
+
+/* ------------------------------------------------------------------------- lifecycle */
+
+static int kafka_consumer_conf(rd_kafka_conf_t *conf, const char *group, char *err,
+                               size_t errlen)
+{
+    /* Short session and heartbeat: a dead job's partitions move on within seconds. A short
+     * metadata refresh: a topic created after start-up is found quickly. A short fetch wait:
+     * herald-kafka-dev (the mock cluster) holds an empty fetch for its whole wait even when a
+     * message arrives, which would add that much latency to an idle consumer. */
+    static const char *const kv[][2] = {
+        {"auto.offset.reset", "earliest"},
+        {"enable.auto.commit", "true"},
+        {"enable.auto.offset.store", "false"},
+        {"auto.commit.interval.ms", "1000"},
+        {"session.timeout.ms", "6000"},
+        {"heartbeat.interval.ms", "1000"},
+        {"topic.metadata.refresh.interval.ms", "5000"},
+        {"fetch.wait.max.ms", "10"},
+    };
+
+    if (kafka_loop_conf_set(conf, "group.id", group, err, errlen) < 0)
+        return HERALD_ECONF;
+    for (size_t i = 0; i < sizeof(kv) / sizeof(kv[0]); i++)
+        if (kafka_loop_conf_set(conf, kv[i][0], kv[i][1], err, errlen) < 0)
+            return HERALD_ECONF;
+    rd_kafka_conf_set_rebalance_cb(conf, kafka_consumer_on_rebalance);
+    return 0;
+}
+
+static void kafka_consumer_release(kafka_consumer_t *c)
+{
+    for (int32_t i = 0; i < c->nparts; i++)
+        kafka_part_free(c->parts[i]);
+    free(c->parts);
+    kafka_loop_free(c->kl);
+    if (c->rk)
+        rd_kafka_destroy(c->rk);
+    free(c->topic);
+    free(c->group);
+    free(c);
+}
+
+kafka_consumer_t *kafka_consumer_new(uv_loop_t *loop, const char *brokers, const char *group,
+                                     const char *topic, kafka_message_cb cb, void *arg, char *err,
+                                     size_t errlen)
+{
+    kafka_consumer_t *c = xcalloc(1, sizeof(*c));
+    rd_kafka_topic_partition_list_t *topics;
+    rd_kafka_conf_t *conf;
+    rd_kafka_resp_err_t rerr;
+
+    c->cb = cb;
+    c->arg = arg;
+    c->topic = xstrdup(topic);
+    c->group = xstrdup(group);
+    c->kl = kafka_loop_new(loop, "consumer", c);
+    conf = kafka_loop_conf_new(c->kl, brokers, err, errlen);
+    if (!conf)
+        goto fail;
+    if (kafka_consumer_conf(conf, group, err, errlen) < 0) {
+        rd_kafka_conf_destroy(conf);
+        goto fail;
+    }
+    c->rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, err, errlen);
+    if (!c->rk) {
+        rd_kafka_conf_destroy(conf);
+        goto fail;
+    }
+    /* Everything, rebalances and errors included, now comes on the consumer queue. */
+    rd_kafka_poll_set_consumer(c->rk);
+    topics = rd_kafka_topic_partition_list_new(1);
+    rd_kafka_topic_partition_list_add(topics, topic, RD_KAFKA_PARTITION_UA);
+    rerr = rd_kafka_subscribe(c->rk, topics);
+    rd_kafka_topic_partition_list_destroy(topics);
+    if (rerr) {
+        snprintf(err, errlen, "kafka subscribe %s: %s", topic, rd_kafka_err2str(rerr));
+        goto fail;
+    }
+    if (kafka_loop_start(c->kl, rd_kafka_queue_get_consumer(c->rk), kafka_consumer_serve, err,
+                         errlen) < 0) {
+        rd_kafka_consumer_close(c->rk);
+        goto fail;
+    }
+    return c;
+
+fail:
+    kafka_consumer_release(c);
+    return NULL;
+}
+
+void kafka_consumer_free(kafka_consumer_t *c)
+{
+    if (!c)
+        return;
+    /* Revokes (the rebalance callback runs from here), commits what is stored, leaves. */
+    rd_kafka_consumer_close(c->rk);
+    kafka_consumer_release(c);
+}

@@ -1,0 +1,186 @@
+/* kafka_loop.c - a librdkafka handle served from a libuv loop (see kafka_loop.h). */
+#define _GNU_SOURCE /* pipe2 */
+#include "kafka_loop.h"
+
+#include "buf.h"
+#include "herald_err.h"
+#include "log.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+kafka_loop_t *kafka_loop_new(uv_loop_t *loop, const char *role, void *owner)
+{
+    kafka_loop_t *kl = xcalloc(1, sizeof(*kl));
+
+    kl->loop = loop;
+    kl->fds[0] = kl->fds[1] = -1;
+    kl->owner = owner;
+    kl->role = role;
+    return kl;
+}
+
+/* Runs on librdkafka's own threads (log.queue is off), so it must only touch thread-safe state:
+ * log_write is. Broker connection failures come through error_cb as well, where they are logged
+ * once per outage; here they would repeat at every reconnect, so lines of level 3 (LOG_ERR,
+ * which is what those are) stay at debug. */
+static void kafka_loop_on_log(const rd_kafka_t *rk, int level, const char *fac, const char *buf)
+{
+    if (level <= 2)
+        log_error("kafka %s: %s", fac, buf);
+    else if (level == 4)
+        log_warn_rl("kafka %s: %s", fac, buf);
+    else
+        log_debug("kafka %s: %s", fac, buf);
+}
+
+/* Served from the handle's queue on the loop thread. */
+static void kafka_loop_on_error(rd_kafka_t *rk, int err, const char *reason, void *opaque)
+{
+    kafka_loop_t *kl = opaque;
+    char fatal[512];
+
+    switch (err) {
+    case RD_KAFKA_RESP_ERR__FATAL:
+        err = rd_kafka_fatal_error(rk, fatal, sizeof(fatal));
+        log_error("kafka %s: fatal error %s: %s", kl->role, rd_kafka_err2name(err), fatal);
+        break;
+    case RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN:
+        if (!kl->outage)
+            log_warn("kafka %s: %s", kl->role, reason);
+        kl->outage = 1;
+        break;
+    case RD_KAFKA_RESP_ERR__TRANSPORT:
+    case RD_KAFKA_RESP_ERR__RESOLVE:
+        /* One broker of several lost, or the first symptom of an outage. */
+        if (kl->outage)
+            log_debug("kafka %s: %s", kl->role, reason);
+        else
+            log_warn_rl("kafka %s: %s", kl->role, reason);
+        break;
+    default:
+        log_warn_rl("kafka %s: %s: %s", kl->role, rd_kafka_err2name(err), reason);
+    }
+}
+
+int kafka_loop_conf_set(rd_kafka_conf_t *conf, const char *key, const char *value, char *err,
+                        size_t errlen)
+{
+    char why[256];
+
+    if (rd_kafka_conf_set(conf, key, value, why, sizeof(why)) != RD_KAFKA_CONF_OK) {
+        snprintf(err, errlen, "kafka %s=%s: %s", key, value, why);
+        return HERALD_ECONF;
+    }
+    return 0;
+}
+
+rd_kafka_conf_t *kafka_loop_conf_new(kafka_loop_t *kl, const char *brokers, char *err,
+                                     size_t errlen)
+{
+    rd_kafka_conf_t *conf = rd_kafka_conf_new();
+
+    /* Idle connections closed by the broker are routine: not worth a line. */
+    if (kafka_loop_conf_set(conf, "bootstrap.servers", brokers, err, errlen) < 0 ||
+        kafka_loop_conf_set(conf, "log.connection.close", "false", err, errlen) < 0) {
+        rd_kafka_conf_destroy(conf);
+        return NULL;
+    }
+    if (getenv("TMPDBG")) { kafka_loop_conf_set(conf, "debug", getenv("TMPDBG"), err, errlen); log_level_current = LOG_DEBUG; }
+    rd_kafka_conf_set_opaque(conf, kl);
+    rd_kafka_conf_set_log_cb(conf, kafka_loop_on_log);
+    rd_kafka_conf_set_error_cb(conf, kafka_loop_on_error);
+    return conf;
+}
+
+static void kafka_loop_kick(kafka_loop_t *kl)
+{
+    ssize_t n;
+
+    do
+        n = write(kl->fds[1], "1", 1);
+    while (n < 0 && errno == EINTR);
+    /* EAGAIN: the pipe is full of wake-ups already. */
+}
+
+static void kafka_loop_on_readable(uv_poll_t *handle, int status, int events)
+{
+    kafka_loop_t *kl = handle->data;
+    char drain[64];
+    ssize_t n;
+
+    /* Empty the pipe first: librdkafka writes again only once the queue was read, so a write
+     * that lands after this drain is never lost. */
+    do
+        n = read(kl->fds[0], drain, sizeof(drain));
+    while (n > 0 || (n < 0 && errno == EINTR));
+    /* librdkafka signals only an empty queue turning non-empty: if serve left events behind,
+     * nothing else would wake us for them. */
+    if (kl->serve(kl->owner))
+        kafka_loop_kick(kl);
+}
+
+int kafka_loop_start(kafka_loop_t *kl, rd_kafka_queue_t *queue, kafka_loop_serve_cb serve,
+                     char *err, size_t errlen)
+{
+    int rc;
+
+    kl->queue = queue;
+    kl->serve = serve;
+    if (pipe2(kl->fds, O_NONBLOCK | O_CLOEXEC) < 0) {
+        rc = -errno;
+        kl->fds[0] = kl->fds[1] = -1;
+        snprintf(err, errlen, "kafka %s: pipe: %s", kl->role, uv_strerror(rc));
+        return rc;
+    }
+    rc = uv_poll_init(kl->loop, &kl->poll, kl->fds[0]);
+    if (rc < 0) {
+        snprintf(err, errlen, "kafka %s: uv_poll_init: %s", kl->role, uv_strerror(rc));
+        close(kl->fds[0]);
+        close(kl->fds[1]);
+        kl->fds[0] = kl->fds[1] = -1;
+        return rc;
+    }
+    kl->poll.data = kl;
+    rd_kafka_queue_io_event_enable(queue, kl->fds[1], "1", 1);
+    uv_poll_start(&kl->poll, UV_READABLE, kafka_loop_on_readable);
+    kafka_loop_kick(kl); /* events queued before the io event was enabled */
+    return 0;
+}
+
+void kafka_loop_alive(kafka_loop_t *kl)
+{
+    if (kl->outage)
+        log_info("kafka %s: brokers reachable again", kl->role);
+    kl->outage = 0;
+}
+
+static void kafka_loop_on_closed(uv_handle_t *handle)
+{
+    kafka_loop_t *kl = handle->data;
+
+    close(kl->fds[0]);
+    close(kl->fds[1]);
+    free(kl);
+}
+
+void kafka_loop_free(kafka_loop_t *kl)
+{
+    if (!kl)
+        return;
+    if (kl->queue) {
+        rd_kafka_queue_io_event_enable(kl->queue, -1, NULL, 0);
+        rd_kafka_queue_destroy(kl->queue);
+        kl->queue = NULL;
+    }
+    if (kl->fds[0] < 0) {
+        free(kl);
+        return;
+    }
+    /* The fds stay open until the poll handle is closed (libuv's rule for uv_poll). */
+    uv_close((uv_handle_t *)&kl->poll, kafka_loop_on_closed);
+}

@@ -1,0 +1,351 @@
+/* rpc_server.c - the serving side of the internal RPC (rpc.h). */
+#include "rpc.h"
+
+#include "buf.h"
+#include "herald_err.h"
+#include "log.h"
+#include "rpc_frame.h"
+
+#include <arpa/inet.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#define RPC_SERVER_BACKLOG 511
+
+typedef struct rpc_conn_s rpc_conn_t;
+
+/* One accepted connection. Owned by the server while open and by the calls that reference it:
+ * `refs` counts the open handle plus every unanswered call, so a handler answering after the
+ * peer left still finds its connection; freed when the last of them goes. */
+struct rpc_conn_s {
+    uv_tcp_t tcp;
+    rpc_server_t *server; /* NULL once the handle is closed */
+    rpc_conn_t *prev, *next;
+    rpc_frame_reader_t reader;
+    rpc_frame_writer_t writer;
+    int refs;
+    int closing;
+    char peer[64];
+};
+
+/* One request waiting for its handler's answer; freed by rpc_reply / rpc_reply_error. */
+struct rpc_call_s {
+    rpc_conn_t *conn;
+    uint32_t call_id;
+    uint16_t method;
+};
+
+/* Owned by the caller of rpc_server_new until rpc_server_close, then freed once the listener
+ * and every connection handle are closed. */
+struct rpc_server_s {
+    uv_loop_t *loop;
+    uv_tcp_t listener;
+    const rpc_method_t *methods;
+    size_t nmethods;
+    void *arg;
+    int port;
+    rpc_conn_t *conns;
+    size_t open_handles; /* listener + connections not yet through their close callback */
+    int closing;
+    void (*close_cb)(void *arg);
+    void *close_arg;
+};
+
+static void server_maybe_free(rpc_server_t *s)
+{
+    void (*cb)(void *) = s->close_cb;
+    void *arg = s->close_arg;
+
+    if (!s->closing || s->open_handles != 0)
+        return;
+    free(s);
+    if (cb != NULL)
+        cb(arg);
+}
+
+static void conn_unref(rpc_conn_t *c)
+{
+    if (--c->refs == 0)
+        free(c);
+}
+
+static void on_conn_closed(uv_handle_t *h)
+{
+    rpc_conn_t *c = h->data;
+    rpc_server_t *s = c->server;
+
+    rpc_frame_reader_deinit(&c->reader);
+    if (c->prev != NULL)
+        c->prev->next = c->next;
+    else
+        s->conns = c->next;
+    if (c->next != NULL)
+        c->next->prev = c->prev;
+    c->server = NULL;
+    s->open_handles--;
+    conn_unref(c);
+    server_maybe_free(s);
+}
+
+static void conn_close(rpc_conn_t *c)
+{
+    if (c->closing)
+        return;
+    c->closing = 1;
+    rpc_frame_writer_deinit(&c->writer);
+    uv_close((uv_handle_t *)&c->tcp, on_conn_closed);
+}
+
+static void conn_send(rpc_conn_t *c, rpc_frame_out_t *f)
+{
+    if (c->closing)
+        free(f);
+    else
+        rpc_frame_writer_send(&c->writer, f);
+}
+
+static void on_conn_write_error(rpc_frame_writer_t *w, int status)
+{
+    rpc_conn_t *c = (rpc_conn_t *)((char *)w - offsetof(rpc_conn_t, writer));
+
+    log_debug("rpc: %s: write failed: %s", c->peer, uv_strerror(status));
+    conn_close(c);
+}
+
+static const rpc_method_t *server_find(const rpc_server_t *s, uint16_t method)
+{
+    /* Services have a handful of methods: a scan beats any index. */
+    for (size_t i = 0; i < s->nmethods; i++)
+        if (s->methods[i].method == method)
+            return &s->methods[i];
+    return NULL;
+}
+
+static int on_conn_frame(void *arg, const rpc_frame_t *f)
+{
+    rpc_conn_t *c = arg;
+    rpc_server_t *s = c->server;
+    const rpc_method_t *m;
+    ProtobufCMessage *req;
+    rpc_call_t *call;
+
+    if (f->flags != RPC_FLAG_REQUEST) {
+        log_warn_rl("rpc: %s: frame with flags %u on a server connection, closing", c->peer,
+                    (unsigned)f->flags);
+        conn_close(c);
+        return 1;
+    }
+    m = server_find(s, f->method);
+    if (m == NULL) {
+        log_debug("rpc: %s: unknown method %u", c->peer, (unsigned)f->method);
+        conn_send(c,
+                  rpc_frame_out_new_error(f->method, f->call_id, HERALD_EINVAL, "unknown method"));
+        return 0;
+    }
+    req = protobuf_c_message_unpack(m->req_desc, NULL, f->len, f->payload);
+    if (req == NULL) {
+        log_debug("rpc: %s: malformed request for method %u", c->peer, (unsigned)f->method);
+        conn_send(
+            c, rpc_frame_out_new_error(f->method, f->call_id, HERALD_EINVAL, "malformed request"));
+        return 0;
+    }
+    call = xmalloc(sizeof(*call));
+    call->conn = c;
+    call->call_id = f->call_id;
+    call->method = f->method;
+    c->refs++;
+    m->handler(call, req, s->arg);
+    protobuf_c_message_free_unpacked(req, NULL);
+    /* The handler may have closed the server (and so this connection). */
+    return c->closing;
+}
+
+static void on_conn_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
+{
+    rpc_conn_t *c = h->data;
+
+    rpc_frame_reader_alloc(&c->reader, buf);
+}
+
+static void on_conn_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
+{
+    rpc_conn_t *c = stream->data;
+    int rc;
+
+    if (nread < 0) {
+        if (nread != UV_EOF)
+            log_debug("rpc: %s: read failed: %s", c->peer, uv_strerror((int)nread));
+        conn_close(c);
+        return;
+    }
+    rc = rpc_frame_reader_feed(&c->reader, (size_t)nread, on_conn_frame, c);
+    if (rc < 0) {
+        log_warn_rl("rpc: %s: %s, closing", c->peer,
+                    rc == HERALD_ETOOBIG ? "frame over RPC_MAX_FRAME" : "malformed frame header");
+        conn_close(c);
+    }
+}
+
+static void conn_set_peer(rpc_conn_t *c)
+{
+    struct sockaddr_storage ss;
+    int len = sizeof(ss);
+    char ip[INET6_ADDRSTRLEN] = "?";
+    int port = 0;
+
+    if (uv_tcp_getpeername(&c->tcp, (struct sockaddr *)&ss, &len) == 0) {
+        if (ss.ss_family == AF_INET6) {
+            uv_ip6_name((struct sockaddr_in6 *)&ss, ip, sizeof(ip));
+            port = ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
+        } else {
+            uv_ip4_name((struct sockaddr_in *)&ss, ip, sizeof(ip));
+            port = ntohs(((struct sockaddr_in *)&ss)->sin_port);
+        }
+    }
+    snprintf(c->peer, sizeof(c->peer), "%s:%d", ip, port);
+}
+
+static void on_connection(uv_stream_t *listener, int status)
+{
+    rpc_server_t *s = listener->data;
+    rpc_conn_t *c;
+    int rc;
+
+    if (status < 0) {
+        log_warn_rl("rpc: accept failed: %s", uv_strerror(status));
+        return;
+    }
+    c = xcalloc(1, sizeof(*c));
+    uv_tcp_init(s->loop, &c->tcp);
+    c->tcp.data = c;
+    c->server = s;
+    c->refs = 1;
+    rpc_frame_reader_init(&c->reader);
+    rpc_frame_writer_init(&c->writer, (uv_stream_t *)&c->tcp, on_conn_write_error);
+    c->next = s->conns;
+    if (s->conns != NULL)
+        s->conns->prev = c;
+    s->conns = c;
+    s->open_handles++;
+    rc = uv_accept(listener, (uv_stream_t *)&c->tcp);
+    if (rc == 0) {
+        uv_tcp_nodelay(&c->tcp, 1);
+        conn_set_peer(c);
+        rc = uv_read_start((uv_stream_t *)&c->tcp, on_conn_alloc, on_conn_read);
+    }
+    if (rc != 0) {
+        log_warn_rl("rpc: accept failed: %s", uv_strerror(rc));
+        conn_close(c);
+        return;
+    }
+    log_debug("rpc: %s: connected", c->peer);
+}
+
+rpc_server_t *rpc_server_new(uv_loop_t *loop, const rpc_method_t *methods, size_t n, void *arg)
+{
+    rpc_server_t *s = xcalloc(1, sizeof(*s));
+
+    s->loop = loop;
+    s->methods = methods;
+    s->nmethods = n;
+    s->arg = arg;
+    s->port = -1;
+    uv_tcp_init(loop, &s->listener);
+    s->listener.data = s;
+    s->open_handles = 1;
+    return s;
+}
+
+int rpc_server_listen(rpc_server_t *s, const char *host, int port)
+{
+    struct sockaddr_storage ss;
+    int len = sizeof(ss);
+    int rc;
+
+    if (port < 0 || port > 65535)
+        return UV_EINVAL;
+    if (uv_ip4_addr(host, port, (struct sockaddr_in *)&ss) != 0 &&
+        uv_ip6_addr(host, port, (struct sockaddr_in6 *)&ss) != 0)
+        return UV_EINVAL;
+    rc = uv_tcp_bind(&s->listener, (const struct sockaddr *)&ss, 0);
+    if (rc == 0)
+        rc = uv_listen((uv_stream_t *)&s->listener, RPC_SERVER_BACKLOG, on_connection);
+    if (rc == 0)
+        rc = uv_tcp_getsockname(&s->listener, (struct sockaddr *)&ss, &len);
+    if (rc != 0)
+        return rc;
+    s->port = ntohs(ss.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port
+                                             : ((struct sockaddr_in *)&ss)->sin_port);
+    return 0;
+}
+
+int rpc_server_port(const rpc_server_t *s)
+{
+    return s->port;
+}
+
+/* Sends f (NULL: nothing, the connection is gone) and frees the call. */
+static void call_finish(rpc_call_t *call, rpc_frame_out_t *f)
+{
+    rpc_conn_t *c = call->conn;
+
+    if (f != NULL)
+        conn_send(c, f);
+    free(call);
+    conn_unref(c);
+}
+
+void rpc_reply(rpc_call_t *call, const ProtobufCMessage *reply)
+{
+    rpc_frame_out_t *f;
+
+    if (call->conn->closing) {
+        call_finish(call, NULL);
+        return;
+    }
+    f = rpc_frame_out_new(call->method, RPC_FLAG_REPLY, call->call_id, reply);
+    if (f == NULL) {
+        log_warn_rl("rpc: %s: reply to method %u over the frame limit", call->conn->peer,
+                    (unsigned)call->method);
+        f = rpc_frame_out_new_error(call->method, call->call_id, HERALD_EINTERNAL,
+                                    "reply too large");
+    }
+    call_finish(call, f);
+}
+
+void rpc_reply_error(rpc_call_t *call, int code, const char *message)
+{
+    rpc_frame_out_t *f = NULL;
+
+    if (!call->conn->closing)
+        f = rpc_frame_out_new_error(call->method, call->call_id, code, message);
+    call_finish(call, f);
+}
+
+const char *rpc_call_peer(const rpc_call_t *call)
+{
+    return call->conn->peer;
+}
+
+static void on_listener_closed(uv_handle_t *h)
+{
+    rpc_server_t *s = h->data;
+
+    s->open_handles--;
+    server_maybe_free(s);
+}
+
+void rpc_server_close(rpc_server_t *s, void (*cb)(void *arg), void *arg)
+{
+    rpc_conn_t *c;
+
+    if (s->closing)
+        return;
+    s->closing = 1;
+    s->close_cb = cb;
+    s->close_arg = arg;
+    uv_close((uv_handle_t *)&s->listener, on_listener_closed);
+    for (c = s->conns; c != NULL; c = c->next)
+        conn_close(c);
+}

@@ -1,0 +1,35 @@
+/* job_conf.h - herald-job's configuration (conf/job.ini), loaded through conf.h. */
+#ifndef JOB_CONF_H
+#define JOB_CONF_H
+
+#include "conf.h"
+
+#include <stdint.h>
+
+/* Filled by conf_load(job_conf_items, ...); release the strings with
+ * conf_free(job_conf_items, conf). */
+typedef struct job_conf_s {
+    int log_level;       /* log_level_t */
+    char *admin_listen;  /* host:port of the admin HTTP endpoint */
+    char *kafka_brokers; /* bootstrap servers */
+    char *kafka_topic;
+    char *kafka_group;
+    int64_t max_in_flight; /* messages consumed and not yet done before pausing */
+    char *redis_addr;      /* host:port */
+    char *redis_password;  /* "" = none */
+    int64_t redis_db;
+    char *redis_prefix;       /* key prefix, "herald:" */
+    int64_t comet_refresh_ms; /* registry read interval */
+    int64_t comet_ttl_ms;     /* registry entries older than this are dead */
+    int64_t comet_rpc_timeout_ms;
+    int64_t comet_retries;          /* retries of a call that timed out or lost its connection */
+    int64_t comet_retry_backoff_ms; /* first retry delay, doubled per retry */
+    int64_t room_refresh_ms;        /* Rooms poll interval */
+    int64_t room_batch_max;         /* messages per BroadcastRoom call */
+    int64_t room_batch_bytes;       /* body bytes per BroadcastRoom call */
+    int64_t shutdown_timeout_ms;    /* wait for in-flight deliveries on SIGTERM */
+} job_conf_t;
+
+extern const conf_item_t job_conf_items[];
+
+#endif

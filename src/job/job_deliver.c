@@ -1,0 +1,423 @@
+/* job_deliver.c - envelopes to Comet RPCs, retries and done tracking (job_deliver.h). */
+#include "job_deliver.h"
+
+#include "buf.h"
+#include "herald.pb-c.h"
+#include "herald_err.h"
+#include "log.h"
+#include "proto.h"
+#include "rpc_methods.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+/* One consumed envelope. `pending` counts the deliveries not yet over, plus one held while the
+ * envelope is being dispatched; at zero the offset is marked done and the record freed. */
+typedef struct job_msg_s {
+    job_deliver_t *d;
+    int32_t partition;
+    int64_t offset;
+    Herald__PushMsg *pm;
+    Herald__Proto proto; /* what the comet writes; body borrows pm->msg */
+    uint32_t pending;
+} job_msg_t;
+
+/* One Comet RPC with its retries: either one message (PushKeys, Broadcast) or a room batch
+ * (BroadcastRoom), which on completion may carry on with the room's next batch. Holds a
+ * reference to its comet. */
+typedef struct job_call_s {
+    job_deliver_t *d;
+    job_comet_t *comet;
+    uint16_t method;
+    job_msg_t *msg;
+    job_room_batch_t *batch;
+    int32_t speed;
+    int attempt; /* retries scheduled so far */
+    uint64_t due_ms;
+    struct job_call_s *next; /* in the retry list */
+} job_call_t;
+
+static const char *method_name(uint16_t method)
+{
+    switch (method) {
+    case RPC_COMET_PUSH_KEYS:
+        return "PushKeys";
+    case RPC_COMET_BROADCAST_ROOM:
+        return "BroadcastRoom";
+    default:
+        return "Broadcast";
+    }
+}
+
+/* Pauses or resumes the consumer to match what the flags ask for. */
+static void flow_update(job_deliver_t *d)
+{
+    int pause = d->over_limit || d->held || d->stopping;
+    if (pause == d->paused || d->consumer == NULL)
+        return;
+    d->paused = pause;
+    if (pause)
+        kafka_consumer_pause(d->consumer);
+    else
+        kafka_consumer_resume(d->consumer);
+}
+
+static void msg_unref(job_msg_t *m)
+{
+    if (--m->pending > 0)
+        return;
+    job_deliver_t *d = m->d;
+    if (d->consumer != NULL)
+        kafka_consumer_done(d->consumer, m->partition, m->offset);
+    herald__push_msg__free_unpacked(m->pm, NULL);
+    free(m);
+    d->in_flight--;
+    if (d->over_limit && d->in_flight < (size_t)d->conf->max_in_flight / 2) {
+        d->over_limit = 0;
+        log_info("back-pressure over: %zu messages in flight", d->in_flight);
+        flow_update(d);
+    }
+}
+
+static int call_issue(job_call_t *c);
+static void on_call_reply(int status, const ProtobufCMessage *reply, void *arg);
+
+/* ----------------------------------------------------------------------------- retries */
+
+static void on_retry_timer(uv_timer_t *t);
+
+static void retry_arm(job_deliver_t *d, uint64_t due)
+{
+    if (uv_is_active((uv_handle_t *)&d->retry_timer) && d->retry_due <= due)
+        return;
+    uint64_t now = uv_now(d->loop);
+    d->retry_due = due;
+    uv_timer_start(&d->retry_timer, on_retry_timer, due > now ? due - now : 0, 0);
+}
+
+static void retry_schedule(job_call_t *c)
+{
+    job_deliver_t *d = c->d;
+    uint64_t delay = (uint64_t)d->conf->comet_retry_backoff_ms << (c->attempt - 1);
+    c->due_ms = uv_now(d->loop) + delay;
+    c->next = NULL;
+    if (d->retry_tail != NULL)
+        d->retry_tail->next = c;
+    else
+        d->retry_head = c;
+    d->retry_tail = c;
+    retry_arm(d, c->due_ms);
+}
+
+/* ------------------------------------------------------------------------------- calls */
+
+/* Accounts for the outcome of one attempt. Returns 1 when the call was queued for a retry (the
+ * caller leaves it alone), 0 when the call is over. */
+static int call_outcome(job_call_t *c, int status)
+{
+    job_deliver_t *d = c->d;
+    if (status == 0) {
+        d->stats.delivered++;
+        return 0;
+    }
+    /* not connected at a retry: the connection was lost and is still being re-established */
+    int retryable = status == UV_ETIMEDOUT || status == UV_ECONNRESET ||
+                    (status == UV_ENOTCONN && c->attempt > 0);
+    if (retryable && c->attempt < d->conf->comet_retries && !c->comet->gone && !d->closing) {
+        c->attempt++;
+        d->stats.retries++;
+        retry_schedule(c);
+        return 1;
+    }
+    if (status == UV_ENOTCONN) {
+        d->stats.skipped++;
+        log_warn_rl("comet %s not connected: %s dropped", c->comet->id, method_name(c->method));
+    } else {
+        d->stats.failed++;
+        if (status != UV_ECANCELED)
+            log_warn_rl("comet %s: %s failed after %d retries: %s", c->comet->id,
+                        method_name(c->method), c->attempt, herald_strerror(status));
+    }
+    return 0;
+}
+
+/* The call is over: releases its messages. Returns 1 when the same call now carries the room's
+ * next batch (send it), 0 when it was freed. */
+static int call_complete(job_call_t *c)
+{
+    job_deliver_t *d = c->d;
+    if (c->batch != NULL) {
+        for (size_t i = 0; i < c->batch->n; i++)
+            msg_unref(c->batch->items[i]);
+        c->batch = job_room_next(c->comet->batches, c->batch);
+        if (c->batch != NULL) {
+            c->attempt = 0;
+            d->stats.batches++;
+            d->stats.batched_messages += c->batch->n;
+            return 1;
+        }
+    } else {
+        msg_unref(c->msg);
+    }
+    job_comet_unref(c->comet);
+    free(c);
+    return 0;
+}
+
+/* Sends the call; an attempt that fails at once is accounted and, for a room, the batches behind
+ * it are taken in turn (a loop, not recursion: a long queue to a dead comet drains flat). */
+static void call_send(job_call_t *c)
+{
+    for (;;) {
+        int rc = c->comet->gone || c->d->closing ? UV_ECANCELED : call_issue(c);
+        if (rc == 0 || call_outcome(c, rc))
+            return;
+        if (!call_complete(c))
+            return;
+    }
+}
+
+static void on_call_reply(int status, const ProtobufCMessage *reply, void *arg)
+{
+    job_call_t *c = arg;
+    if (call_outcome(c, status))
+        return;
+    if (call_complete(c))
+        call_send(c);
+}
+
+static int call_issue(job_call_t *c)
+{
+    job_deliver_t *d = c->d;
+    uint32_t timeout = (uint32_t)d->conf->comet_rpc_timeout_ms;
+    rpc_client_t *client = c->comet->client;
+    if (c->method == RPC_COMET_PUSH_KEYS) {
+        const Herald__PushMsg *pm = c->msg->pm;
+        Herald__PushKeysReq req = HERALD__PUSH_KEYS_REQ__INIT;
+        req.keys = pm->keys;
+        req.n_keys = pm->n_keys;
+        req.seqs = pm->seqs;
+        req.n_seqs = pm->n_seqs;
+        req.proto = &c->msg->proto;
+        return rpc_client_call(client, c->method, (const ProtobufCMessage *)&req,
+                               &herald__push_keys_reply__descriptor, timeout, on_call_reply, c);
+    }
+    if (c->method == RPC_COMET_BROADCAST) {
+        Herald__BroadcastReq req = HERALD__BROADCAST_REQ__INIT;
+        req.proto = &c->msg->proto;
+        req.speed = c->speed;
+        return rpc_client_call(client, c->method, (const ProtobufCMessage *)&req,
+                               &herald__broadcast_reply__descriptor, timeout, on_call_reply, c);
+    }
+    Herald__BroadcastRoomReq req = HERALD__BROADCAST_ROOM_REQ__INIT;
+    Herald__Proto **protos = xmalloc(c->batch->n * sizeof(*protos));
+    for (size_t i = 0; i < c->batch->n; i++)
+        protos[i] = &((job_msg_t *)c->batch->items[i])->proto;
+    req.room_id = (char *)c->batch->room; /* packed before return, never written */
+    req.protos = protos;
+    req.n_protos = c->batch->n;
+    int rc = rpc_client_call(client, c->method, (const ProtobufCMessage *)&req,
+                             &herald__broadcast_room_reply__descriptor, timeout, on_call_reply, c);
+    free(protos);
+    return rc;
+}
+
+static job_call_t *call_new(job_deliver_t *d, job_comet_t *comet, uint16_t method)
+{
+    job_call_t *c = xcalloc(1, sizeof(*c));
+    c->d = d;
+    c->comet = comet;
+    c->method = method;
+    job_comet_ref(comet);
+    return c;
+}
+
+/* One message call (PushKeys, Broadcast) to one comet. */
+static void deliver_to(job_msg_t *m, job_comet_t *comet, uint16_t method, int32_t speed)
+{
+    job_call_t *c = call_new(m->d, comet, method);
+    c->msg = m;
+    c->speed = speed;
+    m->pending++;
+    call_send(c);
+}
+
+static void deliver_room(job_msg_t *m)
+{
+    job_deliver_t *d = m->d;
+    const char *room = m->pm->room;
+    for (size_t i = 0; i < job_comets_count(d->comets); i++) {
+        job_comet_t *comet = job_comets_at(d->comets, i);
+        if (!job_comet_has_room(comet, room))
+            continue;
+        m->pending++;
+        job_room_batch_t *b = job_room_offer(comet->batches, room, m, m->pm->msg.len);
+        if (b == NULL)
+            continue; /* queued behind the call in flight for this room */
+        job_call_t *c = call_new(d, comet, RPC_COMET_BROADCAST_ROOM);
+        c->batch = b;
+        d->stats.batches++;
+        d->stats.batched_messages += b->n;
+        call_send(c);
+    }
+}
+
+/* ------------------------------------------------------------------------------ messages */
+
+/* Returns why the envelope cannot be delivered, or NULL. */
+static const char *envelope_check(const Herald__PushMsg *pm)
+{
+    switch (pm->type) {
+    case HERALD__PUSH_MSG__TYPE__PUSH:
+        if (pm->n_keys == 0)
+            return "push without keys";
+        if (pm->n_seqs != 0 && pm->n_seqs != pm->n_keys)
+            return "seqs do not match keys";
+        return NULL;
+    case HERALD__PUSH_MSG__TYPE__ROOM:
+        return pm->room == NULL || pm->room[0] == '\0' ? "room push without room" : NULL;
+    case HERALD__PUSH_MSG__TYPE__BROADCAST:
+        return NULL;
+    default:
+        return "unknown type";
+    }
+}
+
+void job_deliver_on_message(const kafka_msg_t *km, void *arg)
+{
+    job_deliver_t *d = arg;
+    d->stats.consumed++;
+    if (d->stopping)
+        return; /* left undone: the next consumer of the partition gets it again */
+    Herald__PushMsg *pm = herald__push_msg__unpack(NULL, km->value_len, km->value);
+    const char *why = pm == NULL ? "not a PushMsg" : envelope_check(pm);
+    if (why != NULL) {
+        d->stats.malformed++;
+        log_warn_rl("partition %d offset %lld: %s, skipped", (int)km->partition,
+                    (long long)km->offset, why);
+        if (pm != NULL)
+            herald__push_msg__free_unpacked(pm, NULL);
+        if (d->consumer != NULL)
+            kafka_consumer_done(d->consumer, km->partition, km->offset);
+        return;
+    }
+    job_msg_t *m = xcalloc(1, sizeof(*m));
+    m->d = d;
+    m->partition = km->partition;
+    m->offset = km->offset;
+    m->pm = pm;
+    herald__proto__init(&m->proto);
+    m->proto.ver = PROTO_VERSION;
+    m->proto.op = pm->operation;
+    m->proto.seq = 0;
+    m->proto.body = pm->msg;
+    m->pending = 1; /* the dispatch below */
+    d->in_flight++;
+    if (!d->over_limit && d->in_flight > (size_t)d->conf->max_in_flight) {
+        d->over_limit = 1;
+        log_info("back-pressure: %zu messages in flight, consumer paused", d->in_flight);
+        flow_update(d);
+    }
+
+    size_t n = job_comets_count(d->comets);
+    if (pm->type == HERALD__PUSH_MSG__TYPE__ROOM) {
+        deliver_room(m);
+    } else if (pm->type == HERALD__PUSH_MSG__TYPE__BROADCAST) {
+        int32_t speed = pm->speed > 0 && n > 0 ? pm->speed / (int32_t)n : 0;
+        if (pm->speed > 0 && speed == 0)
+            speed = 1; /* 0 would mean "no limit" */
+        for (size_t i = 0; i < n; i++)
+            deliver_to(m, job_comets_at(d->comets, i), RPC_COMET_BROADCAST, speed);
+    } else if (pm->server != NULL && pm->server[0] != '\0') {
+        job_comet_t *comet = job_comets_find(d->comets, pm->server);
+        if (comet != NULL) {
+            deliver_to(m, comet, RPC_COMET_PUSH_KEYS, 0);
+        } else {
+            d->stats.skipped++;
+            log_warn_rl("comet %.128s not registered: push dropped", pm->server);
+        }
+    } else {
+        for (size_t i = 0; i < n; i++)
+            deliver_to(m, job_comets_at(d->comets, i), RPC_COMET_PUSH_KEYS, 0);
+    }
+    msg_unref(m);
+}
+
+/* ---------------------------------------------------------------------------- lifecycle */
+
+static void on_retry_timer(uv_timer_t *t)
+{
+    job_deliver_t *d = t->data;
+    uint64_t now = uv_now(d->loop), next_due = UINT64_MAX;
+    job_call_t *due = NULL, **due_tail = &due, *keep = NULL, *keep_tail = NULL;
+    /* split first: sending may queue retries again */
+    for (job_call_t *c = d->retry_head, *next; c != NULL; c = next) {
+        next = c->next;
+        c->next = NULL;
+        if (c->due_ms <= now) {
+            *due_tail = c;
+            due_tail = &c->next;
+            continue;
+        }
+        if (keep_tail != NULL)
+            keep_tail->next = c;
+        else
+            keep = c;
+        keep_tail = c;
+        if (c->due_ms < next_due)
+            next_due = c->due_ms;
+    }
+    d->retry_head = keep;
+    d->retry_tail = keep_tail;
+    if (keep != NULL)
+        retry_arm(d, next_due);
+    for (job_call_t *c = due, *next; c != NULL; c = next) {
+        next = c->next;
+        call_send(c);
+    }
+}
+
+void job_deliver_init(job_deliver_t *d, uv_loop_t *loop, job_comets_t *comets,
+                      const job_conf_t *conf)
+{
+    memset(d, 0, sizeof(*d));
+    d->loop = loop;
+    d->comets = comets;
+    d->conf = conf;
+    uv_timer_init(loop, &d->retry_timer);
+    d->retry_timer.data = d;
+}
+
+void job_deliver_attach(job_deliver_t *d, kafka_consumer_t *consumer)
+{
+    d->consumer = consumer;
+    d->paused = 0; /* a new consumer starts consuming */
+    flow_update(d);
+}
+
+void job_deliver_hold(job_deliver_t *d, int hold)
+{
+    d->held = hold;
+    flow_update(d);
+}
+
+void job_deliver_stop(job_deliver_t *d)
+{
+    d->stopping = 1;
+    flow_update(d);
+}
+
+void job_deliver_close(job_deliver_t *d)
+{
+    d->closing = 1;
+    job_call_t *c = d->retry_head;
+    d->retry_head = d->retry_tail = NULL;
+    while (c != NULL) {
+        job_call_t *next = c->next;
+        d->stats.failed++;
+        if (call_complete(c))
+            call_send(c); /* closing: the room's queued batches drain as cancelled */
+        c = next;
+    }
+    uv_close((uv_handle_t *)&d->retry_timer, NULL);
+}

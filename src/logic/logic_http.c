@@ -1,0 +1,272 @@
+/* logic_http.c - route table, bearer check, reply helpers and requests waiting on backends. */
+#include "logic_http.h"
+
+#include "buf.h"
+#include "conf.h"
+#include "herald_err.h"
+#include "log.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+/* Owned by logic_server; freed in logic_http_close once the HTTP server is closed. */
+struct logic_http_s {
+    logic_server_t *s;
+    http_server_t *srv;
+    logic_http_pending_t *pending; /* doubly linked list of suspended requests */
+    void (*close_cb)(void *arg);
+    void *close_arg;
+};
+
+struct logic_http_pending_s {
+    logic_server_t *s;
+    http_request_t *req; /* NULL once the server closed: the answer goes nowhere */
+    logic_http_pending_t *prev, *next;
+};
+
+typedef struct route_s {
+    const char *method;
+    const char *path;
+    int protected_route; /* needs the bearer key when one is configured */
+    logic_http_handler_cb handler;
+} route_t;
+
+/* goim's routes keep goim's paths; herald's own live under /herald/v1/. /health and /metrics
+ * are the admin endpoints every herald daemon answers (docs/internals.md). Node lists and room
+ * counts stay open as in goim: clients call nodes/weighted before they have any credential. */
+static const route_t routes[] = {
+    {"POST", "/goim/push/keys", 1, logic_http_push_keys},
+    {"POST", "/goim/push/mids", 1, logic_http_push_mids},
+    {"POST", "/goim/push/room", 1, logic_http_push_room},
+    {"POST", "/goim/push/all", 1, logic_http_push_all},
+    {"GET", "/goim/online/top", 0, logic_http_info_top},
+    {"GET", "/goim/online/room", 0, logic_http_info_room},
+    {"GET", "/goim/online/total", 0, logic_http_info_total},
+    {"GET", "/goim/nodes/weighted", 0, logic_http_info_weighted},
+    {"GET", "/goim/nodes/instances", 0, logic_http_info_instances},
+    {"POST", "/herald/v1/tokens", 1, logic_http_token_issue},
+    {"DELETE", "/herald/v1/tokens", 1, logic_http_token_revoke},
+    {"GET", "/herald/v1/health", 0, logic_http_info_health},
+    {"GET", "/herald/v1/metrics", 0, logic_http_info_metrics},
+    {"GET", "/health", 0, logic_http_info_health},
+    {"GET", "/metrics", 0, logic_http_info_metrics},
+};
+
+int logic_http_status(int herald_err)
+{
+    switch (herald_err) {
+    case HERALD_EINVAL:
+        return 400;
+    case HERALD_EAUTH:
+        return 401;
+    case HERALD_EFORBIDDEN:
+        return 403;
+    case HERALD_ENOTFOUND:
+        return 404;
+    case HERALD_EUNAVAIL:
+    case HERALD_ETIMEDOUT:
+        return 503;
+    default:
+        return 500;
+    }
+}
+
+static json_t *reply_body(int code, const char *message, json_t *data)
+{
+    json_t *body = json_pack("{s:i,s:s}", "code", code, "message", message);
+    if (data != NULL)
+        json_object_set_new(body, "data", data);
+    return body;
+}
+
+/* Like http_respond_json, but reals with 15 significant digits: goim's backoff factors read
+ * 1.8 and 0.3, not the 17-digit 0.29999999999999999 of jansson's default. */
+static void respond(http_request_t *req, int status, json_t *body)
+{
+    char *text = json_dumps(body, JSON_COMPACT | JSON_REAL_PRECISION(15));
+    json_decref(body);
+    if (text == NULL) { /* only on OOM inside jansson */
+        static const char failed[] = "{\"code\":-500,\"message\":\"cannot encode reply\"}";
+        http_respond(req, 500, "application/json", failed, sizeof(failed) - 1);
+        return;
+    }
+    http_respond(req, status, "application/json", text, strlen(text));
+    free(text);
+}
+
+void logic_http_ok(logic_server_t *s, http_request_t *req, json_t *data)
+{
+    (void)s;
+    respond(req, 200, reply_body(0, "ok", data));
+}
+
+void logic_http_error(logic_server_t *s, http_request_t *req, int status, const char *message)
+{
+    if (status >= 500)
+        s->metrics.http_errors_5xx++;
+    else
+        s->metrics.http_errors_4xx++;
+    respond(req, status, reply_body(status >= 500 ? -500 : -400, message, NULL));
+}
+
+/* Compares without an early exit, so the time taken does not reveal how much of a guess was
+ * right. */
+static int bearer_ok(const char *header, const char *key)
+{
+    static const char scheme[] = "Bearer ";
+    if (header == NULL || strncmp(header, scheme, sizeof(scheme) - 1) != 0)
+        return 0;
+    const char *given = header + sizeof(scheme) - 1;
+    size_t glen = strlen(given), klen = strlen(key);
+    unsigned char diff = glen != klen;
+    for (size_t i = 0; i < klen; i++)
+        diff |= (unsigned char)key[i] ^ (unsigned char)(i < glen ? given[i] : 0);
+    return diff == 0;
+}
+
+static void on_request(http_request_t *req, void *arg)
+{
+    logic_http_t *h = arg;
+    logic_server_t *s = h->s;
+    s->metrics.http_requests++;
+    const char *method = http_request_method(req), *path = http_request_path(req);
+    const route_t *found = NULL;
+    int path_known = 0;
+    for (size_t i = 0; i < sizeof(routes) / sizeof(routes[0]) && found == NULL; i++) {
+        if (strcmp(routes[i].path, path) != 0)
+            continue;
+        path_known = 1;
+        if (strcmp(routes[i].method, method) == 0)
+            found = &routes[i];
+    }
+    if (found == NULL) {
+        logic_http_error(s, req, path_known ? 405 : 404,
+                         path_known ? "method not allowed" : "no such route");
+        return;
+    }
+    const char *key = s->conf->auth_bearer_key;
+    if (found->protected_route && key[0] != '\0' &&
+        !bearer_ok(http_request_header(req, "Authorization"), key)) {
+        logic_http_error(s, req, 401, "missing or wrong bearer key");
+        return;
+    }
+    found->handler(s, req);
+}
+
+logic_http_t *logic_http_new(logic_server_t *s, char *err, size_t errlen)
+{
+    char *host = NULL;
+    int port;
+    if (conf_parse_addr(s->conf->http_listen, &host, &port) != 0) {
+        snprintf(err, errlen, "http.listen: bad address \"%s\"", s->conf->http_listen);
+        return NULL;
+    }
+    logic_http_t *h = xcalloc(1, sizeof(*h));
+    h->s = s;
+    h->srv = http_server_new(s->loop, on_request, h, (size_t)s->conf->http_max_body);
+    int rc = http_server_listen(h->srv, host, port);
+    if (rc != 0) {
+        snprintf(err, errlen, "http.listen %s: %s", s->conf->http_listen, herald_strerror(rc));
+        free(host);
+        logic_http_close(h, NULL, NULL);
+        return NULL;
+    }
+    free(host);
+    return h;
+}
+
+int logic_http_port(const logic_http_t *h)
+{
+    return http_server_port(h->srv);
+}
+
+static void on_server_closed(void *arg)
+{
+    logic_http_t *h = arg;
+    void (*cb)(void *) = h->close_cb;
+    void *cb_arg = h->close_arg;
+    free(h);
+    if (cb != NULL)
+        cb(cb_arg);
+}
+
+void logic_http_close(logic_http_t *h, void (*cb)(void *arg), void *arg)
+{
+    /* Detach every suspended request before the server drops them: their backend work still
+     * ends in logic_http_finish_*, which must not touch a request that no longer exists. */
+    for (logic_http_pending_t *p = h->pending; p != NULL;) {
+        logic_http_pending_t *next = p->next;
+        p->req = NULL;
+        p->prev = p->next = NULL;
+        p = next;
+    }
+    h->pending = NULL;
+    h->close_cb = cb;
+    h->close_arg = arg;
+    http_server_close(h->srv, on_server_closed, h);
+}
+
+logic_http_pending_t *logic_http_suspend(logic_server_t *s, http_request_t *req)
+{
+    logic_http_t *h = s->http;
+    logic_http_pending_t *p = xcalloc(1, sizeof(*p));
+    p->s = s;
+    p->req = req;
+    p->next = h->pending;
+    if (h->pending != NULL)
+        h->pending->prev = p;
+    h->pending = p;
+    return p;
+}
+
+/* Unlinks and frees p; returns its request, or NULL when it was detached by close. */
+static http_request_t *resume(logic_http_pending_t *p)
+{
+    http_request_t *req = p->req;
+    if (req != NULL) {
+        logic_http_t *h = p->s->http;
+        if (p->prev != NULL)
+            p->prev->next = p->next;
+        else
+            h->pending = p->next;
+        if (p->next != NULL)
+            p->next->prev = p->prev;
+    }
+    free(p);
+    return req;
+}
+
+void logic_http_finish_ok(logic_http_pending_t *p, json_t *data)
+{
+    logic_server_t *s = p->s;
+    http_request_t *req = resume(p);
+    if (req != NULL)
+        logic_http_ok(s, req, data);
+    else
+        json_decref(data);
+}
+
+void logic_http_finish_error(logic_http_pending_t *p, int status, const char *message)
+{
+    logic_server_t *s = p->s;
+    http_request_t *req = resume(p);
+    if (req != NULL)
+        logic_http_error(s, req, status, message);
+}
+
+static const char *query_get(void *ctx, const char *name)
+{
+    return http_request_query(ctx, name);
+}
+
+static size_t query_get_all(void *ctx, const char *name, const char **out, size_t max)
+{
+    return http_request_query_all(ctx, name, out, max);
+}
+
+void logic_http_query(http_request_t *req, logic_query_t *q)
+{
+    q->get = query_get;
+    q->get_all = query_get_all;
+    q->ctx = req;
+}

@@ -1,0 +1,72 @@
+/* logic_http.h - logic's HTTP API (DESIGN.md §4, docs/internals.md): routes, bearer check,
+ * replies in goim's shape {"code":0,"message":"ok","data":...} with real HTTP statuses.
+ *
+ * Status and code: 200 / 0 on success; 400, 401, 404, 405, 413 with code -400 for the client's
+ * mistakes; 503 (a backend unavailable) and 500 with code -500 (goim's two error codes: the HTTP
+ * status carries the detail). Loop thread only.
+ */
+#ifndef LOGIC_HTTP_H
+#define LOGIC_HTTP_H
+
+#include "http.h"
+#include "logic_params.h"
+#include "logic_server.h"
+
+#include <jansson.h>
+
+typedef struct logic_http_s logic_http_t;
+
+/* Listens on conf->http_listen. Returns NULL with a message in err on failure. */
+logic_http_t *logic_http_new(logic_server_t *s, char *err, size_t errlen);
+int logic_http_port(const logic_http_t *h);
+
+/* Stops the listener; requests waiting for a backend are dropped (their work still completes,
+ * the answer goes nowhere). Frees h and calls cb (may be NULL) when done. */
+void logic_http_close(logic_http_t *h, void (*cb)(void *arg), void *arg);
+
+/* ------------------------------------------------------------------------ reply helpers */
+
+/* 200 {"code":0,"message":"ok","data":data}; data (stolen, may be NULL: no "data" field). */
+void logic_http_ok(logic_server_t *s, http_request_t *req, json_t *data);
+/* status {"code":-400|-500,"message":message}. */
+void logic_http_error(logic_server_t *s, http_request_t *req, int status, const char *message);
+/* The HTTP status for a herald error code: 400 EINVAL, 401 EAUTH, 403 EFORBIDDEN, 404 ENOTFOUND,
+ * 503 EUNAVAIL / ETIMEDOUT, 500 otherwise. */
+int logic_http_status(int herald_err);
+
+/* A request answered later, after backend work. Owned by the HTTP layer until finished. */
+typedef struct logic_http_pending_s logic_http_pending_t;
+
+logic_http_pending_t *logic_http_suspend(logic_server_t *s, http_request_t *req);
+/* Answers and frees p (if the server closed meanwhile, only frees; data is released). */
+void logic_http_finish_ok(logic_http_pending_t *p, json_t *data);
+void logic_http_finish_error(logic_http_pending_t *p, int status, const char *message);
+
+/* Adapts a request's query string to logic_params' accessor. */
+void logic_http_query(http_request_t *req, logic_query_t *q);
+
+/* ------------------------------------------------------------------------ route handlers */
+
+typedef void (*logic_http_handler_cb)(logic_server_t *s, http_request_t *req);
+
+/* logic_http_push.c: POST /goim/push/{keys,mids,room,all} */
+void logic_http_push_keys(logic_server_t *s, http_request_t *req);
+void logic_http_push_mids(logic_server_t *s, http_request_t *req);
+void logic_http_push_room(logic_server_t *s, http_request_t *req);
+void logic_http_push_all(logic_server_t *s, http_request_t *req);
+
+/* logic_http_info.c: GET /goim/online/{top,room,total}, /goim/nodes/{weighted,instances},
+ * /herald/v1/health, /herald/v1/metrics */
+void logic_http_info_top(logic_server_t *s, http_request_t *req);
+void logic_http_info_room(logic_server_t *s, http_request_t *req);
+void logic_http_info_total(logic_server_t *s, http_request_t *req);
+void logic_http_info_weighted(logic_server_t *s, http_request_t *req);
+void logic_http_info_instances(logic_server_t *s, http_request_t *req);
+void logic_http_info_health(logic_server_t *s, http_request_t *req);
+void logic_http_info_metrics(logic_server_t *s, http_request_t *req);
+
+/* logic_http_token.c: POST and DELETE /herald/v1/tokens */
+void logic_http_token_issue(logic_server_t *s, http_request_t *req);
+void logic_http_token_revoke(logic_server_t *s, http_request_t *req);
+
+#endif

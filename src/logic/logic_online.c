@@ -1,0 +1,271 @@
+/* logic_online.c - in-memory aggregate of the comet registry and room counts.
+ *
+ * The aggregate is a list of comets (tens, not thousands: linear scans are fine) each with its
+ * room -> count map, plus `totals`, the sum over comets, kept exact on every change so queries
+ * are lookups. jansson objects serve as the string maps: they are hash tables already linked in,
+ * and the HTTP replies are JSON anyway. The Redis side (renew writes, periodic reload) is in
+ * logic_registry.c. */
+#include "logic_online.h"
+
+#include "buf.h"
+#include "logic_registry.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+void logic_online_comet_free(logic_online_comet_t *c)
+{
+    if (c == NULL)
+        return;
+    free(c->id);
+    free(c->rpc);
+    free(c->tcp);
+    free(c->ws);
+    json_decref(c->rooms);
+    free(c);
+}
+
+static void totals_add(logic_online_t *o, json_t *rooms, int sign)
+{
+    const char *room;
+    json_t *v;
+    json_object_foreach(rooms, room, v) {
+        json_t *t = json_object_get(o->totals, room);
+        json_int_t sum = (t ? json_integer_value(t) : 0) + sign * json_integer_value(v);
+        if (sum <= 0)
+            json_object_del(o->totals, room);
+        else if (t != NULL)
+            json_integer_set(t, sum);
+        else
+            json_object_set_new(o->totals, room, json_integer(sum));
+    }
+}
+
+static size_t comet_index(const logic_online_t *o, const char *id)
+{
+    for (size_t i = 0; i < o->n; i++)
+        if (strcmp(o->comets[i]->id, id) == 0)
+            return i;
+    return o->n;
+}
+
+void logic_online_put(logic_online_t *o, logic_online_comet_t *c)
+{
+    size_t i = comet_index(o, c->id);
+    if (i < o->n) {
+        totals_add(o, o->comets[i]->rooms, -1);
+        logic_online_comet_free(o->comets[i]);
+    } else {
+        if (o->n == o->cap) {
+            o->cap = o->cap ? o->cap * 2 : 8;
+            o->comets = xrealloc(o->comets, o->cap * sizeof(*o->comets));
+        }
+        o->n++;
+    }
+    o->comets[i] = c;
+    totals_add(o, c->rooms, 1);
+}
+
+void logic_online_drop(logic_online_t *o, const char *id)
+{
+    size_t i = comet_index(o, id);
+    if (i == o->n)
+        return;
+    totals_add(o, o->comets[i]->rooms, -1);
+    logic_online_comet_free(o->comets[i]);
+    o->comets[i] = o->comets[--o->n];
+}
+
+void logic_online_replace(logic_online_t *o, logic_online_comet_t **loaded, size_t n,
+                          uint64_t since_gen)
+{
+    /* A comet renewed through this logic after the reload started is newer than what was read. */
+    for (size_t i = 0; i < o->n; i++) {
+        logic_online_comet_t *c = o->comets[i];
+        if (c->renew_gen <= since_gen)
+            continue;
+        size_t j;
+        for (j = 0; j < n && strcmp(loaded[j]->id, c->id) != 0; j++)
+            ;
+        if (j < n) {
+            logic_online_comet_free(loaded[j]);
+        } else {
+            loaded = xrealloc(loaded, (n + 1) * sizeof(*loaded));
+            j = n++;
+        }
+        loaded[j] = c;
+        o->comets[i] = NULL;
+    }
+    for (size_t i = 0; i < o->n; i++)
+        logic_online_comet_free(o->comets[i]);
+    free(o->comets);
+    json_object_clear(o->totals);
+    o->comets = loaded;
+    o->n = o->cap = n;
+    for (size_t i = 0; i < n; i++)
+        totals_add(o, loaded[i]->rooms, 1);
+}
+
+logic_online_t *logic_online_new(logic_server_t *s)
+{
+    logic_online_t *o = xcalloc(1, sizeof(*o));
+    o->s = s;
+    o->totals = json_object();
+    uv_timer_init(s->loop, &o->timer);
+    o->timer.data = o;
+    logic_registry_start(o);
+    return o;
+}
+
+static void on_timer_closed(uv_handle_t *h)
+{
+    logic_online_t *o = h->data;
+    void (*cb)(void *) = o->close_cb;
+    void *arg = o->close_arg;
+    for (size_t i = 0; i < o->n; i++)
+        logic_online_comet_free(o->comets[i]);
+    free(o->comets);
+    json_decref(o->totals);
+    free(o);
+    if (cb != NULL)
+        cb(arg);
+}
+
+void logic_online_close(logic_online_t *o, void (*cb)(void *arg), void *arg)
+{
+    o->close_cb = cb;
+    o->close_arg = arg;
+    logic_registry_stop(o);
+    uv_close((uv_handle_t *)&o->timer, on_timer_closed);
+}
+
+int64_t logic_online_room_count(const logic_online_t *o, const char *room_id)
+{
+    return json_integer_value(json_object_get(o->totals, room_id));
+}
+
+size_t logic_online_comets(const logic_online_t *o)
+{
+    return o->n;
+}
+
+/* ---------------------------------------------------------------------------------- queries */
+
+typedef struct room_count_s {
+    const char *room;
+    json_int_t count;
+} room_count_t;
+
+static int room_count_cmp(const void *a, const void *b)
+{
+    const room_count_t *x = a, *y = b;
+    if (x->count != y->count)
+        return x->count > y->count ? -1 : 1;
+    return strcmp(x->room, y->room);
+}
+
+json_t *logic_online_top(const logic_online_t *o, const char *type, size_t limit)
+{
+    size_t tlen = strlen(type), n = 0;
+    room_count_t *all = xcalloc(json_object_size(o->totals) + 1, sizeof(*all));
+    const char *room;
+    json_t *v;
+    json_object_foreach(o->totals, room, v) {
+        /* goim keys rooms as "type://id" and answers with the bare id. */
+        if (strncmp(room, type, tlen) == 0 && strncmp(room + tlen, "://", 3) == 0)
+            all[n++] = (room_count_t){room + tlen + 3, json_integer_value(v)};
+    }
+    qsort(all, n, sizeof(*all), room_count_cmp);
+    json_t *top = json_array();
+    for (size_t i = 0; i < n && i < limit; i++)
+        json_array_append_new(top, json_pack("{s:s,s:I}", "room_id", all[i].room, "count",
+                                             (json_int_t)all[i].count));
+    free(all);
+    return top;
+}
+
+json_t *logic_online_rooms(const logic_online_t *o, const char *type, const char *const *rooms,
+                           size_t n)
+{
+    json_t *out = json_object();
+    buf_t key;
+    buf_init(&key);
+    for (size_t i = 0; i < n; i++) {
+        key.len = 0;
+        buf_append(&key, type, strlen(type));
+        buf_append(&key, "://", 3);
+        buf_append(&key, rooms[i], strlen(rooms[i]) + 1);
+        json_object_set_new(out, rooms[i],
+                            json_integer(logic_online_room_count(o, (const char *)key.data)));
+    }
+    buf_deinit(&key);
+    return out;
+}
+
+json_t *logic_online_total(const logic_online_t *o)
+{
+    json_int_t conns = 0;
+    for (size_t i = 0; i < o->n; i++)
+        conns += o->comets[i]->conns;
+    /* ip_count: comets do not report client addresses, so herald does not track distinct IPs;
+     * the field stays for goim compatibility. */
+    return json_pack("{s:I,s:I}", "conn_count", conns, "ip_count", (json_int_t)0);
+}
+
+json_t *logic_online_comet_json(const logic_online_comet_t *c)
+{
+    return json_pack("{s:s,s:s,s:s,s:s,s:I,s:I,s:I}", "id", c->id, "rpc", c->rpc, "tcp", c->tcp,
+                     "ws", c->ws, "weight", (json_int_t)c->weight, "conns", (json_int_t)c->conns,
+                     "updated_ms", (json_int_t)c->updated_ms);
+}
+
+json_t *logic_online_instances(const logic_online_t *o)
+{
+    json_t *out = json_array();
+    for (size_t i = 0; i < o->n; i++)
+        json_array_append_new(out, logic_online_comet_json(o->comets[i]));
+    return out;
+}
+
+static int weighted_cmp(const void *a, const void *b)
+{
+    const logic_online_comet_t *x = *(logic_online_comet_t *const *)a;
+    const logic_online_comet_t *y = *(logic_online_comet_t *const *)b;
+    if (x->weight != y->weight)
+        return x->weight > y->weight ? -1 : 1;
+    if (x->conns != y->conns)
+        return x->conns < y->conns ? -1 : 1;
+    return strcmp(x->id, y->id);
+}
+
+static int addr_port(const char *addr)
+{
+    const char *colon = strrchr(addr, ':');
+    return colon ? atoi(colon + 1) : 0;
+}
+
+json_t *logic_online_weighted(const logic_online_t *o, const char *platform, int64_t heartbeat_ms)
+{
+    /* Web clients dial WebSocket, the others TCP (goim gives web its domains). A comet with
+     * weight 0 is being drained and is not offered. */
+    int web = platform != NULL && strcmp(platform, "web") == 0;
+    logic_online_comet_t **order = xcalloc(o->n + 1, sizeof(*order));
+    size_t n = 0;
+    for (size_t i = 0; i < o->n; i++)
+        if (o->comets[i]->weight > 0)
+            order[n++] = o->comets[i];
+    qsort(order, n, sizeof(*order), weighted_cmp);
+    json_t *nodes = json_array();
+    for (size_t i = 0; i < n; i++) {
+        const char *addr = web ? order[i]->ws : order[i]->tcp;
+        if (addr[0] != '\0')
+            json_array_append_new(nodes, json_string(addr));
+    }
+    json_t *out = json_pack(
+        "{s:s,s:i,s:i,s:i,s:I,s:i,s:{s:i,s:i,s:f,s:f},s:o}", "domain", "", "tcp_port",
+        n ? addr_port(order[0]->tcp) : 0, "ws_port", n ? addr_port(order[0]->ws) : 0, "wss_port", 0,
+        "heartbeat", (json_int_t)(heartbeat_ms / 1000), "heartbeat_max", 3, "backoff",
+        "max_delay", 300, "base_delay", 3, "factor", 1.8, "jitter", 0.3, "nodes", nodes);
+    free(order);
+    return out;
+}

@@ -1,0 +1,430 @@
+/* logic_push.c - push requests become PushMsg envelopes on Kafka.
+ *
+ * One push_t per request walks its stages (sequence numbers, placements, envelopes, deliveries)
+ * through callbacks; `pending` counts the replies still expected at the current stage. A request
+ * is answered only once every envelope's delivery report came back, so a 200 means the envelope
+ * is durably in Kafka (acks=all) and job will deliver it. */
+#include "logic_push.h"
+
+#include "buf.h"
+#include "daemon.h"
+#include "herald.pb-c.h"
+#include "herald_err.h"
+#include "log.h"
+#include "logic_params.h"
+#include "logic_router.h"
+#include "logic_server.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* One PushMsg of type PUSH for one comet ("" = every comet). Keys and server are borrowed from
+ * the request or the placements, which outlive the envelope (packed before they go away). */
+typedef struct envelope_s {
+    const char *server;
+    const char **keys;
+    uint64_t *seqs;
+    size_t n, cap;
+    int64_t mid;   /* the one user of the envelope, or -1 when several */
+} envelope_t;
+
+typedef struct push_s {
+    logic_server_t *s;
+    logic_push_req_t req;
+    logic_push_cb cb;
+    void *arg;
+    uint64_t *seqs;        /* MIDS: seqs[i] is the sequence number of req.mids[i] */
+    unsigned char *online; /* MIDS: a placement of req.mids[i] was found */
+    struct incr_slot_s *slots; /* MIDS: one per INCR in flight */
+    size_t incrs;          /* MIDS: INCR replies still expected */
+    size_t pending;
+    int status;
+    char message[160];
+} push_t;
+
+static void push_fail(push_t *p, int status, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* Records the first failure of the request; later ones add nothing for the client. */
+static void push_fail(push_t *p, int status, const char *fmt, ...)
+{
+    if (p->status != 0)
+        return;
+    p->status = status;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(p->message, sizeof(p->message), fmt, ap);
+    va_end(ap);
+}
+
+static json_t *mids_data(const push_t *p)
+{
+    json_t *data = json_array();
+    for (size_t i = 0; i < p->req.nmids; i++)
+        json_array_append_new(data, json_pack("{s:I,s:I,s:b}", "mid", (json_int_t)p->req.mids[i],
+                                              "seq", (json_int_t)p->seqs[i], "online",
+                                              p->online[i]));
+    return data;
+}
+
+static void push_free(push_t *p)
+{
+    logic_push_req_deinit(&p->req);
+    free(p->seqs);
+    free(p->online);
+    free(p->slots);
+    free(p);
+}
+
+static void push_finish(push_t *p)
+{
+    logic_metrics_t *m = &p->s->metrics;
+    json_t *data = NULL;
+    if (p->status == 0) {
+        m->pushes_accepted++;
+        if (p->req.kind == LOGIC_PUSH_MIDS)
+            data = mids_data(p);
+    } else {
+        m->pushes_failed++;
+        log_warn_rl("push failed: %s", p->message);
+    }
+    p->cb(p->status, p->message, data, p->arg);
+    push_free(p);
+}
+
+/* ---------------------------------------------------------------------------------- Kafka */
+
+static void on_delivered(int status, void *arg)
+{
+    push_t *p = arg;
+    logic_server_t *s = p->s;
+    if (status == 0) {
+        s->metrics.kafka_produced++;
+        s->kafka_state = 1;
+    } else {
+        s->metrics.kafka_failed++;
+        s->kafka_state = -1;
+        push_fail(p, HERALD_EUNAVAIL, "kafka delivery failed: %s", herald_strerror(status));
+    }
+    if (--p->pending == 0)
+        push_finish(p);
+}
+
+/* Packs and queues one envelope; counts it in pending when queued. */
+static int produce(push_t *p, Herald__PushMsg *m, const char *kafka_key)
+{
+    kafka_producer_t *k = logic_server_kafka(p->s);
+    if (k == NULL) {
+        push_fail(p, HERALD_EUNAVAIL, "stopping");
+        return HERALD_EUNAVAIL;
+    }
+    m->operation = p->req.operation;
+    m->msg.data = p->req.msg;
+    m->msg.len = p->req.msg_len;
+    m->from_mid = p->req.from_mid;
+    m->created_ms = daemon_wall_ms();
+    size_t len = herald__push_msg__get_packed_size(m);
+    uint8_t *buf = xmalloc(len ? len : 1);
+    herald__push_msg__pack(m, buf);
+    int rc = kafka_produce(k, kafka_key, kafka_key ? strlen(kafka_key) : 0, buf, len, on_delivered,
+                           p);
+    free(buf);
+    if (rc != 0) {
+        p->s->metrics.kafka_failed++;
+        p->s->kafka_state = -1;
+        push_fail(p, HERALD_EUNAVAIL, "kafka unavailable (local queue full)");
+        return rc;
+    }
+    p->pending++;
+    return 0;
+}
+
+/* Queues one PUSH envelope per comet (stops at the first failure) and frees the envelopes.
+ * Deliveries come back from the loop later, never from inside kafka_produce. */
+static void produce_envelopes(push_t *p, envelope_t *env, size_t n)
+{
+    for (size_t i = 0; i < n && p->status == 0; i++) {
+        Herald__PushMsg m = HERALD__PUSH_MSG__INIT;
+        m.type = HERALD__PUSH_MSG__TYPE__PUSH;
+        m.server = (char *)env[i].server;
+        m.n_keys = env[i].n;
+        m.keys = (char **)env[i].keys;
+        if (p->req.kind == LOGIC_PUSH_MIDS) {
+            m.n_seqs = env[i].n;
+            m.seqs = env[i].seqs;
+        }
+        /* Order matters per user: a one-user envelope is keyed by the user, so that user's
+         * pushes stay in one partition; a multi-user envelope by its comet. */
+        char mid[24];
+        const char *key = env[i].server; /* "" (every comet): no key, any partition */
+        if (env[i].mid >= 0) {
+            snprintf(mid, sizeof(mid), "%lld", (long long)env[i].mid);
+            key = mid;
+        }
+        produce(p, &m, key[0] ? key : NULL);
+    }
+    for (size_t i = 0; i < n; i++) {
+        free(env[i].keys);
+        free(env[i].seqs);
+    }
+    free(env);
+}
+
+/* End of a callback stage: finishes the request when nothing is in flight any more. */
+static void stage_done(push_t *p)
+{
+    if (p->pending == 0)
+        push_finish(p);
+}
+
+static envelope_t *envelope_for(envelope_t **env, size_t *n, const char *server)
+{
+    for (size_t i = 0; i < *n; i++)
+        if (strcmp((*env)[i].server, server) == 0)
+            return &(*env)[i];
+    *env = xrealloc(*env, (*n + 1) * sizeof(**env));
+    envelope_t *e = &(*env)[(*n)++];
+    memset(e, 0, sizeof(*e));
+    e->server = server;
+    e->mid = -2; /* no key yet */
+    return e;
+}
+
+static void envelope_add(envelope_t *e, const char *key, uint64_t seq, int64_t mid)
+{
+    if (e->n == e->cap) {
+        e->cap = e->cap ? e->cap * 2 : 8;
+        e->keys = xrealloc(e->keys, e->cap * sizeof(*e->keys));
+        e->seqs = xrealloc(e->seqs, e->cap * sizeof(*e->seqs));
+    }
+    e->keys[e->n] = key;
+    e->seqs[e->n++] = seq;
+    e->mid = e->mid == -2 || e->mid == mid ? mid : -1;
+}
+
+/* ---------------------------------------------------------------------------------- keys */
+
+static void on_keys_placed(int status, const logic_placement_t *pl, size_t n, void *arg)
+{
+    push_t *p = arg;
+    p->pending--;
+    if (status != 0) {
+        push_fail(p, status, "router lookup failed: %s", herald_strerror(status));
+        stage_done(p);
+        return;
+    }
+    /* key -> its placement's server; jansson's object is the hash table at hand. The servers
+     * are borrowed from pl, which lives until this callback returns: envelopes are packed here. */
+    json_t *where = json_object();
+    for (size_t i = 0; i < n; i++)
+        json_object_set_new(where, pl[i].key, json_integer((json_int_t)i));
+    envelope_t *env = NULL;
+    size_t nenv = 0;
+    int64_t mid;
+    for (size_t i = 0; i < p->req.nkeys; i++) {
+        const char *key = p->req.keys[i];
+        if (logic_params_key_mid(key, &mid) != 0) {
+            envelope_add(envelope_for(&env, &nenv, ""), key, 0, -1);
+            continue;
+        }
+        json_t *at = json_object_get(where, key);
+        if (at != NULL && pl[json_integer_value(at)].mid == mid)
+            envelope_add(envelope_for(&env, &nenv, pl[json_integer_value(at)].server), key, 0, -1);
+        /* else: that connection is gone; goim drops such keys silently too */
+    }
+    json_decref(where);
+    produce_envelopes(p, env, nenv);
+    stage_done(p);
+}
+
+static int cmp_mid(const void *a, const void *b)
+{
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+static int start_keys(push_t *p)
+{
+    int64_t *mids = xcalloc(p->req.nkeys, sizeof(*mids));
+    size_t n = 0;
+    for (size_t i = 0; i < p->req.nkeys; i++)
+        if (logic_params_key_mid(p->req.keys[i], &mids[n]) == 0)
+            n++;
+    qsort(mids, n, sizeof(*mids), cmp_mid);
+    size_t u = 0;
+    for (size_t i = 0; i < n; i++)
+        if (u == 0 || mids[u - 1] != mids[i])
+            mids[u++] = mids[i];
+    int rc = 0;
+    if (u == 0) { /* only goim-style keys: one envelope for every comet, no lookup */
+        envelope_t *env = NULL;
+        size_t nenv = 0;
+        for (size_t i = 0; i < p->req.nkeys; i++)
+            envelope_add(envelope_for(&env, &nenv, ""), p->req.keys[i], 0, -1);
+        produce_envelopes(p, env, nenv);
+    } else {
+        logic_router_t *r = logic_server_router(p->s);
+        rc = r ? logic_router_get(r, mids, u, on_keys_placed, p) : HERALD_EUNAVAIL;
+        if (rc != 0)
+            push_fail(p, rc, "router unavailable");
+        else
+            p->pending++;
+    }
+    free(mids);
+    return rc;
+}
+
+/* ---------------------------------------------------------------------------------- mids */
+
+typedef struct mid_index_s {
+    int64_t mid;
+    size_t i;
+} mid_index_t;
+
+static int cmp_mid_index(const void *a, const void *b)
+{
+    return cmp_mid(&((const mid_index_t *)a)->mid, &((const mid_index_t *)b)->mid);
+}
+
+static void on_mids_placed(int status, const logic_placement_t *pl, size_t n, void *arg)
+{
+    push_t *p = arg;
+    p->pending--;
+    if (status != 0) {
+        push_fail(p, status, "router lookup failed: %s", herald_strerror(status));
+        stage_done(p);
+        return;
+    }
+    /* mids are unique (logic_params dedupes): a sorted index finds each placement's user. */
+    mid_index_t *idx = xcalloc(p->req.nmids, sizeof(*idx));
+    for (size_t i = 0; i < p->req.nmids; i++)
+        idx[i] = (mid_index_t){p->req.mids[i], i};
+    qsort(idx, p->req.nmids, sizeof(*idx), cmp_mid_index);
+    envelope_t *env = NULL;
+    size_t nenv = 0;
+    for (size_t i = 0; i < n; i++) {
+        mid_index_t want = {pl[i].mid, 0};
+        mid_index_t *hit = bsearch(&want, idx, p->req.nmids, sizeof(*idx), cmp_mid_index);
+        if (hit == NULL)
+            continue; /* a router answered a mid nobody asked for: ignore it */
+        p->online[hit->i] = 1;
+        envelope_add(envelope_for(&env, &nenv, pl[i].server), pl[i].key, p->seqs[hit->i],
+                     pl[i].mid);
+    }
+    free(idx);
+    produce_envelopes(p, env, nenv);
+    stage_done(p);
+}
+
+typedef struct incr_slot_s {
+    push_t *p;
+    size_t i;
+} incr_slot_t;
+
+static void on_seq(int status, const redis_reply_t *reply, void *arg)
+{
+    incr_slot_t *slot = arg;
+    push_t *p = slot->p;
+    if (status != 0 || redis_reply_type(reply) != REDIS_REPLY_T_INTEGER)
+        push_fail(p, HERALD_EUNAVAIL, "redis INCR failed");
+    else
+        p->seqs[slot->i] = (uint64_t)redis_reply_integer(reply);
+    if (--p->incrs > 0)
+        return;
+    free(p->slots);
+    p->slots = NULL;
+    p->pending--;
+    if (p->status == 0) {
+        /* Hook: the offline inbox (DESIGN.md §2 "Offline") stores the message under each user's
+         * new sequence number here, before anything is sent, once that issue lands. */
+        logic_router_t *r = logic_server_router(p->s);
+        int rc = r ? logic_router_get(r, p->req.mids, p->req.nmids, on_mids_placed, p)
+                   : HERALD_EUNAVAIL;
+        if (rc == 0)
+            p->pending++;
+        else
+            push_fail(p, rc, "router unavailable");
+    }
+    stage_done(p);
+}
+
+static int start_mids(push_t *p)
+{
+    size_t n = p->req.nmids;
+    p->seqs = xcalloc(n, sizeof(*p->seqs));
+    p->online = xcalloc(n, 1);
+    redis_t *redis = logic_server_redis(p->s);
+    if (redis == NULL || !redis_connected(redis)) {
+        push_fail(p, HERALD_EUNAVAIL, "redis unavailable");
+        return HERALD_EUNAVAIL;
+    }
+    /* Pipelined INCRs on one connection; the stage ends with the last reply. Once the first is
+     * queued the rest are too (the connection cannot drop while nothing runs the loop), so a
+     * refusal can only be the first one, with nothing in flight. */
+    p->slots = xcalloc(n, sizeof(*p->slots));
+    for (size_t i = 0; i < n; i++) {
+        char key[LOGIC_KEY_MAX];
+        logic_server_key(p->s, key, "seq:%lld", (long long)p->req.mids[i]);
+        p->slots[i] = (incr_slot_t){p, i};
+        if (redis_command(redis, on_seq, &p->slots[i], "INCR %s", key) != 0) {
+            push_fail(p, HERALD_EUNAVAIL, "redis unavailable");
+            break;
+        }
+        p->incrs++;
+    }
+    if (p->incrs == 0)
+        return HERALD_EUNAVAIL;
+    p->pending++;
+    return 0;
+}
+
+/* ------------------------------------------------------------------------------ room, all */
+
+static int start_single(push_t *p)
+{
+    Herald__PushMsg m = HERALD__PUSH_MSG__INIT;
+    if (p->req.kind == LOGIC_PUSH_ROOM) {
+        m.type = HERALD__PUSH_MSG__TYPE__ROOM;
+        m.room = p->req.room;
+        return produce(p, &m, p->req.room); /* keyed by room: one order per room */
+    }
+    m.type = HERALD__PUSH_MSG__TYPE__BROADCAST;
+    m.speed = p->req.speed;
+    return produce(p, &m, NULL);
+}
+
+int logic_push_start(logic_server_t *s, logic_push_req_t *req, logic_push_cb cb, void *arg,
+                     char *err, size_t errlen)
+{
+    if (s->stopping) {
+        logic_push_req_deinit(req);
+        snprintf(err, errlen, "stopping");
+        return HERALD_EUNAVAIL;
+    }
+    push_t *p = xcalloc(1, sizeof(*p));
+    p->s = s;
+    p->req = *req;
+    memset(req, 0, sizeof(*req));
+    p->cb = cb;
+    p->arg = arg;
+    switch (p->req.kind) {
+    case LOGIC_PUSH_KEYS:
+        start_keys(p);
+        break;
+    case LOGIC_PUSH_MIDS:
+        start_mids(p);
+        break;
+    default:
+        start_single(p);
+    }
+    if (p->pending == 0) { /* nothing in flight: it failed before anything went out */
+        int rc = p->status ? p->status : HERALD_EINTERNAL;
+        snprintf(err, errlen, "%s", p->message);
+        s->metrics.pushes_failed++;
+        push_free(p);
+        return rc;
+    }
+    return 0;
+}

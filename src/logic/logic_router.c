@@ -1,0 +1,297 @@
+/* logic_router.c - router clients, shard choice and the batched Get fan-out. */
+#include "logic_router.h"
+
+#include "buf.h"
+#include "conf.h"
+#include "herald_err.h"
+#include "logic_ring.h"
+#include "rpc.h"
+#include "rpc_methods.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Owned by logic_server; freed when the last client finished closing (logic_router_close). */
+struct logic_router_s {
+    rpc_client_t **clients;
+    char **addrs;
+    size_t n;
+    logic_ring_t ring;
+    uint32_t timeout_ms;
+    size_t closing; /* clients still closing */
+    void (*close_cb)(void *arg);
+    void *close_arg;
+};
+
+static int translate(int status)
+{
+    switch (status) {
+    case 0:
+        return 0;
+    case UV_ETIMEDOUT:
+        return HERALD_ETIMEDOUT;
+    case UV_ECONNRESET:
+    case UV_ECANCELED:
+    case UV_ENOTCONN:
+        return HERALD_EUNAVAIL;
+    default:
+        /* The router's own herald code from rpc_reply_error (HERALD_E* span -1000..-1499);
+         * anything else is about the link. */
+        return status <= HERALD_EPROTO && status > HERALD_ECONF - 100 ? status : HERALD_EUNAVAIL;
+    }
+}
+
+logic_router_t *logic_router_new(uv_loop_t *loop, const char *const *addrs, size_t n,
+                                 uint32_t timeout_ms, char *err, size_t errlen)
+{
+    if (n == 0) {
+        snprintf(err, errlen, "router.addrs: no router");
+        return NULL;
+    }
+    /* Check every address before connecting anything, so a bad list leaves nothing to close. */
+    char *host = NULL;
+    int port;
+    for (size_t i = 0; i < n; i++) {
+        if (conf_parse_addr(addrs[i], &host, &port) != 0) {
+            snprintf(err, errlen, "router.addrs: bad address \"%s\"", addrs[i]);
+            return NULL;
+        }
+        free(host);
+    }
+    logic_router_t *r = xcalloc(1, sizeof(*r));
+    if (logic_ring_init(&r->ring, addrs, n, LOGIC_RING_VNODES) != 0) {
+        snprintf(err, errlen, "router.addrs: a router is listed twice");
+        free(r);
+        return NULL;
+    }
+    r->clients = xcalloc(n, sizeof(*r->clients));
+    r->addrs = xcalloc(n, sizeof(*r->addrs));
+    r->timeout_ms = timeout_ms;
+    r->n = n;
+    for (size_t i = 0; i < n; i++) {
+        char name[300];
+        snprintf(name, sizeof(name), "router %s", addrs[i]);
+        conf_parse_addr(addrs[i], &host, &port);
+        r->addrs[i] = xstrdup(addrs[i]);
+        r->clients[i] = rpc_client_new(loop, name, host, port);
+        free(host);
+    }
+    return r;
+}
+
+typedef struct call_ctx_s {
+    logic_router_reply_cb cb;
+    void *arg;
+} call_ctx_t;
+
+static void on_call_reply(int status, const ProtobufCMessage *reply, void *arg)
+{
+    call_ctx_t c = *(call_ctx_t *)arg;
+    free(arg);
+    c.cb(translate(status), reply, c.arg);
+}
+
+int logic_router_call(logic_router_t *r, int64_t mid, uint16_t method, const ProtobufCMessage *req,
+                      const ProtobufCMessageDescriptor *reply_desc, logic_router_reply_cb cb,
+                      void *arg)
+{
+    rpc_client_t *c = r->clients[logic_ring_node(&r->ring, mid)];
+    call_ctx_t *ctx = xmalloc(sizeof(*ctx));
+    *ctx = (call_ctx_t){cb, arg};
+    if (rpc_client_call(c, method, req, reply_desc, r->timeout_ms, on_call_reply, ctx) != 0) {
+        free(ctx);
+        return HERALD_EUNAVAIL;
+    }
+    return 0;
+}
+
+size_t logic_router_count(const logic_router_t *r)
+{
+    return r->n;
+}
+
+const char *logic_router_addr(const logic_router_t *r, size_t i)
+{
+    return r->addrs[i];
+}
+
+int logic_router_connected(const logic_router_t *r, size_t i)
+{
+    return rpc_client_connected(r->clients[i]);
+}
+
+/* ------------------------------------------------------------------------------------ Get */
+
+typedef struct get_ctx_s {
+    size_t pending;
+    int status;
+    logic_placement_t *found; /* key and server strings are heap copies */
+    size_t nfound, capfound;
+    logic_router_get_cb cb;
+    void *arg;
+} get_ctx_t;
+
+static void get_ctx_finish(get_ctx_t *g)
+{
+    g->cb(g->status, g->status == 0 ? g->found : NULL, g->status == 0 ? g->nfound : 0, g->arg);
+    for (size_t i = 0; i < g->nfound; i++) {
+        free((char *)g->found[i].key);
+        free((char *)g->found[i].server);
+    }
+    free(g->found);
+    free(g);
+}
+
+static void on_get_reply(int status, const ProtobufCMessage *msg, void *arg)
+{
+    get_ctx_t *g = arg;
+    status = translate(status);
+    if (status != 0 && g->status == 0)
+        g->status = status;
+    if (status == 0) {
+        const Herald__GetReply *reply = (const Herald__GetReply *)msg;
+        for (size_t i = 0; i < reply->n_placements; i++) {
+            const Herald__Placement *p = reply->placements[i];
+            if (p == NULL || p->key == NULL || p->server == NULL)
+                continue;
+            if (g->nfound == g->capfound) {
+                g->capfound = g->capfound ? g->capfound * 2 : 16;
+                g->found = xrealloc(g->found, g->capfound * sizeof(*g->found));
+            }
+            g->found[g->nfound++] =
+                (logic_placement_t){p->mid, xstrdup(p->key), xstrdup(p->server)};
+        }
+    }
+    if (--g->pending == 0)
+        get_ctx_finish(g);
+}
+
+int logic_router_get(logic_router_t *r, const int64_t *mids, size_t n, logic_router_get_cb cb,
+                     void *arg)
+{
+    if (n == 0)
+        return HERALD_EINVAL;
+    /* Bucket the mids by shard: shard[i] is the node of mids[i]; per[node] the bucket size. */
+    size_t *shard = xcalloc(n, sizeof(*shard));
+    size_t *per = xcalloc(r->n, sizeof(*per));
+    for (size_t i = 0; i < n; i++)
+        per[shard[i] = logic_ring_node(&r->ring, mids[i])]++;
+    int rc = 0;
+    for (size_t node = 0; node < r->n; node++)
+        if (per[node] > 0 && !rpc_client_connected(r->clients[node]))
+            rc = HERALD_EUNAVAIL;
+    if (rc != 0) {
+        free(per);
+        free(shard);
+        return rc;
+    }
+    get_ctx_t *g = xcalloc(1, sizeof(*g));
+    g->cb = cb;
+    g->arg = arg;
+    g->pending = 1; /* held until every shard's call is out, so no early finish */
+    int64_t *bucket = xcalloc(n, sizeof(*bucket));
+    for (size_t node = 0; node < r->n; node++) {
+        if (per[node] == 0)
+            continue;
+        size_t m = 0;
+        for (size_t i = 0; i < n; i++)
+            if (shard[i] == node)
+                bucket[m++] = mids[i];
+        Herald__GetReq req = HERALD__GET_REQ__INIT;
+        req.n_mids = m;
+        req.mids = bucket;
+        if (rpc_client_call(r->clients[node], RPC_ROUTER_GET, (const ProtobufCMessage *)&req,
+                            &herald__get_reply__descriptor, r->timeout_ms, on_get_reply, g) == 0)
+            g->pending++;
+        else if (g->status == 0)
+            g->status = HERALD_EUNAVAIL;
+    }
+    free(bucket);
+    free(per);
+    free(shard);
+    if (g->pending == 1 && g->status != 0) { /* nothing went out: no callback */
+        free(g);
+        return HERALD_EUNAVAIL;
+    }
+    g->pending--; /* drop the hold: at least one call is out, its reply finishes the fan-out */
+    return 0;
+}
+
+/* ------------------------------------------------------------------------------ DelServer */
+
+typedef struct del_ctx_s {
+    size_t pending;
+    int status;
+    int64_t removed;
+    logic_router_del_server_cb cb;
+    void *arg;
+} del_ctx_t;
+
+static void on_del_server_reply(int status, const ProtobufCMessage *msg, void *arg)
+{
+    del_ctx_t *d = arg;
+    status = translate(status);
+    if (status == 0)
+        d->removed += ((const Herald__DelServerReply *)msg)->removed;
+    else if (d->status == 0)
+        d->status = status;
+    if (--d->pending == 0) {
+        d->cb(d->status, d->removed, d->arg);
+        free(d);
+    }
+}
+
+int logic_router_del_server(logic_router_t *r, const char *server, logic_router_del_server_cb cb,
+                            void *arg)
+{
+    del_ctx_t *d = xcalloc(1, sizeof(*d));
+    d->cb = cb;
+    d->arg = arg;
+    d->pending = 1; /* hold, as in logic_router_get */
+    Herald__DelServerReq req = HERALD__DEL_SERVER_REQ__INIT;
+    req.server = (char *)server;
+    for (size_t i = 0; i < r->n; i++) {
+        if (rpc_client_call(r->clients[i], RPC_ROUTER_DEL_SERVER, (const ProtobufCMessage *)&req,
+                            &herald__del_server_reply__descriptor, r->timeout_ms,
+                            on_del_server_reply, d) == 0)
+            d->pending++;
+        else if (d->status == 0)
+            d->status = HERALD_EUNAVAIL;
+    }
+    if (d->pending == 1) {
+        free(d);
+        return HERALD_EUNAVAIL;
+    }
+    d->pending--;
+    return 0;
+}
+
+/* ---------------------------------------------------------------------------------- close */
+
+static void on_client_closed(void *arg)
+{
+    logic_router_t *r = arg;
+    if (--r->closing > 0)
+        return;
+    void (*cb)(void *) = r->close_cb;
+    void *cb_arg = r->close_arg;
+    for (size_t i = 0; i < r->n; i++)
+        free(r->addrs[i]);
+    free(r->addrs);
+    free(r->clients);
+    logic_ring_deinit(&r->ring);
+    free(r);
+    if (cb != NULL)
+        cb(cb_arg);
+}
+
+void logic_router_close(logic_router_t *r, void (*cb)(void *arg), void *arg)
+{
+    r->close_cb = cb;
+    r->close_arg = arg;
+    r->closing = r->n + 1; /* hold: a client might finish closing synchronously */
+    for (size_t i = 0; i < r->n; i++)
+        rpc_client_close(r->clients[i], on_client_closed, r);
+    on_client_closed(r);
+}

@@ -1,0 +1,283 @@
+/* logic_rpc.c - method table and the small Logic handlers: Disconnect, Heartbeat, RenewOnline,
+ * ServerDown. */
+#include "logic_rpc.h"
+
+#include "buf.h"
+#include "conf.h"
+#include "herald.pb-c.h"
+#include "herald_err.h"
+#include "log.h"
+#include "logic_online.h"
+#include "logic_params.h"
+#include "logic_registry.h"
+#include "logic_router.h"
+#include "rpc_methods.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct call_ctx_s {
+    rpc_call_t *call;
+    logic_server_t *s;
+    Herald__Placement placement; /* Heartbeat: strings are heap copies */
+    char **rooms;                /* RenewOnline: the rooms the comet asked about */
+    size_t nrooms;
+} call_ctx_t;
+
+static call_ctx_t *ctx_new(rpc_call_t *call, logic_server_t *s)
+{
+    call_ctx_t *c = xcalloc(1, sizeof(*c));
+    c->call = call;
+    c->s = s;
+    return c;
+}
+
+static void ctx_free(call_ctx_t *c)
+{
+    free(c->placement.key);
+    free(c->placement.server);
+    for (size_t i = 0; i < c->nrooms; i++)
+        free(c->rooms[i]);
+    free(c->rooms);
+    free(c);
+}
+
+/* A connection as comet names it; bounded and printable, since it goes into router state. */
+static int placement_ok(int64_t mid, const char *key, const char *server)
+{
+    return mid >= 0 && key != NULL && logic_params_key_ok(key, strlen(key)) == 0 &&
+           logic_registry_id_ok(server) == 0;
+}
+
+/* Sends `method` for (mid, key, server) to its router; reply_cb gets ctx. Answers the call with
+ * an error itself when the router is unavailable. */
+static void placement_call(call_ctx_t *c, uint16_t method, const ProtobufCMessage *req,
+                           const ProtobufCMessageDescriptor *desc, int64_t mid,
+                           logic_router_reply_cb cb)
+{
+    logic_router_t *r = logic_server_router(c->s);
+    int rc = r ? logic_router_call(r, mid, method, req, desc, cb, c) : HERALD_EUNAVAIL;
+    if (rc != 0) {
+        rpc_reply_error(c->call, rc, "router unavailable");
+        ctx_free(c);
+    }
+}
+
+/* ---------------------------------------------------------------------------- Disconnect */
+
+static void on_del(int status, const ProtobufCMessage *reply, void *arg)
+{
+    call_ctx_t *c = arg;
+    if (status != 0) {
+        rpc_reply_error(c->call, status, "router Del failed");
+    } else {
+        Herald__DisconnectReply out = HERALD__DISCONNECT_REPLY__INIT;
+        out.has = ((const Herald__DelReply *)reply)->has;
+        rpc_reply(c->call, (const ProtobufCMessage *)&out);
+    }
+    ctx_free(c);
+}
+
+static void on_disconnect(rpc_call_t *call, const ProtobufCMessage *msg, void *arg)
+{
+    logic_server_t *s = arg;
+    const Herald__DisconnectReq *req = (const Herald__DisconnectReq *)msg;
+    if (!placement_ok(req->mid, req->key, req->server)) {
+        rpc_reply_error(call, HERALD_EINVAL, "bad placement");
+        return;
+    }
+    s->metrics.disconnects++;
+    Herald__Placement pl = HERALD__PLACEMENT__INIT;
+    pl.mid = req->mid;
+    pl.key = req->key;
+    pl.server = req->server;
+    Herald__DelReq del = HERALD__DEL_REQ__INIT;
+    del.placement = &pl;
+    placement_call(ctx_new(call, s), RPC_ROUTER_DEL, (const ProtobufCMessage *)&del,
+                   &herald__del_reply__descriptor, req->mid, on_del);
+}
+
+/* ----------------------------------------------------------------------------- Heartbeat */
+
+static void on_reput(int status, const ProtobufCMessage *reply, void *arg)
+{
+    (void)reply;
+    (void)arg;
+    if (status != 0)
+        log_warn_rl("heartbeat: re-registering a lost placement failed: %s",
+                    herald_strerror(status));
+}
+
+static void on_renew(int status, const ProtobufCMessage *reply, void *arg)
+{
+    call_ctx_t *c = arg;
+    if (status != 0) {
+        rpc_reply_error(c->call, status, "router Renew failed");
+        ctx_free(c);
+        return;
+    }
+    /* A router that restarted has lost its placements; the heartbeat of a live connection puts
+     * it back, so pushes reach it again within one heartbeat interval. */
+    logic_router_t *r = logic_server_router(c->s);
+    if (!((const Herald__RenewReply *)reply)->has && r != NULL) {
+        Herald__PutReq put = HERALD__PUT_REQ__INIT;
+        put.placement = &c->placement;
+        logic_router_call(r, c->placement.mid, RPC_ROUTER_PUT, (const ProtobufCMessage *)&put,
+                          &herald__put_reply__descriptor, on_reput, NULL);
+    }
+    Herald__HeartbeatReply out = HERALD__HEARTBEAT_REPLY__INIT;
+    rpc_reply(c->call, (const ProtobufCMessage *)&out);
+    ctx_free(c);
+}
+
+static void on_heartbeat(rpc_call_t *call, const ProtobufCMessage *msg, void *arg)
+{
+    logic_server_t *s = arg;
+    const Herald__HeartbeatReq *req = (const Herald__HeartbeatReq *)msg;
+    if (!placement_ok(req->mid, req->key, req->server)) {
+        rpc_reply_error(call, HERALD_EINVAL, "bad placement");
+        return;
+    }
+    s->metrics.heartbeats++;
+    call_ctx_t *c = ctx_new(call, s);
+    Herald__Placement init = HERALD__PLACEMENT__INIT;
+    c->placement = init;
+    c->placement.mid = req->mid;
+    c->placement.key = xstrdup(req->key);
+    c->placement.server = xstrdup(req->server);
+    Herald__RenewReq renew = HERALD__RENEW_REQ__INIT;
+    renew.placement = &c->placement;
+    placement_call(c, RPC_ROUTER_RENEW, (const ProtobufCMessage *)&renew,
+                   &herald__renew_reply__descriptor, req->mid, on_renew);
+}
+
+/* --------------------------------------------------------------------------- RenewOnline */
+
+static void on_renewed(int status, void *arg)
+{
+    call_ctx_t *c = arg;
+    if (status != 0) {
+        rpc_reply_error(c->call, status, "registry write failed");
+        ctx_free(c);
+        return;
+    }
+    /* Counts summed over every live comet, for the rooms this comet has members in. */
+    Herald__RoomCount *counts = xcalloc(c->nrooms + 1, sizeof(*counts));
+    Herald__RoomCount **ptrs = xcalloc(c->nrooms + 1, sizeof(*ptrs));
+    for (size_t i = 0; i < c->nrooms; i++) {
+        Herald__RoomCount init = HERALD__ROOM_COUNT__INIT;
+        counts[i] = init;
+        counts[i].room_id = c->rooms[i];
+        int64_t n = logic_online_room_count(c->s->online, c->rooms[i]);
+        counts[i].count = n > INT32_MAX ? INT32_MAX : (int32_t)n;
+        ptrs[i] = &counts[i];
+    }
+    Herald__RenewOnlineReply out = HERALD__RENEW_ONLINE_REPLY__INIT;
+    out.n_rooms = c->nrooms;
+    out.rooms = ptrs;
+    rpc_reply(c->call, (const ProtobufCMessage *)&out);
+    free(ptrs);
+    free(counts);
+    ctx_free(c);
+}
+
+static void on_renew_online(rpc_call_t *call, const ProtobufCMessage *msg, void *arg)
+{
+    logic_server_t *s = arg;
+    const Herald__RenewOnlineReq *req = (const Herald__RenewOnlineReq *)msg;
+    call_ctx_t *c = ctx_new(call, s);
+    int rc = logic_registry_renew(s->online, req, on_renewed, c);
+    if (rc != 0) {
+        rpc_reply_error(call, rc, rc == HERALD_EINVAL ? "bad RenewOnline" : "redis unavailable");
+        ctx_free(c);
+        return;
+    }
+    s->metrics.renew_onlines++;
+    c->rooms = xcalloc(req->n_rooms + 1, sizeof(*c->rooms));
+    for (size_t i = 0; i < req->n_rooms; i++)
+        c->rooms[c->nrooms++] = xstrdup(req->rooms[i]->room_id);
+}
+
+/* ---------------------------------------------------------------------------- ServerDown */
+
+static void on_servers_cleared(int status, int64_t removed, void *arg)
+{
+    call_ctx_t *c = arg;
+    if (status != 0) {
+        rpc_reply_error(c->call, status, "a router missed DelServer");
+    } else {
+        Herald__ServerDownReply out = HERALD__SERVER_DOWN_REPLY__INIT;
+        out.removed = removed;
+        rpc_reply(c->call, (const ProtobufCMessage *)&out);
+    }
+    ctx_free(c);
+}
+
+static void on_server_down(rpc_call_t *call, const ProtobufCMessage *msg, void *arg)
+{
+    logic_server_t *s = arg;
+    const Herald__ServerDownReq *req = (const Herald__ServerDownReq *)msg;
+    if (logic_registry_id_ok(req->server) != 0) {
+        rpc_reply_error(call, HERALD_EINVAL, "bad server id");
+        return;
+    }
+    s->metrics.server_downs++;
+    log_info("comet %s is down: clearing its placements and registry entry", req->server);
+    logic_registry_remove(s->online, req->server);
+    logic_router_t *r = logic_server_router(s);
+    call_ctx_t *c = ctx_new(call, s);
+    int rc = r ? logic_router_del_server(r, req->server, on_servers_cleared, c) : HERALD_EUNAVAIL;
+    if (rc != 0) {
+        rpc_reply_error(call, rc, "routers unavailable");
+        ctx_free(c);
+    }
+}
+
+/* --------------------------------------------------------------------------------- table */
+
+/* While stopping, every call is refused at once: the backends are closing. */
+#define GUARDED(name, handler)                                                                    \
+    static void name(rpc_call_t *call, const ProtobufCMessage *req, void *arg)                     \
+    {                                                                                              \
+        if (((logic_server_t *)arg)->stopping)                                                     \
+            rpc_reply_error(call, HERALD_EUNAVAIL, "logic is stopping");                           \
+        else                                                                                       \
+            handler(call, req, arg);                                                               \
+    }
+GUARDED(guard_connect, logic_rpc_connect)
+GUARDED(guard_disconnect, on_disconnect)
+GUARDED(guard_heartbeat, on_heartbeat)
+GUARDED(guard_renew_online, on_renew_online)
+GUARDED(guard_receive, logic_rpc_im_receive)
+GUARDED(guard_ack, logic_rpc_im_ack)
+GUARDED(guard_server_down, on_server_down)
+
+static const rpc_method_t methods[] = {
+    {RPC_LOGIC_CONNECT, &herald__connect_req__descriptor, guard_connect},
+    {RPC_LOGIC_DISCONNECT, &herald__disconnect_req__descriptor, guard_disconnect},
+    {RPC_LOGIC_HEARTBEAT, &herald__heartbeat_req__descriptor, guard_heartbeat},
+    {RPC_LOGIC_RENEW_ONLINE, &herald__renew_online_req__descriptor, guard_renew_online},
+    {RPC_LOGIC_RECEIVE, &herald__receive_req__descriptor, guard_receive},
+    {RPC_LOGIC_ACK, &herald__ack_req__descriptor, guard_ack},
+    {RPC_LOGIC_SERVER_DOWN, &herald__server_down_req__descriptor, guard_server_down},
+};
+
+rpc_server_t *logic_rpc_new(logic_server_t *s, char *err, size_t errlen)
+{
+    char *host = NULL;
+    int port;
+    if (conf_parse_addr(s->conf->rpc_listen, &host, &port) != 0) {
+        snprintf(err, errlen, "rpc.listen: bad address \"%s\"", s->conf->rpc_listen);
+        return NULL;
+    }
+    rpc_server_t *srv = rpc_server_new(s->loop, methods, sizeof(methods) / sizeof(methods[0]), s);
+    int rc = rpc_server_listen(srv, host, port);
+    free(host);
+    if (rc != 0) {
+        snprintf(err, errlen, "rpc.listen %s: %s", s->conf->rpc_listen, herald_strerror(rc));
+        rpc_server_close(srv, NULL, NULL);
+        return NULL;
+    }
+    return srv;
+}

@@ -1,0 +1,152 @@
+/* logic_rpc_im.c - upstream IM: Receive (OpSendMsg from a client) and Ack (op 18). */
+#include "buf.h"
+#include "herald.pb-c.h"
+#include "herald_err.h"
+#include "log.h"
+#include "logic_body.h"
+#include "logic_params.h"
+#include "logic_push.h"
+#include "logic_rpc.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define OP_SEND_MSG 4
+#define ACK_MAX_ENTRIES 1024
+
+/* ------------------------------------------------------------------------------- Receive */
+
+typedef struct receive_s {
+    rpc_call_t *call;
+    logic_server_t *s;
+} receive_t;
+
+static void receive_reply(rpc_call_t *call, logic_server_t *s, int code, const char *message)
+{
+    if (code == 0)
+        s->metrics.receives++;
+    else
+        s->metrics.receive_failures++;
+    Herald__ReceiveReply out = HERALD__RECEIVE_REPLY__INIT;
+    out.code = code;
+    out.message = (char *)(code == 0 ? "ok" : message);
+    rpc_reply(call, (const ProtobufCMessage *)&out);
+}
+
+static void on_pushed(int status, const char *message, json_t *data, void *arg)
+{
+    receive_t *r = arg;
+    json_decref(data); /* the per-user seqs are for HTTP callers; the sender gets code only */
+    receive_reply(r->call, r->s, status, message);
+    free(r);
+}
+
+/* A private message (to_mid) or a group message (to_room) goes down the same push path as the
+ * HTTP API's mids and room pushes, with the sender as from_mid. */
+void logic_rpc_im_receive(rpc_call_t *call, const ProtobufCMessage *msg, void *arg)
+{
+    logic_server_t *s = arg;
+    const Herald__ReceiveReq *req = (const Herald__ReceiveReq *)msg;
+    char err[200];
+    if (req->mid < 0 || req->proto == NULL || req->proto->op != OP_SEND_MSG) {
+        receive_reply(call, s, HERALD_EINVAL, "not an OpSendMsg");
+        return;
+    }
+    logic_push_req_t preq;
+    int rc = logic_body_upstream(req->proto->body.data, req->proto->body.len, req->mid,
+                                 req->room_id, &preq, err, sizeof(err));
+    if (rc != 0) {
+        receive_reply(call, s, rc, err);
+        return;
+    }
+    receive_t *r = xmalloc(sizeof(*r));
+    *r = (receive_t){call, s};
+    rc = logic_push_start(s, &preq, on_pushed, r, err, sizeof(err));
+    if (rc != 0) {
+        receive_reply(call, s, rc, err);
+        free(r);
+    }
+}
+
+/* ----------------------------------------------------------------------------------- Ack */
+
+/* Moves a device's acked position forward only: a late or repeated ack must not move it back.
+ * Lua numbers are doubles, exact up to 2^53, far beyond any per-user sequence number. */
+static const char ack_script[] =
+    "local cur = tonumber(redis.call('HGET', KEYS[1], ARGV[1]) or '0') "
+    "if tonumber(ARGV[2]) > cur then redis.call('HSET', KEYS[1], ARGV[1], ARGV[2]) return 1 end "
+    "return 0";
+
+typedef struct ack_s {
+    rpc_call_t *call;
+    logic_server_t *s;
+    size_t pending;
+    int failed;
+} ack_t;
+
+static void on_acked(int status, const redis_reply_t *reply, void *arg)
+{
+    ack_t *a = arg;
+    if (status != 0 || redis_reply_type(reply) != REDIS_REPLY_T_INTEGER)
+        a->failed = 1;
+    else
+        a->s->metrics.acks++;
+    if (--a->pending > 0)
+        return;
+    if (a->failed) {
+        rpc_reply_error(a->call, HERALD_EUNAVAIL, "redis unavailable");
+    } else {
+        Herald__AckReply out = HERALD__ACK_REPLY__INIT;
+        rpc_reply(a->call, (const ProtobufCMessage *)&out);
+    }
+    free(a);
+}
+
+void logic_rpc_im_ack(rpc_call_t *call, const ProtobufCMessage *msg, void *arg)
+{
+    logic_server_t *s = arg;
+    const Herald__AckReq *req = (const Herald__AckReq *)msg;
+    if (req->n_acks > ACK_MAX_ENTRIES) {
+        rpc_reply_error(call, HERALD_EINVAL, "too many acks");
+        return;
+    }
+    /* Validate every entry before writing any. The position belongs to the device when the
+     * client named one (it survives reconnects), else to the connection key. */
+    for (size_t i = 0; i < req->n_acks; i++) {
+        const Herald__AckEntry *e = req->acks[i];
+        const char *who = e->device && e->device[0] ? e->device : e->key;
+        if (e->mid < 0 || who == NULL || logic_params_key_ok(who, strlen(who)) != 0 ||
+            e->seq > INT64_MAX) {
+            rpc_reply_error(call, HERALD_EINVAL, "bad ack entry");
+            return;
+        }
+    }
+    if (req->n_acks == 0) {
+        Herald__AckReply out = HERALD__ACK_REPLY__INIT;
+        rpc_reply(call, (const ProtobufCMessage *)&out);
+        return;
+    }
+    redis_t *redis = logic_server_redis(s);
+    if (redis == NULL) {
+        rpc_reply_error(call, HERALD_EUNAVAIL, "redis unavailable");
+        return;
+    }
+    ack_t *a = xcalloc(1, sizeof(*a));
+    a->call = call;
+    a->s = s;
+    for (size_t i = 0; i < req->n_acks; i++) {
+        const Herald__AckEntry *e = req->acks[i];
+        const char *who = e->device && e->device[0] ? e->device : e->key;
+        char key[LOGIC_KEY_MAX];
+        logic_server_key(s, key, "ack:%lld", (long long)e->mid);
+        if (redis_command(redis, on_acked, a, "EVAL %s 1 %s %s %llu", ack_script, key, who,
+                          (unsigned long long)e->seq) != 0)
+            break; /* only the first can be refused (see logic_push.c): nothing in flight */
+        a->pending++;
+    }
+    if (a->pending == 0) {
+        rpc_reply_error(call, HERALD_EUNAVAIL, "redis unavailable");
+        free(a);
+    }
+}

@@ -1,0 +1,24 @@
+/* router_conf.h - herald-router's configuration (conf/router.ini), loaded through conf.h. */
+#ifndef ROUTER_CONF_H
+#define ROUTER_CONF_H
+
+#include "conf.h"
+
+#include <stdint.h>
+
+/* Filled by conf_load(router_conf_items, ...); release the strings with
+ * conf_free(router_conf_items, conf). */
+typedef struct router_conf_s {
+    int log_level;       /* log_level_t */
+    char *rpc_listen;    /* host:port of the Router RPC service */
+    char *admin_listen;  /* host:port of the admin HTTP endpoint */
+    int64_t max_conns;   /* connections per user */
+    int overflow;        /* router_overflow_t */
+    int64_t ttl_ms;      /* a placement expires this long after its last put or renew */
+    int64_t sweep_ms;    /* interval of the expiry sweep */
+    int64_t sweep_slots; /* table slots examined per sweep tick */
+} router_conf_t;
+
+extern const conf_item_t router_conf_items[];
+
+#endif

@@ -1,0 +1,202 @@
+/* kafka_dev_main.c - herald-kafka-dev: a Kafka-protocol cluster for one machine, built on
+ * librdkafka's mock cluster (docs/internals.md, "Processes").
+ *
+ *   herald-kafka-dev [-b BROKERS] [-p PARTITIONS] [-t TOPIC[,TOPIC...]]
+ *
+ * Prints one line "bootstrap=host:port,..." on stdout, then serves until SIGINT or SIGTERM.
+ * SIGUSR1 takes every broker down, SIGUSR2 brings them back (failure tests). The brokers live in
+ * librdkafka's own threads; the loop here only waits for signals.
+ */
+#include "log.h"
+
+#include <librdkafka/rdkafka.h>
+#include <librdkafka/rdkafka_mock.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <uv.h>
+
+#define KAFKA_DEV_MAX_BROKERS 16
+#define KAFKA_DEV_MAX_PARTITIONS 1024
+#define KAFKA_DEV_MAX_TOPIC_LEN 249 /* Kafka's limit */
+
+static const int kafka_dev_signums[] = {SIGINT, SIGTERM, SIGUSR1, SIGUSR2};
+#define KAFKA_DEV_NSIGNALS (sizeof(kafka_dev_signums) / sizeof(kafka_dev_signums[0]))
+
+typedef struct kafka_dev_s {
+    rd_kafka_mock_cluster_t *cluster;
+    uv_signal_t signals[KAFKA_DEV_NSIGNALS];
+} kafka_dev_t;
+
+static void kafka_dev_usage(FILE *out)
+{
+    fprintf(out, "usage: herald-kafka-dev [-b BROKERS] [-p PARTITIONS] [-t TOPIC[,TOPIC...]]\n"
+                 "  -b BROKERS     mock brokers (default 1, at most %d)\n"
+                 "  -p PARTITIONS  partitions per topic (default 4, at most %d)\n"
+                 "  -t TOPICS      comma-separated topics (default herald-push,herald-events)\n",
+            KAFKA_DEV_MAX_BROKERS, KAFKA_DEV_MAX_PARTITIONS);
+}
+
+static int kafka_dev_parse_int(const char *s, int min, int max, int *out)
+{
+    char *end;
+    long v = strtol(s, &end, 10);
+
+    if (end == s || *end || v < min || v > max)
+        return -1;
+    *out = (int)v;
+    return 0;
+}
+
+/* librdkafka logs from its own threads; log_write is thread-safe. */
+static void kafka_dev_on_log(const rd_kafka_t *rk, int level, const char *fac, const char *buf)
+{
+    if (level <= 4)
+        log_warn("rdkafka %s: %s", fac, buf);
+    else
+        log_debug("rdkafka %s: %s", fac, buf);
+}
+
+static void kafka_dev_on_closed(uv_handle_t *handle)
+{
+}
+
+static void kafka_dev_on_signal(uv_signal_t *handle, int signum)
+{
+    kafka_dev_t *dev = handle->data;
+    rd_kafka_resp_err_t err;
+
+    if (signum == SIGUSR1 || signum == SIGUSR2) {
+        err = signum == SIGUSR1 ? rd_kafka_mock_broker_set_down(dev->cluster, -1)
+                                : rd_kafka_mock_broker_set_up(dev->cluster, -1);
+        if (err)
+            log_error("brokers %s: %s", signum == SIGUSR1 ? "down" : "up", rd_kafka_err2str(err));
+        else
+            log_info("brokers %s", signum == SIGUSR1 ? "down" : "up");
+        return;
+    }
+    log_info("signal %d: stopping", signum);
+    for (size_t i = 0; i < KAFKA_DEV_NSIGNALS; i++)
+        uv_close((uv_handle_t *)&dev->signals[i], kafka_dev_on_closed);
+}
+
+/* Creates each topic of the comma-separated list. Returns 0 or -1 (logged). */
+static int kafka_dev_create_topics(rd_kafka_mock_cluster_t *cluster, const char *list,
+                                   int partitions)
+{
+    char *copy = strdup(list), *save = NULL, *name;
+    int created = 0, rc = 0;
+
+    if (!copy)
+        return -1;
+    for (name = strtok_r(copy, ",", &save); name; name = strtok_r(NULL, ",", &save)) {
+        rd_kafka_resp_err_t err;
+
+        if (strlen(name) > KAFKA_DEV_MAX_TOPIC_LEN) {
+            log_error("topic name longer than %d", KAFKA_DEV_MAX_TOPIC_LEN);
+            rc = -1;
+            break;
+        }
+        err = rd_kafka_mock_topic_create(cluster, name, partitions, 1);
+        if (err) {
+            log_error("topic %s: %s", name, rd_kafka_err2str(err));
+            rc = -1;
+            break;
+        }
+        created++;
+    }
+    free(copy);
+    if (rc == 0 && created == 0) {
+        log_error("no topic given");
+        rc = -1;
+    }
+    return rc;
+}
+
+int main(int argc, char **argv)
+{
+    const char *topics = "herald-push,herald-events";
+    int brokers = 1, partitions = 4, opt;
+    const char *level_env = getenv("HERALD_LOG_LEVEL");
+    log_level_t level = LOG_INFO;
+    char err[256];
+    rd_kafka_conf_t *conf;
+    rd_kafka_t *rk;
+    kafka_dev_t dev;
+    uv_loop_t loop;
+
+    while ((opt = getopt(argc, argv, "b:p:t:h")) != -1) {
+        switch (opt) {
+        case 'b':
+            if (kafka_dev_parse_int(optarg, 1, KAFKA_DEV_MAX_BROKERS, &brokers) < 0) {
+                kafka_dev_usage(stderr);
+                return 2;
+            }
+            break;
+        case 'p':
+            if (kafka_dev_parse_int(optarg, 1, KAFKA_DEV_MAX_PARTITIONS, &partitions) < 0) {
+                kafka_dev_usage(stderr);
+                return 2;
+            }
+            break;
+        case 't':
+            topics = optarg;
+            break;
+        case 'h':
+            kafka_dev_usage(stdout);
+            return 0;
+        default:
+            kafka_dev_usage(stderr);
+            return 2;
+        }
+    }
+    if (optind != argc) {
+        kafka_dev_usage(stderr);
+        return 2;
+    }
+    if (level_env && log_level_parse(level_env, &level) != 0) {
+        fprintf(stderr, "HERALD_LOG_LEVEL: unknown level %s\n", level_env);
+        return 2;
+    }
+    log_init("kafka-dev", level);
+
+    /* The mock cluster hangs off a client handle with no brokers of its own. */
+    conf = rd_kafka_conf_new();
+    rd_kafka_conf_set_log_cb(conf, kafka_dev_on_log);
+    rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof(err));
+    if (!rk) {
+        rd_kafka_conf_destroy(conf);
+        log_error("rd_kafka_new: %s", err);
+        return 1;
+    }
+    dev.cluster = rd_kafka_mock_cluster_new(rk, brokers);
+    if (!dev.cluster) {
+        log_error("cannot create the mock cluster");
+        rd_kafka_destroy(rk);
+        return 1;
+    }
+    if (kafka_dev_create_topics(dev.cluster, topics, partitions) < 0) {
+        rd_kafka_mock_cluster_destroy(dev.cluster);
+        rd_kafka_destroy(rk);
+        return 1;
+    }
+
+    uv_loop_init(&loop);
+    for (size_t i = 0; i < KAFKA_DEV_NSIGNALS; i++) {
+        uv_signal_init(&loop, &dev.signals[i]);
+        dev.signals[i].data = &dev;
+        uv_signal_start(&dev.signals[i], kafka_dev_on_signal, kafka_dev_signums[i]);
+    }
+
+    printf("bootstrap=%s\n", rd_kafka_mock_cluster_bootstraps(dev.cluster));
+    fflush(stdout);
+    log_info("ready: %d broker(s), topics %s with %d partition(s) each", brokers, topics,
+             partitions);
+
+    uv_run(&loop, UV_RUN_DEFAULT);
+    uv_loop_close(&loop);
+    rd_kafka_mock_cluster_destroy(dev.cluster);
+    rd_kafka_destroy(rk);
+    return 0;
+}

@@ -1,0 +1,139 @@
+/* cluster_expect.c - assertions about what a client receives. Heartbeat replies (op 3) may come
+ * at any time a test heartbeats, so every expectation skips them; any other packet counts. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+
+#include <cmocka.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cluster.h"
+#include "proc.h"
+
+/* Receives the next packet other than a heartbeat reply before deadline. Returns client_recv's
+ * result (1 = packet in *p). */
+static int cluster_expect_next(client_t *cl, client_packet_t *p, long long deadline)
+{
+    for (;;) {
+        long long left = deadline - proc_now_ms();
+        if (left < 0)
+            left = 0;
+        int rc = client_recv(cl, p, (int)left);
+        if (rc != 1)
+            return rc;
+        if (p->op != 3)
+            return 1;
+        client_packet_free(p);
+    }
+}
+
+void cluster_expect_packet(client_t *cl, const char *who, uint32_t op, uint32_t seq,
+                           const char *body, int timeout_ms)
+{
+    client_packet_t p = {0};
+    int rc = cluster_expect_next(cl, &p, proc_now_ms() + timeout_ms);
+    if (rc == 0)
+        fail_msg("%s: no packet op %u within %d ms", who, op, timeout_ms);
+    if (rc < 0)
+        fail_msg("%s: connection ended (%d) while waiting for op %u", who, rc, op);
+    char got[160];
+    snprintf(got, sizeof(got), "op %u seq %u body \"%.*s\"", p.op, p.seq,
+             (int)(p.body_len > 100 ? 100 : p.body_len), p.body ? (const char *)p.body : "");
+    bool ok = p.op == op && (seq == CLUSTER_ANY_SEQ || p.seq == seq) &&
+              (body == NULL || (p.body_len == strlen(body) && memcmp(p.body, body, p.body_len) == 0));
+    client_packet_free(&p);
+    if (!ok) {
+        char want_seq[16] = "any";
+        if (seq != CLUSTER_ANY_SEQ)
+            snprintf(want_seq, sizeof(want_seq), "%u", seq);
+        fail_msg("%s: expected op %u seq %s body \"%s\", got %s", who, op, want_seq,
+                 body ? body : "(any)", got);
+    }
+}
+
+void cluster_expect_silence(client_t *cl, const char *who, int ms)
+{
+    client_packet_t p = {0};
+    int rc = cluster_expect_next(cl, &p, proc_now_ms() + ms);
+    if (rc == 1) {
+        char got[160];
+        snprintf(got, sizeof(got), "op %u seq %u body \"%.*s\"", p.op, p.seq,
+                 (int)(p.body_len > 100 ? 100 : p.body_len), p.body ? (const char *)p.body : "");
+        client_packet_free(&p);
+        fail_msg("%s: expected nothing for %d ms, got %s", who, ms, got);
+    }
+    if (rc < 0)
+        fail_msg("%s: connection ended (%d) while it should stay open", who, rc);
+}
+
+void cluster_expect_closed(client_t *cl, const char *who, int timeout_ms)
+{
+    client_packet_t p = {0};
+    int rc = cluster_expect_next(cl, &p, proc_now_ms() + timeout_ms);
+    if (rc == 1) {
+        uint32_t op = p.op;
+        client_packet_free(&p);
+        fail_msg("%s: expected the connection to close, got op %u", who, op);
+    }
+    if (rc == 0)
+        fail_msg("%s: connection still open after %d ms", who, timeout_ms);
+}
+
+int32_t cluster_expect_room_count(client_t *cl, const char *who, int32_t count, int timeout_ms)
+{
+    long long deadline = proc_now_ms() + timeout_ms;
+    int32_t last = -1;
+    int replies = 0;
+    while (proc_now_ms() < deadline) {
+        if (client_heartbeat(cl) != 0)
+            fail_msg("%s: heartbeat send failed", who);
+        client_packet_t p = {0};
+        /* The reply to this heartbeat: any other packet here is a test error. */
+        int rc = client_recv(cl, &p, 2000);
+        if (rc != 1)
+            fail_msg("%s: no heartbeat reply (%d)", who, rc);
+        if (p.op != 3 || p.body_len != 4) {
+            uint32_t op = p.op, len = p.body_len;
+            client_packet_free(&p);
+            fail_msg("%s: expected op 3 with a 4-byte body, got op %u with %u bytes", who, op,
+                     len);
+        }
+        last = (int32_t)((uint32_t)p.body[0] << 24 | (uint32_t)p.body[1] << 16 |
+                         (uint32_t)p.body[2] << 8 | p.body[3]);
+        client_packet_free(&p);
+        replies++;
+        if (last == count)
+            return last;
+        proc_sleep_ms(200);
+    }
+    fail_msg("%s: room count stayed %d (want %d) over %d heartbeats in %d ms", who, last, count,
+             replies, timeout_ms);
+    return last;
+}
+
+void cluster_wait_room(cluster_t *c, const char *room, long long count, int timeout_ms)
+{
+    char path[1024] = "/goim/online/room?";
+    cluster_room_query(room, "rooms", path + strlen(path), sizeof(path) - strlen(path));
+    const char *id = strstr(room, "://") + 3;
+    long long deadline = proc_now_ms() + timeout_ms;
+    long long seen = -1;
+    for (;;) {
+        json_t *j = NULL;
+        int st = cluster_http(c, "GET", path, NULL, &j);
+        json_t *v = json_object_get(json_object_get(j, "data"), id);
+        seen = st == 200 && json_is_integer(v) ? json_integer_value(v) : -1;
+        json_decref(j);
+        if (seen == count)
+            break;
+        if (proc_now_ms() >= deadline)
+            fail_msg("room %s: logic reports %lld online, want %lld (after %d ms)", room, seen,
+                     count, timeout_ms);
+        proc_sleep_ms(100);
+    }
+    /* job learns which comets hold which rooms from their Rooms RPC every room.refresh
+     * (200 ms in the harness): nothing observable tells when it has, so wait three periods. */
+    proc_sleep_ms(600);
+}

@@ -1,0 +1,139 @@
+/* cluster_http.c - HTTP requests to logic's API and the daemons' admin endpoints. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+
+#include <cmocka.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cluster.h"
+#include "http_client.h"
+
+#define CLUSTER_HTTP_TIMEOUT_MS 5000
+
+int cluster_http_port(int port, const char *method, const char *path_query, const char *body,
+                      json_t **json)
+{
+    if (json)
+        *json = NULL;
+    int status = 0;
+    char *resp = NULL;
+    int rc = http_client_request("127.0.0.1", port, method, path_query, NULL, body,
+                                 body ? strlen(body) : 0, CLUSTER_HTTP_TIMEOUT_MS, &status, &resp);
+    if (rc != 0)
+        return rc;
+    if (json)
+        *json = json_loads(resp, JSON_DECODE_ANY, NULL);
+    free(resp);
+    return status;
+}
+
+int cluster_http(cluster_t *c, const char *method, const char *path_query, const char *body,
+                 json_t **json)
+{
+    return cluster_http_port(cluster_logic_http_port(c), method, path_query, body, json);
+}
+
+void cluster_post_ok(cluster_t *c, const char *path_query, const char *body)
+{
+    json_t *j = NULL;
+    int st = cluster_http(c, "POST", path_query, body, &j);
+    json_t *code = json_object_get(j, "code");
+    if (st != 200 || !json_is_integer(code) || json_integer_value(code) != 0) {
+        char *dump = j ? json_dumps(j, JSON_COMPACT) : NULL;
+        fail_msg("POST %s: status %d, reply %s", path_query, st, dump ? dump : "(not JSON)");
+    }
+    json_decref(j);
+}
+
+char *cluster_issue_token(cluster_t *c, int64_t mid)
+{
+    char path[128];
+    snprintf(path, sizeof(path), "/herald/v1/tokens?mid=%lld", (long long)mid);
+    json_t *j = NULL;
+    int st = cluster_http(c, "POST", path, NULL, &j);
+    /* The token sits in "data" (goim reply shape); accept it at the top level too. */
+    json_t *data = json_object_get(j, "data");
+    const char *tok = json_string_value(json_object_get(json_is_object(data) ? data : j, "token"));
+    if (st != 200 || tok == NULL || !*tok) {
+        char *dump = j ? json_dumps(j, JSON_COMPACT) : NULL;
+        fail_msg("POST %s: status %d, reply %s", path, st, dump ? dump : "(not JSON)");
+    }
+    char *out = strdup(tok);
+    json_decref(j);
+    return out;
+}
+
+bool cluster_metric(int port, const char *path, const char *name, long long *value)
+{
+    json_t *j = NULL;
+    int st = cluster_http_port(port, "GET", path, NULL, &j);
+    json_t *v = json_object_get(j, name);
+    if (v == NULL)
+        v = json_object_get(json_object_get(j, "data"), name);
+    bool ok = st == 200 && json_is_integer(v);
+    if (ok)
+        *value = json_integer_value(v);
+    json_decref(j);
+    return ok;
+}
+
+/* Percent-encodes everything but [A-Za-z0-9] into out (3 * strlen(in) + 1 bytes). */
+static void cluster_url_escape(const char *in, char *out)
+{
+    for (; *in; in++) {
+        unsigned char ch = (unsigned char)*in;
+        if ((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9'))
+            *out++ = (char)ch;
+        else
+            out += sprintf(out, "%%%02X", ch);
+    }
+    *out = '\0';
+}
+
+void cluster_room_query(const char *room, const char *param, char *out, size_t len)
+{
+    const char *sep = strstr(room, "://");
+    if (sep == NULL || sep - room >= 64 || strlen(sep + 3) >= 256)
+        fail_msg("room id \"%s\" is not <type>://<id>", room);
+    char type[64], type_esc[3 * 64], id_esc[3 * 256];
+    snprintf(type, sizeof(type), "%.*s", (int)(sep - room), room);
+    cluster_url_escape(type, type_esc);
+    cluster_url_escape(sep + 3, id_esc);
+    snprintf(out, len, "type=%s&%s=%s", type_esc, param, id_esc);
+}
+
+void cluster_push_mids(cluster_t *c, int op, const int64_t *mids, int n, const char *body)
+{
+    char path[1024];
+    int o = snprintf(path, sizeof(path), "/goim/push/mids?operation=%d", op);
+    for (int i = 0; i < n && o < (int)sizeof(path); i++)
+        o += snprintf(path + o, sizeof(path) - (size_t)o, "&mids=%lld", (long long)mids[i]);
+    cluster_post_ok(c, path, body);
+}
+
+void cluster_push_key(cluster_t *c, int op, const char *key, const char *body)
+{
+    char path[1024], esc[3 * 256];
+    assert_true(strlen(key) < 256);
+    cluster_url_escape(key, esc);
+    snprintf(path, sizeof(path), "/goim/push/keys?operation=%d&keys=%s", op, esc);
+    cluster_post_ok(c, path, body);
+}
+
+void cluster_push_room(cluster_t *c, int op, const char *room, const char *body)
+{
+    char path[1024];
+    int o = snprintf(path, sizeof(path), "/goim/push/room?operation=%d&", op);
+    cluster_room_query(room, "room", path + o, sizeof(path) - (size_t)o);
+    cluster_post_ok(c, path, body);
+}
+
+void cluster_push_all(cluster_t *c, int op, const char *body)
+{
+    char path[128];
+    snprintf(path, sizeof(path), "/goim/push/all?operation=%d&speed=0", op);
+    cluster_post_ok(c, path, body);
+}

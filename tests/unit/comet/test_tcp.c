@@ -1,0 +1,568 @@
+/* comet end to end over TCP: a real comet (2 worker threads) on loopback, a test-only logic RPC
+ * server, blocking clients and RPC calls as job makes them (see comet_test.h). */
+#include "comet_test.h"
+
+#define AUTH_A "{\"mid\":7,\"key\":\"key-a\",\"room_id\":\"live://1\",\"accepts\":[1000]}"
+
+static void test_auth_backlog_and_heartbeat(void **state)
+{
+    harness_t *h = harness_start(2, 1);
+    int fd = t_connect(h->comet->tcp_port);
+    t_packet_t p;
+    assert_int_equal(t_auth(fd,
+                            "{\"mid\":7,\"key\":\"key-a\",\"room_id\":\"live://1\","
+                            "\"accepts\":[1000],\"backlog\":2}",
+                            &p),
+                     1);
+    assert_int_equal(p.op, PROTO_OP_AUTH_REPLY);
+    assert_int_equal(p.seq, 1);
+    json_t *j = json_loadb((const char *)p.body, p.len, 0, NULL);
+    assert_non_null(j);
+    assert_int_equal(json_integer_value(json_object_get(j, "code")), 0);
+    assert_int_equal(json_integer_value(json_object_get(j, "mid")), 7);
+    assert_string_equal(json_string_value(json_object_get(j, "key")), "key-a");
+    assert_string_equal(json_string_value(json_object_get(j, "room_id")), "live://1");
+    assert_int_equal(json_integer_value(json_object_get(j, "heartbeat_ms")), 30000);
+    assert_int_equal(json_integer_value(json_object_get(j, "last_seq")), 2);
+    assert_true(json_is_true(json_object_get(j, "recovered")));
+    json_decref(j);
+    for (uint32_t i = 1; i <= 2; i++) {
+        assert_int_equal(t_recv(fd, &p, T_TIMEOUT_MS), 1);
+        assert_int_equal(p.op, 1000);
+        assert_int_equal(p.seq, i);
+        char want[32];
+        snprintf(want, sizeof want, "backlog-%u", i);
+        assert_string_equal((const char *)p.body, want);
+    }
+    /* The heartbeat reply carries the room's count over all comets as logic last reported it
+     * (the test logic adds 1000 to comet's own count of 1). */
+    int32_t online = 0;
+    for (int i = 0; i < 300 && online != 1001; i++) {
+        t_send(fd, PROTO_OP_HEARTBEAT, 100 + (uint32_t)i, NULL);
+        assert_int_equal(t_recv(fd, &p, T_TIMEOUT_MS), 1);
+        assert_int_equal(p.op, PROTO_OP_HEARTBEAT_REPLY);
+        assert_int_equal(p.seq, 100 + (uint32_t)i);
+        assert_int_equal(p.len, 4);
+        online = (int32_t)((uint32_t)p.body[0] << 24 | (uint32_t)p.body[1] << 16 |
+                           (uint32_t)p.body[2] << 8 | p.body[3]);
+        if (online != 1001)
+            usleep(10 * 1000);
+    }
+    assert_int_equal(online, 1001);
+    assert_true(harness_get(h, &h->renewals) >= 1);
+    close(fd);
+    assert_true(harness_wait(h, &h->disconnects, 1));
+    harness_stop(h);
+}
+
+static void test_packets_behind_auth_are_kept(void **state)
+{
+    harness_t *h = harness_start(1, 1);
+    int fd = t_connect(h->comet->tcp_port);
+    /* auth, heartbeat and a room change in one write: handled in order after the auth */
+    uint8_t buf[1024];
+    size_t n = t_packet_build(buf, PROTO_OP_AUTH, 1, AUTH_A, strlen(AUTH_A));
+    n += t_packet_build(buf + n, PROTO_OP_HEARTBEAT, 2, NULL, 0);
+    n += t_packet_build(buf + n, PROTO_OP_CHANGE_ROOM, 3, "live://9", 8);
+    t_write(fd, buf, n);
+    t_packet_t p;
+    assert_int_equal(t_recv(fd, &p, T_TIMEOUT_MS), 1);
+    assert_int_equal(p.op, PROTO_OP_AUTH_REPLY);
+    assert_int_equal(t_recv(fd, &p, T_TIMEOUT_MS), 1);
+    assert_int_equal(p.op, PROTO_OP_HEARTBEAT_REPLY);
+    assert_int_equal(p.seq, 2);
+    assert_int_equal(t_recv(fd, &p, T_TIMEOUT_MS), 1);
+    assert_int_equal(p.op, PROTO_OP_CHANGE_ROOM_REPLY);
+    assert_string_equal((const char *)p.body, "live://9");
+    assert_int_equal(t_push_room(h, "live://9", 1, 1000, "in 9"), 1);
+    assert_int_equal(t_recv(fd, &p, T_TIMEOUT_MS), 1);
+    assert_string_equal((const char *)p.body, "in 9");
+    close(fd);
+    harness_stop(h);
+}
+
+static void test_auth_denied_and_bad_first_packet(void **state)
+{
+    harness_t *h = harness_start(2, 1);
+    t_packet_t p;
+    int fd = t_connect(h->comet->tcp_port);
+    assert_int_equal(t_auth(fd, "{\"code\":-1100}", &p), 1);
+    assert_int_equal(p.op, PROTO_OP_AUTH_REPLY);
+    assert_int_equal(t_json_int(&p, "code"), HERALD_EAUTH);
+    assert_non_null(strstr((const char *)p.body, "denied by test logic"));
+    assert_int_equal(t_wait_closed(fd, T_TIMEOUT_MS), 1);
+    close(fd);
+
+    /* anything but OpAuth first closes without a reply */
+    fd = t_connect(h->comet->tcp_port);
+    t_send(fd, PROTO_OP_HEARTBEAT, 1, NULL);
+    assert_int_equal(t_recv(fd, &p, T_TIMEOUT_MS), -1);
+    close(fd);
+    assert_int_equal(harness_get(h, &h->connects), 1);
+    assert_int_equal(harness_get(h, &h->disconnects), 0);
+    harness_stop(h);
+}
+
+static void test_malformed_closes_only_that_connection(void **state)
+{
+    harness_t *h = harness_start(2, 1);
+    t_packet_t p;
+    int good = t_connect(h->comet->tcp_port);
+    assert_int_equal(t_auth(good, AUTH_A, &p), 1);
+
+    uint8_t bad[PROTO_HEADER_LEN];
+    /* header length 20 */
+    int fd = t_connect(h->comet->tcp_port);
+    proto_header_write(bad, PROTO_OP_AUTH, 1, 0);
+    bad[5] = 20;
+    t_write(fd, bad, sizeof bad);
+    assert_int_equal(t_wait_closed(fd, T_TIMEOUT_MS), 1);
+    close(fd);
+    /* packLen below the header */
+    fd = t_connect(h->comet->tcp_port);
+    memset(bad, 0, sizeof bad);
+    bad[3] = 3;
+    t_write(fd, bad, sizeof bad);
+    assert_int_equal(t_wait_closed(fd, T_TIMEOUT_MS), 1);
+    close(fd);
+    /* body over protocol.max_body, announced by an authenticated connection: closed at once,
+     * before the body arrives */
+    fd = t_connect(h->comet->tcp_port);
+    assert_int_equal(t_auth(fd, "{\"mid\":8,\"key\":\"key-big\"}", &p), 1);
+    proto_header_write(bad, PROTO_OP_SEND_MSG, 2, 4097);
+    t_write(fd, bad, sizeof bad);
+    assert_int_equal(t_wait_closed(fd, T_TIMEOUT_MS), 1);
+    close(fd);
+    /* garbage, one byte at a time */
+    fd = t_connect(h->comet->tcp_port);
+    const char *junk = "GET / HTTP/1.1\r\n\r\n";
+    int closed = 0;
+    for (size_t i = 0; junk[i] && !closed; i++) {
+        if (write(fd, junk + i, 1) != 1)
+            closed = 1;
+        usleep(1000);
+    }
+    assert_int_equal(t_wait_closed(fd, T_TIMEOUT_MS), 1);
+    close(fd);
+
+    /* the authenticated connection is untouched */
+    t_send(good, PROTO_OP_HEARTBEAT, 5, NULL);
+    assert_int_equal(t_recv(good, &p, T_TIMEOUT_MS), 1);
+    assert_int_equal(p.op, PROTO_OP_HEARTBEAT_REPLY);
+    close(good);
+    char body[4096];
+    assert_int_equal(t_http_get(h->comet->admin_port, "/metrics", body, sizeof body), 200);
+    json_t *m = json_loads(body, 0, NULL);
+    assert_non_null(m);
+    assert_true(json_integer_value(json_object_get(m, "protocol_errors")) >= 4);
+    json_decref(m);
+    harness_stop(h);
+}
+
+static void test_push_keys_accepts_and_seq(void **state)
+{
+    harness_t *h = harness_start(2, 1);
+    t_packet_t p;
+    int fd = t_connect(h->comet->tcp_port);
+    assert_int_equal(t_auth(fd, AUTH_A, &p), 1);
+    assert_int_equal(t_push_keys(h, "key-a", NULL, 1000, "hello"), 1);
+    assert_int_equal(t_recv(fd, &p, T_TIMEOUT_MS), 1);
+    assert_int_equal(p.op, 1000);
+    assert_string_equal((const char *)p.body, "hello");
+    /* op 1001 is not accepted until op 14 adds it; op 16 removes it again */
+    assert_int_equal(t_push_keys(h, "key-a", NULL, 1001, "no"), 0);
+    t_send(fd, PROTO_OP_SUB, 9, "1001,1002");
+    assert_int_equal(t_recv(fd, &p, T_TIMEOUT_MS), 1);
+    assert_int_equal(p.op, PROTO_OP_SUB_REPLY);
+    assert_int_equal(p.seq, 9);
+    assert_int_equal(t_push_keys(h, "key-a", NULL, 1001, "yes"), 1);
+    assert_int_equal(t_recv(fd, &p, T_TIMEOUT_MS), 1);
+    assert_string_equal((const char *)p.body, "yes");
+    t_send(fd, PROTO_OP_UNSUB, 10, "1001");
+    assert_int_equal(t_recv(fd, &p, T_TIMEOUT_MS), 1);
+    assert_int_equal(p.op, PROTO_OP_UNSUB_REPLY);
+    assert_int_equal(t_push_keys(h, "key-a", NULL, 1001, "no"), 0);
+    assert_int_equal(t_push_keys(h, "key-a", NULL, 1002, "still"), 1);
+    assert_int_equal(t_recv(fd, &p, T_TIMEOUT_MS), 1);
+    assert_string_equal((const char *)p.body, "still");
+    /* per-key seqs: the header carries them, and a redelivered seq is not written twice */
+    uint64_t seq = 5;
+    assert_int_equal(t_push_keys(h, "key-a", &seq, 1000, "five"), 1);
+    assert_int_equal(t_recv(fd, &p, T_TIMEOUT_MS), 1);
+    assert_int_equal(p.seq, 5);
+    assert_int_equal(t_push_keys(h, "key-a", &seq, 1000, "five again"), 1);
+    assert_int_equal(t_quiet(fd, 100), 1);
+    seq = 6;
+    assert_int_equal(t_push_keys(h, "key-a", &seq, 1000, "six"), 1);
+    assert_int_equal(t_recv(fd, &p, T_TIMEOUT_MS), 1);
+    assert_int_equal(p.seq, 6);
+    assert_string_equal((const char *)p.body, "six");
+    /* unknown key */
+    assert_int_equal(t_push_keys(h, "nobody", NULL, 1000, "x"), 0);
+    close(fd);
+    harness_stop(h);
+}
+
+static void test_rooms_and_batches(void **state)
+{
+    harness_t *h = harness_start(2, 1);
+    t_packet_t p;
+    enum { N = 6 };
+    int fds[N];
+    for (int i = 0; i < N; i++) {
+        char auth[128];
+        snprintf(auth, sizeof auth, "{\"mid\":%d,\"key\":\"k%d\",\"room_id\":\"%s\"}", i, i,
+                 i < 4 ? "r1" : "r2");
+        fds[i] = t_connect(h->comet->tcp_port);
+        assert_int_equal(t_auth(fds[i], auth, &p), 1);
+        assert_int_equal(t_json_int(&p, "code"), 0);
+    }
+    assert_int_equal(t_push_room(h, "r1", 1, 1000, "to r1"), 4);
+    for (int i = 0; i < N; i++) {
+        if (i < 4) {
+            assert_int_equal(t_recv(fds[i], &p, T_TIMEOUT_MS), 1);
+            assert_int_equal(p.op, 1000);
+            assert_int_equal(p.seq, 0);
+            assert_string_equal((const char *)p.body, "to r1");
+        } else {
+            assert_int_equal(t_quiet(fds[i], 50), 1);
+        }
+    }
+    /* several protos: on TCP the packets back to back, no op 9 wrapper */
+    assert_int_equal(t_push_room(h, "r2", 3, 1001, "batch"), 2);
+    for (int i = 4; i < N; i++) {
+        for (int k = 0; k < 3; k++) {
+            assert_int_equal(t_recv(fds[i], &p, T_TIMEOUT_MS), 1);
+            assert_int_equal(p.op, 1001);
+            assert_string_equal((const char *)p.body, "batch");
+        }
+    }
+    /* move k5 from r2 to r1, then k0 out of any room */
+    t_send(fds[5], PROTO_OP_CHANGE_ROOM, 3, "r1");
+    assert_int_equal(t_recv(fds[5], &p, T_TIMEOUT_MS), 1);
+    assert_int_equal(p.op, PROTO_OP_CHANGE_ROOM_REPLY);
+    assert_string_equal((const char *)p.body, "r1");
+    t_send(fds[0], PROTO_OP_CHANGE_ROOM, 4, NULL);
+    assert_int_equal(t_recv(fds[0], &p, T_TIMEOUT_MS), 1);
+    assert_int_equal(p.op, PROTO_OP_CHANGE_ROOM_REPLY);
+    assert_int_equal(p.len, 0);
+    assert_int_equal(t_push_room(h, "r1", 1, 1000, "again"), 4);
+    for (int i = 1; i < N; i++) {
+        if (i == 4)
+            continue;
+        assert_int_equal(t_recv(fds[i], &p, T_TIMEOUT_MS), 1);
+        assert_string_equal((const char *)p.body, "again");
+    }
+    assert_int_equal(t_quiet(fds[0], 50), 1);
+    assert_int_equal(t_quiet(fds[4], 50), 1);
+    assert_int_equal(t_push_room(h, "nowhere", 1, 1000, "x"), 0);
+
+    /* Rooms lists rooms with members across workers */
+    Herald__RoomsReq rreq = HERALD__ROOMS_REQ__INIT;
+    ProtobufCMessage *reply = NULL;
+    assert_int_equal(harness_call(h, RPC_COMET_ROOMS, &rreq.base, &herald__rooms_reply__descriptor,
+                                  &reply),
+                     0);
+    Herald__RoomsReply *rooms = (Herald__RoomsReply *)reply;
+    assert_int_equal(rooms->n_rooms, 2);
+    int r1 = 0, r2 = 0;
+    for (size_t i = 0; i < rooms->n_rooms; i++) {
+        r1 += strcmp(rooms->rooms[i], "r1") == 0;
+        r2 += strcmp(rooms->rooms[i], "r2") == 0;
+    }
+    assert_int_equal(r1, 1);
+    assert_int_equal(r2, 1);
+    protobuf_c_message_free_unpacked(reply, NULL);
+    /* a bad room id from a client closes it */
+    t_send(fds[4], PROTO_OP_CHANGE_ROOM, 5, "bad\nroom");
+    assert_int_equal(t_wait_closed(fds[4], T_TIMEOUT_MS), 1);
+    for (int i = 0; i < N; i++)
+        close(fds[i]);
+    harness_stop(h);
+}
+
+static int broadcast(harness_t *h, int32_t op, int speed, const char *body)
+{
+    Herald__Proto pr = HERALD__PROTO__INIT;
+    pr.op = op;
+    pr.body.data = (uint8_t *)body;
+    pr.body.len = strlen(body);
+    Herald__BroadcastReq req = HERALD__BROADCAST_REQ__INIT;
+    req.proto = &pr;
+    req.speed = speed;
+    ProtobufCMessage *reply = NULL;
+    assert_int_equal(harness_call(h, RPC_COMET_BROADCAST, &req.base,
+                                  &herald__broadcast_reply__descriptor, &reply),
+                     0);
+    int n = ((Herald__BroadcastReply *)reply)->delivered;
+    protobuf_c_message_free_unpacked(reply, NULL);
+    return n;
+}
+
+static void test_broadcast(void **state)
+{
+    harness_t *h = harness_start(2, 1);
+    t_packet_t p;
+    enum { N = 5 };
+    int fds[N];
+    for (int i = 0; i < N; i++) {
+        char auth[128];
+        snprintf(auth, sizeof auth, "{\"mid\":%d,\"key\":\"b%d\",\"accepts\":[%d]}", i, i,
+                 i == 0 ? 2000 : 1000);
+        fds[i] = t_connect(h->comet->tcp_port);
+        assert_int_equal(t_auth(fds[i], auth, &p), 1);
+    }
+    assert_int_equal(broadcast(h, 1000, 0, "all"), N);
+    for (int i = 1; i < N; i++) {
+        assert_int_equal(t_recv(fds[i], &p, T_TIMEOUT_MS), 1);
+        assert_string_equal((const char *)p.body, "all");
+    }
+    assert_int_equal(t_quiet(fds[0], 50), 1); /* does not accept 1000 */
+    /* speed 10/s over 2 workers: 4 writes take a few hundred ms, not all at once */
+    uint64_t start = uv_hrtime();
+    broadcast(h, 1000, 10, "slow");
+    for (int i = 1; i < N; i++) {
+        assert_int_equal(t_recv(fds[i], &p, T_TIMEOUT_MS), 1);
+        assert_string_equal((const char *)p.body, "slow");
+    }
+    uint64_t ms = (uv_hrtime() - start) / 1000000;
+    assert_true(ms >= 150);
+    for (int i = 0; i < N; i++)
+        close(fds[i]);
+    harness_stop(h);
+}
+
+static void test_kicks(void **state)
+{
+    harness_t *h = harness_start(2, 1);
+    t_packet_t p;
+    /* the same key twice: the first connection is kicked, wherever it is */
+    int a = t_connect(h->comet->tcp_port);
+    assert_int_equal(t_auth(a, "{\"mid\":1,\"key\":\"dup\",\"accepts\":[1000]}", &p), 1);
+    int fds[4];
+    for (int i = 0; i < 4; i++) {
+        fds[i] = t_connect(h->comet->tcp_port);
+        assert_int_equal(t_auth(fds[i], "{\"mid\":1,\"key\":\"dup\",\"accepts\":[1000]}", &p), 1);
+        int prev = i == 0 ? a : fds[i - 1];
+        assert_int_equal(t_recv(prev, &p, T_TIMEOUT_MS), 1);
+        assert_int_equal(p.op, PROTO_OP_DISCONNECT_REPLY);
+        assert_string_equal((const char *)p.body, "{\"reason\":\"duplicate key\"}");
+        assert_int_equal(t_wait_closed(prev, T_TIMEOUT_MS), 1);
+    }
+    assert_int_equal(t_push_keys(h, "dup", NULL, 1000, "latest"), 1);
+    assert_int_equal(t_recv(fds[3], &p, T_TIMEOUT_MS), 1);
+    assert_string_equal((const char *)p.body, "latest");
+
+    /* kick_keys in the Connect reply */
+    int x = t_connect(h->comet->tcp_port);
+    assert_int_equal(t_auth(x, "{\"mid\":2,\"key\":\"x1\"}", &p), 1);
+    int y = t_connect(h->comet->tcp_port);
+    assert_int_equal(t_auth(y, "{\"mid\":2,\"key\":\"y1\",\"kick\":[\"x1\"]}", &p), 1);
+    assert_int_equal(t_recv(x, &p, T_TIMEOUT_MS), 1);
+    assert_int_equal(p.op, PROTO_OP_DISCONNECT_REPLY);
+    assert_string_equal((const char *)p.body, "{\"reason\":\"kicked\"}");
+    assert_int_equal(t_wait_closed(x, T_TIMEOUT_MS), 1);
+
+    /* the Kick RPC */
+    Herald__KickReq req = HERALD__KICK_REQ__INIT;
+    char *keys[2] = {"dup", "nobody"};
+    req.n_keys = 2;
+    req.keys = keys;
+    req.reason = "{\"reason\":\"admin\"}";
+    ProtobufCMessage *reply = NULL;
+    assert_int_equal(harness_call(h, RPC_COMET_KICK, &req.base, &herald__kick_reply__descriptor,
+                                  &reply),
+                     0);
+    assert_int_equal(((Herald__KickReply *)reply)->kicked, 1);
+    protobuf_c_message_free_unpacked(reply, NULL);
+    assert_int_equal(t_recv(fds[3], &p, T_TIMEOUT_MS), 1);
+    assert_int_equal(p.op, PROTO_OP_DISCONNECT_REPLY);
+    assert_string_equal((const char *)p.body, "{\"reason\":\"admin\"}");
+    assert_int_equal(t_wait_closed(fds[3], T_TIMEOUT_MS), 1);
+    /* every kicked connection told logic it is gone */
+    assert_true(harness_wait(h, &h->disconnects, 6));
+    close(a);
+    for (int i = 0; i < 4; i++)
+        close(fds[i]);
+    close(x);
+    close(y);
+    harness_stop(h);
+}
+
+static void test_send_msg_and_ack(void **state)
+{
+    harness_t *h = harness_start(1, 1);
+    t_packet_t p;
+    int fd = t_connect(h->comet->tcp_port);
+    assert_int_equal(t_auth(fd, AUTH_A, &p), 1);
+    t_send(fd, PROTO_OP_SEND_MSG, 77, "{\"to_mid\":9,\"op\":1000,\"msg\":\"hi\"}");
+    assert_int_equal(t_recv(fd, &p, T_TIMEOUT_MS), 1);
+    assert_int_equal(p.op, PROTO_OP_SEND_MSG_REPLY);
+    assert_int_equal(p.seq, 77);
+    assert_int_equal(t_json_int(&p, "code"), 0);
+    uv_mutex_lock(&h->lock);
+    assert_string_equal(h->last_receive,
+                        "mid=7 key=key-a room=live://1 op=4 "
+                        "body={\"to_mid\":9,\"op\":1000,\"msg\":\"hi\"}");
+    uv_mutex_unlock(&h->lock);
+    t_send(fd, PROTO_OP_ACK, 41, NULL);
+    t_send(fd, PROTO_OP_ACK, 42, NULL);
+    assert_true(harness_wait(h, &h->ack_entries, 2));
+    uv_mutex_lock(&h->lock);
+    assert_int_equal(h->last_ack_seq, 42);
+    uv_mutex_unlock(&h->lock);
+    assert_int_equal(t_quiet(fd, 50), 1); /* acks have no reply */
+    close(fd);
+    harness_stop(h);
+}
+
+static void test_logic_down(void **state)
+{
+    harness_t *h = harness_start(1, 0);
+    t_packet_t p;
+    int fd = t_connect(h->comet->tcp_port);
+    assert_int_equal(t_auth(fd, AUTH_A, &p), 1);
+    assert_int_equal(p.op, PROTO_OP_AUTH_REPLY);
+    assert_int_equal(t_json_int(&p, "code"), HERALD_EUNAVAIL);
+    assert_int_equal(t_wait_closed(fd, T_TIMEOUT_MS), 1);
+    close(fd);
+    char body[2048];
+    assert_int_equal(t_http_get(h->comet->admin_port, "/health", body, sizeof body), 200);
+    json_t *j = json_loads(body, 0, NULL);
+    assert_non_null(j);
+    assert_int_equal(json_integer_value(json_object_get(j, "code")), 0);
+    assert_true(json_is_false(json_object_get(json_object_get(j, "data"), "logic_connected")));
+    json_decref(j);
+    assert_int_equal(t_http_get(h->comet->admin_port, "/nope", body, sizeof body), 404);
+    harness_stop(h);
+}
+
+static void short_deadlines(comet_conf_t *conf)
+{
+    conf->auth_timeout = 300;
+    conf->heartbeat_timeout = 1000;
+    conf->renew_interval = 1000;
+}
+
+static void test_deadlines(void **state)
+{
+    harness_t *h = harness_start_with(1, 1, short_deadlines);
+    t_packet_t p;
+    int silent = t_connect(h->comet->tcp_port);
+    int idle = t_connect(h->comet->tcp_port);
+    int live = t_connect(h->comet->tcp_port);
+    assert_int_equal(t_auth(idle, "{\"mid\":1,\"key\":\"idle\"}", &p), 1);
+    assert_int_equal(t_auth(live, "{\"mid\":2,\"key\":\"live\"}", &p), 1);
+    /* The silent one goes at the auth deadline, the idle one after heartbeat_timeout; the one
+     * that heartbeats stays. */
+    uint64_t start = uv_hrtime();
+    int silent_closed = 0, idle_closed = 0;
+    uint64_t silent_ms = 0;
+    for (int i = 0; i < 40 && !idle_closed; i++) {
+        t_send(live, PROTO_OP_HEARTBEAT, (uint32_t)i, NULL);
+        assert_int_equal(t_recv(live, &p, T_TIMEOUT_MS), 1);
+        if (!silent_closed && t_quiet(silent, 1) == -1) {
+            silent_closed = 1;
+            silent_ms = (uv_hrtime() - start) / 1000000;
+        }
+        idle_closed = t_quiet(idle, 100) == -1;
+    }
+    uint64_t idle_ms = (uv_hrtime() - start) / 1000000;
+    if (!silent_closed) { /* closed by the same sweep as the idle one */
+        assert_int_equal(t_wait_closed(silent, 10), 1);
+        silent_ms = idle_ms;
+    }
+    assert_true(silent_ms < 1500); /* 300 ms deadline, swept every second */
+    assert_true(idle_ms >= 950); /* 1000 ms after its auth, which came a little before start */
+    /* heartbeats every ~100 ms for over 2 s in all, but logic hears of them at most once per
+     * renew_interval (1 s) */
+    for (int i = 0; i < 12; i++) {
+        t_send(live, PROTO_OP_HEARTBEAT, 100 + (uint32_t)i, NULL);
+        assert_int_equal(t_recv(live, &p, T_TIMEOUT_MS), 1);
+        usleep(100 * 1000);
+    }
+    assert_true(harness_wait(h, &h->heartbeats, 2));
+    assert_true(harness_get(h, &h->heartbeats) <= 3);
+    assert_true(idle_closed);
+    uv_mutex_lock(&h->lock);
+    assert_string_equal(h->last_disconnect_key, "idle");
+    uv_mutex_unlock(&h->lock);
+    close(silent);
+    close(idle);
+    close(live);
+    harness_stop(h);
+}
+
+static void small_pending(comet_conf_t *conf)
+{
+    conf->max_pending_bytes = 4096;
+}
+
+static void test_slow_consumer(void **state)
+{
+    harness_t *h = harness_start_with(1, 1, small_pending);
+    t_packet_t p;
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    int rcvbuf = 4096;
+    setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof rcvbuf);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)h->comet->tcp_port)};
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    assert_int_equal(connect(fd, (struct sockaddr *)&a, sizeof a), 0);
+    assert_int_equal(t_auth(fd, "{\"mid\":3,\"key\":\"slow\",\"accepts\":[1000]}", &p), 1);
+    static char big[8000];
+    memset(big, 'z', sizeof big - 1);
+    int pushes = 0;
+    while (pushes < 2000 && t_push_keys(h, "slow", NULL, 1000, big) == 1)
+        pushes++;
+    assert_true(pushes < 2000); /* kicked: later pushes find no connection */
+    /* the stream is still well-formed and ends with the kick */
+    assert_int_equal(t_recv_op(fd, PROTO_OP_DISCONNECT_REPLY, &p, T_TIMEOUT_MS), 1);
+    assert_string_equal((const char *)p.body, "{\"reason\":\"slow consumer\"}");
+    close(fd);
+    char body[4096];
+    assert_int_equal(t_http_get(h->comet->admin_port, "/metrics", body, sizeof body), 200);
+    json_t *m = json_loads(body, 0, NULL);
+    assert_int_equal(json_integer_value(json_object_get(m, "slow_consumers")), 1);
+    assert_true(json_integer_value(json_object_get(m, "kicks")) >= 1);
+    json_decref(m);
+    harness_stop(h);
+}
+
+static void test_graceful_shutdown(void **state)
+{
+    harness_t *h = harness_start(2, 1);
+    t_packet_t p;
+    int fd = t_connect(h->comet->tcp_port);
+    assert_int_equal(t_auth(fd, AUTH_A, &p), 1);
+    harness_request_stop(h);
+    assert_int_equal(t_recv(fd, &p, T_TIMEOUT_MS), 1);
+    assert_int_equal(p.op, PROTO_OP_DISCONNECT_REPLY);
+    assert_string_equal((const char *)p.body, "{\"reason\":\"shutdown\"}");
+    assert_int_equal(t_wait_closed(fd, T_TIMEOUT_MS), 1);
+    close(fd);
+    harness_join(h);
+    assert_int_equal(harness_get(h, &h->server_downs), 1);
+    /* ServerDown covers the connections: no Disconnect per connection */
+    assert_int_equal(harness_get(h, &h->disconnects), 0);
+    harness_free(h);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_auth_backlog_and_heartbeat),
+        cmocka_unit_test(test_packets_behind_auth_are_kept),
+        cmocka_unit_test(test_auth_denied_and_bad_first_packet),
+        cmocka_unit_test(test_malformed_closes_only_that_connection),
+        cmocka_unit_test(test_push_keys_accepts_and_seq),
+        cmocka_unit_test(test_rooms_and_batches),
+        cmocka_unit_test(test_broadcast),
+        cmocka_unit_test(test_kicks),
+        cmocka_unit_test(test_send_msg_and_ack),
+        cmocka_unit_test(test_logic_down),
+        cmocka_unit_test(test_deadlines),
+        cmocka_unit_test(test_slow_consumer),
+        cmocka_unit_test(test_graceful_shutdown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,588 @@
+/* Unit tests of http.c: a real libmicrohttpd server on 127.0.0.1 driven by the test's loop, and
+ * a tiny blocking HTTP/1.1 client on a thread that writes requests byte for byte as given. The
+ * client records failures (cmocka asserts only work on the test thread); the test asserts them
+ * after joining it. */
+#define _GNU_SOURCE /* memmem */
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "http.h"
+#include "log.h"
+
+#define MAX_BODY 4096
+#define CLIENT_TIMEOUT_S 5
+
+/* ------------------------------------------------------------------- blocking HTTP client */
+
+typedef struct conn_s {
+    int fd;
+    char buf[16384];
+    size_t len;
+} conn_t;
+
+typedef struct resp_s {
+    int status;
+    char head[4096]; /* status line and headers, NUL-terminated */
+    char body[8192];
+    size_t body_len;
+} resp_t;
+
+static int conn_open(conn_t *c, int port)
+{
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+    struct timeval tv = {.tv_sec = CLIENT_TIMEOUT_S};
+
+    c->len = 0;
+    c->fd = socket(AF_INET, SOCK_STREAM, 0);
+    inet_pton(AF_INET, "127.0.0.1", &sa.sin_addr);
+    setsockopt(c->fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+    return connect(c->fd, (struct sockaddr *)&sa, sizeof(sa));
+}
+
+static int conn_send(conn_t *c, const void *data, size_t len)
+{
+    const char *p = data;
+
+    while (len > 0) {
+        ssize_t n = send(c->fd, p, len, MSG_NOSIGNAL);
+        if (n <= 0)
+            return -1;
+        p += n;
+        len -= (size_t)n;
+    }
+    return 0;
+}
+
+static int conn_send_str(conn_t *c, const char *s)
+{
+    return conn_send(c, s, strlen(s));
+}
+
+/* Reads more bytes into c->buf: >0 read, 0 the server closed, <0 error or timeout. */
+static ssize_t conn_fill(conn_t *c)
+{
+    ssize_t n = recv(c->fd, c->buf + c->len, sizeof(c->buf) - c->len, 0);
+
+    if (n > 0)
+        c->len += (size_t)n;
+    return n;
+}
+
+/* Value of header `name` in r->head copied to out, or NULL. */
+static const char *resp_header(const resp_t *r, const char *name, char *out, size_t outlen)
+{
+    size_t nlen = strlen(name);
+
+    for (const char *p = strstr(r->head, "\r\n"); p != NULL; p = strstr(p + 2, "\r\n")) {
+        const char *line = p + 2;
+        if (strncasecmp(line, name, nlen) == 0 && line[nlen] == ':') {
+            const char *v = line + nlen + 1, *end = strstr(v, "\r\n");
+            while (*v == ' ')
+                v++;
+            size_t n = end ? (size_t)(end - v) : strlen(v);
+            if (n >= outlen)
+                n = outlen - 1;
+            memcpy(out, v, n);
+            out[n] = '\0';
+            return out;
+        }
+    }
+    return NULL;
+}
+
+/* Reads one response (MHD always sends Content-Length for buffer responses). Returns 0; 1 when
+ * the server closed the connection before any byte of it; -1 on anything else. */
+static int conn_read_response(conn_t *c, resp_t *r)
+{
+    char *end;
+    char cl[32];
+    size_t head_len, body_len;
+    ssize_t n;
+
+    memset(r, 0, sizeof(*r));
+    while ((end = memmem(c->buf, c->len, "\r\n\r\n", 4)) == NULL) {
+        n = conn_fill(c);
+        if (n <= 0)
+            return n == 0 && c->len == 0 ? 1 : -1;
+    }
+    head_len = (size_t)(end - c->buf) + 2;
+    if (head_len >= sizeof(r->head))
+        return -1;
+    memcpy(r->head, c->buf, head_len);
+    if (sscanf(r->head, "HTTP/1.1 %d", &r->status) != 1)
+        return -1;
+    if (resp_header(r, "Content-Length", cl, sizeof(cl)) == NULL)
+        return -1;
+    body_len = strtoul(cl, NULL, 10);
+    if (body_len > sizeof(r->body))
+        return -1;
+    while (c->len < head_len + 2 + body_len)
+        if (conn_fill(c) <= 0)
+            return -1;
+    memcpy(r->body, c->buf + head_len + 2, body_len);
+    r->body_len = body_len;
+    c->len -= head_len + 2 + body_len;
+    memmove(c->buf, c->buf + head_len + 2 + body_len, c->len);
+    return 0;
+}
+
+/* 1 when the server closed the connection (without sending anything more). */
+static int conn_closed_by_server(conn_t *c)
+{
+    return c->len == 0 && conn_fill(c) == 0;
+}
+
+static int body_is(const resp_t *r, const char *s)
+{
+    return r->body_len == strlen(s) && memcmp(r->body, s, r->body_len) == 0;
+}
+
+/* ----------------------------------------------------------------------- client thread */
+
+typedef struct client_s client_t;
+typedef void (*scenario_fn)(client_t *cl);
+
+struct client_s {
+    int port;
+    scenario_fn scenario;
+    const char *failed; /* first failed check */
+    uv_async_t async;   /* wakes the loop when the scenario is over */
+    pthread_t thread;
+};
+
+#define CHECK(cl, cond)                                                                            \
+    do {                                                                                           \
+        if (!(cond) && (cl)->failed == NULL)                                                       \
+            (cl)->failed = #cond;                                                                  \
+    } while (0)
+
+static void *client_main(void *arg)
+{
+    client_t *cl = arg;
+
+    cl->scenario(cl);
+    uv_async_send(&cl->async);
+    return NULL;
+}
+
+/* ------------------------------------------------------------------------ server fixture */
+
+static uv_loop_t loop;
+static uv_timer_t guard;
+static int expired;
+
+static void on_guard(uv_timer_t *t)
+{
+    expired = 1;
+}
+
+/* Runs the loop until cond holds or ms pass; the guard repeats once expired so that a
+ * UV_RUN_ONCE that ran it first does not then block. */
+#define RUN_UNTIL(cond, ms)                                                                        \
+    do {                                                                                           \
+        expired = 0;                                                                               \
+        uv_timer_start(&guard, on_guard, (ms), 1);                                                 \
+        while (!(cond) && !expired)                                                                \
+            uv_run(&loop, UV_RUN_ONCE);                                                            \
+        uv_timer_stop(&guard);                                                                     \
+    } while (0)
+
+/* What the handler saw, for the test thread to check. */
+typedef struct seen_s {
+    int handled;
+    char method[16];
+    char path[128];
+    char operation[16];
+    size_t nkeys;
+    char keys[4][32];
+    size_t nkeys_max2;
+    int flag_present;
+    int missing_absent;
+    char xtest[32];
+    int host_present;
+    size_t body_len;
+} seen_t;
+
+typedef struct fixture_s {
+    http_server_t *server;
+    int port;
+    int closed;
+    int client_done;
+    client_t client;
+    seen_t seen;
+    http_request_t *held;
+} fixture_t;
+
+static fixture_t fx;
+
+typedef struct later_s {
+    uv_timer_t timer;
+    http_request_t *req;
+} later_t;
+
+static void on_later_closed(uv_handle_t *h)
+{
+    free(h->data);
+}
+
+static void on_later(uv_timer_t *t)
+{
+    later_t *l = t->data;
+
+    http_respond(l->req, 202, "text/plain", "late", 4);
+    uv_close((uv_handle_t *)&l->timer, on_later_closed);
+}
+
+static void copy(char *dst, size_t n, const char *src)
+{
+    snprintf(dst, n, "%s", src ? src : "(null)");
+}
+
+static void on_request(http_request_t *req, void *arg)
+{
+    const char *path = http_request_path(req);
+    const char *keys[8];
+    size_t len;
+    const char *body = http_request_body(req, &len);
+    seen_t *s = &fx.seen;
+
+    assert_ptr_equal(arg, &fx);
+    s->handled++;
+    copy(s->method, sizeof(s->method), http_request_method(req));
+    copy(s->path, sizeof(s->path), path);
+    s->body_len = len;
+    if (strcmp(path, "/hold") == 0) {
+        fx.held = req;
+    } else if (strcmp(path, "/async") == 0) {
+        later_t *l = calloc(1, sizeof(*l));
+        l->req = req;
+        l->timer.data = l;
+        uv_timer_init(&loop, &l->timer);
+        uv_timer_start(&l->timer, on_later, 50, 0);
+    } else if (strcmp(path, "/echo") == 0) {
+        if (body == NULL)
+            http_respond(req, 200, "text/plain", "empty", 5);
+        else
+            http_respond(req, 200, "application/octet-stream", body, len);
+    } else {
+        copy(s->operation, sizeof(s->operation), http_request_query(req, "operation"));
+        s->nkeys = http_request_query_all(req, "keys", keys, 8);
+        for (size_t i = 0; i < s->nkeys && i < 4; i++)
+            copy(s->keys[i], sizeof(s->keys[i]), keys[i]);
+        s->nkeys_max2 = http_request_query_all(req, "keys", keys, 2);
+        s->flag_present = http_request_query(req, "flag") != NULL;
+        s->missing_absent = http_request_query(req, "missing") == NULL;
+        copy(s->xtest, sizeof(s->xtest), http_request_header(req, "x-TEST"));
+        s->host_present = http_request_header(req, "host") != NULL;
+        http_respond_json(req, 200, json_pack("{s:i,s:s}", "code", 0, "message", "ok"));
+    }
+}
+
+static void on_client_done(uv_async_t *a)
+{
+    fx.client_done = 1;
+}
+
+static void on_closed(void *arg)
+{
+    (*(int *)arg)++;
+}
+
+static int setup(void **state)
+{
+    memset(&fx, 0, sizeof(fx));
+    log_init("test_http", LOG_INFO);
+    assert_int_equal(uv_loop_init(&loop), 0);
+    uv_timer_init(&loop, &guard);
+    uv_async_init(&loop, &fx.client.async, on_client_done);
+    fx.server = http_server_new(&loop, on_request, &fx, MAX_BODY);
+    assert_int_equal(http_server_port(fx.server), -1);
+    assert_int_equal(http_server_listen(fx.server, "127.0.0.1", 0), 0);
+    fx.port = http_server_port(fx.server);
+    assert_true(fx.port > 0);
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    if (fx.server != NULL)
+        http_server_close(fx.server, on_closed, &fx.closed);
+    RUN_UNTIL(fx.closed == 1, 2000);
+    assert_int_equal(fx.closed, 1);
+    uv_close((uv_handle_t *)&guard, NULL);
+    uv_close((uv_handle_t *)&fx.client.async, NULL);
+    uv_run(&loop, UV_RUN_DEFAULT);
+    assert_int_equal(uv_loop_close(&loop), 0);
+    return 0;
+}
+
+/* Runs `scenario` on the client thread while the loop serves it. */
+static void run_client(scenario_fn scenario)
+{
+    fx.client.port = fx.port;
+    fx.client.scenario = scenario;
+    fx.client_done = 0;
+    assert_int_equal(pthread_create(&fx.client.thread, NULL, client_main, &fx.client), 0);
+    RUN_UNTIL(fx.client_done, 15000);
+    assert_int_equal(pthread_join(fx.client.thread, NULL), 0);
+    assert_true(fx.client_done);
+    if (fx.client.failed != NULL)
+        fail_msg("client check failed: %s", fx.client.failed);
+}
+
+/* ---------------------------------------------------------------------------------- tests */
+
+static void scenario_get(client_t *cl)
+{
+    conn_t c;
+    resp_t r;
+    char ct[64];
+
+    CHECK(cl, conn_open(&c, cl->port) == 0);
+    CHECK(cl,
+          conn_send_str(&c, "GET /goim/push/keys?operation=1000&keys=a&keys=b%2Fc&keys=&"
+                            "flag&keys=d HTTP/1.1\r\nHost: test\r\nX-Test: hello\r\n\r\n") == 0);
+    CHECK(cl, conn_read_response(&c, &r) == 0);
+    CHECK(cl, r.status == 200);
+    CHECK(cl, resp_header(&r, "Content-Type", ct, sizeof(ct)) != NULL);
+    CHECK(cl, strcmp(ct, "application/json") == 0);
+    CHECK(cl, body_is(&r, "{\"code\":0,\"message\":\"ok\"}"));
+    close(c.fd);
+}
+
+static void test_get_query(void **state)
+{
+    seen_t *s = &fx.seen;
+
+    run_client(scenario_get);
+    assert_int_equal(s->handled, 1);
+    assert_string_equal(s->method, "GET");
+    assert_string_equal(s->path, "/goim/push/keys");
+    assert_string_equal(s->operation, "1000");
+    assert_int_equal(s->nkeys, 4);
+    assert_string_equal(s->keys[0], "a");
+    assert_string_equal(s->keys[1], "b/c");
+    assert_string_equal(s->keys[2], "");
+    assert_string_equal(s->keys[3], "d");
+    assert_int_equal(s->nkeys_max2, 4);
+    assert_true(s->flag_present);
+    assert_true(s->missing_absent);
+    assert_string_equal(s->xtest, "hello");
+    assert_true(s->host_present);
+}
+
+static void scenario_post(client_t *cl)
+{
+    static char body[3000];
+    char req[256];
+    conn_t c;
+    resp_t r;
+
+    for (size_t i = 0; i < sizeof(body); i++)
+        body[i] = (char)(i * 7); /* includes NUL bytes */
+    CHECK(cl, conn_open(&c, cl->port) == 0);
+    snprintf(req, sizeof(req), "POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: %zu\r\n\r\n",
+             sizeof(body));
+    CHECK(cl, conn_send_str(&c, req) == 0);
+    CHECK(cl, conn_send(&c, body, sizeof(body)) == 0);
+    CHECK(cl, conn_read_response(&c, &r) == 0);
+    CHECK(cl, r.status == 200);
+    CHECK(cl, r.body_len == sizeof(body) && memcmp(r.body, body, sizeof(body)) == 0);
+
+    /* Chunked upload, same connection. */
+    CHECK(cl, conn_send_str(&c, "POST /echo HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n"
+                                "\r\n5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n") == 0);
+    CHECK(cl, conn_read_response(&c, &r) == 0);
+    CHECK(cl, r.status == 200);
+    CHECK(cl, body_is(&r, "hello world"));
+
+    /* No body at all. */
+    CHECK(cl,
+          conn_send_str(&c, "POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 0\r\n\r\n") == 0);
+    CHECK(cl, conn_read_response(&c, &r) == 0);
+    CHECK(cl, body_is(&r, "empty"));
+    close(c.fd);
+}
+
+static void test_post_body(void **state)
+{
+    run_client(scenario_post);
+    assert_int_equal(fx.seen.handled, 3);
+    assert_string_equal(fx.seen.method, "POST");
+    assert_int_equal(fx.seen.body_len, 0);
+}
+
+static void scenario_keep_alive(client_t *cl)
+{
+    conn_t c;
+    resp_t r;
+    char v[64];
+
+    CHECK(cl, conn_open(&c, cl->port) == 0);
+    /* Answered later from a timer, then at once, on one connection. */
+    CHECK(cl, conn_send_str(&c, "GET /async HTTP/1.1\r\nHost: t\r\n\r\n") == 0);
+    CHECK(cl, conn_read_response(&c, &r) == 0);
+    CHECK(cl, r.status == 202);
+    CHECK(cl, body_is(&r, "late"));
+    CHECK(cl, resp_header(&r, "Connection", v, sizeof(v)) == NULL || strcasecmp(v, "close") != 0);
+    CHECK(cl, conn_send_str(&c, "GET /sync?operation=7 HTTP/1.1\r\nHost: t\r\n\r\n") == 0);
+    CHECK(cl, conn_read_response(&c, &r) == 0);
+    CHECK(cl, r.status == 200);
+    CHECK(cl, body_is(&r, "{\"code\":0,\"message\":\"ok\"}"));
+
+    /* Two requests in one write: answered in order. */
+    CHECK(cl,
+          conn_send_str(&c, "GET /async HTTP/1.1\r\nHost: t\r\n\r\n"
+                            "POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 2\r\n\r\nhi") == 0);
+    CHECK(cl, conn_read_response(&c, &r) == 0);
+    CHECK(cl, body_is(&r, "late"));
+    CHECK(cl, conn_read_response(&c, &r) == 0);
+    CHECK(cl, body_is(&r, "hi"));
+    close(c.fd);
+}
+
+static void test_async_keep_alive(void **state)
+{
+    run_client(scenario_keep_alive);
+    assert_int_equal(fx.seen.handled, 4);
+    assert_string_equal(fx.seen.operation, "7");
+}
+
+static const char TOO_BIG[] = "{\"code\":-400,\"message\":\"body too large\"}";
+
+static void scenario_too_big(client_t *cl)
+{
+    static char body[MAX_BODY + 1];
+    char req[256];
+    conn_t c;
+    resp_t r;
+
+    memset(body, 'x', sizeof(body));
+
+    /* Declared too big: answered before the body, then the connection is closed. */
+    CHECK(cl, conn_open(&c, cl->port) == 0);
+    snprintf(req, sizeof(req), "POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: %zu\r\n\r\n",
+             sizeof(body));
+    CHECK(cl, conn_send_str(&c, req) == 0);
+    conn_send(&c, body, sizeof(body)); /* may fail: the server is allowed to hang up */
+    CHECK(cl, conn_read_response(&c, &r) == 0);
+    CHECK(cl, r.status == 413);
+    CHECK(cl, body_is(&r, TOO_BIG));
+    CHECK(cl, conn_closed_by_server(&c));
+    close(c.fd);
+
+    /* Expect: 100-continue: the client never has to send the body. */
+    CHECK(cl, conn_open(&c, cl->port) == 0);
+    CHECK(cl, conn_send_str(&c, "POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 999999\r\n"
+                                "Expect: 100-continue\r\n\r\n") == 0);
+    CHECK(cl, conn_read_response(&c, &r) == 0);
+    CHECK(cl, r.status == 413);
+    close(c.fd);
+
+    /* Chunked, so only known too big on the way: consumed, answered, connection kept. */
+    CHECK(cl, conn_open(&c, cl->port) == 0);
+    CHECK(cl, conn_send_str(&c, "POST /echo HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n"
+                                "\r\n") == 0);
+    for (int i = 0; i < 3; i++) {
+        CHECK(cl, conn_send_str(&c, "800\r\n") == 0); /* 2048 bytes */
+        CHECK(cl, conn_send(&c, body, 2048) == 0);
+        CHECK(cl, conn_send_str(&c, "\r\n") == 0);
+    }
+    CHECK(cl, conn_send_str(&c, "0\r\n\r\n") == 0);
+    CHECK(cl, conn_read_response(&c, &r) == 0);
+    CHECK(cl, r.status == 413);
+    CHECK(cl, body_is(&r, TOO_BIG));
+    CHECK(cl,
+          conn_send_str(&c, "POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 4096\r\n\r\n") == 0);
+    CHECK(cl, conn_send(&c, body, MAX_BODY) == 0); /* exactly the limit is fine */
+    CHECK(cl, conn_read_response(&c, &r) == 0);
+    CHECK(cl, r.status == 200);
+    CHECK(cl, r.body_len == MAX_BODY);
+    close(c.fd);
+}
+
+static void test_too_big(void **state)
+{
+    run_client(scenario_too_big);
+    assert_int_equal(fx.seen.handled, 1); /* only the request at the limit */
+    assert_int_equal(fx.seen.body_len, MAX_BODY);
+}
+
+static void scenario_held(client_t *cl)
+{
+    conn_t c, idle;
+    resp_t r;
+
+    /* One idle keep-alive connection, one waiting for an answer that never comes. */
+    CHECK(cl, conn_open(&idle, cl->port) == 0);
+    CHECK(cl, conn_send_str(&idle, "GET /x HTTP/1.1\r\nHost: t\r\n\r\n") == 0);
+    CHECK(cl, conn_read_response(&idle, &r) == 0);
+    CHECK(cl, conn_open(&c, cl->port) == 0);
+    CHECK(cl, conn_send_str(&c, "GET /hold HTTP/1.1\r\nHost: t\r\n\r\n") == 0);
+    CHECK(cl, conn_read_response(&c, &r) == 1); /* closed without an answer */
+    CHECK(cl, conn_closed_by_server(&idle));
+    close(c.fd);
+    close(idle.fd);
+}
+
+static void test_close_with_suspended(void **state)
+{
+    fx.client.port = fx.port;
+    fx.client.scenario = scenario_held;
+    assert_int_equal(pthread_create(&fx.client.thread, NULL, client_main, &fx.client), 0);
+    RUN_UNTIL(fx.held != NULL, 5000);
+    assert_non_null(fx.held);
+    http_server_close(fx.server, on_closed, &fx.closed);
+    fx.server = NULL;
+    RUN_UNTIL(fx.closed == 1 && fx.client_done, 5000);
+    assert_int_equal(pthread_join(fx.client.thread, NULL), 0);
+    assert_int_equal(fx.closed, 1);
+    assert_true(fx.client_done);
+    if (fx.client.failed != NULL)
+        fail_msg("client check failed: %s", fx.client.failed);
+    /* Dropped but still the handler's: answering now only frees it. */
+    assert_string_equal(http_request_path(fx.held), "/hold");
+    http_respond(fx.held, 200, "text/plain", "too late", 8);
+    fx.held = NULL;
+}
+
+static void test_listen_errors(void **state)
+{
+    http_server_t *other = http_server_new(&loop, on_request, &fx, MAX_BODY);
+
+    assert_int_equal(http_server_listen(other, "not an address", 0), UV_EINVAL);
+    assert_int_equal(http_server_listen(other, "127.0.0.1", 70000), UV_EINVAL);
+    assert_int_equal(http_server_listen(other, "127.0.0.1", fx.port), UV_EADDRINUSE);
+    assert_int_equal(http_server_port(other), -1);
+    http_server_close(other, on_closed, &fx.closed);
+    RUN_UNTIL(fx.closed == 1, 2000);
+    assert_int_equal(fx.closed, 1);
+    fx.closed = 0;
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_get_query, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_post_body, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_async_keep_alive, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_too_big, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_close_with_suspended, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_listen_errors, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

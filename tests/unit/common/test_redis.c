@@ -1,0 +1,508 @@
+/* Unit tests of redis.c against a real redis-server started on a free loopback port in a
+ * temporary directory: commands and reply accessors, a server killed under pending commands,
+ * reconnection, AUTH + SELECT, close with commands pending. */
+#define _GNU_SOURCE
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "herald_err.h"
+#include "redis.h"
+
+/* ------------------------------------------------------------------ redis-server process */
+
+typedef struct server_s {
+    char dir[64];
+    int port;
+    pid_t pid;
+} server_t;
+
+static int free_port(void)
+{
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t len = sizeof(a);
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+
+    assert_true(fd >= 0);
+    assert_int_equal(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+    assert_int_equal(getsockname(fd, (struct sockaddr *)&a, &len), 0);
+    close(fd);
+    return ntohs(a.sin_port);
+}
+
+static int port_open(int port)
+{
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(port),
+                            .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    int ok = connect(fd, (struct sockaddr *)&a, sizeof(a)) == 0;
+
+    close(fd);
+    return ok;
+}
+
+/* Starts redis-server on s->port; `password` may be NULL. Waits up to 5 s for the port. */
+static void server_start(server_t *s, const char *password)
+{
+    char port[16];
+
+    snprintf(port, sizeof(port), "%d", s->port);
+    s->pid = fork();
+    assert_true(s->pid >= 0);
+    if (s->pid == 0) {
+        prctl(PR_SET_PDEATHSIG, SIGKILL); /* never outlive a crashed test */
+        freopen("/dev/null", "w", stdout);
+        if (password)
+            execlp("redis-server", "redis-server", "--port", port, "--bind", "127.0.0.1",
+                   "--save", "", "--appendonly", "no", "--dir", s->dir, "--requirepass",
+                   password, (char *)NULL);
+        else
+            execlp("redis-server", "redis-server", "--port", port, "--bind", "127.0.0.1",
+                   "--save", "", "--appendonly", "no", "--dir", s->dir, (char *)NULL);
+        _exit(127);
+    }
+    for (int i = 0; i < 250 && !port_open(s->port); i++)
+        usleep(20 * 1000);
+    assert_true(port_open(s->port));
+}
+
+static void server_kill(server_t *s)
+{
+    if (s->pid <= 0)
+        return;
+    kill(s->pid, SIGKILL);
+    waitpid(s->pid, NULL, 0);
+    s->pid = 0;
+}
+
+/* ---------------------------------------------------------------------------- loop helpers */
+
+static void on_tick(uv_timer_t *t)
+{
+}
+
+/* Runs the loop until cond(ctx) holds or ms pass. Returns cond(ctx). */
+static int run_until(uv_loop_t *loop, int (*cond)(void *), void *ctx, uint64_t ms)
+{
+    uv_timer_t tick;
+    uint64_t deadline;
+
+    uv_update_time(loop);
+    deadline = uv_now(loop) + ms;
+    uv_timer_init(loop, &tick);
+    uv_timer_start(&tick, on_tick, 10, 10); /* so that UV_RUN_ONCE returns */
+    while (!cond(ctx) && uv_now(loop) < deadline)
+        uv_run(loop, UV_RUN_ONCE);
+    uv_close((uv_handle_t *)&tick, NULL);
+    uv_run(loop, UV_RUN_NOWAIT);
+    return cond(ctx);
+}
+
+static int never(void *ctx)
+{
+    return 0;
+}
+
+static int is_connected(void *ctx)
+{
+    return redis_connected(ctx);
+}
+
+static int flag_set(void *ctx)
+{
+    return *(int *)ctx;
+}
+
+/* ------------------------------------------------------------------------------- fixture */
+
+typedef struct fixture_s {
+    server_t server;
+    uv_loop_t loop;
+    redis_t *r;
+} fixture_t;
+
+static int setup(void **state)
+{
+    fixture_t *f = calloc(1, sizeof(*f));
+
+    snprintf(f->server.dir, sizeof(f->server.dir), "/tmp/herald-redis-XXXXXX");
+    if (!mkdtemp(f->server.dir))
+        return -1;
+    f->server.port = free_port();
+    uv_loop_init(&f->loop);
+    *state = f;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    fixture_t *f = *state;
+
+    server_kill(&f->server);
+    rmdir(f->server.dir);
+    free(f);
+    return 0;
+}
+
+static void on_closed(void *arg)
+{
+    *(int *)arg = 1;
+}
+
+/* Closes f->r and checks that the loop ends with nothing left open. */
+static void close_all(fixture_t *f)
+{
+    int closed = 0;
+
+    redis_close(f->r, on_closed, &closed);
+    assert_true(run_until(&f->loop, flag_set, &closed, 2000));
+    assert_int_equal(uv_run(&f->loop, UV_RUN_DEFAULT), 0);
+    assert_int_equal(uv_loop_close(&f->loop), 0);
+}
+
+/* ------------------------------------------------------------------------------- replies */
+
+/* One command's outcome. The reply is checked inside the callback (it is borrowed). */
+typedef struct result_s {
+    int calls;
+    int status;
+    int type;
+    long long integer;
+    char str[128];
+    size_t len;
+    size_t count;
+    int sent_after; /* what a command issued from inside the callback returned */
+    redis_t *r;     /* set to issue that command */
+} result_t;
+
+static void on_reply(int status, const redis_reply_t *reply, void *arg)
+{
+    result_t *res = arg;
+
+    res->calls++;
+    res->status = status;
+    res->type = reply ? redis_reply_type(reply) : 0;
+    if (reply) {
+        size_t len;
+        const char *s = redis_reply_str(reply, &len);
+
+        res->integer = redis_reply_integer(reply);
+        res->count = redis_reply_count(reply);
+        res->len = len;
+        if (s) {
+            assert_true(len < sizeof(res->str));
+            memcpy(res->str, s, len);
+            res->str[len] = '\0';
+        }
+    }
+    if (res->r)
+        res->sent_after = redis_command(res->r, NULL, NULL, "PING");
+}
+
+static int answered(void *ctx)
+{
+    return ((result_t *)ctx)->calls > 0;
+}
+
+/* Sends fmt and runs the loop until the answer (2 s at most). */
+static result_t cmd(fixture_t *f, const char *fmt, ...)
+{
+    /* redis_command is variadic itself: build the argv here instead. */
+    result_t res = {0};
+    const char *argv[8];
+    size_t argvlen[8];
+    int argc = 0;
+    va_list ap;
+
+    va_start(ap, fmt);
+    for (const char *a = fmt; a && argc < 8; a = va_arg(ap, const char *)) {
+        argv[argc] = a;
+        argvlen[argc] = strlen(a);
+        argc++;
+    }
+    va_end(ap);
+    assert_int_equal(redis_command_argv(f->r, on_reply, &res, argc, argv, argvlen), 0);
+    assert_true(run_until(&f->loop, answered, &res, 2000));
+    assert_int_equal(res.calls, 1);
+    assert_int_equal(res.status, 0);
+    return res;
+}
+
+typedef struct hgetall_s {
+    int calls;
+    int ok;
+} hgetall_t;
+
+static void on_hgetall(int status, const redis_reply_t *reply, void *arg)
+{
+    hgetall_t *h = arg;
+    const redis_reply_t *e;
+    size_t len;
+    const char *s;
+    int seen_a = 0, seen_b = 0;
+
+    h->calls++;
+    if (status != 0 || redis_reply_type(reply) != REDIS_REPLY_T_ARRAY ||
+        redis_reply_count(reply) != 4)
+        return;
+    for (size_t i = 0; i < 4; i += 2) {
+        const char *field = redis_reply_str(redis_reply_element(reply, i), NULL);
+
+        e = redis_reply_element(reply, i + 1);
+        s = redis_reply_str(e, &len);
+        if (!strcmp(field, "a") && len == 1 && s[0] == '1')
+            seen_a = 1;
+        if (!strcmp(field, "b") && len == 1 && s[0] == '2')
+            seen_b = 1;
+    }
+    h->ok = seen_a && seen_b && redis_reply_element(reply, 4) == NULL;
+}
+
+static int hgetall_done(void *ctx)
+{
+    return ((hgetall_t *)ctx)->calls > 0;
+}
+
+/* A binary value with a NUL byte, through %b and argv. */
+typedef struct binary_s {
+    int calls;
+    int ok;
+} binary_t;
+
+static void on_binary(int status, const redis_reply_t *reply, void *arg)
+{
+    binary_t *b = arg;
+    size_t len;
+    const char *s = status == 0 ? redis_reply_str(reply, &len) : NULL;
+
+    b->calls++;
+    b->ok = s && redis_reply_type(reply) == REDIS_REPLY_T_STRING && len == 5 &&
+            memcmp(s, "a\0b\0c", 5) == 0;
+}
+
+static int binary_done(void *ctx)
+{
+    return ((binary_t *)ctx)->calls > 0;
+}
+
+/* --------------------------------------------------------------------------------- tests */
+
+static void test_commands(void **state)
+{
+    fixture_t *f = *state;
+    result_t res;
+
+    server_start(&f->server, NULL);
+    f->r = redis_new(&f->loop, "127.0.0.1", f->server.port, NULL, 0);
+    assert_true(run_until(&f->loop, is_connected, f->r, 5000));
+
+    res = cmd(f, "SET", "k", "v", NULL);
+    assert_int_equal(res.type, REDIS_REPLY_T_STATUS);
+    assert_string_equal(res.str, "OK");
+    res = cmd(f, "GET", "k", NULL);
+    assert_int_equal(res.type, REDIS_REPLY_T_STRING);
+    assert_string_equal(res.str, "v");
+    assert_int_equal(res.integer, 0); /* not an integer reply */
+    assert_int_equal(res.count, 0);   /* not an array */
+    res = cmd(f, "GET", "missing", NULL);
+    assert_int_equal(res.type, REDIS_REPLY_T_NIL);
+    assert_int_equal(res.len, 0);
+    for (int i = 1; i <= 3; i++) {
+        res = cmd(f, "INCR", "counter", NULL);
+        assert_int_equal(res.type, REDIS_REPLY_T_INTEGER);
+        assert_int_equal(res.integer, i);
+    }
+    res = cmd(f, "INCR", "k", NULL); /* "v" is no integer: an error reply, status 0 */
+    assert_int_equal(res.type, REDIS_REPLY_T_ERROR);
+    assert_non_null(strstr(res.str, "not an integer"));
+    res = cmd(f, "NOSUCHCOMMAND", NULL);
+    assert_int_equal(res.type, REDIS_REPLY_T_ERROR);
+    res = cmd(f, "HSET", "h", "a", "1", "b", "2", NULL);
+    assert_int_equal(res.integer, 2);
+
+    hgetall_t h = {0};
+    assert_int_equal(redis_command(f->r, on_hgetall, &h, "HGETALL %s", "h"), 0);
+    assert_true(run_until(&f->loop, hgetall_done, &h, 2000));
+    assert_true(h.ok);
+
+    binary_t b = {0};
+    assert_int_equal(redis_command(f->r, NULL, NULL, "SET bin %b", "a\0b\0c", (size_t)5), 0);
+    const char *argv[] = {"GET", "bin"};
+    assert_int_equal(redis_command_argv(f->r, on_binary, &b, 2, argv, NULL), 0);
+    assert_true(run_until(&f->loop, binary_done, &b, 2000));
+    assert_true(b.ok);
+
+    /* Pipelined: replies come back in order, each callback once. */
+    result_t many[50] = {{0}};
+    for (int i = 0; i < 50; i++)
+        assert_int_equal(redis_command(f->r, on_reply, &many[i], "INCR pipelined"), 0);
+    assert_true(run_until(&f->loop, answered, &many[49], 2000));
+    for (int i = 0; i < 50; i++) {
+        assert_int_equal(many[i].calls, 1);
+        assert_int_equal(many[i].integer, i + 1);
+    }
+
+    assert_int_equal(redis_command_argv(f->r, on_reply, &res, 0, argv, NULL), HERALD_EINVAL);
+    close_all(f);
+}
+
+static void test_server_killed(void **state)
+{
+    fixture_t *f = *state;
+    result_t blocked = {0}, queued[3] = {{0}};
+    result_t res;
+
+    server_start(&f->server, NULL);
+    f->r = redis_new(&f->loop, "127.0.0.1", f->server.port, NULL, 0);
+    assert_true(run_until(&f->loop, is_connected, f->r, 5000));
+
+    /* BLPOP on an empty list waits forever; the GETs queue behind it on the connection. */
+    blocked.r = f->r;
+    assert_int_equal(redis_command(f->r, on_reply, &blocked, "BLPOP nolist 0"), 0);
+    for (int i = 0; i < 3; i++)
+        assert_int_equal(redis_command(f->r, on_reply, &queued[i], "GET k"), 0);
+    run_until(&f->loop, never, NULL, 200);
+    assert_int_equal(blocked.calls, 0);
+
+    server_kill(&f->server);
+    assert_true(run_until(&f->loop, answered, &queued[2], 3000));
+    assert_int_equal(blocked.calls, 1);
+    assert_int_equal(blocked.status, UV_ECONNRESET);
+    assert_int_equal(blocked.type, 0); /* NULL reply */
+    assert_int_equal(blocked.sent_after, UV_ENOTCONN);
+    for (int i = 0; i < 3; i++) {
+        assert_int_equal(queued[i].calls, 1);
+        assert_int_equal(queued[i].status, UV_ECONNRESET);
+    }
+
+    /* Down: refused at once, several reconnect attempts fail meanwhile. */
+    assert_false(redis_connected(f->r));
+    assert_int_equal(redis_command(f->r, on_reply, &res, "PING"), UV_ENOTCONN);
+    run_until(&f->loop, never, NULL, 700);
+    assert_false(redis_connected(f->r));
+    assert_int_equal(redis_command(f->r, on_reply, &res, "PING"), UV_ENOTCONN);
+    for (int i = 0; i < 3; i++)
+        assert_int_equal(queued[i].calls, 1); /* still exactly once */
+
+    server_start(&f->server, NULL);
+    assert_true(run_until(&f->loop, is_connected, f->r, 8000));
+    res = cmd(f, "SET", "after", "restart", NULL);
+    assert_string_equal(res.str, "OK");
+    res = cmd(f, "GET", "after", NULL);
+    assert_string_equal(res.str, "restart");
+    close_all(f);
+}
+
+/* Nothing listens at first: every connect is refused until the server appears. */
+static void test_server_late(void **state)
+{
+    fixture_t *f = *state;
+    result_t res;
+
+    f->r = redis_new(&f->loop, "127.0.0.1", f->server.port, NULL, 0);
+    run_until(&f->loop, never, NULL, 500);
+    assert_false(redis_connected(f->r));
+    assert_int_equal(redis_command(f->r, on_reply, &res, "PING"), UV_ENOTCONN);
+    server_start(&f->server, NULL);
+    assert_true(run_until(&f->loop, is_connected, f->r, 8000));
+    res = cmd(f, "PING", NULL);
+    assert_string_equal(res.str, "PONG");
+    close_all(f);
+}
+
+static void test_auth_select(void **state)
+{
+    fixture_t *f = *state;
+    result_t res;
+
+    server_start(&f->server, "s3cret");
+    f->r = redis_new(&f->loop, "127.0.0.1", f->server.port, "s3cret", 2);
+    assert_true(run_until(&f->loop, is_connected, f->r, 5000));
+    cmd(f, "SET", "where", "db2", NULL);
+    res = cmd(f, "SELECT", "0", NULL);
+    assert_string_equal(res.str, "OK");
+    res = cmd(f, "GET", "where", NULL);
+    assert_int_equal(res.type, REDIS_REPLY_T_NIL);
+    res = cmd(f, "SELECT", "2", NULL);
+    res = cmd(f, "GET", "where", NULL);
+    assert_string_equal(res.str, "db2");
+    close_all(f);
+}
+
+static void test_auth_wrong(void **state)
+{
+    fixture_t *f = *state;
+
+    server_start(&f->server, "s3cret");
+    f->r = redis_new(&f->loop, "127.0.0.1", f->server.port, "wrong", 0);
+    run_until(&f->loop, never, NULL, 800); /* refused, dropped and retried a few times */
+    assert_false(redis_connected(f->r));
+    close_all(f);
+}
+
+static void test_close_pending(void **state)
+{
+    fixture_t *f = *state;
+    result_t blocked = {0}, queued = {0};
+    int closed = 0;
+
+    server_start(&f->server, NULL);
+    f->r = redis_new(&f->loop, "127.0.0.1", f->server.port, NULL, 0);
+    assert_true(run_until(&f->loop, is_connected, f->r, 5000));
+    assert_int_equal(redis_command(f->r, on_reply, &blocked, "BLPOP nolist 0"), 0);
+    assert_int_equal(redis_command(f->r, on_reply, &queued, "GET k"), 0);
+    run_until(&f->loop, never, NULL, 100);
+
+    redis_close(f->r, on_closed, &closed);
+    assert_int_equal(redis_command(f->r, on_reply, &queued, "GET k"), UV_ENOTCONN);
+    assert_true(run_until(&f->loop, flag_set, &closed, 2000));
+    assert_int_equal(blocked.calls, 1);
+    assert_int_equal(blocked.status, UV_ECANCELED);
+    assert_int_equal(queued.calls, 1);
+    assert_int_equal(queued.status, UV_ECANCELED);
+    assert_int_equal(uv_run(&f->loop, UV_RUN_DEFAULT), 0);
+    assert_int_equal(uv_loop_close(&f->loop), 0);
+}
+
+/* Closing while down (waiting out the backoff) and while connecting. */
+static void test_close_while_down(void **state)
+{
+    fixture_t *f = *state;
+
+    f->r = redis_new(&f->loop, "127.0.0.1", f->server.port, NULL, 0);
+    run_until(&f->loop, never, NULL, 150);
+    close_all(f);
+
+    assert_int_equal(uv_loop_init(&f->loop), 0);
+    f->r = redis_new(&f->loop, "127.0.0.1", f->server.port, NULL, 0);
+    close_all(f);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_commands, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_server_killed, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_server_late, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_auth_select, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_auth_wrong, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_close_pending, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_close_while_down, setup, teardown),
+    };
+
+    signal(SIGPIPE, SIG_IGN);
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
