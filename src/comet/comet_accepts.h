@@ -14,8 +14,8 @@
 #define COMET_ACCEPTS_MAX 64
 
 typedef struct comet_accepts_s {
-    uint64_t bits;  /* op o < 64 accepted iff bit o set */
-    int32_t *ext;   /* NULL, or ext[0] = n followed by n ops >= 64, unsorted and unique */
+    uint64_t bits; /* op o < 64 accepted iff bit o set */
+    int32_t *ext;  /* NULL, or ext[0] = n followed by n ops >= 64, unsorted and unique */
 } comet_accepts_t;
 
 /* Empty set. */

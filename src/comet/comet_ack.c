@@ -6,6 +6,7 @@
 #include "rpc_methods.h"
 
 #include <stdlib.h>
+#include <string.h>
 
 static void on_ack_timer(uv_timer_t *t)
 {
@@ -23,6 +24,16 @@ int comet_ack_init(comet_ack_t *a, uv_loop_t *loop, comet_logic_t *logic)
 
 void comet_ack_add(comet_ack_t *a, int64_t mid, const char *key, uint64_t seq)
 {
+    /* Only the highest seq matters: a connection acking again before the batch leaves (or
+     * flooding acks) updates its entry instead of filling the batch. */
+    if (a->n > 0) {
+        comet_ack_entry_t *last = &a->entries[a->n - 1];
+        if (last->mid == mid && strcmp(last->key, key) == 0) {
+            if (seq > last->seq)
+                last->seq = seq;
+            return;
+        }
+    }
     comet_ack_entry_t *e = &a->entries[a->n++];
     e->mid = mid;
     e->key = xstrdup(key);

@@ -31,7 +31,8 @@ typedef struct comet_ack_s {
 
 /* Returns 0 or UV_E*. */
 int comet_ack_init(comet_ack_t *a, uv_loop_t *loop, comet_logic_t *logic);
-/* Queues an ack (key copied); may send the batch at once. */
+/* Queues an ack (key copied); consecutive acks of one connection merge into one entry with the
+ * highest seq. May send the batch at once. */
 void comet_ack_add(comet_ack_t *a, int64_t mid, const char *key, uint64_t seq);
 /* Sends what is queued now. */
 void comet_ack_flush(comet_ack_t *a);

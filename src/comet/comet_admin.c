@@ -29,13 +29,12 @@ static json_t *admin_metrics(const comet_server_t *s)
                      "s:I}",
                      "server", s->conf->server_id, "workers", s->nworkers, "conns", SUM(conns),
                      "sockets", SUM(sockets), "ws_conns", SUM(ws), "rooms",
-                     (json_int_t)s->renew.rooms, "accepted", SUM(accepted), "auth_ok",
-                     SUM(auth_ok), "auth_failed", SUM(auth_failed), "packets_in", SUM(packets_in),
-                     "packets_out", SUM(packets_out), "bytes_in", SUM(bytes_in), "bytes_out",
-                     SUM(bytes_out), "kicks", SUM(kicks), "pushes", SUM(pushes),
-                     "protocol_errors", SUM(protocol_errors), "timeouts", SUM(timeouts),
-                     "slow_consumers", SUM(slow_consumers), "renewals",
-                     (json_int_t)s->renew.renewals);
+                     (json_int_t)s->renew.rooms, "accepted", SUM(accepted), "auth_ok", SUM(auth_ok),
+                     "auth_failed", SUM(auth_failed), "packets_in", SUM(packets_in), "packets_out",
+                     SUM(packets_out), "bytes_in", SUM(bytes_in), "bytes_out", SUM(bytes_out),
+                     "kicks", SUM(kicks), "pushes", SUM(pushes), "protocol_errors",
+                     SUM(protocol_errors), "timeouts", SUM(timeouts), "slow_consumers",
+                     SUM(slow_consumers), "renewals", (json_int_t)s->renew.renewals);
 }
 
 static json_t *admin_health(const comet_server_t *s)
@@ -43,8 +42,7 @@ static json_t *admin_health(const comet_server_t *s)
     json_int_t conns = SUM(conns);
     return json_pack("{s:i,s:s,s:{s:s,s:i,s:I,s:b,s:b}}", "code", 0, "message", "ok", "data",
                      "server", s->conf->server_id, "workers", s->nworkers, "conns", conns,
-                     "logic_connected", comet_logic_connected(&s->logic), "stopping",
-                     s->stopping);
+                     "logic_connected", comet_logic_connected(&s->logic), "stopping", s->stopping);
 }
 
 static void on_request(http_request_t *req, void *arg)
@@ -60,8 +58,8 @@ static void on_request(http_request_t *req, void *arg)
     } else if (strcmp(path, "/metrics") == 0) {
         http_respond_json(req, 200, admin_metrics(s));
     } else {
-        http_respond_json(req, 404, json_pack("{s:i,s:s}", "code", HERALD_ENOTFOUND, "message",
-                                              "not found"));
+        http_respond_json(req, 404,
+                          json_pack("{s:i,s:s}", "code", HERALD_ENOTFOUND, "message", "not found"));
     }
 }
 

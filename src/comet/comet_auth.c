@@ -112,8 +112,8 @@ static void auth_accept(comet_auth_t *a, const Herald__ConnectReply *r)
     if (a->deferred.len > 0) {
         proto_reader_t reader;
         proto_reader_init(&reader);
-        proto_reader_feed(&reader, a->deferred.data, a->deferred.len,
-                          (uint32_t)w->conf->max_body, comet_channel_on_packet, c);
+        proto_reader_feed(&reader, a->deferred.data, a->deferred.len, (uint32_t)w->conf->max_body,
+                          comet_channel_on_packet, c);
         proto_reader_deinit(&reader);
     }
     comet_conn_resume(c);

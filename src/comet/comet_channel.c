@@ -23,9 +23,10 @@ void comet_channel_register(comet_conn_t *c)
     comet_worker_t *w = comet_conn_worker(c);
     int old_worker = comet_keys_register(comet_server_keys(w->server), c);
     comet_conn_t *old = comet_strmap_get(&w->keys, c->key, strlen(c->key));
-    if (old != NULL && old != c)
+    if (old != NULL && old != c) {
+        old->flags |= COMET_CONN_F_REPLACED;
         comet_conn_kick_reason(old, "duplicate key"); /* leaves w->keys */
-    else if (old_worker >= 0 && old_worker != w->index)
+    } else if (old_worker >= 0 && old_worker != w->index)
         comet_push_kick_remote(w->server, old_worker, c->key, c->reg_seq, "duplicate key");
     comet_strmap_put(&w->keys, c);
     c->t = comet_worker_now(w);
@@ -46,8 +47,10 @@ void comet_channel_unregister(comet_conn_t *c)
     comet_fanout_unlink(&w->fanout, &c->all_link);
     comet_list_unlink(&c->all_link);
     COMET_STAT_SUB(&w->stats, conns, 1);
-    if (w->stopping)
-        return; /* ServerDown covers every connection at once */
+    /* A replaced connection's key lives on in the newer connection: telling logic the key is
+     * gone would drop the newer one's placement. At shutdown ServerDown covers everything. */
+    if (w->stopping || (c->flags & COMET_CONN_F_REPLACED))
+        return;
     Herald__DisconnectReq req = HERALD__DISCONNECT_REQ__INIT;
     req.mid = c->mid;
     req.key = c->key;
@@ -75,8 +78,7 @@ void comet_channel_set_room(comet_conn_t *c, const char *id, size_t len)
 static void on_heartbeat(comet_conn_t *c, const proto_header_t *h)
 {
     comet_worker_t *w = comet_conn_worker(c);
-    int32_t online =
-        c->room ? comet_online_get(w->online, c->room->id, strlen(c->room->id)) : 0;
+    int32_t online = c->room ? comet_online_get(w->online, c->room->id, strlen(c->room->id)) : 0;
     uint8_t body[4] = {(uint8_t)((uint32_t)online >> 24), (uint8_t)((uint32_t)online >> 16),
                        (uint8_t)((uint32_t)online >> 8), (uint8_t)online};
     comet_conn_send_packet(c, PROTO_OP_HEARTBEAT_REPLY, h->seq, body, sizeof body);
@@ -122,10 +124,13 @@ static void on_receive_reply(int status, const ProtobufCMessage *msg, void *arg)
     free(ctx);
 }
 
-static void on_send_msg(comet_conn_t *c, const proto_header_t *h, const uint8_t *body,
-                        size_t len)
+static void on_send_msg(comet_conn_t *c, const proto_header_t *h, const uint8_t *body, size_t len)
 {
     comet_worker_t *w = comet_conn_worker(c);
+    if (c->refs >= COMET_CONN_MAX_CALLS) {
+        send_reply_code(c, h->seq, HERALD_ERATE, "too many messages in flight");
+        return;
+    }
     Herald__Proto p = HERALD__PROTO__INIT;
     p.ver = PROTO_VERSION;
     p.op = (int32_t)h->op;
@@ -151,8 +156,7 @@ static void on_send_msg(comet_conn_t *c, const proto_header_t *h, const uint8_t 
     }
 }
 
-static int on_change_room(comet_conn_t *c, const proto_header_t *h, const uint8_t *body,
-                          size_t len)
+static int on_change_room(comet_conn_t *c, const proto_header_t *h, const uint8_t *body, size_t len)
 {
     if (len > 0 && !comet_room_id_valid((const char *)body, len))
         return HERALD_EINVAL;

@@ -22,7 +22,8 @@ int comet_channel_on_packet(void *arg, const proto_header_t *h, const uint8_t *b
 void comet_channel_register(comet_conn_t *c);
 
 /* Leaves every table (room included) and tells logic (Disconnect) unless the worker is
- * draining. Called by comet_conn when it closes or finishes a registered connection. */
+ * draining or c was replaced by a newer connection with its key. Called by comet_conn when it
+ * closes or finishes a registered connection. */
 void comet_channel_unregister(comet_conn_t *c);
 
 /* Moves c to room id (len bytes, a valid room id) or out of any room when len is 0. */

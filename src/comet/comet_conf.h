@@ -11,7 +11,7 @@ typedef struct comet_conf_s {
     /* [server] */
     char *server_id;
     char *advertise_host;
-    int64_t workers;               /* 0 = one per core */
+    int64_t workers; /* 0 = one per core */
     int64_t weight;
     int64_t renew_online_interval; /* ms */
     /* [tcp], [websocket], [rpc], [admin]: "host:port" */
@@ -20,7 +20,7 @@ typedef struct comet_conf_s {
     char *rpc_listen;
     char *admin_listen;
     /* [logic] */
-    char *logic_addrs; /* comma list of "host:port" */
+    char *logic_addrs;         /* comma list of "host:port" */
     int64_t logic_rpc_timeout; /* ms */
     /* [protocol] */
     int64_t max_body;

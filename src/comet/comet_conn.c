@@ -178,8 +178,8 @@ static int in_shared(const buf_shared_t *shared, const uv_buf_t *b)
 }
 
 /* Queues the bytes of bufs after the first `done` ones. */
-static int conn_queue(comet_conn_t *c, const uv_buf_t *bufs, unsigned nbufs,
-                      buf_shared_t *shared, size_t done)
+static int conn_queue(comet_conn_t *c, const uv_buf_t *bufs, unsigned nbufs, buf_shared_t *shared,
+                      size_t done)
 {
     size_t copy = 0;
     size_t skip = done;
@@ -304,8 +304,7 @@ static int conn_send_packet(comet_conn_t *c, uint32_t op, uint32_t seq, const vo
     return rc;
 }
 
-int comet_conn_send_packet(comet_conn_t *c, uint32_t op, uint32_t seq, const void *body,
-                           size_t len)
+int comet_conn_send_packet(comet_conn_t *c, uint32_t op, uint32_t seq, const void *body, size_t len)
 {
     return conn_send_packet(c, op, seq, body, len, 0);
 }

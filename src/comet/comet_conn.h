@@ -31,16 +31,17 @@ typedef enum {
     COMET_CONN_WAIT_AUTH,     /* first packet must be OpAuth */
     COMET_CONN_AUTHING,       /* Connect in flight; reading paused, later packets deferred */
     COMET_CONN_AUTHED,
-    COMET_CONN_CLOSING,       /* last bytes queued, FIN sent; input discarded until EOF or linger */
-    COMET_CONN_CLOSED,        /* uv_close called */
+    COMET_CONN_CLOSING, /* last bytes queued, FIN sent; input discarded until EOF or linger */
+    COMET_CONN_CLOSED,  /* uv_close called */
 } comet_conn_state_t;
 
 enum {
-    COMET_CONN_F_WS = 1,           /* WebSocket transport */
-    COMET_CONN_F_WS_FRAG = 2,      /* a fragmented message is being assembled */
+    COMET_CONN_F_WS = 1,      /* WebSocket transport */
+    COMET_CONN_F_WS_FRAG = 2, /* a fragmented message is being assembled */
     COMET_CONN_F_WS_CLOSE_SENT = 4,
-    COMET_CONN_F_REGISTERED = 8,   /* in the key tables, room and broadcast list */
+    COMET_CONN_F_REGISTERED = 8, /* in the key tables, room and broadcast list */
     COMET_CONN_F_HANDLE_CLOSED = 16,
+    COMET_CONN_F_REPLACED = 32, /* kicked by a newer connection with its key: no Disconnect */
 };
 
 /* Partial WebSocket input: [frag_len bytes of an unfinished fragmented message][raw bytes of an
@@ -60,25 +61,29 @@ typedef struct comet_conn_s {
     char *key;              /* heap, sized exactly; NULL before auth */
     comet_auth_t *auth;     /* Connect in flight (state AUTHING), else NULL */
     int64_t mid;
-    uint64_t last_seq;      /* highest per-user seq written (backlog and pushes by key) */
+    uint64_t last_seq; /* highest per-user seq written (backlog and pushes by key) */
     comet_accepts_t accepts;
     union {
         proto_reader_t reader; /* TCP */
         comet_ws_in_t ws;      /* WebSocket */
     } in;
-    uint32_t frag_len;      /* WebSocket: assembled message bytes at the front of in.ws.buf */
-    uint32_t unsent;        /* bytes queued in write requests */
-    uint32_t t;             /* ms (uv_now, truncated): accept, last activity or close time */
-    uint32_t last_renew;    /* ms: last logic Heartbeat */
-    uint32_t reg_seq;       /* registration order (comet_keys.h), for duplicate kicks */
+    uint32_t frag_len;   /* WebSocket: assembled message bytes at the front of in.ws.buf */
+    uint32_t unsent;     /* bytes queued in write requests */
+    uint32_t t;          /* ms (uv_now, truncated): accept, last activity or close time */
+    uint32_t last_renew; /* ms: last logic Heartbeat */
+    uint32_t reg_seq;    /* registration order (comet_keys.h), for duplicate kicks */
     uint16_t refs;
-    uint8_t state;          /* comet_conn_state_t */
+    uint8_t state; /* comet_conn_state_t */
     uint8_t flags;
 } comet_conn_t;
 
-/* Upper bound of the bytes a connection may have in flight toward its peer before it is kicked
- * as a slow consumer comes from protocol.max_pending_bytes; this is the linger after a kick. */
+/* After its last bytes are queued (kick, refused auth, close frame), a connection waits this long
+ * for the peer to close before it is closed anyway. */
 #define COMET_CONN_LINGER_MS 2000
+
+/* Calls to logic a connection may have in flight (refs); more OpSendMsg are refused at once
+ * with HERALD_ERATE, so a client cannot pile up calls. */
+#define COMET_CONN_MAX_CALLS 64
 
 static inline comet_worker_t *comet_conn_worker(const comet_conn_t *c)
 {

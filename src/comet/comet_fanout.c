@@ -15,8 +15,8 @@ struct comet_fanout_job_s {
     buf_shared_t *tcp;
     buf_shared_t *ws;
     uint32_t packets;
-    int32_t op;           /* accepts filter, or -1 for none (room pushes) */
-    uint32_t rate;        /* paced: connections per second */
+    int32_t op;            /* accepts filter, or -1 for none (room pushes) */
+    uint32_t rate;         /* paced: connections per second */
     uint64_t credit_milli; /* paced: thousandths of a write earned and not spent */
 };
 

@@ -27,11 +27,6 @@ static inline int comet_list_empty(const comet_link_t *head)
     return head->next == head;
 }
 
-static inline int comet_list_linked(const comet_link_t *link)
-{
-    return link->next != NULL;
-}
-
 /* Appends link (not in any list) at the tail of head. */
 static inline void comet_list_append(comet_link_t *head, comet_link_t *link)
 {

@@ -47,8 +47,7 @@ void comet_listen_set_port(struct sockaddr_storage *addr, int port)
         ((struct sockaddr_in *)addr)->sin_port = htons((uint16_t)port);
 }
 
-int comet_listen_tcp(uv_loop_t *loop, uv_tcp_t *h, const struct sockaddr *addr,
-                     uv_connection_cb cb)
+int comet_listen_tcp(uv_loop_t *loop, uv_tcp_t *h, const struct sockaddr *addr, uv_connection_cb cb)
 {
     int rc = uv_tcp_init_ex(loop, h, addr->sa_family);
     if (rc != 0)

@@ -6,7 +6,8 @@
 #include <uv.h>
 
 /* Resolves "host:port" (numeric IPv4/IPv6 or a name, looked up once at start) into out.
- * Returns 0, HERALD_EINVAL for a malformed address, or a UV_EAI_* error. Blocking: start-up only. */
+ * Returns 0, HERALD_EINVAL for a malformed address, or a UV_EAI_* error. Blocking: start-up only.
+ */
 int comet_listen_resolve(const char *hostport, struct sockaddr_storage *out);
 
 /* Creates a TCP socket for addr's family on loop, sets SO_REUSEPORT (so every worker binds the

@@ -9,8 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-int comet_logic_init(comet_logic_t *l, uv_loop_t *loop, const comet_conf_t *conf,
-                     const char *owner)
+int comet_logic_init(comet_logic_t *l, uv_loop_t *loop, const comet_conf_t *conf, const char *owner)
 {
     memset(l, 0, sizeof *l);
     l->timeout_ms = (uint32_t)conf->logic_rpc_timeout;
@@ -61,8 +60,8 @@ int comet_logic_call(comet_logic_t *l, uint16_t method, const ProtobufCMessage *
         l->next = (l->next + 1) % l->n;
         if (!rpc_client_connected(c))
             continue;
-        int rc = rpc_client_call(c, method, req, reply_desc, timeout_ms ? timeout_ms : l->timeout_ms,
-                                 cb, arg);
+        int rc = rpc_client_call(c, method, req, reply_desc,
+                                 timeout_ms ? timeout_ms : l->timeout_ms, cb, arg);
         if (rc != UV_ENOTCONN)
             return rc;
     }
@@ -78,8 +77,8 @@ static void on_notify_reply(int status, const ProtobufCMessage *reply, void *arg
 void comet_logic_notify(comet_logic_t *l, uint16_t method, const ProtobufCMessage *req,
                         const ProtobufCMessageDescriptor *reply_desc)
 {
-    int rc = comet_logic_call(l, method, req, reply_desc, 0, on_notify_reply,
-                              (void *)(intptr_t)method);
+    int rc =
+        comet_logic_call(l, method, req, reply_desc, 0, on_notify_reply, (void *)(intptr_t)method);
     if (rc != 0)
         log_debug("logic method %d not sent: %s", method, herald_strerror(rc));
 }

@@ -17,8 +17,8 @@
 typedef struct comet_logic_s {
     rpc_client_t **clients;
     size_t n;
-    size_t next;          /* round-robin position */
-    size_t closing;       /* clients whose close has not completed */
+    size_t next;    /* round-robin position */
+    size_t closing; /* clients whose close has not completed */
     uint32_t timeout_ms;
     void (*on_closed)(void *arg);
     void *closed_arg;

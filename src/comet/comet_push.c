@@ -34,17 +34,17 @@ typedef struct push_task_s {
     comet_task_t task;
     push_op_t *op; /* NULL when nobody waits (kicks between workers) */
     push_kind_t kind;
-    char **keys;     /* KEYS, KICK */
-    uint64_t *seqs;  /* KEYS: parallel to keys, or NULL */
+    char **keys;    /* KEYS, KICK */
+    uint64_t *seqs; /* KEYS: parallel to keys, or NULL */
     size_t n;
-    uint32_t before_seq; /* KICK */
-    int32_t opcode;  /* KEYS, ALL: the packet's op */
-    uint32_t seq;    /* KEYS without seqs */
-    buf_shared_t *body; /* KEYS: packet body; KICK: op 6 body */
-    char *room;      /* ROOM */
+    uint32_t before_seq;    /* KICK */
+    int32_t opcode;         /* KEYS, ALL: the packet's op */
+    uint32_t seq;           /* KEYS without seqs */
+    buf_shared_t *body;     /* KEYS: packet body; KICK: op 6 body */
+    char *room;             /* ROOM */
     buf_shared_t *tcp, *ws; /* ROOM, ALL: encoded once for each transport */
     uint32_t packets;
-    uint32_t rate;   /* ALL: connections per second, 0 = no limit */
+    uint32_t rate; /* ALL: connections per second, 0 = no limit */
 } push_task_t;
 
 /* ------------------------------------------------------------------------ worker side */
@@ -55,8 +55,11 @@ static int deliver_key(comet_worker_t *w, push_task_t *t, size_t i)
     if (c == NULL || c->state != COMET_CONN_AUTHED)
         return 0;
     if (t->kind == PUSH_KICK) {
-        if (t->before_seq != 0 && !comet_keys_before(c->reg_seq, t->before_seq))
-            return 0;
+        if (t->before_seq != 0) {
+            if (!comet_keys_before(c->reg_seq, t->before_seq))
+                return 0;
+            c->flags |= COMET_CONN_F_REPLACED; /* a duplicate: the key lives on elsewhere */
+        }
         comet_conn_kick(c, (const char *)t->body->data, t->body->len);
         return 1;
     }
@@ -105,8 +108,8 @@ static void on_push_task(comet_task_t *task, void *owner)
         }
         case PUSH_ALL:
             delivered = (int)comet_fanout_all(&w->fanout, &w->all,
-                                              (uint32_t)COMET_STAT_GET(&w->stats, conns),
-                                              t->opcode, t->tcp, t->ws, t->rate);
+                                              (uint32_t)COMET_STAT_GET(&w->stats, conns), t->opcode,
+                                              t->tcp, t->ws, t->rate);
             break;
         }
         if (t->kind != PUSH_KICK)
@@ -218,9 +221,9 @@ static push_op_t *push_op_new(rpc_call_t *call, push_kind_t kind, int parts)
 }
 
 /* Posts a part to every worker with the same shared payload (ROOM, ALL). */
-static void push_everywhere(comet_server_t *s, rpc_call_t *call, push_kind_t kind,
-                            const char *room, int32_t opcode, buf_shared_t *tcp,
-                            buf_shared_t *ws, uint32_t packets, uint32_t rate)
+static void push_everywhere(comet_server_t *s, rpc_call_t *call, push_kind_t kind, const char *room,
+                            int32_t opcode, buf_shared_t *tcp, buf_shared_t *ws, uint32_t packets,
+                            uint32_t rate)
 {
     push_op_t *op = push_op_new(call, kind, s->nworkers);
     for (int i = 0; i < s->nworkers; i++) {
@@ -412,8 +415,7 @@ static void on_kick(rpc_call_t *call, const ProtobufCMessage *msg, void *arg)
     const Herald__KickReq *req = (const Herald__KickReq *)msg;
     /* reason is the op 6 body: a JSON object as is, or a word to wrap as {"reason":...} */
     const char *reason = req->reason ? req->reason : "";
-    buf_shared_t *body = reason[0] == '{' ? shared_copy(reason, strlen(reason))
-                                          : kick_body(reason);
+    buf_shared_t *body = reason[0] == '{' ? shared_copy(reason, strlen(reason)) : kick_body(reason);
     push_by_key(s, call, PUSH_KICK, req->keys, req->n_keys, NULL, 0, 0, body);
     buf_shared_unref(body);
 }

@@ -22,7 +22,7 @@ typedef struct comet_renew_s {
     comet_server_t *server;
     int in_flight; /* a census or call is under way */
     int stopped;
-    int failing;   /* the last attempt failed (logged once per failure streak) */
+    int failing;    /* the last attempt failed (logged once per failure streak) */
     uint64_t rooms; /* rooms at the last census, for /metrics */
     uint64_t renewals;
 } comet_renew_t;

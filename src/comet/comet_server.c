@@ -246,8 +246,8 @@ int comet_server_start(uv_loop_t *loop, const comet_conf_t *conf, comet_server_t
     struct sockaddr_storage tcp_addr, ws_addr;
     char *rpc_host = NULL, *admin_host = NULL;
     int rpc_port = 0, admin_port = 0;
-    int rc = resolve_addrs(conf, &tcp_addr, &ws_addr, &rpc_host, &rpc_port, &admin_host,
-                           &admin_port);
+    int rc =
+        resolve_addrs(conf, &tcp_addr, &ws_addr, &rpc_host, &rpc_port, &admin_host, &admin_port);
     comet_server_t *s = NULL;
     if (rc != 0)
         goto done;

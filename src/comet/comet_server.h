@@ -28,7 +28,7 @@
 #define COMET_SERVER_DOWN_TIMEOUT_MS 2000
 
 struct comet_server_s {
-    uv_loop_t *loop; /* the main thread's, borrowed */
+    uv_loop_t *loop;          /* the main thread's, borrowed */
     const comet_conf_t *conf; /* borrowed: must outlive the server */
     comet_worker_t *workers;
     int nworkers;
@@ -38,7 +38,7 @@ struct comet_server_s {
     comet_renew_t renew;
     rpc_server_t *rpc;
     http_server_t *admin;
-    ws_codec_t *ws; /* encodes broadcast frames on the main thread */
+    ws_codec_t *ws;                              /* encodes broadcast frames on the main thread */
     int tcp_port, ws_port, rpc_port, admin_port; /* bound ports */
     int stopping;
     int waiting; /* workers or handles the current stop phase waits for */

@@ -11,9 +11,9 @@
 
 typedef struct comet_stats_s {
     /* gauges */
-    _Atomic uint64_t sockets;  /* open client sockets, any state */
-    _Atomic uint64_t ws;       /* of which WebSocket */
-    _Atomic uint64_t conns;    /* authenticated connections */
+    _Atomic uint64_t sockets; /* open client sockets, any state */
+    _Atomic uint64_t ws;      /* of which WebSocket */
+    _Atomic uint64_t conns;   /* authenticated connections */
     /* counters */
     _Atomic uint64_t accepted;
     _Atomic uint64_t auth_ok;
@@ -23,20 +23,17 @@ typedef struct comet_stats_s {
     _Atomic uint64_t bytes_in;
     _Atomic uint64_t bytes_out;
     _Atomic uint64_t kicks;
-    _Atomic uint64_t pushes;    /* push tasks (keys, room, broadcast) handled by this worker */
+    _Atomic uint64_t pushes; /* push tasks (keys, room, broadcast) handled by this worker */
     _Atomic uint64_t protocol_errors;
-    _Atomic uint64_t timeouts;  /* auth and heartbeat deadlines */
+    _Atomic uint64_t timeouts; /* auth and heartbeat deadlines */
     _Atomic uint64_t slow_consumers;
 } comet_stats_t;
 
 #define COMET_STAT_ADD(st, field, n)                                                               \
-    atomic_store_explicit(&(st)->field,                                                            \
-                          atomic_load_explicit(&(st)->field, memory_order_relaxed) +               \
-                              (uint64_t)(n),                                                       \
-                          memory_order_relaxed)
+    atomic_store_explicit(                                                                         \
+        &(st)->field, atomic_load_explicit(&(st)->field, memory_order_relaxed) + (uint64_t)(n),    \
+        memory_order_relaxed)
 #define COMET_STAT_SUB(st, field, n) COMET_STAT_ADD(st, field, -(uint64_t)(n))
-#define COMET_STAT_SET(st, field, v)                                                               \
-    atomic_store_explicit(&(st)->field, (uint64_t)(v), memory_order_relaxed)
 #define COMET_STAT_GET(st, field) atomic_load_explicit(&(st)->field, memory_order_relaxed)
 
 #endif

@@ -20,7 +20,7 @@ typedef const char *(*comet_strmap_key_fn)(const void *item);
 typedef struct comet_strmap_s {
     uint32_t *hashes; /* 0 = empty slot; stored hashes are never 0 */
     void **items;
-    uint32_t cap;     /* power of two, or 0 before the first insert */
+    uint32_t cap; /* power of two, or 0 before the first insert */
     uint32_t count;
     comet_strmap_key_fn key;
 } comet_strmap_t;

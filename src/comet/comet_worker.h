@@ -48,14 +48,14 @@ struct comet_worker_s {
     uv_timer_t sweep;
     uint8_t *read_buf; /* lent to every read of this worker (alloc callback) */
     ws_codec_t *ws;
-    buf_t out;     /* building multi-packet writes (auth reply + backlog) */
-    buf_t scratch; /* a packet before it is framed for WebSocket */
+    buf_t out;            /* building multi-packet writes (auth reply + backlog) */
+    buf_t scratch;        /* a packet before it is framed for WebSocket */
     comet_link_t pending; /* not yet authenticated, by accept time */
     comet_link_t active;  /* authenticated, by last activity */
     comet_link_t closing; /* finishing, by close time */
     comet_link_t all;     /* authenticated, by registration (broadcast order) */
     comet_rooms_t rooms;
-    comet_strmap_t keys;  /* key -> comet_conn_t of this worker */
+    comet_strmap_t keys; /* key -> comet_conn_t of this worker */
     comet_logic_t logic;
     comet_ack_t acks;
     comet_fanout_t fanout;
@@ -63,8 +63,8 @@ struct comet_worker_s {
     comet_stats_t stats;
     int stopping; /* draining: no new connection, no Disconnect calls */
     int drained;
-    comet_task_t drain_task;   /* main -> worker: comet_worker_drain */
-    comet_task_t stop_task;    /* main -> worker: comet_worker_stop */
+    comet_task_t drain_task;   /* main -> worker (comet_worker_post_drain) */
+    comet_task_t stop_task;    /* main -> worker (comet_worker_post_stop) */
     comet_task_t drained_task; /* worker -> main (comet_server_worker_drained) */
     comet_task_t stopped_task; /* worker -> main (comet_server_worker_stopped) */
 };
@@ -91,7 +91,7 @@ void comet_worker_post_drain(comet_worker_t *w);
  * end (then comet_server_worker_stopped is called from the thread). */
 void comet_worker_post_stop(comet_worker_t *w);
 
-/* Main thread: waits for the thread to end (after comet_worker_stop). */
+/* Main thread: waits for the thread to end (after comet_worker_post_stop). */
 void comet_worker_join(comet_worker_t *w);
 
 /* Main thread: frees what init created; the loop must have no handle left (thread ended, or

@@ -27,12 +27,15 @@ kafka_producer_t *kafka_producer_new(uv_loop_t *loop, const char *brokers, const
                                      char *err, size_t errlen);
 
 /* Queues one message (key and value copied). Returns 0 and calls cb exactly once later (cb may
- * be NULL), or HERALD_EUNAVAIL when the local queue is full, and then never calls cb. */
+ * be NULL), or HERALD_EUNAVAIL when the local queue is full (HERALD_EINVAL when the message is
+ * over message.max.bytes), and then never calls cb. */
 int kafka_produce(kafka_producer_t *p, const void *key, size_t key_len, const void *value,
                   size_t value_len, kafka_delivery_cb cb, void *arg);
 
 /* Flushes outstanding messages for up to timeout_ms (blocking the loop: shutdown only), then
- * destroys the producer. Undelivered messages get their callback with HERALD_EUNAVAIL. */
+ * destroys the producer. Undelivered messages get their callback with HERALD_EUNAVAIL. Not from
+ * inside a delivery callback. Like uv_close, the loop must run once more to release the
+ * adapter's poll handle (before uv_loop_close). */
 void kafka_producer_free(kafka_producer_t *p, int timeout_ms);
 
 /* ------------------------------------------------------------------------------------ consumer */
@@ -67,7 +70,9 @@ void kafka_consumer_done(kafka_consumer_t *c, int32_t partition, int64_t offset)
 void kafka_consumer_pause(kafka_consumer_t *c);
 void kafka_consumer_resume(kafka_consumer_t *c);
 
-/* Commits what is done, leaves the group and frees (blocks the loop briefly: shutdown only). */
+/* Commits what is done, leaves the group and frees (blocks the loop briefly: shutdown only).
+ * Not from inside the message callback. The loop must run once more afterwards, as for
+ * kafka_producer_free. */
 void kafka_consumer_free(kafka_consumer_t *c);
 
 #endif

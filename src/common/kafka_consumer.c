@@ -33,7 +33,7 @@ typedef struct kafka_inflight_s {
 typedef struct kafka_part_s {
     kafka_inflight_t *q; /* q[head..len) in offset order */
     size_t head, len, cap;
-    int64_t stored;      /* last offset given to rd_kafka_offsets_store, -1 none */
+    int64_t stored; /* last offset given to rd_kafka_offsets_store, -1 none */
     /* One-element list reused for every store. It caches a partition reference, so it must be
      * destroyed before rd_kafka_destroy. */
     rd_kafka_topic_partition_list_t *store;
@@ -252,8 +252,7 @@ static int kafka_consumer_serve(void *owner)
 
 /* ------------------------------------------------------------------------- lifecycle */
 
-static int kafka_consumer_conf(rd_kafka_conf_t *conf, const char *group, char *err,
-                               size_t errlen)
+static int kafka_consumer_conf(rd_kafka_conf_t *conf, const char *group, char *err, size_t errlen)
 {
     /* Short session and heartbeat: a dead job's partitions move on within seconds. A short
      * metadata refresh: a topic created after start-up is found quickly. A short fetch wait:

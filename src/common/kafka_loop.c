@@ -90,7 +90,6 @@ rd_kafka_conf_t *kafka_loop_conf_new(kafka_loop_t *kl, const char *brokers, char
         rd_kafka_conf_destroy(conf);
         return NULL;
     }
-    if (getenv("TMPDBG")) { kafka_loop_conf_set(conf, "debug", getenv("TMPDBG"), err, errlen); log_level_current = LOG_DEBUG; }
     rd_kafka_conf_set_opaque(conf, kl);
     rd_kafka_conf_set_log_cb(conf, kafka_loop_on_log);
     rd_kafka_conf_set_error_cb(conf, kafka_loop_on_error);

@@ -27,9 +27,9 @@ typedef struct kafka_loop_s {
     int fds[2];              /* pipe: librdkafka writes fds[1], the poll reads fds[0]; -1 unset */
     rd_kafka_queue_t *queue; /* owned reference, NULL before kafka_loop_start */
     kafka_loop_serve_cb serve;
-    void *owner;             /* the producer or consumer its librdkafka callbacks work for */
-    const char *role;        /* "producer" / "consumer" in log lines (static string) */
-    int outage;              /* brokers reported down and no sign of life since */
+    void *owner;      /* the producer or consumer its librdkafka callbacks work for */
+    const char *role; /* "producer" / "consumer" in log lines (static string) */
+    int outage;       /* brokers reported down and no sign of life since */
 } kafka_loop_t;
 
 kafka_loop_t *kafka_loop_new(uv_loop_t *loop, const char *role, void *owner);

@@ -92,12 +92,11 @@ kafka_producer_t *kafka_producer_new(uv_loop_t *loop, const char *brokers, const
     conf = NULL;
     p->rkt = rd_kafka_topic_new(p->rk, topic, NULL);
     if (!p->rkt) {
-        snprintf(err, errlen, "kafka topic %s: %s", topic,
-                 rd_kafka_err2str(rd_kafka_last_error()));
+        snprintf(err, errlen, "kafka topic %s: %s", topic, rd_kafka_err2str(rd_kafka_last_error()));
         goto fail;
     }
-    if (kafka_loop_start(p->kl, rd_kafka_queue_get_main(p->rk), kafka_producer_serve, err,
-                         errlen) < 0)
+    if (kafka_loop_start(p->kl, rd_kafka_queue_get_main(p->rk), kafka_producer_serve, err, errlen) <
+        0)
         goto fail;
     return p;
 

@@ -28,16 +28,16 @@
 /* Owned by the caller from redis_new to redis_close; freed in the timer's close callback. */
 struct redis_s {
     uv_loop_t *loop;
-    uv_timer_t timer;       /* backoff while down, deadline while handshaking, deferred close */
-    redisAsyncContext *ac;  /* NULL while down; freed by hiredis or by a timer callback */
+    uv_timer_t timer;      /* backoff while down, deadline while handshaking, deferred close */
+    redisAsyncContext *ac; /* NULL while down; freed by hiredis or by a timer callback */
     char *host;
     int port;
-    char *password;         /* NULL when none */
+    char *password; /* NULL when none */
     int db;
-    int handshake_left;     /* handshake replies still expected on ac */
-    uint64_t backoff_ms;    /* wait before the next attempt */
-    unsigned ready : 1;     /* handshake done: commands are accepted */
-    unsigned outage : 1;    /* a failure was logged and no recovery yet */
+    int handshake_left;  /* handshake replies still expected on ac */
+    uint64_t backoff_ms; /* wait before the next attempt */
+    unsigned ready : 1;  /* handshake done: commands are accepted */
+    unsigned outage : 1; /* a failure was logged and no recovery yet */
     unsigned closing : 1;
     void (*close_cb)(void *arg);
     void *close_arg;
@@ -172,7 +172,7 @@ static void redis_on_handshake(redisAsyncContext *ac, void *reply, void *privdat
             log_warn("redis %s:%d: %s", r->host, r->port, rep->str);
             r->outage = 1;
         }
-        r->handshake_left = -1; /* never ready on this connection */
+        r->handshake_left = -1;   /* never ready on this connection */
         redisAsyncDisconnect(ac); /* deferred by hiredis until this callback returns */
         return;
     }

@@ -32,11 +32,14 @@ typedef void (*redis_reply_cb)(int status, const redis_reply_t *reply, void *arg
 redis_t *redis_new(uv_loop_t *loop, const char *host, int port, const char *password, int db);
 
 /* Sends a command given as argv (binary-safe). Returns 0 and calls cb exactly once later (cb may
- * be NULL to ignore the reply); or UV_ENOTCONN when disconnected, and then never calls cb. */
+ * be NULL to ignore the reply); or UV_ENOTCONN when disconnected (also while the connection's
+ * AUTH/SELECT handshake is still running), HERALD_EINVAL for argc < 1, and then never calls cb.
+ * Not for SUBSCRIBE / MONITOR (one reply per command is assumed). */
 int redis_command_argv(redis_t *r, redis_reply_cb cb, void *arg, int argc, const char **argv,
                        const size_t *argvlen);
 
-/* printf-like convenience with hiredis's format (%s, %b with pointer+length, %lld ...). */
+/* printf-like convenience with hiredis's format (%s, %b with pointer+length, %lld ...).
+ * Returns as redis_command_argv; HERALD_EINVAL for a format hiredis rejects. */
 int redis_command(redis_t *r, redis_reply_cb cb, void *arg, const char *fmt, ...);
 
 int redis_connected(const redis_t *r);

@@ -65,8 +65,8 @@ static int get_string(json_t *root, const char *name, size_t max, int empty_is_n
 }
 
 /* Optional integer field in [min, max]; *present tells whether it was given (not null). */
-static int get_int(json_t *root, const char *name, json_int_t min, json_int_t max,
-                   json_int_t *out, int *present, char *err, size_t errlen)
+static int get_int(json_t *root, const char *name, json_int_t min, json_int_t max, json_int_t *out,
+                   int *present, char *err, size_t errlen)
 {
     *present = 0;
     json_t *v = json_object_get(root, name);
@@ -102,8 +102,7 @@ static int get_accepts(json_t *root, logic_body_auth_t *a, char *err, size_t err
     return 0;
 }
 
-int logic_body_auth(const void *body, size_t len, logic_body_auth_t *out, char *err,
-                    size_t errlen)
+int logic_body_auth(const void *body, size_t len, logic_body_auth_t *out, char *err, size_t errlen)
 {
     memset(out, 0, sizeof(*out));
     json_t *root = load_object(body, len, err, errlen);
@@ -121,8 +120,7 @@ int logic_body_auth(const void *body, size_t len, logic_body_auth_t *out, char *
     if (rc == 0)
         rc = get_string(root, "room_id", LOGIC_PARAMS_MAX_ROOM, 0, &out->room_id, err, errlen);
     if (rc == 0)
-        rc = get_string(root, "platform", LOGIC_BODY_MAX_PLATFORM, 0, &out->platform, err,
-                        errlen);
+        rc = get_string(root, "platform", LOGIC_BODY_MAX_PLATFORM, 0, &out->platform, err, errlen);
     if (rc == 0)
         rc = get_accepts(root, out, err, errlen);
     if (rc == 0)

@@ -11,7 +11,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define LOGIC_BODY_MAX 65536     /* bytes of an auth or upstream body */
+#define LOGIC_BODY_MAX 65536 /* bytes of an auth or upstream body */
 #define LOGIC_BODY_MAX_ACCEPTS 256
 #define LOGIC_BODY_MAX_TOKEN 128
 #define LOGIC_BODY_MAX_PLATFORM 32
@@ -22,7 +22,7 @@ typedef struct logic_body_auth_s {
     char *token;
     int has_mid; /* a goim-style "mid" was given */
     int64_t mid;
-    char *key;   /* goim client's own connection key, NULL when absent or "" */
+    char *key; /* goim client's own connection key, NULL when absent or "" */
     char *room_id;
     char *platform;
     int32_t *accepts;
@@ -32,8 +32,7 @@ typedef struct logic_body_auth_s {
 
 /* Parses {"token","mid","key","room_id","platform","accepts":[op,...],"last_seq"}. Returns 0, or
  * HERALD_EINVAL with a message in err (out then holds nothing to release). */
-int logic_body_auth(const void *body, size_t len, logic_body_auth_t *out, char *err,
-                    size_t errlen);
+int logic_body_auth(const void *body, size_t len, logic_body_auth_t *out, char *err, size_t errlen);
 void logic_body_auth_deinit(logic_body_auth_t *a);
 
 /* Parses an upstream message {"to_mid":N,"op":1000,"msg":...} or {"to_room":"live://1","op":..,

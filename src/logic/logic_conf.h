@@ -12,24 +12,24 @@
 enum logic_auth_mode { LOGIC_AUTH_TOKEN = 0, LOGIC_AUTH_INSECURE_MID = 1 };
 
 typedef struct logic_conf_s {
-    char *http_listen;        /* [http] listen: business API and admin routes */
-    int64_t http_max_body;    /* [http] max_body: larger request bodies get 413 */
-    char *rpc_listen;         /* [rpc] listen: Logic service for comets */
-    int64_t rpc_timeout_ms;   /* [rpc] timeout: deadline of each call logic makes to a router */
-    char *redis_addr;         /* [redis] addr */
-    char *redis_password;     /* [redis] password ("" = none) */
-    int64_t redis_db;         /* [redis] db */
-    char *redis_prefix;       /* [redis] prefix of every key */
-    char *kafka_brokers;      /* [kafka] brokers: bootstrap list */
-    char *kafka_topic;        /* [kafka] topic of the push envelopes */
-    char *router_addrs;       /* [router] addrs: comma list, the order is the shard ring */
-    int auth_mode;            /* [auth] mode: enum logic_auth_mode */
-    char *auth_bearer_key;    /* [auth] bearer_key: "" = business routes are open */
-    int64_t auth_token_ttl_ms; /* [auth] token_ttl: default lifetime of issued tokens */
-    int64_t heartbeat_ms;     /* [protocol] heartbeat: interval clients must heartbeat within */
-    int64_t registry_ttl_ms;  /* [registry] ttl: a comet silent this long is dead */
+    char *http_listen;           /* [http] listen: business API and admin routes */
+    int64_t http_max_body;       /* [http] max_body: larger request bodies get 413 */
+    char *rpc_listen;            /* [rpc] listen: Logic service for comets */
+    int64_t rpc_timeout_ms;      /* [rpc] timeout: deadline of each call logic makes to a router */
+    char *redis_addr;            /* [redis] addr */
+    char *redis_password;        /* [redis] password ("" = none) */
+    int64_t redis_db;            /* [redis] db */
+    char *redis_prefix;          /* [redis] prefix of every key */
+    char *kafka_brokers;         /* [kafka] brokers: bootstrap list */
+    char *kafka_topic;           /* [kafka] topic of the push envelopes */
+    char *router_addrs;          /* [router] addrs: comma list; the hash ring is built from it */
+    int auth_mode;               /* [auth] mode: enum logic_auth_mode */
+    char *auth_bearer_key;       /* [auth] bearer_key: "" = business routes are open */
+    int64_t auth_token_ttl_ms;   /* [auth] token_ttl: default lifetime of issued tokens */
+    int64_t heartbeat_ms;        /* [protocol] heartbeat: interval clients must heartbeat within */
+    int64_t registry_ttl_ms;     /* [registry] ttl: a comet silent this long is dead */
     int64_t registry_refresh_ms; /* [registry] refresh: period of the online aggregate reload */
-    int log_level;            /* [log] level: log_level_t */
+    int log_level;               /* [log] level: log_level_t */
 } logic_conf_t;
 
 /* The table of every key, ends with a NULL section. */

@@ -75,15 +75,15 @@ void logic_http_info_health(logic_server_t *s, http_request_t *req)
 {
     json_t *routers = json_array();
     for (size_t i = 0; i < logic_router_count(s->router); i++)
-        json_array_append_new(routers, json_pack("{s:s,s:b}", "addr",
-                                                 logic_router_addr(s->router, i), "up",
-                                                 logic_router_connected(s->router, i)));
+        json_array_append_new(routers,
+                              json_pack("{s:s,s:b}", "addr", logic_router_addr(s->router, i), "up",
+                                        logic_router_connected(s->router, i)));
     /* The Kafka producer reports no connection state; the last delivery report is the signal. */
     const char *kafka = s->kafka_state > 0 ? "up" : s->kafka_state < 0 ? "failing" : "unknown";
     logic_http_ok(s, req,
-                  json_pack("{s:s,s:s,s:o,s:I}", "redis",
-                            redis_connected(s->redis) ? "up" : "down", "kafka", kafka, "routers",
-                            routers, "comets", (json_int_t)logic_online_comets(s->online)));
+                  json_pack("{s:s,s:s,s:o,s:I}", "redis", redis_connected(s->redis) ? "up" : "down",
+                            "kafka", kafka, "routers", routers, "comets",
+                            (json_int_t)logic_online_comets(s->online)));
 }
 
 void logic_http_info_metrics(logic_server_t *s, http_request_t *req)

@@ -29,7 +29,8 @@ static void totals_add(logic_online_t *o, json_t *rooms, int sign)
 {
     const char *room;
     json_t *v;
-    json_object_foreach(rooms, room, v) {
+    json_object_foreach(rooms, room, v)
+    {
         json_t *t = json_object_get(o->totals, room);
         json_int_t sum = (t ? json_integer_value(t) : 0) + sign * json_integer_value(v);
         if (sum <= 0)
@@ -170,7 +171,8 @@ json_t *logic_online_top(const logic_online_t *o, const char *type, size_t limit
     room_count_t *all = xcalloc(json_object_size(o->totals) + 1, sizeof(*all));
     const char *room;
     json_t *v;
-    json_object_foreach(o->totals, room, v) {
+    json_object_foreach(o->totals, room, v)
+    {
         /* goim keys rooms as "type://id" and answers with the bare id. */
         if (strncmp(room, type, tlen) == 0 && strncmp(room + tlen, "://", 3) == 0)
             all[n++] = (room_count_t){room + tlen + 3, json_integer_value(v)};
@@ -178,8 +180,8 @@ json_t *logic_online_top(const logic_online_t *o, const char *type, size_t limit
     qsort(all, n, sizeof(*all), room_count_cmp);
     json_t *top = json_array();
     for (size_t i = 0; i < n && i < limit; i++)
-        json_array_append_new(top, json_pack("{s:s,s:I}", "room_id", all[i].room, "count",
-                                             (json_int_t)all[i].count));
+        json_array_append_new(
+            top, json_pack("{s:s,s:I}", "room_id", all[i].room, "count", (json_int_t)all[i].count));
     free(all);
     return top;
 }
@@ -264,8 +266,8 @@ json_t *logic_online_weighted(const logic_online_t *o, const char *platform, int
     json_t *out = json_pack(
         "{s:s,s:i,s:i,s:i,s:I,s:i,s:{s:i,s:i,s:f,s:f},s:o}", "domain", "", "tcp_port",
         n ? addr_port(order[0]->tcp) : 0, "ws_port", n ? addr_port(order[0]->ws) : 0, "wss_port", 0,
-        "heartbeat", (json_int_t)(heartbeat_ms / 1000), "heartbeat_max", 3, "backoff",
-        "max_delay", 300, "base_delay", 3, "factor", 1.8, "jitter", 0.3, "nodes", nodes);
+        "heartbeat", (json_int_t)(heartbeat_ms / 1000), "heartbeat_max", 3, "backoff", "max_delay",
+        300, "base_delay", 3, "factor", 1.8, "jitter", 0.3, "nodes", nodes);
     free(order);
     return out;
 }

@@ -19,9 +19,9 @@ typedef struct logic_online_comet_s {
     char *id, *rpc, *tcp, *ws; /* never NULL ("" when unknown) */
     int64_t weight;
     int64_t conns;
-    int64_t updated_ms;  /* wall clock of its last RenewOnline, as written in the registry */
-    json_t *rooms;       /* object: room id -> integer member count (> 0) */
-    uint64_t renew_gen;  /* logic_online_t.gen when renewed through this logic; 0 if loaded */
+    int64_t updated_ms; /* wall clock of its last RenewOnline, as written in the registry */
+    json_t *rooms;      /* object: room id -> integer member count (> 0) */
+    uint64_t renew_gen; /* logic_online_t.gen when renewed through this logic; 0 if loaded */
 } logic_online_comet_t;
 
 struct logic_registry_load_s;
@@ -32,9 +32,9 @@ typedef struct logic_online_s {
     logic_server_t *s;
     logic_online_comet_t **comets;
     size_t n, cap;
-    json_t *totals;   /* room id -> sum over comets */
-    uint64_t gen;     /* counts local renews, to order them against reloads */
-    uv_timer_t timer; /* reload period */
+    json_t *totals;                     /* room id -> sum over comets */
+    uint64_t gen;                       /* counts local renews, to order them against reloads */
+    uv_timer_t timer;                   /* reload period */
     struct logic_registry_load_s *load; /* reload waiting on Redis, or NULL */
     void (*close_cb)(void *arg);
     void *close_arg;

@@ -12,7 +12,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-static int fail(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static int fail(char *err, size_t errlen, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 
 static int fail(char *err, size_t errlen, const char *fmt, ...)
 {
@@ -41,8 +42,8 @@ static int parse_ll(const char *s, long long *out)
     return 0;
 }
 
-int logic_params_int(const char *s, const char *name, long long min, long long max,
-                     long long *out, char *err, size_t errlen)
+int logic_params_int(const char *s, const char *name, long long min, long long max, long long *out,
+                     char *err, size_t errlen)
 {
     if (s == NULL || s[0] == '\0')
         return fail(err, errlen, "%s is required", name);
@@ -205,8 +206,8 @@ int logic_params_push(const logic_query_t *q, logic_push_kind_t kind, const void
     memset(out, 0, sizeof(*out));
     out->kind = kind;
     long long v;
-    int rc = logic_params_int(q->get(q->ctx, "operation"), "operation", 0, INT32_MAX, &v, err,
-                              errlen);
+    int rc =
+        logic_params_int(q->get(q->ctx, "operation"), "operation", 0, INT32_MAX, &v, err, errlen);
     if (rc != 0)
         return rc;
     out->operation = (int32_t)v;

@@ -27,8 +27,8 @@ typedef struct logic_query_s {
 
 /* Parses an integer parameter: decimal digits with an optional '-', nothing else, within
  * [min, max]. `name` is used in the message. A NULL or empty s is "<name> is required". */
-int logic_params_int(const char *s, const char *name, long long min, long long max,
-                     long long *out, char *err, size_t errlen);
+int logic_params_int(const char *s, const char *name, long long min, long long max, long long *out,
+                     char *err, size_t errlen);
 
 /* Parses a user id: decimal digits only, 0..INT64_MAX. Returns 0 or HERALD_EINVAL. */
 int logic_params_mid(const char *s, int64_t *mid);

@@ -27,7 +27,6 @@ typedef struct envelope_s {
     const char **keys;
     uint64_t *seqs;
     size_t n, cap;
-    int64_t mid;   /* the one user of the envelope, or -1 when several */
 } envelope_t;
 
 typedef struct push_s {
@@ -35,10 +34,10 @@ typedef struct push_s {
     logic_push_req_t req;
     logic_push_cb cb;
     void *arg;
-    uint64_t *seqs;        /* MIDS: seqs[i] is the sequence number of req.mids[i] */
-    unsigned char *online; /* MIDS: a placement of req.mids[i] was found */
+    uint64_t *seqs;            /* MIDS: seqs[i] is the sequence number of req.mids[i] */
+    unsigned char *online;     /* MIDS: a placement of req.mids[i] was found */
     struct incr_slot_s *slots; /* MIDS: one per INCR in flight */
-    size_t incrs;          /* MIDS: INCR replies still expected */
+    size_t incrs;              /* MIDS: INCR replies still expected */
     size_t pending;
     int status;
     char message[160];
@@ -63,9 +62,9 @@ static json_t *mids_data(const push_t *p)
 {
     json_t *data = json_array();
     for (size_t i = 0; i < p->req.nmids; i++)
-        json_array_append_new(data, json_pack("{s:I,s:I,s:b}", "mid", (json_int_t)p->req.mids[i],
-                                              "seq", (json_int_t)p->seqs[i], "online",
-                                              p->online[i]));
+        json_array_append_new(data,
+                              json_pack("{s:I,s:I,s:b}", "mid", (json_int_t)p->req.mids[i], "seq",
+                                        (json_int_t)p->seqs[i], "online", p->online[i]));
     return data;
 }
 
@@ -128,8 +127,8 @@ static int produce(push_t *p, Herald__PushMsg *m, const char *kafka_key)
     size_t len = herald__push_msg__get_packed_size(m);
     uint8_t *buf = xmalloc(len ? len : 1);
     herald__push_msg__pack(m, buf);
-    int rc = kafka_produce(k, kafka_key, kafka_key ? strlen(kafka_key) : 0, buf, len, on_delivered,
-                           p);
+    int rc =
+        kafka_produce(k, kafka_key, kafka_key ? strlen(kafka_key) : 0, buf, len, on_delivered, p);
     free(buf);
     if (rc != 0) {
         p->s->metrics.kafka_failed++;
@@ -155,15 +154,11 @@ static void produce_envelopes(push_t *p, envelope_t *env, size_t n)
             m.n_seqs = env[i].n;
             m.seqs = env[i].seqs;
         }
-        /* Order matters per user: a one-user envelope is keyed by the user, so that user's
-         * pushes stay in one partition; a multi-user envelope by its comet. */
-        char mid[24];
-        const char *key = env[i].server; /* "" (every comet): no key, any partition */
-        if (env[i].mid >= 0) {
-            snprintf(mid, sizeof(mid), "%lld", (long long)env[i].mid);
-            key = mid;
-        }
-        produce(p, &m, key[0] ? key : NULL);
+        /* Order matters per connection: every envelope for one comet is keyed by that comet, so
+         * all of a connection's pushes share one partition whatever other users ride along.
+         * Keying by user would split a user's pushes between one-user and multi-user envelopes
+         * across partitions. "" (every comet) has no key. */
+        produce(p, &m, env[i].server[0] ? env[i].server : NULL);
     }
     for (size_t i = 0; i < n; i++) {
         free(env[i].keys);
@@ -188,11 +183,10 @@ static envelope_t *envelope_for(envelope_t **env, size_t *n, const char *server)
     envelope_t *e = &(*env)[(*n)++];
     memset(e, 0, sizeof(*e));
     e->server = server;
-    e->mid = -2; /* no key yet */
     return e;
 }
 
-static void envelope_add(envelope_t *e, const char *key, uint64_t seq, int64_t mid)
+static void envelope_add(envelope_t *e, const char *key, uint64_t seq)
 {
     if (e->n == e->cap) {
         e->cap = e->cap ? e->cap * 2 : 8;
@@ -201,7 +195,6 @@ static void envelope_add(envelope_t *e, const char *key, uint64_t seq, int64_t m
     }
     e->keys[e->n] = key;
     e->seqs[e->n++] = seq;
-    e->mid = e->mid == -2 || e->mid == mid ? mid : -1;
 }
 
 /* ---------------------------------------------------------------------------------- keys */
@@ -226,12 +219,12 @@ static void on_keys_placed(int status, const logic_placement_t *pl, size_t n, vo
     for (size_t i = 0; i < p->req.nkeys; i++) {
         const char *key = p->req.keys[i];
         if (logic_params_key_mid(key, &mid) != 0) {
-            envelope_add(envelope_for(&env, &nenv, ""), key, 0, -1);
+            envelope_add(envelope_for(&env, &nenv, ""), key, 0);
             continue;
         }
         json_t *at = json_object_get(where, key);
         if (at != NULL && pl[json_integer_value(at)].mid == mid)
-            envelope_add(envelope_for(&env, &nenv, pl[json_integer_value(at)].server), key, 0, -1);
+            envelope_add(envelope_for(&env, &nenv, pl[json_integer_value(at)].server), key, 0);
         /* else: that connection is gone; goim drops such keys silently too */
     }
     json_decref(where);
@@ -262,7 +255,7 @@ static int start_keys(push_t *p)
         envelope_t *env = NULL;
         size_t nenv = 0;
         for (size_t i = 0; i < p->req.nkeys; i++)
-            envelope_add(envelope_for(&env, &nenv, ""), p->req.keys[i], 0, -1);
+            envelope_add(envelope_for(&env, &nenv, ""), p->req.keys[i], 0);
         produce_envelopes(p, env, nenv);
     } else {
         logic_router_t *r = logic_server_router(p->s);
@@ -310,8 +303,7 @@ static void on_mids_placed(int status, const logic_placement_t *pl, size_t n, vo
         if (hit == NULL)
             continue; /* a router answered a mid nobody asked for: ignore it */
         p->online[hit->i] = 1;
-        envelope_add(envelope_for(&env, &nenv, pl[i].server), pl[i].key, p->seqs[hit->i],
-                     pl[i].mid);
+        envelope_add(envelope_for(&env, &nenv, pl[i].server), pl[i].key, p->seqs[hit->i]);
     }
     free(idx);
     produce_envelopes(p, env, nenv);
@@ -340,8 +332,8 @@ static void on_seq(int status, const redis_reply_t *reply, void *arg)
         /* Hook: the offline inbox (DESIGN.md §2 "Offline") stores the message under each user's
          * new sequence number here, before anything is sent, once that issue lands. */
         logic_router_t *r = logic_server_router(p->s);
-        int rc = r ? logic_router_get(r, p->req.mids, p->req.nmids, on_mids_placed, p)
-                   : HERALD_EUNAVAIL;
+        int rc =
+            r ? logic_router_get(r, p->req.mids, p->req.nmids, on_mids_placed, p) : HERALD_EUNAVAIL;
         if (rc == 0)
             p->pending++;
         else

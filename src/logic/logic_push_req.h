@@ -15,19 +15,20 @@ typedef enum {
 } logic_push_kind_t;
 
 /* A validated push request. Every pointer is heap-owned by the struct: logic_push_start() takes
- * the contents over (and leaves the struct zeroed); otherwise release with logic_push_req_deinit. */
+ * the contents over (and leaves the struct zeroed); otherwise release with logic_push_req_deinit.
+ */
 typedef struct logic_push_req_s {
     logic_push_kind_t kind;
     int32_t operation;
-    int32_t speed;        /* ALL: messages per second per comet, 0 = no limit */
-    char **keys;          /* KEYS: nkeys non-empty strings */
+    int32_t speed; /* ALL: messages per second per comet, 0 = no limit */
+    char **keys;   /* KEYS: nkeys non-empty strings */
     size_t nkeys;
-    int64_t *mids;        /* MIDS: nmids distinct user ids, in request order */
+    int64_t *mids; /* MIDS: nmids distinct user ids, in request order */
     size_t nmids;
-    char *room;           /* ROOM: the full room id, "type://room" */
-    uint8_t *msg;         /* body of the pushed packet (may be NULL when msg_len is 0) */
+    char *room;   /* ROOM: the full room id, "type://room" */
+    uint8_t *msg; /* body of the pushed packet (may be NULL when msg_len is 0) */
     size_t msg_len;
-    int64_t from_mid;     /* sender of an upstream message, 0 for business pushes */
+    int64_t from_mid; /* sender of an upstream message, 0 for business pushes */
 } logic_push_req_t;
 
 void logic_push_req_deinit(logic_push_req_t *req);

@@ -62,7 +62,8 @@ static void send_rooms(redis_t *redis, const char *key, json_t *rooms)
     const char *room;
     json_t *v;
     size_t i = 0;
-    json_object_foreach(rooms, room, v) {
+    json_object_foreach(rooms, room, v)
+    {
         snprintf(nums[i], sizeof(nums[i]), "%lld", (long long)json_integer_value(v));
         argv[argc++] = room;
         argv[argc++] = nums[i++];

@@ -13,8 +13,8 @@
 #include "herald.pb-c.h"
 #include "logic_online.h"
 
-#define LOGIC_REGISTRY_MAX_ID 128    /* bytes of a comet server id */
-#define LOGIC_REGISTRY_MAX_ADDR 256  /* bytes of an advertised address */
+#define LOGIC_REGISTRY_MAX_ID 128   /* bytes of a comet server id */
+#define LOGIC_REGISTRY_MAX_ADDR 256 /* bytes of an advertised address */
 
 /* Starts the periodic reload on o->timer (the first one at once) / stops it and abandons a
  * reload waiting on Redis. Called by logic_online_new / logic_online_close. */

@@ -237,7 +237,7 @@ static void on_server_down(rpc_call_t *call, const ProtobufCMessage *msg, void *
 /* --------------------------------------------------------------------------------- table */
 
 /* While stopping, every call is refused at once: the backends are closing. */
-#define GUARDED(name, handler)                                                                    \
+#define GUARDED(name, handler)                                                                     \
     static void name(rpc_call_t *call, const ProtobufCMessage *req, void *arg)                     \
     {                                                                                              \
         if (((logic_server_t *)arg)->stopping)                                                     \

@@ -140,9 +140,9 @@ static void on_put(int status, const ProtobufCMessage *msg, void *arg)
     }
     const Herald__PutReply *reply = (const Herald__PutReply *)msg;
     if (reply->code != 0) {
-        connect_refuse(c, reply->code, reply->code == HERALD_EOVERFLOW
-                                           ? "too many connections for this user"
-                                           : "router refused the connection");
+        connect_refuse(c, reply->code,
+                       reply->code == HERALD_EOVERFLOW ? "too many connections for this user"
+                                                       : "router refused the connection");
         return;
     }
     c->kick_keys = xcalloc(reply->n_evicted + 1, sizeof(*c->kick_keys));
@@ -182,8 +182,8 @@ static void on_token(int status, int64_t mid, void *arg)
 {
     connect_t *c = arg;
     if (status != 0) {
-        connect_refuse(c, status, status == HERALD_EAUTH ? "unknown or expired token"
-                                                         : "redis unavailable");
+        connect_refuse(c, status,
+                       status == HERALD_EAUTH ? "unknown or expired token" : "redis unavailable");
         return;
     }
     c->mid = mid;

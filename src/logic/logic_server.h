@@ -34,9 +34,9 @@ typedef struct logic_metrics_s {
     uint64_t disconnects;
     uint64_t heartbeats;
     uint64_t renew_onlines;
-    uint64_t receives;         /* upstream messages accepted */
+    uint64_t receives; /* upstream messages accepted */
     uint64_t receive_failures;
-    uint64_t acks;             /* ack entries stored */
+    uint64_t acks; /* ack entries stored */
     uint64_t server_downs;
 } logic_metrics_t;
 

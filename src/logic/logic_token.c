@@ -68,8 +68,8 @@ static void on_issued(int status, const redis_reply_t *reply, void *arg)
     c.cb(ok_reply(status, reply) ? 0 : HERALD_EUNAVAIL, c.mid, c.arg);
 }
 
-int logic_token_issue(logic_server_t *s, int64_t mid, int64_t ttl_s, char *token,
-                      logic_token_cb cb, void *arg)
+int logic_token_issue(logic_server_t *s, int64_t mid, int64_t ttl_s, char *token, logic_token_cb cb,
+                      void *arg)
 {
     redis_t *redis = logic_server_redis(s);
     if (redis == NULL)

@@ -29,8 +29,8 @@ typedef void (*logic_token_cb)(int status, int64_t value, void *arg);
 /* Issues a new token for mid valid ttl_s seconds: writes it into token (LOGIC_TOKEN_HEX + 1
  * bytes) at once, SET ... EX in Redis; cb(0 or HERALD_EUNAVAIL, mid). Returns 0 (cb called once
  * later) or HERALD_EUNAVAIL (Redis not connected or stopping; cb never called). */
-int logic_token_issue(logic_server_t *s, int64_t mid, int64_t ttl_s, char *token,
-                      logic_token_cb cb, void *arg);
+int logic_token_issue(logic_server_t *s, int64_t mid, int64_t ttl_s, char *token, logic_token_cb cb,
+                      void *arg);
 
 /* Deletes a token; cb(0, 1 if it existed else 0) or cb(HERALD_EUNAVAIL, 0). Returns as issue. */
 int logic_token_revoke(logic_server_t *s, const char *token, logic_token_cb cb, void *arg);

@@ -31,10 +31,11 @@ typedef struct kafka_dev_s {
 
 static void kafka_dev_usage(FILE *out)
 {
-    fprintf(out, "usage: herald-kafka-dev [-b BROKERS] [-p PARTITIONS] [-t TOPIC[,TOPIC...]]\n"
-                 "  -b BROKERS     mock brokers (default 1, at most %d)\n"
-                 "  -p PARTITIONS  partitions per topic (default 4, at most %d)\n"
-                 "  -t TOPICS      comma-separated topics (default herald-push,herald-events)\n",
+    fprintf(out,
+            "usage: herald-kafka-dev [-b BROKERS] [-p PARTITIONS] [-t TOPIC[,TOPIC...]]\n"
+            "  -b BROKERS     mock brokers (default 1, at most %d)\n"
+            "  -p PARTITIONS  partitions per topic (default 4, at most %d)\n"
+            "  -t TOPICS      comma-separated topics (default herald-push,herald-events)\n",
             KAFKA_DEV_MAX_BROKERS, KAFKA_DEV_MAX_PARTITIONS);
 }
 
@@ -58,9 +59,7 @@ static void kafka_dev_on_log(const rd_kafka_t *rk, int level, const char *fac, c
         log_debug("rdkafka %s: %s", fac, buf);
 }
 
-static void kafka_dev_on_closed(uv_handle_t *handle)
-{
-}
+static void kafka_dev_on_closed(uv_handle_t *handle) {}
 
 static void kafka_dev_on_signal(uv_signal_t *handle, int signum)
 {

@@ -613,6 +613,8 @@ int cluster_stop(cluster_t *c, bool failed)
     if (failed || rc != 0) {
         cluster_print_logs(c);
         fprintf(stderr, "harness: logs kept in %s\n", c->dir);
+    } else if (getenv("HERALD_TEST_KEEP_LOGS") != NULL) {
+        fprintf(stderr, "harness: logs kept in %s (HERALD_TEST_KEEP_LOGS)\n", c->dir);
     } else {
         nftw(c->dir, cluster_rm_entry, 16, FTW_DEPTH | FTW_PHYS);
     }

@@ -50,7 +50,8 @@ cluster_t *cluster_start(const cluster_opts_t *opts);
 /* Stops every running daemon with SIGTERM (SIGKILL after 10 s) and checks that each exited with
  * status 0 (graceful shutdown is a requirement): returns 0 when all did, -1 otherwise (each
  * failure printed). Prints the tail of every log when a daemon failed or when `failed` is set
- * (a test failed), and then keeps the temp dir; otherwise removes it. Frees c. NULL is a no-op
+ * (a test failed), and then keeps the temp dir; otherwise removes it (unless the environment
+ * has HERALD_TEST_KEEP_LOGS). Frees c. NULL is a no-op
  * that returns 0. */
 int cluster_stop(cluster_t *c, bool failed);
 

@@ -63,7 +63,6 @@ typedef struct harness_s {
     char last_receive[512];
     char last_disconnect_key[64];
     /* one cross-thread call at a time (harness_call) */
-    int stop;
     uint16_t call_method;
     const ProtobufCMessage *call_req;
     const ProtobufCMessageDescriptor *call_desc;
@@ -274,19 +273,13 @@ static inline void on_wake(uv_async_t *a)
 {
     harness_t *h = a->data;
     uv_mutex_lock(&h->lock);
-    int stop = h->stop;
-    h->stop = 0;
     const ProtobufCMessage *req = h->call_req;
     h->call_req = NULL;
     uv_mutex_unlock(&h->lock);
-    if (stop) {
-        comet_server_stop(h->comet, on_comet_stopped, h);
-        return;
-    }
     if (req == NULL)
         return;
-    int rc = rpc_client_call(h->push, h->call_method, req, h->call_desc, T_TIMEOUT_MS,
-                             on_call_reply, h);
+    int rc =
+        rpc_client_call(h->push, h->call_method, req, h->call_desc, T_TIMEOUT_MS, on_call_reply, h);
     if (rc != 0) {
         h->call_status = rc;
         uv_sem_post(&h->done);
@@ -302,7 +295,8 @@ static inline void harness_loop(void *arg)
 /* Calls comet's RPC service from the test thread. Returns the status; on 0 the reply is unpacked
  * into *reply (free with protobuf_c_message_free_unpacked). Retries while not yet connected. */
 static inline int harness_call(harness_t *h, uint16_t method, const ProtobufCMessage *req,
-                        const ProtobufCMessageDescriptor *reply_desc, ProtobufCMessage **reply)
+                               const ProtobufCMessageDescriptor *reply_desc,
+                               ProtobufCMessage **reply)
 {
     for (int tries = 0; tries < 300; tries++) {
         uv_mutex_lock(&h->lock);
@@ -380,10 +374,7 @@ static harness_t *harness_start(int workers, int logic_up)
 /* Begins comet's graceful stop (then the test logic and the loop stop). */
 static inline void harness_request_stop(harness_t *h)
 {
-    uv_mutex_lock(&h->lock);
-    h->stop = 1;
-    uv_mutex_unlock(&h->lock);
-    uv_async_send(&h->wake);
+    comet_server_request_stop(h->comet, on_comet_stopped, h);
 }
 
 /* Waits for the loop thread to end and checks the loop is empty. */
@@ -466,7 +457,7 @@ static inline int t_read_full(int fd, void *buf, size_t len, int timeout_ms)
 }
 
 static inline size_t t_packet_build(uint8_t *out, uint32_t op, uint32_t seq, const void *body,
-                             size_t len)
+                                    size_t len)
 {
     proto_header_write(out, op, seq, (uint32_t)len);
     if (len)
@@ -575,8 +566,8 @@ static inline int t_http_get(int port, const char *path, char *out, size_t cap)
 {
     int fd = t_connect(port);
     char req[256];
-    int n = snprintf(req, sizeof req, "GET %s HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n",
-                     path);
+    int n = snprintf(req, sizeof req,
+                     "GET %s HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n", path);
     t_write(fd, req, (size_t)n);
     size_t len = 0;
     for (;;) {
@@ -601,7 +592,7 @@ static inline int t_http_get(int port, const char *path, char *out, size_t cap)
 /* --------------------------------------------------------------------- comet RPC helpers */
 
 static inline int t_push_keys(harness_t *h, const char *key, const uint64_t *seq, int32_t op,
-                       const char *body)
+                              const char *body)
 {
     Herald__Proto p = HERALD__PROTO__INIT;
     p.ver = 1;

@@ -21,7 +21,7 @@ static void test_small_and_business_ops(void **state)
     assert_int_equal(comet_accepts_add(&a, 1000), 0);
     assert_int_equal(comet_accepts_add(&a, 1000), 0); /* no duplicate */
     assert_int_equal(comet_accepts_add(&a, 64), 0);
-    assert_int_equal(comet_accepts_add(&a, -3), 0);   /* ignored */
+    assert_int_equal(comet_accepts_add(&a, -3), 0); /* ignored */
     assert_true(comet_accepts_has(&a, 5));
     assert_true(comet_accepts_has(&a, 63));
     assert_true(comet_accepts_has(&a, 64));
@@ -73,8 +73,8 @@ static void test_parse(void **state)
 static void test_parse_rejects(void **state)
 {
     int32_t ops[4];
-    const char *bad[] = {"abc", "1,x", "1 2", "2147483648", "99999999999999999999", "1,2,3,4,5",
-                         "-", "+", "1;2", "1\0002"};
+    const char *bad[] = {"abc",       "1,x", "1 2", "2147483648", "99999999999999999999",
+                         "1,2,3,4,5", "-",   "+",   "1;2",        "1\0002"};
     size_t lens[] = {3, 3, 3, 10, 20, 9, 1, 1, 3, 3};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
         assert_int_equal(comet_accepts_parse(bad[i], lens[i], ops, 4), HERALD_EINVAL);

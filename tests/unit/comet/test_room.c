@@ -69,7 +69,7 @@ static void test_leave_frees_empty_room(void **state)
     comet_room_t *r = comet_room_join(&rs, "r", 1, &m[0].link);
     comet_room_join(&rs, "r", 1, &m[1].link);
     comet_room_leave(&rs, r, &m[0].link);
-    assert_false(comet_list_linked(&m[0].link));
+    assert_null(m[0].link.next); /* unlinked links are NULL (comet_list.h) */
     assert_int_equal(r->count, 1);
     assert_ptr_equal(comet_rooms_find(&rs, "r", 1), r);
     comet_room_leave(&rs, r, &m[1].link);

@@ -399,9 +399,8 @@ static void test_ws_room_batch_and_kick(void **state)
     req.keys = keys;
     req.reason = "maintenance";
     ProtobufCMessage *reply = NULL;
-    assert_int_equal(harness_call(h, RPC_COMET_KICK, &req.base, &herald__kick_reply__descriptor,
-                                  &reply),
-                     0);
+    assert_int_equal(
+        harness_call(h, RPC_COMET_KICK, &req.base, &herald__kick_reply__descriptor, &reply), 0);
     assert_int_equal(((Herald__KickReply *)reply)->kicked, 1);
     protobuf_c_message_free_unpacked(reply, NULL);
     assert_int_equal(wsc_recv_packet(&c, &p, T_TIMEOUT_MS), 1);

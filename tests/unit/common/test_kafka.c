@@ -55,9 +55,7 @@ static void make_topic(const char *topic)
 
 /* ---------------------------------------------------------------------------- loop helpers */
 
-static void on_tick(uv_timer_t *t)
-{
-}
+static void on_tick(uv_timer_t *t) {}
 
 /* Runs the loop until cond(ctx) holds or ms pass. Returns cond(ctx). */
 static int run_until(uv_loop_t *loop, int (*cond)(void *), void *ctx, uint64_t ms)
@@ -214,8 +212,7 @@ static int got_all(void *ctx)
     return s->n >= s->want;
 }
 
-static kafka_consumer_t *consumer(uv_loop_t *loop, const char *group, const char *topic,
-                                  sink_t *s)
+static kafka_consumer_t *consumer(uv_loop_t *loop, const char *group, const char *topic, sink_t *s)
 {
     char err[256] = "";
 
@@ -437,8 +434,7 @@ static void test_config_error(void **state)
     sink_t *s = calloc(1, sizeof(*s));
 
     uv_loop_init(&loop);
-    assert_null(kafka_consumer_new(&loop, brokers, "", "t-basic", on_message, s, err,
-                                   sizeof(err)));
+    assert_null(kafka_consumer_new(&loop, brokers, "", "t-basic", on_message, s, err, sizeof(err)));
     assert_true(err[0] != '\0');
     finish_loop(&loop);
     free(s);
@@ -447,8 +443,8 @@ static void test_config_error(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_produce_consume), cmocka_unit_test(test_at_least_once),
-        cmocka_unit_test(test_brokers_down),    cmocka_unit_test(test_pause_resume),
+        cmocka_unit_test(test_produce_consume),  cmocka_unit_test(test_at_least_once),
+        cmocka_unit_test(test_brokers_down),     cmocka_unit_test(test_pause_resume),
         cmocka_unit_test(test_free_undelivered), cmocka_unit_test(test_config_error),
     };
 

@@ -45,8 +45,8 @@ static int free_port(void)
 
 static int port_open(int port)
 {
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(port),
-                            .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    struct sockaddr_in a = {
+        .sin_family = AF_INET, .sin_port = htons(port), .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
     int fd = socket(AF_INET, SOCK_STREAM, 0);
     int ok = connect(fd, (struct sockaddr *)&a, sizeof(a)) == 0;
 
@@ -66,12 +66,12 @@ static void server_start(server_t *s, const char *password)
         prctl(PR_SET_PDEATHSIG, SIGKILL); /* never outlive a crashed test */
         freopen("/dev/null", "w", stdout);
         if (password)
-            execlp("redis-server", "redis-server", "--port", port, "--bind", "127.0.0.1",
-                   "--save", "", "--appendonly", "no", "--dir", s->dir, "--requirepass",
-                   password, (char *)NULL);
+            execlp("redis-server", "redis-server", "--port", port, "--bind", "127.0.0.1", "--save",
+                   "", "--appendonly", "no", "--dir", s->dir, "--requirepass", password,
+                   (char *)NULL);
         else
-            execlp("redis-server", "redis-server", "--port", port, "--bind", "127.0.0.1",
-                   "--save", "", "--appendonly", "no", "--dir", s->dir, (char *)NULL);
+            execlp("redis-server", "redis-server", "--port", port, "--bind", "127.0.0.1", "--save",
+                   "", "--appendonly", "no", "--dir", s->dir, (char *)NULL);
         _exit(127);
     }
     for (int i = 0; i < 250 && !port_open(s->port); i++)
@@ -90,9 +90,7 @@ static void server_kill(server_t *s)
 
 /* ---------------------------------------------------------------------------- loop helpers */
 
-static void on_tick(uv_timer_t *t)
-{
-}
+static void on_tick(uv_timer_t *t) {}
 
 /* Runs the loop until cond(ctx) holds or ms pass. Returns cond(ctx). */
 static int run_until(uv_loop_t *loop, int (*cond)(void *), void *ctx, uint64_t ms)

@@ -77,8 +77,8 @@ static void test_auth_refused(void **state)
         "{",
         "{\"token\":}",
         "{\"token\":5}",
-        "{\"token\":\"a\",\"token\":\"b\"}",        /* duplicate keys */
-        "{\"mid\":\"123\"}",                     /* goim sends a number */
+        "{\"token\":\"a\",\"token\":\"b\"}", /* duplicate keys */
+        "{\"mid\":\"123\"}",                 /* goim sends a number */
         "{\"mid\":-1}",
         "{\"mid\":1.5}",
         "{\"mid\":99999999999999999999}",
@@ -90,7 +90,7 @@ static void test_auth_refused(void **state)
         "{\"accepts\":[-1]}",
         "{\"accepts\":[2147483648]}",
         "{\"last_seq\":-3}",
-        "{\"token\":\"a\\u0000b\"}",             /* NUL inside a string */
+        "{\"token\":\"a\\u0000b\"}", /* NUL inside a string */
         "{\"token\":\"abc\"} trailing",
     };
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
@@ -171,17 +171,16 @@ static void test_upstream_room(void **state)
     (void)state;
     logic_push_req_t r;
     char err[200];
-    assert_int_equal(upstream("{\"to_room\":\"live://1000\",\"op\":1000,\"msg\":1}", "live://1000",
-                              &r, err),
-                     0);
+    assert_int_equal(
+        upstream("{\"to_room\":\"live://1000\",\"op\":1000,\"msg\":1}", "live://1000", &r, err), 0);
     assert_int_equal(r.kind, LOGIC_PUSH_ROOM);
     assert_string_equal(r.room, "live://1000");
     assert_memory_equal(r.msg, "1", 1);
     logic_push_req_deinit(&r);
     /* Not in that room (or in none): forbidden, not malformed. */
-    assert_int_equal(upstream("{\"to_room\":\"live://1000\",\"op\":1000,\"msg\":1}", "live://2",
-                              &r, err),
-                     HERALD_EFORBIDDEN);
+    assert_int_equal(
+        upstream("{\"to_room\":\"live://1000\",\"op\":1000,\"msg\":1}", "live://2", &r, err),
+        HERALD_EFORBIDDEN);
     assert_non_null(strstr(err, "not in room"));
     assert_int_equal(upstream("{\"to_room\":\"live://1000\",\"op\":1000,\"msg\":1}", "", &r, err),
                      HERALD_EFORBIDDEN);
@@ -195,13 +194,13 @@ static void test_upstream_refused(void **state)
         "",
         "{}",
         "[1]",
-        "{\"to_mid\":5,\"msg\":1}",                         /* no op */
-        "{\"to_mid\":5,\"op\":999,\"msg\":1}",              /* not a business op */
-        "{\"to_mid\":5,\"op\":6,\"msg\":1}",                /* would be a kick */
+        "{\"to_mid\":5,\"msg\":1}",            /* no op */
+        "{\"to_mid\":5,\"op\":999,\"msg\":1}", /* not a business op */
+        "{\"to_mid\":5,\"op\":6,\"msg\":1}",   /* would be a kick */
         "{\"to_mid\":5,\"op\":2147483648,\"msg\":1}",
         "{\"to_mid\":5,\"op\":\"1000\",\"msg\":1}",
-        "{\"to_mid\":5,\"op\":1000}",                       /* no msg */
-        "{\"op\":1000,\"msg\":1}",                          /* no target */
+        "{\"to_mid\":5,\"op\":1000}",                                    /* no msg */
+        "{\"op\":1000,\"msg\":1}",                                       /* no target */
         "{\"to_mid\":5,\"to_room\":\"live://1\",\"op\":1000,\"msg\":1}", /* two targets */
         "{\"to_mid\":-5,\"op\":1000,\"msg\":1}",
         "{\"to_mid\":\"5\",\"op\":1000,\"msg\":1}",

@@ -41,8 +41,7 @@ static size_t q_get_all(void *ctx, const char *name, const char **out, size_t ma
     return n;
 }
 
-static int parse(const char *const *pairs, logic_push_kind_t kind, logic_push_req_t *out,
-                 char *err)
+static int parse(const char *const *pairs, logic_push_kind_t kind, logic_push_req_t *out, char *err)
 {
     query_t q = {pairs};
     logic_query_t lq = {q_get, q_get_all, &q};
@@ -70,8 +69,8 @@ static void test_operation(void **state)
     refused((const char *[]){"keys", "1-a", NULL}, LOGIC_PUSH_KEYS, "operation is required");
     refused((const char *[]){"operation", "", "keys", "1-a", NULL}, LOGIC_PUSH_KEYS,
             "operation is required");
-    const char *bad[] = {"abc", "12abc", " 12", "+12", "1.5", "-", "0x10", "1e3",
-                         "99999999999999999999"};
+    const char *bad[] = {
+        "abc", "12abc", " 12", "+12", "1.5", "-", "0x10", "1e3", "99999999999999999999"};
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
         refused((const char *[]){"operation", bad[i], "keys", "1-a", NULL}, LOGIC_PUSH_KEYS,
                 "operation must be an integer");
@@ -86,8 +85,7 @@ static void test_keys(void **state)
     (void)state;
     refused((const char *[]){"operation", "1000", NULL}, LOGIC_PUSH_KEYS, "keys is required");
     refused((const char *[]){"operation", "1000", "keys", "", NULL}, LOGIC_PUSH_KEYS, "bad key");
-    refused((const char *[]){"operation", "1000", "keys", "a b", NULL}, LOGIC_PUSH_KEYS,
-            "bad key");
+    refused((const char *[]){"operation", "1000", "keys", "a b", NULL}, LOGIC_PUSH_KEYS, "bad key");
     refused((const char *[]){"operation", "1000", "keys", "ok", "keys", "x\x01y", NULL},
             LOGIC_PUSH_KEYS, "bad key");
     char longkey[LOGIC_PARAMS_MAX_KEY + 2];
@@ -98,10 +96,10 @@ static void test_keys(void **state)
 
     logic_push_req_t r;
     char err[200];
-    assert_int_equal(parse((const char *[]){"operation", "1000", "keys", "12-abc", "keys",
-                                            "goim-key", NULL},
-                           LOGIC_PUSH_KEYS, &r, err),
-                     0);
+    assert_int_equal(
+        parse((const char *[]){"operation", "1000", "keys", "12-abc", "keys", "goim-key", NULL},
+              LOGIC_PUSH_KEYS, &r, err),
+        0);
     assert_int_equal(r.kind, LOGIC_PUSH_KEYS);
     assert_int_equal(r.operation, 1000);
     assert_int_equal(r.nkeys, 2);
@@ -124,10 +122,11 @@ static void test_mids(void **state)
 
     logic_push_req_t r;
     char err[200];
-    assert_int_equal(parse((const char *[]){"operation", "5", "mids", "3", "mids", "9223372036854775807",
-                                            "mids", "3", "mids", "0", "mids", "9", NULL},
-                           LOGIC_PUSH_MIDS, &r, err),
-                     0);
+    assert_int_equal(
+        parse((const char *[]){"operation", "5", "mids", "3", "mids", "9223372036854775807", "mids",
+                               "3", "mids", "0", "mids", "9", NULL},
+              LOGIC_PUSH_MIDS, &r, err),
+        0);
     /* duplicates removed, first occurrence kept, order preserved */
     assert_int_equal(r.nmids, 4);
     assert_true(r.mids[0] == 3);
@@ -174,10 +173,10 @@ static void test_room(void **state)
 
     logic_push_req_t r;
     char err[200];
-    assert_int_equal(parse((const char *[]){"operation", "1000", "type", "live", "room", "1000",
-                                            NULL},
-                           LOGIC_PUSH_ROOM, &r, err),
-                     0);
+    assert_int_equal(
+        parse((const char *[]){"operation", "1000", "type", "live", "room", "1000", NULL},
+              LOGIC_PUSH_ROOM, &r, err),
+        0);
     assert_string_equal(r.room, "live://1000");
     logic_push_req_deinit(&r);
 }
@@ -191,9 +190,9 @@ static void test_all(void **state)
                      0);
     assert_int_equal(r.speed, 0);
     logic_push_req_deinit(&r);
-    assert_int_equal(parse((const char *[]){"operation", "1000", "speed", "50", NULL},
-                           LOGIC_PUSH_ALL, &r, err),
-                     0);
+    assert_int_equal(
+        parse((const char *[]){"operation", "1000", "speed", "50", NULL}, LOGIC_PUSH_ALL, &r, err),
+        0);
     assert_int_equal(r.speed, 50);
     logic_push_req_deinit(&r);
     refused((const char *[]){"operation", "1000", "speed", "fast", NULL}, LOGIC_PUSH_ALL,
@@ -212,8 +211,18 @@ static void test_key_mid(void **state)
     assert_true(mid == 0);
     assert_int_equal(logic_params_key_mid("9223372036854775807-z", &mid), 0);
     assert_true(mid == INT64_MAX);
-    const char *bad[] = {"", "-", "-abc", "123", "123-", "abc-def", "12a-x", "+1-x", " 1-x",
-                         "9223372036854775808-x", "12345678901234567890123-x", "1 -x"};
+    const char *bad[] = {"",
+                         "-",
+                         "-abc",
+                         "123",
+                         "123-",
+                         "abc-def",
+                         "12a-x",
+                         "+1-x",
+                         " 1-x",
+                         "9223372036854775808-x",
+                         "12345678901234567890123-x",
+                         "1 -x"};
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
         if (logic_params_key_mid(bad[i], &mid) != HERALD_EINVAL)
             fail_msg("key \"%s\" was accepted", bad[i]);
@@ -241,10 +250,10 @@ static void test_int_and_mid(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_operation),   cmocka_unit_test(test_keys),
-        cmocka_unit_test(test_mids),        cmocka_unit_test(test_too_many_targets),
-        cmocka_unit_test(test_room),        cmocka_unit_test(test_all),
-        cmocka_unit_test(test_key_mid),     cmocka_unit_test(test_int_and_mid),
+        cmocka_unit_test(test_operation), cmocka_unit_test(test_keys),
+        cmocka_unit_test(test_mids),      cmocka_unit_test(test_too_many_targets),
+        cmocka_unit_test(test_room),      cmocka_unit_test(test_all),
+        cmocka_unit_test(test_key_mid),   cmocka_unit_test(test_int_and_mid),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -48,7 +48,8 @@ static void test_balance_sequential_mids(void **state)
 static void test_balance_sparse_mids(void **state)
 {
     (void)state;
-    /* Ids with a common stride (e.g. an id generator that reserves the low bits) must spread too. */
+    /* Ids with a common stride (e.g. an id generator that reserves the low bits) must spread too.
+     */
     logic_ring_t r;
     assert_int_equal(logic_ring_init(&r, three, 3, LOGIC_RING_VNODES), 0);
     size_t counts[3] = {0};

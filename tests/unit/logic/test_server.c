@@ -70,7 +70,8 @@ static int free_port(void)
 static int tcp_connect(int port)
 {
     int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port),
+    struct sockaddr_in a = {.sin_family = AF_INET,
+                            .sin_port = htons((uint16_t)port),
                             .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
     struct timeval tv = {WAIT_MS / 1000, 0};
     setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
@@ -93,8 +94,8 @@ static void start_redis(void)
     if (redis_pid == 0) {
         int null = open("/dev/null", O_WRONLY);
         dup2(null, 1);
-        execlp("redis-server", "redis-server", "--port", port, "--bind", "127.0.0.1", "--save",
-               "", "--appendonly", "no", "--dir", redis_dir, (char *)NULL);
+        execlp("redis-server", "redis-server", "--port", port, "--bind", "127.0.0.1", "--save", "",
+               "--appendonly", "no", "--dir", redis_dir, (char *)NULL);
         _exit(127);
     }
     for (int i = 0; i < 500; i++) { /* up to 5 s */
@@ -331,8 +332,8 @@ static int setup(void **state)
     /* The server's own Redis connection is up once health says so. */
     for (int i = 0; i < 500; i++) {
         http_res_t r = http("GET", "/herald/v1/health", NULL, NULL);
-        const char *st = json_string_value(json_object_get(json_object_get(r.body, "data"),
-                                                           "redis"));
+        const char *st =
+            json_string_value(json_object_get(json_object_get(r.body, "data"), "redis"));
         int up = st && strcmp(st, "up") == 0;
         json_decref(r.body);
         if (up)
@@ -508,8 +509,8 @@ static void test_tokens_and_connect(void **state)
 }
 
 static Herald__RenewOnlineReply *renew(const char *id, const char *tcp, int64_t conns,
-                                       const char *const *rooms, const int32_t *counts,
-                                       size_t n, int *status)
+                                       const char *const *rooms, const int32_t *counts, size_t n,
+                                       int *status)
 {
     Herald__RenewOnlineReq req = HERALD__RENEW_ONLINE_REQ__INIT;
     req.server = (char *)id;
@@ -617,8 +618,8 @@ static void test_registry_and_online(void **state)
     rep = renew("", "x:1", 1, NULL, NULL, 0, &status);
     assert_null(rep);
     assert_int_equal(status, HERALD_EINVAL);
-    rep = renew("comet-c", "x:1", 1, (const char *[]){"live://1"}, (const int32_t[]){-1}, 1,
-                &status);
+    rep =
+        renew("comet-c", "x:1", 1, (const char *[]){"live://1"}, (const int32_t[]){-1}, 1, &status);
     assert_int_equal(status, HERALD_EINVAL);
     rep = renew("comet c", "x:1", 1, NULL, NULL, 0, &status);
     assert_int_equal(status, HERALD_EINVAL);
@@ -629,8 +630,8 @@ static void test_registry_and_online(void **state)
     /* ServerDown: the routers are down (an error), but the registry entry is gone. */
     Herald__ServerDownReq down = HERALD__SERVER_DOWN_REQ__INIT;
     down.server = "comet-b";
-    assert_null(call(RPC_LOGIC_SERVER_DOWN, &down, &herald__server_down_reply__descriptor,
-                     &status));
+    assert_null(
+        call(RPC_LOGIC_SERVER_DOWN, &down, &herald__server_down_reply__descriptor, &status));
     assert_int_equal(status, HERALD_EUNAVAIL);
     d = get_data("/goim/online/total");
     assert_int_equal(json_integer_value(json_object_get(d, "conn_count")), 5);
@@ -651,7 +652,7 @@ static void test_registry_reload(void **state)
     redis_run("HSET herald:comets %s %s", "comet-x", fresh);
     redis_run("HSET herald:online:comet-x %s %s", "live://1000", "10");
     redis_run("HSET herald:comets %s %s", "comet-old",
-         "{\"id\":\"comet-old\",\"tcp\":\"127.0.0.1:6101\",\"conns\":50,\"updated_ms\":1}");
+              "{\"id\":\"comet-old\",\"tcp\":\"127.0.0.1:6101\",\"conns\":50,\"updated_ms\":1}");
     redis_run("HSET herald:comets %s %s", "comet-junk", "not json");
     int seen = 0;
     for (int i = 0; i < 300 && !seen; i++) { /* reload every 200 ms; wait up to 3 s */
@@ -733,8 +734,7 @@ static void test_receive(void **state)
     assert_int_equal(receive(4, "live://1", "{\"to_room\":\"live://1\",\"op\":7,\"msg\":1}"),
                      HERALD_EINVAL);
     assert_int_equal(receive(4, "live://1", "not json"), HERALD_EINVAL);
-    assert_int_equal(receive(7, "live://1", "{\"to_mid\":3,\"op\":1000,\"msg\":1}"),
-                     HERALD_EINVAL);
+    assert_int_equal(receive(7, "live://1", "{\"to_mid\":3,\"op\":1000,\"msg\":1}"), HERALD_EINVAL);
     /* A valid private message takes the push path: sequence number, then the router (down). */
     assert_int_equal(receive(4, "", "{\"to_mid\":3,\"op\":1000,\"msg\":{\"t\":\"hi\"}}"),
                      HERALD_EUNAVAIL);
