@@ -3,8 +3,10 @@
 
 #include "buf.h"
 #include "comet_channel.h"
+#include "comet_keys.h"
 #include "comet_push.h"
 #include "comet_room.h"
+#include "comet_server.h"
 #include "comet_worker.h"
 #include "herald.pb-c.h"
 #include "herald_err.h"
@@ -127,9 +129,14 @@ static void on_connect_reply(int status, const ProtobufCMessage *msg, void *arg)
     const Herald__ConnectReply *r = (const Herald__ConnectReply *)msg;
     c->auth = NULL;
     if (c->state != COMET_CONN_AUTHING) {
-        /* Closed meanwhile (deadline, peer gone, shutdown): logic placed it, so take it back. */
-        if (status == 0 && r->code == 0 && reply_valid(r))
-            disconnect_notify(w, r->mid, r->key);
+        /* Closed meanwhile (deadline, peer gone, shutdown): logic placed it, so take it back,
+         * unless a newer connection registered that key here in the meantime. */
+        if (status == 0 && r->code == 0 && reply_valid(r)) {
+            int holder;
+            comet_keys_route(comet_server_keys(w->server), &r->key, 1, &holder);
+            if (holder < 0)
+                disconnect_notify(w, r->mid, r->key);
+        }
     } else if (status != 0) {
         int code = comet_logic_code(status);
         auth_fail(c, a->seq, code, herald_strerror(code));

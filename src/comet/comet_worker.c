@@ -11,6 +11,7 @@
 #include <string.h>
 
 #define WORKER_SWEEP_MS 1000
+#define WORKER_DRAIN_SWEEP_MS 100
 
 static const char *worker_key(const void *item)
 {
@@ -166,6 +167,9 @@ static void on_drain_task(comet_task_t *t, void *owner)
     comet_ack_flush(&w->acks);
     kick_list(&w->pending);
     kick_list(&w->active);
+    /* Sweep more often so connections whose peer does not close go right after their linger:
+     * the stop should not take a second longer than it must. */
+    uv_timer_start(&w->sweep, on_sweep, WORKER_DRAIN_SWEEP_MS, WORKER_DRAIN_SWEEP_MS);
     comet_worker_on_socket_closed(w);
 }
 

@@ -77,19 +77,18 @@ static job_comet_t *comet_add(job_comets_t *cs, const char *id, const char *rpc_
 }
 
 /* Takes comet i out of the live set and closes its client. Its calls in flight fail with
- * UV_ECANCELED inside rpc_client_close, so the comet is marked gone first and held until then. */
+ * UV_ECANCELED later, from the client's close callback (never inside rpc_client_close); each
+ * holds its own reference, so dropping the registry's here is safe. */
 static void comet_remove_at(job_comets_t *cs, size_t i)
 {
     job_comet_t *c = cs->live[i];
     cs->live[i] = cs->live[--cs->n];
     c->gone = 1;
-    job_comet_ref(c);
     rpc_client_t *client = c->client;
     c->client = NULL;
     rpc_client_close(client, on_client_closed, cs);
     log_info("comet %s removed", c->id);
     job_comet_unref(c); /* the registry's reference */
-    job_comet_unref(c);
 }
 
 size_t job_comets_count(const job_comets_t *cs)

@@ -158,6 +158,39 @@ static void test_logic_starts_without_redis(void **state)
     client_free(cl);
 }
 
+static bool g_job_restarted; /* set by the test below once job stopped as it should */
+
+/* Kafka unreachable must not keep job from stopping: SIGTERM while every broker is down. */
+static void test_job_stops_while_kafka_down(void **state)
+{
+    assert_int_equal(cluster_kill(g_c, CLUSTER_KAFKA, 0, SIGUSR1), 0);
+    proc_sleep_ms(500); /* let job's consumer notice the brokers are gone */
+    assert_int_equal(cluster_kill(g_c, CLUSTER_JOB, 0, SIGTERM), 0);
+    expect_exit_ok(CLUSTER_JOB, 0, "job (Kafka down)", 10000);
+
+    assert_int_equal(cluster_kill(g_c, CLUSTER_KAFKA, 0, SIGUSR2), 0);
+    g_job_restarted = true;
+    assert_int_equal(cluster_restart(g_c, CLUSTER_JOB, 0, true), 0);
+    client_t *cl = cluster_user(g_c, 0, CLIENT_TCP, 2501, NULL, OP_BIZ, NULL);
+    int64_t mid = 2501;
+    cluster_push_mids(g_c, OP_BIZ, &mid, 1, "kafka-back");
+    cluster_expect_packet(cl, "client", OP_BIZ, 1, "kafka-back", REJOIN_WAIT_MS);
+    client_free(cl);
+}
+
+/* Leaves the cluster whole for the next test even when the one above failed: brokers up, and a
+ * job that hung on SIGTERM (or died) replaced. */
+static int kafka_down_teardown(void **state)
+{
+    cluster_kill(g_c, CLUSTER_KAFKA, 0, SIGUSR2);
+    if (g_job_restarted)
+        return 0;
+    char st[64];
+    cluster_kill(g_c, CLUSTER_JOB, 0, SIGKILL);
+    cluster_wait_exit(g_c, CLUSTER_JOB, 0, EXIT_WAIT_MS, st, sizeof(st));
+    return cluster_restart(g_c, CLUSTER_JOB, 0, true);
+}
+
 static void test_sigterm_every_daemon(void **state)
 {
     /* A connected client must not hold a comet up. */
@@ -185,6 +218,7 @@ int main(void)
         cmocka_unit_test(test_job_killed_and_restarted),
         cmocka_unit_test(test_comet_shutdown_kicks_clients),
         cmocka_unit_test(test_logic_starts_without_redis),
+        cmocka_unit_test_teardown(test_job_stops_while_kafka_down, kafka_down_teardown),
         cmocka_unit_test(test_sigterm_every_daemon),
     };
     int failed = cmocka_run_group_tests_name("lifecycle", tests, group_setup, NULL);

@@ -318,6 +318,44 @@ static void test_malformed_packets(void **state)
     client_free(bystander);
 }
 
+/* logic shards users over the two routers: both hold some of them, together all of them, and
+ * one push to every user finds each, whichever router holds it. */
+static void test_users_shard_over_routers(void **state)
+{
+    enum { N = 20 };
+    client_t *cl[N];
+    int64_t mids[N];
+    for (int i = 0; i < N; i++) {
+        mids[i] = 1101 + i;
+        cl[i] = cluster_user(g_c, 0, i % 2 ? CLIENT_WS : CLIENT_TCP, mids[i], NULL, OP_BIZ, NULL);
+    }
+    /* Clients of earlier tests are gone once their Disconnect reached the routers: wait for
+     * exactly these N users, bounded. */
+    long long u0 = -1, u1 = -1, deadline = proc_now_ms() + 5000;
+    for (;;) {
+        bool ok0 = cluster_metric(cluster_router_admin_port(g_c, 0), "/metrics", "users", &u0);
+        bool ok1 = cluster_metric(cluster_router_admin_port(g_c, 1), "/metrics", "users", &u1);
+        assert_true(ok0 && ok1);
+        if (u0 + u1 == N)
+            break;
+        if (proc_now_ms() >= deadline)
+            fail_msg("routers hold %lld + %lld users, want %d in all", u0, u1, N);
+        proc_sleep_ms(100);
+    }
+    if (u0 == 0 || u1 == 0)
+        fail_msg("all %d users on one router (%lld / %lld): no sharding", N, u0, u1);
+    print_message("users per router: %lld / %lld\n", u0, u1);
+
+    cluster_push_mids(g_c, OP_BIZ, mids, N, "everyone");
+    for (int i = 0; i < N; i++) {
+        char who[32];
+        snprintf(who, sizeof(who), "mid %lld", (long long)mids[i]);
+        cluster_expect_packet(cl[i], who, OP_BIZ, 1, "everyone", PUSH_WAIT_MS);
+    }
+    for (int i = 0; i < N; i++)
+        client_free(cl[i]);
+}
+
 /* A bad request: 4xx, a JSON reply with a non-zero code and a message. */
 static void expect_bad_request(const char *method, const char *path, const char *body, int want)
 {
@@ -381,7 +419,8 @@ int main(void)
         cmocka_unit_test(test_push_mids),         cmocka_unit_test(test_push_keys),
         cmocka_unit_test(test_push_room),         cmocka_unit_test(test_push_all),
         cmocka_unit_test(test_heartbeat_room_count), cmocka_unit_test(test_change_room),
-        cmocka_unit_test(test_malformed_packets), cmocka_unit_test(test_bad_http_requests),
+        cmocka_unit_test(test_malformed_packets), cmocka_unit_test(test_users_shard_over_routers),
+        cmocka_unit_test(test_bad_http_requests),
     };
     int failed = cmocka_run_group_tests_name("push_path", tests, group_setup, NULL);
     if (cluster_stop(g_c, failed != 0) != 0)

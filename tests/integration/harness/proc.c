@@ -58,9 +58,9 @@ static void proc_on_exit(void)
 static void proc_child(pid_t parent, char *const argv[], char *const envp[], const char *cwd,
                        const char *out_path, const char *err_path)
 {
-    /* A daemon must not outlive the test process, whatever kills the test. The check after
-     * prctl closes the race where the parent died before the call. */
-    if (prctl(PR_SET_PDEATHSIG, SIGTERM) != 0 || getppid() != parent)
+    /* A daemon must not outlive the test process, whatever kills the test (see proc.h for why
+     * SIGKILL). The check after prctl closes the race where the parent died before the call. */
+    if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0 || getppid() != parent)
         _exit(126);
     sigset_t none;
     sigemptyset(&none);

@@ -1,10 +1,13 @@
 /* proc.h - child processes of the integration harness: spawn with a given environment, working
  * directory and log file, signal, reap with a deadline.
  *
- * Every child gets PR_SET_PDEATHSIG(SIGTERM), so it is told to stop when the test process dies
- * however it dies (ctest timeout, crash). Live children are also registered for an atexit()
- * handler that terminates them (SIGTERM, then SIGKILL after a grace period) if the test exits
- * without stopping them. Not thread-safe: one test thread drives all children.
+ * Every child gets PR_SET_PDEATHSIG(SIGKILL), so it dies with the test process however that dies
+ * (ctest timeout, crash). SIGKILL rather than SIGTERM: a daemon whose graceful stop hangs (all
+ * daemons get the signal at once, so e.g. job stops while Kafka is already gone) would otherwise
+ * outlive the test; graceful stops are checked by the tests themselves. Live children are also
+ * registered for an atexit() handler that stops them (SIGTERM, then SIGKILL after a grace
+ * period) if the test exits without stopping them. Not thread-safe: one test thread drives all
+ * children.
  */
 #ifndef HERALD_PROC_H
 #define HERALD_PROC_H

@@ -19,6 +19,7 @@
 
 #include "buf.h"
 #include "comet_conf.h"
+#include "comet_conn.h"
 #include "comet_server.h"
 #include "herald.pb-c.h"
 #include "herald_err.h"

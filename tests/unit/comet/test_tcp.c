@@ -540,6 +540,10 @@ static void test_graceful_shutdown(void **state)
     t_packet_t p;
     int fd = t_connect(h->comet->tcp_port);
     assert_int_equal(t_auth(fd, AUTH_A, &p), 1);
+    /* a client that neither reads nor closes holds the stop up only for the linger */
+    int stubborn = t_connect(h->comet->tcp_port);
+    assert_int_equal(t_auth(stubborn, "{\"mid\":5,\"key\":\"stubborn\"}", &p), 1);
+    uint64_t start = uv_hrtime();
     harness_request_stop(h);
     assert_int_equal(t_recv(fd, &p, T_TIMEOUT_MS), 1);
     assert_int_equal(p.op, PROTO_OP_DISCONNECT_REPLY);
@@ -547,6 +551,11 @@ static void test_graceful_shutdown(void **state)
     assert_int_equal(t_wait_closed(fd, T_TIMEOUT_MS), 1);
     close(fd);
     harness_join(h);
+    uint64_t ms = (uv_hrtime() - start) / 1000000;
+    assert_true(ms < COMET_CONN_LINGER_MS + 1000);
+    assert_int_equal(t_recv(stubborn, &p, T_TIMEOUT_MS), 1);
+    assert_int_equal(p.op, PROTO_OP_DISCONNECT_REPLY);
+    close(stubborn);
     assert_int_equal(harness_get(h, &h->server_downs), 1);
     /* ServerDown covers the connections: no Disconnect per connection */
     assert_int_equal(harness_get(h, &h->disconnects), 0);
