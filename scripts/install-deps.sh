@@ -9,7 +9,7 @@ PACKAGES=(
     libprotobuf-c-dev protobuf-c-compiler
     libwslay-dev libmicrohttpd-dev libjansson-dev libinih-dev
     libcmocka-dev uthash-dev nettle-dev
-    redis-server redis-tools curl procps
+    redis-server redis-tools curl procps tmux
 )
 
 SUDO=""

@@ -26,6 +26,7 @@ enum cli_exit {
 int cli_token_main(int argc, char **argv);
 int cli_listen_main(int argc, char **argv);
 int cli_send_main(int argc, char **argv);
+int cli_chat_main(int argc, char **argv);
 
 /* ------------------------------------------------------------------ cli_conn.c: shared parts */
 

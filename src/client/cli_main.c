@@ -14,6 +14,7 @@ static const cli_command_t cli_commands[] = {
     {"token", cli_token_main, "get an auth token for a user from logic"},
     {"listen", cli_listen_main, "connect to a comet and print the packets pushed to it"},
     {"send", cli_send_main, "send one private or group message through a comet"},
+    {"chat", cli_chat_main, "interactive chat: log in by name, rooms, private messages"},
 };
 
 static void cli_usage(FILE *out)

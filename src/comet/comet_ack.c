@@ -22,7 +22,7 @@ int comet_ack_init(comet_ack_t *a, uv_loop_t *loop, comet_logic_t *logic)
     return rc;
 }
 
-void comet_ack_add(comet_ack_t *a, int64_t mid, const char *key, uint64_t seq)
+void comet_ack_add(comet_ack_t *a, int64_t mid, const char *key, const char *device, uint64_t seq)
 {
     /* Only the highest seq matters: a connection acking again before the batch leaves (or
      * flooding acks) updates its entry instead of filling the batch. */
@@ -36,7 +36,10 @@ void comet_ack_add(comet_ack_t *a, int64_t mid, const char *key, uint64_t seq)
     }
     comet_ack_entry_t *e = &a->entries[a->n++];
     e->mid = mid;
-    e->key = xstrdup(key);
+    size_t k = strlen(key) + 1, d = strlen(device) + 1;
+    e->key = xmalloc(k + d);
+    memcpy(e->key, key, k);
+    memcpy(e->key + k, device, d);
     e->seq = seq;
     if (a->n == COMET_ACK_BATCH)
         comet_ack_flush(a);
@@ -55,6 +58,7 @@ void comet_ack_flush(comet_ack_t *a)
         herald__ack_entry__init(&entries[i]);
         entries[i].mid = a->entries[i].mid;
         entries[i].key = a->entries[i].key;
+        entries[i].device = a->entries[i].key + strlen(a->entries[i].key) + 1;
         entries[i].seq = a->entries[i].seq;
         ptrs[i] = &entries[i];
     }

@@ -18,7 +18,7 @@
 
 typedef struct comet_ack_entry_s {
     int64_t mid;
-    char *key; /* heap copy */
+    char *key; /* heap copy; the device name follows its NUL in the same allocation */
     uint64_t seq;
 } comet_ack_entry_t;
 
@@ -31,9 +31,10 @@ typedef struct comet_ack_s {
 
 /* Returns 0 or UV_E*. */
 int comet_ack_init(comet_ack_t *a, uv_loop_t *loop, comet_logic_t *logic);
-/* Queues an ack (key copied); consecutive acks of one connection merge into one entry with the
- * highest seq. May send the batch at once. */
-void comet_ack_add(comet_ack_t *a, int64_t mid, const char *key, uint64_t seq);
+/* Queues an ack (key and device copied; device "" = none: logic then keeps the position under
+ * the key); consecutive acks of one connection merge into one entry with the highest seq. May
+ * send the batch at once. */
+void comet_ack_add(comet_ack_t *a, int64_t mid, const char *key, const char *device, uint64_t seq);
 /* Sends what is queued now. */
 void comet_ack_flush(comet_ack_t *a);
 /* Flushes, then closes the timer (the struct may be freed once the loop has run the close). */

@@ -7,6 +7,7 @@
 #include "comet_push.h"
 #include "comet_room.h"
 #include "comet_server.h"
+#include "comet_sync.h"
 #include "comet_worker.h"
 #include "herald.pb-c.h"
 #include "herald_err.h"
@@ -17,7 +18,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Longest connection key accepted from logic (logic's keys are 32 hex characters). */
+/* Longest connection key and device name accepted from logic (logic's keys are
+ * "<mid>-<24 hex>", device names at most 64 characters). */
 #define AUTH_KEY_MAX 128
 
 /* One Connect in flight. Holds a reference on the connection; c->auth points here until the
@@ -26,7 +28,25 @@ struct comet_auth_s {
     comet_conn_t *conn;
     uint32_t seq;   /* the OpAuth packet's seq, echoed in op 8 */
     buf_t deferred; /* whole packets received after OpAuth, in order */
+    uint32_t misses[COMET_KEYS_MISS_BUCKETS]; /* comet_keys_misses before Connect was sent */
 };
+
+const char *comet_auth_device(const comet_conn_t *c)
+{
+    return c->key + strlen(c->key) + 1;
+}
+
+/* The key and the device name in one allocation (one pointer per connection). */
+static char *key_device_dup(const char *key, const char *device)
+{
+    size_t k = strlen(key), d = device ? strlen(device) : 0;
+    char *s = xmalloc(k + d + 2);
+    memcpy(s, key, k + 1);
+    if (d)
+        memcpy(s + k + 1, device, d);
+    s[k + 1 + d] = '\0';
+    return s;
+}
 
 static void disconnect_notify(comet_worker_t *w, int64_t mid, const char *key)
 {
@@ -54,7 +74,8 @@ static void auth_fail(comet_conn_t *c, uint32_t seq, int code, const char *messa
 static int reply_valid(const Herald__ConnectReply *r)
 {
     size_t klen = r->key ? strlen(r->key) : 0;
-    return klen > 0 && klen <= AUTH_KEY_MAX;
+    size_t dlen = r->device ? strlen(r->device) : 0;
+    return klen > 0 && klen <= AUTH_KEY_MAX && dlen <= AUTH_KEY_MAX;
 }
 
 static void auth_accept(comet_auth_t *a, const Herald__ConnectReply *r)
@@ -63,7 +84,7 @@ static void auth_accept(comet_auth_t *a, const Herald__ConnectReply *r)
     comet_worker_t *w = comet_conn_worker(c);
     COMET_STAT_ADD(&w->stats, auth_ok, 1);
     c->mid = r->mid;
-    c->key = xstrdup(r->key);
+    c->key = key_device_dup(r->key, r->device);
     for (size_t i = 0; i < r->n_accepts; i++)
         comet_accepts_add(&c->accepts, r->accepts[i]);
     size_t room_len = r->room_id ? strlen(r->room_id) : 0;
@@ -99,16 +120,18 @@ static void auth_accept(comet_auth_t *a, const Herald__ConnectReply *r)
     out->len = 0;
     comet_conn_append_packet(c, out, PROTO_OP_AUTH_REPLY, a->seq, body, strlen(body));
     free(body);
-    for (size_t i = 0; i < r->n_backlog; i++) {
-        const Herald__Proto *p = r->backlog[i];
-        comet_conn_append_packet(c, out, (uint32_t)p->op, p->seq, p->body.data, p->body.len);
-        if (p->seq > c->last_seq)
-            c->last_seq = p->seq;
-    }
-    /* Forced past max_pending_bytes: the backlog is bounded by logic's inbox limits, and the
-     * cap then applies to whatever follows it. */
+    uint32_t packets = 1 + comet_sync_append(c, out, r->backlog, r->n_backlog);
+    /* Forced past max_pending_bytes: a backlog page is bounded by logic's inbox.page_bytes, and
+     * the cap then applies to whatever follows it. */
     uv_buf_t b = uv_buf_init((char *)out->data, (unsigned)out->len);
-    comet_conn_send(c, &b, 1, NULL, 1 + (uint32_t)r->n_backlog, 1);
+    comet_conn_send(c, &b, 1, NULL, packets, 1);
+    if (c->state != COMET_CONN_AUTHED)
+        return;
+    /* Registered before the reply was written: user pushes that come from now on are written
+     * after the backlog. One that came before the registration was dropped; the miss counters
+     * tell whether that may have happened, and a Fetch then covers it. */
+    comet_sync_begin(c, r->last_seq,
+                     comet_keys_missed(comet_server_keys(w->server), c->key, a->misses));
     if (c->state != COMET_CONN_AUTHED)
         return;
     if (a->deferred.len > 0) {
@@ -167,6 +190,7 @@ void comet_auth_start(comet_conn_t *c, const proto_header_t *h, const uint8_t *b
     a->conn = c;
     a->seq = h->seq;
     buf_init(&a->deferred);
+    comet_keys_misses(comet_server_keys(w->server), a->misses);
     int rc = comet_logic_call(&w->logic, RPC_LOGIC_CONNECT, &req.base,
                               &herald__connect_reply__descriptor, 0, on_connect_reply, a);
     if (rc != 0) {

@@ -55,6 +55,9 @@ void comet_channel_unregister(comet_conn_t *c)
     req.mid = c->mid;
     req.key = c->key;
     req.server = w->conf->server_id;
+    /* Where the client got to, for the device's next connection if it never acks. */
+    req.device = (char *)comet_auth_device(c);
+    req.last_seq = c->last_seq;
     comet_logic_notify(&w->logic, RPC_LOGIC_DISCONNECT, &req.base,
                        &herald__disconnect_reply__descriptor);
 }
@@ -124,9 +127,35 @@ static void on_receive_reply(int status, const ProtobufCMessage *msg, void *arg)
     free(ctx);
 }
 
+/* Token bucket as GCRA: rate_tat is the time at which the bucket is full again; each message
+ * moves it one interval later, and a message that would move it more than a second (the burst)
+ * ahead of now is refused. One uint32 per connection; a tat that looks further ahead than any
+ * legitimate one (uv_now wrapped, or the connection idled for weeks) counts as a full bucket. */
+static int rate_ok(comet_conn_t *c, uint32_t now, int64_t rate)
+{
+    if (rate <= 0)
+        return 1;
+    int32_t interval = (int32_t)(1000 / rate), burst = 1000 - interval;
+    int32_t ahead = (int32_t)(c->rate_tat - now);
+    if (ahead < 0 || ahead > burst + interval)
+        ahead = 0;
+    if (ahead > burst)
+        return 0;
+    c->rate_tat = now + (uint32_t)(ahead + interval);
+    return 1;
+}
+
 static void on_send_msg(comet_conn_t *c, const proto_header_t *h, const uint8_t *body, size_t len)
 {
     comet_worker_t *w = comet_conn_worker(c);
+    if (len > (uint64_t)w->conf->max_msg) {
+        send_reply_code(c, h->seq, HERALD_ETOOBIG, "message too big");
+        return;
+    }
+    if (!rate_ok(c, comet_worker_now(w), w->conf->upstream_rate)) {
+        send_reply_code(c, h->seq, HERALD_ERATE, "too many messages per second");
+        return;
+    }
     if (c->refs >= COMET_CONN_MAX_CALLS) {
         send_reply_code(c, h->seq, HERALD_ERATE, "too many messages in flight");
         return;
@@ -198,7 +227,7 @@ static int channel_dispatch(comet_conn_t *c, const proto_header_t *h, const uint
         on_sub(c, h, body, len);
         return 0;
     case PROTO_OP_ACK:
-        comet_ack_add(&w->acks, c->mid, c->key, h->seq);
+        comet_ack_add(&w->acks, c->mid, c->key, comet_auth_device(c), h->seq);
         return 0;
     default:
         log_debug("key=%s: op %u ignored", c->key, h->op);

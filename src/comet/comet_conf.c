@@ -27,6 +27,8 @@ const conf_item_t comet_conf_items[] = {
     ITEM("protocol", "renew_interval", CONF_MS, renew_interval, "2m", 1000, DAY_MS),
     ITEM("protocol", "max_pending_bytes", CONF_SIZE, max_pending_bytes, "1m", 4096,
          1024LL * 1024 * 1024),
+    ITEM("protocol", "max_msg", CONF_SIZE, max_msg, "2k", 1, 1024 * 1024),
+    ITEM("protocol", "upstream_rate", CONF_INT, upstream_rate, "20", 0, 1000),
     {"log", "level", CONF_ENUM, offsetof(comet_conf_t, log_level), "info", 0, 0,
      "debug|info|warn|error"},
     {NULL, NULL, 0, 0, NULL, 0, 0, NULL},

@@ -28,6 +28,8 @@ typedef struct comet_conf_s {
     int64_t heartbeat_timeout; /* ms */
     int64_t renew_interval;    /* ms: at most one logic Heartbeat per connection per interval */
     int64_t max_pending_bytes;
+    int64_t max_msg;       /* OpSendMsg body bytes; larger ones get op 5 HERALD_ETOOBIG */
+    int64_t upstream_rate; /* OpSendMsg per second per connection (burst: one second's worth) */
     /* [log] */
     int log_level; /* log_level_t */
 } comet_conf_t;

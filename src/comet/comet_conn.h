@@ -25,6 +25,7 @@
 typedef struct comet_worker_s comet_worker_t;
 typedef struct comet_room_s comet_room_t;
 typedef struct comet_auth_s comet_auth_t;
+typedef struct comet_sync_s comet_sync_t;
 
 typedef enum {
     COMET_CONN_HANDSHAKE = 0, /* WebSocket: waiting for the HTTP upgrade */
@@ -58,10 +59,15 @@ typedef struct comet_conn_s {
     comet_link_t all_link;  /* worker's list of authenticated connections (broadcasts) */
     comet_link_t room_link; /* member of room */
     comet_room_t *room;     /* NULL when in no room */
-    char *key;              /* heap, sized exactly; NULL before auth */
-    comet_auth_t *auth;     /* Connect in flight (state AUTHING), else NULL */
+    char *key;              /* heap, sized exactly; NULL before auth; its device follows the NUL
+                             * in the same allocation (comet_auth_device) */
+    union {
+        comet_auth_t *auth; /* Connect in flight (state AUTHING), else NULL */
+        comet_sync_t *sync; /* Fetch in flight (state AUTHED, comet_sync.h), else NULL */
+    };
     int64_t mid;
-    uint64_t last_seq; /* highest per-user seq written (backlog and pushes by key) */
+    uint64_t last_seq; /* the user's seq this connection is at: backlog and pushes written (or
+                        * skipped as not accepted) up to here, in order (comet_sync.h) */
     comet_accepts_t accepts;
     union {
         proto_reader_t reader; /* TCP */
@@ -71,6 +77,7 @@ typedef struct comet_conn_s {
     uint32_t unsent;     /* bytes queued in write requests */
     uint32_t t;          /* ms (uv_now, truncated): accept, last activity or close time */
     uint32_t last_renew; /* ms: last logic Heartbeat */
+    uint32_t rate_tat;   /* ms: upstream rate limiter state (comet_channel.c) */
     uint32_t reg_seq;    /* registration order (comet_keys.h), for duplicate kicks */
     uint16_t refs;
     uint8_t state; /* comet_conn_state_t */

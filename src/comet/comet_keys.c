@@ -15,6 +15,8 @@ int comet_keys_init(comet_keys_t *k)
 {
     comet_strmap_init(&k->map, keys_key);
     k->next_seq = 0;
+    for (int i = 0; i < COMET_KEYS_MISS_BUCKETS; i++)
+        atomic_init(&k->misses[i], 0);
     return uv_rwlock_init(&k->lock);
 }
 
@@ -43,10 +45,39 @@ void comet_keys_unregister(comet_keys_t *k, comet_conn_t *c)
 
 void comet_keys_route(comet_keys_t *k, char *const *keys, size_t n, int *out)
 {
+    comet_keys_route_push(k, keys, NULL, n, out);
+}
+
+/* FNV-1a: any spread will do, the buckets only cut down false alarms. */
+static unsigned miss_bucket(const char *key)
+{
+    uint32_t h = 2166136261u;
+    for (; *key; key++)
+        h = (h ^ (uint8_t)*key) * 16777619u;
+    return h % COMET_KEYS_MISS_BUCKETS;
+}
+
+void comet_keys_route_push(comet_keys_t *k, char *const *keys, const uint64_t *seqs, size_t n,
+                           int *out)
+{
     uv_rwlock_rdlock(&k->lock);
     for (size_t i = 0; i < n; i++) {
         const comet_conn_t *c = comet_strmap_get(&k->map, keys[i], strlen(keys[i]));
         out[i] = c ? comet_conn_worker(c)->index : -1;
+        if (c == NULL && seqs != NULL && seqs[i] != 0)
+            atomic_fetch_add(&k->misses[miss_bucket(keys[i])], 1);
     }
     uv_rwlock_rdunlock(&k->lock);
+}
+
+void comet_keys_misses(comet_keys_t *k, uint32_t *snap)
+{
+    for (int i = 0; i < COMET_KEYS_MISS_BUCKETS; i++)
+        snap[i] = atomic_load(&k->misses[i]);
+}
+
+int comet_keys_missed(comet_keys_t *k, const char *key, const uint32_t *snap)
+{
+    unsigned b = miss_bucket(key);
+    return atomic_load(&k->misses[b]) != snap[b];
 }

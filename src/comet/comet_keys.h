@@ -11,16 +11,21 @@
 
 #include "comet_strmap.h"
 
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <uv.h>
 
 typedef struct comet_conn_s comet_conn_t;
 
+/* Buckets of the miss counters (by key hash): see comet_keys_route_push. */
+#define COMET_KEYS_MISS_BUCKETS 32
+
 typedef struct comet_keys_s {
     uv_rwlock_t lock;
     comet_strmap_t map; /* key -> comet_conn_t (borrowed) */
     uint32_t next_seq;
+    atomic_uint misses[COMET_KEYS_MISS_BUCKETS]; /* user pushes to keys not (yet) here */
 } comet_keys_t;
 
 /* Returns 0 or UV_E*. */
@@ -38,6 +43,22 @@ void comet_keys_unregister(comet_keys_t *k, comet_conn_t *c);
 /* Any thread: worker index holding each of keys[0..n) (-1 when absent) into out, under one read
  * lock. */
 void comet_keys_route(comet_keys_t *k, char *const *keys, size_t n, int *out);
+
+/* comet_keys_route, and under the same read lock counts each key that is absent and has a user
+ * sequence number (seqs[i] != 0) in its miss bucket. A connection whose Connect is in flight may
+ * be sent a user push before it registers: comparing its bucket with a snapshot taken before the
+ * Connect (comet_keys_misses, then comet_keys_missed after registering) tells whether that can
+ * have happened. Counting under the lock makes the answer exact: a push routed after the
+ * registration finds the key, one routed before it has counted by then. */
+void comet_keys_route_push(comet_keys_t *k, char *const *keys, const uint64_t *seqs, size_t n,
+                           int *out);
+
+/* Any thread: copies the miss counters into snap[COMET_KEYS_MISS_BUCKETS]. */
+void comet_keys_misses(comet_keys_t *k, uint32_t *snap);
+
+/* Any thread: nonzero when key's miss bucket moved since snap (some key of that bucket, maybe
+ * this one, was sent a user push while absent). */
+int comet_keys_missed(comet_keys_t *k, const char *key, const uint32_t *snap);
 
 /* Nonzero when registration a happened before b. */
 static inline int comet_keys_before(uint32_t a, uint32_t b)

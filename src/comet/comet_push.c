@@ -6,6 +6,7 @@
 #include "comet_conn.h"
 #include "comet_keys.h"
 #include "comet_server.h"
+#include "comet_sync.h"
 #include "herald.pb-c.h"
 #include "herald_err.h"
 #include "log.h"
@@ -63,14 +64,13 @@ static int deliver_key(comet_worker_t *w, push_task_t *t, size_t i)
         comet_conn_kick(c, (const char *)t->body->data, t->body->len);
         return 1;
     }
+    uint64_t seq = t->seqs ? t->seqs[i] : t->seq;
+    /* A user push takes its place in the user's stream first, accepted op or not: a duplicate
+     * or one a Fetch covers counts as taken (comet_sync.h). */
+    if (t->seqs && seq != 0 && !comet_sync_push(c, seq))
+        return 1;
     if (!comet_accepts_has(&c->accepts, t->opcode))
         return 0;
-    uint64_t seq = t->seqs ? t->seqs[i] : t->seq;
-    if (t->seqs && seq != 0) {
-        if (seq <= c->last_seq)
-            return 1; /* a redelivery (at-least-once upstream): the client has it */
-        c->last_seq = seq;
-    }
     comet_conn_send_packet_shared(c, (uint32_t)t->opcode, (uint32_t)seq, t->body);
     return 1;
 }
@@ -246,7 +246,7 @@ static void push_by_key(comet_server_t *s, rpc_call_t *call, push_kind_t kind, c
 {
     int *route = xmalloc((n ? n : 1) * sizeof *route);
     size_t *per = xcalloc((size_t)s->nworkers, sizeof *per);
-    comet_keys_route(&s->keys, keys, n, route);
+    comet_keys_route_push(&s->keys, keys, seqs, n, route);
     int parts = 0;
     for (size_t i = 0; i < n; i++)
         if (route[i] >= 0 && per[route[i]]++ == 0)

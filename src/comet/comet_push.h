@@ -6,8 +6,8 @@
  * reply is sent once every worker has taken its part (written to the sockets, or for room pushes
  * and broadcasts, started as a fan-out): that is "taken" for job's at-least-once commit.
  *
- * delivered counts: PushKeys - connections written to (a key whose seq is not above the
- * connection's last delivered seq counts as delivered: it already has it); BroadcastRoom - room
+ * delivered counts: PushKeys - connections written to (a user push the connection has already,
+ * or that a Fetch of its gap covers, counts as delivered: comet_sync.h); BroadcastRoom - room
  * members on this comet; Broadcast - authenticated connections considered (the accepts filter is
  * applied while writing); Kick - connections kicked.
  */

@@ -39,6 +39,9 @@ typedef struct kafka_part_s {
     rd_kafka_topic_partition_list_t *store;
 } kafka_part_t;
 
+/* Longest kafka_consumer_free waits to leave the group cleanly. */
+#define KAFKA_CONSUMER_CLOSE_MS 5000
+
 /* Owned by the caller from kafka_consumer_new to kafka_consumer_free. */
 struct kafka_consumer_s {
     rd_kafka_t *rk;
@@ -284,8 +287,10 @@ static void kafka_consumer_release(kafka_consumer_t *c)
         kafka_part_free(c->parts[i]);
     free(c->parts);
     kafka_loop_free(c->kl);
+    /* Closing (leaving the group) is kafka_consumer_free's job, bounded there; a plain
+     * rd_kafka_destroy would close again, without a bound. */
     if (c->rk)
-        rd_kafka_destroy(c->rk);
+        rd_kafka_destroy_flags(c->rk, RD_KAFKA_DESTROY_F_NO_CONSUMER_CLOSE);
     free(c->topic);
     free(c->group);
     free(c);
@@ -343,7 +348,24 @@ void kafka_consumer_free(kafka_consumer_t *c)
 {
     if (!c)
         return;
-    /* Revokes (the rebalance callback runs from here), commits what is stored, leaves. */
-    rd_kafka_consumer_close(c->rk);
+    /* Revokes (the rebalance callback runs from here), commits what is stored, leaves the
+     * group. rd_kafka_consumer_close() can block without end when the brokers go away mid-close,
+     * so close asynchronously and give up after KAFKA_CONSUMER_CLOSE_MS: the group then drops
+     * this member after session.timeout.ms and the uncommitted rest is redelivered
+     * (at-least-once). */
+    rd_kafka_queue_t *q = rd_kafka_queue_new(c->rk);
+    rd_kafka_error_t *error = rd_kafka_consumer_close_queue(c->rk, q);
+    if (error != NULL) {
+        log_warn("kafka consumer: close: %s", rd_kafka_error_string(error));
+        rd_kafka_error_destroy(error);
+    } else {
+        uint64_t deadline = uv_hrtime() / 1000000 + KAFKA_CONSUMER_CLOSE_MS;
+        while (!rd_kafka_consumer_closed(c->rk) && uv_hrtime() / 1000000 < deadline)
+            rd_kafka_queue_poll_callback(q, 100);
+        if (!rd_kafka_consumer_closed(c->rk))
+            log_warn("kafka consumer: group not left within %d ms; giving up",
+                     KAFKA_CONSUMER_CLOSE_MS);
+    }
+    rd_kafka_queue_destroy(q);
     kafka_consumer_release(c);
 }

@@ -13,6 +13,7 @@ enum rpc_method {
     RPC_LOGIC_RECEIVE = 105,      /* ReceiveReq -> ReceiveReply */
     RPC_LOGIC_ACK = 106,          /* AckReq -> AckReply */
     RPC_LOGIC_SERVER_DOWN = 107,  /* ServerDownReq -> ServerDownReply */
+    RPC_LOGIC_FETCH = 108,        /* FetchReq -> FetchReply (a range of a user's inbox) */
 
     /* Comet service, called by job (and logic for kicks) */
     RPC_COMET_PUSH_KEYS = 201,      /* PushKeysReq -> PushKeysReply */

@@ -102,6 +102,16 @@ static int get_accepts(json_t *root, logic_body_auth_t *a, char *err, size_t err
     return 0;
 }
 
+/* A device name becomes a Redis hash field and travels through comet: a small safe alphabet. */
+static int device_ok(const char *d)
+{
+    for (; *d; d++)
+        if (!((*d >= 'a' && *d <= 'z') || (*d >= 'A' && *d <= 'Z') || (*d >= '0' && *d <= '9') ||
+              *d == '.' || *d == '_' || *d == ':' || *d == '-'))
+            return 0;
+    return 1;
+}
+
 int logic_body_auth(const void *body, size_t len, logic_body_auth_t *out, char *err, size_t errlen)
 {
     memset(out, 0, sizeof(*out));
@@ -109,7 +119,6 @@ int logic_body_auth(const void *body, size_t len, logic_body_auth_t *out, char *
     if (root == NULL)
         return HERALD_EINVAL;
     json_int_t mid = 0, last_seq = 0;
-    int has_seq;
     int rc = get_string(root, "token", LOGIC_BODY_MAX_TOKEN, 1, &out->token, err, errlen);
     if (rc == 0)
         rc = get_int(root, "mid", 0, INT64_MAX, &mid, &out->has_mid, err, errlen);
@@ -124,7 +133,11 @@ int logic_body_auth(const void *body, size_t len, logic_body_auth_t *out, char *
     if (rc == 0)
         rc = get_accepts(root, out, err, errlen);
     if (rc == 0)
-        rc = get_int(root, "last_seq", 0, INT64_MAX, &last_seq, &has_seq, err, errlen);
+        rc = get_int(root, "last_seq", 0, INT64_MAX, &last_seq, &out->has_last_seq, err, errlen);
+    if (rc == 0)
+        rc = get_string(root, "device", LOGIC_BODY_MAX_DEVICE, 1, &out->device, err, errlen);
+    if (rc == 0 && out->device != NULL && !device_ok(out->device))
+        rc = fail(err, errlen, HERALD_EINVAL, "device must be letters, digits and ._:-");
     json_decref(root);
     if (rc != 0) {
         logic_body_auth_deinit(out);
@@ -141,6 +154,7 @@ void logic_body_auth_deinit(logic_body_auth_t *a)
     free(a->key);
     free(a->room_id);
     free(a->platform);
+    free(a->device);
     free(a->accepts);
     memset(a, 0, sizeof(*a));
 }

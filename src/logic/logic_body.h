@@ -15,6 +15,7 @@
 #define LOGIC_BODY_MAX_ACCEPTS 256
 #define LOGIC_BODY_MAX_TOKEN 128
 #define LOGIC_BODY_MAX_PLATFORM 32
+#define LOGIC_BODY_MAX_DEVICE 64
 
 /* The auth body. Strings are heap-owned (release with logic_body_auth_deinit); a missing or null
  * field leaves NULL (strings) / 0 (numbers). */
@@ -28,9 +29,12 @@ typedef struct logic_body_auth_s {
     int32_t *accepts;
     size_t naccepts;
     uint64_t last_seq;
+    int has_last_seq; /* "last_seq" was given (0 included) */
+    char *device;     /* names the device's delivery position: [A-Za-z0-9._:-], NULL when absent */
 } logic_body_auth_t;
 
-/* Parses {"token","mid","key","room_id","platform","accepts":[op,...],"last_seq"}. Returns 0, or
+/* Parses {"token","mid","key","room_id","platform","accepts":[op,...],"last_seq","device"}.
+ * Returns 0, or
  * HERALD_EINVAL with a message in err (out then holds nothing to release). */
 int logic_body_auth(const void *body, size_t len, logic_body_auth_t *out, char *err, size_t errlen);
 void logic_body_auth_deinit(logic_body_auth_t *a);

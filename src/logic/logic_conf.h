@@ -10,6 +10,18 @@
 #include <stdint.h>
 
 enum logic_auth_mode { LOGIC_AUTH_TOKEN = 0, LOGIC_AUTH_INSECURE_MID = 1 };
+/* [login] strategy: how POST /herald/v1/login picks the comet for a client (cim's three). */
+enum logic_login_strategy {
+    LOGIC_LOGIN_ROUND_ROBIN = 0,
+    LOGIC_LOGIN_LEAST_CONN = 1,
+    LOGIC_LOGIN_HASH = 2,
+};
+/* [login] duplicate: a second connection of a user on the same platform. */
+enum logic_login_duplicate {
+    LOGIC_DUP_ALLOW = 0,
+    LOGIC_DUP_KICK_OLDER = 1,
+    LOGIC_DUP_REJECT_NEWER = 2,
+};
 
 typedef struct logic_conf_s {
     char *http_listen;           /* [http] listen: business API and admin routes */
@@ -29,6 +41,13 @@ typedef struct logic_conf_s {
     int64_t heartbeat_ms;        /* [protocol] heartbeat: interval clients must heartbeat within */
     int64_t registry_ttl_ms;     /* [registry] ttl: a comet silent this long is dead */
     int64_t registry_refresh_ms; /* [registry] refresh: period of the online aggregate reload */
+    int login_strategy;          /* [login] strategy: enum logic_login_strategy */
+    int login_duplicate;         /* [login] duplicate: enum logic_login_duplicate (default) */
+    char *login_duplicate_platforms; /* [login] duplicate_platforms: "web=kick-older,..." */
+    char *kafka_events_topic;    /* [kafka] events_topic: business events; "" = none */
+    int64_t inbox_max_count;     /* [inbox] max_count: messages kept per user */
+    int64_t inbox_max_age_ms;    /* [inbox] max_age: older messages are dropped */
+    int64_t inbox_page_bytes;    /* [inbox] page_bytes: backlog bytes per Connect / Fetch reply */
     int log_level;               /* [log] level: log_level_t */
 } logic_conf_t;
 

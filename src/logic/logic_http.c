@@ -46,6 +46,12 @@ static const route_t routes[] = {
     {"GET", "/goim/nodes/instances", 0, logic_http_info_instances},
     {"POST", "/herald/v1/tokens", 1, logic_http_token_issue},
     {"DELETE", "/herald/v1/tokens", 1, logic_http_token_revoke},
+    {"POST", "/herald/v1/users", 0, logic_http_user_create},
+    {"GET", "/herald/v1/users", 0, logic_http_user_get},
+    {"POST", "/herald/v1/login", 0, logic_http_user_login},
+    {"POST", "/herald/v1/logout", 0, logic_http_user_logout},
+    {"GET", "/herald/v1/online/users", 0, logic_http_user_online_users},
+    {"GET", "/herald/v1/online/count", 0, logic_http_user_online_count},
     {"GET", "/herald/v1/health", 0, logic_http_info_health},
     {"GET", "/herald/v1/metrics", 0, logic_http_info_metrics},
     {"GET", "/health", 0, logic_http_info_health},
@@ -63,6 +69,8 @@ int logic_http_status(int herald_err)
         return 403;
     case HERALD_ENOTFOUND:
         return 404;
+    case HERALD_EEXIST:
+        return 409;
     case HERALD_EUNAVAIL:
     case HERALD_ETIMEDOUT:
         return 503;

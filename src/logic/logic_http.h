@@ -31,7 +31,7 @@ void logic_http_ok(logic_server_t *s, http_request_t *req, json_t *data);
 /* status {"code":-400|-500,"message":message}. */
 void logic_http_error(logic_server_t *s, http_request_t *req, int status, const char *message);
 /* The HTTP status for a herald error code: 400 EINVAL, 401 EAUTH, 403 EFORBIDDEN, 404 ENOTFOUND,
- * 503 EUNAVAIL / ETIMEDOUT, 500 otherwise. */
+ * 409 EEXIST, 503 EUNAVAIL / ETIMEDOUT, 500 otherwise. */
 int logic_http_status(int herald_err);
 
 /* A request answered later, after backend work. Owned by the HTTP layer until finished. */
@@ -68,5 +68,15 @@ void logic_http_info_metrics(logic_server_t *s, http_request_t *req);
 /* logic_http_token.c: POST and DELETE /herald/v1/tokens */
 void logic_http_token_issue(logic_server_t *s, http_request_t *req);
 void logic_http_token_revoke(logic_server_t *s, http_request_t *req);
+
+/* logic_http_user.c: users and login (docs/im.md). The IM routes are open like goim's node
+ * list: a client calls them before it holds any credential (login by name, as cim does). */
+void logic_http_user_create(logic_server_t *s, http_request_t *req);
+void logic_http_user_get(logic_server_t *s, http_request_t *req);
+void logic_http_user_login(logic_server_t *s, http_request_t *req);
+void logic_http_user_logout(logic_server_t *s, http_request_t *req);
+/* logic_http_user_online.c: GET /herald/v1/online/{users,count} */
+void logic_http_user_online_users(logic_server_t *s, http_request_t *req);
+void logic_http_user_online_count(logic_server_t *s, http_request_t *req);
 
 #endif

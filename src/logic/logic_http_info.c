@@ -107,6 +107,7 @@ void logic_http_info_metrics(logic_server_t *s, http_request_t *req)
     COUNTER(receive_failures);
     COUNTER(acks);
     COUNTER(server_downs);
+    COUNTER(fetches);
 #undef COUNTER
     logic_http_ok(s, req, data);
 }

@@ -11,6 +11,7 @@
 #include "herald.pb-c.h"
 #include "herald_err.h"
 #include "log.h"
+#include "logic_inbox.h"
 #include "logic_params.h"
 #include "logic_router.h"
 #include "logic_server.h"
@@ -34,10 +35,9 @@ typedef struct push_s {
     logic_push_req_t req;
     logic_push_cb cb;
     void *arg;
-    uint64_t *seqs;            /* MIDS: seqs[i] is the sequence number of req.mids[i] */
-    unsigned char *online;     /* MIDS: a placement of req.mids[i] was found */
-    struct incr_slot_s *slots; /* MIDS: one per INCR in flight */
-    size_t incrs;              /* MIDS: INCR replies still expected */
+    uint64_t *seqs;        /* MIDS: seqs[i] is the sequence number of req.mids[i] */
+    unsigned char *online; /* MIDS: a placement of req.mids[i] was found */
+    int stored;            /* MIDS: the message is in every user's inbox */
     size_t pending;
     int status;
     char message[160];
@@ -73,7 +73,6 @@ static void push_free(push_t *p)
     logic_push_req_deinit(&p->req);
     free(p->seqs);
     free(p->online);
-    free(p->slots);
     free(p);
 }
 
@@ -88,6 +87,13 @@ static void push_finish(push_t *p)
     } else {
         m->pushes_failed++;
         log_warn_rl("push failed: %s", p->message);
+        /* The inbox write is not undone: the users get the message on their next connect or at
+         * the next push's gap (docs/delivery.md). A caller that retries sends it twice. */
+        if (p->stored) {
+            size_t l = strlen(p->message);
+            snprintf(p->message + l, sizeof(p->message) - l, "%s",
+                     "; stored: the users get it when they reconnect");
+        }
     }
     p->cb(p->status, p->message, data, p->arg);
     push_free(p);
@@ -310,27 +316,18 @@ static void on_mids_placed(int status, const logic_placement_t *pl, size_t n, vo
     stage_done(p);
 }
 
-typedef struct incr_slot_s {
-    push_t *p;
-    size_t i;
-} incr_slot_t;
-
-static void on_seq(int status, const redis_reply_t *reply, void *arg)
+static void on_stored(int status, const uint64_t *seqs, void *arg)
 {
-    incr_slot_t *slot = arg;
-    push_t *p = slot->p;
-    if (status != 0 || redis_reply_type(reply) != REDIS_REPLY_T_INTEGER)
-        push_fail(p, HERALD_EUNAVAIL, "redis INCR failed");
-    else
-        p->seqs[slot->i] = (uint64_t)redis_reply_integer(reply);
-    if (--p->incrs > 0)
-        return;
-    free(p->slots);
-    p->slots = NULL;
+    push_t *p = arg;
     p->pending--;
-    if (p->status == 0) {
-        /* Hook: the offline inbox (DESIGN.md §2 "Offline") stores the message under each user's
-         * new sequence number here, before anything is sent, once that issue lands. */
+    if (status != 0) {
+        push_fail(p, HERALD_EUNAVAIL, "redis failed storing the message");
+    } else {
+        memcpy(p->seqs, seqs, p->req.nmids * sizeof(*seqs));
+        p->stored = 1;
+        /* From here on every user has the message: the placements only decide who gets it now.
+         * A placement this Get misses was Put after it, and its Connect reads the backlog after
+         * the Put (logic_rpc_connect.c), so that connection finds the message there. */
         logic_router_t *r = logic_server_router(p->s);
         int rc =
             r ? logic_router_get(r, p->req.mids, p->req.nmids, on_mids_placed, p) : HERALD_EUNAVAIL;
@@ -347,27 +344,12 @@ static int start_mids(push_t *p)
     size_t n = p->req.nmids;
     p->seqs = xcalloc(n, sizeof(*p->seqs));
     p->online = xcalloc(n, 1);
-    redis_t *redis = logic_server_redis(p->s);
-    if (redis == NULL || !redis_connected(redis)) {
+    int rc = logic_inbox_store(p->s, p->req.mids, n, p->req.operation, p->req.msg,
+                               p->req.msg_len, on_stored, p);
+    if (rc != 0) {
         push_fail(p, HERALD_EUNAVAIL, "redis unavailable");
-        return HERALD_EUNAVAIL;
+        return rc;
     }
-    /* Pipelined INCRs on one connection; the stage ends with the last reply. Once the first is
-     * queued the rest are too (the connection cannot drop while nothing runs the loop), so a
-     * refusal can only be the first one, with nothing in flight. */
-    p->slots = xcalloc(n, sizeof(*p->slots));
-    for (size_t i = 0; i < n; i++) {
-        char key[LOGIC_KEY_MAX];
-        logic_server_key(p->s, key, "seq:%lld", (long long)p->req.mids[i]);
-        p->slots[i] = (incr_slot_t){p, i};
-        if (redis_command(redis, on_seq, &p->slots[i], "INCR %s", key) != 0) {
-            push_fail(p, HERALD_EUNAVAIL, "redis unavailable");
-            break;
-        }
-        p->incrs++;
-    }
-    if (p->incrs == 0)
-        return HERALD_EUNAVAIL;
     p->pending++;
     return 0;
 }

@@ -4,8 +4,9 @@
  *   keys  -> router Get of each key's mid -> one PUSH envelope per comet owning a key; keys
  *            without a "<mid>-" prefix (goim clients' own keys) go in one envelope with server ""
  *            (job delivers it to every comet)
- *   mids  -> INCR seq:<mid> per user (pipelined) -> router Get (batched per shard) -> one PUSH
- *            envelope per comet, with each key's user sequence number
+ *   mids  -> the message is stored in each user's inbox under the user's next sequence number
+ *            (logic_inbox.h) -> router Get (batched per shard) -> one PUSH envelope per comet,
+ *            with each key's user sequence number
  *   room  -> one ROOM envelope, Kafka key = room id (order per room)
  *   all   -> one BROADCAST envelope
  * The callback runs once every envelope got its Kafka delivery report (or something failed).
@@ -26,7 +27,8 @@ struct logic_server_s;
  * for the HTTP API (MIDS: [{"mid","seq","online"}]; NULL for the other kinds), a reference the
  * callback owns (json_decref it or hand it on). status < 0: HERALD_EUNAVAIL (Redis, a router or
  * Kafka unavailable or failing) or HERALD_EINTERNAL; `message` says what failed (borrowed,
- * valid during the call) and data is NULL. */
+ * valid during the call) and data is NULL. A MIDS push that fails after the inbox store stays
+ * stored (the message says so): its users get it on their next connect. */
 typedef void (*logic_push_cb)(int status, const char *message, json_t *data, void *arg);
 
 /* Starts a push; takes over req's contents (also on failure). Returns 0 and calls cb exactly once

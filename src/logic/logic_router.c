@@ -96,7 +96,15 @@ int logic_router_call(logic_router_t *r, int64_t mid, uint16_t method, const Pro
                       const ProtobufCMessageDescriptor *reply_desc, logic_router_reply_cb cb,
                       void *arg)
 {
-    rpc_client_t *c = r->clients[logic_ring_node(&r->ring, mid)];
+    return logic_router_call_at(r, logic_ring_node(&r->ring, mid), method, req, reply_desc, cb,
+                                arg);
+}
+
+int logic_router_call_at(logic_router_t *r, size_t i, uint16_t method, const ProtobufCMessage *req,
+                         const ProtobufCMessageDescriptor *reply_desc, logic_router_reply_cb cb,
+                         void *arg)
+{
+    rpc_client_t *c = r->clients[i];
     call_ctx_t *ctx = xmalloc(sizeof(*ctx));
     *ctx = (call_ctx_t){cb, arg};
     if (rpc_client_call(c, method, req, reply_desc, r->timeout_ms, on_call_reply, ctx) != 0) {

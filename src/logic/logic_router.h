@@ -32,6 +32,12 @@ int logic_router_call(logic_router_t *r, int64_t mid, uint16_t method, const Pro
                       const ProtobufCMessageDescriptor *reply_desc, logic_router_reply_cb cb,
                       void *arg);
 
+/* Calls `method` on router i (0 <= i < logic_router_count: the shard in the order of
+ * router.addrs), for calls every shard answers (Count, List). As logic_router_call otherwise. */
+int logic_router_call_at(logic_router_t *r, size_t i, uint16_t method, const ProtobufCMessage *req,
+                         const ProtobufCMessageDescriptor *reply_desc, logic_router_reply_cb cb,
+                         void *arg);
+
 /* Placements found by logic_router_get: every placement (mid, key, server) of the asked mids.
  * Strings are owned by the result, which is valid only during the callback. */
 typedef struct logic_placement_s {

@@ -7,6 +7,8 @@
 #include "herald.pb-c.h"
 #include "herald_err.h"
 #include "log.h"
+#include "logic_inbox.h"
+#include "logic_login.h"
 #include "logic_online.h"
 #include "logic_params.h"
 #include "logic_registry.h"
@@ -88,6 +90,12 @@ static void on_disconnect(rpc_call_t *call, const ProtobufCMessage *msg, void *a
         return;
     }
     s->metrics.disconnects++;
+    /* A client that never acks resumes from what its last connection was written: the position
+     * of its device (the acked one wins when both exist, see logic_inbox.h). */
+    if (req->last_seq > 0 && req->last_seq <= INT64_MAX && req->device != NULL &&
+        req->device[0] != '\0' && logic_params_key_ok(req->device, strlen(req->device)) == 0)
+        logic_inbox_position(s, "sent", req->mid, req->device, req->last_seq, NULL, NULL);
+    logic_login_disconnected(s, req->mid, req->key, req->server);
     Herald__Placement pl = HERALD__PLACEMENT__INIT;
     pl.mid = req->mid;
     pl.key = req->key;
@@ -252,6 +260,7 @@ GUARDED(guard_renew_online, on_renew_online)
 GUARDED(guard_receive, logic_rpc_im_receive)
 GUARDED(guard_ack, logic_rpc_im_ack)
 GUARDED(guard_server_down, on_server_down)
+GUARDED(guard_fetch, logic_rpc_inbox_fetch)
 
 static const rpc_method_t methods[] = {
     {RPC_LOGIC_CONNECT, &herald__connect_req__descriptor, guard_connect},
@@ -261,6 +270,7 @@ static const rpc_method_t methods[] = {
     {RPC_LOGIC_RECEIVE, &herald__receive_req__descriptor, guard_receive},
     {RPC_LOGIC_ACK, &herald__ack_req__descriptor, guard_ack},
     {RPC_LOGIC_SERVER_DOWN, &herald__server_down_req__descriptor, guard_server_down},
+    {RPC_LOGIC_FETCH, &herald__fetch_req__descriptor, guard_fetch},
 };
 
 rpc_server_t *logic_rpc_new(logic_server_t *s, char *err, size_t errlen)

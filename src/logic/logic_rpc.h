@@ -20,5 +20,7 @@ void logic_rpc_connect(rpc_call_t *call, const ProtobufCMessage *req, void *arg)
 /* logic_rpc_im.c: upstream messages and acknowledgements */
 void logic_rpc_im_receive(rpc_call_t *call, const ProtobufCMessage *req, void *arg);
 void logic_rpc_im_ack(rpc_call_t *call, const ProtobufCMessage *req, void *arg);
+/* logic_rpc_inbox.c: a range of a user's inbox (comet's gap and backlog pages) */
+void logic_rpc_inbox_fetch(rpc_call_t *call, const ProtobufCMessage *req, void *arg);
 
 #endif

@@ -1,15 +1,18 @@
 /* logic_rpc_connect.c - Connect: auth body -> user id -> connection key -> router Put -> reply.
  *
  * Stages (each a callback): resolve the token in Redis (skipped for an insecure-mid body without
- * token), Put the placement on the router that owns the user, read the user's sequence number.
- * The sequence number is read after the Put on purpose: from the Put on, every push to the user
- * reaches this connection, and everything before it is at or below that number (the offline
- * backlog will be read at the same point, see the hook below). */
+ * token), Put the placement on the router that owns the user, read the backlog from the user's
+ * inbox. The backlog is read after the Put on purpose: a push stores its message before it looks
+ * the user's placements up, so a push whose lookup missed this placement stored its message
+ * before the Put, hence before the backlog read, and the backlog has it. Pushes stored after the
+ * read reach the connection live; comet drops what it gets twice (docs/delivery.md). */
 #include "buf.h"
 #include "herald.pb-c.h"
 #include "herald_err.h"
 #include "log.h"
 #include "logic_body.h"
+#include "logic_inbox.h"
+#include "logic_login.h"
 #include "logic_params.h"
 #include "logic_registry.h"
 #include "logic_router.h"
@@ -30,6 +33,7 @@ typedef struct connect_s {
     int64_t mid;
     char **kick_keys; /* evicted by the router's overflow policy */
     size_t nkick;
+    logic_login_dup_t *dup; /* duplicate-login check, NULL when the policy is allow */
 } connect_t;
 
 static void connect_free(connect_t *c)
@@ -39,6 +43,7 @@ static void connect_free(connect_t *c)
     for (size_t i = 0; i < c->nkick; i++)
         free(c->kick_keys[i]);
     free(c->kick_keys);
+    logic_login_dup_free(c->dup);
     free(c);
 }
 
@@ -59,7 +64,18 @@ static void connect_refuse(connect_t *c, int code, const char *message)
     connect_free(c);
 }
 
-static void reply_ok(connect_t *c, uint64_t last_seq)
+/* The name of the connection's delivery position: its device, or a goim client's own key (kept
+ * across its reconnects), else none. */
+static const char *position_name(const connect_t *c)
+{
+    if (c->auth.device != NULL)
+        return c->auth.device;
+    if (c->s->conf->auth_mode == LOGIC_AUTH_INSECURE_MID && c->auth.key != NULL)
+        return c->auth.key;
+    return "";
+}
+
+static void reply_ok(connect_t *c, const logic_inbox_page_t *page)
 {
     Herald__ConnectReply out = HERALD__CONNECT_REPLY__INIT;
     out.mid = c->mid;
@@ -70,11 +86,15 @@ static void reply_ok(connect_t *c, uint64_t last_seq)
     out.heartbeat_ms = (uint32_t)c->s->conf->heartbeat_ms;
     out.n_kick_keys = c->nkick;
     out.kick_keys = c->kick_keys;
-    out.last_seq = last_seq;
-    /* No offline backlog yet: nothing can be missing from an empty one. */
-    out.recovered = 1;
+    out.last_seq = page->cur;
+    out.n_backlog = page->n;
+    out.backlog = page->protos;
+    out.recovered = page->recovered;
+    out.device = (char *)position_name(c);
     rpc_reply(c->call, (const ProtobufCMessage *)&out);
     c->s->metrics.connects++;
+    logic_login_connected(c->s, c->mid, c->key, c->server, c->auth.platform, c->auth.token,
+                          c->auth.room_id);
     connect_free(c);
 }
 
@@ -103,32 +123,27 @@ static void undo_put(connect_t *c)
                       &herald__del_reply__descriptor, on_undo_put, NULL);
 }
 
-static void on_last_seq(int status, const redis_reply_t *reply, void *arg)
+static void on_backlog(int status, const logic_inbox_page_t *page, void *arg)
 {
     connect_t *c = arg;
-    int type = status == 0 ? redis_reply_type(reply) : 0;
-    long long seq = 0;
-    if (type == REDIS_REPLY_T_STRING) {
-        size_t len;
-        const char *v = redis_reply_str(reply, &len);
-        char digits[24];
-        int64_t parsed;
-        if (len < sizeof(digits)) {
-            memcpy(digits, v, len);
-            digits[len] = '\0';
-            if (logic_params_mid(digits, &parsed) == 0)
-                seq = parsed;
-        }
-    }
-    if (type != REDIS_REPLY_T_STRING && type != REDIS_REPLY_T_NIL) {
+    if (status != 0) {
         undo_put(c);
         connect_refuse(c, HERALD_EUNAVAIL, "redis unavailable");
         return;
     }
-    /* Hook: the offline inbox (DESIGN.md §2 "Offline") reads the user's messages after
-     * c->auth.last_seq here, puts them into the reply's backlog and sets recovered to whether
-     * the inbox still held all of them. Until it lands there is no backlog to send. */
-    reply_ok(c, (uint64_t)seq);
+    reply_ok(c, page);
+}
+
+/* The backlog starts after the client's last_seq; without one, after its device's position (a
+ * device that comes back gets what it missed); without either, at the newest message: a goim
+ * client that says nothing is not flooded with the inbox (docs/delivery.md). */
+static int read_backlog(connect_t *c)
+{
+    logic_inbox_from_t from = {0};
+    from.has_after = c->auth.has_last_seq;
+    from.after = c->auth.last_seq;
+    from.name = position_name(c);
+    return logic_inbox_read(c->s, c->mid, &from, on_backlog, c);
 }
 
 static void on_put(int status, const ProtobufCMessage *msg, void *arg)
@@ -149,10 +164,9 @@ static void on_put(int status, const ProtobufCMessage *msg, void *arg)
     for (size_t i = 0; i < reply->n_evicted; i++)
         if (reply->evicted[i] != NULL && reply->evicted[i]->key != NULL)
             c->kick_keys[c->nkick++] = xstrdup(reply->evicted[i]->key);
-    redis_t *redis = logic_server_redis(c->s);
-    char key[LOGIC_KEY_MAX];
-    logic_server_key(c->s, key, "seq:%lld", (long long)c->mid);
-    if (redis == NULL || redis_command(redis, on_last_seq, c, "GET %s", key) != 0) {
+    if (c->dup != NULL) /* kick-older: the new connection is placed, the older ones go */
+        logic_login_dup_kick(c->s, c->dup, c->server, &c->kick_keys, &c->nkick);
+    if (read_backlog(c) != 0) {
         undo_put(c);
         connect_refuse(c, HERALD_EUNAVAIL, "redis unavailable");
     }
@@ -178,6 +192,32 @@ static void put_placement(connect_t *c)
         connect_refuse(c, rc, "router unavailable");
 }
 
+static void on_duplicate(int status, logic_login_dup_t *dup, void *arg)
+{
+    connect_t *c = arg;
+    if (status != 0) {
+        connect_refuse(c, status, "backend unavailable");
+        return;
+    }
+    c->dup = dup;
+    if (dup->refuse) {
+        connect_refuse(c, HERALD_EOVERFLOW, "already connected on this platform");
+        return;
+    }
+    put_placement(c);
+}
+
+/* The platform's duplicate-login policy (docs/im.md) is applied before the placement exists, so
+ * a refused connection never becomes visible to pushes. */
+static void check_duplicate(connect_t *c)
+{
+    int rc = logic_login_dup_check(c->s, c->mid, c->auth.platform, on_duplicate, c);
+    if (rc == 1)
+        put_placement(c);
+    else if (rc != 0)
+        connect_refuse(c, rc, "redis unavailable");
+}
+
 static void on_token(int status, int64_t mid, void *arg)
 {
     connect_t *c = arg;
@@ -187,7 +227,7 @@ static void on_token(int status, int64_t mid, void *arg)
         return;
     }
     c->mid = mid;
-    put_placement(c);
+    check_duplicate(c);
 }
 
 void logic_rpc_connect(rpc_call_t *call, const ProtobufCMessage *msg, void *arg)
@@ -218,5 +258,5 @@ void logic_rpc_connect(rpc_call_t *call, const ProtobufCMessage *msg, void *arg)
         return;
     }
     c->mid = c->auth.mid;
-    put_placement(c);
+    check_duplicate(c);
 }

@@ -4,9 +4,12 @@
 #include "herald_err.h"
 #include "log.h"
 #include "logic_body.h"
+#include "logic_events.h"
+#include "logic_inbox.h"
 #include "logic_params.h"
 #include "logic_push.h"
 #include "logic_rpc.h"
+#include "logic_user.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,6 +23,7 @@
 typedef struct receive_s {
     rpc_call_t *call;
     logic_server_t *s;
+    logic_push_req_t preq; /* until handed to the push path */
 } receive_t;
 
 static void receive_reply(rpc_call_t *call, logic_server_t *s, int code, const char *message)
@@ -42,8 +46,48 @@ static void on_pushed(int status, const char *message, json_t *data, void *arg)
     free(r);
 }
 
+/* Publishes the message event: the envelope receivers get, plus the op. */
+static void publish_event(logic_server_t *s, const logic_push_req_t *preq)
+{
+    if (s->events == NULL)
+        return;
+    json_t *ev = json_loadb((const char *)preq->msg, preq->msg_len, 0, NULL);
+    if (ev == NULL)
+        return;
+    json_object_set_new(ev, "type", json_string("message"));
+    json_object_set_new(ev, "op", json_integer(preq->operation));
+    logic_events_publish(s->events, preq->from_mid, ev);
+}
+
+/* The sender's name is known (or the sender has no account: null): wrap and push. */
+static void on_sender(int status, int64_t mid, const char *name, void *arg)
+{
+    receive_t *r = arg;
+    (void)mid;
+    char err[200];
+    if (status != 0 && status != HERALD_ENOTFOUND) {
+        receive_reply(r->call, r->s, status, "redis unavailable");
+        logic_push_req_deinit(&r->preq);
+        free(r);
+        return;
+    }
+    if (logic_user_wrap(&r->preq, status == 0 ? name : NULL) != 0) {
+        receive_reply(r->call, r->s, HERALD_EINTERNAL, "cannot wrap the message");
+        logic_push_req_deinit(&r->preq);
+        free(r);
+        return;
+    }
+    publish_event(r->s, &r->preq);
+    int rc = logic_push_start(r->s, &r->preq, on_pushed, r, err, sizeof(err));
+    if (rc != 0) {
+        receive_reply(r->call, r->s, rc, err);
+        free(r);
+    }
+}
+
 /* A private message (to_mid) or a group message (to_room) goes down the same push path as the
- * HTTP API's mids and room pushes, with the sender as from_mid. */
+ * HTTP API's mids and room pushes, with the sender as from_mid. Receivers get the envelope of
+ * logic_user_wrap, which names the sender (docs/im.md). */
 void logic_rpc_im_receive(rpc_call_t *call, const ProtobufCMessage *msg, void *arg)
 {
     logic_server_t *s = arg;
@@ -61,22 +105,16 @@ void logic_rpc_im_receive(rpc_call_t *call, const ProtobufCMessage *msg, void *a
         return;
     }
     receive_t *r = xmalloc(sizeof(*r));
-    *r = (receive_t){call, s};
-    rc = logic_push_start(s, &preq, on_pushed, r, err, sizeof(err));
+    *r = (receive_t){call, s, preq};
+    rc = logic_user_by_mid(s, req->mid, on_sender, r);
     if (rc != 0) {
-        receive_reply(call, s, rc, err);
+        receive_reply(call, s, rc, "redis unavailable");
+        logic_push_req_deinit(&r->preq);
         free(r);
     }
 }
 
 /* ----------------------------------------------------------------------------------- Ack */
-
-/* Moves a device's acked position forward only: a late or repeated ack must not move it back.
- * Lua numbers are doubles, exact up to 2^53, far beyond any per-user sequence number. */
-static const char ack_script[] =
-    "local cur = tonumber(redis.call('HGET', KEYS[1], ARGV[1]) or '0') "
-    "if tonumber(ARGV[2]) > cur then redis.call('HSET', KEYS[1], ARGV[1], ARGV[2]) return 1 end "
-    "return 0";
 
 typedef struct ack_s {
     rpc_call_t *call;
@@ -127,21 +165,14 @@ void logic_rpc_im_ack(rpc_call_t *call, const ProtobufCMessage *msg, void *arg)
         rpc_reply(call, (const ProtobufCMessage *)&out);
         return;
     }
-    redis_t *redis = logic_server_redis(s);
-    if (redis == NULL) {
-        rpc_reply_error(call, HERALD_EUNAVAIL, "redis unavailable");
-        return;
-    }
     ack_t *a = xcalloc(1, sizeof(*a));
     a->call = call;
     a->s = s;
     for (size_t i = 0; i < req->n_acks; i++) {
         const Herald__AckEntry *e = req->acks[i];
         const char *who = e->device && e->device[0] ? e->device : e->key;
-        char key[LOGIC_KEY_MAX];
-        logic_server_key(s, key, "ack:%lld", (long long)e->mid);
-        if (redis_command(redis, on_acked, a, "EVAL %s 1 %s %s %llu", ack_script, key, who,
-                          (unsigned long long)e->seq) != 0)
+        /* Forward only, so a late or repeated ack never moves the position back. */
+        if (logic_inbox_position(s, "ack", e->mid, who, e->seq, on_acked, a) != 0)
             break; /* only the first can be refused (see logic_push.c): nothing in flight */
         a->pending++;
     }

@@ -5,7 +5,10 @@
 #include "conf.h"
 #include "herald_err.h"
 #include "log.h"
+#include "logic_events.h"
 #include "logic_http.h"
+#include "logic_login.h"
+#include "logic_login_kick.h"
 #include "logic_online.h"
 #include "logic_router.h"
 #include "logic_rpc.h"
@@ -78,6 +81,15 @@ static int make_backends(logic_server_t *s, char *err, size_t errlen)
         free(host);
         return HERALD_ECONF;
     }
+    if (logic_login_conf_check(c, err, errlen) != 0) {
+        free(host);
+        return HERALD_ECONF;
+    }
+    s->events = logic_events_new(s, err, errlen);
+    if (s->events == NULL && err[0] != '\0') {
+        free(host);
+        return HERALD_ECONF;
+    }
     /* Redis last: every check that can fail is done, and it connects in the background. */
     s->redis = redis_new(s->loop, host, port, c->redis_password, (int)c->redis_db);
     free(host);
@@ -92,6 +104,7 @@ logic_server_t *logic_server_new(uv_loop_t *loop, const logic_conf_t *conf, char
     s->conf = conf;
     if (make_backends(s, err, errlen) == 0) {
         s->online = logic_online_new(s);
+        s->kick = logic_login_kick_new(s);
         s->http = logic_http_new(s, err, errlen);
         if (s->http != NULL)
             s->rpc = logic_rpc_new(s, err, errlen);
@@ -149,6 +162,11 @@ static void on_backend_closed(void *arg)
         logic_online_close(s->online, on_last_closed, s);
         s->online = NULL;
     }
+    if (s->kick != NULL) {
+        s->closing++;
+        logic_login_kick_close(s->kick, on_last_closed, s);
+        s->kick = NULL;
+    }
     if (s->rpc != NULL) {
         s->closing++;
         rpc_server_close(s->rpc, on_last_closed, s);
@@ -174,6 +192,8 @@ void logic_server_close(logic_server_t *s, void (*cb)(void *arg), void *arg)
         kafka_producer_free(s->kafka, KAFKA_FLUSH_MS);
         s->kafka = NULL;
     }
+    logic_events_free(s->events, KAFKA_FLUSH_MS);
+    s->events = NULL;
     if (s->router != NULL) {
         s->closing++;
         logic_router_close(s->router, on_backend_closed, s);

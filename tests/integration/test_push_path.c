@@ -77,8 +77,8 @@ static void test_auth_tcp_and_ws(void **state)
 static void expect_refused(client_transport_t t, const char *auth)
 {
     char err[256] = "";
-    client_t *cl = client_connect(t, "127.0.0.1", cluster_comet_port(g_c, 0, t), 3000, err,
-                                  sizeof(err));
+    client_t *cl =
+        client_connect(t, "127.0.0.1", cluster_comet_port(g_c, 0, t), 3000, err, sizeof(err));
     if (cl == NULL)
         fail_msg("connect: %s", err);
     client_packet_t p = {0};
@@ -267,6 +267,27 @@ static void test_change_room(void **state)
     client_free(stay);
 }
 
+/* Sub / unsub (op 14 / 16) change which ops reach the connection by user id (goim's rule). */
+static void test_sub_unsub_ops(void **state)
+{
+    client_t *cl = cluster_user(g_c, 0, CLIENT_TCP, 851, NULL, OP_BIZ, NULL);
+    int64_t mid = 851;
+    assert_int_equal(client_send(cl, 14, 1, "2000", 4), 0);
+    cluster_expect_packet(cl, "subscriber", 15, CLUSTER_ANY_SEQ, "2000", PUSH_WAIT_MS);
+    cluster_push_mids(g_c, OP_OTHER, &mid, 1, "op-2000");
+    cluster_expect_packet(cl, "subscriber", OP_OTHER, 1, "op-2000", PUSH_WAIT_MS);
+
+    assert_int_equal(client_send(cl, 16, 2, "2000", 4), 0);
+    cluster_expect_packet(cl, "subscriber", 17, CLUSTER_ANY_SEQ, "2000", PUSH_WAIT_MS);
+    cluster_push_mids(g_c, OP_OTHER, &mid, 1, "op-2000-again");
+    cluster_push_mids(g_c, OP_BIZ, &mid, 1, "op-1000");
+    /* Same user, same Kafka key: in order, so op 1000 (seq 3) arriving first proves the op 2000
+     * push (seq 2) was filtered out. */
+    cluster_expect_packet(cl, "subscriber", OP_BIZ, 3, "op-1000", PUSH_WAIT_MS);
+    cluster_expect_silence(cl, "subscriber", SILENCE_MS);
+    client_free(cl);
+}
+
 /* Writes a raw 16-byte header (and no body) on an authenticated connection: the comet must
  * close that connection. */
 static void malformed_victim(client_transport_t t, int64_t mid, uint32_t pack_len,
@@ -415,11 +436,17 @@ static void test_bad_http_requests(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_auth_tcp_and_ws),   cmocka_unit_test(test_bad_token_refused),
-        cmocka_unit_test(test_push_mids),         cmocka_unit_test(test_push_keys),
-        cmocka_unit_test(test_push_room),         cmocka_unit_test(test_push_all),
-        cmocka_unit_test(test_heartbeat_room_count), cmocka_unit_test(test_change_room),
-        cmocka_unit_test(test_malformed_packets), cmocka_unit_test(test_users_shard_over_routers),
+        cmocka_unit_test(test_auth_tcp_and_ws),
+        cmocka_unit_test(test_bad_token_refused),
+        cmocka_unit_test(test_push_mids),
+        cmocka_unit_test(test_push_keys),
+        cmocka_unit_test(test_push_room),
+        cmocka_unit_test(test_push_all),
+        cmocka_unit_test(test_heartbeat_room_count),
+        cmocka_unit_test(test_change_room),
+        cmocka_unit_test(test_sub_unsub_ops),
+        cmocka_unit_test(test_malformed_packets),
+        cmocka_unit_test(test_users_shard_over_routers),
         cmocka_unit_test(test_bad_http_requests),
     };
     int failed = cmocka_run_group_tests_name("push_path", tests, group_setup, NULL);

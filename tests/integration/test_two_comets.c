@@ -92,8 +92,7 @@ static void test_key_push_and_broadcast_on_both(void **state)
     client_t *on1 = cluster_user(g_c, 1, CLIENT_TCP, 1302, NULL, OP_BIZ, &k1);
 
     cluster_push_key(g_c, OP_BIZ, k1, "key-on-1");
-    cluster_expect_packet(on1, "key on comet 1", OP_BIZ, CLUSTER_ANY_SEQ, "key-on-1",
-                          PUSH_WAIT_MS);
+    cluster_expect_packet(on1, "key on comet 1", OP_BIZ, CLUSTER_ANY_SEQ, "key-on-1", PUSH_WAIT_MS);
     cluster_push_all(g_c, OP_BIZ, "all");
     cluster_expect_packet(on0, "comet 0", OP_BIZ, 0, "all", PUSH_WAIT_MS);
     cluster_expect_packet(on1, "comet 1", OP_BIZ, 0, "all", PUSH_WAIT_MS);

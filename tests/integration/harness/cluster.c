@@ -43,7 +43,7 @@ struct cluster_s {
     cluster_opts_t opts;
     char dir[256];
     int redis_port;
-    char kafka_bootstrap[256];
+    char kafka_bootstrap[512]; /* as long as the line it is read from */
     int router_rpc[CLUSTER_MAX_ROUTERS], router_admin[CLUSTER_MAX_ROUTERS];
     int logic_http, logic_rpc;
     int comet_tcp[CLUSTER_MAX_COMETS], comet_ws[CLUSTER_MAX_COMETS];
@@ -149,7 +149,8 @@ static void cluster_env_put(char ***envp, const char *kv)
     *envp = grown;
 }
 
-static void cluster_env_putf(char ***envp, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void cluster_env_putf(char ***envp, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
 static void cluster_env_putf(char ***envp, const char *fmt, ...)
 {
     va_list ap;
@@ -217,8 +218,8 @@ static int cluster_daemons(cluster_t *c, cluster_daemon_t **out)
     return n;
 }
 
-static void cluster_daemon_config(cluster_t *c, cluster_daemon_t *d, cluster_kind_t kind,
-                                  int index, const char *binary)
+static void cluster_daemon_config(cluster_t *c, cluster_daemon_t *d, cluster_kind_t kind, int index,
+                                  const char *binary)
 {
     d->kind = kind;
     d->index = index;
@@ -384,9 +385,9 @@ static int cluster_wait_comets(cluster_t *c, int n, bool need_logic, bool need_j
         if (need_logic)
             logic_n = cluster_logic_instances(c);
         if (need_job) {
-            job_has_metric = cluster_metric(c->job_admin, "/metrics", "comets", &job_n) &&
-                             cluster_metric(c->job_admin, "/metrics", "comets_connected",
-                                            &job_connected);
+            job_has_metric =
+                cluster_metric(c->job_admin, "/metrics", "comets", &job_n) &&
+                cluster_metric(c->job_admin, "/metrics", "comets_connected", &job_connected);
         }
         bool logic_ok = !need_logic || logic_n == n;
         bool job_ok = !need_job || (job_has_metric && job_n == n && job_connected == n);
@@ -460,8 +461,8 @@ static int cluster_configure(cluster_t *c)
     free(redis_bin);
     char buf[64];
     snprintf(buf, sizeof(buf), "%d", c->redis_port);
-    const char *redis_args[] = {"--port", buf, "--bind", "127.0.0.1", "--save", "",
-                                "--appendonly", "no", "--dir", c->dir, NULL};
+    const char *redis_args[] = {"--port",       buf,  "--bind", "127.0.0.1", "--save", "",
+                                "--appendonly", "no", "--dir",  c->dir,      NULL};
     for (const char **a = redis_args; *a; a++)
         cluster_daemon_arg(d, *a);
     d->ports[d->n_ports++] = c->redis_port;
@@ -473,7 +474,7 @@ static int cluster_configure(cluster_t *c)
     cluster_daemon_arg(d, "-p");
     cluster_daemon_arg(d, "4");
     cluster_daemon_arg(d, "-t");
-    cluster_daemon_arg(d, "herald-push");
+    cluster_daemon_arg(d, "herald-push,herald-events");
     cluster_daemon_extra_env(c, d);
 
     char routers[256] = "";
@@ -555,8 +556,8 @@ cluster_t *cluster_start(const cluster_opts_t *opts)
         free(c);
         return NULL;
     }
-    fprintf(stderr, "harness: cluster in %s (%d comet(s), %d router(s))\n", c->dir,
-            opts->n_comets, opts->n_routers);
+    fprintf(stderr, "harness: cluster in %s (%d comet(s), %d router(s))\n", c->dir, opts->n_comets,
+            opts->n_routers);
     if (cluster_configure(c) != 0)
         goto fail;
     if (cluster_start_daemon(c, &c->redis) != 0)
@@ -630,8 +631,8 @@ int cluster_kill(cluster_t *c, cluster_kind_t kind, int index, int sig)
     return d ? proc_signal(&d->proc, sig) : -ESRCH;
 }
 
-bool cluster_wait_exit(cluster_t *c, cluster_kind_t kind, int index, int timeout_ms,
-                       char *status, size_t len)
+bool cluster_wait_exit(cluster_t *c, cluster_kind_t kind, int index, int timeout_ms, char *status,
+                       size_t len)
 {
     cluster_daemon_t *d = cluster_daemon(c, kind, index);
     if (d == NULL) {

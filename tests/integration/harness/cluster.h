@@ -60,8 +60,8 @@ int cluster_kill(cluster_t *c, cluster_kind_t kind, int index, int sig);
 
 /* Waits up to timeout_ms for daemon (kind, index) to exit. Returns true when it exited, and its
  * status description in status (e.g. "exit 0"). */
-bool cluster_wait_exit(cluster_t *c, cluster_kind_t kind, int index, int timeout_ms,
-                       char *status, size_t len);
+bool cluster_wait_exit(cluster_t *c, cluster_kind_t kind, int index, int timeout_ms, char *status,
+                       size_t len);
 
 /* True when daemon (kind, index) has exited with status 0. */
 bool cluster_exited_ok(cluster_t *c, cluster_kind_t kind, int index);

@@ -25,8 +25,8 @@ client_t *cluster_connect(cluster_t *c, int index, client_transport_t transport,
     client_packet_t p = {0};
     int rc = client_auth(cl, auth_json, &p, CLUSTER_AUTH_TIMEOUT_MS);
     if (rc != 0) {
-        snprintf(err, errlen, "auth failed: client_auth returned %d, reply op %u body \"%.*s\"",
-                 rc, p.op, (int)p.body_len, p.body ? (const char *)p.body : "");
+        snprintf(err, errlen, "auth failed: client_auth returned %d, reply op %u body \"%.*s\"", rc,
+                 p.op, (int)p.body_len, p.body ? (const char *)p.body : "");
         client_packet_free(&p);
         client_free(cl);
         return NULL;

@@ -41,8 +41,9 @@ void cluster_expect_packet(client_t *cl, const char *who, uint32_t op, uint32_t 
     char got[160];
     snprintf(got, sizeof(got), "op %u seq %u body \"%.*s\"", p.op, p.seq,
              (int)(p.body_len > 100 ? 100 : p.body_len), p.body ? (const char *)p.body : "");
-    bool ok = p.op == op && (seq == CLUSTER_ANY_SEQ || p.seq == seq) &&
-              (body == NULL || (p.body_len == strlen(body) && memcmp(p.body, body, p.body_len) == 0));
+    bool ok =
+        p.op == op && (seq == CLUSTER_ANY_SEQ || p.seq == seq) &&
+        (body == NULL || (p.body_len == strlen(body) && memcmp(p.body, body, p.body_len) == 0));
     client_packet_free(&p);
     if (!ok) {
         char want_seq[16] = "any";
@@ -97,8 +98,7 @@ int32_t cluster_expect_room_count(client_t *cl, const char *who, int32_t count, 
         if (p.op != 3 || p.body_len != 4) {
             uint32_t op = p.op, len = p.body_len;
             client_packet_free(&p);
-            fail_msg("%s: expected op 3 with a 4-byte body, got op %u with %u bytes", who, op,
-                     len);
+            fail_msg("%s: expected op 3 with a 4-byte body, got op %u with %u bytes", who, op, len);
         }
         last = (int32_t)((uint32_t)p.body[0] << 24 | (uint32_t)p.body[1] << 16 |
                          (uint32_t)p.body[2] << 8 | p.body[3]);

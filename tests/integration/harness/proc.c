@@ -86,8 +86,8 @@ static void proc_child(pid_t parent, char *const argv[], char *const envp[], con
     _exit(127);
 }
 
-int proc_start(proc_t *p, const char *name, char *const argv[], char *const envp[],
-               const char *cwd, const char *out_path, const char *err_path)
+int proc_start(proc_t *p, const char *name, char *const argv[], char *const envp[], const char *cwd,
+               const char *out_path, const char *err_path)
 {
     if (!proc_atexit_installed) {
         atexit(proc_on_exit);

@@ -29,8 +29,8 @@ typedef struct proc_s {
  * directory cwd, stdout appended to out_path and stderr appended to err_path (may be the same
  * file). Returns 0, or a negative errno when fork fails. An exec failure shows as exit status 127
  * with a message in err_path. */
-int proc_start(proc_t *p, const char *name, char *const argv[], char *const envp[],
-               const char *cwd, const char *out_path, const char *err_path);
+int proc_start(proc_t *p, const char *name, char *const argv[], char *const envp[], const char *cwd,
+               const char *out_path, const char *err_path);
 
 /* Reaps the child if it has exited, without blocking. Returns true when it has exited (now or
  * before). */

@@ -3,7 +3,9 @@
  * Runs a real comet (comet_server_start, real worker threads, real sockets on 127.0.0.1 with
  * ephemeral ports) on a loop thread, next to a test-only logic RPC server on the same loop. The
  * test logic answers Connect from instructions in the client's auth body
- * ({"mid","key","room_id","accepts","code","backlog","kick"}), counts every call, and answers
+ * ({"mid","key","room_id","accepts","code","backlog","kick","device","delay_ms"}), serves Fetch
+ * from a made-up inbox (seq s: op 1000, body "inbox-<s>", up to inbox_newest, inbox_page entries
+ * a page; 0 = no limit), counts every call, and answers
  * RenewOnline with each room's count + 1000 so tests can tell logic's totals from comet's own.
  * The test thread talks to comet through blocking client sockets and calls comet's RPC service
  * (as job does) through harness_call.
@@ -63,6 +65,12 @@ typedef struct harness_s {
     int last_renew_rooms;
     char last_receive[512];
     char last_disconnect_key[64];
+    char last_disconnect_device[64];
+    uint64_t last_disconnect_seq;
+    char last_ack_device[64];
+    int fetches;
+    uint64_t inbox_newest; /* set by the test before the Fetch it causes */
+    int inbox_page;
     /* one cross-thread call at a time (harness_call) */
     uint16_t call_method;
     const ProtobufCMessage *call_req;
@@ -74,21 +82,11 @@ typedef struct harness_s {
 
 /* ------------------------------------------------------------------------- test logic */
 
-static inline void t_logic_connect(rpc_call_t *call, const ProtobufCMessage *msg, void *arg)
+/* Answers a Connect as the auth body j says; takes j over. */
+static inline void t_logic_connect_reply(rpc_call_t *call, json_t *j)
 {
-    harness_t *h = arg;
-    const Herald__ConnectReq *req = (const Herald__ConnectReq *)msg;
-    uv_mutex_lock(&h->lock);
-    h->connects++;
-    uv_mutex_unlock(&h->lock);
     Herald__ConnectReply r = HERALD__CONNECT_REPLY__INIT;
-    json_t *j = json_loadb((const char *)req->body.data, req->body.len, 0, NULL);
-    if (j == NULL) {
-        r.code = HERALD_EAUTH;
-        r.message = "bad auth body";
-        rpc_reply(call, &r.base);
-        return;
-    }
+    r.device = (char *)(json_string_value(json_object_get(j, "device")) ?: "");
     r.code = (int32_t)json_integer_value(json_object_get(j, "code"));
     if (r.code != 0)
         r.message = "denied by test logic";
@@ -128,6 +126,83 @@ static inline void t_logic_connect(rpc_call_t *call, const ProtobufCMessage *msg
     json_decref(j);
 }
 
+typedef struct t_delayed_s {
+    uv_timer_t timer;
+    rpc_call_t *call;
+    json_t *body;
+} t_delayed_t;
+
+static inline void t_on_delayed_closed(uv_handle_t *handle)
+{
+    free(handle->data);
+}
+
+static inline void t_on_delay(uv_timer_t *timer)
+{
+    t_delayed_t *d = timer->data;
+    t_logic_connect_reply(d->call, d->body);
+    uv_close((uv_handle_t *)&d->timer, t_on_delayed_closed);
+}
+
+static inline void t_logic_connect(rpc_call_t *call, const ProtobufCMessage *msg, void *arg)
+{
+    harness_t *h = arg;
+    const Herald__ConnectReq *req = (const Herald__ConnectReq *)msg;
+    uv_mutex_lock(&h->lock);
+    h->connects++;
+    uv_mutex_unlock(&h->lock);
+    json_t *j = json_loadb((const char *)req->body.data, req->body.len, 0, NULL);
+    if (j == NULL) {
+        Herald__ConnectReply r = HERALD__CONNECT_REPLY__INIT;
+        r.code = HERALD_EAUTH;
+        r.message = "bad auth body";
+        rpc_reply(call, &r.base);
+        return;
+    }
+    json_int_t delay = json_integer_value(json_object_get(j, "delay_ms"));
+    if (delay <= 0) {
+        t_logic_connect_reply(call, j);
+        return;
+    }
+    t_delayed_t *d = calloc(1, sizeof *d);
+    d->call = call;
+    d->body = j;
+    uv_timer_init(&h->loop, &d->timer);
+    d->timer.data = d;
+    uv_timer_start(&d->timer, t_on_delay, (uint64_t)delay, 0);
+}
+
+static inline void t_logic_fetch(rpc_call_t *call, const ProtobufCMessage *msg, void *arg)
+{
+    harness_t *h = arg;
+    const Herald__FetchReq *req = (const Herald__FetchReq *)msg;
+    uv_mutex_lock(&h->lock);
+    h->fetches++;
+    uint64_t newest = h->inbox_newest;
+    int page = h->inbox_page;
+    uv_mutex_unlock(&h->lock);
+    Herald__FetchReply r = HERALD__FETCH_REPLY__INIT;
+    Herald__Proto protos[64], *pp[64];
+    char bodies[64][24];
+    uint64_t s = req->after_seq + 1;
+    for (; s <= newest && r.n_protos < 64 && (page == 0 || (int)r.n_protos < page); s++) {
+        Herald__Proto *p = &protos[r.n_protos];
+        herald__proto__init(p);
+        p->ver = 1;
+        p->op = 1000;
+        p->seq = (uint32_t)s;
+        snprintf(bodies[r.n_protos], sizeof bodies[0], "inbox-%llu", (unsigned long long)s);
+        p->body.data = (uint8_t *)bodies[r.n_protos];
+        p->body.len = strlen(bodies[r.n_protos]);
+        pp[r.n_protos++] = p;
+    }
+    r.protos = pp;
+    r.recovered = 1;
+    r.last_seq = s - 1 > req->after_seq ? s - 1 : req->after_seq;
+    r.newest_seq = newest;
+    rpc_reply(call, &r.base);
+}
+
 static inline void t_logic_disconnect(rpc_call_t *call, const ProtobufCMessage *msg, void *arg)
 {
     harness_t *h = arg;
@@ -135,6 +210,8 @@ static inline void t_logic_disconnect(rpc_call_t *call, const ProtobufCMessage *
     uv_mutex_lock(&h->lock);
     h->disconnects++;
     snprintf(h->last_disconnect_key, sizeof h->last_disconnect_key, "%s", req->key);
+    snprintf(h->last_disconnect_device, sizeof h->last_disconnect_device, "%s", req->device);
+    h->last_disconnect_seq = req->last_seq;
     uv_mutex_unlock(&h->lock);
     Herald__DisconnectReply r = HERALD__DISCONNECT_REPLY__INIT;
     r.has = 1;
@@ -199,8 +276,11 @@ static inline void t_logic_ack(rpc_call_t *call, const ProtobufCMessage *msg, vo
     const Herald__AckReq *req = (const Herald__AckReq *)msg;
     uv_mutex_lock(&h->lock);
     h->ack_entries += (int)req->n_acks;
-    if (req->n_acks)
+    if (req->n_acks) {
         h->last_ack_seq = req->acks[req->n_acks - 1]->seq;
+        snprintf(h->last_ack_device, sizeof h->last_ack_device, "%s",
+                 req->acks[req->n_acks - 1]->device);
+    }
     uv_mutex_unlock(&h->lock);
     Herald__AckReply r = HERALD__ACK_REPLY__INIT;
     rpc_reply(call, &r.base);
@@ -224,6 +304,7 @@ static const rpc_method_t t_logic_methods[] = {
     {RPC_LOGIC_RECEIVE, &herald__receive_req__descriptor, t_logic_receive},
     {RPC_LOGIC_ACK, &herald__ack_req__descriptor, t_logic_ack},
     {RPC_LOGIC_SERVER_DOWN, &herald__server_down_req__descriptor, t_logic_server_down},
+    {RPC_LOGIC_FETCH, &herald__fetch_req__descriptor, t_logic_fetch},
 };
 
 static inline int harness_get(harness_t *h, const int *field)

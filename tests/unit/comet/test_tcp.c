@@ -186,20 +186,133 @@ static void test_push_keys_accepts_and_seq(void **state)
     assert_int_equal(t_recv(fd, &p, T_TIMEOUT_MS), 1);
     assert_string_equal((const char *)p.body, "still");
     /* per-key seqs: the header carries them, and a redelivered seq is not written twice */
-    uint64_t seq = 5;
-    assert_int_equal(t_push_keys(h, "key-a", &seq, 1000, "five"), 1);
+    uint64_t seq = 1;
+    assert_int_equal(t_push_keys(h, "key-a", &seq, 1000, "one"), 1);
     assert_int_equal(t_recv(fd, &p, T_TIMEOUT_MS), 1);
-    assert_int_equal(p.seq, 5);
-    assert_int_equal(t_push_keys(h, "key-a", &seq, 1000, "five again"), 1);
+    assert_int_equal(p.seq, 1);
+    assert_int_equal(t_push_keys(h, "key-a", &seq, 1000, "one again"), 1);
     assert_int_equal(t_quiet(fd, 100), 1);
-    seq = 6;
-    assert_int_equal(t_push_keys(h, "key-a", &seq, 1000, "six"), 1);
+    /* a user push of an op not accepted still takes its place in the stream */
+    seq = 2;
+    assert_int_equal(t_push_keys(h, "key-a", &seq, 1001, "not accepted"), 0);
+    seq = 3;
+    assert_int_equal(t_push_keys(h, "key-a", &seq, 1000, "three"), 1);
     assert_int_equal(t_recv(fd, &p, T_TIMEOUT_MS), 1);
-    assert_int_equal(p.seq, 6);
-    assert_string_equal((const char *)p.body, "six");
+    assert_int_equal(p.seq, 3);
+    assert_string_equal((const char *)p.body, "three");
+    assert_int_equal(harness_get(h, &h->fetches), 0);
     /* unknown key */
     assert_int_equal(t_push_keys(h, "nobody", NULL, 1000, "x"), 0);
     close(fd);
+    harness_stop(h);
+}
+
+static long long t_metric(harness_t *h, const char *name)
+{
+    char body[4096];
+    assert_int_equal(t_http_get(h->comet->admin_port, "/metrics", body, sizeof body), 200);
+    json_t *m = json_loads(body, 0, NULL);
+    assert_non_null(m);
+    long long v = json_integer_value(json_object_get(m, name));
+    json_decref(m);
+    return v;
+}
+
+/* Expects op 1000 packets with seqs from..to and bodies "<prefix><seq>". */
+static void t_expect_run(int fd, uint32_t from, uint32_t to, const char *prefix)
+{
+    t_packet_t p;
+    for (uint32_t s = from; s <= to; s++) {
+        char want[32];
+        snprintf(want, sizeof want, "%s%u", prefix, s);
+        assert_int_equal(t_recv(fd, &p, T_TIMEOUT_MS), 1);
+        assert_int_equal(p.op, 1000);
+        assert_int_equal(p.seq, s);
+        assert_string_equal((const char *)p.body, want);
+    }
+}
+
+/* A user push past a gap makes the connection fetch the missing range (in pages) and write it
+ * in order; what the Fetch covered is not written again when it arrives live. */
+static void test_seq_gap_fetches(void **state)
+{
+    harness_t *h = harness_start(2, 1);
+    t_packet_t p;
+    int fd = t_connect(h->comet->tcp_port);
+    assert_int_equal(t_auth(fd, AUTH_A, &p), 1);
+    uv_mutex_lock(&h->lock);
+    h->inbox_newest = 5;
+    h->inbox_page = 2;
+    uv_mutex_unlock(&h->lock);
+    uint64_t seq = 4;
+    assert_int_equal(t_push_keys(h, "key-a", &seq, 1000, "live-4"), 1);
+    /* the Fetch catches up to the newest it learns of (5), a page of two at a time */
+    t_expect_run(fd, 1, 5, "inbox-");
+    assert_int_equal(harness_get(h, &h->fetches), 3);
+    for (seq = 4; seq <= 5; seq++)
+        assert_int_equal(t_push_keys(h, "key-a", &seq, 1000, "again"), 1);
+    assert_int_equal(t_quiet(fd, 100), 1);
+    seq = 6;
+    assert_int_equal(t_push_keys(h, "key-a", &seq, 1000, "live-6"), 1);
+    t_expect_run(fd, 6, 6, "live-");
+    assert_int_equal(t_metric(h, "duplicates"), 2);
+    assert_int_equal(t_metric(h, "fetches"), 3);
+    close(fd);
+    harness_stop(h);
+}
+
+/* A user push that reaches comet while the connection's Connect is still in flight finds no
+ * key; once registered, the connection fetches it. */
+static void test_push_before_registration_is_fetched(void **state)
+{
+    harness_t *h = harness_start(1, 1);
+    t_packet_t p;
+    uv_mutex_lock(&h->lock);
+    h->inbox_newest = 1;
+    uv_mutex_unlock(&h->lock);
+    int fd = t_connect(h->comet->tcp_port);
+    const char *auth = "{\"mid\":7,\"key\":\"key-m\",\"accepts\":[1000],\"delay_ms\":300}";
+    t_send(fd, PROTO_OP_AUTH, 1, auth);
+    assert_true(harness_wait(h, &h->connects, 1));
+    uint64_t seq = 1;
+    assert_int_equal(t_push_keys(h, "key-m", &seq, 1000, "too early"), 0);
+    assert_int_equal(t_recv(fd, &p, T_TIMEOUT_MS), 1);
+    assert_int_equal(p.op, PROTO_OP_AUTH_REPLY);
+    t_expect_run(fd, 1, 1, "inbox-");
+    assert_int_equal(harness_get(h, &h->fetches), 1);
+    close(fd);
+    harness_stop(h);
+}
+
+/* The device named by logic travels with acks, and Disconnect reports how far the connection
+ * got (the position of clients that never ack). */
+static void test_positions_reported(void **state)
+{
+    harness_t *h = harness_start(1, 1);
+    t_packet_t p;
+    int fd = t_connect(h->comet->tcp_port);
+    assert_int_equal(t_auth(fd,
+                            "{\"mid\":7,\"key\":\"key-d\",\"accepts\":[1000],\"backlog\":2,"
+                            "\"device\":\"phone-1\"}",
+                            &p),
+                     1);
+    t_expect_run(fd, 1, 2, "backlog-");
+    uint64_t seq = 3;
+    assert_int_equal(t_push_keys(h, "key-d", &seq, 1000, "live-3"), 1);
+    t_expect_run(fd, 3, 3, "live-");
+    t_send(fd, PROTO_OP_ACK, 2, NULL);
+    assert_true(harness_wait(h, &h->ack_entries, 1));
+    uv_mutex_lock(&h->lock);
+    assert_int_equal(h->last_ack_seq, 2);
+    assert_string_equal(h->last_ack_device, "phone-1");
+    uv_mutex_unlock(&h->lock);
+    close(fd);
+    assert_true(harness_wait(h, &h->disconnects, 1));
+    uv_mutex_lock(&h->lock);
+    assert_string_equal(h->last_disconnect_key, "key-d");
+    assert_string_equal(h->last_disconnect_device, "phone-1");
+    assert_int_equal(h->last_disconnect_seq, 3);
+    uv_mutex_unlock(&h->lock);
     harness_stop(h);
 }
 
@@ -570,6 +683,9 @@ int main(void)
         cmocka_unit_test(test_auth_denied_and_bad_first_packet),
         cmocka_unit_test(test_malformed_closes_only_that_connection),
         cmocka_unit_test(test_push_keys_accepts_and_seq),
+        cmocka_unit_test(test_seq_gap_fetches),
+        cmocka_unit_test(test_push_before_registration_is_fetched),
+        cmocka_unit_test(test_positions_reported),
         cmocka_unit_test(test_rooms_and_batches),
         cmocka_unit_test(test_broadcast),
         cmocka_unit_test(test_kicks),

@@ -1,0 +1,580 @@
+#!/usr/bin/env bash
+# bench/run.sh <scenario> [options]: runs one benchmark scenario on loopback, stops everything it
+# started, prints a result table and appends the raw JSON lines to bench/results/.
+#
+# Scenarios (bench/README.md):
+#   smoke    100 connections (TCP + WebSocket) on herald, room and user pushes for a few seconds;
+#            fails unless deliveries happened and the summaries parse. Part of ctest (label bench).
+#   idle     memory per idle authenticated connection: comet RSS growth at N connections, TCP and
+#            WebSocket, and the peers (nchan WebSocket, mosquitto MQTT) at the same N.
+#   fanout   S subscribers of one room × R messages/s for T seconds: deliveries/s at the clients,
+#            latency, deliveries per server CPU-second; herald, nchan, mosquitto in the same run.
+#   push     user pushes end to end (HTTP → logic → Kafka → job → comet → client) at R/s over N
+#            mids, then a ramp of rates to find the saturation point.
+#   connect  authenticated connections per second (TCP and WebSocket).
+#
+# Options: --bin DIR (default build/bin), --full (longer runs, 50k/100k connections), --no-peers,
+#          --no-save, --conns N, --rate R, --duration T, --subs S, --comets K, --workers W,
+#          --perf (perf record -g on one comet during fanout; report in the results folder).
+# Needs build/bin from a Release build (cmake -DCMAKE_BUILD_TYPE=Release) and, for the peers,
+# scripts/install-bench-deps.sh. Builds nothing. Loopback only.
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+scenario=${1:-}
+[ -n "$scenario" ] || { sed -n '2,22p' "$0"; exit 2; }
+shift
+RUN_ARGS="$*"
+bin=$root/build/bin
+full=0 peers=1 save=1 perf=0
+opt_conns="" opt_rate="" opt_duration="" opt_subs="" opt_comets="" opt_workers=""
+while [ $# -gt 0 ]; do
+    case $1 in
+    --bin) bin=$2; shift ;;
+    --full) full=1 ;;
+    --no-peers) peers=0 ;;
+    --no-save) save=0 ;;
+    --perf) perf=1 ;;
+    --conns) opt_conns=$2; shift ;;
+    --rate) opt_rate=$2; shift ;;
+    --duration) opt_duration=$2; shift ;;
+    --subs) opt_subs=$2; shift ;;
+    --comets) opt_comets=$2; shift ;;
+    --workers) opt_workers=$2; shift ;;
+    *) echo "unknown option $1" >&2; exit 2 ;;
+    esac
+    shift
+done
+for b in herald-bench herald-comet herald-logic herald-router herald-job herald-kafka-dev; do
+    [ -x "$bin/$b" ] || { echo "missing $bin/$b: build first (see bench/README.md)" >&2; exit 1; }
+done
+bin=$(cd "$bin" && pwd)
+ulimit -n 20000 2>/dev/null || true
+# Daemons read only the environment below: never the caller's HERALD_* settings.
+for v in $(env | sed -n 's/^\(HERALD_[A-Z_]*\)=.*/\1/p'); do unset "$v"; done
+
+tmp=$(mktemp -d /tmp/herald-bench.XXXXXX)
+date_tag=$(date -u +%Y%m%d-%H%M%S)
+results_dir=$root/bench/results
+results_file=$results_dir/$scenario-$date_tag.json
+declare -A PID=()
+ORDER=()
+USED_PORTS=" "
+
+log() { echo "[$(date +%H:%M:%S)] $*" >&2; }
+
+stop_one() {
+    local name=$1 pid=${PID[$1]:-} n
+    [ -n "$pid" ] || return 0
+    if kill -0 "$pid" 2>/dev/null; then
+        kill -TERM "$pid" 2>/dev/null || true
+        for ((n = 0; n < 100; n++)); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+        kill -0 "$pid" 2>/dev/null && kill -KILL "$pid" 2>/dev/null || true
+    fi
+    wait "$pid" 2>/dev/null || true
+    unset "PID[$name]"
+}
+
+stop_all() {
+    local i
+    for ((i = ${#ORDER[@]} - 1; i >= 0; i--)); do stop_one "${ORDER[$i]}"; done
+    ORDER=()
+}
+
+cleanup() {
+    stop_all
+    if [ "${KEEP_TMP:-0}" = 1 ]; then echo "logs kept in $tmp" >&2; else rm -rf "$tmp"; fi
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+fail() {
+    echo "error: $*" >&2
+    local f
+    for f in "$tmp"/*.log; do [ -f "$f" ] && { echo "--- $f" >&2; tail -n 15 "$f" >&2; }; done
+    exit 1
+}
+
+# spawn NAME CMD...: starts CMD in its own session, output in $tmp/NAME.log.
+spawn() {
+    local name=$1
+    shift
+    (cd "$tmp" && exec setsid "$@") >"$tmp/$name.log" 2>&1 </dev/null &
+    PID[$name]=$!
+    ORDER+=("$name")
+}
+
+free_port() {
+    local p
+    while :; do
+        p=$((20000 + RANDOM % 12000))
+        case $USED_PORTS in *" $p "*) continue ;; esac
+        if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
+            USED_PORTS+="$p "
+            echo "$p"
+            return
+        fi
+    done
+}
+
+wait_port() {
+    local name=$1 port=$2 n
+    for ((n = 0; n < 200; n++)); do
+        (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && return 0
+        kill -0 "${PID[$name]}" 2>/dev/null || fail "$name exited"
+        sleep 0.1
+    done
+    fail "$name is not listening on $port after 20 s"
+}
+
+# jnum LINE KEY: the number of a top-level (or first) "key": in a summary line.
+jnum() { sed -n "s/.*\"$2\":\([-0-9.e+]*\).*/\1/p" <<<"$1" | head -n1; }
+
+# rss_kib PID...: summed VmRSS of the processes, KiB.
+rss_kib() {
+    local p t=0 v
+    for p in "$@"; do
+        v=$(awk '/^VmRSS:/ {print $2}' "/proc/$p/status" 2>/dev/null || echo 0)
+        t=$((t + ${v:-0}))
+    done
+    echo "$t"
+}
+
+# cpu_ticks PID...: summed utime + stime, clock ticks.
+cpu_ticks() {
+    local p t=0 v
+    for p in "$@"; do
+        v=$(awk '{print $14 + $15}' "/proc/$p/stat" 2>/dev/null || echo 0)
+        t=$((t + ${v:-0}))
+    done
+    echo "$t"
+}
+HZ=$(getconf CLK_TCK)
+
+# record JSON: appends one line to the results file (unless --no-save).
+record() {
+    if [ "$save" = 1 ]; then
+        mkdir -p "$results_dir"
+        echo "$1" >>"$results_file"
+    fi
+}
+
+versions() {
+    local commit nginx_v nchan_v mosq_v
+    commit=$(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo unknown)
+    git -C "$root" diff --quiet HEAD -- src 2>/dev/null || commit="$commit+dirty"
+    nginx_v=$(nginx -v 2>&1 | sed 's/.*nginx\///' || true)
+    nchan_v=$(dpkg-query -W -f='${Version}' libnginx-mod-nchan 2>/dev/null || echo none)
+    mosq_v=$(dpkg-query -W -f='${Version}' mosquitto 2>/dev/null || echo none)
+    echo "{\"record\":\"run\",\"scenario\":\"$scenario\",\"date\":\"$(date -u +%FT%TZ)\",\"herald\":\"$commit\",\"nginx\":\"${nginx_v:-none}\",\"nchan\":\"$nchan_v\",\"mosquitto\":\"$mosq_v\",\"uptime\":\"$(uptime | sed 's/.*load/load/')\",\"cmd\":\"bench/run.sh $scenario ${RUN_ARGS}\"}"
+}
+
+# ------------------------------------------------------------------------------------ herald
+
+COMET_PIDS=()
+COMET_TCP=()
+COMET_WS=()
+LOGIC_HTTP=""
+JOB_ADMIN=""
+
+# start_herald K: redis, kafka-dev, router, logic (insecure-mid), K comets, job.
+start_herald() {
+    local k=$1 i redis_port router_rpc logic_rpc brokers n
+    redis_port=$(free_port)
+    spawn redis redis-server --port "$redis_port" --bind 127.0.0.1 --save "" --appendonly no \
+        --dir "$tmp"
+    wait_port redis "$redis_port"
+    spawn kafka "$bin/herald-kafka-dev"
+    for ((n = 0; n < 150; n++)); do
+        brokers=$(sed -n 's/^bootstrap=//p' "$tmp/kafka.log" | head -n1)
+        [ -n "$brokers" ] && break
+        sleep 0.1
+    done
+    [ -n "$brokers" ] || fail "herald-kafka-dev printed no bootstrap address"
+    router_rpc=$(free_port)
+    HERALD_LOG_LEVEL=warn HERALD_RPC_LISTEN=127.0.0.1:$router_rpc \
+        HERALD_ADMIN_LISTEN=127.0.0.1:$(free_port) spawn router "$bin/herald-router"
+    wait_port router "$router_rpc"
+    LOGIC_HTTP=$(free_port)
+    logic_rpc=$(free_port)
+    HERALD_LOG_LEVEL=warn HERALD_HTTP_LISTEN=127.0.0.1:$LOGIC_HTTP \
+        HERALD_RPC_LISTEN=127.0.0.1:$logic_rpc HERALD_REDIS_ADDR=127.0.0.1:$redis_port \
+        HERALD_KAFKA_BROKERS=$brokers HERALD_ROUTER_ADDRS=127.0.0.1:$router_rpc \
+        HERALD_AUTH_MODE=insecure-mid HERALD_REGISTRY_REFRESH=500ms spawn logic "$bin/herald-logic"
+    wait_port logic "$LOGIC_HTTP"
+    COMET_PIDS=() COMET_TCP=() COMET_WS=()
+    for ((i = 0; i < k; i++)); do
+        local tcp ws
+        tcp=$(free_port)
+        ws=$(free_port)
+        HERALD_LOG_LEVEL=warn HERALD_SERVER_ID=bench-comet-$i HERALD_TCP_LISTEN=127.0.0.1:$tcp \
+            HERALD_WEBSOCKET_LISTEN=127.0.0.1:$ws HERALD_RPC_LISTEN=127.0.0.1:$(free_port) \
+            HERALD_ADMIN_LISTEN=127.0.0.1:$(free_port) HERALD_LOGIC_ADDRS=127.0.0.1:$logic_rpc \
+            HERALD_SERVER_RENEW_ONLINE_INTERVAL=2s HERALD_SERVER_WORKERS=${opt_workers:-0} \
+            spawn "comet$i" "$bin/herald-comet"
+        wait_port "comet$i" "$tcp"
+        wait_port "comet$i" "$ws"
+        COMET_PIDS+=("${PID[comet$i]}")
+        COMET_TCP+=("127.0.0.1:$tcp")
+        COMET_WS+=("127.0.0.1:$ws")
+    done
+    JOB_ADMIN=$(free_port)
+    HERALD_LOG_LEVEL=warn HERALD_ADMIN_LISTEN=127.0.0.1:$JOB_ADMIN \
+        HERALD_REDIS_ADDR=127.0.0.1:$redis_port HERALD_KAFKA_BROKERS=$brokers \
+        HERALD_ROOM_REFRESH=200ms HERALD_COMET_REFRESH=500ms spawn job "$bin/herald-job"
+    wait_port job "$JOB_ADMIN"
+    for ((n = 0; n < 300; n++)); do
+        local m
+        m=$(curl -s "http://127.0.0.1:$JOB_ADMIN/metrics" || true)
+        [ "$(jnum "$m" comets_connected)" = "$k" ] && break
+        sleep 0.1
+    done
+    [ "$(jnum "$m" comets_connected)" = "$k" ] || fail "job does not see $k comets after 30 s"
+    # Warm-up: the first message waits for job's consumer to get its partitions (about a second
+    # on herald-kafka-dev); no measured message should.
+    curl -s -o /dev/null -X POST -d warmup \
+        "http://127.0.0.1:$LOGIC_HTTP/goim/push/room?operation=1000&type=warmup&room=0"
+    for ((n = 0; n < 300; n++)); do
+        m=$(curl -s "http://127.0.0.1:$JOB_ADMIN/metrics" || true)
+        [ "$(jnum "$m" consumed)" -ge 1 ] 2>/dev/null && return 0
+        sleep 0.1
+    done
+    fail "job consumed nothing 30 s after a warm-up push"
+}
+
+comet_targets() { # comet_targets tcp|ws
+    local IFS=,
+    if [ "$1" = ws ]; then echo "${COMET_WS[*]}"; else echo "${COMET_TCP[*]}"; fi
+}
+
+# ------------------------------------------------------------------------------------ peers
+
+NGINX_PORT=""
+NGINX_PIDS=()
+MOSQ_PORT=""
+
+start_nchan() { # start_nchan WORKERS
+    local workers=$1 n
+    NGINX_PORT=$(free_port)
+    mkdir -p "$tmp/nginx"
+    cat >"$tmp/nginx/nginx.conf" <<EOF
+load_module /usr/lib/nginx/modules/ngx_nchan_module.so;
+daemon off;
+master_process on;
+worker_processes $workers;
+worker_rlimit_nofile 20000;
+pid $tmp/nginx/nginx.pid;
+error_log $tmp/nginx/error.log warn;
+events { worker_connections 19900; }
+http {
+    access_log off;
+    client_body_temp_path $tmp/nginx/body;
+    proxy_temp_path $tmp/nginx/proxy;
+    fastcgi_temp_path $tmp/nginx/fastcgi;
+    uwsgi_temp_path $tmp/nginx/uwsgi;
+    scgi_temp_path $tmp/nginx/scgi;
+    nchan_shared_memory_size 256M;
+    server {
+        listen 127.0.0.1:$NGINX_PORT;
+        location ~ /pub/(\w+)$ { nchan_publisher; nchan_channel_id \$1; nchan_message_buffer_length 10; nchan_message_timeout 60s; }
+        location ~ /sub/(\w+)$ { nchan_subscriber websocket; nchan_channel_id \$1; }
+    }
+}
+EOF
+    spawn nginx nginx -c "$tmp/nginx/nginx.conf" -p "$tmp/nginx"
+    wait_port nginx "$NGINX_PORT"
+    sleep 0.5
+    NGINX_PIDS=("${PID[nginx]}" $(pgrep -P "${PID[nginx]}" || true))
+}
+
+start_mosquitto() {
+    MOSQ_PORT=$(free_port)
+    cat >"$tmp/mosquitto.conf" <<EOF
+listener $MOSQ_PORT 127.0.0.1
+allow_anonymous true
+persistence false
+max_connections -1
+max_queued_messages 1000
+log_type error
+EOF
+    spawn mosquitto mosquitto -c "$tmp/mosquitto.conf"
+    wait_port mosquitto "$MOSQ_PORT"
+}
+
+# ----------------------------------------------------------------------------------- clients
+
+# subs_start NAME ARGS...: herald-bench conn in the background; waits for its ready file.
+subs_start() {
+    local name=$1 n
+    shift
+    rm -f "$tmp/$name.ready"
+    spawn "$name" "$bin/herald-bench" conn --ready-file "$tmp/$name.ready" --duration 0 \
+        --progress 5 "$@"
+    for ((n = 0; n < 1200; n++)); do
+        [ -f "$tmp/$name.ready" ] && return 0
+        kill -0 "${PID[$name]}" 2>/dev/null || fail "$name exited before it was ready"
+        sleep 0.1
+    done
+    fail "$name not ready after 120 s"
+}
+
+# subs_stop NAME: SIGTERM, then prints the summary line.
+subs_stop() {
+    stop_one "$1"
+    grep '^{' "$tmp/$1.log" | tail -n1
+}
+
+procs_for() { echo $((($1 + 14999) / 15000)); }
+
+line() { printf '%s\n' "$*"; }
+
+# ------------------------------------------------------------------------------------ scenarios
+
+scenario_smoke() {
+    start_herald 1
+    local tcp ws push mids
+    subs_start subs_tcp --proto tcp --target "$(comet_targets tcp)" --conns 60 --mid-base 1000 \
+        --heartbeat 1
+    subs_start subs_ws --proto ws --target "$(comet_targets ws)" --conns 40 --mid-base 2000 \
+        --heartbeat 1
+    sleep 1 # job's room refresh (200 ms) has seen the room on the comet
+    push=$("$bin/herald-bench" push --kind room --target "127.0.0.1:$LOGIC_HTTP" --rate 20 \
+        --duration 3 --conns 2 2>>"$tmp/push.log")
+    mids=$("$bin/herald-bench" push --kind mids --target "127.0.0.1:$LOGIC_HTTP" --rate 50 \
+        --duration 2 --conns 2 --mid-base 1000 --mids 60 2>>"$tmp/push.log")
+    sleep 1
+    tcp=$(subs_stop subs_tcp)
+    ws=$(subs_stop subs_ws)
+    local l
+    for l in "$push" "$mids" "$tcp" "$ws"; do
+        echo "$l"
+        record "$l"
+        if command -v jq >/dev/null; then
+            jq -e . >/dev/null <<<"$l" || fail "summary does not parse: $l"
+        elif command -v python3 >/dev/null; then
+            python3 -c 'import json,sys; json.loads(sys.stdin.read())' <<<"$l" ||
+                fail "summary does not parse: $l"
+        fi
+        [[ $l == '{"mode":'*'}' ]] || fail "not a summary line: $l"
+    done
+    local ok sent dt dw rt rw
+    ok=$(jnum "$push" ok)
+    sent=$(jnum "$push" sent)
+    dt=$(jnum "$tcp" deliveries)
+    dw=$(jnum "$ws" deliveries)
+    rt=$(jnum "$tcp" ready)
+    rw=$(jnum "$ws" ready)
+    [ "$rt" = 60 ] && [ "$rw" = 40 ] || fail "connections set up: tcp $rt/60, ws $rw/40"
+    [ "${ok:-0}" -gt 0 ] && [ "$ok" = "$sent" ] || fail "room pushes accepted $ok of $sent"
+    [ "$(jnum "$mids" ok)" -gt 0 ] || fail "no mids push accepted"
+    # Every room push reaches every subscriber; the mids pushes add some to the TCP ones.
+    [ "$dt" -ge $((ok * 60)) ] || fail "tcp deliveries $dt < $((ok * 60))"
+    [ "$dw" -ge $((ok * 40)) ] || fail "ws deliveries $dw < $((ok * 40))"
+    [ "$(jnum "$tcp" hb_replies)" -gt 0 ] || fail "no heartbeat replies"
+    echo "smoke: OK ($ok room pushes → tcp $dt, ws $dw deliveries; $(jnum "$mids" ok) user pushes)"
+}
+
+idle_herald() { # idle_herald PROTO N
+    local proto=$1 n=$2 k before after subs per
+    k=${opt_comets:-$(((n + 18999) / 19000))}
+    start_herald "$k"
+    sleep 1
+    before=$(rss_kib "${COMET_PIDS[@]}")
+    subs_start subs --proto "$proto" --target "$(comet_targets "$proto")" --conns "$n" \
+        --procs "$(procs_for "$n")" --src-addrs 8 --rate 5000 --max-inflight 512
+    sleep 3
+    after=$(rss_kib "${COMET_PIDS[@]}")
+    subs=$(subs_stop subs)
+    stop_all
+    per=$(((after - before) * 1024 / n))
+    printf '%-8s %-6s %8d %6d %10d %10d %10d %8d\n' herald "$proto" "$n" "$k" "$before" "$after" \
+        "$per" "$(jnum "$subs" failed)"
+    record "{\"record\":\"idle\",\"server\":\"herald\",\"proto\":\"$proto\",\"conns\":$n,\"processes\":$k,\"rss_before_kib\":$before,\"rss_after_kib\":$after,\"bytes_per_conn\":$per,\"bench\":$subs}"
+}
+
+idle_peer() { # idle_peer nchan|mqtt N
+    local peer=$1 n=$2 before after subs per pids k=1 target
+    if [ "$peer" = nchan ]; then
+        k=$(((n + 18999) / 19000))
+        start_nchan "$k"
+        pids=("${NGINX_PIDS[@]}")
+        target=127.0.0.1:$NGINX_PORT
+    else
+        [ "$n" -le 19000 ] || { log "mosquitto: one process holds < 20,000 fds, skipping N=$n"; return; }
+        start_mosquitto
+        pids=("${PID[mosquitto]}")
+        target=127.0.0.1:$MOSQ_PORT
+    fi
+    sleep 1
+    before=$(rss_kib "${pids[@]}")
+    subs_start subs --proto "$peer" --target "$target" --conns "$n" --procs "$(procs_for "$n")" \
+        --src-addrs 8 --rate 5000 --max-inflight 512
+    sleep 3
+    after=$(rss_kib "${pids[@]}")
+    subs=$(subs_stop subs)
+    stop_all
+    per=$(((after - before) * 1024 / n))
+    local name=$peer
+    [ "$peer" = mqtt ] && name=mosquitto
+    printf '%-8s %-6s %8d %6d %10d %10d %10d %8d\n' "$name" "$peer" "$n" "$k" "$before" "$after" \
+        "$per" "$(jnum "$subs" failed)"
+    record "{\"record\":\"idle\",\"server\":\"$name\",\"proto\":\"$peer\",\"conns\":$n,\"processes\":$k,\"rss_before_kib\":$before,\"rss_after_kib\":$after,\"bytes_per_conn\":$per,\"bench\":$subs}"
+}
+
+scenario_idle() {
+    local ns n
+    ns=${opt_conns:-"5000 10000 18000"}
+    [ "$full" = 1 ] && [ -z "$opt_conns" ] && ns="5000 10000 18000 50000 100000"
+    printf '%-8s %-6s %8s %6s %10s %10s %10s %8s\n' server proto conns procs rss0_KiB rss1_KiB \
+        B/conn failed
+    for n in $ns; do
+        idle_herald tcp "$n"
+        idle_herald ws "$n"
+        if [ "$peers" = 1 ]; then
+            idle_peer nchan "$n"
+            idle_peer mqtt "$n"
+        fi
+    done
+}
+
+# fanout_run SERVER: subscribers, pusher, drain; prints a table row and records JSON.
+fanout_run() {
+    local server=$1 s=$2 r=$3 t=$4 subs push pids cpu0 cpu1 target kind proto extra=()
+    case $server in
+    herald)
+        start_herald "${opt_comets:-1}"
+        pids=("${COMET_PIDS[@]}")
+        target=$(comet_targets tcp) proto=tcp kind=room
+        push_target=127.0.0.1:$LOGIC_HTTP
+        ;;
+    herald-ws)
+        start_herald "${opt_comets:-1}"
+        pids=("${COMET_PIDS[@]}")
+        target=$(comet_targets ws) proto=ws kind=room
+        push_target=127.0.0.1:$LOGIC_HTTP
+        ;;
+    nchan)
+        start_nchan 1
+        pids=("${NGINX_PIDS[@]}")
+        target=127.0.0.1:$NGINX_PORT proto=nchan kind=nchan
+        push_target=$target
+        extra=(--path /sub/room)
+        ;;
+    mosquitto)
+        start_mosquitto
+        pids=("${PID[mosquitto]}")
+        target=127.0.0.1:$MOSQ_PORT proto=mqtt kind=mqtt
+        push_target=$target
+        ;;
+    esac
+    subs_start subs --proto "$proto" --target "$target" --conns "$s" --procs 2 --src-addrs 8 \
+        --max-inflight 512 "${extra[@]}"
+    sleep 1.5
+    cpu0=$(cpu_ticks "${pids[@]}")
+    if [ "$perf" = 1 ] && [ "$server" = herald ] && command -v perf >/dev/null; then
+        perf record -g -o "$tmp/perf.data" -p "${pids[0]}" -- sleep "$t" >/dev/null 2>&1 &
+        perf_pid=$!
+    fi
+    push=$("$bin/herald-bench" push --kind "$kind" --target "$push_target" --rate "$r" \
+        --duration "$t" --conns 4 --path /pub/room 2>>"$tmp/push.log")
+    cpu1=$(cpu_ticks "${pids[@]}")
+    sleep 3 # drain: what is still queued arrives or shows up as latency
+    subs=$(subs_stop subs)
+    if [ -n "${perf_pid:-}" ]; then
+        wait "$perf_pid" || true
+        mkdir -p "$results_dir"
+        perf report -i "$tmp/perf.data" --no-children --percent-limit 1 --stdio \
+            >"$results_dir/perf-fanout-$date_tag.txt" 2>/dev/null || true
+        perf_pid=""
+    fi
+    stop_all
+    local cpu_s deliv rate p50 p99 ratio
+    cpu_s=$(awk -v a="$cpu0" -v b="$cpu1" -v hz="$HZ" 'BEGIN {printf "%.2f", (b - a) / hz}')
+    deliv=$(jnum "$subs" deliveries)
+    rate=$(jnum "$subs" deliveries_per_s)
+    p50=$(jnum "$subs" p50_us)
+    p99=$(jnum "$subs" p99_us)
+    ratio=$(awk -v d="$deliv" -v c="$cpu_s" 'BEGIN {printf "%.0f", (c > 0 ? d / c : 0)}')
+    printf '%-10s %7d %6d %10d %12.0f %10.1f %10.1f %8s %12s\n' "$server" "$s" "$r" "$deliv" \
+        "$rate" "$(awk -v v="$p50" 'BEGIN{print v/1000}')" "$(awk -v v="$p99" 'BEGIN{print v/1000}')" \
+        "$cpu_s" "$ratio"
+    record "{\"record\":\"fanout\",\"server\":\"$server\",\"subs\":$s,\"rate\":$r,\"duration_s\":$t,\"server_cpu_s\":$cpu_s,\"deliveries_per_cpu_s\":$ratio,\"push\":$push,\"bench\":$subs}"
+}
+
+scenario_fanout() {
+    local s=${opt_subs:-10000} r=${opt_rate:-100} t=${opt_duration:-10}
+    [ "$full" = 1 ] && [ -z "$opt_duration" ] && t=30
+    printf '%-10s %7s %6s %10s %12s %10s %10s %8s %12s\n' server subs msg/s deliveries \
+        deliv/s p50_ms p99_ms cpu_s deliv/cpu_s
+    fanout_run herald "$s" "$r" "$t"
+    [ "$full" = 1 ] && fanout_run herald-ws "$s" "$r" "$t"
+    if [ "$peers" = 1 ]; then
+        fanout_run nchan "$s" "$r" "$t"
+        fanout_run mosquitto "$s" "$r" "$t"
+    fi
+}
+
+# push_run RATE DURATION N: fresh subscribers on mids 1..N, mids pushes at RATE for DURATION;
+# prints a row and records JSON.
+push_run() {
+    local r=$1 t=$2 n=$3 push subs d cpu0=() cpu1=() cpu=""
+    local daemons=(logic job comet0 kafka router redis)
+    subs_start subs --proto tcp --target "$(comet_targets tcp)" --conns "$n" --procs 2 \
+        --src-addrs 8 --mid-base 1 --max-inflight 512
+    for d in "${daemons[@]}"; do cpu0+=("$(cpu_ticks "${PID[$d]}")"); done
+    push=$("$bin/herald-bench" push --kind mids --target "127.0.0.1:$LOGIC_HTTP" --rate "$r" \
+        --duration "$t" --conns 64 --mid-base 1 --mids "$n" 2>>"$tmp/push.log")
+    for d in "${daemons[@]}"; do cpu1+=("$(cpu_ticks "${PID[$d]}")"); done
+    for i in "${!daemons[@]}"; do
+        cpu+="${cpu:+,}\"${daemons[$i]}\":$(awk -v a="${cpu0[$i]}" -v b="${cpu1[$i]}" -v hz="$HZ" \
+            'BEGIN {printf "%.2f", (b - a) / hz}')"
+    done
+    sleep 2
+    subs=$(subs_stop subs)
+    printf '%8d %10.1f %10.1f %10d %10.1f %10.1f %10.1f %10.1f\n' "$r" "$(jnum "$push" ok_per_s)" \
+        "$(awk -v v="$(jnum "$push" p99_us)" 'BEGIN{print v/1000}')" \
+        "$(jnum "$subs" deliveries)" "$(jnum "$subs" deliveries_per_s)" \
+        "$(awk -v v="$(jnum "$subs" p50_us)" 'BEGIN{print v/1000}')" \
+        "$(awk -v v="$(jnum "$subs" p99_us)" 'BEGIN{print v/1000}')" \
+        "$(awk -v v="$(jnum "$subs" p999_us)" 'BEGIN{print v/1000}')"
+    echo "         CPU seconds during the run: ${cpu//\"/}"
+    record "{\"record\":\"push\",\"offered\":$r,\"duration_s\":$t,\"mids\":$n,\"cpu_s\":{$cpu},\"push\":$push,\"bench\":$subs}"
+}
+
+scenario_push() {
+    local n=${opt_conns:-10000} r=${opt_rate:-1000} t=${opt_duration:-10} rates
+    start_herald "${opt_comets:-1}"
+    echo "user push end to end (latency: client clock − pusher's stamp in the body):"
+    printf '%8s %10s %10s %10s %10s %10s %10s %10s\n' offered http_ok/s http_p99 delivered \
+        deliv/s p50_ms p99_ms p999_ms
+    push_run "$r" "$t" "$n"
+    # Saturation: each rate with fresh subscribers, so each latency figure is its own.
+    rates=${SAT_RATES:-"2000 4000 8000"}
+    [ "$full" = 1 ] && rates="2000 4000 8000 16000 32000"
+    for r in $rates; do push_run "$r" 5 "$n"; done
+}
+
+scenario_connect() {
+    local n=${opt_conns:-10000} proto subs k
+    k=${opt_comets:-$(((n + 18999) / 19000))}
+    printf '%-6s %8s %8s %8s %10s\n' proto conns ready failed conns/s
+    for proto in tcp ws; do
+        start_herald "$k"
+        subs_start subs --proto "$proto" --target "$(comet_targets "$proto")" --conns "$n" \
+            --procs 2 --src-addrs 8 --max-inflight 1000
+        subs=$(subs_stop subs)
+        stop_all
+        printf '%-6s %8d %8d %8d %10.0f\n' "$proto" "$n" "$(jnum "$subs" ready)" \
+            "$(jnum "$subs" failed)" "$(jnum "$subs" setup_rate)"
+        record "{\"record\":\"connect\",\"proto\":\"$proto\",\"conns\":$n,\"comets\":$k,\"bench\":$subs}"
+    done
+}
+
+case $scenario in
+smoke | idle | fanout | push | connect) ;;
+*) echo "unknown scenario $scenario (smoke, idle, fanout, push, connect)" >&2; exit 2 ;;
+esac
+record "$(versions)"
+log "scenario $scenario; logs in $tmp; load: $(uptime | sed 's/.*load/load/')"
+"scenario_$scenario"
+[ "$save" = 1 ] && log "raw results: $results_file"
+exit 0

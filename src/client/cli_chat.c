@@ -1,0 +1,368 @@
+/* cli_chat.c - `herald-cli chat`: the interactive client (cim's console client) on logic's IM
+ * API (docs/im.md). Logs in by name (registering the name when it is new), connects to the comet
+ * login chose, and then reads commands from stdin:
+ *   text          to the current room
+ *   @name text    private (also @mid text)
+ *   :olu          online users
+ *   :room R       change room (op 12; ":room" alone leaves it)
+ *   :q            quit
+ * Messages print as "[HH:MM:SS] name: text" ("name (private): text" for private ones). When the
+ * connection drops it reconnects by itself with the last per-user seq it got, so the offline
+ * inbox hands over what it missed.
+ */
+#include "cli.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <jansson.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "client_net.h"
+#include "herald_err.h"
+#include "http_client.h"
+#include "proto.h"
+
+#define CHAT_OP 1000
+#define CHAT_LINE_MAX 2048
+#define CHAT_RECONNECT_MAX_MS 5000
+#define CHAT_HTTP_TIMEOUT_MS 5000
+
+enum { OPT_LOGIC = CLI_OPT_FIRST_FREE, OPT_NAME };
+
+static const char cli_chat_usage[] =
+    "usage: herald-cli chat --logic HOST:PORT --name NAME [--room R]\n"
+    "Interactive chat. Type text to send it to the current room, '@name text' or '@mid text'\n"
+    "to send privately, ':olu' to list online users, ':room R' to change room, ':q' to quit.\n"
+    "  --logic HOST:PORT   logic's HTTP API (login and user lookups)\n"
+    "  --name NAME         your user name (registered on first use)\n"
+    "  --room R            room to join, e.g. live://lobby\n";
+
+typedef struct chat_s {
+    char logic_host[256];
+    int logic_port;
+    const char *name;
+    char room[256];
+    char token[128];
+    char comet_host[256];
+    int comet_port;
+    int64_t mid;
+    int64_t last_seq; /* highest per-user seq received */
+    uint32_t seq;     /* of our op 4 and op 12 packets */
+    cli_conn_t cc;
+    char line[CHAT_LINE_MAX];
+    size_t line_len;
+} chat_t;
+
+static void chat_say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void chat_say(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vprintf(fmt, ap);
+    va_end(ap);
+    putchar('\n');
+    fflush(stdout);
+}
+
+/* One request to logic; returns the parsed reply and the status, or NULL (message printed). */
+static json_t *chat_http(chat_t *ch, const char *method, const char *path, int *status)
+{
+    char *body = NULL;
+    int rc = http_client_request(ch->logic_host, ch->logic_port, method, path, NULL, NULL, 0,
+                                 CHAT_HTTP_TIMEOUT_MS, status, &body);
+    if (rc < 0) {
+        chat_say("! logic: %s", herald_strerror(rc));
+        return NULL;
+    }
+    json_t *j = json_loads(body, 0, NULL);
+    free(body);
+    return j;
+}
+
+/* Logs in (registering the name first when logic does not know it). Returns 0 or -1. */
+static int chat_login(chat_t *ch)
+{
+    char path[256];
+    int status = 0;
+    snprintf(path, sizeof(path), "/herald/v1/login?name=%s&platform=cli", ch->name);
+    json_t *j = chat_http(ch, "POST", path, &status);
+    if (j != NULL && status == 404) {
+        json_decref(j);
+        snprintf(path, sizeof(path), "/herald/v1/users?name=%s", ch->name);
+        j = chat_http(ch, "POST", path, &status);
+        if (j == NULL || (status != 200 && status != 409)) {
+            chat_say("! register: %s", json_string_value(json_object_get(j, "message")));
+            json_decref(j);
+            return -1;
+        }
+        json_decref(j);
+        snprintf(path, sizeof(path), "/herald/v1/login?name=%s&platform=cli", ch->name);
+        j = chat_http(ch, "POST", path, &status);
+    }
+    json_t *data = json_object_get(j, "data");
+    const char *token = json_string_value(json_object_get(data, "token"));
+    const char *tcp = json_string_value(json_object_get(json_object_get(data, "comet"), "tcp"));
+    if (status != 200 || token == NULL || tcp == NULL ||
+        cli_conn_parse_addr(tcp, ch->comet_host, sizeof(ch->comet_host), &ch->comet_port) != 0) {
+        chat_say("! login: %s", j ? json_string_value(json_object_get(j, "message")) : "failed");
+        json_decref(j);
+        return -1;
+    }
+    snprintf(ch->token, sizeof(ch->token), "%s", token);
+    ch->mid = json_integer_value(json_object_get(data, "mid"));
+    json_decref(j);
+    return 0;
+}
+
+static int chat_connect(chat_t *ch)
+{
+    cli_conn_opts_t o;
+    cli_conn_opts_init(&o, "chat");
+    snprintf(o.host, sizeof(o.host), "%s", ch->comet_host);
+    o.port = ch->comet_port;
+    o.token = ch->token;
+    o.room = ch->room[0] ? ch->room : NULL;
+    o.accepts[o.n_accepts++] = CHAT_OP;
+    o.last_seq = ch->last_seq;
+    return cli_conn_open(&ch->cc, &o) == CLI_EXIT_OK ? 0 : -1;
+}
+
+/* Reconnects with backoff until it works; a refused token means a new login (logic may also
+ * pick another comet). Returns 0, or -1 when stdin closed meanwhile (the user left). */
+static int chat_reconnect(chat_t *ch)
+{
+    cli_conn_close(&ch->cc);
+    int backoff = 200;
+    for (;;) {
+        chat_say("* reconnecting...");
+        if (chat_connect(ch) == 0 || (chat_login(ch) == 0 && chat_connect(ch) == 0)) {
+            chat_say("* reconnected");
+            return 0;
+        }
+        struct pollfd pfd = {.fd = STDIN_FILENO, .events = POLLIN};
+        if (poll(&pfd, 1, backoff) > 0 && (pfd.revents & (POLLHUP | POLLERR)))
+            return -1;
+        backoff = backoff * 2 > CHAT_RECONNECT_MAX_MS ? CHAT_RECONNECT_MAX_MS : backoff * 2;
+    }
+}
+
+static void chat_show(chat_t *ch, const client_packet_t *p)
+{
+    if (p->seq > 0 && (int64_t)p->seq > ch->last_seq) { /* a push to us: remember and ack */
+        ch->last_seq = p->seq;
+        client_send(ch->cc.client, PROTO_OP_ACK, p->seq, NULL, 0);
+    }
+    json_t *j = json_loadb((const char *)p->body, p->body_len, 0, NULL);
+    const char *from = json_string_value(json_object_get(j, "from_name"));
+    json_t *msg = json_object_get(j, "msg");
+    char stamp[16];
+    time_t now = time(NULL);
+    strftime(stamp, sizeof(stamp), "%H:%M:%S", localtime(&now));
+    if (from == NULL || msg == NULL) { /* a business push, not a chat message */
+        chat_say("[%s] push: %.*s", stamp, (int)p->body_len, (const char *)p->body);
+    } else {
+        char *text = json_is_string(msg) ? strdup(json_string_value(msg))
+                                         : json_dumps(msg, JSON_COMPACT | JSON_ENCODE_ANY);
+        int private_msg = json_object_get(j, "to_mid") != NULL;
+        chat_say("[%s] %s%s: %s", stamp, from, private_msg ? " (private)" : "", text ? text : "");
+        free(text);
+    }
+    json_decref(j);
+}
+
+static void chat_packet(chat_t *ch, const client_packet_t *p)
+{
+    if (p->op == CHAT_OP) {
+        chat_show(ch, p);
+    } else if (p->op == PROTO_OP_SEND_MSG_REPLY) {
+        json_t *j = json_loadb((const char *)p->body, p->body_len, 0, NULL);
+        json_int_t code = json_integer_value(json_object_get(j, "code"));
+        if (code != 0)
+            chat_say("! not sent (%" JSON_INTEGER_FORMAT "): %s", code,
+                     json_string_value(json_object_get(j, "message")));
+        json_decref(j);
+    } else if (p->op == PROTO_OP_CHANGE_ROOM_REPLY) {
+        snprintf(ch->room, sizeof(ch->room), "%.*s", (int)p->body_len, (const char *)p->body);
+        chat_say(ch->room[0] ? "* in room %s" : "* left the room%s", ch->room);
+    } else if (p->op == PROTO_OP_DISCONNECT_REPLY) {
+        chat_say("* kicked: %.*s", (int)p->body_len, (const char *)p->body);
+    }
+}
+
+static void chat_send(chat_t *ch, int64_t to_mid, const char *text)
+{
+    json_t *j = json_object();
+    if (to_mid > 0)
+        json_object_set_new(j, "to_mid", json_integer(to_mid));
+    else
+        json_object_set_new(j, "to_room", json_string(ch->room));
+    json_object_set_new(j, "op", json_integer(CHAT_OP));
+    json_t *msg = json_string(text);
+    if (msg == NULL) {
+        chat_say("! text must be UTF-8");
+        json_decref(j);
+        return;
+    }
+    json_object_set_new(j, "msg", msg);
+    char *body = json_dumps(j, JSON_COMPACT);
+    json_decref(j);
+    client_send(ch->cc.client, PROTO_OP_SEND_MSG, ++ch->seq, body, strlen(body));
+    free(body);
+}
+
+/* "@target text": target is a user id (digits) or a name looked up in logic. */
+static void chat_private(chat_t *ch, char *arg)
+{
+    char *text = strchr(arg, ' ');
+    if (text == NULL || text[1] == '\0') {
+        chat_say("! usage: @name text");
+        return;
+    }
+    *text++ = '\0';
+    int64_t mid = 0;
+    if (cli_conn_parse_int(arg, 1, INT64_MAX, &mid) != 0) {
+        char path[128];
+        int status = 0;
+        snprintf(path, sizeof(path), "/herald/v1/users?name=%.64s", arg);
+        json_t *j = chat_http(ch, "GET", path, &status);
+        mid = status == 200 ? json_integer_value(json_object_get(json_object_get(j, "data"), "mid"))
+                            : 0;
+        json_decref(j);
+        if (mid <= 0) {
+            chat_say("! no user %s", arg);
+            return;
+        }
+    }
+    chat_send(ch, mid, text);
+}
+
+static void chat_online(chat_t *ch)
+{
+    long long cursor = 0;
+    int pages = 0;
+    do {
+        char path[96];
+        int status = 0;
+        snprintf(path, sizeof(path), "/herald/v1/online/users?limit=100&cursor=%lld", cursor);
+        json_t *j = chat_http(ch, "GET", path, &status);
+        json_t *data = json_object_get(j, "data"), *u;
+        size_t i;
+        json_array_foreach(json_object_get(data, "users"), i, u)
+        {
+            const char *name = json_string_value(json_object_get(u, "name"));
+            chat_say("  %s (%" JSON_INTEGER_FORMAT ")", name ? name : "?",
+                     json_integer_value(json_object_get(u, "mid")));
+        }
+        cursor = status == 200 ? json_integer_value(json_object_get(data, "next_cursor")) : 0;
+        json_decref(j);
+    } while (cursor != 0 && ++pages < 100);
+}
+
+/* Handles one input line. Returns 1 to quit. */
+static int chat_command(chat_t *ch, char *line)
+{
+    if (strcmp(line, ":q") == 0)
+        return 1;
+    if (strcmp(line, ":olu") == 0) {
+        chat_online(ch);
+    } else if (strncmp(line, ":room", 5) == 0 && (line[5] == ' ' || line[5] == '\0')) {
+        const char *r = line[5] ? line + 6 : "";
+        client_send(ch->cc.client, PROTO_OP_CHANGE_ROOM, ++ch->seq, r, strlen(r));
+    } else if (line[0] == '@') {
+        chat_private(ch, line + 1);
+    } else if (line[0] == ':') {
+        chat_say("! unknown command %s", line);
+    } else if (line[0] != '\0') {
+        if (ch->room[0] == '\0')
+            chat_say("! not in a room: ':room R' first, or '@name text'");
+        else
+            chat_send(ch, 0, line);
+    }
+    return 0;
+}
+
+/* Reads what stdin has; runs every complete line. Returns 1 to quit (":q" or end of input). */
+static int chat_input(chat_t *ch)
+{
+    ssize_t n = read(STDIN_FILENO, ch->line + ch->line_len, sizeof(ch->line) - 1 - ch->line_len);
+    if (n <= 0)
+        return n < 0 && errno == EINTR ? 0 : 1;
+    ch->line_len += (size_t)n;
+    char *nl;
+    while ((nl = memchr(ch->line, '\n', ch->line_len)) != NULL) {
+        *nl = '\0';
+        if (nl > ch->line && nl[-1] == '\r')
+            nl[-1] = '\0';
+        int quit = chat_command(ch, ch->line);
+        size_t used = (size_t)(nl - ch->line) + 1;
+        memmove(ch->line, nl + 1, ch->line_len - used);
+        ch->line_len -= used;
+        if (quit)
+            return 1;
+    }
+    if (ch->line_len == sizeof(ch->line) - 1) { /* a line longer than the buffer: drop it */
+        chat_say("! line too long");
+        ch->line_len = 0;
+    }
+    return 0;
+}
+
+int cli_chat_main(int argc, char **argv)
+{
+    static const struct option longopts[] = {{"logic", required_argument, NULL, OPT_LOGIC},
+                                             {"name", required_argument, NULL, OPT_NAME},
+                                             {"room", required_argument, NULL, CLI_OPT_ROOM},
+                                             {"help", no_argument, NULL, 'h'},
+                                             {NULL, 0, NULL, 0}};
+    chat_t *ch = calloc(1, sizeof(*ch));
+    if (ch == NULL)
+        return CLI_EXIT_FAIL;
+    int opt, bad = 0;
+    while ((opt = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+        if (opt == OPT_LOGIC)
+            bad |= cli_conn_parse_addr(optarg, ch->logic_host, sizeof(ch->logic_host),
+                                       &ch->logic_port) != 0;
+        else if (opt == OPT_NAME)
+            ch->name = optarg;
+        else if (opt == CLI_OPT_ROOM)
+            snprintf(ch->room, sizeof(ch->room), "%s", optarg);
+        else if (opt == 'h') {
+            fputs(cli_chat_usage, stdout);
+            free(ch);
+            return CLI_EXIT_OK;
+        } else
+            bad = 1;
+    }
+    if (bad || ch->logic_port == 0 || ch->name == NULL || optind != argc) {
+        fputs(cli_chat_usage, stderr);
+        free(ch);
+        return CLI_EXIT_USAGE;
+    }
+    if (chat_login(ch) != 0 || chat_connect(ch) != 0) {
+        free(ch);
+        return CLI_EXIT_FAIL;
+    }
+    chat_say("* %s (%lld) connected to %s:%d%s%s", ch->name, (long long)ch->mid, ch->comet_host,
+             ch->comet_port, ch->room[0] ? ", room " : "", ch->room);
+    int quit = 0;
+    while (!quit) {
+        client_packet_t p;
+        int rc = cli_conn_wait(&ch->cc, STDIN_FILENO, -1, &p);
+        if (rc == CLI_CONN_PACKET) {
+            chat_packet(ch, &p);
+            client_packet_free(&p);
+        } else if (rc == CLI_CONN_FD_READY) {
+            quit = chat_input(ch);
+        } else if (rc < 0) {
+            quit = chat_reconnect(ch) != 0;
+        }
+    }
+    cli_conn_close(&ch->cc);
+    free(ch);
+    return CLI_EXIT_OK;
+}

@@ -1,0 +1,354 @@
+/* logic_inbox.c - see logic_inbox.h. Everything that touches an inbox runs as a Lua script, so
+ * the counter, the entries and the trimming never disagree, whichever logic runs them. */
+#include "logic_inbox.h"
+
+#include "buf.h"
+#include "daemon.h"
+#include "herald_err.h"
+#include "log.h"
+#include "proto.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Users per store script: one EVAL carries the body once for all of them, and a chunk keeps
+ * each script short (Redis runs nothing else meanwhile). */
+#define STORE_CHUNK 128
+
+/* Drops entries older than the cutoff (ms) from the head of the set, a batch at a time; an entry
+ * without a readable header goes too. */
+#define LUA_TRIM                                                                                   \
+    "local function trim(key, cutoff) "                                                            \
+    "  while true do "                                                                             \
+    "    local head = redis.call('ZRANGE', key, 0, 31) "                                           \
+    "    local n = 0 "                                                                             \
+    "    for _, m in ipairs(head) do "                                                             \
+    "      local t = tonumber(string.match(m, '^%d+:(%d+):')) "                                    \
+    "      if t ~= nil and t >= cutoff then break end "                                            \
+    "      n = n + 1 "                                                                             \
+    "    end "                                                                                     \
+    "    if n > 0 then redis.call('ZREMRANGEBYRANK', key, 0, n - 1) end "                          \
+    "    if n < 32 then return end "                                                               \
+    "  end "                                                                                       \
+    "end "
+
+/* KEYS: seq:<mid>, inbox:<mid> pairs. ARGV: header tail ":<created_ms>:<op>:", body, cutoff,
+ * max_count, ttl_ms. Returns the new sequence numbers, in KEYS order. */
+static const char store_script[] =
+    LUA_TRIM
+    "local out = {} "
+    "local max = tonumber(ARGV[4]) "
+    "for i = 1, #KEYS, 2 do "
+    "  local seq = redis.call('INCR', KEYS[i]) "
+    "  redis.call('ZADD', KEYS[i + 1], seq, string.format('%d', seq) .. ARGV[1] .. ARGV[2]) "
+    "  local over = redis.call('ZCARD', KEYS[i + 1]) - max "
+    "  if over > 0 then redis.call('ZREMRANGEBYRANK', KEYS[i + 1], 0, over - 1) end "
+    "  trim(KEYS[i + 1], tonumber(ARGV[3])) "
+    "  redis.call('PEXPIRE', KEYS[i + 1], ARGV[5]) "
+    "  out[#out + 1] = seq "
+    "end "
+    "return out";
+
+/* KEYS: seq:, inbox:, ack:, sent: of one user. ARGV: after ("" = the position of ARGV[2], or
+ * the newest when it has none), position name, upto (0 = newest), max entries, max bytes,
+ * cutoff. Returns {cur, after, upto, ahead, cut, member...}: ahead = the given after was beyond
+ * cur; cut = the seq the page stops at when it does not reach upto, else 0. */
+static const char read_script[] =
+    LUA_TRIM
+    "local cur = tonumber(redis.call('GET', KEYS[1]) or '0') "
+    "local after = cur "
+    "local ahead = 0 "
+    "if ARGV[1] ~= '' then after = tonumber(ARGV[1]) "
+    "elseif ARGV[2] ~= '' then "
+    "  after = tonumber(redis.call('HGET', KEYS[3], ARGV[2]) or "
+    "                   redis.call('HGET', KEYS[4], ARGV[2]) or cur) "
+    "end "
+    "if after > cur then after = cur ahead = 1 end "
+    "local upto = tonumber(ARGV[3]) "
+    "if upto == 0 or upto > cur then upto = cur end "
+    "local out = {cur, after, upto, ahead, 0} "
+    "if upto <= after then return out end "
+    "trim(KEYS[2], tonumber(ARGV[6])) "
+    "local limit = tonumber(ARGV[4]) "
+    "local items = redis.call('ZRANGEBYSCORE', KEYS[2], '(' .. string.format('%d', after), "
+    "                         string.format('%d', upto), 'LIMIT', 0, limit) "
+    "local bytes, maxb, cut = 0, tonumber(ARGV[5]), #items == limit "
+    "for i, m in ipairs(items) do "
+    "  if i > 1 and bytes + #m > maxb then cut = true break end "
+    "  bytes = bytes + #m "
+    "  out[#out + 1] = m "
+    "end "
+    "if cut and #out > 5 then "
+    "  local last = tonumber(string.match(out[#out], '^(%d+):')) "
+    "  if last < upto then out[5] = last end "
+    "end "
+    "return out";
+
+/* KEYS: the position hash. ARGV: name, seq, ttl_ms. Moves the position forward only. */
+static const char position_script[] =
+    "local cur = tonumber(redis.call('HGET', KEYS[1], ARGV[1]) or '0') "
+    "redis.call('PEXPIRE', KEYS[1], ARGV[3]) "
+    "if tonumber(ARGV[2]) > cur then redis.call('HSET', KEYS[1], ARGV[1], ARGV[2]) return 1 end "
+    "return 0";
+
+static redis_t *inbox_redis(logic_server_t *s)
+{
+    redis_t *r = logic_server_redis(s);
+    return r != NULL && redis_connected(r) ? r : NULL;
+}
+
+static long long cutoff_ms(const logic_server_t *s)
+{
+    return (long long)(daemon_wall_ms() - s->conf->inbox_max_age_ms);
+}
+
+/* ---------------------------------------------------------------------------------- store */
+
+typedef struct store_s {
+    logic_inbox_store_cb cb;
+    void *arg;
+    uint64_t *seqs;
+    size_t n;
+    size_t pending; /* chunks in flight */
+    int status;
+} store_t;
+
+typedef struct store_chunk_s {
+    store_t *st;
+    size_t first, n; /* seqs[first .. first + n) */
+} store_chunk_t;
+
+static void on_stored(int status, const redis_reply_t *reply, void *arg)
+{
+    store_chunk_t *ch = arg;
+    store_t *st = ch->st;
+    if (status != 0 || redis_reply_type(reply) != REDIS_REPLY_T_ARRAY ||
+        redis_reply_count(reply) != ch->n) {
+        if (status == 0 && redis_reply_type(reply) == REDIS_REPLY_T_ERROR)
+            log_warn_rl("inbox store: %s", redis_reply_str(reply, NULL));
+        st->status = HERALD_EUNAVAIL;
+    } else {
+        for (size_t i = 0; i < ch->n; i++)
+            st->seqs[ch->first + i] = (uint64_t)redis_reply_integer(redis_reply_element(reply, i));
+    }
+    free(ch);
+    if (--st->pending > 0)
+        return;
+    st->cb(st->status, st->status == 0 ? st->seqs : NULL, st->arg);
+    free(st->seqs);
+    free(st);
+}
+
+int logic_inbox_store(logic_server_t *s, const int64_t *mids, size_t n, int32_t op,
+                      const uint8_t *body, size_t len, logic_inbox_store_cb cb, void *arg)
+{
+    redis_t *redis = inbox_redis(s);
+    if (redis == NULL || n == 0)
+        return HERALD_EUNAVAIL;
+    char tail[64], cutoff[24], max[24], ttl[24];
+    snprintf(tail, sizeof(tail), ":%lld:%d:", (long long)daemon_wall_ms(), (int)op);
+    snprintf(cutoff, sizeof(cutoff), "%lld", cutoff_ms(s));
+    snprintf(max, sizeof(max), "%lld", (long long)s->conf->inbox_max_count);
+    snprintf(ttl, sizeof(ttl), "%lld", (long long)s->conf->inbox_max_age_ms);
+    store_t *st = xcalloc(1, sizeof(*st));
+    st->cb = cb;
+    st->arg = arg;
+    st->seqs = xcalloc(n, sizeof(*st->seqs));
+    st->n = n;
+    /* argv: EVAL script numkeys keys... tail body cutoff max ttl */
+    size_t cap = 3 + 2 * STORE_CHUNK + 5;
+    const char **argv = xcalloc(cap, sizeof(*argv));
+    size_t *argvlen = xcalloc(cap, sizeof(*argvlen));
+    char(*keys)[LOGIC_KEY_MAX] = xmalloc(2 * STORE_CHUNK * sizeof(*keys));
+    for (size_t first = 0; first < n; first += STORE_CHUNK) {
+        size_t m = n - first < STORE_CHUNK ? n - first : STORE_CHUNK;
+        char numkeys[16];
+        snprintf(numkeys, sizeof(numkeys), "%zu", 2 * m);
+        size_t a = 0;
+        argv[a++] = "EVAL";
+        argv[a++] = store_script;
+        argv[a++] = numkeys;
+        for (size_t i = 0; i < m; i++) {
+            logic_server_key(s, keys[2 * i], "seq:%lld", (long long)mids[first + i]);
+            logic_server_key(s, keys[2 * i + 1], "inbox:%lld", (long long)mids[first + i]);
+            argv[a++] = keys[2 * i];
+            argv[a++] = keys[2 * i + 1];
+        }
+        argv[a++] = tail;
+        size_t body_at = a;
+        argv[a++] = len ? (const char *)body : "";
+        argv[a++] = cutoff;
+        argv[a++] = max;
+        argv[a++] = ttl;
+        for (size_t i = 0; i < a; i++)
+            argvlen[i] = i == body_at ? len : strlen(argv[i]);
+        store_chunk_t *ch = xmalloc(sizeof(*ch));
+        *ch = (store_chunk_t){st, first, m};
+        /* Once the first chunk is queued the others are too (nothing runs the loop meanwhile,
+         * so the connection cannot drop): only the first can be refused. */
+        if (redis_command_argv(redis, on_stored, ch, (int)a, argv, argvlen) != 0) {
+            free(ch);
+            break;
+        }
+        st->pending++;
+    }
+    free(argv);
+    free(argvlen);
+    free(keys);
+    if (st->pending == 0) {
+        free(st->seqs);
+        free(st);
+        return HERALD_EUNAVAIL;
+    }
+    return 0;
+}
+
+/* ----------------------------------------------------------------------------------- read */
+
+typedef struct read_s {
+    logic_server_t *s;
+    logic_inbox_read_cb cb;
+    void *arg;
+} read_t;
+
+/* Parses the decimal digits at *p up to the separator ':'; moves *p past it. */
+static int parse_num(const char **p, const char *end, uint64_t *out)
+{
+    const char *q = *p;
+    uint64_t v = 0;
+    int digits = 0;
+    while (q < end && *q >= '0' && *q <= '9' && digits < 19) {
+        v = v * 10 + (uint64_t)(*q++ - '0');
+        digits++;
+    }
+    if (digits == 0 || q >= end || *q != ':')
+        return -1;
+    *p = q + 1;
+    *out = v;
+    return 0;
+}
+
+/* Member "<seq>:<created_ms>:<op>:<body>" -> proto (body borrowed from the member). */
+static int parse_entry(const char *m, size_t len, Herald__Proto *p)
+{
+    const char *q = m, *end = m + len;
+    uint64_t seq, created, op;
+    if (parse_num(&q, end, &seq) != 0 || parse_num(&q, end, &created) != 0 ||
+        parse_num(&q, end, &op) != 0 || op > INT32_MAX || seq == 0)
+        return -1;
+    herald__proto__init(p);
+    p->ver = PROTO_VERSION;
+    p->op = (int32_t)op;
+    p->seq = (uint32_t)seq;
+    p->body.data = (uint8_t *)q;
+    p->body.len = (size_t)(end - q);
+    return 0;
+}
+
+static uint64_t element_u64(const redis_reply_t *reply, size_t i)
+{
+    long long v = redis_reply_integer(redis_reply_element(reply, i));
+    return v > 0 ? (uint64_t)v : 0;
+}
+
+static void on_read(int status, const redis_reply_t *reply, void *arg)
+{
+    read_t *rd = arg;
+    size_t count = status == 0 && redis_reply_type(reply) == REDIS_REPLY_T_ARRAY
+                       ? redis_reply_count(reply)
+                       : 0;
+    if (count < 5) {
+        if (status == 0 && redis_reply_type(reply) == REDIS_REPLY_T_ERROR)
+            log_warn_rl("inbox read: %s", redis_reply_str(reply, NULL));
+        rd->cb(HERALD_EUNAVAIL, NULL, rd->arg);
+        free(rd);
+        return;
+    }
+    logic_inbox_page_t page = {0};
+    page.cur = element_u64(reply, 0);
+    page.after = element_u64(reply, 1);
+    uint64_t upto = element_u64(reply, 2);
+    int ahead = element_u64(reply, 3) != 0;
+    uint64_t cut = element_u64(reply, 4);
+    page.last = cut ? cut : upto > page.after ? upto : page.after;
+    Herald__Proto *protos = xcalloc(count - 5 + 1, sizeof(*protos));
+    page.protos = xcalloc(count - 5 + 1, sizeof(*page.protos));
+    uint64_t prev = page.after;
+    for (size_t i = 5; i < count; i++) {
+        size_t len;
+        const char *m = redis_reply_str(redis_reply_element(reply, i), &len);
+        Herald__Proto *p = &protos[page.n];
+        /* A member that does not parse, or breaks the order, is skipped: it cannot be told to
+         * the client as what it was, and the position moves past it like past a trimmed one. */
+        if (m == NULL || parse_entry(m, len, p) != 0 || p->seq <= prev || p->seq > page.last) {
+            log_warn_rl("inbox read: skipping a malformed entry");
+            continue;
+        }
+        prev = p->seq;
+        page.protos[page.n++] = p;
+    }
+    /* Numbers without an entry between after and last were trimmed (count or age). */
+    page.recovered = !ahead && (page.last <= page.after ||
+                                (page.n > 0 && page.protos[0]->seq == page.after + 1));
+    rd->cb(0, &page, rd->arg);
+    free(page.protos);
+    free(protos);
+    free(rd);
+}
+
+int logic_inbox_read(logic_server_t *s, int64_t mid, const logic_inbox_from_t *from,
+                     logic_inbox_read_cb cb, void *arg)
+{
+    redis_t *redis = inbox_redis(s);
+    if (redis == NULL)
+        return HERALD_EUNAVAIL;
+    char keys[4][LOGIC_KEY_MAX];
+    logic_server_key(s, keys[0], "seq:%lld", (long long)mid);
+    logic_server_key(s, keys[1], "inbox:%lld", (long long)mid);
+    logic_server_key(s, keys[2], "ack:%lld", (long long)mid);
+    logic_server_key(s, keys[3], "sent:%lld", (long long)mid);
+    char after[24] = "", upto[24], limit[24], bytes[24], cutoff[24];
+    if (from->has_after)
+        snprintf(after, sizeof(after), "%llu", (unsigned long long)from->after);
+    snprintf(upto, sizeof(upto), "%llu", (unsigned long long)from->upto);
+    snprintf(limit, sizeof(limit), "%lld", (long long)s->conf->inbox_max_count);
+    snprintf(bytes, sizeof(bytes), "%lld", (long long)s->conf->inbox_page_bytes);
+    snprintf(cutoff, sizeof(cutoff), "%lld", cutoff_ms(s));
+    const char *argv[] = {"EVAL", read_script, "4",  keys[0], keys[1], keys[2], keys[3], after,
+                          from->name ? from->name : "", upto, limit, bytes, cutoff};
+    size_t argvlen[sizeof(argv) / sizeof(argv[0])];
+    for (size_t i = 0; i < sizeof(argv) / sizeof(argv[0]); i++)
+        argvlen[i] = strlen(argv[i]);
+    read_t *rd = xmalloc(sizeof(*rd));
+    *rd = (read_t){s, cb, arg};
+    if (redis_command_argv(redis, on_read, rd, (int)(sizeof(argv) / sizeof(argv[0])), argv,
+                           argvlen) != 0) {
+        free(rd);
+        return HERALD_EUNAVAIL;
+    }
+    return 0;
+}
+
+/* ------------------------------------------------------------------------------- position */
+
+static void on_position(int status, const redis_reply_t *reply, void *arg)
+{
+    (void)arg;
+    if (status != 0 || redis_reply_type(reply) != REDIS_REPLY_T_INTEGER)
+        log_warn_rl("inbox: storing a delivery position failed");
+}
+
+int logic_inbox_position(logic_server_t *s, const char *which, int64_t mid, const char *name,
+                         uint64_t seq, redis_reply_cb cb, void *arg)
+{
+    redis_t *redis = logic_server_redis(s);
+    if (redis == NULL)
+        return HERALD_EUNAVAIL;
+    char key[LOGIC_KEY_MAX];
+    logic_server_key(s, key, "%s:%lld", which, (long long)mid);
+    int rc = redis_command(redis, cb ? cb : on_position, arg, "EVAL %s 1 %s %s %llu %lld",
+                           position_script, key, name, (unsigned long long)seq,
+                           (long long)s->conf->inbox_max_age_ms);
+    return rc == 0 ? 0 : HERALD_EUNAVAIL;
+}

@@ -1,0 +1,193 @@
+/* logic_user.c - user accounts (see logic_user.h). */
+#include "logic_user.h"
+
+#include "buf.h"
+#include "herald_err.h"
+#include "logic_params.h"
+
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <uv.h>
+
+/* KEYS: username:<name>, user:next; ARGV: name, created ms, the user hash key prefix. The hash
+ * key is built inside because the id is only known there; herald runs on a single Redis (no
+ * cluster slots to respect). -1 means the name is taken. */
+static const char create_script[] =
+    "if redis.call('EXISTS', KEYS[1]) == 1 then return -1 end "
+    "local mid = redis.call('INCR', KEYS[2]) "
+    "redis.call('SET', KEYS[1], mid) "
+    "redis.call('HSET', ARGV[3] .. mid, 'name', ARGV[1], 'created', ARGV[2]) "
+    "return mid";
+
+int logic_user_name_ok(const char *name)
+{
+    size_t len = name ? strlen(name) : 0;
+    if (len == 0 || len > LOGIC_USER_NAME_MAX)
+        return HERALD_EINVAL;
+    int digits = 1;
+    for (size_t i = 0; i < len; i++) {
+        char ch = name[i];
+        int ok = (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
+                 ch == '_' || ch == '.' || ch == '-';
+        if (!ok)
+            return HERALD_EINVAL;
+        if (ch < '0' || ch > '9')
+            digits = 0;
+    }
+    return digits ? HERALD_EINVAL : 0;
+}
+
+typedef struct user_ctx_s {
+    logic_user_cb cb;
+    void *arg;
+    int64_t mid;
+    char name[LOGIC_USER_NAME_MAX + 1];
+} user_ctx_t;
+
+static user_ctx_t *ctx_new(logic_user_cb cb, void *arg, int64_t mid, const char *name)
+{
+    user_ctx_t *c = xcalloc(1, sizeof(*c));
+    c->cb = cb;
+    c->arg = arg;
+    c->mid = mid;
+    if (name != NULL)
+        snprintf(c->name, sizeof(c->name), "%s", name);
+    return c;
+}
+
+/* A Redis string holding a user id (written by this module) to its value; -1 when it is not. */
+static int64_t reply_mid(const redis_reply_t *reply)
+{
+    if (redis_reply_type(reply) == REDIS_REPLY_T_INTEGER)
+        return redis_reply_integer(reply);
+    size_t len;
+    const char *v = redis_reply_str(reply, &len);
+    char digits[24];
+    int64_t mid;
+    if (redis_reply_type(reply) != REDIS_REPLY_T_STRING || v == NULL || len >= sizeof(digits))
+        return -1;
+    memcpy(digits, v, len);
+    digits[len] = '\0';
+    return strlen(digits) == len && logic_params_mid(digits, &mid) == 0 ? mid : -1;
+}
+
+static void on_created(int status, const redis_reply_t *reply, void *arg)
+{
+    user_ctx_t *c = arg;
+    if (status != 0 || redis_reply_type(reply) != REDIS_REPLY_T_INTEGER)
+        c->cb(HERALD_EUNAVAIL, 0, NULL, c->arg);
+    else if (redis_reply_integer(reply) < 0)
+        c->cb(HERALD_EEXIST, 0, NULL, c->arg);
+    else
+        c->cb(0, redis_reply_integer(reply), c->name, c->arg);
+    free(c);
+}
+
+int logic_user_create(logic_server_t *s, const char *name, logic_user_cb cb, void *arg)
+{
+    redis_t *redis = logic_server_redis(s);
+    if (redis == NULL)
+        return HERALD_EUNAVAIL;
+    char kname[LOGIC_KEY_MAX], knext[LOGIC_KEY_MAX], kprefix[LOGIC_KEY_MAX];
+    logic_server_key(s, kname, "username:%s", name);
+    logic_server_key(s, knext, "user:next");
+    logic_server_key(s, kprefix, "user:");
+    uv_timeval64_t now;
+    uv_gettimeofday(&now);
+    long long created = (long long)now.tv_sec * 1000 + now.tv_usec / 1000;
+    user_ctx_t *c = ctx_new(cb, arg, 0, name);
+    if (redis_command(redis, on_created, c, "EVAL %s 2 %s %s %s %lld %s", create_script, kname,
+                      knext, name, created, kprefix) != 0) {
+        free(c);
+        return HERALD_EUNAVAIL;
+    }
+    return 0;
+}
+
+static void on_by_name(int status, const redis_reply_t *reply, void *arg)
+{
+    user_ctx_t *c = arg;
+    if (status != 0 || redis_reply_type(reply) == REDIS_REPLY_T_ERROR) {
+        c->cb(HERALD_EUNAVAIL, 0, NULL, c->arg);
+    } else {
+        int64_t mid = reply_mid(reply);
+        if (mid < 0)
+            c->cb(HERALD_ENOTFOUND, 0, NULL, c->arg);
+        else
+            c->cb(0, mid, c->name, c->arg);
+    }
+    free(c);
+}
+
+int logic_user_by_name(logic_server_t *s, const char *name, logic_user_cb cb, void *arg)
+{
+    redis_t *redis = logic_server_redis(s);
+    if (redis == NULL)
+        return HERALD_EUNAVAIL;
+    char key[LOGIC_KEY_MAX];
+    logic_server_key(s, key, "username:%s", name);
+    user_ctx_t *c = ctx_new(cb, arg, 0, name);
+    if (redis_command(redis, on_by_name, c, "GET %s", key) != 0) {
+        free(c);
+        return HERALD_EUNAVAIL;
+    }
+    return 0;
+}
+
+static void on_by_mid(int status, const redis_reply_t *reply, void *arg)
+{
+    user_ctx_t *c = arg;
+    size_t len = 0;
+    const char *v = status == 0 ? redis_reply_str(reply, &len) : NULL;
+    if (status != 0 || redis_reply_type(reply) == REDIS_REPLY_T_ERROR) {
+        c->cb(HERALD_EUNAVAIL, c->mid, NULL, c->arg);
+    } else if (redis_reply_type(reply) != REDIS_REPLY_T_STRING || v == NULL || len == 0 ||
+               len > LOGIC_USER_NAME_MAX) {
+        c->cb(HERALD_ENOTFOUND, c->mid, NULL, c->arg);
+    } else {
+        memcpy(c->name, v, len);
+        c->name[len] = '\0';
+        c->cb(0, c->mid, c->name, c->arg);
+    }
+    free(c);
+}
+
+int logic_user_by_mid(logic_server_t *s, int64_t mid, logic_user_cb cb, void *arg)
+{
+    redis_t *redis = logic_server_redis(s);
+    if (redis == NULL)
+        return HERALD_EUNAVAIL;
+    char key[LOGIC_KEY_MAX];
+    logic_server_key(s, key, "user:%lld", (long long)mid);
+    user_ctx_t *c = ctx_new(cb, arg, mid, NULL);
+    if (redis_command(redis, on_by_mid, c, "HGET %s name", key) != 0) {
+        free(c);
+        return HERALD_EUNAVAIL;
+    }
+    return 0;
+}
+
+int logic_user_wrap(logic_push_req_t *req, const char *from_name)
+{
+    json_t *msg = json_loadb((const char *)req->msg, req->msg_len, JSON_DECODE_ANY, NULL);
+    if (msg == NULL)
+        return HERALD_EINVAL;
+    json_t *env = json_object();
+    json_object_set_new(env, "from", json_integer(req->from_mid));
+    json_object_set_new(env, "from_name", from_name ? json_string(from_name) : json_null());
+    if (req->kind == LOGIC_PUSH_ROOM)
+        json_object_set_new(env, "to_room", json_string(req->room));
+    else if (req->kind == LOGIC_PUSH_MIDS && req->nmids == 1)
+        json_object_set_new(env, "to_mid", json_integer(req->mids[0]));
+    json_object_set_new(env, "msg", msg);
+    char *text = json_dumps(env, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    json_decref(env);
+    if (text == NULL)
+        return HERALD_EINVAL;
+    free(req->msg);
+    req->msg = (uint8_t *)text;
+    req->msg_len = strlen(text);
+    return 0;
+}

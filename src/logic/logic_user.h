@@ -1,0 +1,45 @@
+/* logic_user.h - user accounts in Redis (docs/im.md): a unique name per user id.
+ *
+ *   <prefix>user:next        integer, INCR gives the next user id (the first is 1)
+ *   <prefix>user:<mid>       hash {name, created (unix ms)}
+ *   <prefix>username:<name>  string -> mid
+ *
+ * Creation is one Lua script, so two registrations of one name cannot both win. Loop thread only.
+ */
+#ifndef LOGIC_USER_H
+#define LOGIC_USER_H
+
+#include "logic_push_req.h"
+#include "logic_server.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define LOGIC_USER_NAME_MAX 32
+
+/* Checks a user name: 1..LOGIC_USER_NAME_MAX bytes of [A-Za-z0-9_.-], not all digits (so the
+ * chat client can tell "@name" from "@mid"). Returns 0 or HERALD_EINVAL. */
+int logic_user_name_ok(const char *name);
+
+/* status 0 or HERALD_E*; mid and name (borrowed for the call, may be NULL) as per call. */
+typedef void (*logic_user_cb)(int status, int64_t mid, const char *name, void *arg);
+
+/* Registers name (valid per logic_user_name_ok): cb(0, new mid, name), cb(HERALD_EEXIST, 0,
+ * NULL) when the name is taken, cb(HERALD_EUNAVAIL, 0, NULL) when Redis failed. Returns 0 (cb
+ * called once later) or HERALD_EUNAVAIL (cb never called). */
+int logic_user_create(logic_server_t *s, const char *name, logic_user_cb cb, void *arg);
+
+/* Finds a user by name: cb(0, mid, name) or cb(HERALD_ENOTFOUND, 0, NULL). Returns as create. */
+int logic_user_by_name(logic_server_t *s, const char *name, logic_user_cb cb, void *arg);
+
+/* Finds a user by id: cb(0, mid, name) or cb(HERALD_ENOTFOUND, mid, NULL). Returns as create. */
+int logic_user_by_mid(logic_server_t *s, int64_t mid, logic_user_cb cb, void *arg);
+
+/* Rewrites the body of an upstream push request (made by logic_body_upstream: req->msg is the
+ * client's "msg" as JSON) into the envelope receivers get:
+ *   {"from":mid,"from_name":"..."|null,"to_mid":N | "to_room":"...","msg":<msg>}
+ * so a client shows who wrote it without a lookup. Returns 0, or HERALD_EINVAL when req->msg is
+ * not JSON (the request is then unchanged). */
+int logic_user_wrap(logic_push_req_t *req, const char *from_name);
+
+#endif
