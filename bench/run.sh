@@ -378,17 +378,25 @@ idle_herald() { # idle_herald PROTO N
     k=${opt_comets:-$(((n + 18999) / 19000))}
     start_herald "$k"
     sleep 1
+    local c0 c1 c2 setup_cpu idle_cpu
     before=$(rss_kib "${COMET_PIDS[@]}")
+    c0=$(cpu_ticks "${COMET_PIDS[@]}")
     subs_start subs --proto "$proto" --target "$(comet_targets "$proto")" --conns "$n" \
         --procs "$(procs_for "$n")" --src-addrs 8 --rate 5000 --max-inflight 512
-    sleep 3
+    c1=$(cpu_ticks "${COMET_PIDS[@]}")
+    sleep "${IDLE_HOLD:-3}"
+    c2=$(cpu_ticks "${COMET_PIDS[@]}")
     after=$(rss_kib "${COMET_PIDS[@]}")
     subs=$(subs_stop subs)
     stop_all
     per=$(((after - before) * 1024 / n))
-    printf '%-8s %-6s %8d %6d %10d %10d %10d %8d\n' herald "$proto" "$n" "$k" "$before" "$after" \
-        "$per" "$(jnum "$subs" failed)"
-    record "{\"record\":\"idle\",\"server\":\"herald\",\"proto\":\"$proto\",\"conns\":$n,\"processes\":$k,\"rss_before_kib\":$before,\"rss_after_kib\":$after,\"bytes_per_conn\":$per,\"bench\":$subs}"
+    setup_cpu=$(awk -v a="$c0" -v b="$c1" -v hz="$HZ" 'BEGIN {printf "%.2f", (b - a) / hz}')
+    idle_cpu=$(awk -v a="$c1" -v b="$c2" -v hz="$HZ" -v t="${IDLE_HOLD:-3}" \
+        'BEGIN {printf "%.3f", (b - a) / hz / t}')
+    printf '%-8s %-6s %8d %6d %10d %10d %10d %8d   comet CPU: set-up %s s, idle %s cores\n' \
+        herald "$proto" "$n" "$k" "$before" "$after" "$per" "$(jnum "$subs" failed)" \
+        "$setup_cpu" "$idle_cpu"
+    record "{\"record\":\"idle\",\"server\":\"herald\",\"proto\":\"$proto\",\"conns\":$n,\"processes\":$k,\"rss_before_kib\":$before,\"rss_after_kib\":$after,\"bytes_per_conn\":$per,\"setup_cpu_s\":$setup_cpu,\"idle_cpu_cores\":$idle_cpu,\"bench\":$subs}"
 }
 
 idle_peer() { # idle_peer nchan|mqtt N

@@ -77,7 +77,7 @@ enum cli_conn_opt {
     "  --token T           authenticate with a token from `herald-cli token`\n"                    \
     "  --mid N [--key K]   goim-style auth by user id (logic must run auth.mode=insecure-mid)\n"   \
     "  --room R            join room R (e.g. live://1000)\n"                                       \
-    "  --accepts OPS       comma list of business ops to receive, e.g. 1000,1001\n"                \
+    "  --accepts OPS       comma list of business ops to receive (default 1000)\n"                \
     "  --last-seq N        highest per-user seq already received (offline catch-up)\n"             \
     "  --timeout-ms N      give up after N ms\n"                                                   \
     "  --verbose           print the auth reply and heartbeat replies on stderr\n"                 \

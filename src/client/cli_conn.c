@@ -1,6 +1,7 @@
 /* cli_conn.c - what herald-cli's comet subcommands share: address and number parsing, the
  * connection options, connect + auth, and the heartbeat-keeping wait loop. */
 #include "cli.h"
+#include "proto.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -49,6 +50,10 @@ void cli_conn_opts_init(cli_conn_opts_t *o, const char *cmd)
 {
     memset(o, 0, sizeof(*o));
     o->cmd = cmd;
+    /* goim's rule: user and broadcast pushes reach a connection only for ops it accepts. A
+     * client that names none would silently miss them, so accept the first business op. */
+    o->accepts[0] = PROTO_OP_BUSINESS_MIN;
+    o->n_accepts = 1;
     o->last_seq = -1;
     o->timeout_ms = -1;
 }

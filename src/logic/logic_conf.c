@@ -9,6 +9,7 @@
 const conf_item_t logic_conf_items[] = {
     {"http", "listen", CONF_STR, F(http_listen), "0.0.0.0:3111", 0, 0, NULL},
     {"http", "max_body", CONF_SIZE, F(http_max_body), "64k", 1, 64LL << 20, NULL},
+    {"http", "web_root", CONF_STR, F(http_web_root), "web", 0, 0, NULL},
     {"rpc", "listen", CONF_STR, F(rpc_listen), "127.0.0.1:3119", 0, 0, NULL},
     {"rpc", "timeout", CONF_MS, F(rpc_timeout_ms), "1s", 10, 60000, NULL},
     {"redis", "addr", CONF_STR, F(redis_addr), "127.0.0.1:6379", 0, 0, NULL},

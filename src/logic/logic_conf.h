@@ -26,6 +26,7 @@ enum logic_login_duplicate {
 typedef struct logic_conf_s {
     char *http_listen;           /* [http] listen: business API and admin routes */
     int64_t http_max_body;       /* [http] max_body: larger request bodies get 413 */
+    char *http_web_root;         /* [http] web_root: folder of the /web/ console; "" = off */
     char *rpc_listen;            /* [rpc] listen: Logic service for comets */
     int64_t rpc_timeout_ms;      /* [rpc] timeout: deadline of each call logic makes to a router */
     char *redis_addr;            /* [redis] addr */

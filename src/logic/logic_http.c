@@ -147,6 +147,8 @@ static void on_request(http_request_t *req, void *arg)
         if (strcmp(routes[i].method, method) == 0)
             found = &routes[i];
     }
+    if (found == NULL && !path_known && logic_http_web(s, req))
+        return;
     if (found == NULL) {
         logic_http_error(s, req, path_known ? 405 : 404,
                          path_known ? "method not allowed" : "no such route");

@@ -79,4 +79,20 @@ void logic_http_user_logout(logic_server_t *s, http_request_t *req);
 void logic_http_user_online_users(logic_server_t *s, http_request_t *req);
 void logic_http_user_online_count(logic_server_t *s, http_request_t *req);
 
+/* logic_http_web.c: GET /web/ and /web/<file>, the browser console's static files from
+ * http.web_root (docs/im.md). Answers and returns 1 when the path is "/web" or under "/web/"
+ * and web_root is set (404 for anything but a regular .html/.js/.css/.png/.svg file under the
+ * root); returns 0 without answering otherwise. */
+int logic_http_web(logic_server_t *s, http_request_t *req);
+
+/* Longest path under the root that the console serves. */
+#define LOGIC_HTTP_WEB_PATH_MAX 255
+/* Maps a request path to a file: "/web" and "/web/" are index.html; every segment must be
+ * [A-Za-z0-9._-]+ not starting with '.', the extension one of the served kinds, and the file's
+ * real path (symlinks resolved) a regular file under root's. Returns 0 with the real path in
+ * out (cap bytes) and its content type, HERALD_EINVAL when url_path is not under "/web", or
+ * HERALD_ENOTFOUND for everything else. */
+int logic_http_web_resolve(const char *root, const char *url_path, char *out, size_t cap,
+                           const char **content_type);
+
 #endif

@@ -528,6 +528,12 @@ static int cluster_configure(cluster_t *c)
     cluster_env_put(&d->envp, "HERALD_ROOM_REFRESH=200ms");
     cluster_env_put(&d->envp, "HERALD_COMET_REFRESH=500ms");
     d->ports[d->n_ports++] = c->job_admin;
+
+    cluster_daemon_t *all[CLUSTER_MAX_COMETS + CLUSTER_MAX_ROUTERS + 4];
+    int n = cluster_daemons(c, all);
+    for (int i = 0; i < n; i++)
+        for (const char *const *a = o->args[all[i]->kind]; a && *a; a++)
+            cluster_daemon_arg(all[i], *a);
     return 0;
 }
 

@@ -38,6 +38,10 @@ typedef struct cluster_opts_s {
     /* Extra "KEY=VALUE" environment per daemon kind, NULL-terminated (or NULL); applied last,
      * so it replaces the harness's own settings. */
     const char *const *env[CLUSTER_KIND_COUNT];
+    /* Extra command-line arguments per daemon kind, NULL-terminated (or NULL); appended after
+     * the harness's own (redis-server takes the last value of a repeated option, e.g.
+     * {"--appendonly", "yes", NULL}). */
+    const char *const *args[CLUSTER_KIND_COUNT];
 } cluster_opts_t;
 
 typedef struct cluster_s cluster_t;
