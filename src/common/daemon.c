@@ -127,6 +127,32 @@ void daemon_signals_close(void)
         uv_close((uv_handle_t *)&daemon_sig.handles[i], NULL);
 }
 
+int daemon_run(int argc, char **argv, const daemon_spec_t *spec)
+{
+    daemon_setup(argc, argv, spec->name, spec->conf_items, spec->conf);
+    log_init(spec->name, *(const int *)((const char *)spec->conf + spec->log_level_offset));
+    uv_loop_t *loop = uv_default_loop();
+    void *server = NULL;
+    int rc = spec->start(loop, spec->conf, &server);
+    if (rc == 0)
+        daemon_signals_start(loop, spec->stop, server);
+    /* The signal watchers do not keep the loop alive: it ends once the server has closed every
+     * handle (or at once after a failed start, when what it opened has finished closing), and
+     * until then a second signal still exits at once. */
+    uv_run(loop, UV_RUN_DEFAULT);
+    daemon_signals_close();
+    uv_run(loop, UV_RUN_DEFAULT);
+    if (rc == 0 && spec->free != NULL)
+        spec->free(server);
+    if (uv_loop_close(loop) != 0)
+        log_warn("loop closed with handles left");
+    conf_free(spec->conf_items, spec->conf);
+    if (rc != 0)
+        return 1;
+    log_info("stopped");
+    return 0;
+}
+
 uint64_t daemon_now_ms(void)
 {
     return uv_hrtime() / 1000000;

@@ -20,6 +20,27 @@ void daemon_setup(int argc, char **argv, const char *name, const conf_item_t *it
 void daemon_signals_start(uv_loop_t *loop, void (*stop_cb)(void *arg), void *arg);
 void daemon_signals_close(void);
 
+/* What daemon_run needs to know of a daemon. */
+typedef struct daemon_spec_s {
+    const char *name;              /* "comet": log prefix and default config conf/<name>.ini */
+    const conf_item_t *conf_items; /* the daemon's config table */
+    void *conf;                    /* the daemon's config struct, filled by daemon_run */
+    size_t log_level_offset;       /* offsetof(conf struct, log_level): an int log_level_t */
+    /* Starts every listener and client on loop; on success stores the server in *server and
+     * returns 0, else logs why and returns nonzero (handles it opened must be closing). */
+    int (*start)(uv_loop_t *loop, const void *conf, void **server);
+    /* Begins a graceful stop (first SIGINT/SIGTERM): stop accepting, finish what is in flight,
+     * close every handle, so that the loop ends. */
+    void (*stop)(void *server);
+    /* Frees what the server holds once its loop has ended; may be NULL. */
+    void (*free)(void *server);
+} daemon_spec_t;
+
+/* The whole main() of a daemon: daemon_setup, logging, the default loop, start, signals, run
+ * until the server has closed everything, free, config release. Returns the process exit
+ * status: 0 after a graceful stop, 1 when start failed. */
+int daemon_run(int argc, char **argv, const daemon_spec_t *spec);
+
 /* Milliseconds of a monotonic clock (uv_hrtime based) and of the wall clock (unix epoch). */
 uint64_t daemon_now_ms(void);
 int64_t daemon_wall_ms(void);

@@ -4,32 +4,28 @@
 #include "router_conf.h"
 #include "router_server.h"
 
-#include <stdlib.h>
+#include <stddef.h>
 
-static void on_stop(void *arg)
+static router_conf_t conf;
+static router_server_t server;
+
+static int start(uv_loop_t *loop, const void *c, void **out)
 {
-    router_server_t *s = arg;
+    *out = &server;
+    int rc = router_server_start(&server, loop, c);
+    if (rc == 0)
+        log_info("ready");
+    return rc;
+}
+
+static void stop(void *s)
+{
     router_server_close(s);
-    daemon_signals_close();
 }
 
 int main(int argc, char **argv)
 {
-    router_conf_t conf = {0};
-    router_server_t server = {0};
-    uv_loop_t loop;
-    daemon_setup(argc, argv, "router", router_conf_items, &conf);
-    log_init("router", (log_level_t)conf.log_level);
-    uv_loop_init(&loop);
-    int rc = router_server_start(&server, &loop, &conf);
-    if (rc == 0) {
-        daemon_signals_start(&loop, on_stop, &server);
-        log_info("ready");
-    }
-    uv_run(&loop, UV_RUN_DEFAULT);
-    uv_loop_close(&loop);
-    conf_free(router_conf_items, &conf);
-    if (rc == 0)
-        log_info("stopped");
-    return rc == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    static const daemon_spec_t spec = {"router", router_conf_items, &conf,
+                                       offsetof(router_conf_t, log_level), start, stop, NULL};
+    return daemon_run(argc, argv, &spec);
 }
