@@ -24,7 +24,8 @@ static void free_server(void *s)
 
 int main(int argc, char **argv)
 {
-    static const daemon_spec_t spec = {"comet", comet_conf_items, &conf,
-                                       offsetof(comet_conf_t, log_level), start, stop, free_server};
+    static const daemon_spec_t spec = {
+        "comet", comet_conf_items, &conf, offsetof(comet_conf_t, log_level), start,
+        stop,    free_server};
     return daemon_run(argc, argv, &spec);
 }

@@ -16,7 +16,8 @@ void daemon_setup(int argc, char **argv, const char *name, const conf_item_t *it
 
 /* Watches SIGINT and SIGTERM on `loop`: the first one calls stop_cb(arg) (begin a graceful stop:
  * stop accepting, finish what is in flight, close handles so the loop ends); a second one exits
- * at once with status 1. SIGPIPE is ignored. The signal handles are closed by daemon_signals_close. */
+ * at once with status 1. SIGPIPE is ignored. The signal handles are closed by daemon_signals_close.
+ */
 void daemon_signals_start(uv_loop_t *loop, void (*stop_cb)(void *arg), void *arg);
 void daemon_signals_close(void);
 

@@ -335,7 +335,8 @@ void http_respond(http_request_t *req, int status, const char *content_type, con
 
 void http_respond_json(http_request_t *req, int status, json_t *json)
 {
-    char *text = json_dumps(json, JSON_COMPACT);
+    /* 15 significant digits: 1.8 reads 1.8, not jansson's default 1.8000000000000000444. */
+    char *text = json_dumps(json, JSON_COMPACT | JSON_REAL_PRECISION(15));
 
     json_decref(json);
     if (text == NULL) {
@@ -346,6 +347,15 @@ void http_respond_json(http_request_t *req, int status, json_t *json)
     }
     http_respond(req, status, "application/json", text, strlen(text));
     free(text);
+}
+
+void http_respond_reply(http_request_t *req, int status, int code, const char *message,
+                        json_t *data)
+{
+    json_t *body = json_pack("{s:i,s:s}", "code", code, "message", message);
+    if (data != NULL)
+        json_object_set_new(body, "data", data);
+    http_respond_json(req, status, body);
 }
 
 const char *http_request_method(const http_request_t *req)

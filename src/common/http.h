@@ -52,7 +52,13 @@ const char *http_request_body(const http_request_t *req, size_t *len);
 /* Answers with status and body (copied). Resumes the request if it was suspended. */
 void http_respond(http_request_t *req, int status, const char *content_type, const char *body,
                   size_t len);
-/* Answers with a JSON value (serialised compactly; the reference to `json` is stolen). */
+/* Answers with a JSON value (serialised compactly, reals with 15 significant digits; the
+ * reference to `json` is stolen). */
 void http_respond_json(http_request_t *req, int status, json_t *json);
+
+/* Answers in goim's reply shape {"code":code,"message":message,"data":data}, which every herald
+ * HTTP endpoint uses; "data" is left out when data is NULL (the reference is stolen). */
+void http_respond_reply(http_request_t *req, int status, int code, const char *message,
+                        json_t *data);
 
 #endif

@@ -5,25 +5,17 @@
 
 #include <string.h>
 
-static void respond(http_request_t *req, int status, int code, const char *message, json_t *data)
-{
-    json_t *body = json_pack("{s:i, s:s}", "code", code, "message", message);
-    if (data != NULL)
-        json_object_set_new(body, "data", data);
-    http_respond_json(req, status, body);
-}
-
 void job_admin_on_request(http_request_t *req, void *arg)
 {
     const job_deliver_t *d = arg;
     const char *path = http_request_path(req);
     int health = strcmp(path, "/health") == 0;
     if (!health && strcmp(path, "/metrics") != 0) {
-        respond(req, 404, -404, "not found", NULL);
+        http_respond_reply(req, 404, -404, "not found", NULL);
         return;
     }
     if (strcmp(http_request_method(req), "GET") != 0) {
-        respond(req, 405, -405, "method not allowed", NULL);
+        http_respond_reply(req, 405, -405, "method not allowed", NULL);
         return;
     }
     size_t comets = job_comets_count(d->comets), connected = 0;
@@ -42,5 +34,5 @@ void job_admin_on_request(http_request_t *req, void *arg)
                       (json_int_t)s->skipped, "retries", (json_int_t)s->retries, "batches",
                       (json_int_t)s->batches, "batched_messages", (json_int_t)s->batched_messages));
     }
-    respond(req, 200, 0, "ok", data);
+    http_respond_reply(req, 200, 0, "ok", data);
 }

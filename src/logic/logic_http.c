@@ -79,33 +79,10 @@ int logic_http_status(int herald_err)
     }
 }
 
-static json_t *reply_body(int code, const char *message, json_t *data)
-{
-    json_t *body = json_pack("{s:i,s:s}", "code", code, "message", message);
-    if (data != NULL)
-        json_object_set_new(body, "data", data);
-    return body;
-}
-
-/* Like http_respond_json, but reals with 15 significant digits: goim's backoff factors read
- * 1.8 and 0.3, not the 17-digit 0.29999999999999999 of jansson's default. */
-static void respond(http_request_t *req, int status, json_t *body)
-{
-    char *text = json_dumps(body, JSON_COMPACT | JSON_REAL_PRECISION(15));
-    json_decref(body);
-    if (text == NULL) { /* only on OOM inside jansson */
-        static const char failed[] = "{\"code\":-500,\"message\":\"cannot encode reply\"}";
-        http_respond(req, 500, "application/json", failed, sizeof(failed) - 1);
-        return;
-    }
-    http_respond(req, status, "application/json", text, strlen(text));
-    free(text);
-}
-
 void logic_http_ok(logic_server_t *s, http_request_t *req, json_t *data)
 {
     (void)s;
-    respond(req, 200, reply_body(0, "ok", data));
+    http_respond_reply(req, 200, 0, "ok", data);
 }
 
 void logic_http_error(logic_server_t *s, http_request_t *req, int status, const char *message)
@@ -114,7 +91,7 @@ void logic_http_error(logic_server_t *s, http_request_t *req, int status, const 
         s->metrics.http_errors_5xx++;
     else
         s->metrics.http_errors_4xx++;
-    respond(req, status, reply_body(status >= 500 ? -500 : -400, message, NULL));
+    http_respond_reply(req, status, status >= 500 ? -500 : -400, message, NULL);
 }
 
 /* Compares without an early exit, so the time taken does not reveal how much of a guess was

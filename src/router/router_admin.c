@@ -5,38 +5,32 @@
 
 #include <string.h>
 
-static void respond(http_request_t *req, int status, int code, const char *message, json_t *data)
-{
-    json_t *body = json_pack("{s:i, s:s}", "code", code, "message", message);
-    if (data != NULL)
-        json_object_set_new(body, "data", data);
-    http_respond_json(req, status, body);
-}
-
 void router_admin_on_request(http_request_t *req, void *arg)
 {
     const router_rpc_t *r = arg;
     const char *path = http_request_path(req);
     int known = strcmp(path, "/health") == 0 || strcmp(path, "/metrics") == 0;
     if (!known) {
-        respond(req, 404, -404, "not found", NULL);
+        http_respond_reply(req, 404, -404, "not found", NULL);
         return;
     }
     if (strcmp(http_request_method(req), "GET") != 0) {
-        respond(req, 405, -405, "method not allowed", NULL);
+        http_respond_reply(req, 405, -405, "method not allowed", NULL);
         return;
     }
     json_int_t users = (json_int_t)router_table_users(r->table);
     json_int_t conns = (json_int_t)router_table_conns(r->table);
     if (strcmp(path, "/health") == 0) {
-        respond(req, 200, 0, "ok", json_pack("{s:I, s:I}", "users", users, "conns", conns));
+        http_respond_reply(req, 200, 0, "ok",
+                           json_pack("{s:I, s:I}", "users", users, "conns", conns));
         return;
     }
     const router_stats_t *s = &r->stats;
-    respond(req, 200, 0, "ok",
-            json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "users", users, "conns",
-                      conns, "puts", (json_int_t)s->puts, "gets", (json_int_t)s->gets, "dels",
-                      (json_int_t)s->dels, "renews", (json_int_t)s->renews, "lists",
-                      (json_int_t)s->lists, "evicted", (json_int_t)s->evicted, "rejected",
-                      (json_int_t)s->rejected, "expired", (json_int_t)s->expired));
+    http_respond_reply(req, 200, 0, "ok",
+                       json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "users",
+                                 users, "conns", conns, "puts", (json_int_t)s->puts, "gets",
+                                 (json_int_t)s->gets, "dels", (json_int_t)s->dels, "renews",
+                                 (json_int_t)s->renews, "lists", (json_int_t)s->lists, "evicted",
+                                 (json_int_t)s->evicted, "rejected", (json_int_t)s->rejected,
+                                 "expired", (json_int_t)s->expired));
 }
