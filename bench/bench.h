@@ -80,16 +80,16 @@ typedef struct bench_opts_s {
     int src_addrs;         /* conn: bind to 127.0.0.1 .. 127.0.0.<src_addrs> */
     uint32_t max_inflight; /* conn: connections being set up at once, per process */
     char room[256];        /* goim room id, e.g. live://1000 */
-    char path[256];        /* WebSocket path (/sub) or nchan path (/sub/<channel>, /pub/<channel>) */
-    char topic[256];       /* MQTT topic */
-    int64_t mid_base;      /* conn: connection i authenticates as mid_base + i */
-    int64_t mid_count;     /* push mids: pick in [mid_base, mid_base + mid_count) */
-    int heartbeat_s;       /* conn: goim op 2 / MQTT PINGREQ interval per connection */
-    double duration_s;     /* conn: hold after ready (0 = until SIGINT/SIGTERM); push: run time */
-    double progress_s;     /* progress line interval on stderr (0 = none) */
-    uint32_t size;         /* push: body bytes (>= 20) */
-    int op;                /* push: goim operation */
-    char ready_file[512];  /* conn: created once every connection is set up */
+    char path[256];       /* WebSocket path (/sub) or nchan path (/sub/<channel>, /pub/<channel>) */
+    char topic[256];      /* MQTT topic */
+    int64_t mid_base;     /* conn: connection i authenticates as mid_base + i */
+    int64_t mid_count;    /* push mids: pick in [mid_base, mid_base + mid_count) */
+    int heartbeat_s;      /* conn: goim op 2 / MQTT PINGREQ interval per connection */
+    double duration_s;    /* conn: hold after ready (0 = until SIGINT/SIGTERM); push: run time */
+    double progress_s;    /* progress line interval on stderr (0 = none) */
+    uint32_t size;        /* push: body bytes (>= 20) */
+    int op;               /* push: goim operation */
+    char ready_file[512]; /* conn: created once every connection is set up */
 } bench_opts_t;
 
 /* ------------------------------------------------------------------------------------- stats */

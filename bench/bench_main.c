@@ -81,13 +81,13 @@ static int parse_opts(bench_opts_t *o, int argc, char **argv)
     static const char *protos[] = {"tcp", "ws", "mqtt", "nchan"};
     static const char *kinds[] = {"room", "mids", "nchan", "mqtt"};
     static const struct option longopts[] = {
-        {"target", 1, 0, 't'},   {"duration", 1, 0, 'd'}, {"progress", 1, 0, 'g'},
-        {"room", 1, 0, 'r'},     {"op", 1, 0, 'o'},       {"mid-base", 1, 0, 'b'},
-        {"proto", 1, 0, 'p'},    {"conns", 1, 0, 'n'},    {"procs", 1, 0, 'P'},
-        {"rate", 1, 0, 'R'},     {"max-inflight", 1, 0, 'i'}, {"src-addrs", 1, 0, 'a'},
-        {"heartbeat", 1, 0, 'h'}, {"path", 1, 0, 'x'},    {"topic", 1, 0, 'T'},
-        {"ready-file", 1, 0, 'f'}, {"kind", 1, 0, 'k'},   {"mids", 1, 0, 'm'},
-        {"size", 1, 0, 's'},     {"help", 0, 0, '?'},     {0, 0, 0, 0}};
+        {"target", 1, 0, 't'},     {"duration", 1, 0, 'd'},     {"progress", 1, 0, 'g'},
+        {"room", 1, 0, 'r'},       {"op", 1, 0, 'o'},           {"mid-base", 1, 0, 'b'},
+        {"proto", 1, 0, 'p'},      {"conns", 1, 0, 'n'},        {"procs", 1, 0, 'P'},
+        {"rate", 1, 0, 'R'},       {"max-inflight", 1, 0, 'i'}, {"src-addrs", 1, 0, 'a'},
+        {"heartbeat", 1, 0, 'h'},  {"path", 1, 0, 'x'},         {"topic", 1, 0, 'T'},
+        {"ready-file", 1, 0, 'f'}, {"kind", 1, 0, 'k'},         {"mids", 1, 0, 'm'},
+        {"size", 1, 0, 's'},       {"help", 0, 0, '?'},         {0, 0, 0, 0}};
     int c, have_path = 0, have_conns = 0, have_rate = 0;
     memset(o, 0, sizeof(*o));
     o->mode_push = strcmp(argv[1], "push") == 0;
@@ -109,33 +109,69 @@ static int parse_opts(bench_opts_t *o, int argc, char **argv)
             if (parse_targets(o, optarg) != 0)
                 return -1;
             break;
-        case 'd': o->duration_s = atof(optarg); break;
-        case 'g': o->progress_s = atof(optarg); break;
-        case 'r': snprintf(o->room, sizeof(o->room), "%s", optarg); break;
-        case 'o': o->op = atoi(optarg); break;
-        case 'b': o->mid_base = atoll(optarg); break;
+        case 'd':
+            o->duration_s = atof(optarg);
+            break;
+        case 'g':
+            o->progress_s = atof(optarg);
+            break;
+        case 'r':
+            snprintf(o->room, sizeof(o->room), "%s", optarg);
+            break;
+        case 'o':
+            o->op = atoi(optarg);
+            break;
+        case 'b':
+            o->mid_base = atoll(optarg);
+            break;
         case 'p':
             if ((c = parse_enum(optarg, protos, 4)) < 0)
                 return -1;
             o->proto = (bench_proto_t)c;
             break;
-        case 'n': o->conns = (uint32_t)strtoul(optarg, NULL, 10); have_conns = 1; break;
-        case 'P': o->procs = atoi(optarg); break;
-        case 'R': o->rate = atof(optarg); have_rate = 1; break;
-        case 'i': o->max_inflight = (uint32_t)strtoul(optarg, NULL, 10); break;
-        case 'a': o->src_addrs = atoi(optarg); break;
-        case 'h': o->heartbeat_s = atoi(optarg); break;
-        case 'x': snprintf(o->path, sizeof(o->path), "%s", optarg); have_path = 1; break;
-        case 'T': snprintf(o->topic, sizeof(o->topic), "%s", optarg); break;
-        case 'f': snprintf(o->ready_file, sizeof(o->ready_file), "%s", optarg); break;
+        case 'n':
+            o->conns = (uint32_t)strtoul(optarg, NULL, 10);
+            have_conns = 1;
+            break;
+        case 'P':
+            o->procs = atoi(optarg);
+            break;
+        case 'R':
+            o->rate = atof(optarg);
+            have_rate = 1;
+            break;
+        case 'i':
+            o->max_inflight = (uint32_t)strtoul(optarg, NULL, 10);
+            break;
+        case 'a':
+            o->src_addrs = atoi(optarg);
+            break;
+        case 'h':
+            o->heartbeat_s = atoi(optarg);
+            break;
+        case 'x':
+            snprintf(o->path, sizeof(o->path), "%s", optarg);
+            have_path = 1;
+            break;
+        case 'T':
+            snprintf(o->topic, sizeof(o->topic), "%s", optarg);
+            break;
+        case 'f':
+            snprintf(o->ready_file, sizeof(o->ready_file), "%s", optarg);
+            break;
         case 'k':
             if ((c = parse_enum(optarg, kinds, 4)) < 0)
                 return -1;
             o->kind = (bench_push_kind_t)c;
             break;
-        case 'm': o->mid_count = atoll(optarg); break;
-        case 's': o->size = (uint32_t)strtoul(optarg, NULL, 10); break;
-        default: return -1;
+        case 'm':
+            o->mid_count = atoll(optarg);
+            break;
+        case 's':
+            o->size = (uint32_t)strtoul(optarg, NULL, 10);
+            break;
+        default:
+            return -1;
         }
     }
     if (optind != argc)
@@ -146,7 +182,9 @@ static int parse_opts(bench_opts_t *o, int argc, char **argv)
         o->rate = 100;
     if (!have_path)
         snprintf(o->path, sizeof(o->path), "%s",
-                 o->mode_push ? "/pub/room" : o->proto == BENCH_PROTO_NCHAN ? "/sub/room" : "/sub");
+                 o->mode_push                    ? "/pub/room"
+                 : o->proto == BENCH_PROTO_NCHAN ? "/sub/room"
+                                                 : "/sub");
     if (o->procs < 1 || o->procs > BENCH_MAX_PROCS || o->max_inflight < 1 || o->size < 20 ||
         o->size > 1024 || o->mid_count < 1 || o->src_addrs < 0 || o->src_addrs > 254 ||
         o->heartbeat_s < 0 || o->rate < 0 || o->duration_s < 0 || (o->mode_push && o->rate <= 0))

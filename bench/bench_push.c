@@ -124,7 +124,8 @@ static long http_response(const push_conn_t *c, int *status)
     for (const char *l = memchr(s, '\n', head); l && l < end; l = memchr(l + 1, '\n', end - l)) {
         if (strncasecmp(l + 1, "content-length:", 15) == 0)
             body = atol(l + 16);
-        else if (strncasecmp(l + 1, "transfer-encoding:", 18) == 0 && memmem(l, end - l, "chunked", 7))
+        else if (strncasecmp(l + 1, "transfer-encoding:", 18) == 0 &&
+                 memmem(l, end - l, "chunked", 7))
             chunked = 1;
     }
     if (chunked) {
@@ -241,8 +242,7 @@ static int send_http(push_t *p, push_conn_t *c)
         h = snprintf((char *)req, sizeof(req), "%s%lld%s%u\r\n\r\n", p->head_a, mid, p->head_b,
                      p->o->size);
     } else {
-        h = snprintf((char *)req, sizeof(req), "%s%s%u\r\n\r\n", p->head_a, p->head_b,
-                     p->o->size);
+        h = snprintf((char *)req, sizeof(req), "%s%s%u\r\n\r\n", p->head_a, p->head_b, p->o->size);
     }
     if (h < 0 || (size_t)h + p->o->size > sizeof(req))
         return -1;
@@ -351,8 +351,9 @@ static void build_head(push_t *p)
     if (o->kind == BENCH_PUSH_ROOM) {
         const char *sep = strstr(o->room, "://");
         int tl = sep ? (int)(sep - o->room) : 4;
-        snprintf(p->head_a, sizeof(p->head_a), "POST /goim/push/room?operation=%d&type=%.*s&room=%s",
-                 o->op, tl, sep ? o->room : "live", sep ? sep + 3 : o->room);
+        snprintf(p->head_a, sizeof(p->head_a),
+                 "POST /goim/push/room?operation=%d&type=%.*s&room=%s", o->op, tl,
+                 sep ? o->room : "live", sep ? sep + 3 : o->room);
     } else if (o->kind == BENCH_PUSH_MIDS) {
         snprintf(p->head_a, sizeof(p->head_a), "POST /goim/push/mids?operation=%d&mids=", o->op);
     } else {

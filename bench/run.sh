@@ -15,13 +15,16 @@
 #
 # Options: --bin DIR (default build/bin), --full (longer runs, 50k/100k connections), --no-peers,
 #          --no-save, --conns N, --rate R, --duration T, --subs S, --comets K, --workers W,
-#          --perf (perf record -g on one comet during fanout; report in the results folder).
+#          --perf (perf record -g: the first comet during fanout, the whole system during each push
+#          rate; reports in the results folder).
+# Environment: SAT_RATES="2000 4000 8000" (push ramp), PUSH_CONNS=64 (pusher connections),
+#          IDLE_HOLD=3 (seconds between set-up and the RSS reading), KEEP_TMP=1 (keep the logs).
 # Needs build/bin from a Release build (cmake -DCMAKE_BUILD_TYPE=Release) and, for the peers,
 # scripts/install-bench-deps.sh. Builds nothing. Loopback only.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 scenario=${1:-}
-[ -n "$scenario" ] || { sed -n '2,22p' "$0"; exit 2; }
+[ -n "$scenario" ] || { sed -n '2,23p' "$0"; exit 2; }
 shift
 RUN_ARGS="$*"
 bin=$root/build/bin
@@ -283,7 +286,7 @@ EOF
     spawn nginx nginx -c "$tmp/nginx/nginx.conf" -p "$tmp/nginx"
     wait_port nginx "$NGINX_PORT"
     sleep 0.5
-    NGINX_PIDS=("${PID[nginx]}" $(pgrep -P "${PID[nginx]}" || true))
+    mapfile -t NGINX_PIDS < <(echo "${PID[nginx]}"; pgrep -P "${PID[nginx]}" || true)
 }
 
 start_mosquitto() {
@@ -477,7 +480,10 @@ fanout_run() {
     subs_start subs --proto "$proto" --target "$target" --conns "$s" --procs 2 --src-addrs 8 \
         --max-inflight 512 "${extra[@]}"
     sleep 1.5
+    local bench_pids ccpu0 ccpu1 client_cpu
+    mapfile -t bench_pids < <(pgrep -P "${PID[subs]}" || true)
     cpu0=$(cpu_ticks "${pids[@]}")
+    ccpu0=$(cpu_ticks "${bench_pids[@]}")
     if [ "$perf" = 1 ] && [ "$server" = herald ] && command -v perf >/dev/null; then
         perf record -g -o "$tmp/perf.data" -p "${pids[0]}" -- sleep "$t" >/dev/null 2>&1 &
         perf_pid=$!
@@ -485,6 +491,8 @@ fanout_run() {
     push=$("$bin/herald-bench" push --kind "$kind" --target "$push_target" --rate "$r" \
         --duration "$t" --conns 4 --path /pub/room 2>>"$tmp/push.log")
     cpu1=$(cpu_ticks "${pids[@]}")
+    mapfile -t bench_pids < <(pgrep -P "${PID[subs]}" || true)
+    ccpu1=$(cpu_ticks "${bench_pids[@]}")
     sleep 3 # drain: what is still queued arrives or shows up as latency
     subs=$(subs_stop subs)
     if [ -n "${perf_pid:-}" ]; then
@@ -501,18 +509,19 @@ fanout_run() {
     rate=$(jnum "$subs" deliveries_per_s)
     p50=$(jnum "$subs" p50_us)
     p99=$(jnum "$subs" p99_us)
+    client_cpu=$(awk -v a="$ccpu0" -v b="$ccpu1" -v hz="$HZ" 'BEGIN {printf "%.2f", (b - a) / hz}')
     ratio=$(awk -v d="$deliv" -v c="$cpu_s" 'BEGIN {printf "%.0f", (c > 0 ? d / c : 0)}')
-    printf '%-10s %7d %6d %10d %12.0f %10.1f %10.1f %8s %12s\n' "$server" "$s" "$r" "$deliv" \
+    printf '%-10s %7d %6d %10d %12.0f %10.1f %10.1f %8s %12s %10s\n' "$server" "$s" "$r" "$deliv" \
         "$rate" "$(awk -v v="$p50" 'BEGIN{print v/1000}')" "$(awk -v v="$p99" 'BEGIN{print v/1000}')" \
-        "$cpu_s" "$ratio"
-    record "{\"record\":\"fanout\",\"server\":\"$server\",\"subs\":$s,\"rate\":$r,\"duration_s\":$t,\"server_cpu_s\":$cpu_s,\"deliveries_per_cpu_s\":$ratio,\"push\":$push,\"bench\":$subs}"
+        "$cpu_s" "$ratio" "$client_cpu"
+    record "{\"record\":\"fanout\",\"server\":\"$server\",\"subs\":$s,\"rate\":$r,\"duration_s\":$t,\"server_cpu_s\":$cpu_s,\"client_cpu_s\":$client_cpu,\"deliveries_per_cpu_s\":$ratio,\"push\":$push,\"bench\":$subs}"
 }
 
 scenario_fanout() {
     local s=${opt_subs:-10000} r=${opt_rate:-100} t=${opt_duration:-10}
     [ "$full" = 1 ] && [ -z "$opt_duration" ] && t=30
-    printf '%-10s %7s %6s %10s %12s %10s %10s %8s %12s\n' server subs msg/s deliveries \
-        deliv/s p50_ms p99_ms cpu_s deliv/cpu_s
+    printf '%-10s %7s %6s %10s %12s %10s %10s %8s %12s %10s\n' server subs msg/s deliveries \
+        deliv/s p50_ms p99_ms cpu_s deliv/cpu_s client_cpu
     fanout_run herald "$s" "$r" "$t"
     [ "$full" = 1 ] && fanout_run herald-ws "$s" "$r" "$t"
     if [ "$peers" = 1 ]; then
@@ -529,9 +538,21 @@ push_run() {
     subs_start subs --proto tcp --target "$(comet_targets tcp)" --conns "$n" --procs 2 \
         --src-addrs 8 --mid-base 1 --max-inflight 512
     for d in "${daemons[@]}"; do cpu0+=("$(cpu_ticks "${PID[$d]}")"); done
+    local perf_pid=""
+    if [ "$perf" = 1 ] && command -v perf >/dev/null; then
+        perf record -a -g -o "$tmp/perf-push.data" -- sleep "$t" >/dev/null 2>&1 &
+        perf_pid=$!
+    fi
     push=$("$bin/herald-bench" push --kind mids --target "127.0.0.1:$LOGIC_HTTP" --rate "$r" \
-        --duration "$t" --conns 64 --mid-base 1 --mids "$n" 2>>"$tmp/push.log")
+        --duration "$t" --conns "${PUSH_CONNS:-64}" --mid-base 1 --mids "$n" 2>>"$tmp/push.log")
     for d in "${daemons[@]}"; do cpu1+=("$(cpu_ticks "${PID[$d]}")"); done
+    if [ -n "$perf_pid" ]; then
+        wait "$perf_pid" || true
+        mkdir -p "$results_dir"
+        { perf report -i "$tmp/perf-push.data" --no-children --sort comm -g none --stdio
+          perf report -i "$tmp/perf-push.data" --no-children --sort comm,dso,sym -g none \
+            --percent-limit 0.5 --stdio; } >"$results_dir/perf-push-$r-$date_tag.txt" 2>/dev/null || true
+    fi
     for i in "${!daemons[@]}"; do
         cpu+="${cpu:+,}\"${daemons[$i]}\":$(awk -v a="${cpu0[$i]}" -v b="${cpu1[$i]}" -v hz="$HZ" \
             'BEGIN {printf "%.2f", (b - a) / hz}')"

@@ -74,6 +74,7 @@ cluster_print_usage() {
 
   clients (goim v2 protocol):  TCP 127.0.0.1:3101   WebSocket ws://127.0.0.1:3102/sub
   business HTTP API (logic):   http://127.0.0.1:3111
+  web console:                 http://127.0.0.1:3111/web/
   Redis:                       127.0.0.1:${REDIS_PORT}   Kafka (herald-kafka-dev): $(cat "$run/brokers" 2>/dev/null)
 
   Try it:

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # One command for the whole test suite on a fresh Debian 12 machine: installs the dependencies,
-# builds, and runs every unit and integration test under ctest. Idempotent.
-#   scripts/test.sh            everything (unit + integration)
+# builds, and runs every unit, integration and web (headless Chromium) test under ctest. Idempotent.
+#   scripts/test.sh            everything (unit + integration + web)
 #   scripts/test.sh -L unit    only one label (arguments go to ctest)
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -9,6 +9,11 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 extra=()
 if [ "${CI:-}" = "true" ]; then extra+=(-DHERALD_WERROR=ON); fi
 "$root/scripts/build.sh" "${extra[@]}"
+# Chromium, Node and playwright-core for the web console's test (about a minute the first time,
+# under a second after); if that fails, ctest reports the web test as skipped, not failed.
+if ! "$root/scripts/install-web-deps.sh"; then
+    echo "test.sh: the web test's dependencies are missing: web/test_web will be skipped" >&2
+fi
 build=${HERALD_BUILD_DIR:-$root/build}
 cd "$build"
 ctest --output-on-failure --timeout 300 "$@"

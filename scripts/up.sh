@@ -38,6 +38,7 @@ brokers=$(cluster_wait_line kafka-dev '^bootstrap=' | cut -d= -f2)
 echo "$brokers" >"$run/brokers"
 
 export HERALD_REDIS_ADDR=127.0.0.1:$REDIS_PORT HERALD_KAFKA_BROKERS=$brokers
+export HERALD_HTTP_WEB_ROOT=$root/web # logic serves the console at /web/ whatever the cwd
 cluster_spawn router "$bin/herald-router" -c "$root/conf/router.ini"
 cluster_wait_port router 127.0.0.1 3129
 cluster_spawn logic "$bin/herald-logic" -c "$root/conf/logic.ini"

@@ -26,8 +26,8 @@
  * reply (or the failure) arrives. */
 struct comet_auth_s {
     comet_conn_t *conn;
-    uint32_t seq;   /* the OpAuth packet's seq, echoed in op 8 */
-    buf_t deferred; /* whole packets received after OpAuth, in order */
+    uint32_t seq;                             /* the OpAuth packet's seq, echoed in op 8 */
+    buf_t deferred;                           /* whole packets received after OpAuth, in order */
     uint32_t misses[COMET_KEYS_MISS_BUCKETS]; /* comet_keys_misses before Connect was sent */
 };
 
@@ -95,6 +95,10 @@ static void auth_accept(comet_auth_t *a, const Herald__ConnectReply *r)
     comet_channel_set_room(c, r->room_id, room_len);
     c->last_renew = comet_worker_now(w);
     c->state = COMET_CONN_AUTHED;
+    /* A connection that still holds this key (a goim client's own key, reconnecting) took the
+     * user pushes routed to the key until now: this one may lack some of them. */
+    int holder;
+    comet_keys_route(comet_server_keys(w->server), &c->key, 1, &holder);
     comet_channel_register(c);
     for (size_t i = 0; i < r->n_kick_keys; i++)
         if (r->kick_keys[i] && strcmp(r->kick_keys[i], c->key) != 0)
@@ -128,10 +132,12 @@ static void auth_accept(comet_auth_t *a, const Herald__ConnectReply *r)
     if (c->state != COMET_CONN_AUTHED)
         return;
     /* Registered before the reply was written: user pushes that come from now on are written
-     * after the backlog. One that came before the registration was dropped; the miss counters
-     * tell whether that may have happened, and a Fetch then covers it. */
+     * after the backlog. One that came before the registration was dropped (or went to the
+     * key's previous holder); the miss counters tell whether that may have happened, and a
+     * Fetch then covers it. */
     comet_sync_begin(c, r->last_seq,
-                     comet_keys_missed(comet_server_keys(w->server), c->key, a->misses));
+                     holder >= 0 ||
+                         comet_keys_missed(comet_server_keys(w->server), c->key, a->misses));
     if (c->state != COMET_CONN_AUTHED)
         return;
     if (a->deferred.len > 0) {

@@ -113,8 +113,8 @@ static void sync_fetch(comet_sync_t *sy)
     req.mid = c->mid;
     req.after_seq = c->last_seq;
     COMET_STAT_ADD(&w->stats, fetches, 1);
-    if (comet_logic_call(&w->logic, RPC_LOGIC_FETCH, &req.base, &herald__fetch_reply__descriptor,
-                         0, on_fetched, sy) != 0)
+    if (comet_logic_call(&w->logic, RPC_LOGIC_FETCH, &req.base, &herald__fetch_reply__descriptor, 0,
+                         on_fetched, sy) != 0)
         sync_resync(sy, "no logic to fetch missed messages from");
 }
 

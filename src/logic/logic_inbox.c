@@ -16,6 +16,9 @@
  * each script short (Redis runs nothing else meanwhile). */
 #define STORE_CHUNK 128
 
+/* The Lua scripts are laid out as Lua, not as C. */
+// clang-format off
+
 /* Drops entries older than the cutoff (ms) from the head of the set, a batch at a time; an entry
  * without a readable header goes too. */
 #define LUA_TRIM                                                                                   \
@@ -70,16 +73,21 @@ static const char read_script[] =
     "local out = {cur, after, upto, ahead, 0} "
     "if upto <= after then return out end "
     "trim(KEYS[2], tonumber(ARGV[6])) "
-    "local limit = tonumber(ARGV[4]) "
-    "local items = redis.call('ZRANGEBYSCORE', KEYS[2], '(' .. string.format('%d', after), "
-    "                         string.format('%d', upto), 'LIMIT', 0, limit) "
-    "local bytes, maxb, cut = 0, tonumber(ARGV[5]), #items == limit "
-    "for i, m in ipairs(items) do "
-    "  if i > 1 and bytes + #m > maxb then cut = true break end "
-    "  bytes = bytes + #m "
-    "  out[#out + 1] = m "
+    "local limit, maxb = tonumber(ARGV[4]), tonumber(ARGV[5]) "
+    "local lo, hi = '(' .. string.format('%d', after), string.format('%d', upto) "
+    "local n, bytes, full = 0, 0, false "
+    "while n < limit and not full do "
+    "  local items = redis.call('ZRANGEBYSCORE', KEYS[2], lo, hi, 'LIMIT', n, "
+    "                           math.min(64, limit - n)) "
+    "  for _, m in ipairs(items) do "
+    "    if n > 0 and bytes + #m > maxb then full = true break end "
+    "    bytes = bytes + #m "
+    "    n = n + 1 "
+    "    out[#out + 1] = m "
+    "  end "
+    "  if #items < 64 then break end "
     "end "
-    "if cut and #out > 5 then "
+    "if n > 0 and (full or n == limit) then "
     "  local last = tonumber(string.match(out[#out], '^(%d+):')) "
     "  if last < upto then out[5] = last end "
     "end "
@@ -91,6 +99,8 @@ static const char position_script[] =
     "redis.call('PEXPIRE', KEYS[1], ARGV[3]) "
     "if tonumber(ARGV[2]) > cur then redis.call('HSET', KEYS[1], ARGV[1], ARGV[2]) return 1 end "
     "return 0";
+
+// clang-format on
 
 static redis_t *inbox_redis(logic_server_t *s)
 {
@@ -315,8 +325,11 @@ int logic_inbox_read(logic_server_t *s, int64_t mid, const logic_inbox_from_t *f
     snprintf(limit, sizeof(limit), "%lld", (long long)s->conf->inbox_max_count);
     snprintf(bytes, sizeof(bytes), "%lld", (long long)s->conf->inbox_page_bytes);
     snprintf(cutoff, sizeof(cutoff), "%lld", cutoff_ms(s));
-    const char *argv[] = {"EVAL", read_script, "4",  keys[0], keys[1], keys[2], keys[3], after,
-                          from->name ? from->name : "", upto, limit, bytes, cutoff};
+    const char *argv[] = {"EVAL",  read_script, "4",
+                          keys[0], keys[1],     keys[2],
+                          keys[3], after,       from->name ? from->name : "",
+                          upto,    limit,       bytes,
+                          cutoff};
     size_t argvlen[sizeof(argv) / sizeof(argv[0])];
     for (size_t i = 0; i < sizeof(argv) / sizeof(argv[0]); i++)
         argvlen[i] = strlen(argv[i]);

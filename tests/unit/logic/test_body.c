@@ -24,7 +24,8 @@ static void test_auth_token_body(void **state)
     logic_body_auth_t a;
     char err[200];
     assert_int_equal(auth("{\"token\":\"abc\",\"room_id\":\"live://1000\",\"platform\":\"web\","
-                          "\"accepts\":[1000,1001],\"last_seq\":42,\"extra\":{\"x\":1}}",
+                          "\"accepts\":[1000,1001],\"last_seq\":42,\"device\":\"phone-1.a:b_c\","
+                          "\"extra\":{\"x\":1}}",
                           &a, err),
                      0);
     assert_string_equal(a.token, "abc");
@@ -34,6 +35,8 @@ static void test_auth_token_body(void **state)
     assert_int_equal(a.accepts[0], 1000);
     assert_int_equal(a.accepts[1], 1001);
     assert_int_equal(a.last_seq, 42);
+    assert_true(a.has_last_seq);
+    assert_string_equal(a.device, "phone-1.a:b_c");
     assert_false(a.has_mid);
     assert_null(a.key);
     logic_body_auth_deinit(&a);
@@ -51,6 +54,8 @@ static void test_auth_goim_body(void **state)
                      0);
     assert_true(a.has_mid);
     assert_true(a.mid == 123);
+    assert_false(a.has_last_seq); /* absent is not 0: no backlog for goim clients */
+    assert_null(a.device);
     assert_null(a.key); /* "" is no key: logic makes one */
     assert_null(a.token);
     assert_null(a.platform);
@@ -58,6 +63,10 @@ static void test_auth_goim_body(void **state)
     assert_int_equal(auth("{\"mid\":0,\"key\":\"my-own-key\"}", &a, err), 0);
     assert_true(a.has_mid);
     assert_string_equal(a.key, "my-own-key");
+    logic_body_auth_deinit(&a);
+    assert_int_equal(auth("{\"last_seq\":0,\"device\":\"\"}", &a, err), 0);
+    assert_true(a.has_last_seq);
+    assert_null(a.device); /* "" is no device */
     logic_body_auth_deinit(&a);
     assert_int_equal(auth("{}", &a, err), 0);
     assert_false(a.has_mid);
@@ -90,6 +99,10 @@ static void test_auth_refused(void **state)
         "{\"accepts\":[-1]}",
         "{\"accepts\":[2147483648]}",
         "{\"last_seq\":-3}",
+        "{\"device\":\"has space\"}",
+        "{\"device\":\"a/b\"}",
+        "{\"device\":7}",
+        "{\"device\":\"0123456789012345678901234567890123456789012345678901234567890123x\"}",
         "{\"token\":\"a\\u0000b\"}", /* NUL inside a string */
         "{\"token\":\"abc\"} trailing",
     };
