@@ -3,7 +3,7 @@
 
 #include "buf.h"
 #include "comet_server.h"
-#include "comet_strmap.h"
+#include "strmap.h"
 
 #include <stdatomic.h>
 #include <stdio.h>
@@ -24,7 +24,7 @@ struct comet_census_s {
     comet_task_t done; /* posted to the main thread by the last worker */
     comet_server_t *server;
     uv_mutex_t lock;
-    comet_strmap_t rooms; /* id -> census_room_t, under lock while workers add */
+    strmap_t rooms; /* id -> census_room_t, under lock while workers add */
     atomic_int pending;
     comet_census_cb cb;
     void *arg;
@@ -47,12 +47,12 @@ static void on_part(comet_task_t *t, void *owner)
         if (room->count == 0)
             continue;
         size_t len = strlen(room->id);
-        census_room_t *e = comet_strmap_get(&c->rooms, room->id, len);
+        census_room_t *e = strmap_get(&c->rooms, room->id, len);
         if (e == NULL) {
             e = xmalloc(sizeof *e + len + 1);
             e->count = 0;
             memcpy(e->id, room->id, len + 1);
-            comet_strmap_put(&c->rooms, e);
+            strmap_put(&c->rooms, e);
         }
         e->count += room->count;
     }
@@ -67,9 +67,9 @@ static void on_done(comet_task_t *t, void *owner)
     c->cb(c, c->arg);
     uint32_t pos = 0;
     census_room_t *e;
-    while ((e = comet_strmap_next(&c->rooms, &pos)) != NULL)
+    while ((e = strmap_next(&c->rooms, &pos)) != NULL)
         free(e);
-    comet_strmap_deinit(&c->rooms);
+    strmap_deinit(&c->rooms);
     uv_mutex_destroy(&c->lock);
     free(c);
 }
@@ -83,7 +83,7 @@ void comet_census_start(comet_server_t *s, comet_census_cb cb, void *arg)
         fprintf(stderr, "comet: uv_mutex_init failed\n");
         abort();
     }
-    comet_strmap_init(&c->rooms, census_key);
+    strmap_init(&c->rooms, census_key);
     atomic_init(&c->pending, s->nworkers);
     c->cb = cb;
     c->arg = arg;
@@ -101,7 +101,7 @@ size_t comet_census_count(const comet_census_t *c)
 
 const char *comet_census_next(const comet_census_t *c, uint32_t *pos, int64_t *count)
 {
-    const census_room_t *e = comet_strmap_next(&c->rooms, pos);
+    const census_room_t *e = strmap_next(&c->rooms, pos);
     if (e == NULL)
         return NULL;
     *count = e->count;

@@ -22,13 +22,13 @@ void comet_channel_register(comet_conn_t *c)
 {
     comet_worker_t *w = comet_conn_worker(c);
     int old_worker = comet_keys_register(comet_server_keys(w->server), c);
-    comet_conn_t *old = comet_strmap_get(&w->keys, c->key, strlen(c->key));
+    comet_conn_t *old = strmap_get(&w->keys, c->key, strlen(c->key));
     if (old != NULL && old != c) {
         old->flags |= COMET_CONN_F_REPLACED;
         comet_conn_kick_reason(old, "duplicate key"); /* leaves w->keys */
     } else if (old_worker >= 0 && old_worker != w->index)
         comet_push_kick_remote(w->server, old_worker, c->key, c->reg_seq, "duplicate key");
-    comet_strmap_put(&w->keys, c);
+    strmap_put(&w->keys, c);
     c->t = comet_worker_now(w);
     comet_list_unlink(&c->link);
     comet_list_append(&w->active, &c->link);
@@ -42,7 +42,7 @@ void comet_channel_unregister(comet_conn_t *c)
     comet_worker_t *w = comet_conn_worker(c);
     c->flags &= ~COMET_CONN_F_REGISTERED;
     comet_keys_unregister(comet_server_keys(w->server), c);
-    comet_strmap_del(&w->keys, c);
+    strmap_del(&w->keys, c);
     comet_channel_set_room(c, NULL, 0);
     comet_fanout_unlink(&w->fanout, &c->all_link);
     comet_list_unlink(&c->all_link);

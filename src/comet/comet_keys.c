@@ -13,7 +13,7 @@ static const char *keys_key(const void *item)
 
 int comet_keys_init(comet_keys_t *k)
 {
-    comet_strmap_init(&k->map, keys_key);
+    strmap_init(&k->map, keys_key);
     k->next_seq = 0;
     for (int i = 0; i < COMET_KEYS_MISS_BUCKETS; i++)
         atomic_init(&k->misses[i], 0);
@@ -22,7 +22,7 @@ int comet_keys_init(comet_keys_t *k)
 
 void comet_keys_deinit(comet_keys_t *k)
 {
-    comet_strmap_deinit(&k->map);
+    strmap_deinit(&k->map);
     uv_rwlock_destroy(&k->lock);
 }
 
@@ -30,7 +30,7 @@ int comet_keys_register(comet_keys_t *k, comet_conn_t *c)
 {
     uv_rwlock_wrlock(&k->lock);
     c->reg_seq = ++k->next_seq;
-    comet_conn_t *old = comet_strmap_put(&k->map, c);
+    comet_conn_t *old = strmap_put(&k->map, c);
     int worker = old && old != c ? comet_conn_worker(old)->index : -1;
     uv_rwlock_wrunlock(&k->lock);
     return worker;
@@ -39,7 +39,7 @@ int comet_keys_register(comet_keys_t *k, comet_conn_t *c)
 void comet_keys_unregister(comet_keys_t *k, comet_conn_t *c)
 {
     uv_rwlock_wrlock(&k->lock);
-    comet_strmap_del(&k->map, c);
+    strmap_del(&k->map, c);
     uv_rwlock_wrunlock(&k->lock);
 }
 
@@ -62,7 +62,7 @@ void comet_keys_route_push(comet_keys_t *k, char *const *keys, const uint64_t *s
 {
     uv_rwlock_rdlock(&k->lock);
     for (size_t i = 0; i < n; i++) {
-        const comet_conn_t *c = comet_strmap_get(&k->map, keys[i], strlen(keys[i]));
+        const comet_conn_t *c = strmap_get(&k->map, keys[i], strlen(keys[i]));
         out[i] = c ? comet_conn_worker(c)->index : -1;
         if (c == NULL && seqs != NULL && seqs[i] != 0)
             atomic_fetch_add(&k->misses[miss_bucket(keys[i])], 1);

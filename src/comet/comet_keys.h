@@ -9,7 +9,7 @@
 #ifndef COMET_KEYS_H
 #define COMET_KEYS_H
 
-#include "comet_strmap.h"
+#include "strmap.h"
 
 #include <stdatomic.h>
 #include <stddef.h>
@@ -23,7 +23,7 @@ typedef struct comet_conn_s comet_conn_t;
 
 typedef struct comet_keys_s {
     uv_rwlock_t lock;
-    comet_strmap_t map; /* key -> comet_conn_t (borrowed) */
+    strmap_t map; /* key -> comet_conn_t (borrowed) */
     uint32_t next_seq;
     atomic_uint misses[COMET_KEYS_MISS_BUCKETS]; /* user pushes to keys not (yet) here */
 } comet_keys_t;

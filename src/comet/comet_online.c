@@ -2,7 +2,7 @@
 #include "comet_online.h"
 
 #include "buf.h"
-#include "comet_strmap.h"
+#include "strmap.h"
 
 #include <stdatomic.h>
 #include <stdlib.h>
@@ -15,7 +15,7 @@ typedef struct online_entry_s {
 
 struct comet_online_s {
     atomic_int refs;
-    comet_strmap_t map; /* id -> online_entry_t, owned */
+    strmap_t map; /* id -> online_entry_t, owned */
 };
 
 static const char *online_key(const void *item)
@@ -27,7 +27,7 @@ comet_online_t *comet_online_new(Herald__RoomCount *const *rooms, size_t n)
 {
     comet_online_t *o = xmalloc(sizeof *o);
     atomic_init(&o->refs, 1);
-    comet_strmap_init(&o->map, online_key);
+    strmap_init(&o->map, online_key);
     for (size_t i = 0; i < n; i++) {
         const char *id = rooms[i]->room_id;
         if (id == NULL || id[0] == '\0')
@@ -36,7 +36,7 @@ comet_online_t *comet_online_new(Herald__RoomCount *const *rooms, size_t n)
         online_entry_t *e = xmalloc(sizeof *e + len + 1);
         e->count = rooms[i]->count;
         memcpy(e->id, id, len + 1);
-        free(comet_strmap_put(&o->map, e));
+        free(strmap_put(&o->map, e));
     }
     return o;
 }
@@ -53,9 +53,9 @@ void comet_online_unref(comet_online_t *o)
         return;
     uint32_t pos = 0;
     online_entry_t *e;
-    while ((e = comet_strmap_next(&o->map, &pos)) != NULL)
+    while ((e = strmap_next(&o->map, &pos)) != NULL)
         free(e);
-    comet_strmap_deinit(&o->map);
+    strmap_deinit(&o->map);
     free(o);
 }
 
@@ -63,6 +63,6 @@ int32_t comet_online_get(const comet_online_t *o, const char *id, size_t len)
 {
     if (o == NULL)
         return 0;
-    const online_entry_t *e = comet_strmap_get(&o->map, id, len);
+    const online_entry_t *e = strmap_get(&o->map, id, len);
     return e ? e->count : 0;
 }

@@ -52,7 +52,7 @@ typedef struct push_task_s {
 
 static int deliver_key(comet_worker_t *w, push_task_t *t, size_t i)
 {
-    comet_conn_t *c = comet_strmap_get(&w->keys, t->keys[i], strlen(t->keys[i]));
+    comet_conn_t *c = strmap_get(&w->keys, t->keys[i], strlen(t->keys[i]));
     if (c == NULL || c->state != COMET_CONN_AUTHED)
         return 0;
     if (t->kind == PUSH_KICK) {
@@ -169,7 +169,7 @@ void comet_push_kick_key(comet_worker_t *w, const char *key, const char *reason)
         comet_push_kick_remote(w->server, worker, key, 0, reason);
         return;
     }
-    comet_conn_t *c = comet_strmap_get(&w->keys, key, strlen(key));
+    comet_conn_t *c = strmap_get(&w->keys, key, strlen(key));
     if (c)
         comet_conn_kick_reason(c, reason);
 }

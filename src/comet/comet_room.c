@@ -13,16 +13,16 @@ static const char *room_key(const void *item)
 
 void comet_rooms_init(comet_rooms_t *rs)
 {
-    comet_strmap_init(&rs->map, room_key);
+    strmap_init(&rs->map, room_key);
 }
 
 void comet_rooms_deinit(comet_rooms_t *rs)
 {
     uint32_t pos = 0;
     comet_room_t *room;
-    while ((room = comet_strmap_next(&rs->map, &pos)) != NULL)
+    while ((room = strmap_next(&rs->map, &pos)) != NULL)
         free(room);
-    comet_strmap_deinit(&rs->map);
+    strmap_deinit(&rs->map);
 }
 
 int comet_room_id_valid(const char *id, size_t len)
@@ -37,7 +37,7 @@ int comet_room_id_valid(const char *id, size_t len)
 
 comet_room_t *comet_rooms_find(const comet_rooms_t *rs, const char *id, size_t len)
 {
-    return comet_strmap_get(&rs->map, id, len);
+    return strmap_get(&rs->map, id, len);
 }
 
 size_t comet_rooms_count(const comet_rooms_t *rs)
@@ -47,12 +47,12 @@ size_t comet_rooms_count(const comet_rooms_t *rs)
 
 comet_room_t *comet_rooms_next(const comet_rooms_t *rs, uint32_t *pos)
 {
-    return comet_strmap_next(&rs->map, pos);
+    return strmap_next(&rs->map, pos);
 }
 
 comet_room_t *comet_room_join(comet_rooms_t *rs, const char *id, size_t len, comet_link_t *member)
 {
-    comet_room_t *room = comet_strmap_get(&rs->map, id, len);
+    comet_room_t *room = strmap_get(&rs->map, id, len);
     if (room == NULL) {
         room = xmalloc(sizeof *room + len + 1);
         comet_list_init(&room->members);
@@ -60,7 +60,7 @@ comet_room_t *comet_room_join(comet_rooms_t *rs, const char *id, size_t len, com
         room->holds = 0;
         memcpy(room->id, id, len);
         room->id[len] = '\0';
-        comet_strmap_put(&rs->map, room);
+        strmap_put(&rs->map, room);
     }
     comet_list_append(&room->members, member);
     room->count++;
@@ -70,7 +70,7 @@ comet_room_t *comet_room_join(comet_rooms_t *rs, const char *id, size_t len, com
 static void room_free_if_unused(comet_rooms_t *rs, comet_room_t *room)
 {
     if (room->count == 0 && room->holds == 0) {
-        comet_strmap_del(&rs->map, room);
+        strmap_del(&rs->map, room);
         free(room);
     }
 }

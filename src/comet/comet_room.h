@@ -9,7 +9,7 @@
 #define COMET_ROOM_H
 
 #include "comet_list.h"
-#include "comet_strmap.h"
+#include "strmap.h"
 
 #include <stddef.h>
 #include <stdint.h>
@@ -25,7 +25,7 @@ typedef struct comet_room_s {
 } comet_room_t;
 
 typedef struct comet_rooms_s {
-    comet_strmap_t map; /* id -> comet_room_t, owned */
+    strmap_t map; /* id -> comet_room_t, owned */
 } comet_rooms_t;
 
 void comet_rooms_init(comet_rooms_t *rs);

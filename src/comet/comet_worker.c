@@ -73,7 +73,7 @@ int comet_worker_init(comet_worker_t *w, comet_server_t *s, const comet_conf_t *
     comet_list_init(&w->closing);
     comet_list_init(&w->all);
     comet_rooms_init(&w->rooms);
-    comet_strmap_init(&w->keys, worker_key);
+    strmap_init(&w->keys, worker_key);
     buf_init(&w->out);
     buf_init(&w->scratch);
     w->read_buf = xmalloc(COMET_READ_BUF_SIZE);
@@ -224,5 +224,5 @@ void comet_worker_deinit(comet_worker_t *w)
     buf_deinit(&w->out);
     buf_deinit(&w->scratch);
     comet_rooms_deinit(&w->rooms);
-    comet_strmap_deinit(&w->keys);
+    strmap_deinit(&w->keys);
 }

@@ -22,7 +22,7 @@
 #include "comet_queue.h"
 #include "comet_room.h"
 #include "comet_stats.h"
-#include "comet_strmap.h"
+#include "strmap.h"
 #include "ws.h"
 
 #include <sys/socket.h>
@@ -55,7 +55,7 @@ struct comet_worker_s {
     comet_link_t closing; /* finishing, by close time */
     comet_link_t all;     /* authenticated, by registration (broadcast order) */
     comet_rooms_t rooms;
-    comet_strmap_t keys; /* key -> comet_conn_t of this worker */
+    strmap_t keys; /* key -> comet_conn_t of this worker */
     comet_logic_t logic;
     comet_ack_t acks;
     comet_fanout_t fanout;

@@ -18,7 +18,6 @@
 #define JOB_REGISTRY_RETRY_MS 100
 
 /* Value stored for each member of a room set: the set only asks "is it there". */
-static char job_comets_present;
 
 static void on_part_closed(job_comets_t *cs)
 {
@@ -29,6 +28,34 @@ static void on_part_closed(job_comets_t *cs)
 static void on_client_closed(void *arg)
 {
     on_part_closed(arg);
+}
+
+/* A comet's room set: the items are the room names themselves, copied from a Rooms reply. */
+static const char *room_name_key(const void *item)
+{
+    return item;
+}
+
+static strmap_t *room_set_new(const Herald__RoomsReply *reply)
+{
+    strmap_t *set = xmalloc(sizeof(*set));
+    strmap_init(set, room_name_key);
+    for (size_t i = 0; i < reply->n_rooms; i++)
+        if (reply->rooms[i] != NULL)
+            free(strmap_put(set, xstrdup(reply->rooms[i]))); /* a repeated name replaces */
+    return set;
+}
+
+static void room_set_free(strmap_t *set)
+{
+    if (set == NULL)
+        return;
+    uint32_t pos = 0;
+    void *name;
+    while ((name = strmap_next(set, &pos)) != NULL)
+        free(name);
+    strmap_deinit(set);
+    free(set);
 }
 
 void job_comet_ref(job_comet_t *c)
@@ -42,7 +69,7 @@ void job_comet_unref(job_comet_t *c)
         return;
     /* every batch is handed back before its call drops its reference, so none is left here */
     job_room_free(c->batches);
-    job_strmap_free(c->rooms);
+    room_set_free(c->rooms);
     free(c->id);
     free(c->rpc_addr);
     free(c);
@@ -120,7 +147,7 @@ job_comet_t *job_comets_find(const job_comets_t *cs, const char *id)
 
 int job_comet_has_room(const job_comet_t *c, const char *room)
 {
-    return c->rooms != NULL && job_strmap_get(c->rooms, room) != NULL;
+    return c->rooms != NULL && strmap_get(c->rooms, room, strlen(room)) != NULL;
 }
 
 int job_comets_parse_entry(const char *json, size_t len, int64_t now_wall_ms, int64_t ttl_ms,
@@ -262,12 +289,8 @@ static void on_rooms(int status, const ProtobufCMessage *msg, void *arg)
         c->rooms_due = uv_now(c->owner->loop) + (uint64_t)c->owner->conf->room_refresh_ms;
         if (status == 0) {
             const Herald__RoomsReply *reply = (const Herald__RoomsReply *)msg;
-            job_strmap_t *rooms = job_strmap_new();
-            for (size_t i = 0; i < reply->n_rooms; i++)
-                if (reply->rooms[i] != NULL)
-                    job_strmap_put(rooms, reply->rooms[i], &job_comets_present);
-            job_strmap_free(c->rooms);
-            c->rooms = rooms;
+            room_set_free(c->rooms);
+            c->rooms = room_set_new(reply);
             check_ready(c->owner);
         } else {
             log_warn_rl("comet %s: Rooms failed: %s", c->id, herald_strerror(status));

@@ -26,7 +26,7 @@
 
 #include "job_conf.h"
 #include "job_room.h"
-#include "job_strmap.h"
+#include "strmap.h"
 #include "redis.h"
 #include "rpc.h"
 
@@ -40,7 +40,8 @@ typedef struct job_comet_s {
     char *id;
     char *rpc_addr;       /* host:port */
     rpc_client_t *client; /* NULL once gone */
-    job_strmap_t *rooms;  /* rooms with members, from the last Rooms answer; NULL before it */
+    strmap_t *rooms;      /* rooms with members (items: owned strings), from the last Rooms
+                           * answer; NULL before it */
     job_room_t *batches;  /* room batching toward this comet (job_room.h) */
     int gone;             /* removed from the registry: start no new call */
     int refs;

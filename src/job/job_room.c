@@ -3,10 +3,11 @@
 #include "job_room.h"
 
 #include "buf.h"
-#include "job_strmap.h"
+#include "strmap.h"
 
 #include <assert.h>
 #include <stdlib.h>
+#include <string.h>
 
 typedef struct room_item_s {
     void *item;
@@ -22,15 +23,20 @@ typedef struct room_state_s {
 } room_state_t;
 
 struct job_room_s {
-    job_strmap_t *rooms; /* room -> room_state_t, busy rooms only */
+    strmap_t rooms; /* room -> room_state_t, busy rooms only */
     size_t batch_max, batch_bytes;
     size_t queued;
 };
 
+static const char *room_state_key(const void *item)
+{
+    return ((const room_state_t *)item)->batch.room;
+}
+
 job_room_t *job_room_new(size_t batch_max, size_t batch_bytes)
 {
     job_room_t *r = xcalloc(1, sizeof(*r));
-    r->rooms = job_strmap_new();
+    strmap_init(&r->rooms, room_state_key);
     r->batch_max = batch_max ? batch_max : 1;
     r->batch_bytes = batch_bytes;
     return r;
@@ -40,8 +46,8 @@ void job_room_free(job_room_t *r)
 {
     if (r == NULL)
         return;
-    assert(job_strmap_count(r->rooms) == 0); /* a batch still out would be lost */
-    job_strmap_free(r->rooms);
+    assert(r->rooms.count == 0); /* a batch still out would be lost */
+    strmap_deinit(&r->rooms);
     free(r);
 }
 
@@ -73,14 +79,15 @@ static void queue_push(room_state_t *s, void *item, size_t bytes)
 
 job_room_batch_t *job_room_offer(job_room_t *r, const char *room, void *item, size_t bytes)
 {
-    room_state_t *s = job_strmap_get(r->rooms, room);
+    room_state_t *s = strmap_get(&r->rooms, room, strlen(room));
     if (s != NULL) {
         queue_push(s, item, bytes);
         r->queued++;
         return NULL;
     }
     s = xcalloc(1, sizeof(*s));
-    s->batch.room = job_strmap_put(r->rooms, room, s);
+    s->batch.room = xstrdup(room);
+    strmap_put(&r->rooms, s);
     batch_add(s, item, bytes);
     return &s->batch;
 }
@@ -89,7 +96,8 @@ job_room_batch_t *job_room_next(job_room_t *r, job_room_batch_t *b)
 {
     room_state_t *s = (room_state_t *)b;
     if (s->qlen == 0) {
-        job_strmap_del(r->rooms, b->room); /* frees the key b->room points to */
+        strmap_del(&r->rooms, s);
+        free((char *)s->batch.room);
         free(s->batch.items);
         free(s->queue);
         free(s);
@@ -111,7 +119,7 @@ job_room_batch_t *job_room_next(job_room_t *r, job_room_batch_t *b)
 
 size_t job_room_active(const job_room_t *r)
 {
-    return job_strmap_count(r->rooms);
+    return r->rooms.count;
 }
 
 size_t job_room_queued(const job_room_t *r)

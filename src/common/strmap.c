@@ -1,5 +1,5 @@
-/* comet_strmap.c - see comet_strmap.h. */
-#include "comet_strmap.h"
+/* strmap.c - see strmap.h. */
+#include "strmap.h"
 
 #include "buf.h"
 
@@ -41,14 +41,14 @@ static int strmap_key_eq(const char *item_key, const char *key, size_t len)
     return strncmp(item_key, key, len) == 0 && item_key[len] == '\0';
 }
 
-void comet_strmap_init(comet_strmap_t *m, comet_strmap_key_fn key)
+void strmap_init(strmap_t *m, strmap_key_fn key)
 {
     pthread_once(&strmap_seed_once, strmap_seed_init);
     memset(m, 0, sizeof *m);
     m->key = key;
 }
 
-void comet_strmap_deinit(comet_strmap_t *m)
+void strmap_deinit(strmap_t *m)
 {
     free(m->hashes);
     free(m->items);
@@ -57,7 +57,7 @@ void comet_strmap_deinit(comet_strmap_t *m)
     m->cap = m->count = 0;
 }
 
-void *comet_strmap_get(const comet_strmap_t *m, const char *key, size_t len)
+void *strmap_get(const strmap_t *m, const char *key, size_t len)
 {
     if (m->count == 0)
         return NULL;
@@ -72,7 +72,7 @@ void *comet_strmap_get(const comet_strmap_t *m, const char *key, size_t len)
 }
 
 /* Places (h, item) into the first free slot of its probe sequence; the key is known absent. */
-static void strmap_place(comet_strmap_t *m, uint32_t h, void *item)
+static void strmap_place(strmap_t *m, uint32_t h, void *item)
 {
     uint32_t mask = m->cap - 1;
     uint32_t i = h & mask;
@@ -82,7 +82,7 @@ static void strmap_place(comet_strmap_t *m, uint32_t h, void *item)
     m->items[i] = item;
 }
 
-static void strmap_grow(comet_strmap_t *m)
+static void strmap_grow(strmap_t *m)
 {
     uint32_t old_cap = m->cap;
     uint32_t *old_hashes = m->hashes;
@@ -97,7 +97,7 @@ static void strmap_grow(comet_strmap_t *m)
     free(old_items);
 }
 
-void *comet_strmap_put(comet_strmap_t *m, void *item)
+void *strmap_put(strmap_t *m, void *item)
 {
     const char *key = m->key(item);
     size_t len = strlen(key);
@@ -119,7 +119,7 @@ void *comet_strmap_put(comet_strmap_t *m, void *item)
     return NULL;
 }
 
-int comet_strmap_del(comet_strmap_t *m, const void *item)
+int strmap_del(strmap_t *m, const void *item)
 {
     if (m->count == 0)
         return 0;
@@ -151,7 +151,7 @@ int comet_strmap_del(comet_strmap_t *m, const void *item)
     return 1;
 }
 
-void *comet_strmap_next(const comet_strmap_t *m, uint32_t *pos)
+void *strmap_next(const strmap_t *m, uint32_t *pos)
 {
     while (*pos < m->cap) {
         uint32_t i = (*pos)++;
