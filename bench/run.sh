@@ -223,7 +223,7 @@ start_herald() {
     JOB_ADMIN=$(free_port)
     HERALD_LOG_LEVEL=warn HERALD_ADMIN_LISTEN=127.0.0.1:$JOB_ADMIN \
         HERALD_REDIS_ADDR=127.0.0.1:$redis_port HERALD_KAFKA_BROKERS=$brokers \
-        HERALD_ROOM_REFRESH=200ms HERALD_COMET_REFRESH=500ms spawn job "$bin/herald-job"
+        HERALD_ROOM_REFRESH=200ms HERALD_COMET_REFRESH=500ms HERALD_KAFKA_FETCH_WAIT_MAX=1ms spawn job "$bin/herald-job"
     wait_port job "$JOB_ADMIN"
     for ((n = 0; n < 300; n++)); do
         local m

@@ -46,7 +46,7 @@ cluster_wait_port logic 127.0.0.1 3119
 cluster_wait_port logic 127.0.0.1 3111
 cluster_spawn comet "$bin/herald-comet" -c "$root/conf/comet.ini"
 cluster_wait_port comet 127.0.0.1 3101
-cluster_spawn job "$bin/herald-job" -c "$root/conf/job.ini"
+cluster_spawn job env HERALD_KAFKA_FETCH_WAIT_MAX=1ms "$bin/herald-job" -c "$root/conf/job.ini"
 cluster_wait_port job 127.0.0.1 3148
 
 echo "herald is up. Logs: $run/log/"

@@ -58,10 +58,13 @@ typedef struct kafka_msg_s {
 typedef void (*kafka_message_cb)(const kafka_msg_t *msg, void *arg);
 
 /* Joins consumer group `group` on `topic`, starting from the committed offsets (earliest when
- * none). Returns NULL with a message in err on a configuration error. */
+ * none). fetch_wait_ms is how long a broker may hold a fetch that finds nothing (librdkafka's
+ * fetch.wait.max.ms): a real broker answers as soon as a message arrives, but herald-kafka-dev
+ * (the mock cluster) holds the fetch for the whole wait, so against it this is added latency.
+ * Returns NULL with a message in err on a configuration error. */
 kafka_consumer_t *kafka_consumer_new(uv_loop_t *loop, const char *brokers, const char *group,
-                                     const char *topic, kafka_message_cb cb, void *arg, char *err,
-                                     size_t errlen);
+                                     const char *topic, uint32_t fetch_wait_ms,
+                                     kafka_message_cb cb, void *arg, char *err, size_t errlen);
 
 /* Marks (partition, offset) handled. Offsets of a revoked partition are ignored. */
 void kafka_consumer_done(kafka_consumer_t *c, int32_t partition, int64_t offset);

@@ -255,12 +255,12 @@ static int kafka_consumer_serve(void *owner)
 
 /* ------------------------------------------------------------------------- lifecycle */
 
-static int kafka_consumer_conf(rd_kafka_conf_t *conf, const char *group, char *err, size_t errlen)
+static int kafka_consumer_conf(rd_kafka_conf_t *conf, const char *group, uint32_t fetch_wait_ms,
+                               char *err, size_t errlen)
 {
     /* Short session and heartbeat: a dead job's partitions move on within seconds. A short
-     * metadata refresh: a topic created after start-up is found quickly. A short fetch wait:
-     * herald-kafka-dev (the mock cluster) holds an empty fetch for its whole wait even when a
-     * message arrives, which would add that much latency to an idle consumer. */
+     * metadata refresh: a topic created after start-up is found quickly. The fetch wait is the
+     * caller's (see kafka.h). */
     static const char *const kv[][2] = {
         {"auto.offset.reset", "earliest"},
         {"enable.auto.commit", "true"},
@@ -269,10 +269,12 @@ static int kafka_consumer_conf(rd_kafka_conf_t *conf, const char *group, char *e
         {"session.timeout.ms", "6000"},
         {"heartbeat.interval.ms", "1000"},
         {"topic.metadata.refresh.interval.ms", "5000"},
-        {"fetch.wait.max.ms", "10"},
     };
+    char fetch_wait[16];
 
-    if (kafka_loop_conf_set(conf, "group.id", group, err, errlen) < 0)
+    snprintf(fetch_wait, sizeof(fetch_wait), "%u", fetch_wait_ms);
+    if (kafka_loop_conf_set(conf, "group.id", group, err, errlen) < 0 ||
+        kafka_loop_conf_set(conf, "fetch.wait.max.ms", fetch_wait, err, errlen) < 0)
         return HERALD_ECONF;
     for (size_t i = 0; i < sizeof(kv) / sizeof(kv[0]); i++)
         if (kafka_loop_conf_set(conf, kv[i][0], kv[i][1], err, errlen) < 0)
@@ -297,8 +299,8 @@ static void kafka_consumer_release(kafka_consumer_t *c)
 }
 
 kafka_consumer_t *kafka_consumer_new(uv_loop_t *loop, const char *brokers, const char *group,
-                                     const char *topic, kafka_message_cb cb, void *arg, char *err,
-                                     size_t errlen)
+                                     const char *topic, uint32_t fetch_wait_ms, kafka_message_cb cb,
+                                     void *arg, char *err, size_t errlen)
 {
     kafka_consumer_t *c = xcalloc(1, sizeof(*c));
     rd_kafka_topic_partition_list_t *topics;
@@ -313,7 +315,7 @@ kafka_consumer_t *kafka_consumer_new(uv_loop_t *loop, const char *brokers, const
     conf = kafka_loop_conf_new(c->kl, brokers, err, errlen);
     if (!conf)
         goto fail;
-    if (kafka_consumer_conf(conf, group, err, errlen) < 0) {
+    if (kafka_consumer_conf(conf, group, fetch_wait_ms, err, errlen) < 0) {
         rd_kafka_conf_destroy(conf);
         goto fail;
     }

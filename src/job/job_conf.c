@@ -13,6 +13,7 @@ const conf_item_t job_conf_items[] = {
     {"kafka", "topic", CONF_STR, F(kafka_topic), "herald-push", 0, 0, NULL},
     {"kafka", "group", CONF_STR, F(kafka_group), "herald-job", 0, 0, NULL},
     {"kafka", "max_in_flight", CONF_INT, F(max_in_flight), "10000", 1, 10000000, NULL},
+    {"kafka", "fetch_wait_max", CONF_MS, F(kafka_fetch_wait_ms), "10ms", 1, 5000, NULL},
     {"redis", "addr", CONF_STR, F(redis_addr), "127.0.0.1:6379", 0, 0, NULL},
     {"redis", "password", CONF_STR, F(redis_password), "", 0, 0, NULL},
     {"redis", "db", CONF_INT, F(redis_db), "0", 0, 1024, NULL},

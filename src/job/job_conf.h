@@ -14,9 +14,10 @@ typedef struct job_conf_s {
     char *kafka_brokers; /* bootstrap servers */
     char *kafka_topic;
     char *kafka_group;
-    int64_t max_in_flight; /* messages consumed and not yet done before pausing */
-    char *redis_addr;      /* host:port */
-    char *redis_password;  /* "" = none */
+    int64_t max_in_flight;       /* messages consumed and not yet done before pausing */
+    int64_t kafka_fetch_wait_ms; /* longest a broker holds an empty fetch (see kafka.h) */
+    char *redis_addr;            /* host:port */
+    char *redis_password;        /* "" = none */
     int64_t redis_db;
     char *redis_prefix;       /* key prefix, "herald:" */
     int64_t comet_refresh_ms; /* registry read interval */

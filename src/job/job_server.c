@@ -64,9 +64,9 @@ int job_server_start(job_server_t *s, uv_loop_t *loop, const job_conf_t *conf)
         server_close(s);
         return rc;
     }
-    s->consumer =
-        kafka_consumer_new(loop, conf->kafka_brokers, conf->kafka_group, conf->kafka_topic,
-                           job_deliver_on_message, &s->deliver, err, sizeof(err));
+    s->consumer = kafka_consumer_new(loop, conf->kafka_brokers, conf->kafka_group,
+                                     conf->kafka_topic, (uint32_t)conf->kafka_fetch_wait_ms,
+                                     job_deliver_on_message, &s->deliver, err, sizeof(err));
     if (s->consumer == NULL) {
         log_error("kafka consumer: %s", err);
         server_close(s);

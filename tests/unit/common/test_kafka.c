@@ -216,7 +216,7 @@ static kafka_consumer_t *consumer(uv_loop_t *loop, const char *group, const char
 {
     char err[256] = "";
 
-    s->c = kafka_consumer_new(loop, brokers, group, topic, on_message, s, err, sizeof(err));
+    s->c = kafka_consumer_new(loop, brokers, group, topic, 10, on_message, s, err, sizeof(err));
     if (!s->c)
         fail_msg("kafka_consumer_new: %s", err);
     return s->c;
@@ -434,7 +434,8 @@ static void test_config_error(void **state)
     sink_t *s = calloc(1, sizeof(*s));
 
     uv_loop_init(&loop);
-    assert_null(kafka_consumer_new(&loop, brokers, "", "t-basic", on_message, s, err, sizeof(err)));
+    assert_null(
+        kafka_consumer_new(&loop, brokers, "", "t-basic", 10, on_message, s, err, sizeof(err)));
     assert_true(err[0] != '\0');
     finish_loop(&loop);
     free(s);
