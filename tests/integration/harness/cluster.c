@@ -712,3 +712,8 @@ const char *cluster_dir(const cluster_t *c)
 {
     return c->dir;
 }
+
+const char *cluster_kafka_brokers(const cluster_t *c)
+{
+    return c->kafka_bootstrap;
+}

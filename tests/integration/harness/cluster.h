@@ -88,6 +88,8 @@ int cluster_router_admin_port(const cluster_t *c, int index);
 int cluster_job_admin_port(const cluster_t *c);
 int cluster_n_comets(const cluster_t *c);
 const char *cluster_dir(const cluster_t *c);
+/* The bootstrap brokers herald-kafka-dev printed (what logic and job were given). */
+const char *cluster_kafka_brokers(const cluster_t *c);
 
 /* ---- HTTP (cluster_http.c) ---- */
 
