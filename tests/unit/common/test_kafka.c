@@ -16,6 +16,7 @@
 
 #include "herald_err.h"
 #include "kafka.h"
+#include "test_support.h"
 
 #define PARTITIONS 4
 #define MAX_MSGS 512
@@ -51,39 +52,6 @@ static int group_teardown(void **state)
 static void make_topic(const char *topic)
 {
     assert_int_equal(rd_kafka_mock_topic_create(mock, topic, PARTITIONS, 1), 0);
-}
-
-/* ---------------------------------------------------------------------------- loop helpers */
-
-static void on_tick(uv_timer_t *t) {}
-
-/* Runs the loop until cond(ctx) holds or ms pass. Returns cond(ctx). */
-static int run_until(uv_loop_t *loop, int (*cond)(void *), void *ctx, uint64_t ms)
-{
-    uv_timer_t tick;
-    uint64_t deadline;
-
-    uv_update_time(loop);
-    deadline = uv_now(loop) + ms;
-    uv_timer_init(loop, &tick);
-    uv_timer_start(&tick, on_tick, 10, 10); /* so that UV_RUN_ONCE returns */
-    while (!cond(ctx) && uv_now(loop) < deadline)
-        uv_run(loop, UV_RUN_ONCE);
-    uv_close((uv_handle_t *)&tick, NULL);
-    uv_run(loop, UV_RUN_NOWAIT);
-    return cond(ctx);
-}
-
-static int never(void *ctx)
-{
-    return 0;
-}
-
-/* Runs the loop until every handle is closed and closes it. */
-static void finish_loop(uv_loop_t *loop)
-{
-    assert_int_equal(uv_run(loop, UV_RUN_DEFAULT), 0);
-    assert_int_equal(uv_loop_close(loop), 0);
 }
 
 /* ------------------------------------------------------------------------------ producing */
@@ -159,10 +127,10 @@ static void produce_all(const char *topic, int first, int n)
     p = producer(&loop, topic);
     produce_range(p, d, first, n);
     d->want = n;
-    assert_true(run_until(&loop, all_delivered, d, 10000));
+    assert_true(test_run_until(&loop, all_delivered, d, 10000));
     assert_int_equal(d->failed, 0);
     kafka_producer_free(p, 1000);
-    finish_loop(&loop);
+    test_finish_loop(&loop);
     free(d);
 }
 
@@ -259,7 +227,7 @@ static void test_produce_consume(void **state)
     uv_loop_init(&loop);
     p = producer(&loop, "t-basic");
     produce_range(p, d, 0, N);
-    assert_true(run_until(&loop, all_delivered, d, 10000));
+    assert_true(test_run_until(&loop, all_delivered, d, 10000));
     for (int i = 0; i < N; i++) {
         assert_int_equal(d->calls[i], 1);
         assert_int_equal(d->status[i], 0);
@@ -268,8 +236,8 @@ static void test_produce_consume(void **state)
     s->want = N;
     s->auto_done = 1;
     consumer(&loop, "g-basic", "t-basic", s);
-    assert_true(run_until(&loop, got_all, s, 20000));
-    run_until(&loop, never, NULL, 200); /* nothing more comes */
+    assert_true(test_run_until(&loop, got_all, s, 20000));
+    test_run_until(&loop, test_never, NULL, 200); /* nothing more comes */
     assert_int_equal(s->n, N);
     check_order(s);
     for (int i = 0; i < N; i++) {
@@ -283,7 +251,7 @@ static void test_produce_consume(void **state)
     kafka_producer_free(p, 1000);
     for (int i = 0; i < N; i++)
         assert_int_equal(d->calls[i], 1); /* free called nobody twice */
-    finish_loop(&loop);
+    test_finish_loop(&loop);
     free(d);
     free(s);
 }
@@ -302,7 +270,7 @@ static void test_at_least_once(void **state)
     uv_loop_init(&loop);
     first->want = N;
     consumer(&loop, "g-alo", "t-alo", first);
-    assert_true(run_until(&loop, got_all, first, 20000));
+    assert_true(test_run_until(&loop, got_all, first, 20000));
     check_order(first);
     for (int i = 0; i < first->n; i++)
         count[first->msgs[i].partition]++;
@@ -323,21 +291,21 @@ static void test_at_least_once(void **state)
     }
     kafka_consumer_done(first->c, 0, 3);   /* done twice: no effect */
     kafka_consumer_done(first->c, 9, 0);   /* not assigned: ignored */
-    kafka_consumer_done(first->c, 1, 999); /* never delivered: ignored */
+    kafka_consumer_done(first->c, 1, 999); /* test_never delivered: ignored */
     kafka_consumer_free(first->c);
 
     for (int p = 0; p < PARTITIONS; p++)
         expected += (int)(count[p] - resume_at[p]);
     second->want = expected;
     consumer(&loop, "g-alo", "t-alo", second);
-    assert_true(run_until(&loop, got_all, second, 20000));
-    run_until(&loop, never, NULL, 500);
+    assert_true(test_run_until(&loop, got_all, second, 20000));
+    test_run_until(&loop, test_never, NULL, 500);
     assert_int_equal(second->n, expected);
     check_order(second);
     for (int i = 0; i < second->n; i++)
         assert_true(second->msgs[i].offset >= resume_at[second->msgs[i].partition]);
     kafka_consumer_free(second->c);
-    finish_loop(&loop);
+    test_finish_loop(&loop);
     free(first);
     free(second);
 }
@@ -353,20 +321,20 @@ static void test_brokers_down(void **state)
     uv_loop_init(&loop);
     p = producer(&loop, "t-down");
     produce_range(p, d, 0, N / 2);
-    assert_true(run_until(&loop, all_delivered, d, 10000));
+    assert_true(test_run_until(&loop, all_delivered, d, 10000));
 
     assert_int_equal(rd_kafka_mock_broker_set_down(mock, -1), 0);
     produce_range(p, d, N / 2, N / 2);
-    run_until(&loop, never, NULL, 1500);
+    test_run_until(&loop, test_never, NULL, 1500);
     assert_true(d->total < N); /* held back while the brokers are down */
     assert_int_equal(d->failed, 0);
     assert_int_equal(rd_kafka_mock_broker_set_up(mock, -1), 0);
-    assert_true(run_until(&loop, all_delivered, d, 20000));
+    assert_true(test_run_until(&loop, all_delivered, d, 20000));
     assert_int_equal(d->failed, 0);
     for (int i = 0; i < N; i++)
         assert_int_equal(d->calls[i], 1);
     kafka_producer_free(p, 1000);
-    finish_loop(&loop);
+    test_finish_loop(&loop);
     free(d);
 }
 
@@ -382,23 +350,23 @@ static void test_pause_resume(void **state)
     consumer(&loop, "g-pause", "t-pause", s);
     kafka_consumer_pause(s->c); /* before the assignment: applies to it */
     produce_all("t-pause", 0, N);
-    run_until(&loop, never, NULL, 4000);
+    test_run_until(&loop, test_never, NULL, 4000);
     assert_int_equal(s->n, 0);
     s->want = N;
     kafka_consumer_resume(s->c);
-    assert_true(run_until(&loop, got_all, s, 10000));
+    assert_true(test_run_until(&loop, got_all, s, 10000));
 
     /* Paused while assigned. */
     kafka_consumer_pause(s->c);
     produce_all("t-pause", N, N);
-    run_until(&loop, never, NULL, 1000);
+    test_run_until(&loop, test_never, NULL, 1000);
     assert_int_equal(s->n, N);
     s->want = 2 * N;
     kafka_consumer_resume(s->c);
-    assert_true(run_until(&loop, got_all, s, 10000));
+    assert_true(test_run_until(&loop, got_all, s, 10000));
     check_order(s);
     kafka_consumer_free(s->c);
-    finish_loop(&loop);
+    test_finish_loop(&loop);
     free(s);
 }
 
@@ -415,7 +383,7 @@ static void test_free_undelivered(void **state)
     p = producer(&loop, "t-undelivered");
     assert_int_equal(rd_kafka_mock_broker_set_down(mock, -1), 0);
     produce_range(p, d, 0, N);
-    run_until(&loop, never, NULL, 300);
+    test_run_until(&loop, test_never, NULL, 300);
     kafka_producer_free(p, 200);
     assert_int_equal(rd_kafka_mock_broker_set_up(mock, -1), 0);
     assert_int_equal(d->total, N);
@@ -423,7 +391,7 @@ static void test_free_undelivered(void **state)
         assert_int_equal(d->calls[i], 1);
         assert_true(d->status[i] == HERALD_EUNAVAIL || d->status[i] == HERALD_ETIMEDOUT);
     }
-    finish_loop(&loop);
+    test_finish_loop(&loop);
     free(d);
 }
 
@@ -437,7 +405,7 @@ static void test_config_error(void **state)
     assert_null(
         kafka_consumer_new(&loop, brokers, "", "t-basic", 10, on_message, s, err, sizeof(err)));
     assert_true(err[0] != '\0');
-    finish_loop(&loop);
+    test_finish_loop(&loop);
     free(s);
 }
 

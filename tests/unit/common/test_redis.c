@@ -21,98 +21,9 @@
 
 #include "herald_err.h"
 #include "redis.h"
+#include "test_support.h"
 
-/* ------------------------------------------------------------------ redis-server process */
-
-typedef struct server_s {
-    char dir[64];
-    int port;
-    pid_t pid;
-} server_t;
-
-static int free_port(void)
-{
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    socklen_t len = sizeof(a);
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-
-    assert_true(fd >= 0);
-    assert_int_equal(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
-    assert_int_equal(getsockname(fd, (struct sockaddr *)&a, &len), 0);
-    close(fd);
-    return ntohs(a.sin_port);
-}
-
-static int port_open(int port)
-{
-    struct sockaddr_in a = {
-        .sin_family = AF_INET, .sin_port = htons(port), .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    int ok = connect(fd, (struct sockaddr *)&a, sizeof(a)) == 0;
-
-    close(fd);
-    return ok;
-}
-
-/* Starts redis-server on s->port; `password` may be NULL. Waits up to 5 s for the port. */
-static void server_start(server_t *s, const char *password)
-{
-    char port[16];
-
-    snprintf(port, sizeof(port), "%d", s->port);
-    s->pid = fork();
-    assert_true(s->pid >= 0);
-    if (s->pid == 0) {
-        prctl(PR_SET_PDEATHSIG, SIGKILL); /* never outlive a crashed test */
-        freopen("/dev/null", "w", stdout);
-        if (password)
-            execlp("redis-server", "redis-server", "--port", port, "--bind", "127.0.0.1", "--save",
-                   "", "--appendonly", "no", "--dir", s->dir, "--requirepass", password,
-                   (char *)NULL);
-        else
-            execlp("redis-server", "redis-server", "--port", port, "--bind", "127.0.0.1", "--save",
-                   "", "--appendonly", "no", "--dir", s->dir, (char *)NULL);
-        _exit(127);
-    }
-    for (int i = 0; i < 250 && !port_open(s->port); i++)
-        usleep(20 * 1000);
-    assert_true(port_open(s->port));
-}
-
-static void server_kill(server_t *s)
-{
-    if (s->pid <= 0)
-        return;
-    kill(s->pid, SIGKILL);
-    waitpid(s->pid, NULL, 0);
-    s->pid = 0;
-}
-
-/* ---------------------------------------------------------------------------- loop helpers */
-
-static void on_tick(uv_timer_t *t) {}
-
-/* Runs the loop until cond(ctx) holds or ms pass. Returns cond(ctx). */
-static int run_until(uv_loop_t *loop, int (*cond)(void *), void *ctx, uint64_t ms)
-{
-    uv_timer_t tick;
-    uint64_t deadline;
-
-    uv_update_time(loop);
-    deadline = uv_now(loop) + ms;
-    uv_timer_init(loop, &tick);
-    uv_timer_start(&tick, on_tick, 10, 10); /* so that UV_RUN_ONCE returns */
-    while (!cond(ctx) && uv_now(loop) < deadline)
-        uv_run(loop, UV_RUN_ONCE);
-    uv_close((uv_handle_t *)&tick, NULL);
-    uv_run(loop, UV_RUN_NOWAIT);
-    return cond(ctx);
-}
-
-static int never(void *ctx)
-{
-    return 0;
-}
+/* ---------------------------------------------------------------------------- conditions */
 
 static int is_connected(void *ctx)
 {
@@ -127,7 +38,7 @@ static int flag_set(void *ctx)
 /* ------------------------------------------------------------------------------- fixture */
 
 typedef struct fixture_s {
-    server_t server;
+    test_redis_t server;
     uv_loop_t loop;
     redis_t *r;
 } fixture_t;
@@ -136,10 +47,7 @@ static int setup(void **state)
 {
     fixture_t *f = calloc(1, sizeof(*f));
 
-    snprintf(f->server.dir, sizeof(f->server.dir), "/tmp/herald-redis-XXXXXX");
-    if (!mkdtemp(f->server.dir))
-        return -1;
-    f->server.port = free_port();
+    test_redis_init(&f->server);
     uv_loop_init(&f->loop);
     *state = f;
     return 0;
@@ -149,8 +57,7 @@ static int teardown(void **state)
 {
     fixture_t *f = *state;
 
-    server_kill(&f->server);
-    rmdir(f->server.dir);
+    test_redis_deinit(&f->server);
     free(f);
     return 0;
 }
@@ -166,7 +73,7 @@ static void close_all(fixture_t *f)
     int closed = 0;
 
     redis_close(f->r, on_closed, &closed);
-    assert_true(run_until(&f->loop, flag_set, &closed, 2000));
+    assert_true(test_run_until(&f->loop, flag_set, &closed, 2000));
     assert_int_equal(uv_run(&f->loop, UV_RUN_DEFAULT), 0);
     assert_int_equal(uv_loop_close(&f->loop), 0);
 }
@@ -233,7 +140,7 @@ static result_t cmd(fixture_t *f, const char *fmt, ...)
     }
     va_end(ap);
     assert_int_equal(redis_command_argv(f->r, on_reply, &res, argc, argv, argvlen), 0);
-    assert_true(run_until(&f->loop, answered, &res, 2000));
+    assert_true(test_run_until(&f->loop, answered, &res, 2000));
     assert_int_equal(res.calls, 1);
     assert_int_equal(res.status, 0);
     return res;
@@ -303,9 +210,9 @@ static void test_commands(void **state)
     fixture_t *f = *state;
     result_t res;
 
-    server_start(&f->server, NULL);
+    test_redis_start(&f->server, NULL);
     f->r = redis_new(&f->loop, "127.0.0.1", f->server.port, NULL, 0);
-    assert_true(run_until(&f->loop, is_connected, f->r, 5000));
+    assert_true(test_run_until(&f->loop, is_connected, f->r, 5000));
 
     res = cmd(f, "SET", "k", "v", NULL);
     assert_int_equal(res.type, REDIS_REPLY_T_STATUS);
@@ -333,21 +240,21 @@ static void test_commands(void **state)
 
     hgetall_t h = {0};
     assert_int_equal(redis_command(f->r, on_hgetall, &h, "HGETALL %s", "h"), 0);
-    assert_true(run_until(&f->loop, hgetall_done, &h, 2000));
+    assert_true(test_run_until(&f->loop, hgetall_done, &h, 2000));
     assert_true(h.ok);
 
     binary_t b = {0};
     assert_int_equal(redis_command(f->r, NULL, NULL, "SET bin %b", "a\0b\0c", (size_t)5), 0);
     const char *argv[] = {"GET", "bin"};
     assert_int_equal(redis_command_argv(f->r, on_binary, &b, 2, argv, NULL), 0);
-    assert_true(run_until(&f->loop, binary_done, &b, 2000));
+    assert_true(test_run_until(&f->loop, binary_done, &b, 2000));
     assert_true(b.ok);
 
     /* Pipelined: replies come back in order, each callback once. */
     result_t many[50] = {{0}};
     for (int i = 0; i < 50; i++)
         assert_int_equal(redis_command(f->r, on_reply, &many[i], "INCR pipelined"), 0);
-    assert_true(run_until(&f->loop, answered, &many[49], 2000));
+    assert_true(test_run_until(&f->loop, answered, &many[49], 2000));
     for (int i = 0; i < 50; i++) {
         assert_int_equal(many[i].calls, 1);
         assert_int_equal(many[i].integer, i + 1);
@@ -363,20 +270,20 @@ static void test_server_killed(void **state)
     result_t blocked = {0}, queued[3] = {{0}};
     result_t res;
 
-    server_start(&f->server, NULL);
+    test_redis_start(&f->server, NULL);
     f->r = redis_new(&f->loop, "127.0.0.1", f->server.port, NULL, 0);
-    assert_true(run_until(&f->loop, is_connected, f->r, 5000));
+    assert_true(test_run_until(&f->loop, is_connected, f->r, 5000));
 
     /* BLPOP on an empty list waits forever; the GETs queue behind it on the connection. */
     blocked.r = f->r;
     assert_int_equal(redis_command(f->r, on_reply, &blocked, "BLPOP nolist 0"), 0);
     for (int i = 0; i < 3; i++)
         assert_int_equal(redis_command(f->r, on_reply, &queued[i], "GET k"), 0);
-    run_until(&f->loop, never, NULL, 200);
+    test_run_until(&f->loop, test_never, NULL, 200);
     assert_int_equal(blocked.calls, 0);
 
-    server_kill(&f->server);
-    assert_true(run_until(&f->loop, answered, &queued[2], 3000));
+    test_redis_kill(&f->server);
+    assert_true(test_run_until(&f->loop, answered, &queued[2], 3000));
     assert_int_equal(blocked.calls, 1);
     assert_int_equal(blocked.status, UV_ECONNRESET);
     assert_int_equal(blocked.type, 0); /* NULL reply */
@@ -389,14 +296,14 @@ static void test_server_killed(void **state)
     /* Down: refused at once, several reconnect attempts fail meanwhile. */
     assert_false(redis_connected(f->r));
     assert_int_equal(redis_command(f->r, on_reply, &res, "PING"), UV_ENOTCONN);
-    run_until(&f->loop, never, NULL, 700);
+    test_run_until(&f->loop, test_never, NULL, 700);
     assert_false(redis_connected(f->r));
     assert_int_equal(redis_command(f->r, on_reply, &res, "PING"), UV_ENOTCONN);
     for (int i = 0; i < 3; i++)
         assert_int_equal(queued[i].calls, 1); /* still exactly once */
 
-    server_start(&f->server, NULL);
-    assert_true(run_until(&f->loop, is_connected, f->r, 8000));
+    test_redis_start(&f->server, NULL);
+    assert_true(test_run_until(&f->loop, is_connected, f->r, 8000));
     res = cmd(f, "SET", "after", "restart", NULL);
     assert_string_equal(res.str, "OK");
     res = cmd(f, "GET", "after", NULL);
@@ -411,11 +318,11 @@ static void test_server_late(void **state)
     result_t res;
 
     f->r = redis_new(&f->loop, "127.0.0.1", f->server.port, NULL, 0);
-    run_until(&f->loop, never, NULL, 500);
+    test_run_until(&f->loop, test_never, NULL, 500);
     assert_false(redis_connected(f->r));
     assert_int_equal(redis_command(f->r, on_reply, &res, "PING"), UV_ENOTCONN);
-    server_start(&f->server, NULL);
-    assert_true(run_until(&f->loop, is_connected, f->r, 8000));
+    test_redis_start(&f->server, NULL);
+    assert_true(test_run_until(&f->loop, is_connected, f->r, 8000));
     res = cmd(f, "PING", NULL);
     assert_string_equal(res.str, "PONG");
     close_all(f);
@@ -426,9 +333,9 @@ static void test_auth_select(void **state)
     fixture_t *f = *state;
     result_t res;
 
-    server_start(&f->server, "s3cret");
+    test_redis_start(&f->server, "s3cret");
     f->r = redis_new(&f->loop, "127.0.0.1", f->server.port, "s3cret", 2);
-    assert_true(run_until(&f->loop, is_connected, f->r, 5000));
+    assert_true(test_run_until(&f->loop, is_connected, f->r, 5000));
     cmd(f, "SET", "where", "db2", NULL);
     res = cmd(f, "SELECT", "0", NULL);
     assert_string_equal(res.str, "OK");
@@ -444,9 +351,9 @@ static void test_auth_wrong(void **state)
 {
     fixture_t *f = *state;
 
-    server_start(&f->server, "s3cret");
+    test_redis_start(&f->server, "s3cret");
     f->r = redis_new(&f->loop, "127.0.0.1", f->server.port, "wrong", 0);
-    run_until(&f->loop, never, NULL, 800); /* refused, dropped and retried a few times */
+    test_run_until(&f->loop, test_never, NULL, 800); /* refused, dropped and retried a few times */
     assert_false(redis_connected(f->r));
     close_all(f);
 }
@@ -457,16 +364,16 @@ static void test_close_pending(void **state)
     result_t blocked = {0}, queued = {0};
     int closed = 0;
 
-    server_start(&f->server, NULL);
+    test_redis_start(&f->server, NULL);
     f->r = redis_new(&f->loop, "127.0.0.1", f->server.port, NULL, 0);
-    assert_true(run_until(&f->loop, is_connected, f->r, 5000));
+    assert_true(test_run_until(&f->loop, is_connected, f->r, 5000));
     assert_int_equal(redis_command(f->r, on_reply, &blocked, "BLPOP nolist 0"), 0);
     assert_int_equal(redis_command(f->r, on_reply, &queued, "GET k"), 0);
-    run_until(&f->loop, never, NULL, 100);
+    test_run_until(&f->loop, test_never, NULL, 100);
 
     redis_close(f->r, on_closed, &closed);
     assert_int_equal(redis_command(f->r, on_reply, &queued, "GET k"), UV_ENOTCONN);
-    assert_true(run_until(&f->loop, flag_set, &closed, 2000));
+    assert_true(test_run_until(&f->loop, flag_set, &closed, 2000));
     assert_int_equal(blocked.calls, 1);
     assert_int_equal(blocked.status, UV_ECANCELED);
     assert_int_equal(queued.calls, 1);
@@ -481,7 +388,7 @@ static void test_close_while_down(void **state)
     fixture_t *f = *state;
 
     f->r = redis_new(&f->loop, "127.0.0.1", f->server.port, NULL, 0);
-    run_until(&f->loop, never, NULL, 150);
+    test_run_until(&f->loop, test_never, NULL, 150);
     close_all(f);
 
     assert_int_equal(uv_loop_init(&f->loop), 0);

@@ -13,6 +13,7 @@
 #include "job_comets.h"
 #include "job_conf.h"
 #include "job_deliver.h"
+#include "test_support.h"
 #include "redis.h"
 #include "rpc.h"
 #include "rpc_methods.h"
@@ -146,9 +147,7 @@ static void release(peer_t *p)
 
 typedef struct fixture_s {
     uv_loop_t loop;
-    pid_t redis_pid;
-    char redis_dir[64];
-    int redis_port;
+    test_redis_t redis_server;
     redis_t *redis; /* the test's own connection, to write the registry */
     redis_t *job_redis;
     job_conf_t conf;
@@ -159,57 +158,6 @@ typedef struct fixture_s {
 } fixture_t;
 
 static fixture_t *g;
-
-static int free_port(void)
-{
-    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = 0};
-    socklen_t len = sizeof(sa);
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (fd < 0 || bind(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0 ||
-        getsockname(fd, (struct sockaddr *)&sa, &len) != 0)
-        return -1;
-    close(fd);
-    return ntohs(sa.sin_port);
-}
-
-static int port_open(int port)
-{
-    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    int ok = connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0;
-    close(fd);
-    return ok;
-}
-
-static void redis_server_start(fixture_t *f)
-{
-    snprintf(f->redis_dir, sizeof(f->redis_dir), "/tmp/herald-jobtest-XXXXXX");
-    assert_non_null(mkdtemp(f->redis_dir));
-    f->redis_port = free_port();
-    assert_true(f->redis_port > 0);
-    char port[16];
-    snprintf(port, sizeof(port), "%d", f->redis_port);
-    f->redis_pid = fork();
-    assert_true(f->redis_pid >= 0);
-    if (f->redis_pid == 0) {
-        execlp("redis-server", "redis-server", "--port", port, "--bind", "127.0.0.1", "--save", "",
-               "--appendonly", "no", "--dir", f->redis_dir, "--loglevel", "warning", (char *)NULL);
-        _exit(127);
-    }
-    for (int i = 0; i < 500 && !port_open(f->redis_port); i++)
-        usleep(10000);
-    assert_true(port_open(f->redis_port));
-}
-
-static void redis_server_stop(fixture_t *f)
-{
-    int status;
-    kill(f->redis_pid, SIGTERM);
-    waitpid(f->redis_pid, &status, 0);
-    rmdir(f->redis_dir);
-}
 
 /* Runs the loop until cond(f) holds, at most 5 s (the job's timers keep it turning). */
 static int run_until(int (*cond)(fixture_t *f))
@@ -297,8 +245,9 @@ static int group_setup(void **state)
     char err[256];
     g = calloc(1, sizeof(*g));
     assert_int_equal(uv_loop_init(&g->loop), 0);
-    redis_server_start(g);
-    g->redis = redis_new(&g->loop, "127.0.0.1", g->redis_port, NULL, 0);
+    test_redis_init(&g->redis_server);
+    test_redis_start(&g->redis_server, NULL);
+    g->redis = redis_new(&g->loop, "127.0.0.1", g->redis_server.port, NULL, 0);
     assert_true(run_until(cond_redis_up));
 
     peer_start(&g->a, "comet-a", "live://1");
@@ -324,7 +273,7 @@ static int group_setup(void **state)
     g->conf.comet_retries = 3;
     g->conf.max_in_flight = 10000;
 
-    g->job_redis = redis_new(&g->loop, "127.0.0.1", g->redis_port, NULL, 0);
+    g->job_redis = redis_new(&g->loop, "127.0.0.1", g->redis_server.port, NULL, 0);
     job_comets_init(&g->comets, &g->loop, g->job_redis, &g->conf);
     job_deliver_init(&g->deliver, &g->loop, &g->comets, &g->conf);
     job_comets_start(&g->comets, on_ready, g);
@@ -359,7 +308,7 @@ static int group_teardown(void **state)
     uv_run(&g->loop, UV_RUN_DEFAULT);
     assert_int_equal(uv_loop_close(&g->loop), 0);
     conf_free(job_conf_items, &g->conf);
-    redis_server_stop(g);
+    test_redis_deinit(&g->redis_server);
     free(g);
     return 0;
 }

@@ -27,27 +27,17 @@
 
 #include <cmocka.h>
 
+#include "test_support.h"
+
 #define WAIT_MS 5000
 
-static pid_t redis_pid;
-static char redis_dir[64];
+static test_redis_t redis_server;
 static uv_loop_t loop;
 static uv_timer_t tick;
 static logic_conf_t conf;
 static logic_server_t server; /* only what logic_inbox uses: loop, conf, redis */
 
 /* ------------------------------------------------------------------------------ plumbing */
-
-static int free_port(void)
-{
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    socklen_t len = sizeof(a);
-    assert_int_equal(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
-    assert_int_equal(getsockname(fd, (struct sockaddr *)&a, &len), 0);
-    close(fd);
-    return ntohs(a.sin_port);
-}
 
 static void on_tick(uv_timer_t *t)
 {
@@ -67,20 +57,8 @@ static void wait_for(const int *done)
 static int setup(void **state)
 {
     (void)state;
-    snprintf(redis_dir, sizeof(redis_dir), "/tmp/herald-inbox-test-XXXXXX");
-    assert_non_null(mkdtemp(redis_dir));
-    int port = free_port();
-    char ports[16];
-    snprintf(ports, sizeof(ports), "%d", port);
-    redis_pid = fork();
-    assert_true(redis_pid >= 0);
-    if (redis_pid == 0) {
-        int null = open("/dev/null", O_WRONLY);
-        dup2(null, 1);
-        execlp("redis-server", "redis-server", "--port", ports, "--bind", "127.0.0.1", "--save", "",
-               "--appendonly", "no", "--dir", redis_dir, (char *)NULL);
-        _exit(127);
-    }
+    test_redis_init(&redis_server);
+    test_redis_start(&redis_server, NULL);
     char err[256];
     assert_int_equal(conf_load(logic_conf_items, &conf, NULL, err, sizeof(err)), 0);
     conf.inbox_max_count = 5;
@@ -89,7 +67,7 @@ static int setup(void **state)
     uv_timer_init(&loop, &tick);
     server.loop = &loop;
     server.conf = &conf;
-    server.redis = redis_new(&loop, "127.0.0.1", port, NULL, 0);
+    server.redis = redis_new(&loop, "127.0.0.1", redis_server.port, NULL, 0);
     uint64_t deadline = uv_now(&loop) + WAIT_MS;
     uv_timer_start(&tick, on_tick, 10, 10);
     while (!redis_connected(server.redis) && uv_now(&loop) < deadline)
@@ -114,11 +92,7 @@ static int teardown(void **state)
     uv_run(&loop, UV_RUN_DEFAULT);
     assert_int_equal(uv_loop_close(&loop), 0);
     conf_free(logic_conf_items, &conf);
-    kill(redis_pid, SIGTERM);
-    waitpid(redis_pid, NULL, 0);
-    char cmd[128];
-    snprintf(cmd, sizeof(cmd), "rm -rf %s", redis_dir);
-    assert_int_equal(system(cmd), 0);
+    test_redis_deinit(&redis_server);
     return 0;
 }
 

@@ -35,12 +35,12 @@
 
 #include <cmocka.h>
 
+#include "test_support.h"
+
 #define BEARER "sekrit-key"
 #define WAIT_MS 5000
 
-static pid_t redis_pid;
-static int redis_port;
-static char redis_dir[64];
+static test_redis_t redis_server;
 
 static logic_conf_t conf;
 static uv_loop_t server_loop;
@@ -56,17 +56,6 @@ static redis_t *redis;
 
 /* ------------------------------------------------------------------------- process helpers */
 
-static int free_port(void)
-{
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    socklen_t len = sizeof(a);
-    assert_int_equal(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
-    assert_int_equal(getsockname(fd, (struct sockaddr *)&a, &len), 0);
-    close(fd);
-    return ntohs(a.sin_port);
-}
-
 static int tcp_connect(int port)
 {
     int fd = socket(AF_INET, SOCK_STREAM, 0);
@@ -80,42 +69,6 @@ static int tcp_connect(int port)
         return -1;
     }
     return fd;
-}
-
-static void start_redis(void)
-{
-    snprintf(redis_dir, sizeof(redis_dir), "/tmp/herald-logic-test-XXXXXX");
-    assert_non_null(mkdtemp(redis_dir));
-    redis_port = free_port();
-    char port[16];
-    snprintf(port, sizeof(port), "%d", redis_port);
-    redis_pid = fork();
-    assert_true(redis_pid >= 0);
-    if (redis_pid == 0) {
-        int null = open("/dev/null", O_WRONLY);
-        dup2(null, 1);
-        execlp("redis-server", "redis-server", "--port", port, "--bind", "127.0.0.1", "--save", "",
-               "--appendonly", "no", "--dir", redis_dir, (char *)NULL);
-        _exit(127);
-    }
-    for (int i = 0; i < 500; i++) { /* up to 5 s */
-        int fd = tcp_connect(redis_port);
-        if (fd >= 0) {
-            close(fd);
-            return;
-        }
-        usleep(10000);
-    }
-    fail_msg("redis-server did not start on port %d", redis_port);
-}
-
-static void stop_redis(void)
-{
-    kill(redis_pid, SIGTERM);
-    waitpid(redis_pid, NULL, 0);
-    char cmd[128];
-    snprintf(cmd, sizeof(cmd), "rm -rf %s", redis_dir);
-    assert_int_equal(system(cmd), 0);
 }
 
 /* --------------------------------------------------------------------------- client loop */
@@ -291,17 +244,18 @@ static void on_stop(uv_async_t *a)
 static int setup(void **state)
 {
     (void)state;
-    start_redis();
+    test_redis_init(&redis_server);
+    test_redis_start(&redis_server, NULL);
     char err[256], addr[64];
     assert_int_equal(conf_load(logic_conf_items, &conf, NULL, err, sizeof(err)), 0);
     set_str(&conf.http_listen, "127.0.0.1:0");
     set_str(&conf.rpc_listen, "127.0.0.1:0");
-    snprintf(addr, sizeof(addr), "127.0.0.1:%d", redis_port);
+    snprintf(addr, sizeof(addr), "127.0.0.1:%d", redis_server.port);
     set_str(&conf.redis_addr, addr);
     set_str(&conf.redis_prefix, "herald:");
-    snprintf(addr, sizeof(addr), "127.0.0.1:%d", free_port()); /* nothing listens there */
+    snprintf(addr, sizeof(addr), "127.0.0.1:%d", test_free_port()); /* nothing listens there */
     set_str(&conf.router_addrs, addr);
-    snprintf(addr, sizeof(addr), "127.0.0.1:%d", free_port());
+    snprintf(addr, sizeof(addr), "127.0.0.1:%d", test_free_port());
     set_str(&conf.kafka_brokers, addr);
     set_str(&conf.auth_bearer_key, BEARER);
     conf.auth_mode = LOGIC_AUTH_TOKEN;
@@ -320,7 +274,7 @@ static int setup(void **state)
     assert_int_equal(uv_loop_init(&client_loop), 0);
     uv_timer_init(&client_loop, &tick);
     rpc = rpc_client_new(&client_loop, "logic", "127.0.0.1", rpc_port);
-    redis = redis_new(&client_loop, "127.0.0.1", redis_port, NULL, 0);
+    redis = redis_new(&client_loop, "127.0.0.1", redis_server.port, NULL, 0);
     uint64_t deadline = uv_now(&client_loop) + WAIT_MS;
     uv_timer_start(&tick, on_tick, 10, 10);
     while ((!rpc_client_connected(rpc) || !redis_connected(redis)) &&
@@ -356,7 +310,7 @@ static int teardown(void **state)
     uv_thread_join(&server_thread);
     assert_int_equal(uv_loop_close(&server_loop), 0);
     conf_free(logic_conf_items, &conf);
-    stop_redis();
+    test_redis_deinit(&redis_server);
     return 0;
 }
 

@@ -1,0 +1,45 @@
+/* test_support.h - helpers shared by the unit tests (linked into every one of them): a real
+ * redis-server on a free loopback port in a temporary directory, and loop drivers whose waits are
+ * bounded by time. Failures are cmocka assertions. */
+#ifndef HERALD_TEST_SUPPORT_H
+#define HERALD_TEST_SUPPORT_H
+
+#include <stdint.h>
+#include <sys/types.h>
+#include <uv.h>
+
+/* A free TCP port on 127.0.0.1 (bound, read back, closed). */
+int test_free_port(void);
+
+/* Nonzero when something accepts on 127.0.0.1:port. */
+int test_port_open(int port);
+
+typedef struct test_redis_s {
+    char dir[64]; /* temporary working directory */
+    int port;
+    pid_t pid; /* 0 when not running */
+} test_redis_t;
+
+/* Makes a temporary directory and picks a free port; starts nothing. */
+void test_redis_init(test_redis_t *s);
+
+/* Starts redis-server on s->port in s->dir (no persistence; `password` may be NULL) and waits up
+ * to 5 s for its port. The server dies with the test process (PR_SET_PDEATHSIG). */
+void test_redis_start(test_redis_t *s, const char *password);
+
+/* SIGKILLs the server and reaps it (a no-op when not running). */
+void test_redis_kill(test_redis_t *s);
+
+/* Kills the server and removes its directory. */
+void test_redis_deinit(test_redis_t *s);
+
+/* Runs the loop until cond(ctx) holds or ms pass; returns cond(ctx). */
+int test_run_until(uv_loop_t *loop, int (*cond)(void *), void *ctx, uint64_t ms);
+
+/* A condition that never holds: test_run_until(loop, test_never, NULL, ms) runs for ms. */
+int test_never(void *ctx);
+
+/* Runs the loop until every handle is closed, then asserts it closes. */
+void test_finish_loop(uv_loop_t *loop);
+
+#endif
