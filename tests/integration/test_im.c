@@ -134,35 +134,9 @@ static client_t *user(const char *name, const char *room, int64_t *mid)
     return connect_user(&l, room, "test");
 }
 
-/* Waits for op 5 with seq, skipping every other packet; returns its code. */
-static int send_reply(client_t *cl, uint32_t seq)
-{
-    long long deadline = proc_now_ms() + WAIT_MS;
-    for (;;) {
-        long long left = deadline - proc_now_ms();
-        client_packet_t p = {0};
-        int rc = client_recv(cl, &p, left > 0 ? (int)left : 0);
-        if (rc != 1)
-            fail_msg("no op 5 seq %u (recv %d)", seq, rc);
-        if (p.op == 5 && p.seq == seq) {
-            json_t *j = json_loadb((const char *)p.body, p.body_len, 0, NULL);
-            json_t *code = json_object_get(j, "code");
-            assert_true(json_is_integer(code));
-            int c = (int)json_integer_value(code);
-            if (c != 0)
-                assert_non_null(json_string_value(json_object_get(j, "message")));
-            json_decref(j);
-            client_packet_free(&p);
-            return c;
-        }
-        client_packet_free(&p);
-    }
-}
-
 static int send_msg(client_t *cl, uint32_t seq, const char *body)
 {
-    assert_int_equal(client_send(cl, 4, seq, body, strlen(body)), 0);
-    return send_reply(cl, seq);
+    return cluster_send_msg(cl, seq, body, WAIT_MS);
 }
 
 /* Asserts the next non-heartbeat packet is a chat message from `from` with msg text. */

@@ -160,6 +160,11 @@ void cluster_expect_silence(client_t *cl, const char *who, int ms);
  * any other packet first fails. */
 void cluster_expect_closed(client_t *cl, const char *who, int timeout_ms);
 
+/* Sends `body` upstream (op 4, header seq) and waits up to timeout_ms for the op 5 reply with
+ * that seq, skipping other packets. Returns the reply's "code"; a nonzero code must come with a
+ * "message" (asserted). */
+int cluster_send_msg(client_t *cl, uint32_t seq, const char *body, int timeout_ms);
+
 /* Sends heartbeats (every 200 ms) until a reply carries exactly `count`, bounded by timeout_ms.
  * Asserts; returns the last count seen. */
 int32_t cluster_expect_room_count(client_t *cl, const char *who, int32_t count, int timeout_ms);

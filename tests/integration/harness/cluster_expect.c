@@ -11,6 +11,9 @@
 
 #include "cluster.h"
 #include "proc.h"
+#include "proto.h"
+
+#include <jansson.h>
 
 /* Receives the next packet other than a heartbeat reply before deadline. Returns client_recv's
  * result (1 = packet in *p). */
@@ -136,4 +139,29 @@ void cluster_wait_room(cluster_t *c, const char *room, long long count, int time
     /* job learns which comets hold which rooms from their Rooms RPC every room.refresh
      * (200 ms in the harness): nothing observable tells when it has, so wait three periods. */
     proc_sleep_ms(600);
+}
+
+int cluster_send_msg(client_t *cl, uint32_t seq, const char *body, int timeout_ms)
+{
+    assert_int_equal(client_send(cl, PROTO_OP_SEND_MSG, seq, body, strlen(body)), 0);
+    long long deadline = proc_now_ms() + timeout_ms;
+    for (;;) {
+        long long left = deadline - proc_now_ms();
+        client_packet_t p = {0};
+        int rc = client_recv(cl, &p, left > 0 ? (int)left : 0);
+        if (rc != 1)
+            fail_msg("no op 5 seq %u (recv %d)", seq, rc);
+        if (p.op == PROTO_OP_SEND_MSG_REPLY && p.seq == seq) {
+            json_t *j = json_loadb((const char *)p.body, p.body_len, 0, NULL);
+            json_t *code = json_object_get(j, "code");
+            assert_true(json_is_integer(code));
+            int c = (int)json_integer_value(code);
+            if (c != 0)
+                assert_non_null(json_string_value(json_object_get(j, "message")));
+            json_decref(j);
+            client_packet_free(&p);
+            return c;
+        }
+        client_packet_free(&p);
+    }
 }
