@@ -15,6 +15,7 @@
 #
 # Options: --bin DIR (default build/bin), --full (longer runs, 50k/100k connections), --no-peers,
 #          --no-save, --conns N, --rate R, --duration T, --subs S, --comets K, --workers W,
+#          --linger MS (job's room.linger; default: job's own default),
 #          --perf (perf record -g: the first comet during fanout, the whole system during each push
 #          rate; reports in the results folder).
 # Environment: SAT_RATES="2000 4000 8000" (push ramp), PUSH_CONNS=64 (pusher connections),
@@ -24,12 +25,12 @@
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 scenario=${1:-}
-[ -n "$scenario" ] || { sed -n '2,23p' "$0"; exit 2; }
+[ -n "$scenario" ] || { sed -n '2,24p' "$0"; exit 2; }
 shift
 RUN_ARGS="$*"
 bin=$root/build/bin
 full=0 peers=1 save=1 perf=0
-opt_conns="" opt_rate="" opt_duration="" opt_subs="" opt_comets="" opt_workers=""
+opt_conns="" opt_rate="" opt_duration="" opt_subs="" opt_comets="" opt_workers="" opt_linger=""
 while [ $# -gt 0 ]; do
     case $1 in
     --bin) bin=$2; shift ;;
@@ -43,6 +44,7 @@ while [ $# -gt 0 ]; do
     --subs) opt_subs=$2; shift ;;
     --comets) opt_comets=$2; shift ;;
     --workers) opt_workers=$2; shift ;;
+    --linger) opt_linger=$2; shift ;;
     *) echo "unknown option $1" >&2; exit 2 ;;
     esac
     shift
@@ -223,7 +225,8 @@ start_herald() {
     JOB_ADMIN=$(free_port)
     HERALD_LOG_LEVEL=warn HERALD_ADMIN_LISTEN=127.0.0.1:$JOB_ADMIN \
         HERALD_REDIS_ADDR=127.0.0.1:$redis_port HERALD_KAFKA_BROKERS=$brokers \
-        HERALD_ROOM_REFRESH=200ms HERALD_COMET_REFRESH=500ms HERALD_KAFKA_FETCH_WAIT_MAX=1ms spawn job "$bin/herald-job"
+        HERALD_ROOM_REFRESH=200ms HERALD_COMET_REFRESH=500ms HERALD_KAFKA_FETCH_WAIT_MAX=1ms \
+        spawn job env ${opt_linger:+HERALD_ROOM_LINGER=${opt_linger}ms} "$bin/herald-job"
     wait_port job "$JOB_ADMIN"
     for ((n = 0; n < 300; n++)); do
         local m
@@ -493,6 +496,8 @@ fanout_run() {
     cpu1=$(cpu_ticks "${pids[@]}")
     mapfile -t bench_pids < <(pgrep -P "${PID[subs]}" || true)
     ccpu1=$(cpu_ticks "${bench_pids[@]}")
+    local job_metrics='{}'
+    [[ $server == herald* ]] && job_metrics=$(curl -s "http://127.0.0.1:$JOB_ADMIN/metrics" || echo '{}')
     sleep 3 # drain: what is still queued arrives or shows up as latency
     subs=$(subs_stop subs)
     if [ -n "${perf_pid:-}" ]; then
@@ -511,17 +516,21 @@ fanout_run() {
     p99=$(jnum "$subs" p99_us)
     client_cpu=$(awk -v a="$ccpu0" -v b="$ccpu1" -v hz="$HZ" 'BEGIN {printf "%.2f", (b - a) / hz}')
     ratio=$(awk -v d="$deliv" -v c="$cpu_s" 'BEGIN {printf "%.0f", (c > 0 ? d / c : 0)}')
-    printf '%-10s %7d %6d %10d %12.0f %10.1f %10.1f %8s %12s %10s\n' "$server" "$s" "$r" "$deliv" \
+    # herald only: room messages per BroadcastRoom call (job's batching, room.linger)
+    local per_call
+    per_call=$(awk -v m="$(jnum "$job_metrics" batched_messages)" -v b="$(jnum "$job_metrics" batches)" \
+        'BEGIN {if (b > 0) printf "%.2f", m / b; else print "-"}')
+    printf '%-10s %7d %6d %10d %12.0f %10.1f %10.1f %8s %12s %10s %9s\n' "$server" "$s" "$r" "$deliv" \
         "$rate" "$(awk -v v="$p50" 'BEGIN{print v/1000}')" "$(awk -v v="$p99" 'BEGIN{print v/1000}')" \
-        "$cpu_s" "$ratio" "$client_cpu"
-    record "{\"record\":\"fanout\",\"server\":\"$server\",\"subs\":$s,\"rate\":$r,\"duration_s\":$t,\"server_cpu_s\":$cpu_s,\"client_cpu_s\":$client_cpu,\"deliveries_per_cpu_s\":$ratio,\"push\":$push,\"bench\":$subs}"
+        "$cpu_s" "$ratio" "$client_cpu" "$per_call"
+    record "{\"record\":\"fanout\",\"server\":\"$server\",\"subs\":$s,\"rate\":$r,\"duration_s\":$t,\"server_cpu_s\":$cpu_s,\"client_cpu_s\":$client_cpu,\"deliveries_per_cpu_s\":$ratio,\"linger_ms\":\"${opt_linger:-default}\",\"job\":$job_metrics,\"push\":$push,\"bench\":$subs}"
 }
 
 scenario_fanout() {
     local s=${opt_subs:-10000} r=${opt_rate:-100} t=${opt_duration:-10}
     [ "$full" = 1 ] && [ -z "$opt_duration" ] && t=30
-    printf '%-10s %7s %6s %10s %12s %10s %10s %8s %12s %10s\n' server subs msg/s deliveries \
-        deliv/s p50_ms p99_ms cpu_s deliv/cpu_s client_cpu
+    printf '%-10s %7s %6s %10s %12s %10s %10s %8s %12s %10s %9s\n' server subs msg/s deliveries \
+        deliv/s p50_ms p99_ms cpu_s deliv/cpu_s client_cpu msgs/call
     fanout_run herald "$s" "$r" "$t"
     [ "$full" = 1 ] && fanout_run herald-ws "$s" "$r" "$t"
     if [ "$peers" = 1 ]; then

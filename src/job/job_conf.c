@@ -26,6 +26,7 @@ const conf_item_t job_conf_items[] = {
     {"room", "refresh", CONF_MS, F(room_refresh_ms), "1s", 10, HOUR, NULL},
     {"room", "batch_max", CONF_INT, F(room_batch_max), "64", 1, 100000, NULL},
     {"room", "batch_bytes", CONF_SIZE, F(room_batch_bytes), "256k", 1024, 8LL << 20, NULL},
+    {"room", "linger", CONF_MS, F(room_linger_ms), "20ms", 0, 1000, NULL},
     {"server", "shutdown_timeout", CONF_MS, F(shutdown_timeout_ms), "5s", 0, HOUR, NULL},
     {NULL, NULL, 0, 0, NULL, 0, 0, NULL},
 };

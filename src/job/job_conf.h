@@ -28,6 +28,7 @@ typedef struct job_conf_s {
     int64_t room_refresh_ms;        /* Rooms poll interval */
     int64_t room_batch_max;         /* messages per BroadcastRoom call */
     int64_t room_batch_bytes;       /* body bytes per BroadcastRoom call */
+    int64_t room_linger_ms;         /* a room stays busy this long after each call is sent */
     int64_t shutdown_timeout_ms;    /* wait for in-flight deliveries on SIGTERM */
 } job_conf_t;
 

@@ -24,7 +24,9 @@ typedef struct job_msg_s {
 
 /* One Comet RPC with its retries: either one message (PushKeys, Broadcast) or a room batch
  * (BroadcastRoom), which on completion may carry on with the room's next batch. Holds a
- * reference to its comet. */
+ * reference to its comet. A room call whose batch is over before room.linger has passed since
+ * it was sent lingers in the wait list (its messages released, the room still busy in
+ * job_room, so newer messages queue) and takes the room's next batch when the linger ends. */
 typedef struct job_call_s {
     job_deliver_t *d;
     job_comet_t *comet;
@@ -32,9 +34,11 @@ typedef struct job_call_s {
     job_msg_t *msg;
     job_room_batch_t *batch;
     int32_t speed;
-    int attempt; /* retries scheduled so far */
-    uint64_t due_ms;
-    struct job_call_s *next; /* in the retry list */
+    int attempt;        /* retries scheduled so far */
+    int lingering;      /* room call: batch over, waiting for the linger to end */
+    uint64_t sent_ms;   /* room call: when its batch was first sent (uv_now) */
+    uint64_t due_ms;    /* in the wait list: when to send again, or to end the linger */
+    struct job_call_s *next; /* in the wait list */
 } job_call_t;
 
 static const char *method_name(uint16_t method)
@@ -82,31 +86,37 @@ static void msg_unref(job_msg_t *m)
 static int call_issue(job_call_t *c);
 static void on_call_reply(int status, const ProtobufCMessage *reply, void *arg);
 
-/* ----------------------------------------------------------------------------- retries */
+/* ------------------------------------------------------------ the wait list: retries, lingers */
 
-static void on_retry_timer(uv_timer_t *t);
+static void on_wait_timer(uv_timer_t *t);
 
-static void retry_arm(job_deliver_t *d, uint64_t due)
+static void wait_arm(job_deliver_t *d, uint64_t due)
 {
-    if (uv_is_active((uv_handle_t *)&d->retry_timer) && d->retry_due <= due)
+    if (uv_is_active((uv_handle_t *)&d->wait_timer) && d->wait_due <= due)
         return;
     uint64_t now = uv_now(d->loop);
-    d->retry_due = due;
-    uv_timer_start(&d->retry_timer, on_retry_timer, due > now ? due - now : 0, 0);
+    d->wait_due = due;
+    uv_timer_start(&d->wait_timer, on_wait_timer, due > now ? due - now : 0, 0);
+}
+
+/* Puts c on the wait list until due (uv_now). */
+static void wait_add(job_call_t *c, uint64_t due)
+{
+    job_deliver_t *d = c->d;
+    c->due_ms = due;
+    c->next = NULL;
+    if (d->wait_tail != NULL)
+        d->wait_tail->next = c;
+    else
+        d->wait_head = c;
+    d->wait_tail = c;
+    wait_arm(d, c->due_ms);
 }
 
 static void retry_schedule(job_call_t *c)
 {
-    job_deliver_t *d = c->d;
-    uint64_t delay = (uint64_t)d->conf->comet_retry_backoff_ms << (c->attempt - 1);
-    c->due_ms = uv_now(d->loop) + delay;
-    c->next = NULL;
-    if (d->retry_tail != NULL)
-        d->retry_tail->next = c;
-    else
-        d->retry_head = c;
-    d->retry_tail = c;
-    retry_arm(d, c->due_ms);
+    uint64_t delay = (uint64_t)c->d->conf->comet_retry_backoff_ms << (c->attempt - 1);
+    wait_add(c, uv_now(c->d->loop) + delay);
 }
 
 /* ------------------------------------------------------------------------------- calls */
@@ -141,27 +151,45 @@ static int call_outcome(job_call_t *c, int status)
     return 0;
 }
 
+/* Starts the room's next batch on c, or frees c when the room has nothing queued. Returns 1
+ * when c carries a batch to send, 0 when it was freed. */
+static int call_next_batch(job_call_t *c)
+{
+    job_deliver_t *d = c->d;
+    c->lingering = 0;
+    c->batch = job_room_next(c->comet->batches, c->batch);
+    if (c->batch == NULL) {
+        job_comet_unref(c->comet);
+        free(c);
+        return 0;
+    }
+    c->attempt = 0;
+    c->sent_ms = uv_now(d->loop);
+    d->stats.batches++;
+    d->stats.batched_messages += c->batch->n;
+    return 1;
+}
+
 /* The call is over: releases its messages. Returns 1 when the same call now carries the room's
- * next batch (send it), 0 when it was freed. */
+ * next batch (send it), 0 when it was freed or lingers (the caller leaves it alone). */
 static int call_complete(job_call_t *c)
 {
     job_deliver_t *d = c->d;
-    if (c->batch != NULL) {
-        for (size_t i = 0; i < c->batch->n; i++)
-            msg_unref(c->batch->items[i]);
-        c->batch = job_room_next(c->comet->batches, c->batch);
-        if (c->batch != NULL) {
-            c->attempt = 0;
-            d->stats.batches++;
-            d->stats.batched_messages += c->batch->n;
-            return 1;
-        }
-    } else {
+    if (c->batch == NULL) {
         msg_unref(c->msg);
+        job_comet_unref(c->comet);
+        free(c);
+        return 0;
     }
-    job_comet_unref(c->comet);
-    free(c);
-    return 0;
+    for (size_t i = 0; i < c->batch->n; i++)
+        msg_unref(c->batch->items[i]);
+    uint64_t linger_end = c->sent_ms + (uint64_t)d->conf->room_linger_ms;
+    if (linger_end > uv_now(d->loop) && !d->closing && !c->comet->gone) {
+        c->lingering = 1;
+        wait_add(c, linger_end);
+        return 0;
+    }
+    return call_next_batch(c);
 }
 
 /* Sends the call; an attempt that fails at once is accounted and, for a room, the batches behind
@@ -256,6 +284,7 @@ static void deliver_room(job_msg_t *m)
             continue; /* queued behind the call in flight for this room */
         job_call_t *c = call_new(d, comet, RPC_COMET_BROADCAST_ROOM);
         c->batch = b;
+        c->sent_ms = uv_now(d->loop);
         d->stats.batches++;
         d->stats.batched_messages += b->n;
         call_send(c);
@@ -345,13 +374,13 @@ void job_deliver_on_message(const kafka_msg_t *km, void *arg)
 
 /* ---------------------------------------------------------------------------- lifecycle */
 
-static void on_retry_timer(uv_timer_t *t)
+static void on_wait_timer(uv_timer_t *t)
 {
     job_deliver_t *d = t->data;
     uint64_t now = uv_now(d->loop), next_due = UINT64_MAX;
     job_call_t *due = NULL, **due_tail = &due, *keep = NULL, *keep_tail = NULL;
     /* split first: sending may queue retries again */
-    for (job_call_t *c = d->retry_head, *next; c != NULL; c = next) {
+    for (job_call_t *c = d->wait_head, *next; c != NULL; c = next) {
         next = c->next;
         c->next = NULL;
         if (c->due_ms <= now) {
@@ -367,13 +396,14 @@ static void on_retry_timer(uv_timer_t *t)
         if (c->due_ms < next_due)
             next_due = c->due_ms;
     }
-    d->retry_head = keep;
-    d->retry_tail = keep_tail;
+    d->wait_head = keep;
+    d->wait_tail = keep_tail;
     if (keep != NULL)
-        retry_arm(d, next_due);
+        wait_arm(d, next_due);
     for (job_call_t *c = due, *next; c != NULL; c = next) {
         next = c->next;
-        call_send(c);
+        if (!c->lingering || call_next_batch(c))
+            call_send(c);
     }
 }
 
@@ -384,8 +414,8 @@ void job_deliver_init(job_deliver_t *d, uv_loop_t *loop, job_comets_t *comets,
     d->loop = loop;
     d->comets = comets;
     d->conf = conf;
-    uv_timer_init(loop, &d->retry_timer);
-    d->retry_timer.data = d;
+    uv_timer_init(loop, &d->wait_timer);
+    d->wait_timer.data = d;
 }
 
 void job_deliver_attach(job_deliver_t *d, kafka_consumer_t *consumer)
@@ -410,14 +440,20 @@ void job_deliver_stop(job_deliver_t *d)
 void job_deliver_close(job_deliver_t *d)
 {
     d->closing = 1;
-    job_call_t *c = d->retry_head;
-    d->retry_head = d->retry_tail = NULL;
+    job_call_t *c = d->wait_head;
+    d->wait_head = d->wait_tail = NULL;
     while (c != NULL) {
         job_call_t *next = c->next;
-        d->stats.failed++;
-        if (call_complete(c))
+        int more;
+        if (c->lingering) {
+            more = call_next_batch(c);
+        } else {
+            d->stats.failed++; /* a retry given up */
+            more = call_complete(c);
+        }
+        if (more)
             call_send(c); /* closing: the room's queued batches drain as cancelled */
         c = next;
     }
-    uv_close((uv_handle_t *)&d->retry_timer, NULL);
+    uv_close((uv_handle_t *)&d->wait_timer, NULL);
 }

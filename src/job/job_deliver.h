@@ -4,7 +4,8 @@
  *   PUSH, server set   PushKeys{keys, seqs, proto{ver 1, op, seq 0, body}} to that comet
  *   PUSH, server ""    the same PushKeys to every comet (a comet ignores keys it does not hold)
  *   ROOM               BroadcastRoom to each comet whose room set has the room, through that
- *                      comet's room batching (job_room.h)
+ *                      comet's room batching (job_room.h); the room stays busy for room.linger
+ *                      after each call is sent, even if the comet answered sooner
  *   BROADCAST          Broadcast to every comet, speed divided by the number of comets (goim)
  *
  * A call is over when the comet replied, or definitively failed: a comet that is not registered
@@ -43,9 +44,9 @@ typedef struct job_deliver_s {
     job_comets_t *comets;       /* borrowed */
     const job_conf_t *conf;     /* borrowed */
     kafka_consumer_t *consumer; /* borrowed; NULL: done marks are dropped */
-    uv_timer_t retry_timer;
-    struct job_call_s *retry_head, *retry_tail; /* calls waiting to be sent again */
-    uint64_t retry_due;                         /* when the armed retry timer fires (uv_now) */
+    uv_timer_t wait_timer;
+    struct job_call_s *wait_head, *wait_tail; /* calls waiting to retry or to end a linger */
+    uint64_t wait_due;                        /* when the armed wait timer fires (uv_now) */
     size_t in_flight;                           /* messages consumed and not yet done */
     int over_limit; /* in_flight went over max_in_flight and not yet below half of it */
     int held;       /* job_deliver_hold */

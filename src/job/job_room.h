@@ -4,8 +4,10 @@
  * room becomes a batch of one at once (no added delay); messages offered while that call is in
  * flight queue up, and when it finishes they leave together as the next call (the comet writes
  * them as one op 9 batch), at most batch_max messages and batch_bytes bytes per call. So an idle
- * room sends at once and a busy room batches by itself, with no timer. Order within a room is
- * kept: batches go out one after another, each in arrival order.
+ * room sends at once and a busy room batches by itself. "The call is over" is the caller's to
+ * say: herald-job hands a batch back only once room.linger has passed since it was sent
+ * (job_deliver.c), which keeps the room busy a little longer. Order within a room is kept:
+ * batches go out one after another, each in arrival order.
  *
  * Items are the caller's opaque pointers (herald-job passes its message records); this module
  * never looks inside them. Single-threaded.

@@ -430,6 +430,62 @@ static void test_room_batching(void **state)
     assert_int_equal(g->deliver.stats.batches, batches + 2);
 }
 
+static int cond_a_room_calls_3(fixture_t *f)
+{
+    return f->a.room_calls == 3;
+}
+
+static int cond_a_room_calls_4(fixture_t *f)
+{
+    return f->a.room_calls == 4;
+}
+
+/* room.linger: a room stays busy for the linger after each send, even when the comet answered
+ * at once; messages that arrive meanwhile go together when it ends, and a room idle for longer
+ * than the linger sends at once again. */
+static void test_room_linger(void **state)
+{
+    const uint64_t linger = 300;
+    g->conf.room_linger_ms = (int64_t)linger;
+    g->a.room_calls = 0;
+    g->a.n_room_ops = 0;
+    job_room_t *batches = job_comets_find(&g->comets, "comet-a")->batches;
+
+    uv_update_time(&g->loop);
+    uint64_t t0 = uv_now(&g->loop);
+    feed_room(2001); /* idle room: sent at once */
+    assert_true(run_until(cond_a_room_calls_1));
+    assert_int_equal(g->a.room_sizes[0], 1);
+    assert_true(run_until(cond_idle)); /* answered and released... */
+    assert_int_equal(job_room_active(batches), 1); /* ...but the room is still busy */
+    for (int32_t op = 2002; op <= 2004; op++)
+        feed_room(op);
+    assert_true(run_until(cond_a_room_calls_2));
+    uv_update_time(&g->loop);
+    assert_true(uv_now(&g->loop) >= t0 + linger); /* not before the linger ended */
+    assert_int_equal(g->a.room_sizes[1], 3);
+    for (size_t i = 0; i < 4; i++)
+        assert_int_equal(g->a.room_ops[i], 2001 + (int32_t)i);
+
+    /* nothing came during the second linger: once it ends the room is idle, and the next
+     * message is sent as soon as it is offered, within the same loop iteration */
+    run_for(linger + 50);
+    assert_int_equal(job_room_active(batches), 0);
+    assert_int_equal(g->a.room_calls, 2);
+    feed_room(2005);
+    assert_int_equal(job_room_active(batches), 1);
+    assert_true(run_until(cond_a_room_calls_3));
+    assert_int_equal(g->a.room_sizes[2], 1);
+
+    /* linger 0: the room is idle again as soon as the comet answers */
+    g->conf.room_linger_ms = 0;
+    run_for(linger + 50);
+    feed_room(2006);
+    assert_true(run_until(cond_a_room_calls_4));
+    assert_true(run_until(cond_idle));
+    assert_int_equal(job_room_active(batches), 0);
+}
+
 static int cond_bcast(fixture_t *f)
 {
     return f->a.bcast_calls == 1 && f->b.bcast_calls == 1 && f->deliver.in_flight == 0;
@@ -530,6 +586,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_push_keys_to_one_comet),        cmocka_unit_test(test_room_batching),
+        cmocka_unit_test(test_room_linger),
         cmocka_unit_test(test_broadcast_speed_split),         cmocka_unit_test(test_malformed),
         cmocka_unit_test(test_timeout_retried_then_given_up), cmocka_unit_test(test_comet_vanishes),
     };
