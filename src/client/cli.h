@@ -106,6 +106,17 @@ void cli_conn_opts_init(cli_conn_opts_t *o, const char *cmd);
  * shared option, -1 on a bad value (message printed). */
 int cli_conn_option(cli_conn_opts_t *o, int opt, const char *arg);
 
+/* A subcommand's own option: 0, or -1 when it is unknown or its value is bad (a message about
+ * the value may be printed; the usage follows on stderr). */
+typedef int (*cli_option_cb)(int opt, const char *arg, void *ctx);
+
+/* Parses every option of argv with getopt_long (from scratch: optind reset), the shared ones into
+ * o and the rest through own. Returns -1 when the subcommand goes on (operands from optind), or
+ * the exit code: CLI_EXIT_OK after --help printed usage on stdout, CLI_EXIT_USAGE on a bad
+ * option. */
+int cli_conn_getopt(cli_conn_opts_t *o, int argc, char **argv, const struct option *longopts,
+                    const char *usage, cli_option_cb own, void *ctx);
+
 /* Checks the shared options after parsing (--comet, exactly one of --token and --mid). Returns
  * 0, or -1 with a message printed. */
 int cli_conn_check(const cli_conn_opts_t *o);

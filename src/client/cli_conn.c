@@ -120,6 +120,29 @@ int cli_conn_option(cli_conn_opts_t *o, int opt, const char *arg)
     return 1;
 }
 
+int cli_conn_getopt(cli_conn_opts_t *o, int argc, char **argv, const struct option *longopts,
+                    const char *usage, cli_option_cb own, void *ctx)
+{
+    int opt;
+    optind = 0; /* glibc: rescan from scratch, so tests may call a subcommand repeatedly */
+    while ((opt = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+        int rc = cli_conn_option(o, opt, optarg);
+        if (rc < 0)
+            return CLI_EXIT_USAGE;
+        if (rc > 0)
+            continue;
+        if (opt == 'h') {
+            fputs(usage, stdout);
+            return CLI_EXIT_OK;
+        }
+        if (own(opt, optarg, ctx) < 0) {
+            fputs(usage, stderr);
+            return CLI_EXIT_USAGE;
+        }
+    }
+    return -1;
+}
+
 int cli_conn_check(const cli_conn_opts_t *o)
 {
     const char *why = NULL;

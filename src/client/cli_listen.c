@@ -119,6 +119,27 @@ static int cli_listen_run(cli_conn_t *cc, const cli_conn_opts_t *o, int64_t coun
     return CLI_EXIT_OK;
 }
 
+typedef struct listen_args_s {
+    int64_t count;
+    int json;
+} listen_args_t;
+
+static int listen_option(int opt, const char *arg, void *ctx)
+{
+    listen_args_t *a = ctx;
+    if (opt == OPT_JSON) {
+        a->json = 1;
+        return 0;
+    }
+    if (opt != OPT_COUNT)
+        return -1;
+    if (cli_conn_parse_int(arg, 1, INT64_MAX, &a->count) < 0) {
+        fprintf(stderr, "herald-cli listen: bad --count '%s'\n", arg);
+        return -1;
+    }
+    return 0;
+}
+
 int cli_listen_main(int argc, char **argv)
 {
     static const struct option longopts[] = {
@@ -129,31 +150,10 @@ int cli_listen_main(int argc, char **argv)
     };
     cli_conn_opts_t o;
     cli_conn_opts_init(&o, "listen");
-    int64_t count = 0;
-    int json = 0;
-    int opt;
-    optind = 0; /* glibc: rescan from scratch, so tests may call the subcommand repeatedly */
-    while ((opt = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
-        int rc = cli_conn_option(&o, opt, optarg);
-        if (rc < 0)
-            return CLI_EXIT_USAGE;
-        if (rc > 0)
-            continue;
-        if (opt == 'h') {
-            fputs(cli_listen_usage, stdout);
-            return CLI_EXIT_OK;
-        } else if (opt == OPT_COUNT) {
-            if (cli_conn_parse_int(optarg, 1, INT64_MAX, &count) < 0) {
-                fprintf(stderr, "herald-cli listen: bad --count '%s'\n", optarg);
-                return CLI_EXIT_USAGE;
-            }
-        } else if (opt == OPT_JSON) {
-            json = 1;
-        } else {
-            fputs(cli_listen_usage, stderr);
-            return CLI_EXIT_USAGE;
-        }
-    }
+    listen_args_t a = {0, 0};
+    int code = cli_conn_getopt(&o, argc, argv, longopts, cli_listen_usage, listen_option, &a);
+    if (code >= 0)
+        return code;
     if (optind != argc) {
         fprintf(stderr, "herald-cli listen: unexpected argument '%s'\n", argv[optind]);
         return CLI_EXIT_USAGE;
@@ -164,7 +164,7 @@ int cli_listen_main(int argc, char **argv)
     int rc = cli_conn_open(&cc, &o);
     if (rc != CLI_EXIT_OK)
         return rc;
-    rc = cli_listen_run(&cc, &o, count, json);
+    rc = cli_listen_run(&cc, &o, a.count, a.json);
     cli_conn_close(&cc);
     return rc;
 }

@@ -88,6 +88,28 @@ static int cli_send_run(cli_conn_t *cc, const cli_conn_opts_t *o, const char *bo
     }
 }
 
+typedef struct send_args_s {
+    int64_t to_mid;
+    int64_t op;
+    const char *to_room;
+} send_args_t;
+
+static int send_option(int opt, const char *arg, void *ctx)
+{
+    send_args_t *a = ctx;
+    switch (opt) {
+    case OPT_TO_ROOM:
+        a->to_room = arg;
+        return 0;
+    case OPT_TO_MID:
+        return cli_conn_parse_int(arg, 1, INT64_MAX, &a->to_mid);
+    case OPT_OP:
+        return cli_conn_parse_int(arg, 0, UINT32_MAX, &a->op);
+    default:
+        return -1;
+    }
+}
+
 int cli_send_main(int argc, char **argv)
 {
     static const struct option longopts[] = {
@@ -99,43 +121,17 @@ int cli_send_main(int argc, char **argv)
     };
     cli_conn_opts_t o;
     cli_conn_opts_init(&o, "send");
-    int64_t to_mid = 0;
-    int64_t op = PROTO_OP_BUSINESS_MIN;
-    const char *to_room = NULL;
-    int opt;
-    optind = 0; /* glibc: rescan from scratch, so tests may call the subcommand repeatedly */
-    while ((opt = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
-        int rc = cli_conn_option(&o, opt, optarg);
-        if (rc < 0)
-            return CLI_EXIT_USAGE;
-        if (rc > 0)
-            continue;
-        if (opt == 'h') {
-            fputs(cli_send_usage, stdout);
-            return CLI_EXIT_OK;
-        }
-        if (opt == OPT_TO_ROOM) {
-            to_room = optarg;
-            continue;
-        }
-        if (opt == OPT_TO_MID)
-            rc = cli_conn_parse_int(optarg, 1, INT64_MAX, &to_mid);
-        else if (opt == OPT_OP)
-            rc = cli_conn_parse_int(optarg, 0, UINT32_MAX, &op);
-        else
-            rc = -1;
-        if (rc < 0) {
-            fputs(cli_send_usage, stderr);
-            return CLI_EXIT_USAGE;
-        }
-    }
+    send_args_t a = {0, PROTO_OP_BUSINESS_MIN, NULL};
+    int code = cli_conn_getopt(&o, argc, argv, longopts, cli_send_usage, send_option, &a);
+    if (code >= 0)
+        return code;
     if (cli_conn_check(&o) < 0)
         return CLI_EXIT_USAGE;
-    if ((to_mid != 0) == (to_room != NULL) || optind != argc - 1) {
+    if ((a.to_mid != 0) == (a.to_room != NULL) || optind != argc - 1) {
         fprintf(stderr, "herald-cli send: give one of --to-mid and --to-room, and one MESSAGE\n");
         return CLI_EXIT_USAGE;
     }
-    char *body = cli_send_body(to_mid, to_room, op, argv[optind]);
+    char *body = cli_send_body(a.to_mid, a.to_room, a.op, argv[optind]);
     if (body == NULL) {
         fprintf(stderr, "herald-cli send: arguments must be UTF-8\n");
         return CLI_EXIT_USAGE;

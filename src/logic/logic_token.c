@@ -96,7 +96,9 @@ static void on_revoked(int status, const redis_reply_t *reply, void *arg)
         c.cb(0, redis_reply_integer(reply) > 0, c.arg);
 }
 
-int logic_token_revoke(logic_server_t *s, const char *token, logic_token_cb cb, void *arg)
+/* Sends `<verb> <prefix>token:<token>` with a context for cb; done(reply) answers it. */
+static int token_command(logic_server_t *s, const char *verb, const char *token,
+                         redis_reply_cb done, logic_token_cb cb, void *arg)
 {
     redis_t *redis = logic_server_redis(s);
     if (redis == NULL)
@@ -104,11 +106,16 @@ int logic_token_revoke(logic_server_t *s, const char *token, logic_token_cb cb, 
     char key[LOGIC_KEY_MAX];
     logic_server_key(s, key, "token:%s", token);
     token_ctx_t *c = ctx_new(cb, arg, 0);
-    if (redis_command(redis, on_revoked, c, "DEL %s", key) != 0) {
+    if (redis_command(redis, done, c, "%s %s", verb, key) != 0) {
         free(c);
         return HERALD_EUNAVAIL;
     }
     return 0;
+}
+
+int logic_token_revoke(logic_server_t *s, const char *token, logic_token_cb cb, void *arg)
+{
+    return token_command(s, "DEL", token, on_revoked, cb, arg);
 }
 
 static void on_resolved(int status, const redis_reply_t *reply, void *arg)
@@ -139,15 +146,5 @@ static void on_resolved(int status, const redis_reply_t *reply, void *arg)
 
 int logic_token_resolve(logic_server_t *s, const char *token, logic_token_cb cb, void *arg)
 {
-    redis_t *redis = logic_server_redis(s);
-    if (redis == NULL)
-        return HERALD_EUNAVAIL;
-    char key[LOGIC_KEY_MAX];
-    logic_server_key(s, key, "token:%s", token);
-    token_ctx_t *c = ctx_new(cb, arg, 0);
-    if (redis_command(redis, on_resolved, c, "GET %s", key) != 0) {
-        free(c);
-        return HERALD_EUNAVAIL;
-    }
-    return 0;
+    return token_command(s, "GET", token, on_resolved, cb, arg);
 }
