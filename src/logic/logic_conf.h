@@ -46,6 +46,9 @@ typedef struct logic_conf_s {
     int login_duplicate;         /* [login] duplicate: enum logic_login_duplicate (default) */
     char *login_duplicate_platforms; /* [login] duplicate_platforms: "web=kick-older,..." */
     char *kafka_events_topic;    /* [kafka] events_topic: business events; "" = none */
+    char *events_callback_url;   /* [events] callback_url: POST events there; "" = none */
+    int64_t events_callback_timeout_ms; /* [events] callback_timeout: per POST */
+    int64_t events_callback_queue;      /* [events] callback_queue: events waiting, at most */
     int64_t inbox_max_count;     /* [inbox] max_count: messages kept per user */
     int64_t inbox_max_age_ms;    /* [inbox] max_age: older messages are dropped */
     int64_t inbox_page_bytes;    /* [inbox] page_bytes: backlog bytes per Connect / Fetch reply */

@@ -4,6 +4,7 @@
 #include "buf.h"
 #include "kafka.h"
 #include "log.h"
+#include "logic_callback.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,24 +14,37 @@
 struct logic_events_s {
     logic_server_t *s;
     kafka_producer_t *producer; /* its own producer: a second topic, and a failure here must not
-                                   mark the push path's Kafka as failing */
+                                   mark the push path's Kafka as failing; NULL: no topic */
+    logic_callback_t *callback; /* NULL: no callback_url */
 };
 
 logic_events_t *logic_events_new(logic_server_t *s, char *err, size_t errlen)
 {
     err[0] = '\0';
-    if (s->conf->kafka_events_topic[0] == '\0')
+    const logic_conf_t *conf = s->conf;
+    if (conf->kafka_events_topic[0] == '\0' && conf->events_callback_url[0] == '\0')
         return NULL;
-    char kerr[256] = "";
-    kafka_producer_t *p = kafka_producer_new(s->loop, s->conf->kafka_brokers,
-                                             s->conf->kafka_events_topic, kerr, sizeof(kerr));
-    if (p == NULL) {
-        snprintf(err, errlen, "kafka events: %s", kerr);
-        return NULL;
-    }
     logic_events_t *e = xcalloc(1, sizeof(*e));
     e->s = s;
-    e->producer = p;
+    if (conf->kafka_events_topic[0] != '\0') {
+        char kerr[256] = "";
+        e->producer = kafka_producer_new(s->loop, conf->kafka_brokers, conf->kafka_events_topic,
+                                         kerr, sizeof(kerr));
+        if (e->producer == NULL) {
+            snprintf(err, errlen, "kafka events: %s", kerr);
+            free(e);
+            return NULL;
+        }
+    }
+    if (conf->events_callback_url[0] != '\0') {
+        e->callback = logic_callback_new(conf->events_callback_url,
+                                         conf->events_callback_timeout_ms,
+                                         (size_t)conf->events_callback_queue, err, errlen);
+        if (e->callback == NULL) {
+            logic_events_free(e, 0);
+            return NULL;
+        }
+    }
     return e;
 }
 
@@ -38,8 +52,21 @@ void logic_events_free(logic_events_t *e, int timeout_ms)
 {
     if (e == NULL)
         return;
-    kafka_producer_free(e->producer, timeout_ms);
+    if (e->producer != NULL)
+        kafka_producer_free(e->producer, timeout_ms);
+    logic_callback_free(e->callback);
     free(e);
+}
+
+void logic_events_callback_stats(logic_events_t *e, uint64_t *posted, uint64_t *failed_posts,
+                                 uint64_t *dropped)
+{
+    logic_callback_stats_t st = {0, 0, 0};
+    if (e != NULL && e->callback != NULL)
+        logic_callback_stats(e->callback, &st);
+    *posted = st.posted;
+    *failed_posts = st.failed_posts;
+    *dropped = st.dropped;
 }
 
 static void on_delivered(int status, void *arg)
@@ -63,9 +90,15 @@ void logic_events_publish(logic_events_t *e, int64_t mid, json_t *event)
                         json_integer((json_int_t)now.tv_sec * 1000 + now.tv_usec / 1000));
     char *text = json_dumps(event, JSON_COMPACT | JSON_PRESERVE_ORDER);
     json_decref(event);
+    if (text == NULL) {
+        log_warn_rl("events: an event could not be encoded");
+        return;
+    }
+    if (e->callback != NULL)
+        logic_callback_post(e->callback, text, strlen(text));
     char key[24];
     int klen = snprintf(key, sizeof(key), "%lld", (long long)mid);
-    if (text == NULL ||
+    if (e->producer != NULL &&
         kafka_produce(e->producer, key, (size_t)klen, text, strlen(text), on_delivered, e) != 0) {
         e->s->metrics.kafka_failed++;
         log_warn_rl("events: kafka queue full, an event was dropped");

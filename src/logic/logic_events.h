@@ -1,6 +1,7 @@
 /* logic_events.h - business events on a second Kafka topic ([kafka] events_topic, default
- * herald-events; "" turns them off), for systems that store history or notify offline users
- * (cim's message callback, as a topic). One JSON object per event (docs/im.md):
+ * herald-events; "" turns it off) and/or POSTed to [events] callback_url (logic_callback.h), for
+ * systems that store history or notify offline users (cim's message callback). One JSON object
+ * per event (docs/im.md):
  *
  *   {"type":"connect","mid":1,"key":"1-ab..","server":"comet-1","platform":"web","room":"..","ts":ms}
  *   {"type":"disconnect","mid":1,"key":"1-ab..","server":"comet-1","ts":ms}
@@ -21,8 +22,9 @@
 
 typedef struct logic_events_s logic_events_t;
 
-/* Returns the publisher, or NULL when events are off (events_topic ""); on a Kafka configuration
- * error returns NULL with a message in err (err[0] != '\0'). */
+/* Returns the publisher, or NULL when events are off (no events_topic, no callback_url); on a
+ * Kafka configuration error or a bad callback_url returns NULL with a message in err
+ * (err[0] != '\0'). */
 logic_events_t *logic_events_new(logic_server_t *s, char *err, size_t errlen);
 
 /* Flushes for up to timeout_ms (blocks: shutdown only) and frees. NULL is a no-op. */
@@ -31,5 +33,9 @@ void logic_events_free(logic_events_t *e, int timeout_ms);
 /* Publishes event (a JSON object; reference stolen) of user mid, adding "ts". e may be NULL
  * (events off: the reference is just released). */
 void logic_events_publish(logic_events_t *e, int64_t mid, json_t *event);
+
+/* The callback's counters (logic_callback_stats_t); all 0 without a callback. */
+void logic_events_callback_stats(logic_events_t *e, uint64_t *posted, uint64_t *failed_posts,
+                                 uint64_t *dropped);
 
 #endif

@@ -2,6 +2,7 @@
  * in-memory aggregate), health and metrics. */
 #include "buf.h"
 #include "herald_err.h"
+#include "logic_events.h"
 #include "logic_http.h"
 #include "logic_online.h"
 #include "logic_params.h"
@@ -109,5 +110,10 @@ void logic_http_info_metrics(logic_server_t *s, http_request_t *req)
     COUNTER(server_downs);
     COUNTER(fetches);
 #undef COUNTER
+    uint64_t posted, failed_posts, dropped;
+    logic_events_callback_stats(s->events, &posted, &failed_posts, &dropped);
+    json_object_set_new(data, "events_posted", json_integer((json_int_t)posted));
+    json_object_set_new(data, "events_post_failures", json_integer((json_int_t)failed_posts));
+    json_object_set_new(data, "events_dropped", json_integer((json_int_t)dropped));
     logic_http_ok(s, req, data);
 }

@@ -1,7 +1,8 @@
-/* test_events.c - business events on Kafka with real processes (docs/im.md, "Events for business
+/* test_events.c - business events with real processes (docs/im.md, "Events for business
  * systems"): a user connects, sends a private message upstream and disconnects; a consumer of
  * herald-events (the common Kafka adapter on the test's own loop) must see the connect event,
- * the message event with the right sender, recipient and text, and the disconnect event.
+ * the message event with the right sender, recipient and text, and the disconnect event; and
+ * the HTTP receiver logic POSTs them to ([events] callback_url) must get the same three, in order.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -16,6 +17,7 @@
 #include "cluster.h"
 #include "kafka.h"
 #include "proc.h"
+#include "test_http_sink.h"
 
 #define OP_CHAT 1000
 #define WAIT_MS 5000
@@ -23,11 +25,18 @@
 #define FETCH_WAIT_MS 100
 
 static cluster_t *g_c;
+static test_http_sink_t *g_sink;
 
 static int group_setup(void **state)
 {
     (void)state;
+    g_sink = test_http_sink_start(0);
+    char url[128], env_url[160];
+    snprintf(env_url, sizeof(env_url), "HERALD_EVENTS_CALLBACK_URL=%s",
+             test_http_sink_url(g_sink, url, sizeof(url)));
+    const char *const logic_env[] = {env_url, NULL};
     cluster_opts_t o = {.n_comets = 1, .n_routers = 1};
+    o.env[CLUSTER_LOGIC] = logic_env;
     g_c = cluster_start(&o);
     return g_c ? 0 : -1;
 }
@@ -35,7 +44,9 @@ static int group_setup(void **state)
 static int group_teardown(void **state)
 {
     (void)state;
-    return cluster_stop(g_c, false) == 0 ? 0 : -1;
+    int rc = cluster_stop(g_c, false);
+    test_http_sink_stop(g_sink);
+    return rc == 0 ? 0 : -1;
 }
 
 /* What the consumer has seen of the sender's events. */
@@ -90,6 +101,30 @@ static void on_event(const kafka_msg_t *msg, void *arg)
         uv_stop(s->loop);
 }
 
+/* The callback's view: the types of the sender's events, in the order they were POSTed. */
+typedef struct posted_s {
+    int64_t from;
+    char types[64];
+} posted_t;
+
+static int sender_events_posted(json_t *items, void *arg)
+{
+    posted_t *p = arg;
+    p->types[0] = '\0';
+    size_t i;
+    json_t *ev;
+    json_array_foreach(items, i, ev)
+    {
+        const char *type = json_string_value(json_object_get(ev, "type"));
+        int64_t mid = json_integer_value(json_object_get(ev, type && strcmp(type, "message") == 0
+                                                                  ? "from"
+                                                                  : "mid"));
+        if (type != NULL && mid == p->from && strlen(p->types) + strlen(type) + 2 < sizeof(p->types))
+            strcat(strcat(p->types, p->types[0] ? "," : ""), type);
+    }
+    return strcmp(p->types, "connect,message,disconnect") == 0;
+}
+
 static void on_deadline(uv_timer_t *t)
 {
     uv_stop(t->loop);
@@ -135,6 +170,11 @@ static void test_events(void **state)
     assert_int_equal(s.message, 1);
     assert_int_equal(s.disconnect, 1);
     assert_false(s.bad_order);
+
+    /* the same three through the callback, in order */
+    posted_t p = {.from = from};
+    if (!test_http_sink_wait(g_sink, sender_events_posted, &p, EVENTS_WAIT_MS))
+        fail_msg("callback got these events of mid %lld: '%s'", (long long)from, p.types);
     client_free(b);
     free(from_key);
 }

@@ -1,0 +1,270 @@
+/* logic_callback.c - see logic_callback.h. */
+#include "logic_callback.h"
+
+#include "buf.h"
+#include "herald_err.h"
+#include "http_client.h"
+#include "log.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <uv.h>
+
+typedef struct callback_item_s {
+    struct callback_item_s *next;
+    size_t len;
+    char json[];
+} callback_item_t;
+
+struct logic_callback_s {
+    char host[256];
+    char path[1024];
+    int port;
+    int timeout_ms;
+    size_t queue_max;
+    uv_thread_t thread;
+    uv_mutex_t lock; /* guards everything below */
+    uv_cond_t cond;  /* signalled on a new event and on stop */
+    callback_item_t *head, *tail;
+    size_t queued;
+    int stopping;
+    logic_callback_stats_t stats;
+};
+
+int logic_callback_parse_url(const char *url, char *host, size_t host_cap, int *port, char *path,
+                             size_t path_cap)
+{
+    static const char scheme[] = "http://";
+    if (strncmp(url, scheme, sizeof(scheme) - 1) != 0)
+        return -1;
+    for (const char *p = url; *p; p++)
+        if ((unsigned char)*p <= ' ' || *p == 0x7f)
+            return -1;
+    const char *h = url + sizeof(scheme) - 1;
+    const char *slash = strchr(h, '/');
+    size_t authority = slash ? (size_t)(slash - h) : strlen(h);
+    if (memchr(h, '@', authority) != NULL)
+        return -1;
+    const char *host_end, *colon = NULL;
+    if (h[0] == '[') {
+        const char *close = memchr(h, ']', authority);
+        if (close == NULL)
+            return -1;
+        h++;
+        host_end = close;
+        if (close + 1 < h - 1 + authority) {
+            if (close[1] != ':')
+                return -1;
+            colon = close + 1;
+        }
+    } else {
+        colon = memchr(h, ':', authority);
+        host_end = colon ? colon : h + authority;
+    }
+    size_t hlen = (size_t)(host_end - h);
+    if (hlen == 0 || hlen >= host_cap)
+        return -1;
+    *port = 80;
+    if (colon != NULL) {
+        const char *p = colon + 1, *end = slash ? slash : p + strlen(p);
+        long v = 0;
+        if (p == end || end - p > 5)
+            return -1;
+        for (; p < end; p++) {
+            if (*p < '0' || *p > '9')
+                return -1;
+            v = v * 10 + (*p - '0');
+        }
+        if (v < 1 || v > 65535)
+            return -1;
+        *port = (int)v;
+    }
+    const char *pth = slash ? slash : "/";
+    if (strlen(pth) >= path_cap)
+        return -1;
+    memcpy(host, h, hlen);
+    host[hlen] = '\0';
+    strcpy(path, pth);
+    return 0;
+}
+
+/* Detaches up to LOGIC_CALLBACK_BATCH_MAX items from the head. Under lock. */
+static callback_item_t *batch_take(logic_callback_t *cb, size_t *n)
+{
+    callback_item_t *first = cb->head, *last = first;
+    *n = 1;
+    while (last->next != NULL && *n < LOGIC_CALLBACK_BATCH_MAX) {
+        last = last->next;
+        (*n)++;
+    }
+    cb->head = last->next;
+    if (cb->head == NULL)
+        cb->tail = NULL;
+    last->next = NULL;
+    cb->queued -= *n;
+    return first;
+}
+
+/* Puts a batch that failed back at the head. Under lock. */
+static void batch_return(logic_callback_t *cb, callback_item_t *batch, size_t n)
+{
+    callback_item_t *last = batch;
+    while (last->next != NULL)
+        last = last->next;
+    last->next = cb->head;
+    if (cb->head == NULL)
+        cb->tail = last;
+    cb->head = batch;
+    cb->queued += n;
+}
+
+static void batch_free(callback_item_t *batch)
+{
+    while (batch != NULL) {
+        callback_item_t *next = batch->next;
+        free(batch);
+        batch = next;
+    }
+}
+
+/* POSTs the batch as one JSON array. Returns 1 when the receiver took it (2xx). */
+static int batch_post(logic_callback_t *cb, const callback_item_t *batch)
+{
+    buf_t body;
+    buf_init(&body);
+    buf_append(&body, "[", 1);
+    for (const callback_item_t *it = batch; it != NULL; it = it->next) {
+        if (it != batch)
+            buf_append(&body, ",", 1);
+        buf_append(&body, it->json, it->len);
+    }
+    buf_append(&body, "]", 1);
+    static const char *const headers[] = {"Content-Type: application/json", NULL};
+    int status = 0;
+    char *answer = NULL;
+    int rc = http_client_request(cb->host, cb->port, "POST", cb->path, headers, body.data, body.len,
+                                 cb->timeout_ms, &status, &answer);
+    buf_deinit(&body);
+    free(answer);
+    if (rc != 0) {
+        log_warn_rl("events: callback %s:%d%s: %s", cb->host, cb->port, cb->path,
+                    herald_strerror(rc));
+        return 0;
+    }
+    if (status < 200 || status > 299) {
+        log_warn_rl("events: callback %s:%d%s answered %d", cb->host, cb->port, cb->path, status);
+        return 0;
+    }
+    return 1;
+}
+
+static void callback_thread(void *arg)
+{
+    logic_callback_t *cb = arg;
+    uint64_t backoff_ms = 0;
+    uv_mutex_lock(&cb->lock);
+    for (;;) {
+        while (cb->head == NULL && !cb->stopping)
+            uv_cond_wait(&cb->cond, &cb->lock);
+        if (cb->head == NULL)
+            break; /* stopping, nothing left */
+        size_t n;
+        callback_item_t *batch = batch_take(cb, &n);
+        uv_mutex_unlock(&cb->lock);
+        int ok = batch_post(cb, batch);
+        uv_mutex_lock(&cb->lock);
+        if (ok) {
+            cb->stats.posted += n;
+            batch_free(batch);
+            backoff_ms = 0;
+            continue;
+        }
+        cb->stats.failed_posts++;
+        batch_return(cb, batch, n);
+        if (cb->stopping)
+            break;
+        backoff_ms = backoff_ms ? backoff_ms * 2 : LOGIC_CALLBACK_RETRY_FIRST_MS;
+        if (backoff_ms > LOGIC_CALLBACK_RETRY_MAX_MS)
+            backoff_ms = LOGIC_CALLBACK_RETRY_MAX_MS;
+        /* new events do not cut the wait short: only stopping does */
+        uint64_t due = uv_hrtime() + backoff_ms * 1000000;
+        for (uint64_t now = uv_hrtime(); !cb->stopping && now < due; now = uv_hrtime())
+            uv_cond_timedwait(&cb->cond, &cb->lock, due - now);
+    }
+    cb->stats.dropped += cb->queued;
+    batch_free(cb->head);
+    cb->head = cb->tail = NULL;
+    cb->queued = 0;
+    uv_mutex_unlock(&cb->lock);
+}
+
+logic_callback_t *logic_callback_new(const char *url, int64_t timeout_ms, size_t queue_max,
+                                     char *err, size_t errlen)
+{
+    logic_callback_t *cb = xcalloc(1, sizeof(*cb));
+    if (logic_callback_parse_url(url, cb->host, sizeof(cb->host), &cb->port, cb->path,
+                                 sizeof(cb->path)) != 0) {
+        snprintf(err, errlen, "events: callback_url '%.200s' is not http://HOST[:PORT][/PATH]",
+                 url);
+        free(cb);
+        return NULL;
+    }
+    cb->timeout_ms = (int)timeout_ms;
+    cb->queue_max = queue_max;
+    uv_mutex_init(&cb->lock);
+    uv_cond_init(&cb->cond);
+    int rc = uv_thread_create(&cb->thread, callback_thread, cb);
+    if (rc != 0) {
+        snprintf(err, errlen, "events: callback thread: %s", uv_strerror(rc));
+        uv_cond_destroy(&cb->cond);
+        uv_mutex_destroy(&cb->lock);
+        free(cb);
+        return NULL;
+    }
+    return cb;
+}
+
+void logic_callback_post(logic_callback_t *cb, const char *json, size_t len)
+{
+    uv_mutex_lock(&cb->lock);
+    if (cb->queued >= cb->queue_max) {
+        cb->stats.dropped++;
+        uv_mutex_unlock(&cb->lock);
+        log_warn_rl("events: callback queue full (%zu), an event was dropped", cb->queue_max);
+        return;
+    }
+    callback_item_t *it = xmalloc(sizeof(*it) + len);
+    it->next = NULL;
+    it->len = len;
+    memcpy(it->json, json, len);
+    if (cb->tail != NULL)
+        cb->tail->next = it;
+    else
+        cb->head = it;
+    cb->tail = it;
+    cb->queued++;
+    uv_cond_signal(&cb->cond);
+    uv_mutex_unlock(&cb->lock);
+}
+
+void logic_callback_stats(logic_callback_t *cb, logic_callback_stats_t *out)
+{
+    uv_mutex_lock(&cb->lock);
+    *out = cb->stats;
+    uv_mutex_unlock(&cb->lock);
+}
+
+void logic_callback_free(logic_callback_t *cb)
+{
+    if (cb == NULL)
+        return;
+    uv_mutex_lock(&cb->lock);
+    cb->stopping = 1;
+    uv_cond_signal(&cb->cond);
+    uv_mutex_unlock(&cb->lock);
+    uv_thread_join(&cb->thread);
+    uv_cond_destroy(&cb->cond);
+    uv_mutex_destroy(&cb->lock);
+    free(cb);
+}
