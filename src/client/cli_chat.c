@@ -4,6 +4,7 @@
  *   text          to the current room
  *   @name text    private (also @mid text)
  *   :olu          online users
+ *   :who          members of the current room
  *   :room R       change room (op 12; ":room" alone leaves it)
  *   :q            quit
  * Messages print as "[HH:MM:SS] name: text" ("name (private): text" for private ones). When the
@@ -37,7 +38,8 @@ enum { OPT_LOGIC = CLI_OPT_FIRST_FREE, OPT_NAME };
 static const char cli_chat_usage[] =
     "usage: herald-cli chat --logic HOST:PORT --name NAME [--room R]\n"
     "Interactive chat. Type text to send it to the current room, '@name text' or '@mid text'\n"
-    "to send privately, ':olu' to list online users, ':room R' to change room, ':q' to quit.\n"
+    "to send privately, ':olu' to list online users, ':who' to list the room's members,\n"
+    "':room R' to change room, ':q' to quit.\n"
     "  --logic HOST:PORT   logic's HTTP API (login and user lookups)\n"
     "  --name NAME         your user name (registered on first use)\n"
     "  --room R            room to join, e.g. live://lobby\n";
@@ -263,6 +265,63 @@ static void chat_online(chat_t *ch)
     } while (cursor != 0 && ++pages < 100);
 }
 
+/* Percent-encodes s for a query string into out (cap >= 3 * strlen(s) + 1): every byte but
+ * letters, digits and -._~:/ becomes %XX. */
+static void chat_query_escape(const char *s, char *out, size_t cap)
+{
+    static const char hex[] = "0123456789ABCDEF";
+    size_t n = 0;
+    for (; *s != '\0' && n + 4 <= cap; s++) {
+        unsigned char b = (unsigned char)*s;
+        if ((b >= 'a' && b <= 'z') || (b >= 'A' && b <= 'Z') || (b >= '0' && b <= '9') ||
+            strchr("-._~:/", b) != NULL) {
+            out[n++] = (char)b;
+        } else {
+            out[n++] = '%';
+            out[n++] = hex[b >> 4];
+            out[n++] = hex[b & 15];
+        }
+    }
+    out[n] = '\0';
+}
+
+/* The current room's members (GET /herald/v1/rooms/members): one line per user. */
+static void chat_who(chat_t *ch)
+{
+    if (ch->room[0] == '\0') {
+        chat_say("! not in a room");
+        return;
+    }
+    char room[3 * sizeof(ch->room)], path[sizeof(room) + 64];
+    chat_query_escape(ch->room, room, sizeof(room));
+    snprintf(path, sizeof(path), "/herald/v1/rooms/members?room=%s&limit=100", room);
+    int status = 0;
+    json_t *j = chat_http(ch, "GET", path, &status);
+    json_t *data = json_object_get(j, "data"), *u;
+    if (status != 200 || data == NULL) {
+        const char *message = json_string_value(json_object_get(j, "message"));
+        chat_say("! members: %s", message ? message : "failed");
+        json_decref(j);
+        return;
+    }
+    chat_say("* members of %s:", ch->room);
+    size_t i;
+    json_array_foreach(json_object_get(data, "users"), i, u)
+    {
+        const char *name = json_string_value(json_object_get(u, "name"));
+        json_int_t conns = json_integer_value(json_object_get(u, "conns"));
+        chat_say("  %s (%" JSON_INTEGER_FORMAT "): %" JSON_INTEGER_FORMAT " connection%s",
+                 name ? name : "?", json_integer_value(json_object_get(u, "mid")), conns,
+                 conns == 1 ? "" : "s");
+    }
+    if (json_is_true(json_object_get(data, "truncated")))
+        chat_say("  ... and more (%" JSON_INTEGER_FORMAT " connections in the room)",
+                 json_integer_value(json_object_get(data, "conns")));
+    if (!json_is_true(json_object_get(data, "complete")))
+        chat_say("! a comet did not answer: the list may miss users");
+    json_decref(j);
+}
+
 /* Handles one input line. Returns 1 to quit. */
 static int chat_command(chat_t *ch, char *line)
 {
@@ -270,6 +329,8 @@ static int chat_command(chat_t *ch, char *line)
         return 1;
     if (strcmp(line, ":olu") == 0) {
         chat_online(ch);
+    } else if (strcmp(line, ":who") == 0) {
+        chat_who(ch);
     } else if (strncmp(line, ":room", 5) == 0 && (line[5] == ' ' || line[5] == '\0')) {
         const char *r = line[5] ? line + 6 : "";
         client_send(ch->cc.client, PROTO_OP_CHANGE_ROOM, ++ch->seq, r, strlen(r));

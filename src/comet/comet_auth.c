@@ -88,7 +88,7 @@ static void auth_accept(comet_auth_t *a, const Herald__ConnectReply *r)
     for (size_t i = 0; i < r->n_accepts; i++)
         comet_accepts_add(&c->accepts, r->accepts[i]);
     size_t room_len = r->room_id ? strlen(r->room_id) : 0;
-    if (room_len > 0 && !comet_room_id_valid(r->room_id, room_len)) {
+    if (room_len > 0 && !proto_room_id_valid(r->room_id, room_len)) {
         log_warn_rl("key=%s: logic gave an invalid room id, joining none", c->key);
         room_len = 0;
     }

@@ -187,7 +187,7 @@ static void on_send_msg(comet_conn_t *c, const proto_header_t *h, const uint8_t 
 
 static int on_change_room(comet_conn_t *c, const proto_header_t *h, const uint8_t *body, size_t len)
 {
-    if (len > 0 && !comet_room_id_valid((const char *)body, len))
+    if (len > 0 && !proto_room_id_valid((const char *)body, len))
         return HERALD_EINVAL;
     comet_channel_set_room(c, (const char *)body, len);
     comet_conn_send_packet(c, PROTO_OP_CHANGE_ROOM_REPLY, h->seq, body, len);

@@ -5,6 +5,7 @@
 #include "comet_census.h"
 #include "comet_conn.h"
 #include "comet_keys.h"
+#include "comet_members.h"
 #include "comet_server.h"
 #include "comet_sync.h"
 #include "herald.pb-c.h"
@@ -341,7 +342,7 @@ static void on_broadcast_room(rpc_call_t *call, const ProtobufCMessage *msg, voi
     comet_server_t *s = arg;
     const Herald__BroadcastRoomReq *req = (const Herald__BroadcastRoomReq *)msg;
     size_t len = req->room_id ? strlen(req->room_id) : 0;
-    if (!comet_room_id_valid(req->room_id, len)) {
+    if (!proto_room_id_valid(req->room_id, len)) {
         rpc_reply_error(call, HERALD_EINVAL, "bad room_id");
         return;
     }
@@ -409,6 +410,42 @@ static void on_rooms(rpc_call_t *call, const ProtobufCMessage *msg, void *arg)
     comet_census_start(arg, on_rooms_census, call);
 }
 
+static void on_members(const mid_top_t *top, int64_t conns, void *arg)
+{
+    rpc_call_t *call = arg;
+    Herald__RoomMember *items = xcalloc(top->n ? top->n : 1, sizeof(*items));
+    Herald__RoomMember **members = xcalloc(top->n ? top->n : 1, sizeof(*members));
+    for (size_t i = 0; i < top->n; i++) {
+        herald__room_member__init(&items[i]);
+        items[i].mid = top->v[i].mid;
+        items[i].conns = (int32_t)top->v[i].count;
+        members[i] = &items[i];
+    }
+    Herald__RoomMembersReply r = HERALD__ROOM_MEMBERS_REPLY__INIT;
+    r.n_members = top->n;
+    r.members = members;
+    r.count = (int32_t)conns;
+    r.more = top->more;
+    rpc_reply(call, &r.base);
+    free(members);
+    free(items);
+}
+
+static void on_room_members(rpc_call_t *call, const ProtobufCMessage *msg, void *arg)
+{
+    const Herald__RoomMembersReq *req = (const Herald__RoomMembersReq *)msg;
+    size_t len = req->room ? strlen(req->room) : 0;
+    if (!proto_room_id_valid(req->room, len)) {
+        rpc_reply_error(call, HERALD_EINVAL, "bad room");
+        return;
+    }
+    if (req->limit < 1 || req->limit > COMET_MEMBERS_MAX) {
+        rpc_reply_error(call, HERALD_EINVAL, "limit out of range");
+        return;
+    }
+    comet_members_start(arg, req->room, len, (size_t)req->limit, on_members, call);
+}
+
 static void on_kick(rpc_call_t *call, const ProtobufCMessage *msg, void *arg)
 {
     comet_server_t *s = arg;
@@ -426,5 +463,6 @@ const rpc_method_t comet_push_methods[] = {
     {RPC_COMET_BROADCAST, &herald__broadcast_req__descriptor, on_broadcast},
     {RPC_COMET_ROOMS, &herald__rooms_req__descriptor, on_rooms},
     {RPC_COMET_KICK, &herald__kick_req__descriptor, on_kick},
+    {RPC_COMET_ROOM_MEMBERS, &herald__room_members_req__descriptor, on_room_members},
 };
 const size_t comet_push_methods_count = sizeof comet_push_methods / sizeof comet_push_methods[0];

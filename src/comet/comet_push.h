@@ -1,5 +1,5 @@
-/* comet_push.h - the Comet RPC service (called by job, DESIGN.md §5): PushKeys, BroadcastRoom,
- * Broadcast, Rooms, Kick; and kicks by key between workers.
+/* comet_push.h - the Comet RPC service (called by job and logic, DESIGN.md §5): PushKeys,
+ * BroadcastRoom, Broadcast, Rooms, Kick, RoomMembers; and kicks by key between workers.
  *
  * Handlers run on the main thread. They route keys to workers through comet_keys, encode shared
  * payloads once (a buf_shared_t for TCP and one for WebSocket), and hand each worker a task; the
@@ -9,7 +9,7 @@
  * delivered counts: PushKeys - connections written to (a user push the connection has already,
  * or that a Fetch of its gap covers, counts as delivered: comet_sync.h); BroadcastRoom - room
  * members on this comet; Broadcast - authenticated connections considered (the accepts filter is
- * applied while writing); Kick - connections kicked.
+ * applied while writing); Kick - connections kicked. RoomMembers answers from comet_members.h.
  */
 #ifndef COMET_PUSH_H
 #define COMET_PUSH_H

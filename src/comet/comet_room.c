@@ -25,16 +25,6 @@ void comet_rooms_deinit(comet_rooms_t *rs)
     strmap_deinit(&rs->map);
 }
 
-int comet_room_id_valid(const char *id, size_t len)
-{
-    if (len == 0 || len > COMET_ROOM_ID_MAX)
-        return 0;
-    for (size_t i = 0; i < len; i++)
-        if ((unsigned char)id[i] < 0x20 || id[i] == 0x7f)
-            return 0;
-    return 1;
-}
-
 comet_room_t *comet_rooms_find(const comet_rooms_t *rs, const char *id, size_t len)
 {
     return strmap_get(&rs->map, id, len);

@@ -14,9 +14,6 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* Longest room id accepted (bytes); a longer one is a client protocol error. */
-#define COMET_ROOM_ID_MAX 255
-
 typedef struct comet_room_s {
     comet_link_t members; /* list of members' links, in join order */
     uint32_t count;       /* members */
@@ -32,10 +29,6 @@ void comet_rooms_init(comet_rooms_t *rs);
 /* Frees every room. Members' links are left dangling: call only when no member remains linked. */
 void comet_rooms_deinit(comet_rooms_t *rs);
 
-/* Nonzero when the len bytes at id are a valid room id: 1..COMET_ROOM_ID_MAX bytes, no NUL and
- * no control characters. */
-int comet_room_id_valid(const char *id, size_t len);
-
 /* The room with this id, or NULL. */
 comet_room_t *comet_rooms_find(const comet_rooms_t *rs, const char *id, size_t len);
 
@@ -45,7 +38,7 @@ size_t comet_rooms_count(const comet_rooms_t *rs);
 /* Iteration over rooms (the table must not change meanwhile): *pos = 0 first, NULL at the end. */
 comet_room_t *comet_rooms_next(const comet_rooms_t *rs, uint32_t *pos);
 
-/* Appends member (in no list) to the room `id` (valid, see comet_room_id_valid), creating it.
+/* Appends member (in no list) to the room `id` (valid, see proto_room_id_valid), creating it.
  * Returns the room. Aborts on OOM. */
 comet_room_t *comet_room_join(comet_rooms_t *rs, const char *id, size_t len, comet_link_t *member);
 

@@ -1,4 +1,4 @@
-/* proto.c - goim v2 packet header codec and the streaming reader of one connection. */
+/* proto.c - goim v2 packet header codec, the streaming reader of one connection, room ids. */
 #include "proto.h"
 #include "buf.h"
 #include "herald_err.h"
@@ -138,4 +138,14 @@ int proto_reader_feed(proto_reader_t *r, const uint8_t *data, size_t len, uint32
         return 0;
     }
     return 0;
+}
+
+int proto_room_id_valid(const char *id, size_t len)
+{
+    if (len == 0 || len > PROTO_ROOM_ID_MAX)
+        return 0;
+    for (size_t i = 0; i < len; i++)
+        if ((unsigned char)id[i] < 0x20 || id[i] == 0x7f)
+            return 0;
+    return 1;
 }

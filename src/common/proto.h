@@ -13,6 +13,8 @@
 #define PROTO_HEADER_LEN 16
 #define PROTO_VERSION 1
 #define PROTO_DEFAULT_MAX_BODY 4096
+/* Longest room id (bytes), in OpAuth's room_id and OpChangeRoom's body. */
+#define PROTO_ROOM_ID_MAX 255
 
 enum proto_op {
     PROTO_OP_HANDSHAKE = 0,
@@ -79,5 +81,10 @@ int proto_reader_feed(proto_reader_t *r, const uint8_t *data, size_t len, uint32
 
 /* Frees a pending partial packet. The reader may be fed again afterwards. */
 void proto_reader_deinit(proto_reader_t *r);
+
+/* Nonzero when the len bytes at id are a valid room id: 1..PROTO_ROOM_ID_MAX bytes, no NUL and
+ * no control characters (any other byte, UTF-8 included, is fine). Comet applies it to what
+ * clients send and to room ids in RPCs; logic to room ids in its HTTP API. */
+int proto_room_id_valid(const char *id, size_t len);
 
 #endif

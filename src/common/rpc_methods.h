@@ -15,12 +15,13 @@ enum rpc_method {
     RPC_LOGIC_SERVER_DOWN = 107,  /* ServerDownReq -> ServerDownReply */
     RPC_LOGIC_FETCH = 108,        /* FetchReq -> FetchReply (a range of a user's inbox) */
 
-    /* Comet service, called by job (and logic for kicks) */
+    /* Comet service, called by job (and logic for kicks and room members) */
     RPC_COMET_PUSH_KEYS = 201,      /* PushKeysReq -> PushKeysReply */
     RPC_COMET_BROADCAST_ROOM = 202, /* BroadcastRoomReq -> BroadcastRoomReply */
     RPC_COMET_BROADCAST = 203,      /* BroadcastReq -> BroadcastReply */
     RPC_COMET_ROOMS = 204,          /* RoomsReq -> RoomsReply */
     RPC_COMET_KICK = 205,           /* KickReq -> KickReply */
+    RPC_COMET_ROOM_MEMBERS = 206,   /* RoomMembersReq -> RoomMembersReply (logic's members route) */
 
     /* Router service, called by logic */
     RPC_ROUTER_PUT = 301,        /* PutReq -> PutReply */

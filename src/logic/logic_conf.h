@@ -28,7 +28,7 @@ typedef struct logic_conf_s {
     int64_t http_max_body;       /* [http] max_body: larger request bodies get 413 */
     char *http_web_root;         /* [http] web_root: folder of the /web/ console; "" = off */
     char *rpc_listen;            /* [rpc] listen: Logic service for comets */
-    int64_t rpc_timeout_ms;      /* [rpc] timeout: deadline of each call logic makes to a router */
+    int64_t rpc_timeout_ms;      /* [rpc] timeout: deadline of calls to routers, RoomMembers */
     char *redis_addr;            /* [redis] addr */
     char *redis_password;        /* [redis] password ("" = none) */
     int64_t redis_db;            /* [redis] db */

@@ -52,6 +52,7 @@ static const route_t routes[] = {
     {"POST", "/herald/v1/logout", 0, logic_http_user_logout},
     {"GET", "/herald/v1/online/users", 0, logic_http_user_online_users},
     {"GET", "/herald/v1/online/count", 0, logic_http_user_online_count},
+    {"GET", "/herald/v1/rooms/members", 0, logic_http_room_members},
     {"GET", "/herald/v1/health", 0, logic_http_info_health},
     {"GET", "/herald/v1/metrics", 0, logic_http_info_metrics},
     {"GET", "/health", 0, logic_http_info_health},

@@ -78,6 +78,8 @@ void logic_http_user_logout(logic_server_t *s, http_request_t *req);
 /* logic_http_user_online.c: GET /herald/v1/online/{users,count} */
 void logic_http_user_online_users(logic_server_t *s, http_request_t *req);
 void logic_http_user_online_count(logic_server_t *s, http_request_t *req);
+/* logic_http_room.c: GET /herald/v1/rooms/members */
+void logic_http_room_members(logic_server_t *s, http_request_t *req);
 
 /* logic_http_web.c: GET /web/ and /web/<file>, the browser console's static files from
  * http.web_root (docs/im.md). Answers and returns 1 when the path is "/web" or under "/web/"

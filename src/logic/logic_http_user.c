@@ -204,9 +204,9 @@ static void on_logout_conns(int status, const logic_login_conn_t *conns, size_t 
     }
     size_t kicked = 0;
     for (size_t i = 0; i < n; i++) {
-        if (strcmp(conns[i].token, c->token) != 0 || c->s->kick == NULL)
+        if (strcmp(conns[i].token, c->token) != 0 || c->s->comets == NULL)
             continue;
-        logic_login_kick(c->s->kick, conns[i].server, &conns[i].key, 1, "logout");
+        logic_login_kick(c->s, conns[i].server, &conns[i].key, 1, "logout");
         kicked++;
     }
     logout_finish(c, 0,

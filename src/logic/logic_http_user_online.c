@@ -8,6 +8,7 @@
 #include "logic_http.h"
 #include "logic_params.h"
 #include "logic_router.h"
+#include "logic_user.h"
 #include "rpc_methods.h"
 
 #include <stdio.h>
@@ -29,8 +30,7 @@ struct fan_s {
     int64_t *mids;            /* List: every shard's page, merged */
     size_t n, limit;
     int more;
-    json_t *page; /* List: [{"mid","name"}], names filled by the HGETs */
-    size_t named; /* HGET replies so far: they come back in order */
+    json_t *page; /* List: [{"mid","name"}], names filled by logic_user_names */
 };
 
 static void fan_free(fan_t *f)
@@ -132,17 +132,6 @@ static int mid_cmp(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
-static void on_name(int status, const redis_reply_t *reply, void *arg)
-{
-    fan_t *f = arg;
-    size_t len = 0;
-    const char *v = status == 0 ? redis_reply_str(reply, &len) : NULL;
-    json_object_set_new(json_array_get(f->page, f->named++), "name",
-                        v && redis_reply_type(reply) == REDIS_REPLY_T_STRING ? json_stringn(v, len)
-                                                                             : json_null());
-    fan_step(f);
-}
-
 static void names_finish(fan_t *f)
 {
     int64_t next = f->more && f->n > 0 ? f->mids[f->n - 1] : 0;
@@ -151,7 +140,18 @@ static void names_finish(fan_t *f)
     fan_free(f);
 }
 
-/* Every shard answered: keep the lowest `limit` ids, then read their names (pipelined). */
+static void on_names(int status, void *arg)
+{
+    fan_t *f = arg;
+    if (status != 0) {
+        logic_http_finish_error(f->p, 503, "redis unavailable");
+        fan_free(f);
+        return;
+    }
+    names_finish(f);
+}
+
+/* Every shard answered: keep the lowest `limit` ids, then read their names. */
 static void list_finish(fan_t *f)
 {
     qsort(f->mids, f->n, sizeof(*f->mids), mid_cmp);
@@ -162,19 +162,10 @@ static void list_finish(fan_t *f)
     f->page = json_array();
     for (size_t i = 0; i < f->n; i++)
         json_array_append_new(f->page, json_pack("{s:I}", "mid", (json_int_t)f->mids[i]));
-    f->finish = names_finish;
-    f->waiting = 1;
-    redis_t *redis = logic_server_redis(f->s);
-    for (size_t i = 0; i < f->n && redis != NULL; i++) {
-        char key[LOGIC_KEY_MAX];
-        logic_server_key(f->s, key, "user:%lld", (long long)f->mids[i]);
-        if (redis_command(redis, on_name, f, "HGET %s name", key) != 0)
-            break; /* only the first can be refused: nothing is in flight then */
-        f->waiting++;
-    }
-    if (f->waiting == 1 && f->n > 0)
-        f->failed = 1;
-    fan_step(f);
+    if (f->n == 0)
+        names_finish(f);
+    else if (logic_user_names(f->s, f->page, on_names, f) != 0)
+        on_names(HERALD_EUNAVAIL, f);
 }
 
 void logic_http_user_online_users(logic_server_t *s, http_request_t *req)

@@ -177,9 +177,9 @@ void logic_login_dup_kick(logic_server_t *s, const logic_login_dup_t *dup, const
     for (size_t i = 0; i < dup->n; i++) {
         if (strcmp(dup->servers[i], server) == 0) {
             (*kick_keys)[(*nkick)++] = xstrdup(dup->keys[i]);
-        } else if (s->kick != NULL) {
+        } else {
             const char *key = dup->keys[i];
-            logic_login_kick(s->kick, dup->servers[i], &key, 1, "duplicate login");
+            logic_login_kick(s, dup->servers[i], &key, 1, "duplicate login");
         }
     }
 }

@@ -5,10 +5,10 @@
 #include "conf.h"
 #include "herald_err.h"
 #include "log.h"
+#include "logic_comets.h"
 #include "logic_events.h"
 #include "logic_http.h"
 #include "logic_login.h"
-#include "logic_login_kick.h"
 #include "logic_online.h"
 #include "logic_router.h"
 #include "logic_rpc.h"
@@ -104,7 +104,7 @@ logic_server_t *logic_server_new(uv_loop_t *loop, const logic_conf_t *conf, char
     s->conf = conf;
     if (make_backends(s, err, errlen) == 0) {
         s->online = logic_online_new(s);
-        s->kick = logic_login_kick_new(s);
+        s->comets = logic_comets_new(s);
         s->http = logic_http_new(s, err, errlen);
         if (s->http != NULL)
             s->rpc = logic_rpc_new(s, err, errlen);
@@ -162,10 +162,10 @@ static void on_backend_closed(void *arg)
         logic_online_close(s->online, on_last_closed, s);
         s->online = NULL;
     }
-    if (s->kick != NULL) {
+    if (s->comets != NULL) {
         s->closing++;
-        logic_login_kick_close(s->kick, on_last_closed, s);
-        s->kick = NULL;
+        logic_comets_close(s->comets, on_last_closed, s);
+        s->comets = NULL;
     }
     if (s->rpc != NULL) {
         s->closing++;

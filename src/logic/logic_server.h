@@ -19,7 +19,7 @@
 struct logic_router_s;
 struct logic_online_s;
 struct logic_http_s;
-struct logic_login_kick_s;
+struct logic_comets_s;
 struct logic_events_s;
 
 /* Counters served by GET /herald/v1/metrics. Monotonic since start. */
@@ -56,9 +56,9 @@ struct logic_server_s {
     struct logic_online_s *online;
     struct logic_http_s *http;
     rpc_server_t *rpc;
-    struct logic_login_kick_s *kick; /* logic's Kick calls to comets (logout, duplicate login) */
-    struct logic_events_s *events;   /* business events topic; NULL when off */
-    uint64_t login_rr;               /* round-robin position of POST /herald/v1/login */
+    struct logic_comets_s *comets; /* logic's own calls to comets (kicks, room members) */
+    struct logic_events_s *events; /* business events topic; NULL when off */
+    uint64_t login_rr;             /* round-robin position of POST /herald/v1/login */
     logic_metrics_t metrics;
     int kafka_state; /* 1 last delivery succeeded, -1 last failed, 0 nothing delivered yet */
     int stopping;

@@ -169,6 +169,57 @@ int logic_user_by_mid(logic_server_t *s, int64_t mid, logic_user_cb cb, void *ar
     return 0;
 }
 
+/* One logic_user_names call. Heap, freed after its cb. */
+typedef struct names_ctx_s {
+    json_t *users;
+    size_t named;   /* replies so far: they come back in order, one per user */
+    size_t waiting; /* replies still to come */
+    int failed;
+    logic_user_names_cb cb;
+    void *arg;
+} names_ctx_t;
+
+static void on_name(int status, const redis_reply_t *reply, void *arg)
+{
+    names_ctx_t *c = arg;
+    size_t len = 0;
+    const char *v = status == 0 ? redis_reply_str(reply, &len) : NULL;
+    if (status != 0 || redis_reply_type(reply) == REDIS_REPLY_T_ERROR)
+        c->failed = 1;
+    json_object_set_new(json_array_get(c->users, c->named++), "name",
+                        v && redis_reply_type(reply) == REDIS_REPLY_T_STRING ? json_stringn(v, len)
+                                                                             : json_null());
+    if (--c->waiting > 0)
+        return;
+    c->cb(c->failed ? HERALD_EUNAVAIL : 0, c->arg);
+    free(c);
+}
+
+int logic_user_names(logic_server_t *s, json_t *users, logic_user_names_cb cb, void *arg)
+{
+    redis_t *redis = logic_server_redis(s);
+    if (redis == NULL)
+        return HERALD_EUNAVAIL;
+    names_ctx_t *c = xcalloc(1, sizeof(*c));
+    *c = (names_ctx_t){.users = users, .cb = cb, .arg = arg};
+    size_t n = json_array_size(users);
+    for (size_t i = 0; i < n; i++) {
+        json_int_t mid = json_integer_value(json_object_get(json_array_get(users, i), "mid"));
+        char key[LOGIC_KEY_MAX];
+        logic_server_key(s, key, "user:%lld", (long long)mid);
+        if (redis_command(redis, on_name, c, "HGET %s name", key) != 0) {
+            c->failed = 1; /* only the first can be refused: the connection is down */
+            break;
+        }
+        c->waiting++;
+    }
+    if (c->waiting == 0) {
+        free(c);
+        return HERALD_EUNAVAIL;
+    }
+    return 0;
+}
+
 int logic_user_wrap(logic_push_req_t *req, const char *from_name)
 {
     json_t *msg = json_loadb((const char *)req->msg, req->msg_len, JSON_DECODE_ANY, NULL);

@@ -12,6 +12,7 @@
 #include "logic_push_req.h"
 #include "logic_server.h"
 
+#include <jansson.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -34,6 +35,16 @@ int logic_user_by_name(logic_server_t *s, const char *name, logic_user_cb cb, vo
 
 /* Finds a user by id: cb(0, mid, name) or cb(HERALD_ENOTFOUND, mid, NULL). Returns as create. */
 int logic_user_by_mid(logic_server_t *s, int64_t mid, logic_user_cb cb, void *arg);
+
+/* status 0 or HERALD_EUNAVAIL. */
+typedef void (*logic_user_names_cb)(int status, void *arg);
+
+/* Sets "name" in every object of the JSON array users (each has an integer "mid"): the account's
+ * name, or null when the user id has no account (a business mid). One pipelined HGET per user.
+ * users (not empty) is borrowed: the caller keeps it alive until cb. cb(0) once every name is
+ * set, cb(HERALD_EUNAVAIL) when Redis failed (names may be missing). Returns 0 (cb called once
+ * later) or HERALD_EUNAVAIL (cb never called). */
+int logic_user_names(logic_server_t *s, json_t *users, logic_user_names_cb cb, void *arg);
 
 /* Rewrites the body of an upstream push request (made by logic_body_upstream: req->msg is the
  * client's "msg" as JSON) into the envelope receivers get:

@@ -1,6 +1,7 @@
 /* test_chat_tmux.c - `herald-cli chat` driven through a real terminal: two clients in tmux panes
- * (send-keys types, capture-pane reads the screen) chat privately and in a room. Skipped when
- * tmux is not installed (scripts/install-deps.sh installs it).
+ * (send-keys types, capture-pane reads the screen) chat privately and in a room, and list online
+ * users and the room's members. Skipped when tmux is not installed (scripts/install-deps.sh
+ * installs it).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -69,15 +70,29 @@ static char *capture(const char *target)
     return out;
 }
 
-/* Waits until pane target shows text. */
-static void expect_screen(const char *target, const char *text)
+/* Nonzero when screen, after the last occurrence of header (NULL: anywhere), shows present and
+ * not absent (NULL: nothing to check). */
+static int shows_after(const char *screen, const char *header, const char *present,
+                       const char *absent)
+{
+    const char *last = header ? NULL : screen;
+    for (const char *p = header ? strstr(screen, header) : NULL; p != NULL;
+         p = strstr(p + 1, header))
+        last = p;
+    return last != NULL && strstr(last, present) != NULL &&
+           (absent == NULL || !strstr(last, absent));
+}
+
+/* Waits until pane target shows what shows_after checks. */
+static void expect_after(const char *target, const char *header, const char *present,
+                         const char *absent)
 {
     long long deadline = proc_now_ms() + SCREEN_WAIT_MS;
     char *screen = NULL;
     do {
         free(screen);
         screen = capture(target);
-        if (strstr(screen, text) != NULL) {
+        if (shows_after(screen, header, present, absent)) {
             free(screen);
             return;
         }
@@ -85,7 +100,14 @@ static void expect_screen(const char *target, const char *text)
     } while (proc_now_ms() < deadline);
     fprintf(stderr, "---- pane %s ----\n%s\n----\n", target, screen);
     free(screen);
-    fail_msg("pane %s never showed \"%s\"", target, text);
+    fail_msg("pane %s never showed \"%s\"%s%s%s%s", target, present, header ? " after " : "",
+             header ? header : "", absent ? " without " : "", absent ? absent : "");
+}
+
+/* Waits until pane target shows text. */
+static void expect_screen(const char *target, const char *text)
+{
+    expect_after(target, NULL, text, NULL);
 }
 
 static void start_chat(const char *pane_cmd, const char *name)
@@ -121,6 +143,13 @@ static void test_two_clients_chat(void **state)
     tmux("send-keys -t chat:0.1 Enter");
     expect_screen("chat:0.1", "  tm-alice (");
 
+    /* The room's members: both, one connection each. */
+    tmux("send-keys -t chat:0.0 -l ':who'");
+    tmux("send-keys -t chat:0.0 Enter");
+    expect_after("chat:0.0", "* members of " ROOM ":", "tm-bob (", NULL);
+    expect_after("chat:0.0", "* members of " ROOM ":", "tm-alice (", NULL);
+    expect_after("chat:0.0", "* members of " ROOM ":", "): 1 connection\n", NULL);
+
     /* Changing room: bob leaves, so alice's next room message does not reach him. */
     tmux("send-keys -t chat:0.1 -l ':room live://elsewhere'");
     tmux("send-keys -t chat:0.1 Enter");
@@ -135,6 +164,9 @@ static void test_two_clients_chat(void **state)
     char *bob = capture("chat:0.1");
     assert_null(strstr(bob, "only me now"));
     free(bob);
+    tmux("send-keys -t chat:0.1 -l ':who'");
+    tmux("send-keys -t chat:0.1 Enter");
+    expect_after("chat:0.1", "* members of live://elsewhere:", "  tm-bob (", "tm-alice");
 
     /* :q ends bob's client, and its pane with it (alice's keeps index 0). */
     tmux("send-keys -t chat:0.1 -l ':q'");

@@ -236,6 +236,21 @@ static void test_empty_feed(void **state)
     proto_reader_deinit(&r);
 }
 
+static void test_room_id_valid(void **state)
+{
+    (void)state;
+    char big[PROTO_ROOM_ID_MAX + 2];
+    memset(big, 'x', sizeof big);
+    assert_true(proto_room_id_valid("live://1000", 11));
+    assert_true(proto_room_id_valid("\xe4\xb8\xad", 3)); /* UTF-8 bytes are fine */
+    assert_true(proto_room_id_valid(big, PROTO_ROOM_ID_MAX));
+    assert_false(proto_room_id_valid(big, PROTO_ROOM_ID_MAX + 1));
+    assert_false(proto_room_id_valid("", 0));
+    assert_false(proto_room_id_valid("a\0b", 3));
+    assert_false(proto_room_id_valid("a\nb", 3));
+    assert_false(proto_room_id_valid("a\x7f", 2));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -243,6 +258,7 @@ int main(void)
         cmocka_unit_test(test_one_byte_at_a_time),      cmocka_unit_test(test_every_split),
         cmocka_unit_test(test_pending_sized_to_packet), cmocka_unit_test(test_bad_headers),
         cmocka_unit_test(test_callback_stop),           cmocka_unit_test(test_empty_feed),
+        cmocka_unit_test(test_room_id_valid),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
