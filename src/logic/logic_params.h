@@ -8,13 +8,15 @@
 #define LOGIC_PARAMS_H
 
 #include "logic_push_req.h"
+#include "proto.h"
 
 #include <stddef.h>
 #include <stdint.h>
 
 #define LOGIC_PARAMS_MAX_TARGETS 10000 /* keys or mids in one push request */
 #define LOGIC_PARAMS_MAX_KEY 128       /* bytes of a connection key */
-#define LOGIC_PARAMS_MAX_ROOM 256      /* bytes of a full room id "type://room" */
+/* bytes of a full room id "type://room": what a comet accepts (OpAuth, op 12, BroadcastRoom) */
+#define LOGIC_PARAMS_MAX_ROOM PROTO_ROOM_ID_MAX
 
 /* Read access to a request's query string, so validation runs without an HTTP request (tests).
  * get: first value of name or NULL; get_all: as http_request_query_all (total count returned,
