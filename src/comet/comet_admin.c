@@ -26,7 +26,7 @@ static json_int_t stat_sum(const comet_server_t *s, size_t offset)
 static json_t *admin_metrics(const comet_server_t *s)
 {
     return json_pack("{s:s,s:i,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,"
-                     "s:I,s:I,s:I}",
+                     "s:I,s:I,s:I,s:I}",
                      "server", s->conf->server_id, "workers", s->nworkers, "conns", SUM(conns),
                      "sockets", SUM(sockets), "ws_conns", SUM(ws), "rooms",
                      (json_int_t)s->renew.rooms, "accepted", SUM(accepted), "auth_ok", SUM(auth_ok),
@@ -35,7 +35,8 @@ static json_t *admin_metrics(const comet_server_t *s)
                      "kicks", SUM(kicks), "pushes", SUM(pushes), "protocol_errors",
                      SUM(protocol_errors), "timeouts", SUM(timeouts), "slow_consumers",
                      SUM(slow_consumers), "renewals", (json_int_t)s->renew.renewals, "duplicates",
-                     SUM(duplicates), "fetches", SUM(fetches));
+                     SUM(duplicates), "fetches", SUM(fetches), "fanouts_merged",
+                     SUM(fanouts_merged));
 }
 
 static json_t *admin_health(const comet_server_t *s)

@@ -14,6 +14,7 @@ typedef struct comet_conf_s {
     int64_t workers; /* 0 = one per core */
     int64_t weight;
     int64_t renew_online_interval; /* ms */
+    int64_t fanout_batch;          /* connections a worker writes per loop iteration in a fan-out */
     /* [tcp], [websocket], [rpc], [admin]: "host:port" */
     char *tcp_listen;
     char *ws_listen;

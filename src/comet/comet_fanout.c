@@ -6,6 +6,7 @@
 #include "comet_worker.h"
 
 #include <stdlib.h>
+#include <string.h>
 
 struct comet_fanout_job_s {
     comet_fanout_job_t *next;
@@ -15,6 +16,7 @@ struct comet_fanout_job_s {
     buf_shared_t *tcp;
     buf_shared_t *ws;
     uint32_t packets;
+    int started;           /* visited a connection: no later message may join it */
     int32_t op;            /* accepts filter, or -1 for none (room pushes) */
     uint32_t rate;         /* paced: connections per second */
     uint64_t credit_milli; /* paced: thousandths of a write earned and not spent */
@@ -28,8 +30,9 @@ static comet_worker_t *fanout_worker(comet_fanout_t *f)
 static void on_idle(uv_idle_t *idle);
 static void on_tick(uv_timer_t *t);
 
-int comet_fanout_init(comet_fanout_t *f, uv_loop_t *loop)
+int comet_fanout_init(comet_fanout_t *f, uv_loop_t *loop, uint32_t batch)
 {
+    f->batch = batch ? batch : 1;
     f->now_head = f->now_tail = NULL;
     f->paced_head = f->paced_tail = NULL;
     int rc = uv_idle_init(loop, &f->idle);
@@ -57,6 +60,7 @@ static uint32_t job_step(comet_fanout_job_t *job, uint32_t max_visits, uint32_t 
     *visits = 0;
     while (job->cursor != NULL && *visits < max_visits && writes < max_writes) {
         comet_link_t *link = job->cursor;
+        job->started = 1;
         /* Advance first: the write may close the connection and unlink it. */
         job->cursor = link == job->end ? NULL : link->next;
         (*visits)++;
@@ -76,7 +80,7 @@ static uint32_t job_step(comet_fanout_job_t *job, uint32_t max_visits, uint32_t 
 
 static void run_now(comet_fanout_t *f)
 {
-    uint32_t budget = COMET_FANOUT_BATCH;
+    uint32_t budget = f->batch;
     while (f->now_head != NULL && budget > 0) {
         comet_fanout_job_t *job = f->now_head;
         uint32_t visits;
@@ -111,7 +115,7 @@ static void on_tick(uv_timer_t *t)
     job->credit_milli += (uint64_t)job->rate * COMET_FANOUT_TICK_MS;
     uint32_t allowed = (uint32_t)(job->credit_milli / 1000);
     uint32_t visits;
-    uint32_t writes = job_step(job, COMET_FANOUT_BATCH, allowed, &visits);
+    uint32_t writes = job_step(job, f->batch, allowed, &visits);
     job->credit_milli -= (uint64_t)writes * 1000;
     /* Credit not spent because the walk ended or ran out of matching connections is not saved
      * up for a burst later. */
@@ -153,11 +157,33 @@ static void enqueue_now(comet_fanout_t *f, comet_fanout_job_t *job)
         run_now(f);
 }
 
+/* *dst followed by add, in a new buffer (others may hold *dst). */
+static void shared_append(buf_shared_t **dst, const buf_shared_t *add)
+{
+    buf_shared_t *b = buf_shared_new((*dst)->len + add->len);
+    memcpy(b->data, (*dst)->data, (*dst)->len);
+    memcpy(b->data + (*dst)->len, add->data, add->len);
+    buf_shared_unref(*dst);
+    *dst = b;
+}
+
 uint32_t comet_fanout_room(comet_fanout_t *f, comet_room_t *room, buf_shared_t *tcp,
                            buf_shared_t *ws, uint32_t packets)
 {
     if (room->count == 0)
         return 0;
+    comet_fanout_job_t *tail = f->now_tail;
+    if (tail != NULL && tail->room == room && !tail->started && tail->cursor != NULL) {
+        /* The worker is behind: the last fan-out queued for this room has not begun, so this
+         * message rides along and every member gets both in one write. Members who joined
+         * since it was queued get both as well (its end moves to the room's last member). */
+        shared_append(&tail->tcp, tcp);
+        shared_append(&tail->ws, ws);
+        tail->packets += packets;
+        tail->end = room->members.prev;
+        COMET_STAT_ADD(&fanout_worker(f)->stats, fanouts_merged, 1);
+        return room->count;
+    }
     comet_fanout_job_t *job = job_new(&room->members, tcp, ws, packets, -1);
     job->room = room;
     comet_room_hold(room);

@@ -4,12 +4,18 @@
  * A fan-out walks a list of connections (a room's members or the worker's authenticated list)
  * with a cursor and an end mark fixed at its start: connections that join later are not visited,
  * and connections that leave while it runs are skipped (comet_fanout_unlink moves the cursor and
- * end past them). Unpaced fan-outs run in FIFO order, COMET_FANOUT_BATCH connections per loop
+ * end past them). Unpaced fan-outs run in FIFO order, `batch` connections per loop
  * iteration, the first batch at once, so messages to one room keep their order. Paced fan-outs
  * (Broadcast with a speed) run from a timer at their own rate, in a separate FIFO.
  *
  * The payload is a buf_shared_t per transport, encoded once by the caller; every socket that
- * cannot take it at once keeps a reference until its write completes. Worker thread only.
+ * cannot take it at once keeps a reference until its write completes.
+ *
+ * When the worker falls behind, a room message whose room already has a fan-out queued that has
+ * not begun joins it instead of queueing its own: its payload is appended, and each member gets
+ * both in one write. So a worker short of CPU writes fewer, larger batches instead of building an
+ * ever longer queue (bench/RESULTS.md §2: a write costs the same whatever it carries). Order is
+ * kept: the queued fan-out is the room's newest. Worker thread only.
  */
 #ifndef COMET_FANOUT_H
 #define COMET_FANOUT_H
@@ -20,25 +26,28 @@
 #include <stdint.h>
 #include <uv.h>
 
-#define COMET_FANOUT_BATCH 4096
+#define COMET_FANOUT_BATCH_DEFAULT 4096 /* [server] fanout_batch */
 #define COMET_FANOUT_TICK_MS 100
 
 typedef struct comet_room_s comet_room_t;
 typedef struct comet_fanout_job_s comet_fanout_job_t;
 
 typedef struct comet_fanout_s {
+    uint32_t batch;  /* connections visited per loop iteration */
     uv_idle_t idle;  /* runs unpaced batches while any is queued */
     uv_timer_t tick; /* runs paced batches while any is queued */
     comet_fanout_job_t *now_head, *now_tail;
     comet_fanout_job_t *paced_head, *paced_tail;
 } comet_fanout_t;
 
-/* Returns 0 or UV_E*. loop->data must be the worker. */
-int comet_fanout_init(comet_fanout_t *f, uv_loop_t *loop);
+/* batch: connections visited per loop iteration (and per tick of a paced fan-out). Returns 0 or
+ * UV_E*. loop->data must be the worker. */
+int comet_fanout_init(comet_fanout_t *f, uv_loop_t *loop, uint32_t batch);
 
 /* Writes tcp to the TCP members and ws to the WebSocket members of room, ignoring accepts (room
- * pushes always reach). References are taken on both buffers and a hold on the room. Returns the
- * number of members targeted. */
+ * pushes always reach). References are taken on both buffers and a hold on the room, or the
+ * bytes are appended to a queued fan-out of the room (see above). Returns the number of members
+ * targeted. */
 uint32_t comet_fanout_room(comet_fanout_t *f, comet_room_t *room, buf_shared_t *tcp,
                            buf_shared_t *ws, uint32_t packets);
 

@@ -85,7 +85,7 @@ int comet_worker_init(comet_worker_t *w, comet_server_t *s, const comet_conf_t *
         rc = uv_timer_init(&w->loop, &w->sweep);
     w->sweep.data = w;
     if (rc == 0)
-        rc = comet_fanout_init(&w->fanout, &w->loop);
+        rc = comet_fanout_init(&w->fanout, &w->loop, (uint32_t)w->conf->fanout_batch);
     if (rc == 0)
         rc = comet_ack_init(&w->acks, &w->loop, &w->logic);
     return rc;

@@ -78,6 +78,10 @@ typedef struct harness_s {
     int call_status;
     uint8_t *call_reply;
     size_t call_reply_len;
+    /* several calls sent back to back (harness_call_burst) */
+    const ProtobufCMessage *const *burst_reqs;
+    size_t burst_n, burst_replies;
+    int burst_status;
 } harness_t;
 
 /* ------------------------------------------------------------------------- test logic */
@@ -351,13 +355,35 @@ static inline void on_comet_stopped(void *arg)
     uv_close((uv_handle_t *)&h->wake, NULL);
 }
 
+static inline void on_burst_reply(int status, const ProtobufCMessage *reply, void *arg)
+{
+    harness_t *h = arg;
+    (void)reply;
+    if (status != 0 && h->burst_status == 0)
+        h->burst_status = status;
+    if (++h->burst_replies == h->burst_n)
+        uv_sem_post(&h->done);
+}
+
 static inline void on_wake(uv_async_t *a)
 {
     harness_t *h = a->data;
     uv_mutex_lock(&h->lock);
     const ProtobufCMessage *req = h->call_req;
+    const ProtobufCMessage *const *burst = h->burst_reqs;
     h->call_req = NULL;
+    h->burst_reqs = NULL;
     uv_mutex_unlock(&h->lock);
+    if (burst != NULL) {
+        /* all issued before the loop turns: the client's writer sends them in one write */
+        for (size_t i = 0; i < h->burst_n; i++) {
+            int rc = rpc_client_call(h->push, h->call_method, burst[i], h->call_desc,
+                                     T_TIMEOUT_MS, on_burst_reply, h);
+            if (rc != 0)
+                on_burst_reply(rc, NULL, h);
+        }
+        return;
+    }
     if (req == NULL)
         return;
     int rc =
@@ -398,6 +424,25 @@ static inline int harness_call(harness_t *h, uint16_t method, const ProtobufCMes
         h->call_reply = NULL;
     }
     return h->call_status;
+}
+
+/* Sends n calls back to back (the client must be connected: make a harness_call first) and
+ * waits for every reply. Returns 0 or the first failure; replies are not kept. */
+static inline int harness_call_burst(harness_t *h, uint16_t method,
+                                     const ProtobufCMessage *const *reqs, size_t n,
+                                     const ProtobufCMessageDescriptor *reply_desc)
+{
+    uv_mutex_lock(&h->lock);
+    h->call_method = method;
+    h->call_desc = reply_desc;
+    h->burst_reqs = reqs;
+    h->burst_n = n;
+    h->burst_replies = 0;
+    h->burst_status = 0;
+    uv_mutex_unlock(&h->lock);
+    uv_async_send(&h->wake);
+    uv_sem_wait(&h->done);
+    return h->burst_status;
 }
 
 static inline void conf_set(char **field, const char *value)

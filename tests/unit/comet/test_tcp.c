@@ -411,6 +411,78 @@ static int broadcast(harness_t *h, int32_t op, int speed, const char *body)
     return n;
 }
 
+static void tweak_fanout_batch_1(comet_conf_t *conf)
+{
+    conf->fanout_batch = 1; /* a walk of 3 members spans 3 loop iterations */
+}
+
+static uint64_t fanouts_merged(harness_t *h)
+{
+    uint64_t n = 0;
+    for (int i = 0; i < h->comet->nworkers; i++)
+        n += COMET_STAT_GET(&h->comet->workers[i].stats, fanouts_merged);
+    return n;
+}
+
+/* A worker behind on a room merges the room's queued messages into one fan-out: every member
+ * still gets every message, once, in order. */
+static void test_room_merge_when_behind(void **state)
+{
+    harness_t *h = harness_start_with(1, 1, tweak_fanout_batch_1);
+    enum { MEMBERS = 3, BURST = 24, ROUNDS = 5 };
+    t_packet_t p;
+    int fds[MEMBERS];
+    for (int i = 0; i < MEMBERS; i++) {
+        char auth[128];
+        snprintf(auth, sizeof auth, "{\"mid\":%d,\"key\":\"m%d\",\"room_id\":\"rm\"}", i, i);
+        fds[i] = t_connect(h->comet->tcp_port);
+        assert_int_equal(t_auth(fds[i], auth, &p), 1);
+    }
+    assert_int_equal(t_push_room(h, "rm", 1, 1000, "warm"), MEMBERS); /* connects the client */
+    for (int i = 0; i < MEMBERS; i++)
+        assert_int_equal(t_recv_op(fds[i], 1000, &p, T_TIMEOUT_MS), 1);
+
+    /* Back-to-back calls reach the worker together: the first starts a walk, the second queues,
+     * the rest join it. Whether they arrive together is the scheduler's call, so up to ROUNDS
+     * bursts are sent until one merged; every burst must arrive whole and in order. */
+    for (int round = 0; round < ROUNDS && fanouts_merged(h) == 0; round++) {
+        char bodies[BURST][16];
+        Herald__Proto protos[BURST];
+        Herald__Proto *pp[BURST];
+        Herald__BroadcastRoomReq reqs[BURST];
+        const ProtobufCMessage *msgs[BURST];
+        for (int i = 0; i < BURST; i++) {
+            snprintf(bodies[i], sizeof bodies[i], "r%d-%d", round, i);
+            herald__proto__init(&protos[i]);
+            protos[i].ver = 1;
+            protos[i].op = 1000;
+            protos[i].body.data = (uint8_t *)bodies[i];
+            protos[i].body.len = strlen(bodies[i]);
+            pp[i] = &protos[i];
+            herald__broadcast_room_req__init(&reqs[i]);
+            reqs[i].room_id = "rm";
+            reqs[i].n_protos = 1;
+            reqs[i].protos = &pp[i];
+            msgs[i] = &reqs[i].base;
+        }
+        assert_int_equal(harness_call_burst(h, RPC_COMET_BROADCAST_ROOM, msgs, BURST,
+                                            &herald__broadcast_room_reply__descriptor),
+                         0);
+        for (int m = 0; m < MEMBERS; m++) {
+            for (int i = 0; i < BURST; i++) {
+                assert_int_equal(t_recv(fds[m], &p, T_TIMEOUT_MS), 1);
+                assert_int_equal(p.op, 1000);
+                assert_string_equal((const char *)p.body, bodies[i]);
+            }
+            assert_int_equal(t_quiet(fds[m], 20), 1);
+        }
+    }
+    assert_true(fanouts_merged(h) > 0);
+    for (int i = 0; i < MEMBERS; i++)
+        close(fds[i]);
+    harness_stop(h);
+}
+
 static void test_broadcast(void **state)
 {
     harness_t *h = harness_start(2, 1);
@@ -687,6 +759,7 @@ int main(void)
         cmocka_unit_test(test_push_before_registration_is_fetched),
         cmocka_unit_test(test_positions_reported),
         cmocka_unit_test(test_rooms_and_batches),
+        cmocka_unit_test(test_room_merge_when_behind),
         cmocka_unit_test(test_broadcast),
         cmocka_unit_test(test_kicks),
         cmocka_unit_test(test_send_msg_and_ack),
