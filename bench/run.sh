@@ -61,6 +61,9 @@ tmp=$(mktemp -d /tmp/herald-bench.XXXXXX)
 date_tag=$(date -u +%Y%m%d-%H%M%S)
 results_dir=$root/bench/results
 results_file=$results_dir/$scenario-$date_tag.json
+# perf reports go with the results, or to /tmp with --no-save
+perf_dir=$results_dir
+[ "$save" = 1 ] || perf_dir=${TMPDIR:-/tmp}
 declare -A PID=()
 ORDER=()
 USED_PORTS=" "
@@ -502,9 +505,10 @@ fanout_run() {
     subs=$(subs_stop subs)
     if [ -n "${perf_pid:-}" ]; then
         wait "$perf_pid" || true
-        mkdir -p "$results_dir"
+        mkdir -p "$perf_dir"
         perf report -i "$tmp/perf.data" --no-children --percent-limit 1 --stdio \
-            >"$results_dir/perf-fanout-$date_tag.txt" 2>/dev/null || true
+            >"$perf_dir/perf-fanout-$date_tag.txt" 2>/dev/null || true
+        log "perf report: $perf_dir/perf-fanout-$date_tag.txt"
         perf_pid=""
     fi
     stop_all
@@ -557,10 +561,11 @@ push_run() {
     for d in "${daemons[@]}"; do cpu1+=("$(cpu_ticks "${PID[$d]}")"); done
     if [ -n "$perf_pid" ]; then
         wait "$perf_pid" || true
-        mkdir -p "$results_dir"
+        mkdir -p "$perf_dir"
         { perf report -i "$tmp/perf-push.data" --no-children --sort comm -g none --stdio
           perf report -i "$tmp/perf-push.data" --no-children --sort comm,dso,sym -g none \
-            --percent-limit 0.5 --stdio; } >"$results_dir/perf-push-$r-$date_tag.txt" 2>/dev/null || true
+            --percent-limit 0.5 --stdio; } >"$perf_dir/perf-push-$r-$date_tag.txt" 2>/dev/null || true
+        log "perf report: $perf_dir/perf-push-$r-$date_tag.txt"
     fi
     for i in "${!daemons[@]}"; do
         cpu+="${cpu:+,}\"${daemons[$i]}\":$(awk -v a="${cpu0[$i]}" -v b="${cpu1[$i]}" -v hz="$HZ" \
