@@ -229,6 +229,29 @@ static enum MHD_Result queue_answer(http_request_t *req)
     return ret;
 }
 
+static enum MHD_Result on_nul_check(void *cls, enum MHD_ValueKind kind, const char *key,
+                                    size_t key_size, const char *value, size_t value_size)
+{
+    int *nul = cls;
+
+    (void)kind;
+    if ((key != NULL && strlen(key) != key_size) || (value != NULL && strlen(value) != value_size)) {
+        *nul = 1;
+        return MHD_NO;
+    }
+    return MHD_YES;
+}
+
+/* Routes read query values as C strings: one holding a NUL (%00) would be cut short there and
+ * mean something else than what was sent, so such a request is refused as a whole. */
+static int query_has_nul(struct MHD_Connection *conn)
+{
+    int nul = 0;
+
+    MHD_get_connection_values_n(conn, MHD_GET_ARGUMENT_KIND, on_nul_check, &nul);
+    return nul;
+}
+
 /* MHD's protocol: a first call with the headers, calls with body pieces, then a final call with
  * *upload_data_size == 0; after a resume the final call is repeated. */
 static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const char *url,
@@ -274,7 +297,10 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const c
     request_capture(req, method, url);
     req->dispatched = 1;
     req->in_handler = 1;
-    s->handler(req, s->arg);
+    if (query_has_nul(conn))
+        http_respond_reply(req, 400, -400, "query parameters must not contain NUL (%00)", NULL);
+    else
+        s->handler(req, s->arg);
     req->in_handler = 0;
     if (req->response != NULL)
         return queue_answer(req);

@@ -361,6 +361,18 @@ static void scenario_get(client_t *cl)
     CHECK(cl, resp_header(&r, "Content-Type", ct, sizeof(ct)) != NULL);
     CHECK(cl, strcmp(ct, "application/json") == 0);
     CHECK(cl, body_is(&r, "{\"code\":0,\"message\":\"ok\"}"));
+
+    /* A NUL inside a query value (or name) is refused before any handler sees it. */
+    CHECK(cl, conn_send_str(&c, "GET /goim/push/keys?operation=1000&keys=a%00b HTTP/1.1\r\n"
+                                "Host: test\r\n\r\n") == 0);
+    CHECK(cl, conn_read_response(&c, &r) == 0);
+    CHECK(cl, r.status == 400);
+    CHECK(cl, body_is(&r, "{\"code\":-400,\"message\":\"query parameters must not contain NUL "
+                          "(%00)\"}"));
+    CHECK(cl, conn_send_str(&c, "GET /goim/push/keys?op%00x=1 HTTP/1.1\r\nHost: test\r\n\r\n") ==
+                  0);
+    CHECK(cl, conn_read_response(&c, &r) == 0);
+    CHECK(cl, r.status == 400);
     close(c.fd);
 }
 
@@ -369,7 +381,7 @@ static void test_get_query(void **state)
     seen_t *s = &fx.seen;
 
     run_client(scenario_get);
-    assert_int_equal(s->handled, 1);
+    assert_int_equal(s->handled, 1); /* the two requests with a NUL never reached the handler */
     assert_string_equal(s->method, "GET");
     assert_string_equal(s->path, "/goim/push/keys");
     assert_string_equal(s->operation, "1000");
