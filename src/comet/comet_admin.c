@@ -25,18 +25,17 @@ static json_int_t stat_sum(const comet_server_t *s, size_t offset)
 
 static json_t *admin_metrics(const comet_server_t *s)
 {
-    return json_pack("{s:s,s:i,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,"
-                     "s:I,s:I,s:I,s:I}",
-                     "server", s->conf->server_id, "workers", s->nworkers, "conns", SUM(conns),
-                     "sockets", SUM(sockets), "ws_conns", SUM(ws), "rooms",
-                     (json_int_t)s->renew.rooms, "accepted", SUM(accepted), "auth_ok", SUM(auth_ok),
-                     "auth_failed", SUM(auth_failed), "packets_in", SUM(packets_in), "packets_out",
-                     SUM(packets_out), "bytes_in", SUM(bytes_in), "bytes_out", SUM(bytes_out),
-                     "kicks", SUM(kicks), "pushes", SUM(pushes), "protocol_errors",
-                     SUM(protocol_errors), "timeouts", SUM(timeouts), "slow_consumers",
-                     SUM(slow_consumers), "renewals", (json_int_t)s->renew.renewals, "duplicates",
-                     SUM(duplicates), "fetches", SUM(fetches), "fanouts_merged",
-                     SUM(fanouts_merged));
+    return json_pack(
+        "{s:s,s:i,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,"
+        "s:I,s:I,s:I,s:I}",
+        "server", s->conf->server_id, "workers", s->nworkers, "conns", SUM(conns), "sockets",
+        SUM(sockets), "ws_conns", SUM(ws), "rooms", (json_int_t)s->renew.rooms, "accepted",
+        SUM(accepted), "auth_ok", SUM(auth_ok), "auth_failed", SUM(auth_failed), "packets_in",
+        SUM(packets_in), "packets_out", SUM(packets_out), "bytes_in", SUM(bytes_in), "bytes_out",
+        SUM(bytes_out), "kicks", SUM(kicks), "pushes", SUM(pushes), "protocol_errors",
+        SUM(protocol_errors), "timeouts", SUM(timeouts), "slow_consumers", SUM(slow_consumers),
+        "renewals", (json_int_t)s->renew.renewals, "duplicates", SUM(duplicates), "fetches",
+        SUM(fetches), "fanouts_merged", SUM(fanouts_merged));
 }
 
 static json_t *admin_health(const comet_server_t *s)

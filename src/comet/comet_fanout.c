@@ -173,7 +173,9 @@ uint32_t comet_fanout_room(comet_fanout_t *f, comet_room_t *room, buf_shared_t *
     if (room->count == 0)
         return 0;
     comet_fanout_job_t *tail = f->now_tail;
-    if (tail != NULL && tail->room == room && !tail->started && tail->cursor != NULL) {
+    if (tail != NULL && tail->room == room && !tail->started && tail->cursor != NULL &&
+        tail->tcp->len + tcp->len <= COMET_FANOUT_MERGE_MAX &&
+        tail->ws->len + ws->len <= COMET_FANOUT_MERGE_MAX) {
         /* The worker is behind: the last fan-out queued for this room has not begun, so this
          * message rides along and every member gets both in one write. Members who joined
          * since it was queued get both as well (its end moves to the room's last member). */

@@ -13,9 +13,10 @@
  *
  * When the worker falls behind, a room message whose room already has a fan-out queued that has
  * not begun joins it instead of queueing its own: its payload is appended, and each member gets
- * both in one write. So a worker short of CPU writes fewer, larger batches instead of building an
- * ever longer queue (bench/RESULTS.md §2: a write costs the same whatever it carries). Order is
- * kept: the queued fan-out is the room's newest. Worker thread only.
+ * both in one write, up to COMET_FANOUT_MERGE_MAX bytes. So a worker short of CPU writes fewer,
+ * larger batches instead of building an ever longer queue (bench/RESULTS.md §2: a write costs
+ * the same whatever it carries). Order is kept: the queued fan-out is the room's newest. Worker
+ * thread only.
  */
 #ifndef COMET_FANOUT_H
 #define COMET_FANOUT_H
@@ -26,7 +27,9 @@
 #include <stdint.h>
 #include <uv.h>
 
-#define COMET_FANOUT_BATCH_DEFAULT 4096 /* [server] fanout_batch */
+/* Largest payload a merged fan-out grows to: each append copies it, and each member must take it
+ * in one go, far below protocol.max_pending_bytes. */
+#define COMET_FANOUT_MERGE_MAX (64u * 1024)
 #define COMET_FANOUT_TICK_MS 100
 
 typedef struct comet_room_s comet_room_t;

@@ -235,7 +235,8 @@ static enum MHD_Result on_nul_check(void *cls, enum MHD_ValueKind kind, const ch
     int *nul = cls;
 
     (void)kind;
-    if ((key != NULL && strlen(key) != key_size) || (value != NULL && strlen(value) != value_size)) {
+    if ((key != NULL && strlen(key) != key_size) ||
+        (value != NULL && strlen(value) != value_size)) {
         *nul = 1;
         return MHD_NO;
     }

@@ -34,10 +34,10 @@ typedef struct job_call_s {
     job_msg_t *msg;
     job_room_batch_t *batch;
     int32_t speed;
-    int attempt;        /* retries scheduled so far */
-    int lingering;      /* room call: batch over, waiting for the linger to end */
-    uint64_t sent_ms;   /* room call: when its batch was first sent (uv_now) */
-    uint64_t due_ms;    /* in the wait list: when to send again, or to end the linger */
+    int attempt;             /* retries scheduled so far */
+    int lingering;           /* room call: batch over, waiting for the linger to end */
+    uint64_t sent_ms;        /* room call: when its batch was first sent (uv_now) */
+    uint64_t due_ms;         /* in the wait list: when to send again, or to end the linger */
     struct job_call_s *next; /* in the wait list */
 } job_call_t;
 
@@ -151,22 +151,29 @@ static int call_outcome(job_call_t *c, int status)
     return 0;
 }
 
+/* c carries room batch b from now on (sent next). */
+static void call_take_batch(job_call_t *c, job_room_batch_t *b)
+{
+    job_deliver_t *d = c->d;
+    c->batch = b;
+    c->attempt = 0;
+    c->sent_ms = uv_now(d->loop);
+    d->stats.batches++;
+    d->stats.batched_messages += b->n;
+}
+
 /* Starts the room's next batch on c, or frees c when the room has nothing queued. Returns 1
  * when c carries a batch to send, 0 when it was freed. */
 static int call_next_batch(job_call_t *c)
 {
-    job_deliver_t *d = c->d;
     c->lingering = 0;
-    c->batch = job_room_next(c->comet->batches, c->batch);
-    if (c->batch == NULL) {
+    job_room_batch_t *b = job_room_next(c->comet->batches, c->batch);
+    if (b == NULL) {
         job_comet_unref(c->comet);
         free(c);
         return 0;
     }
-    c->attempt = 0;
-    c->sent_ms = uv_now(d->loop);
-    d->stats.batches++;
-    d->stats.batched_messages += c->batch->n;
+    call_take_batch(c, b);
     return 1;
 }
 
@@ -283,10 +290,7 @@ static void deliver_room(job_msg_t *m)
         if (b == NULL)
             continue; /* queued behind the call in flight for this room */
         job_call_t *c = call_new(d, comet, RPC_COMET_BROADCAST_ROOM);
-        c->batch = b;
-        c->sent_ms = uv_now(d->loop);
-        d->stats.batches++;
-        d->stats.batched_messages += b->n;
+        call_take_batch(c, b);
         call_send(c);
     }
 }

@@ -37,9 +37,9 @@ logic_events_t *logic_events_new(logic_server_t *s, char *err, size_t errlen)
         }
     }
     if (conf->events_callback_url[0] != '\0') {
-        e->callback = logic_callback_new(conf->events_callback_url,
-                                         conf->events_callback_timeout_ms,
-                                         (size_t)conf->events_callback_queue, err, errlen);
+        e->callback =
+            logic_callback_new(conf->events_callback_url, conf->events_callback_timeout_ms,
+                               (size_t)conf->events_callback_queue, err, errlen);
         if (e->callback == NULL) {
             logic_events_free(e, 0);
             return NULL;

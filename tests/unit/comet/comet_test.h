@@ -377,8 +377,8 @@ static inline void on_wake(uv_async_t *a)
     if (burst != NULL) {
         /* all issued before the loop turns: the client's writer sends them in one write */
         for (size_t i = 0; i < h->burst_n; i++) {
-            int rc = rpc_client_call(h->push, h->call_method, burst[i], h->call_desc,
-                                     T_TIMEOUT_MS, on_burst_reply, h);
+            int rc = rpc_client_call(h->push, h->call_method, burst[i], h->call_desc, T_TIMEOUT_MS,
+                                     on_burst_reply, h);
             if (rc != 0)
                 on_burst_reply(rc, NULL, h);
         }

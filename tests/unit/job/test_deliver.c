@@ -456,7 +456,7 @@ static void test_room_linger(void **state)
     feed_room(2001); /* idle room: sent at once */
     assert_true(run_until(cond_a_room_calls_1));
     assert_int_equal(g->a.room_sizes[0], 1);
-    assert_true(run_until(cond_idle)); /* answered and released... */
+    assert_true(run_until(cond_idle));             /* answered and released... */
     assert_int_equal(job_room_active(batches), 1); /* ...but the room is still busy */
     for (int32_t op = 2002; op <= 2004; op++)
         feed_room(op);
@@ -585,10 +585,13 @@ static void test_comet_vanishes(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_push_keys_to_one_comet),        cmocka_unit_test(test_room_batching),
+        cmocka_unit_test(test_push_keys_to_one_comet),
+        cmocka_unit_test(test_room_batching),
         cmocka_unit_test(test_room_linger),
-        cmocka_unit_test(test_broadcast_speed_split),         cmocka_unit_test(test_malformed),
-        cmocka_unit_test(test_timeout_retried_then_given_up), cmocka_unit_test(test_comet_vanishes),
+        cmocka_unit_test(test_broadcast_speed_split),
+        cmocka_unit_test(test_malformed),
+        cmocka_unit_test(test_timeout_retried_then_given_up),
+        cmocka_unit_test(test_comet_vanishes),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }

@@ -131,9 +131,9 @@ static void test_parse_url(void **state)
     assert_string_equal(host, "127.0.0.1");
     assert_int_equal(port, 8080);
     assert_string_equal(path, "/hook?a=1");
-    assert_int_equal(
-        logic_callback_parse_url("http://example.org", host, sizeof(host), &port, path, sizeof(path)),
-        0);
+    assert_int_equal(logic_callback_parse_url("http://example.org", host, sizeof(host), &port, path,
+                                              sizeof(path)),
+                     0);
     assert_string_equal(host, "example.org");
     assert_int_equal(port, 80);
     assert_string_equal(path, "/");

@@ -97,9 +97,9 @@ static void sink_run(void *arg)
         uv_mutex_unlock(&s->lock);
         free(body);
         char answer[128];
-        int n = snprintf(answer, sizeof(answer),
-                         "HTTP/1.1 %d X\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok",
-                         status);
+        int n =
+            snprintf(answer, sizeof(answer),
+                     "HTTP/1.1 %d X\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok", status);
         if (write(c, answer, (size_t)n) < 0)
             perror("test_http_sink: write");
         close(c);
