@@ -1,0 +1,56 @@
+/* admin.h - the admin endpoint every herald daemon serves: GET /health (liveness), GET /ready
+ * (readiness) and GET /metrics, routed by one table, answered in goim's reply shape
+ * {"code","message","data"}.
+ *
+ * A daemon describes itself with an admin_ops_t and either lets admin_new run a listener of its
+ * own (comet, router, job: their admin port) or routes requests of an HTTP server it already has
+ * through admin_route (logic: its API port also answers /health, /ready, /metrics and their
+ * /herald/v1/ aliases). Loop thread only; the callbacks run on the loop thread.
+ *
+ * Answers:
+ *   /health   200, data = ops->health(arg) (or {} when NULL): the process is up and serving.
+ *   /ready    200 when ops->ready(arg, &data) returns 1, 503 when it returns 0 (message
+ *             "not ready"); data is what ready stored (may stay NULL). Without ops->ready it is
+ *             ready whenever it is alive.
+ *   /metrics  200, data = ops->metrics(arg) (or {} when NULL).
+ *   another path: 404 {"code":-404,"message":"not found"}; a method other than GET or HEAD on a
+ *   known path: 405 {"code":-405,"message":"method not allowed"}.
+ */
+#ifndef HERALD_ADMIN_H
+#define HERALD_ADMIN_H
+
+#include "http.h"
+
+#include <jansson.h>
+#include <uv.h>
+
+typedef struct admin_ops_s {
+    /* Each returns a new JSON object (the reference is stolen), or NULL for {}. */
+    json_t *(*health)(void *arg);
+    json_t *(*metrics)(void *arg);
+    /* 1 ready, 0 not; *data (starts NULL) may receive a new JSON object saying why. */
+    int (*ready)(void *arg, json_t **data);
+} admin_ops_t;
+
+typedef struct admin_s admin_t;
+
+/* An admin endpoint of its own on host:port (port 0 = ephemeral; host numeric, as
+ * http_server_listen). ops and arg are borrowed and must outlive it. Returns the endpoint, or
+ * NULL with the listen error in *err (UV_E* / HERALD_E*). Aborts on OOM. */
+admin_t *admin_new(uv_loop_t *loop, const admin_ops_t *ops, void *arg, const char *host, int port,
+                   int *err);
+
+/* Bound port. */
+int admin_port(const admin_t *a);
+
+/* Stops listening and frees a; cb (may be NULL) runs once everything is closed. a may be NULL
+ * (then cb runs at once). */
+void admin_close(admin_t *a, void (*cb)(void *arg), void *arg);
+
+/* For a daemon whose own HTTP server also carries the admin routes: answers req and returns 1
+ * when `path` is an admin path (/health, /ready, /metrics, or one of them under `prefix`, which
+ * may be NULL: "/herald/v1" gives /herald/v1/health, ...); returns 0 and leaves req alone
+ * otherwise. */
+int admin_route(const admin_ops_t *ops, void *arg, http_request_t *req, const char *prefix);
+
+#endif
