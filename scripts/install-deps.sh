@@ -9,6 +9,8 @@ PACKAGES=(
     libprotobuf-c-dev protobuf-c-compiler
     libwslay-dev libmicrohttpd-dev libjansson-dev libinih-dev
     libcmocka-dev uthash-dev nettle-dev
+    libcurl4-openssl-dev libsodium-dev libssl-dev
+    clang cppcheck clang-format
     redis-server redis-tools curl procps tmux
 )
 
