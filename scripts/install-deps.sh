@@ -10,7 +10,7 @@ PACKAGES=(
     libwslay-dev libmicrohttpd-dev libjansson-dev libinih-dev
     libcmocka-dev uthash-dev nettle-dev
     libcurl4-openssl-dev libsodium-dev libssl-dev
-    clang cppcheck clang-format
+    clang cppcheck clang-format python3
     redis-server redis-tools curl procps tmux
 )
 

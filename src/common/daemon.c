@@ -1,5 +1,6 @@
 /* daemon.c - command line, configuration loading and signal handling shared by every daemon. */
 #include "daemon.h"
+#include "herald_version.h"
 #include "log.h"
 
 #include <getopt.h>
@@ -13,22 +14,24 @@
 static void daemon_usage(FILE *out, const char *name)
 {
     fprintf(out,
-            "usage: herald-%s [-c FILE] [-t] [-h]\n"
-            "  -c FILE  configuration file (default conf/%s.ini if it exists)\n"
-            "  -t       check the configuration and exit\n"
-            "  -h       show this help\n"
+            "usage: herald-%s [-c FILE] [-t] [-V] [-h]\n"
+            "  -c FILE        configuration file (default conf/%s.ini if it exists)\n"
+            "  -t             check the configuration and exit\n"
+            "  -V, --version  print the version and exit\n"
+            "  -h             show this help\n"
             "Every key can be overridden by HERALD_<SECTION>_<KEY> in the environment.\n",
             name, name);
 }
 
 void daemon_setup(int argc, char **argv, const char *name, const conf_item_t *items, void *conf)
 {
+    static const struct option longopts[] = {{"version", no_argument, NULL, 'V'}, {0}};
     const char *path = NULL;
     int check = 0, opt;
     char def_path[256], err[1024];
 
     log_init(name, LOG_INFO);
-    while ((opt = getopt(argc, argv, "c:th")) != -1) {
+    while ((opt = getopt_long(argc, argv, "c:tVh", longopts, NULL)) != -1) {
         switch (opt) {
         case 'c':
             path = optarg;
@@ -36,6 +39,9 @@ void daemon_setup(int argc, char **argv, const char *name, const conf_item_t *it
         case 't':
             check = 1;
             break;
+        case 'V':
+            printf("herald-%s %s (%s)\n", name, HERALD_VERSION, HERALD_GIT_REV);
+            exit(0);
         case 'h':
             daemon_usage(stdout, name);
             exit(0);

@@ -1,8 +1,11 @@
 /* daemon.h - what every herald daemon's main() shares: command line, config loading, signals.
  *
- *   herald-<name> [-c FILE] [-t] [-h]
+ *   herald-<name> [-c FILE] [-t] [-V] [-h]
  *     -c FILE  config file (default conf/<name>.ini if it exists, else defaults + environment)
  *     -t       check the configuration, print "FILE: ok" or the error, exit 0 / 1 (nginx -t)
+ *     -V, --version
+ *              print "herald-<name> <version> (<git describe at configure time, or unknown>)"
+ *              on stdout and exit 0
  */
 #ifndef HERALD_DAEMON_H
 #define HERALD_DAEMON_H
@@ -10,7 +13,7 @@
 #include "conf.h"
 #include <uv.h>
 
-/* Parses argv, loads the config into `conf` (via conf_load) and handles -t and -h (both exit).
+/* Parses argv, loads the config into `conf` (via conf_load) and handles -t, -V and -h (all exit).
  * On a config error prints it to stderr and exits 1. Returns only when the daemon should run. */
 void daemon_setup(int argc, char **argv, const char *name, const conf_item_t *items, void *conf);
 
