@@ -4,9 +4,10 @@
  * arrived behind the OpAuth in the same read are deferred (copied) and handled in order once the
  * connection is authenticated. On a reply with code 0 the connection is registered, the user's
  * other keys listed in kick_keys are kicked, op 8 {"code":0,"mid",...} and the backlog are
- * written, and the connection takes its place in the user's stream (comet_sync.h). On an error code, or when logic is unavailable (HERALD_EUNAVAIL) or too slow
- * (HERALD_ETIMEDOUT), op 8 {"code":<code>,"message":"..."} is written and the connection is
- * closed after the write. Worker thread only.
+ * written, and the connection takes its place in the user's stream (comet_sync.h). On an error
+ * code, or when logic is unavailable (HERALD_EUNAVAIL) or too slow (HERALD_ETIMEDOUT), op 8
+ * {"code":<code>,"message":"..."} is written and the connection is closed after the write. Worker
+ * thread only.
  */
 #ifndef COMET_AUTH_H
 #define COMET_AUTH_H

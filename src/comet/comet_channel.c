@@ -30,9 +30,9 @@ void comet_channel_register(comet_conn_t *c)
         comet_push_kick_remote(w->server, old_worker, c->key, c->reg_seq, "duplicate key");
     strmap_put(&w->keys, c);
     c->t = comet_worker_now(w);
-    comet_list_unlink(&c->link);
-    comet_list_append(&w->active, &c->link);
-    comet_list_append(&w->all, &c->all_link);
+    list_unlink(&c->link);
+    list_append(&w->active, &c->link);
+    list_append(&w->all, &c->all_link);
     c->flags |= COMET_CONN_F_REGISTERED;
     COMET_STAT_ADD(&w->stats, conns, 1);
 }
@@ -45,7 +45,7 @@ void comet_channel_unregister(comet_conn_t *c)
     strmap_del(&w->keys, c);
     comet_channel_set_room(c, NULL, 0);
     comet_fanout_unlink(&w->fanout, &c->all_link);
-    comet_list_unlink(&c->all_link);
+    list_unlink(&c->all_link);
     COMET_STAT_SUB(&w->stats, conns, 1);
     /* A replaced connection's key lives on in the newer connection: telling logic the key is
      * gone would drop the newer one's placement. At shutdown ServerDown covers everything. */

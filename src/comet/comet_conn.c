@@ -47,7 +47,7 @@ void comet_conn_accept(comet_worker_t *w, uv_stream_t *listener, int ws)
     }
     COMET_STAT_ADD(&w->stats, accepted, 1);
     c->t = comet_worker_now(w);
-    comet_list_append(&w->pending, &c->link);
+    list_append(&w->pending, &c->link);
     uv_tcp_nodelay(&c->tcp, 1);
     rc = uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read);
     if (rc != 0 || w->stopping)
@@ -152,8 +152,8 @@ void comet_conn_touch(comet_conn_t *c)
     if (c->t == now)
         return;
     c->t = now;
-    comet_list_unlink(&c->link);
-    comet_list_append(&w->active, &c->link);
+    list_unlink(&c->link);
+    list_append(&w->active, &c->link);
 }
 
 /* ------------------------------------------------------------------------------ write path */
@@ -361,8 +361,8 @@ void comet_conn_finish(comet_conn_t *c)
         comet_channel_unregister(c);
     c->state = COMET_CONN_CLOSING;
     c->t = comet_worker_now(w);
-    comet_list_unlink(&c->link);
-    comet_list_append(&w->closing, &c->link);
+    list_unlink(&c->link);
+    list_append(&w->closing, &c->link);
     /* Reading may be paused (auth in flight); read on to see the peer's EOF. */
     uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read);
     uv_shutdown_t *req = xmalloc(sizeof *req);
@@ -378,7 +378,7 @@ void comet_conn_close(comet_conn_t *c)
         return;
     if (c->flags & COMET_CONN_F_REGISTERED)
         comet_channel_unregister(c);
-    comet_list_unlink(&c->link);
+    list_unlink(&c->link);
     c->state = COMET_CONN_CLOSED;
     uv_close((uv_handle_t *)&c->tcp, on_close);
 }

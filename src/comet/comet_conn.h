@@ -16,7 +16,7 @@
 
 #include "buf.h"
 #include "comet_accepts.h"
-#include "comet_list.h"
+#include "list.h"
 #include "proto.h"
 
 #include <stdint.h>
@@ -54,13 +54,13 @@ typedef struct comet_ws_in_s {
 } comet_ws_in_t;
 
 typedef struct comet_conn_s {
-    uv_tcp_t tcp;           /* first member; tcp.loop->data is the worker */
-    comet_link_t link;      /* worker's pending, active or closing list (ordered by t) */
-    comet_link_t all_link;  /* worker's list of authenticated connections (broadcasts) */
-    comet_link_t room_link; /* member of room */
-    comet_room_t *room;     /* NULL when in no room */
-    char *key;              /* heap, sized exactly; NULL before auth; its device follows the NUL
-                             * in the same allocation (comet_auth_device) */
+    uv_tcp_t tcp;          /* first member; tcp.loop->data is the worker */
+    list_link_t link;      /* worker's pending, active or closing list (ordered by t) */
+    list_link_t all_link;  /* worker's list of authenticated connections (broadcasts) */
+    list_link_t room_link; /* member of room */
+    comet_room_t *room;    /* NULL when in no room */
+    char *key;             /* heap, sized exactly; NULL before auth; its device follows the NUL
+                            * in the same allocation (comet_auth_device) */
     union {
         comet_auth_t *auth; /* Connect in flight (state AUTHING), else NULL */
         comet_sync_t *sync; /* Fetch in flight (state AUTHED, comet_sync.h), else NULL */

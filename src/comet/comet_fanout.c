@@ -10,9 +10,9 @@
 
 struct comet_fanout_job_s {
     comet_fanout_job_t *next;
-    comet_link_t *cursor; /* next link to visit, NULL when done */
-    comet_link_t *end;    /* last link to visit */
-    comet_room_t *room;   /* held while walking its members; NULL when walking the all list */
+    list_link_t *cursor; /* next link to visit, NULL when done */
+    list_link_t *end;    /* last link to visit */
+    comet_room_t *room;  /* held while walking its members; NULL when walking the all list */
     buf_shared_t *tcp;
     buf_shared_t *ws;
     uint32_t packets;
@@ -59,13 +59,13 @@ static uint32_t job_step(comet_fanout_job_t *job, uint32_t max_visits, uint32_t 
     uint32_t writes = 0;
     *visits = 0;
     while (job->cursor != NULL && *visits < max_visits && writes < max_writes) {
-        comet_link_t *link = job->cursor;
+        list_link_t *link = job->cursor;
         job->started = 1;
         /* Advance first: the write may close the connection and unlink it. */
         job->cursor = link == job->end ? NULL : link->next;
         (*visits)++;
-        comet_conn_t *c = job->room ? comet_container_of(link, comet_conn_t, room_link)
-                                    : comet_container_of(link, comet_conn_t, all_link);
+        comet_conn_t *c = job->room ? list_entry(link, comet_conn_t, room_link)
+                                    : list_entry(link, comet_conn_t, all_link);
         if (c->state != COMET_CONN_AUTHED)
             continue;
         if (job->op >= 0 && !comet_accepts_has(&c->accepts, job->op))
@@ -131,11 +131,11 @@ static void on_tick(uv_timer_t *t)
     }
 }
 
-static comet_fanout_job_t *job_new(comet_link_t *list, buf_shared_t *tcp, buf_shared_t *ws,
+static comet_fanout_job_t *job_new(list_link_t *list, buf_shared_t *tcp, buf_shared_t *ws,
                                    uint32_t packets, int32_t op)
 {
     comet_fanout_job_t *job = xcalloc(1, sizeof *job);
-    job->cursor = comet_list_first(list);
+    job->cursor = list_first(list);
     job->end = list->prev;
     job->tcp = buf_shared_ref(tcp);
     job->ws = buf_shared_ref(ws);
@@ -194,10 +194,10 @@ uint32_t comet_fanout_room(comet_fanout_t *f, comet_room_t *room, buf_shared_t *
     return n;
 }
 
-uint32_t comet_fanout_all(comet_fanout_t *f, comet_link_t *all, uint32_t count, int32_t op,
+uint32_t comet_fanout_all(comet_fanout_t *f, list_link_t *all, uint32_t count, int32_t op,
                           buf_shared_t *tcp, buf_shared_t *ws, uint32_t rate)
 {
-    if (comet_list_empty(all))
+    if (list_empty(all))
         return 0;
     comet_fanout_job_t *job = job_new(all, tcp, ws, 1, op);
     if (rate == 0) {
@@ -215,7 +215,7 @@ uint32_t comet_fanout_all(comet_fanout_t *f, comet_link_t *all, uint32_t count, 
     return count;
 }
 
-static void job_unlink(comet_fanout_job_t *job, comet_link_t *link)
+static void job_unlink(comet_fanout_job_t *job, list_link_t *link)
 {
     if (job->cursor == NULL)
         return;
@@ -227,7 +227,7 @@ static void job_unlink(comet_fanout_job_t *job, comet_link_t *link)
     }
 }
 
-void comet_fanout_unlink(comet_fanout_t *f, comet_link_t *link)
+void comet_fanout_unlink(comet_fanout_t *f, list_link_t *link)
 {
     for (comet_fanout_job_t *j = f->now_head; j != NULL; j = j->next)
         job_unlink(j, link);

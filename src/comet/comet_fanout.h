@@ -22,7 +22,7 @@
 #define COMET_FANOUT_H
 
 #include "buf.h"
-#include "comet_list.h"
+#include "list.h"
 
 #include <stdint.h>
 #include <uv.h>
@@ -57,11 +57,11 @@ uint32_t comet_fanout_room(comet_fanout_t *f, comet_room_t *room, buf_shared_t *
 /* Writes to every authenticated connection of the worker (list `all`, linked through
  * comet_conn_t.all_link) that accepts op; rate = connections written per second (0 = no limit).
  * Returns the number of connections targeted before the accepts filter. */
-uint32_t comet_fanout_all(comet_fanout_t *f, comet_link_t *all, uint32_t count, int32_t op,
+uint32_t comet_fanout_all(comet_fanout_t *f, list_link_t *all, uint32_t count, int32_t op,
                           buf_shared_t *tcp, buf_shared_t *ws, uint32_t rate);
 
 /* Must be called before a room_link or all_link is unlinked from its list. */
-void comet_fanout_unlink(comet_fanout_t *f, comet_link_t *link);
+void comet_fanout_unlink(comet_fanout_t *f, list_link_t *link);
 
 /* Drops every fan-out in progress (references and room holds released). */
 void comet_fanout_cancel(comet_fanout_t *f);

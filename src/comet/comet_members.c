@@ -41,8 +41,9 @@ static void on_part(comet_task_t *t, void *owner)
     comet_room_t *room = comet_rooms_find(&w->rooms, m->room, m->len);
     if (room != NULL) {
         mid_top_init(&part->top, m->limit);
-        for (comet_link_t *l = room->members.next; l != &room->members; l = l->next) {
-            const comet_conn_t *c = comet_container_of(l, comet_conn_t, room_link);
+        LIST_FOREACH(l, &room->members)
+        {
+            const comet_conn_t *c = list_entry(l, comet_conn_t, room_link);
             if (c->state != COMET_CONN_AUTHED)
                 continue;
             mid_top_add(&part->top, c->mid, 1);

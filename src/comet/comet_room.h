@@ -2,23 +2,23 @@
  *
  * Owned by one worker thread (comet_worker.h); nothing here is thread-safe. Room ids are interned:
  * a room exists while it has members or is held by a fan-out in progress, and every member points
- * at the same comet_room_t. Members are comet_link_t embedded in the caller's objects (a
+ * at the same comet_room_t. Members are list_link_t embedded in the caller's objects (a
  * connection's room_link); the rooms never allocate per member.
  */
 #ifndef COMET_ROOM_H
 #define COMET_ROOM_H
 
-#include "comet_list.h"
+#include "list.h"
 #include "strmap.h"
 
 #include <stddef.h>
 #include <stdint.h>
 
 typedef struct comet_room_s {
-    comet_link_t members; /* list of members' links, in join order */
-    uint32_t count;       /* members */
-    uint32_t holds;       /* fan-outs iterating the member list (comet_room_hold) */
-    char id[];            /* NUL-terminated */
+    list_link_t members; /* list of members' links, in join order */
+    uint32_t count;      /* members */
+    uint32_t holds;      /* fan-outs iterating the member list (comet_room_hold) */
+    char id[];           /* NUL-terminated */
 } comet_room_t;
 
 typedef struct comet_rooms_s {
@@ -40,10 +40,10 @@ comet_room_t *comet_rooms_next(const comet_rooms_t *rs, uint32_t *pos);
 
 /* Appends member (in no list) to the room `id` (valid, see proto_room_id_valid), creating it.
  * Returns the room. Aborts on OOM. */
-comet_room_t *comet_room_join(comet_rooms_t *rs, const char *id, size_t len, comet_link_t *member);
+comet_room_t *comet_room_join(comet_rooms_t *rs, const char *id, size_t len, list_link_t *member);
 
 /* Unlinks member from room; frees the room when it has no member and no hold left. */
-void comet_room_leave(comet_rooms_t *rs, comet_room_t *room, comet_link_t *member);
+void comet_room_leave(comet_rooms_t *rs, comet_room_t *room, list_link_t *member);
 
 /* Keeps room alive while a fan-out iterates its members, even if they all leave. */
 void comet_room_hold(comet_room_t *room);

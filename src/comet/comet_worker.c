@@ -29,12 +29,12 @@ static void on_connection(uv_stream_t *listener, int status)
 }
 
 /* Closes the connections at the head of an ordered list whose time is up. */
-static void sweep_list(comet_worker_t *w, comet_link_t *head, uint64_t timeout, int count)
+static void sweep_list(comet_worker_t *w, list_link_t *head, uint64_t timeout, int count)
 {
     uint32_t now = comet_worker_now(w);
-    comet_link_t *l;
-    while ((l = comet_list_first(head)) != NULL) {
-        comet_conn_t *c = comet_container_of(l, comet_conn_t, link);
+    list_link_t *l;
+    while ((l = list_first(head)) != NULL) {
+        comet_conn_t *c = list_entry(l, comet_conn_t, link);
         if ((uint32_t)(now - c->t) < timeout)
             break;
         if (count) {
@@ -68,10 +68,10 @@ int comet_worker_init(comet_worker_t *w, comet_server_t *s, const comet_conf_t *
         return rc;
     w->loop_ready = 1;
     w->loop.data = w;
-    comet_list_init(&w->pending);
-    comet_list_init(&w->active);
-    comet_list_init(&w->closing);
-    comet_list_init(&w->all);
+    list_init(&w->pending);
+    list_init(&w->active);
+    list_init(&w->closing);
+    list_init(&w->all);
     comet_rooms_init(&w->rooms);
     strmap_init(&w->keys, worker_key);
     buf_init(&w->out);
@@ -142,11 +142,11 @@ void comet_worker_on_socket_closed(comet_worker_t *w)
 }
 
 /* Kicks every connection of list (each leaves it: to the closing list or closed). */
-static void kick_list(comet_link_t *head)
+static void kick_list(list_link_t *head)
 {
-    comet_link_t *l;
-    while ((l = comet_list_first(head)) != NULL) {
-        comet_conn_t *c = comet_container_of(l, comet_conn_t, link);
+    list_link_t *l;
+    while ((l = list_first(head)) != NULL) {
+        comet_conn_t *c = list_entry(l, comet_conn_t, link);
         if (c->state == COMET_CONN_AUTHING)
             comet_conn_close(c); /* no reply to wait for: logic forgets it with ServerDown */
         else

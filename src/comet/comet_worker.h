@@ -16,12 +16,12 @@
 #include "comet_ack.h"
 #include "comet_conf.h"
 #include "comet_fanout.h"
-#include "comet_list.h"
 #include "comet_logic.h"
 #include "comet_online.h"
 #include "comet_queue.h"
 #include "comet_room.h"
 #include "comet_stats.h"
+#include "list.h"
 #include "strmap.h"
 #include "ws.h"
 
@@ -48,12 +48,12 @@ struct comet_worker_s {
     uv_timer_t sweep;
     uint8_t *read_buf; /* lent to every read of this worker (alloc callback) */
     ws_codec_t *ws;
-    buf_t out;            /* building multi-packet writes (auth reply + backlog) */
-    buf_t scratch;        /* a packet before it is framed for WebSocket */
-    comet_link_t pending; /* not yet authenticated, by accept time */
-    comet_link_t active;  /* authenticated, by last activity */
-    comet_link_t closing; /* finishing, by close time */
-    comet_link_t all;     /* authenticated, by registration (broadcast order) */
+    buf_t out;           /* building multi-packet writes (auth reply + backlog) */
+    buf_t scratch;       /* a packet before it is framed for WebSocket */
+    list_link_t pending; /* not yet authenticated, by accept time */
+    list_link_t active;  /* authenticated, by last activity */
+    list_link_t closing; /* finishing, by close time */
+    list_link_t all;     /* authenticated, by registration (broadcast order) */
     comet_rooms_t rooms;
     strmap_t keys; /* key -> comet_conn_t of this worker */
     comet_logic_t logic;

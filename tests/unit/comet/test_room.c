@@ -12,7 +12,7 @@
 
 typedef struct member_s {
     int id;
-    comet_link_t link;
+    list_link_t link;
 } member_t;
 
 static void init_members(member_t *m, int n)
@@ -26,8 +26,8 @@ static void init_members(member_t *m, int n)
 static int member_ids(const comet_room_t *room, int *out, int max)
 {
     int n = 0;
-    for (comet_link_t *l = room->members.next; l != &room->members && n < max; l = l->next)
-        out[n++] = comet_container_of(l, member_t, link)->id;
+    for (list_link_t *l = room->members.next; l != &room->members && n < max; l = l->next)
+        out[n++] = list_entry(l, member_t, link)->id;
     return n;
 }
 
@@ -69,7 +69,7 @@ static void test_leave_frees_empty_room(void **state)
     comet_room_t *r = comet_room_join(&rs, "r", 1, &m[0].link);
     comet_room_join(&rs, "r", 1, &m[1].link);
     comet_room_leave(&rs, r, &m[0].link);
-    assert_null(m[0].link.next); /* unlinked links are NULL (comet_list.h) */
+    assert_null(m[0].link.next); /* unlinked links are NULL (list.h) */
     assert_int_equal(r->count, 1);
     assert_ptr_equal(comet_rooms_find(&rs, "r", 1), r);
     comet_room_leave(&rs, r, &m[1].link);
