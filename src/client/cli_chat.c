@@ -74,15 +74,21 @@ static void chat_say(const char *fmt, ...)
 /* One request to logic; returns the parsed reply and the status, or NULL (message printed). */
 static json_t *chat_http(chat_t *ch, const char *method, const char *path, int *status)
 {
-    char *body = NULL;
-    int rc = http_client_request(ch->logic_host, ch->logic_port, method, path, NULL, NULL, 0,
-                                 CHAT_HTTP_TIMEOUT_MS, status, &body);
-    if (rc < 0) {
-        chat_say("! logic: %s", herald_strerror(rc));
+    char url[2048];
+    if (http_client_url(url, sizeof(url), ch->logic_host, ch->logic_port, path) != 0) {
+        chat_say("! logic: request too long");
         return NULL;
     }
-    json_t *j = json_loads(body, 0, NULL);
-    free(body);
+    http_client_req_t req = {.method = method, .url = url, .timeout_ms = CHAT_HTTP_TIMEOUT_MS};
+    http_client_resp_t resp;
+    int rc = http_client_request(NULL, &req, &resp);
+    if (rc < 0) {
+        chat_say("! logic: %s (%s)", herald_strerror(rc), resp.error);
+        return NULL;
+    }
+    *status = resp.status;
+    json_t *j = json_loads(resp.body, 0, NULL);
+    free(resp.body);
     return j;
 }
 

@@ -100,15 +100,21 @@ int cli_token_main(int argc, char **argv)
         }
         headers[0] = auth;
     }
-    int status = 0;
-    char *body = NULL;
-    int rc = http_client_request(host, port, "POST", path, headers, NULL, 0, (int)timeout_ms,
-                                 &status, &body);
+    char url[512];
+    if (http_client_url(url, sizeof(url), host, port, path) != 0) {
+        fprintf(stderr, "herald-cli token: --logic is too long\n");
+        return CLI_EXIT_USAGE;
+    }
+    http_client_req_t req = {
+        .method = "POST", .url = url, .headers = headers, .timeout_ms = (int)timeout_ms};
+    http_client_resp_t resp;
+    int rc = http_client_request(NULL, &req, &resp);
     if (rc < 0) {
-        fprintf(stderr, "herald-cli token: %s:%d: %s\n", host, port, herald_strerror(rc));
+        fprintf(stderr, "herald-cli token: %s:%d: %s (%s)\n", host, port, herald_strerror(rc),
+                resp.error);
         return rc == -ETIMEDOUT ? CLI_EXIT_TIMEOUT : CLI_EXIT_FAIL;
     }
-    rc = cli_token_print(status, body);
-    free(body);
+    rc = cli_token_print(resp.status, resp.body);
+    free(resp.body);
     return rc;
 }

@@ -1,4 +1,4 @@
-/* client_net.h - blocking-style socket helpers of the client library (client.c, http_client.c,
+/* client_net.h - blocking-style socket helpers of the client library (client.c,
  * herald-cli): connect, wait, read and write on a non-blocking fd with poll() and an absolute
  * deadline. Internal to src/client.
  *

@@ -128,8 +128,9 @@ static void batch_free(callback_item_t *batch)
     }
 }
 
-/* POSTs the batch as one JSON array. Returns 1 when the receiver took it (2xx). */
-static int batch_post(logic_callback_t *cb, const callback_item_t *batch)
+/* POSTs the batch as one JSON array on http (the thread's keep-alive connection). Returns 1 when
+ * the receiver took it (2xx). */
+static int batch_post(logic_callback_t *cb, http_client_t *http, const callback_item_t *batch)
 {
     buf_t body;
     buf_init(&body);
@@ -141,19 +142,24 @@ static int batch_post(logic_callback_t *cb, const callback_item_t *batch)
     }
     buf_append(&body, "]", 1);
     static const char *const headers[] = {"Content-Type: application/json", NULL};
-    int status = 0;
-    char *answer = NULL;
-    int rc = http_client_request(cb->host, cb->port, "POST", cb->path, headers, body.data, body.len,
-                                 cb->timeout_ms, &status, &answer);
+    char url[sizeof(cb->host) + sizeof(cb->path) + 16]; /* always fits */
+    http_client_url(url, sizeof(url), cb->host, cb->port, cb->path);
+    http_client_req_t req = {.method = "POST",
+                             .url = url,
+                             .headers = headers,
+                             .body = body.data,
+                             .body_len = body.len,
+                             .timeout_ms = cb->timeout_ms};
+    http_client_resp_t resp;
+    int rc = http_client_request(http, &req, &resp);
     buf_deinit(&body);
-    free(answer);
+    free(resp.body);
     if (rc != 0) {
-        log_warn_rl("events: callback %s:%d%s: %s", cb->host, cb->port, cb->path,
-                    herald_strerror(rc));
+        log_warn_rl("events: callback %s: %s (%s)", url, herald_strerror(rc), resp.error);
         return 0;
     }
-    if (status < 200 || status > 299) {
-        log_warn_rl("events: callback %s:%d%s answered %d", cb->host, cb->port, cb->path, status);
+    if (resp.status < 200 || resp.status > 299) {
+        log_warn_rl("events: callback %s answered %d", url, resp.status);
         return 0;
     }
     return 1;
@@ -162,6 +168,7 @@ static int batch_post(logic_callback_t *cb, const callback_item_t *batch)
 static void callback_thread(void *arg)
 {
     logic_callback_t *cb = arg;
+    http_client_t *http = http_client_new(NULL);
     uint64_t backoff_ms = 0;
     uv_mutex_lock(&cb->lock);
     for (;;) {
@@ -172,7 +179,7 @@ static void callback_thread(void *arg)
         size_t n;
         callback_item_t *batch = batch_take(cb, &n);
         uv_mutex_unlock(&cb->lock);
-        int ok = batch_post(cb, batch);
+        int ok = batch_post(cb, http, batch);
         uv_mutex_lock(&cb->lock);
         if (ok) {
             cb->stats.posted += n;
@@ -197,6 +204,7 @@ static void callback_thread(void *arg)
     cb->head = cb->tail = NULL;
     cb->queued = 0;
     uv_mutex_unlock(&cb->lock);
+    http_client_free(http);
 }
 
 logic_callback_t *logic_callback_new(const char *url, int64_t timeout_ms, size_t queue_max,

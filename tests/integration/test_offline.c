@@ -58,14 +58,22 @@ static int push_mids(const int64_t *mids, int n, const char *body, uint64_t *seq
     int o = snprintf(path, sizeof(path), "/goim/push/mids?operation=%d", OP_BIZ);
     for (int i = 0; i < n; i++)
         o += snprintf(path + o, sizeof(path) - (size_t)o, "&mids=%lld", (long long)mids[i]);
-    int status = 0;
-    char *resp = NULL;
-    int rc = http_client_request("127.0.0.1", cluster_logic_http_port(g_c), "POST", path, NULL,
-                                 body, strlen(body), timeout_ms, &status, &resp);
+    char url[sizeof(path) + 32];
+    int rc = http_client_url(url, sizeof(url), "127.0.0.1", cluster_logic_http_port(g_c), path);
     if (rc != 0)
         return rc;
-    json_t *j = json_loads(resp, 0, NULL);
-    free(resp);
+    http_client_req_t req = {.method = "POST",
+                             .url = url,
+                             .body = body,
+                             .body_len = strlen(body),
+                             .timeout_ms = timeout_ms};
+    http_client_resp_t resp;
+    rc = http_client_request(NULL, &req, &resp);
+    if (rc != 0)
+        return rc;
+    int status = resp.status;
+    json_t *j = json_loads(resp.body, 0, NULL);
+    free(resp.body);
     json_t *data = json_object_get(j, "data");
     for (int i = 0; status == 200 && i < n; i++) {
         json_t *e = json_array_get(data, (size_t)i);

@@ -54,12 +54,16 @@ static int group_teardown(void **state)
 /* GET (or another method) on logic's port; returns the status, body in *body (heap). */
 static int fetch(const char *method, const char *path, char **body)
 {
-    int status = 0;
-    int rc = http_client_request("127.0.0.1", cluster_logic_http_port(g_c), method, path, NULL,
-                                 NULL, 0, WAIT_MS, &status, body);
+    char url[1024];
+    assert_int_equal(
+        http_client_url(url, sizeof(url), "127.0.0.1", cluster_logic_http_port(g_c), path), 0);
+    http_client_req_t req = {.method = method, .url = url, .timeout_ms = WAIT_MS};
+    http_client_resp_t resp;
+    int rc = http_client_request(NULL, &req, &resp);
     if (rc != 0)
-        fail_msg("%s %s: %d", method, path, rc);
-    return status;
+        fail_msg("%s %s: %d (%s)", method, path, rc, resp.error);
+    *body = resp.body;
+    return resp.status;
 }
 
 static void expect_status(const char *method, const char *path, int want, const char *contains)

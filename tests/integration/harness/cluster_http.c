@@ -18,16 +18,23 @@ int cluster_http_port(int port, const char *method, const char *path_query, cons
 {
     if (json)
         *json = NULL;
-    int status = 0;
-    char *resp = NULL;
-    int rc = http_client_request("127.0.0.1", port, method, path_query, NULL, body,
-                                 body ? strlen(body) : 0, CLUSTER_HTTP_TIMEOUT_MS, &status, &resp);
+    char url[2048];
+    int rc = http_client_url(url, sizeof(url), "127.0.0.1", port, path_query);
+    if (rc != 0)
+        return rc;
+    http_client_req_t req = {.method = method,
+                             .url = url,
+                             .body = body,
+                             .body_len = body ? strlen(body) : 0,
+                             .timeout_ms = CLUSTER_HTTP_TIMEOUT_MS};
+    http_client_resp_t resp;
+    rc = http_client_request(NULL, &req, &resp);
     if (rc != 0)
         return rc;
     if (json)
-        *json = json_loads(resp, JSON_DECODE_ANY, NULL);
-    free(resp);
-    return status;
+        *json = json_loads(resp.body, JSON_DECODE_ANY, NULL);
+    free(resp.body);
+    return resp.status;
 }
 
 int cluster_http(cluster_t *c, const char *method, const char *path_query, const char *body,
