@@ -2,6 +2,10 @@
  * server, blocking clients and RPC calls as job makes them (see comet_test.h). */
 #include "comet_test.h"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+
 #define AUTH_A "{\"mid\":7,\"key\":\"key-a\",\"room_id\":\"live://1\",\"accepts\":[1000]}"
 
 static void test_auth_backlog_and_heartbeat(void **state)

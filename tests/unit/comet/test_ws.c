@@ -4,6 +4,8 @@
 #define _GNU_SOURCE /* memmem */
 #include "comet_test.h"
 
+#include <poll.h>
+
 typedef struct wsc_s {
     int fd;
     ws_codec_t *codec;
