@@ -50,9 +50,12 @@ pass_tsan() {
 }
 
 pass_fuzz() {
-    local dir=$build-fuzz failed=0 corpus t work
+    local dir=$build-fuzz failed=0 corpus t work targets
     CC=clang configure "$dir" -DHERALD_FUZZ=ON -DHERALD_TESTS=OFF
-    cmake --build "$dir" -j"$jobs"
+    # The targets only (a target is named after its file), not the daemons' binaries.
+    targets=$(cd "$root/tests/fuzz" && ls fuzz_*.c | sed 's/\.c$//')
+    # shellcheck disable=SC2086 # one target per word
+    cmake --build "$dir" -j"$jobs" --target $targets
     mkdir -p "$dir/fuzz-artifacts"
     for corpus in "$root"/tests/fuzz/corpus/*/; do
         t=$(basename "$corpus")
