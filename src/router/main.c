@@ -7,20 +7,24 @@
 #include <stddef.h>
 
 static router_conf_t conf;
-static router_server_t server;
 
 static int start(uv_loop_t *loop, const void *c, void **out)
 {
-    *out = &server;
-    int rc = router_server_start(&server, loop, c);
-    if (rc == 0)
-        log_info("ready");
-    return rc;
+    char err[512];
+    router_server_t *s = router_server_new(loop, c, err, sizeof(err));
+    if (s == NULL) {
+        log_error("%s", err);
+        return 1;
+    }
+    *out = s;
+    log_info("ready");
+    return 0;
 }
 
+/* router_server_close frees the server: daemon_spec needs no free hook. */
 static void stop(void *s)
 {
-    router_server_close(s);
+    router_server_close(s, NULL, NULL);
 }
 
 int main(int argc, char **argv)

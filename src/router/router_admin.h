@@ -1,15 +1,23 @@
-/* router_admin.h - herald-router's admin HTTP endpoint (docs/internals.md):
+/* router_admin.h - what herald-router's admin endpoint (src/common/admin.h) shows:
  *   GET /health   {"code":0,"message":"ok","data":{"users":N,"conns":N}}
- *   GET /metrics  {"code":0,"message":"ok","data":{counters}}
- * Anything else is 404 (405 for another method on a known path).
+ *   GET /ready    200 while serving; 503 {"code":-503,"message":"not ready"} once stopping
+ *   GET /metrics  {"code":0,"message":"ok","data":{"users","conns","puts","gets","dels","renews",
+ *                 "lists","evicted","rejected","expired"}}
+ * Loop thread only.
  */
 #ifndef ROUTER_ADMIN_H
 #define ROUTER_ADMIN_H
 
-#include "http.h"
+#include "admin.h"
+#include "router_rpc.h"
 
-/* The http_handler_cb of the admin server; arg is the router_rpc_t whose table and counters
- * are shown. */
-void router_admin_on_request(http_request_t *req, void *arg);
+/* The arg of router_admin_ops. Owned by router_server_t, which sets stopping when it closes. */
+typedef struct router_admin_s {
+    const router_rpc_t *rpc; /* borrowed: its table and counters are shown */
+    int stopping;
+} router_admin_t;
+
+/* Static storage; pass with a router_admin_t * to admin_new. */
+extern const admin_ops_t router_admin_ops;
 
 #endif

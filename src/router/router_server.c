@@ -1,13 +1,32 @@
-/* router_server.c - wiring of herald-router's parts on its loop. */
+/* router_server.c - wiring of herald-router's parts on its loop (see router_server.h). */
 #include "router_server.h"
 
+#include "addr.h"
+#include "buf.h"
 #include "daemon.h"
 #include "herald_err.h"
 #include "log.h"
 #include "router_admin.h"
+#include "router_rpc.h"
+#include "router_table.h"
+#include "rpc.h"
 
+#include <stdio.h>
 #include <stdlib.h>
-#include <string.h>
+
+/* Owned by whoever called router_server_new; freed when the last part has closed. */
+struct router_server_s {
+    const router_conf_t *conf; /* borrowed */
+    router_table_t *table;
+    router_rpc_t rpc;
+    router_admin_t admin_view;
+    rpc_server_t *rpc_server;
+    admin_t *admin;
+    uv_timer_t sweep_timer;
+    int open; /* parts not yet closed (rpc server, admin, timer); s is freed at 0 */
+    void (*close_cb)(void *arg);
+    void *close_arg;
+};
 
 static uint64_t router_server_now_ms(void)
 {
@@ -17,10 +36,14 @@ static uint64_t router_server_now_ms(void)
 static void on_part_closed(void *arg)
 {
     router_server_t *s = arg;
-    if (--s->open == 0) {
-        router_table_free(s->table);
-        s->table = NULL;
-    }
+    if (--s->open > 0)
+        return;
+    void (*cb)(void *) = s->close_cb;
+    void *cb_arg = s->close_arg;
+    router_table_free(s->table);
+    free(s);
+    if (cb != NULL)
+        cb(cb_arg);
 }
 
 static void on_sweep_timer_closed(uv_handle_t *h)
@@ -37,66 +60,83 @@ static void on_sweep(uv_timer_t *timer)
         log_debug("sweep: %zu placements expired", freed);
 }
 
-/* Parses "host:port" and starts one listener through `listen`. */
-static int listen_on(const char *what, const char *addr, void *server,
-                     int (*listen)(void *server, const char *host, int port))
+/* The RPC listener from conf. Returns 0, or an error with the message in err. */
+static int router_server_listen_rpc(router_server_t *s, char *err, size_t errlen)
 {
-    char *host = NULL;
+    char host[ADDR_HOST_MAX];
     int port;
-    int rc = conf_parse_addr(addr, &host, &port);
+    int rc = addr_split(s->conf->rpc_listen, host, &port);
     if (rc == 0)
-        rc = listen(server, host, port);
+        rc = rpc_server_listen(s->rpc_server, host, port);
     if (rc < 0)
-        log_error("%s listen %s: %s", what, addr, herald_strerror(rc));
-    free(host);
+        snprintf(err, errlen, "rpc.listen %s: %s", s->conf->rpc_listen, herald_strerror(rc));
     return rc;
 }
 
-static int rpc_listen(void *server, const char *host, int port)
+/* The admin endpoint from conf. Returns 0, or an error with the message in err. */
+static int router_server_listen_admin(router_server_t *s, uv_loop_t *loop, char *err, size_t errlen)
 {
-    return rpc_server_listen(server, host, port);
+    char host[ADDR_HOST_MAX];
+    int port;
+    int rc = addr_split(s->conf->admin_listen, host, &port);
+    if (rc == 0) {
+        s->admin = admin_new(loop, &router_admin_ops, &s->admin_view, host, port, &rc);
+        if (s->admin != NULL)
+            return 0;
+    }
+    snprintf(err, errlen, "admin.listen %s: %s", s->conf->admin_listen, herald_strerror(rc));
+    return rc;
 }
 
-static int admin_listen(void *server, const char *host, int port)
-{
-    return http_server_listen(server, host, port);
-}
-
-int router_server_start(router_server_t *s, uv_loop_t *loop, const router_conf_t *conf)
+router_server_t *router_server_new(uv_loop_t *loop, const router_conf_t *conf, char *err,
+                                   size_t errlen)
 {
     size_t n_methods;
     const rpc_method_t *methods = router_rpc_methods(&n_methods);
-    s->loop = loop;
+    router_server_t *s = xcalloc(1, sizeof(*s));
     s->conf = conf;
     s->table = router_table_new((uint32_t)conf->max_conns, (router_overflow_t)conf->overflow,
                                 (uint64_t)conf->ttl_ms);
     s->rpc.table = s->table;
     s->rpc.now_ms = router_server_now_ms;
-    memset(&s->rpc.stats, 0, sizeof(s->rpc.stats));
+    s->admin_view.rpc = &s->rpc;
     s->rpc_server = rpc_server_new(loop, methods, n_methods, &s->rpc);
-    s->admin = http_server_new(loop, router_admin_on_request, &s->rpc, 4096);
+    if (router_server_listen_rpc(s, err, errlen) < 0 ||
+        router_server_listen_admin(s, loop, err, errlen) < 0) {
+        /* No connection was accepted yet, so no handler can touch the table: the rpc server
+         * finishes closing on its own and everything else goes now. */
+        rpc_server_close(s->rpc_server, NULL, NULL);
+        router_table_free(s->table);
+        free(s);
+        return NULL;
+    }
     uv_timer_init(loop, &s->sweep_timer);
     s->sweep_timer.data = s;
-    s->open = 3;
-
-    int rc = listen_on("rpc", conf->rpc_listen, s->rpc_server, rpc_listen);
-    if (rc == 0)
-        rc = listen_on("admin", conf->admin_listen, s->admin, admin_listen);
-    if (rc < 0) {
-        router_server_close(s);
-        return rc;
-    }
     uv_timer_start(&s->sweep_timer, on_sweep, (uint64_t)conf->sweep_ms, (uint64_t)conf->sweep_ms);
     log_info("rpc on %s, admin on %s, %lld conns per user (%s), ttl %lld ms", conf->rpc_listen,
              conf->admin_listen, (long long)conf->max_conns,
              conf->overflow == ROUTER_OVERFLOW_KICK_OLDEST ? "kick-oldest" : "reject-new",
              (long long)conf->ttl_ms);
-    return 0;
+    return s;
 }
 
-void router_server_close(router_server_t *s)
+int router_server_rpc_port(const router_server_t *s)
 {
+    return rpc_server_port(s->rpc_server);
+}
+
+int router_server_admin_port(const router_server_t *s)
+{
+    return admin_port(s->admin);
+}
+
+void router_server_close(router_server_t *s, void (*cb)(void *arg), void *arg)
+{
+    s->admin_view.stopping = 1;
+    s->close_cb = cb;
+    s->close_arg = arg;
+    s->open = 3;
     rpc_server_close(s->rpc_server, on_part_closed, s);
-    http_server_close(s->admin, on_part_closed, s);
+    admin_close(s->admin, on_part_closed, s);
     uv_close((uv_handle_t *)&s->sweep_timer, on_sweep_timer_closed);
 }

@@ -1,35 +1,28 @@
 /* router_server.h - herald-router on one loop: the Router RPC service, the admin endpoint and the
- * expiry sweep over one placement table.
+ * expiry sweep over one placement table. Loop thread only.
  */
 #ifndef ROUTER_SERVER_H
 #define ROUTER_SERVER_H
 
-#include "http.h"
 #include "router_conf.h"
-#include "router_rpc.h"
-#include "router_table.h"
-#include "rpc.h"
 
+#include <stddef.h>
 #include <uv.h>
 
-/* Caller's storage (main's stack); it must stay valid until the loop has ended. */
-typedef struct router_server_s {
-    uv_loop_t *loop;
-    const router_conf_t *conf; /* borrowed */
-    router_table_t *table;
-    router_rpc_t rpc;
-    rpc_server_t *rpc_server;
-    http_server_t *admin;
-    uv_timer_t sweep_timer;
-    int open; /* handles and servers not yet closed; the table is freed at 0 */
-} router_server_t;
+typedef struct router_server_s router_server_t;
 
-/* Creates the table and binds the RPC and admin listeners from conf. Returns 0, or a UV_E* /
- * HERALD_E* error (logged); on error the server is already closing: run the loop to let it end. */
-int router_server_start(router_server_t *s, uv_loop_t *loop, const router_conf_t *conf);
+/* Creates the table and binds the RPC and admin listeners from conf (borrowed: it must outlive
+ * the server). Returns the running server, or NULL with the reason in err (then nothing is left
+ * open: the loop may be closed after one more uv_run). Aborts on OOM. */
+router_server_t *router_server_new(uv_loop_t *loop, const router_conf_t *conf, char *err,
+                                   size_t errlen);
 
-/* Stops listening, drops connections, stops the sweep; the loop ends once everything is closed.
- * Call once. */
-void router_server_close(router_server_t *s);
+/* Bound ports (useful with port 0 in conf). */
+int router_server_rpc_port(const router_server_t *s);
+int router_server_admin_port(const router_server_t *s);
+
+/* Graceful stop: /ready turns 503, the listeners stop, connections are dropped, the sweep stops.
+ * cb (may be NULL) runs once everything is closed and s and its table are freed. Call once. */
+void router_server_close(router_server_t *s, void (*cb)(void *arg), void *arg);
 
 #endif
