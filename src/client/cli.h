@@ -12,6 +12,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "addr.h"
 #include "client.h"
 
 /* Process exit codes of every subcommand. */
@@ -33,9 +34,6 @@ int cli_chat_main(int argc, char **argv);
 #define CLI_DEFAULT_TIMEOUT_MS 5000    /* connect, auth, and send's wait for its reply */
 #define CLI_DEFAULT_HEARTBEAT_MS 30000 /* when the auth reply names no heartbeat_ms */
 #define CLI_MAX_ACCEPTS 64
-
-/* Splits "HOST:PORT" or "[IPv6]:PORT" (the last colon separates). Returns 0 or -1. */
-int cli_conn_parse_addr(const char *s, char *host, size_t cap, int *port);
 
 /* Parses a decimal integer in [min, max] with nothing after it. Returns 0 or -1. */
 int cli_conn_parse_int(const char *s, int64_t min, int64_t max, int64_t *out);
@@ -77,7 +75,7 @@ enum cli_conn_opt {
     "  --token T           authenticate with a token from `herald-cli token`\n"                    \
     "  --mid N [--key K]   goim-style auth by user id (logic must run auth.mode=insecure-mid)\n"   \
     "  --room R            join room R (e.g. live://1000)\n"                                       \
-    "  --accepts OPS       comma list of business ops to receive (default 1000)\n"                \
+    "  --accepts OPS       comma list of business ops to receive (default 1000)\n"                 \
     "  --last-seq N        highest per-user seq already received (offline catch-up)\n"             \
     "  --timeout-ms N      give up after N ms\n"                                                   \
     "  --verbose           print the auth reply and heartbeat replies on stderr\n"                 \
@@ -86,8 +84,8 @@ enum cli_conn_opt {
 /* What the user asked for; strings are borrowed from argv. */
 typedef struct cli_conn_opts_s {
     const char *cmd; /* subcommand name, for messages */
-    char host[256];
-    int port; /* 0 until --comet */
+    char host[ADDR_HOST_MAX];
+    int port; /* 0 until --comet (addr_split; a port of 0 is refused: nothing to dial) */
     int ws;
     const char *token;
     int64_t mid; /* 0 when not given */

@@ -45,12 +45,12 @@ static const char cli_chat_usage[] =
     "  --room R            room to join, e.g. live://lobby\n";
 
 typedef struct chat_s {
-    char logic_host[256];
+    char logic_host[ADDR_HOST_MAX];
     int logic_port;
     const char *name;
     char room[256];
     char token[128];
-    char comet_host[256];
+    char comet_host[ADDR_HOST_MAX];
     int comet_port;
     int64_t mid;
     int64_t last_seq; /* highest per-user seq received */
@@ -116,7 +116,7 @@ static int chat_login(chat_t *ch)
     const char *token = json_string_value(json_object_get(data, "token"));
     const char *tcp = json_string_value(json_object_get(json_object_get(data, "comet"), "tcp"));
     if (status != 200 || token == NULL || tcp == NULL ||
-        cli_conn_parse_addr(tcp, ch->comet_host, sizeof(ch->comet_host), &ch->comet_port) != 0) {
+        addr_split(tcp, ch->comet_host, &ch->comet_port) != 0 || ch->comet_port == 0) {
         chat_say("! login: %s", j ? json_string_value(json_object_get(j, "message")) : "failed");
         json_decref(j);
         return -1;
@@ -392,8 +392,7 @@ int cli_chat_main(int argc, char **argv)
     int opt, bad = 0;
     while ((opt = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
         if (opt == OPT_LOGIC)
-            bad |= cli_conn_parse_addr(optarg, ch->logic_host, sizeof(ch->logic_host),
-                                       &ch->logic_port) != 0;
+            bad |= addr_split(optarg, ch->logic_host, &ch->logic_port) != 0 || ch->logic_port == 0;
         else if (opt == OPT_NAME)
             ch->name = optarg;
         else if (opt == CLI_OPT_ROOM)

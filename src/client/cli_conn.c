@@ -1,4 +1,4 @@
-/* cli_conn.c - what herald-cli's comet subcommands share: address and number parsing, the
+/* cli_conn.c - what herald-cli's comet subcommands share: number parsing, the
  * connection options, connect + auth, and the heartbeat-keeping wait loop. */
 #include "cli.h"
 #include "proto.h"
@@ -23,26 +23,6 @@ int cli_conn_parse_int(const char *s, int64_t min, int64_t max, int64_t *out)
     if (errno != 0 || end == s || *end != '\0' || v < min || v > max)
         return -1;
     *out = v;
-    return 0;
-}
-
-int cli_conn_parse_addr(const char *s, char *host, size_t cap, int *port)
-{
-    const char *colon = strrchr(s, ':');
-    int64_t p = 0;
-    if (colon == NULL || colon == s || (size_t)(colon - s) >= cap ||
-        cli_conn_parse_int(colon + 1, 1, 65535, &p) < 0)
-        return -1;
-    size_t len = (size_t)(colon - s);
-    if (s[0] == '[' && s[len - 1] == ']') { /* [::1]:3101 */
-        s++;
-        len -= 2;
-    }
-    if (len == 0)
-        return -1;
-    memcpy(host, s, len);
-    host[len] = '\0';
-    *port = (int)p;
     return 0;
 }
 
@@ -81,7 +61,7 @@ int cli_conn_option(cli_conn_opts_t *o, int opt, const char *arg)
     int rc = 0;
     switch (opt) {
     case CLI_OPT_COMET:
-        rc = cli_conn_parse_addr(arg, o->host, sizeof(o->host), &o->port);
+        rc = addr_split(arg, o->host, &o->port) == 0 && o->port > 0 ? 0 : -1;
         break;
     case CLI_OPT_WS:
         o->ws = 1;

@@ -53,7 +53,7 @@ int cli_token_main(int argc, char **argv)
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
-    char host[256];
+    char host[ADDR_HOST_MAX];
     int port = 0;
     int64_t mid = 0, ttl = 0, timeout_ms = CLI_DEFAULT_TIMEOUT_MS;
     const char *bearer = NULL;
@@ -65,7 +65,7 @@ int cli_token_main(int argc, char **argv)
             fputs(cli_token_usage, stdout);
             return CLI_EXIT_OK;
         } else if (opt == OPT_LOGIC) {
-            rc = cli_conn_parse_addr(optarg, host, sizeof(host), &port);
+            rc = addr_split(optarg, host, &port) == 0 && port > 0 ? 0 : -1;
         } else if (opt == OPT_MID) {
             rc = cli_conn_parse_int(optarg, 1, INT64_MAX, &mid);
         } else if (opt == OPT_TTL) {

@@ -24,21 +24,16 @@ static void client_queue_push(client_t *c, const proto_header_t *h, const uint8_
     n->packet.body = xmalloc((size_t)len + 1);
     memcpy(n->packet.body, body, len);
     n->packet.body[len] = '\0';
-    if (c->tail != NULL)
-        c->tail->next = n;
-    else
-        c->head = n;
-    c->tail = n;
+    list_append(&c->queue, &n->link);
 }
 
 static int client_queue_pop(client_t *c, client_packet_t *p)
 {
-    client_node_t *n = c->head;
-    if (n == NULL)
+    list_link_t *l = list_first(&c->queue);
+    if (l == NULL)
         return 0;
-    c->head = n->next;
-    if (c->head == NULL)
-        c->tail = NULL;
+    list_unlink(l);
+    client_node_t *n = list_entry(l, client_node_t, link);
     *p = n->packet;
     free(n);
     return 1;
@@ -89,6 +84,7 @@ client_t *client_connect(client_transport_t transport, const char *host, int por
     client_t *c = xcalloc(1, sizeof(*c));
     c->fd = fd;
     c->transport = transport;
+    list_init(&c->queue);
     proto_reader_init(&c->reader);
     if (transport == CLIENT_WS) {
         c->ws = ws_codec_new(0);

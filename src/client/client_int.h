@@ -5,6 +5,7 @@
 
 #include "buf.h"
 #include "client.h"
+#include "list.h"
 #include "proto.h"
 #include "ws.h"
 
@@ -14,8 +15,9 @@
 /* How long a send may wait for socket buffer space before it gives up with -ETIMEDOUT. */
 #define CLIENT_SEND_TIMEOUT_MS 10000
 
+/* A received packet waiting for client_recv; owned by the queue. */
 typedef struct client_node_s {
-    struct client_node_s *next;
+    list_link_t link; /* in client_t.queue */
     client_packet_t packet;
 } client_node_t;
 
@@ -25,8 +27,8 @@ struct client_s {
     client_transport_t transport;
     int closed; /* EOF, read error or WebSocket close seen */
     int err;    /* sticky: malformed input or read error, returned once the queue is drained */
-    client_node_t *head, *tail; /* received packets not yet returned by client_recv */
-    proto_reader_t reader;      /* TCP: the byte stream's partial packet */
+    list_link_t queue;     /* client_node_t: received, not yet returned by client_recv */
+    proto_reader_t reader; /* TCP: the byte stream's partial packet */
     /* WebSocket only */
     ws_codec_t *ws;
     buf_t ws_in;   /* bytes received that do not form a whole frame yet */

@@ -103,17 +103,24 @@ int client_net_connect(const char *host, int port, int64_t deadline, char *err, 
     return rc;
 }
 
+/* After a read or send that failed with errno: 0 to try again (interrupted, or fd is ready now),
+ * else the error to return. */
+static int client_net_again(int fd, short events, int64_t deadline)
+{
+    if (errno == EINTR)
+        return 0;
+    if (errno != EAGAIN && errno != EWOULDBLOCK)
+        return -errno;
+    return client_net_wait(fd, events, deadline);
+}
+
 ssize_t client_net_read(int fd, void *buf, size_t cap, int64_t deadline)
 {
     for (;;) {
         ssize_t n = read(fd, buf, cap);
         if (n >= 0)
             return n;
-        if (errno == EINTR)
-            continue;
-        if (errno != EAGAIN && errno != EWOULDBLOCK)
-            return -errno;
-        int rc = client_net_wait(fd, POLLIN, deadline);
+        int rc = client_net_again(fd, POLLIN, deadline);
         if (rc < 0)
             return rc;
     }
@@ -129,11 +136,7 @@ int client_net_write_all(int fd, const void *data, size_t len, int64_t deadline)
             len -= (size_t)n;
             continue;
         }
-        if (errno == EINTR)
-            continue;
-        if (errno != EAGAIN && errno != EWOULDBLOCK)
-            return -errno;
-        int rc = client_net_wait(fd, POLLOUT, deadline);
+        int rc = client_net_again(fd, POLLOUT, deadline);
         if (rc < 0)
             return rc;
     }

@@ -255,21 +255,35 @@ static void test_usage_errors(void **state)
     free(err);
 }
 
+/* --comet and --logic are split by addr_split; a port of 0 is no server to dial; a host over
+ * ADDR_HOST_MAX is refused, not cut. */
 static void test_parse_addr(void **state)
 {
-    char host[16];
-    int port = 0;
-    assert_int_equal(cli_conn_parse_addr("127.0.0.1:3101", host, sizeof(host), &port), 0);
-    assert_string_equal(host, "127.0.0.1");
-    assert_int_equal(port, 3101);
-    assert_int_equal(cli_conn_parse_addr("[::1]:80", host, sizeof(host), &port), 0);
-    assert_string_equal(host, "::1");
-    assert_int_equal(port, 80);
-    const char *bad[] = {
-        "host", ":80", "[]:80", "h:0", "h:65536", "h:80x", "h:", "h:-1", "a-name-longer-than-16:1"};
-    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
-        if (cli_conn_parse_addr(bad[i], host, sizeof(host), &port) != -1)
-            fail_msg("accepted '%s'", bad[i]);
+    cli_conn_opts_t o;
+    cli_conn_opts_init(&o, "listen");
+    assert_int_equal(cli_conn_option(&o, CLI_OPT_COMET, "127.0.0.1:3101"), 1);
+    assert_string_equal(o.host, "127.0.0.1");
+    assert_int_equal(o.port, 3101);
+    assert_int_equal(cli_conn_option(&o, CLI_OPT_COMET, "[::1]:80"), 1);
+    assert_string_equal(o.host, "::1");
+    assert_int_equal(o.port, 80);
+    char long_host[ADDR_HOST_MAX + 8];
+    memset(long_host, 'a', sizeof(long_host));
+    strcpy(long_host + ADDR_HOST_MAX, ":1");
+    char *bad[] = {"host", ":80", "[]:80", "h:0", "h:65536", "h:80x", "h:", "h:-1", long_host};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        char *comet[] = {"listen", "--comet", bad[i], "--token", "t"};
+        char *logic[] = {"token", "--logic", bad[i], "--mid", "1"};
+        char *out, *err;
+        if (run(cli_listen_main, ARGC(comet), comet, &out, &err) != CLI_EXIT_USAGE)
+            fail_msg("--comet accepted '%s'", bad[i]);
+        free(out);
+        free(err);
+        if (run(cli_token_main, ARGC(logic), logic, &out, &err) != CLI_EXIT_USAGE)
+            fail_msg("--logic accepted '%s'", bad[i]);
+        free(out);
+        free(err);
+    }
 }
 
 /* Checks the op 4 body, pushes something unrelated, then answers with lb->arg. */
