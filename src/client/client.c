@@ -9,9 +9,35 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "client_int.h"
+#include "buf.h"
 #include "client_net.h"
+#include "client_ws.h"
 #include "herald_err.h"
+#include "list.h"
+#include "proto.h"
+
+/* Largest packet body the client accepts (the server's default is 4 KiB; a batch can be far
+ * bigger). Bounds every allocation driven by the peer. */
+#define CLIENT_MAX_BODY (1u << 20)
+
+/* A received packet waiting for client_recv; owned by the queue. */
+typedef struct client_node_s {
+    list_link_t link; /* in client_t.queue */
+    client_packet_t packet;
+} client_node_t;
+
+/* Owned by the caller of client_connect; freed by client_free. */
+struct client_s {
+    int fd;
+    client_transport_t transport;
+    int closed; /* EOF, read error or WebSocket close seen */
+    int err;    /* sticky: malformed input or read error, returned once the queue is drained */
+    list_link_t queue;     /* client_node_t: received, not yet returned by client_recv */
+    proto_reader_t reader; /* TCP: the byte stream's partial packet */
+    client_ws_t ws;        /* WebSocket only */
+};
+
+static int client_unpack(client_t *c, const uint8_t *data, size_t len, int in_batch);
 
 static void client_queue_push(client_t *c, const proto_header_t *h, const uint8_t *body)
 {
@@ -51,7 +77,10 @@ static int client_on_packet(client_t *c, const proto_header_t *h, const uint8_t 
     return client_unpack(c, body, h->pack_len - PROTO_HEADER_LEN, 1);
 }
 
-int client_unpack(client_t *c, const uint8_t *data, size_t len, int in_batch)
+/* Unpacks the whole packets in data (len bytes), expanding op 9 batches, onto the queue.
+ * in_batch: data is the body of an op 9 packet (batches do not nest). Returns 0, HERALD_EPROTO
+ * when data ends in a partial packet, or proto_header_read's error. */
+static int client_unpack(client_t *c, const uint8_t *data, size_t len, int in_batch)
 {
     while (len > 0) {
         proto_header_t h;
@@ -74,6 +103,12 @@ static int client_on_stream_packet(void *arg, const proto_header_t *h, const uin
     return client_on_packet(arg, h, body, 0);
 }
 
+/* A WebSocket binary message carries whole packets. */
+static int client_on_ws_message(void *arg, const uint8_t *data, size_t len)
+{
+    return client_unpack(arg, data, len, 0);
+}
+
 client_t *client_connect(client_transport_t transport, const char *host, int port, int timeout_ms,
                          char *err, size_t errlen)
 {
@@ -87,13 +122,13 @@ client_t *client_connect(client_transport_t transport, const char *host, int por
     list_init(&c->queue);
     proto_reader_init(&c->reader);
     if (transport == CLIENT_WS) {
-        c->ws = ws_codec_new(0);
-        buf_init(&c->ws_in);
-        buf_init(&c->ws_msg);
-        if (client_ws_handshake(c, host, port, deadline, err, errlen) < 0) {
+        /* A message is at most one whole packet of the largest accepted body. */
+        client_ws_init(&c->ws, fd, CLIENT_MAX_BODY + PROTO_HEADER_LEN, client_on_ws_message, c);
+        if (client_ws_handshake(&c->ws, host, port, deadline, err, errlen) < 0) {
             client_free(c);
             return NULL;
         }
+        c->closed = c->ws.closed; /* a close frame right behind the 101 */
     }
     return c;
 }
@@ -101,8 +136,8 @@ client_t *client_connect(client_transport_t transport, const char *host, int por
 int client_send_raw(client_t *c, const void *data, size_t len)
 {
     if (c->transport == CLIENT_WS)
-        return client_ws_send(c, WS_OP_BINARY, data, len);
-    return client_net_write_all(c->fd, data, len, client_net_deadline(CLIENT_SEND_TIMEOUT_MS));
+        return client_ws_send(&c->ws, WS_OP_BINARY, data, len);
+    return client_net_write_all(c->fd, data, len, client_net_deadline(CLIENT_NET_SEND_TIMEOUT_MS));
 }
 
 int client_send(client_t *c, uint32_t op, uint32_t seq, const void *body, size_t len)
@@ -127,8 +162,11 @@ int client_heartbeat(client_t *c)
 /* Hands bytes read from the socket to the transport's decoder. */
 static int client_ingest(client_t *c, const uint8_t *data, size_t len)
 {
-    if (c->transport == CLIENT_WS)
-        return client_ws_ingest(c, data, len);
+    if (c->transport == CLIENT_WS) {
+        int rc = client_ws_ingest(&c->ws, data, len);
+        c->closed |= c->ws.closed;
+        return rc;
+    }
     return proto_reader_feed(&c->reader, data, len, CLIENT_MAX_BODY, client_on_stream_packet, c);
 }
 
@@ -228,11 +266,8 @@ void client_free(client_t *c)
     while (client_queue_pop(c, &p))
         client_packet_free(&p);
     proto_reader_deinit(&c->reader);
-    if (c->ws != NULL) {
-        ws_codec_free(c->ws);
-        buf_deinit(&c->ws_in);
-        buf_deinit(&c->ws_msg);
-    }
+    if (c->transport == CLIENT_WS)
+        client_ws_deinit(&c->ws);
     close(c->fd);
     free(c);
 }

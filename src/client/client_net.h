@@ -13,6 +13,9 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+/* How long a send may wait for socket buffer space before it gives up with -ETIMEDOUT. */
+#define CLIENT_NET_SEND_TIMEOUT_MS 10000
+
 /* Monotonic milliseconds. */
 int64_t client_net_now_ms(void);
 
