@@ -11,29 +11,27 @@
 #include "herald_err.h"
 #include "proto.h"
 
-#define FUZZ_MODEL_MAX 256 /* model entries: every op ever added stays tracked */
+#define FUZZ_MODEL_MAX 256 /* probe entries: every op ever named stays tracked */
 
+/* The set as the header describes it, kept the plainest way: every op in it, in one array. */
 typedef struct fuzz_model_s {
-    uint64_t bits;
-    int32_t ext[COMET_ACCEPTS_MAX]; /* ops >= 64 in the set */
-    size_t next;
+    int32_t ops[64 + COMET_ACCEPTS_MAX];
+    size_t n;
     int32_t seen[FUZZ_MODEL_MAX]; /* ops to probe with _has */
     size_t nseen;
 } fuzz_model_t;
 
-static int model_find(const fuzz_model_t *m, int32_t op)
+static int32_t *model_slot(fuzz_model_t *m, int32_t op)
 {
-    for (size_t i = 0; i < m->next; i++)
-        if (m->ext[i] == op)
-            return (int)i;
-    return -1;
+    for (size_t i = 0; i < m->n; i++)
+        if (m->ops[i] == op)
+            return &m->ops[i];
+    return NULL;
 }
 
-static int model_has(const fuzz_model_t *m, int32_t op)
+static int model_has(fuzz_model_t *m, int32_t op)
 {
-    if (op < 0)
-        return 0;
-    return op < 64 ? (int)((m->bits >> op) & 1) : model_find(m, op) >= 0;
+    return model_slot(m, op) != NULL;
 }
 
 static void model_remember(fuzz_model_t *m, int32_t op)
@@ -42,34 +40,26 @@ static void model_remember(fuzz_model_t *m, int32_t op)
         m->seen[m->nseen++] = op;
 }
 
-/* comet_accepts_add's contract: ops below 64 always fit, at most COMET_ACCEPTS_MAX above. */
+/* comet_accepts_add's contract: negative ops are ignored, ops below 64 always fit, at most
+ * COMET_ACCEPTS_MAX ops of 64 and above. */
 static int model_add(fuzz_model_t *m, int32_t op)
 {
-    if (op < 0)
+    if (op < 0 || model_has(m, op))
         return 0;
-    if (op < 64) {
-        m->bits |= (uint64_t)1 << op;
-        return 0;
-    }
-    if (model_find(m, op) >= 0)
-        return 0;
-    if (m->next == COMET_ACCEPTS_MAX)
+    size_t big = 0;
+    for (size_t i = 0; i < m->n; i++)
+        big += m->ops[i] >= 64;
+    if (op >= 64 && big == COMET_ACCEPTS_MAX)
         return HERALD_EOVERFLOW;
-    m->ext[m->next++] = op;
+    m->ops[m->n++] = op;
     return 0;
 }
 
 static void model_remove(fuzz_model_t *m, int32_t op)
 {
-    if (op < 0)
-        return;
-    if (op < 64) {
-        m->bits &= ~((uint64_t)1 << op);
-        return;
-    }
-    int i = model_find(m, op);
-    if (i >= 0)
-        m->ext[i] = m->ext[--m->next];
+    int32_t *slot = model_slot(m, op);
+    if (slot != NULL)
+        *slot = m->ops[--m->n];
 }
 
 static void apply_sub(comet_accepts_t *a, fuzz_model_t *m, int unsub, const char *body, size_t len)
