@@ -20,6 +20,7 @@ static const cli_command_t cli_commands[] = {
 static void cli_usage(FILE *out)
 {
     fputs("usage: herald-cli COMMAND [OPTIONS]   (herald-cli COMMAND --help for details)\n"
+          "       herald-cli -V | --version\n"
           "commands:\n",
           out);
     for (size_t i = 0; i < sizeof(cli_commands) / sizeof(cli_commands[0]); i++)
@@ -37,6 +38,8 @@ int main(int argc, char **argv)
         cli_usage(stdout);
         return CLI_EXIT_OK;
     }
+    if (strcmp(argv[1], "--version") == 0 || strcmp(argv[1], "-V") == 0)
+        return cli_version_main(argc - 1, argv + 1);
     for (size_t i = 0; i < sizeof(cli_commands) / sizeof(cli_commands[0]); i++) {
         if (strcmp(argv[1], cli_commands[i].name) != 0)
             continue;
