@@ -7,12 +7,14 @@
 #include "../client/loopback.h"
 
 #include <signal.h>
+#include <sys/prctl.h>
 #include <stdio.h>
 #include <sys/wait.h>
 #include <uv.h>
 
 #include "herald_err.h"
 #include "http_client.h"
+#include "test_support.h"
 
 /* What the in-test server answers, and what it saw. */
 typedef struct exchange_s {
@@ -319,9 +321,7 @@ static pid_t tls_server_start(const char *dir, int *port)
              dir);
     if (system(cmd) != 0)
         return -1;
-    int holder = -1;
-    *port = loopback_dead_port(&holder);
-    close(holder); /* free again; s_server binds it next */
+    *port = test_free_port();
     char accept_on[32], cert[512], key[512];
     snprintf(accept_on, sizeof(accept_on), "127.0.0.1:%d", *port);
     snprintf(cert, sizeof(cert), "%s/cert.pem", dir);
@@ -329,6 +329,7 @@ static pid_t tls_server_start(const char *dir, int *port)
     pid_t pid = fork();
     assert_true(pid >= 0);
     if (pid == 0) {
+        prctl(PR_SET_PDEATHSIG, SIGKILL); /* a failed assertion must not leave it running */
         freopen("/dev/null", "w", stdout);
         freopen("/dev/null", "w", stderr);
         execlp("openssl", "openssl", "s_server", "-accept", accept_on, "-cert", cert, "-key", key,
@@ -336,13 +337,7 @@ static pid_t tls_server_start(const char *dir, int *port)
         _exit(127);
     }
     for (int i = 0; i < 500; i++) { /* until it listens: 5 s at most */
-        int fd = socket(AF_INET, SOCK_STREAM, 0);
-        struct sockaddr_in sa = {.sin_family = AF_INET,
-                                 .sin_port = htons((uint16_t)*port),
-                                 .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-        int ok = connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0;
-        close(fd);
-        if (ok)
+        if (test_port_open(*port))
             return pid;
         usleep(10000);
     }
