@@ -2,6 +2,7 @@
 #include "comet_conf.h"
 #include "comet_server.h"
 #include "daemon.h"
+#include "log.h"
 
 #include <stddef.h>
 
@@ -9,23 +10,26 @@ static comet_conf_t conf;
 
 static int start(uv_loop_t *loop, const void *c, void **out)
 {
-    return comet_server_start(loop, c, (comet_server_t **)out);
+    char err[512];
+    comet_server_t *s = comet_server_new(loop, c, err, sizeof err);
+    if (s == NULL) {
+        log_error("%s", err);
+        return 1;
+    }
+    *out = s;
+    return 0;
 }
 
+/* comet_server_close frees the server: daemon_spec needs no free hook. The signal arrives on the
+ * main loop, where the close must begin. */
 static void stop(void *s)
 {
-    comet_server_stop(s, NULL, NULL);
-}
-
-static void free_server(void *s)
-{
-    comet_server_free(s);
+    comet_server_close(s, NULL, NULL);
 }
 
 int main(int argc, char **argv)
 {
     static const daemon_spec_t spec = {
-        "comet", comet_conf_items, &conf, offsetof(comet_conf_t, log_level), start,
-        stop,    free_server};
+        "comet", comet_conf_items, &conf, offsetof(comet_conf_t, log_level), start, stop, NULL};
     return daemon_run(argc, argv, &spec);
 }

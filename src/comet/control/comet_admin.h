@@ -1,18 +1,25 @@
-/* comet_admin.h - admin HTTP of comet (main thread): GET /health and GET /metrics.
+/* comet_admin.h - what comet's admin endpoint (admin.h: /health, /ready, /metrics, in goim's
+ * reply envelope) carries as data, from the workers' counters.
  *
- * /health: {"code":0,"message":"ok","data":{"server","workers","conns","logic_connected",
- * "stopping"}}. /metrics: a flat JSON object of counters summed over the workers (conns, sockets,
- * ws_conns, rooms, packets_in/out, bytes_in/out, kicks, pushes, ...). Anything else: 404.
+ * /health data: {"server","workers","conns","logic_connected","stopping"}. /metrics data: a flat
+ * object of counters summed over the workers: server, workers, conns, sockets, ws_conns, rooms,
+ * accepted, auth_ok, auth_failed, packets_in, packets_out, bytes_in, bytes_out, kicks, pushes,
+ * protocol_errors, timeouts, slow_consumers, renewals, duplicates, fetches, fanouts_merged (tests,
+ * tests/integration and bench read these names). Main thread; the workers' counters are read
+ * while they run.
  */
 #ifndef COMET_ADMIN_H
 #define COMET_ADMIN_H
 
-#include "http.h"
+#include "comet_renew.h"
+#include "comet_worker.h"
 
-typedef struct comet_server_s comet_server_t;
+#include <jansson.h>
 
-/* Creates the admin server of s on s->loop and listens on host:port. Returns 0 (s->admin set)
- * or an error; on error s->admin is still set and must be closed. */
-int comet_admin_start(comet_server_t *s, const char *host, int port);
+/* A new object (the caller owns the reference). */
+json_t *comet_admin_health(const char *server_id, const comet_worker_t *workers, int n,
+                           int logic_connected, int stopping);
+json_t *comet_admin_metrics(const char *server_id, const comet_worker_t *workers, int n,
+                            const comet_renew_t *renew);
 
 #endif

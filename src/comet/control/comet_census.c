@@ -2,11 +2,10 @@
 #include "comet_census.h"
 
 #include "buf.h"
-#include "comet_server.h"
+#include "comet_session.h"
 #include "strmap.h"
 
 #include <stdatomic.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -21,8 +20,8 @@ typedef struct census_part_s {
 } census_part_t;
 
 struct comet_census_s {
-    comet_task_t done; /* posted to the main thread by the last worker */
-    comet_server_t *server;
+    comet_task_t done;   /* posted to main by the last worker */
+    comet_queue_t *main; /* borrowed */
     uv_mutex_t lock;
     strmap_t rooms; /* id -> census_room_t, under lock while workers add */
     atomic_int pending;
@@ -38,12 +37,12 @@ static const char *census_key(const void *item)
 
 static void on_part(comet_task_t *t, void *owner)
 {
-    comet_worker_t *w = owner;
+    comet_session_t *s = owner;
     comet_census_t *c = ((census_part_t *)t)->census;
     uv_mutex_lock(&c->lock);
     uint32_t pos = 0;
     comet_room_t *room;
-    while ((room = comet_rooms_next(&w->rooms, &pos)) != NULL) {
+    while ((room = comet_rooms_next(&s->rooms, &pos)) != NULL) {
         if (room->count == 0)
             continue;
         size_t len = strlen(room->id);
@@ -58,7 +57,7 @@ static void on_part(comet_task_t *t, void *owner)
     }
     uv_mutex_unlock(&c->lock);
     if (atomic_fetch_sub(&c->pending, 1) == 1)
-        comet_server_post(c->server, &c->done);
+        comet_queue_push(c->main, &c->done);
 }
 
 static void on_done(comet_task_t *t, void *owner)
@@ -74,24 +73,27 @@ static void on_done(comet_task_t *t, void *owner)
     free(c);
 }
 
-void comet_census_start(comet_server_t *s, comet_census_cb cb, void *arg)
+int comet_census_start(comet_worker_t *workers, int n, comet_queue_t *main, comet_census_cb cb,
+                       void *arg)
 {
-    comet_census_t *c = xcalloc(1, sizeof *c + (size_t)s->nworkers * sizeof c->parts[0]);
-    c->done.run = on_done;
-    c->server = s;
-    if (uv_mutex_init(&c->lock) != 0) {
-        fprintf(stderr, "comet: uv_mutex_init failed\n");
-        abort();
+    comet_census_t *c = xcalloc(1, sizeof *c + (size_t)n * sizeof c->parts[0]);
+    int rc = uv_mutex_init(&c->lock);
+    if (rc != 0) {
+        free(c);
+        return rc;
     }
+    c->done.run = on_done;
+    c->main = main;
     strmap_init(&c->rooms, census_key);
-    atomic_init(&c->pending, s->nworkers);
+    atomic_init(&c->pending, n);
     c->cb = cb;
     c->arg = arg;
-    for (int i = 0; i < s->nworkers; i++) {
+    for (int i = 0; i < n; i++) {
         c->parts[i].task.run = on_part;
         c->parts[i].census = c;
-        comet_worker_post(&s->workers[i], &c->parts[i].task);
+        comet_worker_post(&workers[i], &c->parts[i].task);
     }
+    return 0;
 }
 
 size_t comet_census_count(const comet_census_t *c)

@@ -7,17 +7,22 @@
 #ifndef COMET_CENSUS_H
 #define COMET_CENSUS_H
 
+#include "comet_queue.h"
+#include "comet_worker.h"
+
 #include <stddef.h>
 #include <stdint.h>
 
-typedef struct comet_server_s comet_server_t;
 typedef struct comet_census_s comet_census_t;
 
 /* Runs on the main thread with the finished census, which is freed when cb returns. */
 typedef void (*comet_census_cb)(const comet_census_t *c, void *arg);
 
-/* Main thread. Aborts on OOM. */
-void comet_census_start(comet_server_t *s, comet_census_cb cb, void *arg);
+/* Main thread: asks workers[0..n) for their rooms; cb runs from main (the main thread's queue)
+ * once every worker answered. Returns 0 (cb will run exactly once), or UV_E* when the census's
+ * lock cannot be created (cb never runs). Aborts on OOM. */
+int comet_census_start(comet_worker_t *workers, int n, comet_queue_t *main, comet_census_cb cb,
+                       void *arg);
 
 /* Rooms with at least one member on some worker. */
 size_t comet_census_count(const comet_census_t *c);

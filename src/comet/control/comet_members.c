@@ -2,8 +2,8 @@
 #include "comet_members.h"
 
 #include "buf.h"
-#include "comet_conn.h"
-#include "comet_server.h"
+#include "comet_channel.h"
+#include "comet_session.h"
 
 #include <stdatomic.h>
 #include <stdlib.h>
@@ -22,8 +22,9 @@ typedef struct members_part_s {
 
 /* One RoomMembers call. Heap, freed on the main thread after cb. */
 struct members_s {
-    comet_task_t done; /* posted to the main thread by the last worker */
-    comet_server_t *server;
+    comet_task_t done;   /* posted to main by the last worker */
+    comet_queue_t *main; /* borrowed */
+    int nparts;
     atomic_int pending;
     size_t limit;
     comet_members_cb cb;
@@ -35,35 +36,34 @@ struct members_s {
 
 static void on_part(comet_task_t *t, void *owner)
 {
-    comet_worker_t *w = owner;
+    comet_session_t *s = owner;
     members_part_t *part = (members_part_t *)t;
     members_t *m = part->m;
-    comet_room_t *room = comet_rooms_find(&w->rooms, m->room, m->len);
+    comet_room_t *room = comet_rooms_find(&s->rooms, m->room, m->len);
     if (room != NULL) {
         mid_top_init(&part->top, m->limit);
         LIST_FOREACH(l, &room->members)
         {
-            const comet_conn_t *c = list_entry(l, comet_conn_t, room_link);
-            if (c->state != COMET_CONN_AUTHED)
+            const comet_channel_t *ch = list_entry(l, comet_channel_t, room_link);
+            if (ch->state != COMET_CHANNEL_AUTHED)
                 continue;
-            mid_top_add(&part->top, c->mid, 1);
+            mid_top_add(&part->top, ch->mid, 1);
             part->conns++;
         }
         mid_top_finish(&part->top);
     }
     if (atomic_fetch_sub(&m->pending, 1) == 1)
-        comet_server_post(m->server, &m->done);
+        comet_queue_push(m->main, &m->done);
 }
 
 static void on_done(comet_task_t *t, void *owner)
 {
     (void)owner;
     members_t *m = (members_t *)t;
-    comet_server_t *s = m->server;
     mid_top_t all;
     mid_top_init(&all, m->limit);
     int64_t conns = 0;
-    for (int i = 0; i < s->nworkers; i++) {
+    for (int i = 0; i < m->nparts; i++) {
         const members_part_t *part = &m->parts[i];
         for (size_t j = 0; j < part->top.n; j++)
             mid_top_add(&all, part->top.v[j].mid, part->top.v[j].count);
@@ -74,19 +74,20 @@ static void on_done(comet_task_t *t, void *owner)
     mid_top_finish(&all);
     m->cb(&all, conns, m->arg);
     mid_top_deinit(&all);
-    for (int i = 0; i < s->nworkers; i++)
+    for (int i = 0; i < m->nparts; i++)
         mid_top_deinit(&m->parts[i].top);
     free(m->room);
     free(m);
 }
 
-void comet_members_start(comet_server_t *s, const char *room, size_t len, size_t limit,
-                         comet_members_cb cb, void *arg)
+void comet_members_start(comet_worker_t *workers, int n, comet_queue_t *main, const char *room,
+                         size_t len, size_t limit, comet_members_cb cb, void *arg)
 {
-    members_t *m = xcalloc(1, sizeof(*m) + (size_t)s->nworkers * sizeof(m->parts[0]));
+    members_t *m = xcalloc(1, sizeof(*m) + (size_t)n * sizeof(m->parts[0]));
     m->done.run = on_done;
-    m->server = s;
-    atomic_init(&m->pending, s->nworkers);
+    m->main = main;
+    m->nparts = n;
+    atomic_init(&m->pending, n);
     m->limit = limit;
     m->cb = cb;
     m->arg = arg;
@@ -94,9 +95,9 @@ void comet_members_start(comet_server_t *s, const char *room, size_t len, size_t
     m->room = xmalloc(len + 1);
     memcpy(m->room, room, len);
     m->room[len] = '\0';
-    for (int i = 0; i < s->nworkers; i++) {
+    for (int i = 0; i < n; i++) {
         m->parts[i].task.run = on_part;
         m->parts[i].m = m;
-        comet_worker_post(&s->workers[i], &m->parts[i].task);
+        comet_worker_post(&workers[i], &m->parts[i].task);
     }
 }

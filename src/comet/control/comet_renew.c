@@ -4,14 +4,16 @@
 #include "buf.h"
 #include "comet_census.h"
 #include "comet_online.h"
-#include "comet_server.h"
+#include "comet_session.h"
 #include "herald.pb-c.h"
+#include "herald_assert.h"
 #include "herald_err.h"
 #include "log.h"
 #include "rpc_methods.h"
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 typedef struct renew_publish_s {
     comet_task_t task;
@@ -28,21 +30,19 @@ static void renew_schedule(comet_renew_t *r, uint64_t ms)
 
 static void on_publish(comet_task_t *t, void *owner)
 {
-    comet_worker_t *w = owner;
     renew_publish_t *p = (renew_publish_t *)t;
-    comet_online_unref(w->online);
-    w->online = p->online;
+    comet_session_set_online(owner, p->online);
     free(p);
 }
 
-static void publish(comet_server_t *s, const Herald__RenewOnlineReply *reply)
+static void publish(comet_renew_t *r, const Herald__RenewOnlineReply *reply)
 {
     comet_online_t *o = comet_online_new(reply->rooms, reply->n_rooms);
-    for (int i = 0; i < s->nworkers; i++) {
+    for (int i = 0; i < r->nworkers; i++) {
         renew_publish_t *p = xmalloc(sizeof *p);
         p->task.run = on_publish;
         p->online = comet_online_ref(o);
-        comet_worker_post(&s->workers[i], &p->task);
+        comet_worker_post(&r->workers[i], &p->task);
     }
     comet_online_unref(o);
 }
@@ -58,7 +58,6 @@ static void renew_failed(comet_renew_t *r, int err)
 static void on_reply(int status, const ProtobufCMessage *msg, void *arg)
 {
     comet_renew_t *r = arg;
-    comet_server_t *s = r->server;
     r->in_flight = 0;
     if (r->stopped)
         return;
@@ -67,17 +66,16 @@ static void on_reply(int status, const ProtobufCMessage *msg, void *arg)
         return;
     }
     if (r->failing || r->renewals == 0)
-        log_info("registered with logic as %s", s->conf->server_id);
+        log_info("registered with logic as %s", r->conf->server_id);
     r->failing = 0;
     r->renewals++;
-    publish(s, (const Herald__RenewOnlineReply *)msg);
-    renew_schedule(r, (uint64_t)s->conf->renew_online_interval);
+    publish(r, (const Herald__RenewOnlineReply *)msg);
+    renew_schedule(r, (uint64_t)r->conf->renew_online_interval);
 }
 
 static void on_census(const comet_census_t *c, void *arg)
 {
     comet_renew_t *r = arg;
-    comet_server_t *s = r->server;
     if (r->stopped) {
         r->in_flight = 0;
         return;
@@ -98,23 +96,18 @@ static void on_census(const comet_census_t *c, void *arg)
         i++;
     }
     int64_t conns = 0;
-    for (int w = 0; w < s->nworkers; w++)
-        conns += (int64_t)COMET_STAT_GET(&s->workers[w].stats, conns);
-    char rpc_addr[300], tcp_addr[300], ws_addr[300];
-    const char *host = s->conf->advertise_host;
-    snprintf(rpc_addr, sizeof rpc_addr, "%s:%d", host, s->rpc_port);
-    snprintf(tcp_addr, sizeof tcp_addr, "%s:%d", host, s->tcp_port);
-    snprintf(ws_addr, sizeof ws_addr, "%s:%d", host, s->ws_port);
+    for (int w = 0; w < r->nworkers; w++)
+        conns += (int64_t)COMET_STAT_GET(&r->workers[w].stats, conns);
     Herald__RenewOnlineReq req = HERALD__RENEW_ONLINE_REQ__INIT;
-    req.server = s->conf->server_id;
-    req.rpc_addr = rpc_addr;
-    req.tcp_addr = tcp_addr;
-    req.ws_addr = ws_addr;
-    req.weight = (int32_t)s->conf->weight;
+    req.server = r->conf->server_id;
+    req.rpc_addr = r->rpc_addr;
+    req.tcp_addr = r->tcp_addr;
+    req.ws_addr = r->ws_addr;
+    req.weight = (int32_t)r->conf->weight;
     req.conn_count = conns;
     req.n_rooms = i;
     req.rooms = ptrs;
-    int rc = comet_logic_call(&s->logic, RPC_LOGIC_RENEW_ONLINE, &req.base,
+    int rc = comet_logic_call(r->logic, RPC_LOGIC_RENEW_ONLINE, &req.base,
                               &herald__renew_online_reply__descriptor, 0, on_reply, r);
     free(counts);
     free(ptrs);
@@ -129,30 +122,38 @@ static void on_timer(uv_timer_t *t)
     comet_renew_t *r = t->data;
     if (r->stopped || r->in_flight)
         return;
-    if (!comet_logic_connected(&r->server->logic)) {
+    if (!comet_logic_connected(r->logic)) {
         /* Poll cheaply until a logic is connected, so the first registration is immediate. */
         renew_schedule(r, COMET_RENEW_RETRY_MS);
         return;
     }
-    r->in_flight = 1;
-    comet_census_start(r->server, on_census, r);
+    int rc = comet_census_start(r->workers, r->nworkers, r->main, on_census, r);
+    if (rc != 0)
+        renew_failed(r, rc);
+    else
+        r->in_flight = 1;
 }
 
-int comet_renew_init(comet_renew_t *r, comet_server_t *s)
+void comet_renew_init(comet_renew_t *r, uv_loop_t *loop, const comet_conf_t *conf,
+                      comet_logic_t *logic, comet_worker_t *workers, int n, comet_queue_t *main)
 {
-    r->server = s;
-    r->in_flight = 0;
-    r->stopped = 0;
-    r->failing = 0;
-    r->rooms = 0;
-    r->renewals = 0;
-    int rc = uv_timer_init(s->loop, &r->timer);
+    memset(r, 0, sizeof *r);
+    r->conf = conf;
+    r->logic = logic;
+    r->workers = workers;
+    r->nworkers = n;
+    r->main = main;
+    int rc = uv_timer_init(loop, &r->timer); /* only fills the handle in */
+    HERALD_ASSERT(rc == 0);
     r->timer.data = r;
-    return rc;
 }
 
-void comet_renew_start(comet_renew_t *r)
+void comet_renew_start(comet_renew_t *r, int rpc_port, int tcp_port, int ws_port)
 {
+    const char *host = r->conf->advertise_host;
+    snprintf(r->rpc_addr, sizeof r->rpc_addr, "%s:%d", host, rpc_port);
+    snprintf(r->tcp_addr, sizeof r->tcp_addr, "%s:%d", host, tcp_port);
+    snprintf(r->ws_addr, sizeof r->ws_addr, "%s:%d", host, ws_port);
     renew_schedule(r, 0);
 }
 
@@ -162,8 +163,17 @@ void comet_renew_stop(comet_renew_t *r)
     uv_timer_stop(&r->timer);
 }
 
-void comet_renew_close(comet_renew_t *r, uv_close_cb cb)
+static void on_timer_closed(uv_handle_t *h)
+{
+    comet_renew_t *r = h->data;
+    if (r->on_closed)
+        r->on_closed(r->closed_arg);
+}
+
+void comet_renew_close(comet_renew_t *r, void (*cb)(void *arg), void *arg)
 {
     comet_renew_stop(r);
-    uv_close((uv_handle_t *)&r->timer, cb);
+    r->on_closed = cb;
+    r->closed_arg = arg;
+    uv_close((uv_handle_t *)&r->timer, on_timer_closed);
 }

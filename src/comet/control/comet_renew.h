@@ -9,17 +9,27 @@
 #ifndef COMET_RENEW_H
 #define COMET_RENEW_H
 
+#include "comet_conf.h"
+#include "comet_logic.h"
+#include "comet_queue.h"
+#include "comet_worker.h"
+
 #include <stdint.h>
 #include <uv.h>
 
 #define COMET_RENEW_RETRY_MS 100
 #define COMET_RENEW_ERROR_RETRY_MS 1000
 
-typedef struct comet_server_s comet_server_t;
-
 typedef struct comet_renew_s {
     uv_timer_t timer;
-    comet_server_t *server;
+    const comet_conf_t *conf; /* borrowed, as everything below */
+    comet_logic_t *logic;     /* the main thread's logic clients */
+    comet_worker_t *workers;
+    int nworkers;
+    comet_queue_t *main;
+    char rpc_addr[300], tcp_addr[300], ws_addr[300]; /* advertised (comet_renew_start) */
+    void (*on_closed)(void *arg);                    /* comet_renew_close */
+    void *closed_arg;
     int in_flight; /* a census or call is under way */
     int stopped;
     int failing;    /* the last attempt failed (logged once per failure streak) */
@@ -27,13 +37,16 @@ typedef struct comet_renew_s {
     uint64_t renewals;
 } comet_renew_t;
 
-/* Returns 0 or UV_E*. */
-int comet_renew_init(comet_renew_t *r, comet_server_t *s);
-/* Schedules the first renewal at once. */
-void comet_renew_start(comet_renew_t *r);
+/* Sets r up on loop for workers[0..n) (census, online counts), calling logic from the main
+ * thread, whose queue is main. Everything is borrowed. Cannot fail (a timer). */
+void comet_renew_init(comet_renew_t *r, uv_loop_t *loop, const comet_conf_t *conf,
+                      comet_logic_t *logic, comet_worker_t *workers, int n, comet_queue_t *main);
+/* Schedules the first renewal at once, advertising server.advertise_host with these bound
+ * ports. */
+void comet_renew_start(comet_renew_t *r, int rpc_port, int tcp_port, int ws_port);
 /* Stops renewing; a call in flight is ignored when it ends. */
 void comet_renew_stop(comet_renew_t *r);
-/* Closes the timer; cb (may be NULL) runs when it is closed. */
-void comet_renew_close(comet_renew_t *r, uv_close_cb cb);
+/* Stops and closes the timer; cb (may be NULL) runs when it is closed. */
+void comet_renew_close(comet_renew_t *r, void (*cb)(void *arg), void *arg);
 
 #endif

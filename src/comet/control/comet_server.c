@@ -4,27 +4,69 @@
 #include "buf.h"
 #include "comet_admin.h"
 #include "comet_listen.h"
-#include "comet_push.h"
 #include "herald.pb-c.h"
+#include "herald_assert.h"
 #include "herald_err.h"
 #include "log.h"
 #include "rpc_methods.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+/* ----------------------------------------------------------------------------- admin */
+
+static json_t *on_health(void *arg)
+{
+    const comet_server_t *s = arg;
+    return comet_admin_health(s->conf->server_id, s->workers, s->nworkers,
+                              comet_logic_connected(&s->logic), s->stopping);
+}
+
+static json_t *on_metrics(void *arg)
+{
+    const comet_server_t *s = arg;
+    return comet_admin_metrics(s->conf->server_id, s->workers, s->nworkers, &s->renew);
+}
+
+/* Ready: a logic is connected (clients can authenticate) and the stop has not begun. */
+static int on_ready(void *arg, json_t **data)
+{
+    const comet_server_t *s = arg;
+    int logic = comet_logic_connected(&s->logic);
+    *data = json_pack("{s:b,s:b}", "logic_connected", logic, "stopping", s->stopping);
+    return logic && !s->stopping;
+}
+
+static const admin_ops_t admin_ops = {on_health, on_metrics, on_ready};
+
 /* -------------------------------------------------------------------------- closing */
 
+static void server_release(comet_server_t *s)
+{
+    for (int i = 0; i < s->ninit; i++) {
+        comet_worker_join(&s->workers[i]);
+        comet_worker_deinit(&s->workers[i]);
+    }
+    free(s->workers);
+    free(s->queues);
+    comet_queue_deinit(&s->queue);
+    comet_keys_deinit(&s->keys);
+    comet_service_deinit(&s->service);
+    free(s);
+}
+
+/* One close of the main thread completed; after the last the server is freed. */
 static void on_main_closed(void *arg)
 {
     comet_server_t *s = arg;
-    if (--s->waiting == 0 && s->on_stopped)
-        s->on_stopped(s->stopped_arg);
-}
-
-static void on_renew_closed(uv_handle_t *h)
-{
-    on_main_closed(((comet_renew_t *)h->data)->server);
+    if (--s->closes > 0 || !s->last)
+        return;
+    void (*cb)(void *) = s->on_closed;
+    void *cb_arg = s->closed_arg;
+    server_release(s);
+    if (cb)
+        cb(cb_arg);
 }
 
 static void on_queue_closed(comet_queue_t *q)
@@ -32,21 +74,17 @@ static void on_queue_closed(comet_queue_t *q)
     on_main_closed(q->owner);
 }
 
-/* Closes every handle of the main thread; on_main_closed calls s->on_stopped after the last. */
+/* Closes every handle of the main thread; the last close frees the server. */
 static void close_main(comet_server_t *s)
 {
-    /* Counted before anything closes, in case a close completes synchronously. */
-    s->waiting = 3 + (s->rpc != NULL) + (s->admin != NULL);
-    if (s->rpc) {
-        rpc_server_close(s->rpc, on_main_closed, s);
-        s->rpc = NULL;
-    }
-    if (s->admin) {
-        http_server_close(s->admin, on_main_closed, s);
-        s->admin = NULL;
-    }
+    /* Counted before anything closes, in case a close completes synchronously; the queue goes
+     * last, so the end always comes from a callback. */
+    s->last = 1;
+    s->closes += 4;
+    admin_close(s->admin, on_main_closed, s);
+    s->admin = NULL;
     comet_logic_close(&s->logic, on_main_closed, s);
-    comet_renew_close(&s->renew, on_renew_closed);
+    comet_renew_close(&s->renew, on_main_closed, s);
     comet_queue_close(&s->queue, on_queue_closed);
 }
 
@@ -55,16 +93,23 @@ static void close_main(comet_server_t *s)
 static void on_worker_stopped(comet_task_t *t, void *owner)
 {
     comet_server_t *s = owner;
+    /* Its thread posted this as its last act: the join returns at once. */
+    comet_worker_join((comet_worker_t *)((char *)t - offsetof(comet_worker_t, stopped_task)));
     if (--s->waiting > 0)
         return;
-    log_info("workers stopped");
+    if (s->ready)
+        log_info("workers stopped");
     close_main(s);
 }
 
 static void stop_workers(comet_server_t *s)
 {
-    s->waiting = s->nworkers;
-    for (int i = 0; i < s->nworkers; i++)
+    s->waiting = s->nstarted;
+    if (s->waiting == 0) {
+        close_main(s);
+        return;
+    }
+    for (int i = 0; i < s->nstarted; i++)
         comet_worker_post_stop(&s->workers[i]);
 }
 
@@ -79,11 +124,14 @@ static void on_server_down(int status, const ProtobufCMessage *msg, void *arg)
     stop_workers(s);
 }
 
-static void on_worker_drained(comet_task_t *t, void *owner)
+/* Every connection is closed: logic forgets this comet's placements at once (a start that
+ * failed registered nothing), then the workers stop. */
+static void server_down(comet_server_t *s)
 {
-    comet_server_t *s = owner;
-    if (--s->waiting > 0)
+    if (!s->ready) {
+        stop_workers(s);
         return;
+    }
     log_info("connections closed; telling logic ServerDown");
     Herald__ServerDownReq req = HERALD__SERVER_DOWN_REQ__INIT;
     req.server = s->conf->server_id;
@@ -96,111 +144,60 @@ static void on_worker_drained(comet_task_t *t, void *owner)
     }
 }
 
-void comet_server_worker_drained(comet_worker_t *w)
+static void on_worker_drained(comet_task_t *t, void *owner)
 {
-    w->drained_task.run = on_worker_drained;
-    comet_server_post(w->server, &w->drained_task);
+    comet_server_t *s = owner;
+    if (--s->waiting == 0)
+        server_down(s);
 }
 
-void comet_server_worker_stopped(comet_worker_t *w)
+void comet_server_close(comet_server_t *s, void (*cb)(void *arg), void *arg)
 {
-    w->stopped_task.run = on_worker_stopped;
-    comet_server_post(w->server, &w->stopped_task);
-}
-
-void comet_server_stop(comet_server_t *s, void (*on_stopped)(void *arg), void *arg)
-{
-    if (s->stopping)
-        return;
-    log_info("stopping: closing connections");
+    HERALD_ASSERT(!s->stopping);
+    if (s->ready)
+        log_info("stopping: closing connections");
     s->stopping = 1;
-    s->on_stopped = on_stopped;
-    s->stopped_arg = arg;
+    s->on_closed = cb;
+    s->closed_arg = arg;
     comet_renew_stop(&s->renew);
-    if (s->rpc) {
-        rpc_server_close(s->rpc, NULL, NULL);
-        s->rpc = NULL;
+    s->closes++;
+    comet_service_close(&s->service, on_main_closed, s);
+    s->waiting = s->nstarted;
+    if (s->waiting == 0) {
+        server_down(s);
+        return;
     }
-    s->waiting = s->nworkers;
-    for (int i = 0; i < s->nworkers; i++)
+    for (int i = 0; i < s->nstarted; i++)
         comet_worker_post_drain(&s->workers[i]);
 }
 
-typedef struct stop_request_s {
-    comet_task_t task;
-    void (*on_stopped)(void *arg);
-    void *arg;
-} stop_request_t;
-
-static void on_stop_request(comet_task_t *t, void *owner)
-{
-    stop_request_t *r = (stop_request_t *)t;
-    comet_server_stop(owner, r->on_stopped, r->arg);
-    free(r);
-}
-
-void comet_server_request_stop(comet_server_t *s, void (*on_stopped)(void *arg), void *arg)
-{
-    stop_request_t *r = xmalloc(sizeof *r);
-    r->task.run = on_stop_request;
-    r->on_stopped = on_stopped;
-    r->arg = arg;
-    comet_server_post(s, &r->task);
-}
-
-void comet_server_post(comet_server_t *s, comet_task_t *task)
-{
-    comet_queue_push(&s->queue, task);
-}
-
 /* --------------------------------------------------------------------------- starting */
-
-static void server_release(comet_server_t *s)
-{
-    for (int i = 0; i < s->nworkers; i++) {
-        comet_worker_join(&s->workers[i]);
-        comet_worker_deinit(&s->workers[i]);
-    }
-    free(s->workers);
-    comet_queue_deinit(&s->queue);
-    comet_keys_deinit(&s->keys);
-    ws_codec_free(s->ws);
-    free(s);
-}
-
-void comet_server_free(comet_server_t *s)
-{
-    if (s)
-        server_release(s);
-}
 
 static void on_abort_closed(void *arg)
 {
     *(int *)arg = 1;
 }
 
-/* Start-up failed after the main thread's handles were created: close them, let the loop run
- * their close callbacks, and free everything. No worker thread was started. */
+/* A start that failed once the main thread's handles exist: the regular stop closes whatever
+ * was opened (no ServerDown: nothing was registered), with the loop run from here. */
 static void server_abort(comet_server_t *s)
 {
+    uv_loop_t *loop = s->loop;
     int closed = 0;
-    s->on_stopped = on_abort_closed;
-    s->stopped_arg = &closed;
-    close_main(s);
+    comet_server_close(s, on_abort_closed, &closed);
     while (!closed)
-        uv_run(s->loop, UV_RUN_ONCE);
-    server_release(s);
+        uv_run(loop, UV_RUN_ONCE);
 }
 
 static int listen_workers(comet_server_t *s, struct sockaddr_storage *tcp,
-                          struct sockaddr_storage *ws)
+                          struct sockaddr_storage *ws, char *err, size_t errlen)
 {
     for (int i = 0; i < s->nworkers; i++) {
         comet_worker_t *w = &s->workers[i];
         int rc = comet_worker_listen(w, (struct sockaddr *)tcp, (struct sockaddr *)ws);
         if (rc != 0) {
-            log_error("listen tcp %s / websocket %s: %s", s->conf->tcp_listen, s->conf->ws_listen,
-                      uv_strerror(rc));
+            snprintf(err, errlen, "listen tcp %s / websocket %s: %s", s->conf->tcp_listen,
+                     s->conf->ws_listen, uv_strerror(rc));
             return rc;
         }
         if (i == 0) {
@@ -214,41 +211,79 @@ static int listen_workers(comet_server_t *s, struct sockaddr_storage *tcp,
     return 0;
 }
 
-/* Resolves the listen addresses; logs and returns an error for a bad one. */
-static int resolve_addrs(const comet_conf_t *conf, struct sockaddr_storage *tcp,
-                         struct sockaddr_storage *ws, char **rpc_host, int *rpc_port,
-                         char **admin_host, int *admin_port)
+/* Where the server listens, resolved before anything is opened. */
+typedef struct server_addrs_s {
+    struct sockaddr_storage tcp, ws;
+    char *rpc_host, *admin_host; /* heap */
+    int rpc_port, admin_port;
+} server_addrs_t;
+
+/* Resolves the listen addresses; an error for a bad one. */
+static int resolve_addrs(const comet_conf_t *conf, server_addrs_t *a, char *err, size_t errlen)
 {
-    int rc = comet_listen_resolve(conf->tcp_listen, tcp);
+    int rc = comet_listen_resolve(conf->tcp_listen, &a->tcp);
     if (rc != 0) {
-        log_error("tcp.listen '%s': %s", conf->tcp_listen, herald_strerror(rc));
+        snprintf(err, errlen, "tcp.listen '%s': %s", conf->tcp_listen, herald_strerror(rc));
         return rc;
     }
-    rc = comet_listen_resolve(conf->ws_listen, ws);
+    rc = comet_listen_resolve(conf->ws_listen, &a->ws);
     if (rc != 0) {
-        log_error("websocket.listen '%s': %s", conf->ws_listen, herald_strerror(rc));
+        snprintf(err, errlen, "websocket.listen '%s': %s", conf->ws_listen, herald_strerror(rc));
         return rc;
     }
-    if (conf_parse_addr(conf->rpc_listen, rpc_host, rpc_port) != 0) {
-        log_error("rpc.listen '%s': not host:port", conf->rpc_listen);
+    if (conf_parse_addr(conf->rpc_listen, &a->rpc_host, &a->rpc_port) != 0) {
+        snprintf(err, errlen, "rpc.listen '%s': not host:port", conf->rpc_listen);
         return HERALD_ECONF;
     }
-    if (conf_parse_addr(conf->admin_listen, admin_host, admin_port) != 0) {
-        log_error("admin.listen '%s': not host:port", conf->admin_listen);
+    if (conf_parse_addr(conf->admin_listen, &a->admin_host, &a->admin_port) != 0) {
+        snprintf(err, errlen, "admin.listen '%s': not host:port", conf->admin_listen);
         return HERALD_ECONF;
     }
     return 0;
 }
 
-int comet_server_start(uv_loop_t *loop, const comet_conf_t *conf, comet_server_t **out)
+/* Everything from the logic clients on; on error the caller aborts (all is closed there). */
+static int server_open(comet_server_t *s, server_addrs_t *a, char *err, size_t errlen)
 {
-    *out = NULL;
-    struct sockaddr_storage tcp_addr, ws_addr;
-    char *rpc_host = NULL, *admin_host = NULL;
-    int rpc_port = 0, admin_port = 0;
-    int rc =
-        resolve_addrs(conf, &tcp_addr, &ws_addr, &rpc_host, &rpc_port, &admin_host, &admin_port);
+    const comet_conf_t *conf = s->conf;
+    int rc = comet_logic_init(&s->logic, s->loop, conf, "main", err, errlen);
+    for (int i = 0; i < s->nworkers && rc == 0; i++) {
+        rc = comet_worker_init(&s->workers[i], conf, i, &s->keys, s->queues, &s->queue,
+                               on_worker_drained, on_worker_stopped, err, errlen);
+        if (rc == 0)
+            s->ninit++;
+    }
+    if (rc == 0)
+        rc = listen_workers(s, &a->tcp, &a->ws, err, errlen);
+    if (rc == 0) {
+        rc = comet_service_listen(&s->service, s->loop, a->rpc_host, a->rpc_port);
+        if (rc != 0)
+            snprintf(err, errlen, "rpc.listen %s: %s", conf->rpc_listen, herald_strerror(rc));
+        s->rpc_port = comet_service_port(&s->service);
+    }
+    if (rc == 0) {
+        s->admin = admin_new(s->loop, &admin_ops, s, a->admin_host, a->admin_port, &rc);
+        if (s->admin == NULL)
+            snprintf(err, errlen, "admin.listen %s: %s", conf->admin_listen, herald_strerror(rc));
+        else
+            s->admin_port = admin_port(s->admin);
+    }
+    for (int i = 0; i < s->nworkers && rc == 0; i++) {
+        rc = comet_worker_start(&s->workers[i]);
+        if (rc != 0)
+            snprintf(err, errlen, "worker %d: cannot start its thread: %s", i, uv_strerror(rc));
+        else
+            s->nstarted++;
+    }
+    return rc;
+}
+
+comet_server_t *comet_server_new(uv_loop_t *loop, const comet_conf_t *conf, char *err,
+                                 size_t errlen)
+{
+    server_addrs_t addrs = {0};
     comet_server_t *s = NULL;
+    int rc = resolve_addrs(conf, &addrs, err, errlen);
     if (rc != 0)
         goto done;
     s = xcalloc(1, sizeof *s);
@@ -257,56 +292,37 @@ int comet_server_start(uv_loop_t *loop, const comet_conf_t *conf, comet_server_t
     s->nworkers = conf->workers > 0 ? (int)conf->workers : (int)uv_available_parallelism();
     if (s->nworkers < 1)
         s->nworkers = 1;
-    /* Creates nothing when the logic addresses are bad, so it goes first. */
-    rc = comet_logic_init(&s->logic, loop, conf, "main");
+    s->workers = xcalloc((size_t)s->nworkers, sizeof *s->workers);
+    s->queues = xcalloc((size_t)s->nworkers, sizeof *s->queues);
+    for (int i = 0; i < s->nworkers; i++)
+        s->queues[i] = &s->workers[i].queue;
+    rc = comet_keys_init(&s->keys);
+    if (rc == 0) {
+        rc = comet_queue_init(&s->queue, loop, s);
+        if (rc != 0)
+            comet_keys_deinit(&s->keys);
+    }
     if (rc != 0) {
+        snprintf(err, errlen, "cannot create the main thread's tables: %s", uv_strerror(rc));
+        free(s->workers);
+        free(s->queues);
         free(s);
         s = NULL;
         goto done;
     }
-    if (comet_keys_init(&s->keys) != 0 || comet_queue_init(&s->queue, loop, s) != 0 ||
-        comet_renew_init(&s->renew, s) != 0) {
-        log_error("cannot create the main thread's handles");
-        abort();
-    }
-    s->ws = ws_codec_new(1);
-    s->workers = xcalloc((size_t)s->nworkers, sizeof *s->workers);
-    for (int i = 0; i < s->nworkers && rc == 0; i++) {
-        rc = comet_worker_init(&s->workers[i], s, conf, i);
-        if (rc != 0)
-            log_error("worker %d: %s", i, uv_strerror(rc));
-    }
-    if (rc == 0)
-        rc = listen_workers(s, &tcp_addr, &ws_addr);
-    if (rc == 0) {
-        s->rpc = rpc_server_new(loop, comet_push_methods, comet_push_methods_count, s);
-        rc = rpc_server_listen(s->rpc, rpc_host, rpc_port);
-        if (rc != 0)
-            log_error("rpc.listen %s: %s", conf->rpc_listen, herald_strerror(rc));
-        s->rpc_port = rpc_server_port(s->rpc);
-    }
-    if (rc == 0) {
-        rc = comet_admin_start(s, admin_host, admin_port);
-        if (rc != 0)
-            log_error("admin.listen %s: %s", conf->admin_listen, herald_strerror(rc));
-    }
-    if (rc != 0) {
+    comet_renew_init(&s->renew, loop, conf, &s->logic, s->workers, s->nworkers, &s->queue);
+    comet_service_init(&s->service, &s->keys, s->workers, s->nworkers, &s->queue);
+    if (server_open(s, &addrs, err, errlen) != 0) {
         server_abort(s);
         s = NULL;
         goto done;
     }
-    for (int i = 0; i < s->nworkers; i++) {
-        if (comet_worker_start(&s->workers[i]) != 0) {
-            log_error("worker %d: cannot start its thread", i);
-            abort();
-        }
-    }
-    comet_renew_start(&s->renew);
+    s->ready = 1;
+    comet_renew_start(&s->renew, s->rpc_port, s->tcp_port, s->ws_port);
     log_info("ready: server %s, %d workers, tcp :%d, websocket :%d, rpc :%d, admin :%d",
              conf->server_id, s->nworkers, s->tcp_port, s->ws_port, s->rpc_port, s->admin_port);
 done:
-    free(rpc_host);
-    free(admin_host);
-    *out = s;
-    return rc;
+    free(addrs.rpc_host);
+    free(addrs.admin_host);
+    return s;
 }

@@ -1,110 +1,83 @@
-/* comet_worker.h - one worker thread: its own uv loop holding a share of the client connections.
+/* comet_worker.h - one worker thread: its own uv loop holding a share of the client
+ * connections, with its layers (session, delivery) and its queue.
  *
  * Each worker binds its own TCP and WebSocket listeners on the same ports (SO_REUSEPORT), so the
  * kernel spreads connections; it owns its connections, rooms, key table, logic RPC clients and
  * fan-outs, and nothing of it is touched from another thread: other threads hand it tasks through
- * its queue (comet_worker_post). Only the stats are read from outside.
+ * its queue, which run with owner = the worker's comet_session_t. What a worker sees of the rest
+ * of comet is what it is given: the comet-wide key table, every worker's queue (kicks between
+ * workers) and the main thread's queue (drained / stopped). Only the stats are read from outside.
  *
  * Lifecycle (main thread): comet_worker_init, comet_worker_listen, comet_worker_start; at stop:
- * comet_worker_post_drain, comet_worker_post_stop, then comet_worker_join and
+ * comet_worker_post_drain, then (after on_drained) comet_worker_post_stop, comet_worker_join and
  * comet_worker_deinit. A worker that was never started is released with comet_worker_deinit.
  */
 #ifndef COMET_WORKER_H
 #define COMET_WORKER_H
 
-#include "buf.h"
-#include "comet_ack.h"
 #include "comet_conf.h"
-#include "comet_fanout.h"
-#include "comet_logic.h"
-#include "comet_online.h"
+#include "comet_keys.h"
+#include "comet_push.h"
 #include "comet_queue.h"
-#include "comet_room.h"
+#include "comet_session.h"
 #include "comet_stats.h"
-#include "list.h"
-#include "strmap.h"
-#include "ws.h"
 
+#include <stddef.h>
 #include <sys/socket.h>
 #include <uv.h>
 
-typedef struct comet_server_s comet_server_t;
-typedef struct comet_worker_s comet_worker_t;
-
-#define COMET_READ_BUF_SIZE (64 * 1024)
-
-struct comet_worker_s {
-    comet_server_t *server;
-    const comet_conf_t *conf;
+typedef struct comet_worker_s {
     int index;
-    uv_loop_t loop; /* loop.data = this worker */
-    int loop_ready; /* loop initialised (comet_worker_deinit has work to do) */
+    uv_loop_t loop;
     uv_thread_t thread;
-    int started;
-    comet_queue_t queue;
+    int started;         /* the thread runs (until joined) */
+    int stopped;         /* every handle closed (on_stop_task, or comet_worker_deinit) */
+    comet_queue_t queue; /* tasks for this worker (owner: &session) */
     uv_tcp_t tcp_listener;
     uv_tcp_t ws_listener;
-    int listeners; /* listener handles open */
-    uv_timer_t sweep;
-    uint8_t *read_buf; /* lent to every read of this worker (alloc callback) */
-    ws_codec_t *ws;
-    buf_t out;           /* building multi-packet writes (auth reply + backlog) */
-    buf_t scratch;       /* a packet before it is framed for WebSocket */
-    list_link_t pending; /* not yet authenticated, by accept time */
-    list_link_t active;  /* authenticated, by last activity */
-    list_link_t closing; /* finishing, by close time */
-    list_link_t all;     /* authenticated, by registration (broadcast order) */
-    comet_rooms_t rooms;
-    strmap_t keys; /* key -> comet_conn_t of this worker */
-    comet_logic_t logic;
-    comet_ack_t acks;
-    comet_fanout_t fanout;
-    comet_online_t *online; /* room counts over all comets; NULL until the first RenewOnline */
-    comet_stats_t stats;
-    int stopping; /* draining: no new connection, no Disconnect calls */
-    int drained;
+    int listeners;       /* listener handles open */
+    comet_stats_t stats; /* written by this worker only */
+    comet_session_t session;
+    comet_push_t push;
+    comet_queue_t *main;       /* the main thread's queue, borrowed */
     comet_task_t drain_task;   /* main -> worker (comet_worker_post_drain) */
     comet_task_t stop_task;    /* main -> worker (comet_worker_post_stop) */
-    comet_task_t drained_task; /* worker -> main (comet_server_worker_drained) */
-    comet_task_t stopped_task; /* worker -> main (comet_server_worker_stopped) */
-};
+    comet_task_t drained_task; /* worker -> main: no socket left after the drain */
+    comet_task_t stopped_task; /* worker -> main: the worker's loop has ended */
+} comet_worker_t;
 
-/* Creates the loop, queue, timers and codec (main thread, before start). Returns 0 or UV_E*. */
-int comet_worker_init(comet_worker_t *w, comet_server_t *s, const comet_conf_t *conf, int index);
+/* Creates the loop, queue and layers of worker `index` (main thread, before start). keys, peers
+ * (every worker's queue by index) and main are borrowed and must outlive the worker; on_drained
+ * and on_stopped run on main's thread, with the worker's drained_task / stopped_task. Returns 0,
+ * or an error with the reason in err (errlen bytes) and nothing left to release. */
+int comet_worker_init(comet_worker_t *w, const comet_conf_t *conf, int index, comet_keys_t *keys,
+                      comet_queue_t *const *peers, comet_queue_t *main, comet_task_cb on_drained,
+                      comet_task_cb on_stopped, char *err, size_t errlen);
 
 /* Binds and listens on tcp_addr and ws_addr with SO_REUSEPORT (main thread, before start).
  * Returns 0 or a UV_E* error. */
 int comet_worker_listen(comet_worker_t *w, const struct sockaddr *tcp_addr,
                         const struct sockaddr *ws_addr);
 
-/* Creates the logic clients and starts the thread. Returns 0 or UV_E*. */
+/* Starts the thread. Returns 0 or UV_E*. */
 int comet_worker_start(comet_worker_t *w);
 
 /* Any thread: hands task to the worker. */
 void comet_worker_post(comet_worker_t *w, comet_task_t *task);
 
-/* Any thread: the worker stops accepting, kicks every connection with {"reason":"shutdown"},
- * drops fan-outs, flushes acks, and calls comet_server_worker_drained once no socket is left. */
+/* Any thread: the worker stops accepting, drops fan-outs, flushes acks, kicks every connection
+ * (comet_client_drain), and posts drained_task once no socket is left. */
 void comet_worker_post_drain(comet_worker_t *w);
 
-/* Any thread, after the drain: the worker closes every remaining handle, so its loop and thread
- * end (then comet_server_worker_stopped is called from the thread). */
+/* Any thread, after drained_task: the worker closes every remaining handle, so its loop and
+ * thread end (posting stopped_task from the thread as its last act). */
 void comet_worker_post_stop(comet_worker_t *w);
 
-/* Main thread: waits for the thread to end (after comet_worker_post_stop). */
+/* Main thread: waits for the thread to end (after stopped_task or a failed start). */
 void comet_worker_join(comet_worker_t *w);
 
 /* Main thread: frees what init created; the loop must have no handle left (thread ended, or
  * never started: then the handles are closed here). */
 void comet_worker_deinit(comet_worker_t *w);
-
-/* Called by comet_conn when a socket closes: posts drained_task when draining and none is left. */
-void comet_worker_on_socket_closed(comet_worker_t *w);
-
-/* Loop time in ms, truncated to 32 bits (compare with (uint32_t)(a - b)). */
-static inline uint32_t comet_worker_now(const comet_worker_t *w)
-{
-    return (uint32_t)uv_now(&w->loop);
-}
 
 #endif

@@ -1,9 +1,7 @@
 /* comet_fanout.c - see comet_fanout.h. */
 #include "comet_fanout.h"
 
-#include "comet_conn.h"
-#include "comet_room.h"
-#include "comet_worker.h"
+#include "comet_channel.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -22,17 +20,15 @@ struct comet_fanout_job_s {
     uint64_t credit_milli; /* paced: thousandths of a write earned and not spent */
 };
 
-static comet_worker_t *fanout_worker(comet_fanout_t *f)
-{
-    return f->idle.loop->data;
-}
-
 static void on_idle(uv_idle_t *idle);
 static void on_tick(uv_timer_t *t);
 
-int comet_fanout_init(comet_fanout_t *f, uv_loop_t *loop, uint32_t batch)
+int comet_fanout_init(comet_fanout_t *f, uv_loop_t *loop, uint32_t batch, comet_rooms_t *rooms,
+                      comet_stats_t *stats)
 {
     f->batch = batch ? batch : 1;
+    f->rooms = rooms;
+    f->stats = stats;
     f->now_head = f->now_tail = NULL;
     f->paced_head = f->paced_tail = NULL;
     int rc = uv_idle_init(loop, &f->idle);
@@ -46,7 +42,7 @@ int comet_fanout_init(comet_fanout_t *f, uv_loop_t *loop, uint32_t batch)
 static void job_free(comet_fanout_t *f, comet_fanout_job_t *job)
 {
     if (job->room)
-        comet_room_release(&fanout_worker(f)->rooms, job->room);
+        comet_room_release(f->rooms, job->room);
     buf_shared_unref(job->tcp);
     buf_shared_unref(job->ws);
     free(job);
@@ -64,15 +60,15 @@ static uint32_t job_step(comet_fanout_job_t *job, uint32_t max_visits, uint32_t 
         /* Advance first: the write may close the connection and unlink it. */
         job->cursor = link == job->end ? NULL : link->next;
         (*visits)++;
-        comet_conn_t *c = job->room ? list_entry(link, comet_conn_t, room_link)
-                                    : list_entry(link, comet_conn_t, all_link);
-        if (c->state != COMET_CONN_AUTHED)
+        comet_channel_t *ch = job->room ? list_entry(link, comet_channel_t, room_link)
+                                        : list_entry(link, comet_channel_t, all_link);
+        if (ch->state != COMET_CHANNEL_AUTHED)
             continue;
-        if (job->op >= 0 && !comet_accepts_has(&c->accepts, job->op))
+        if (job->op >= 0 && !comet_accepts_has(&ch->accepts, job->op))
             continue;
-        buf_shared_t *b = comet_conn_is_ws(c) ? job->ws : job->tcp;
+        buf_shared_t *b = comet_conn_is_ws(&ch->conn) ? job->ws : job->tcp;
         uv_buf_t ub = uv_buf_init((char *)b->data, b->len);
-        comet_conn_send(c, &ub, 1, b, job->packets, 0);
+        comet_conn_send(&ch->conn, &ub, 1, b, job->packets, 0);
         writes++;
     }
     return writes;
@@ -183,7 +179,7 @@ uint32_t comet_fanout_room(comet_fanout_t *f, comet_room_t *room, buf_shared_t *
         shared_append(&tail->ws, ws);
         tail->packets += packets;
         tail->end = room->members.prev;
-        COMET_STAT_ADD(&fanout_worker(f)->stats, fanouts_merged, 1);
+        COMET_STAT_ADD(f->stats, fanouts_merged, 1);
         return room->count;
     }
     comet_fanout_job_t *job = job_new(&room->members, tcp, ws, packets, -1);

@@ -22,6 +22,8 @@
 #define COMET_FANOUT_H
 
 #include "buf.h"
+#include "comet_room.h"
+#include "comet_stats.h"
 #include "list.h"
 
 #include <stdint.h>
@@ -32,20 +34,23 @@
 #define COMET_FANOUT_MERGE_MAX (64u * 1024)
 #define COMET_FANOUT_TICK_MS 100
 
-typedef struct comet_room_s comet_room_t;
 typedef struct comet_fanout_job_s comet_fanout_job_t;
 
 typedef struct comet_fanout_s {
-    uint32_t batch;  /* connections visited per loop iteration */
-    uv_idle_t idle;  /* runs unpaced batches while any is queued */
-    uv_timer_t tick; /* runs paced batches while any is queued */
+    uint32_t batch;       /* connections visited per loop iteration */
+    comet_rooms_t *rooms; /* the worker's (room holds), borrowed */
+    comet_stats_t *stats; /* the worker's counters, borrowed */
+    uv_idle_t idle;       /* runs unpaced batches while any is queued */
+    uv_timer_t tick;      /* runs paced batches while any is queued */
     comet_fanout_job_t *now_head, *now_tail;
     comet_fanout_job_t *paced_head, *paced_tail;
 } comet_fanout_t;
 
-/* batch: connections visited per loop iteration (and per tick of a paced fan-out). Returns 0 or
- * UV_E*. loop->data must be the worker. */
-int comet_fanout_init(comet_fanout_t *f, uv_loop_t *loop, uint32_t batch);
+/* batch: connections visited per loop iteration (and per tick of a paced fan-out); rooms and
+ * stats are the worker's, borrowed. Returns 0 or UV_E* (the worker's teardown closes what was
+ * opened). */
+int comet_fanout_init(comet_fanout_t *f, uv_loop_t *loop, uint32_t batch, comet_rooms_t *rooms,
+                      comet_stats_t *stats);
 
 /* Writes tcp to the TCP members and ws to the WebSocket members of room, ignoring accepts (room
  * pushes always reach). References are taken on both buffers and a hold on the room, or the
@@ -55,7 +60,7 @@ uint32_t comet_fanout_room(comet_fanout_t *f, comet_room_t *room, buf_shared_t *
                            buf_shared_t *ws, uint32_t packets);
 
 /* Writes to every authenticated connection of the worker (list `all`, linked through
- * comet_conn_t.all_link) that accepts op; rate = connections written per second (0 = no limit).
+ * comet_channel_t.all_link) that accepts op; rate = connections written per second (0 = no limit).
  * Returns the number of connections targeted before the accepts filter. */
 uint32_t comet_fanout_all(comet_fanout_t *f, list_link_t *all, uint32_t count, int32_t op,
                           buf_shared_t *tcp, buf_shared_t *ws, uint32_t rate);

@@ -1,12 +1,12 @@
 /* comet_sync.h - a connection's place in its user's stream of sequence numbers (docs/delivery.md):
  * every user push reaches it once, in order, with no gap.
  *
- * c->last_seq is the user's number the connection is at: everything up to it was written (or
+ * ch->last_seq is the user's number the channel is at: everything up to it was written (or
  * skipped because its op is not in the accepts). A user push with seq <= last_seq is a duplicate
  * (Kafka redelivery, job retry, a push that was also in the backlog) and is dropped; seq ==
  * last_seq + 1 is written; a higher seq means pushes are missing (reordered or lost on the way),
  * and the connection fetches its user's inbox from logic after last_seq (RPC Fetch) and writes
- * the range in order, the live one included. While a Fetch is in flight (c->sync set) live user
+ * the range in order, the live one included. While a Fetch is in flight (ch->upper set) live user
  * pushes are not written: the Fetch, or the next one it chains, covers them. A Fetch that keeps
  * failing, or that finds logic's counter behind the connection (Redis lost its data), kicks the
  * connection with {"reason":"resync"}: the client reconnects with its last_seq.
@@ -16,26 +16,20 @@
 #ifndef COMET_SYNC_H
 #define COMET_SYNC_H
 
-#include "buf.h"
-#include "comet_conn.h"
-#include "herald.pb-c.h"
+#include "comet_channel.h"
 
 #include <stddef.h>
 #include <stdint.h>
 
-/* Appends the packets of protos[0..n) (seq order) with seq above c->last_seq to out, framed for
- * c's transport, skipping ops c does not accept, and moves c->last_seq to the last one. Returns
- * the packets appended. */
-uint32_t comet_sync_append(comet_conn_t *c, buf_t *out, Herald__Proto *const *protos, size_t n);
-
 /* Called once the auth reply and the first backlog page are written. newest is the user's
- * newest seq in the reply (ConnectReply.last_seq): an empty backlog means the connection starts
+ * newest seq in the reply (ConnectReply.last_seq): an empty backlog means the channel starts
  * there; a backlog that stopped short of it continues with Fetches. `missed` (a user push may
- * have been sent to c's key before it registered: comet_keys_missed) fetches up to the newest. */
-void comet_sync_begin(comet_conn_t *c, uint64_t newest, int missed);
+ * have been sent to ch's key before it registered: comet_keys_missed) fetches up to the newest.
+ * The Fetch in flight is kept in ch->upper. */
+void comet_sync_begin(comet_channel_t *ch, uint64_t newest, int missed);
 
-/* A live user push with sequence number seq (> 0) for c (AUTHED). Returns 1 when the caller
- * writes it (c->last_seq is then seq), 0 when it must not (duplicate, or a Fetch covers it). */
-int comet_sync_push(comet_conn_t *c, uint64_t seq);
+/* A live user push with sequence number seq (> 0) for ch (AUTHED). Returns 1 when the caller
+ * writes it (ch->last_seq is then seq), 0 when it must not (duplicate, or a Fetch covers it). */
+int comet_sync_push(comet_channel_t *ch, uint64_t seq);
 
 #endif

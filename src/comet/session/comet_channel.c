@@ -1,13 +1,6 @@
 /* comet_channel.c - see comet_channel.h. */
 #include "comet_channel.h"
 
-#include "comet_auth.h"
-#include "comet_keys.h"
-#include "comet_push.h"
-#include "comet_room.h"
-#include "comet_server.h"
-#include "comet_worker.h"
-#include "herald.pb-c.h"
 #include "herald_err.h"
 #include "log.h"
 #include "rpc_methods.h"
@@ -16,114 +9,232 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* ------------------------------------------------------------------------------- registry */
-
-void comet_channel_register(comet_conn_t *c)
+comet_channel_t *comet_channel_find(comet_session_t *s, const char *key)
 {
-    comet_worker_t *w = comet_conn_worker(c);
-    int old_worker = comet_keys_register(comet_server_keys(w->server), c);
-    comet_conn_t *old = strmap_get(&w->keys, c->key, strlen(c->key));
-    if (old != NULL && old != c) {
-        old->flags |= COMET_CONN_F_REPLACED;
-        comet_conn_kick_reason(old, "duplicate key"); /* leaves w->keys */
-    } else if (old_worker >= 0 && old_worker != w->index)
-        comet_push_kick_remote(w->server, old_worker, c->key, c->reg_seq, "duplicate key");
-    strmap_put(&w->keys, c);
-    c->t = comet_worker_now(w);
-    list_unlink(&c->link);
-    list_append(&w->active, &c->link);
-    list_append(&w->all, &c->all_link);
-    c->flags |= COMET_CONN_F_REGISTERED;
-    COMET_STAT_ADD(&w->stats, conns, 1);
+    comet_key_t *e = strmap_get(&s->local, key, strlen(key));
+    return e ? list_entry(e, comet_channel_t, id) : NULL;
 }
 
-void comet_channel_unregister(comet_conn_t *c)
+const char *comet_channel_device(const comet_channel_t *ch)
 {
-    comet_worker_t *w = comet_conn_worker(c);
-    c->flags &= ~COMET_CONN_F_REGISTERED;
-    comet_keys_unregister(comet_server_keys(w->server), c);
-    strmap_del(&w->keys, c);
-    comet_channel_set_room(c, NULL, 0);
-    comet_fanout_unlink(&w->fanout, &c->all_link);
-    list_unlink(&c->all_link);
-    COMET_STAT_SUB(&w->stats, conns, 1);
+    return ch->id.key + strlen(ch->id.key) + 1;
+}
+
+static void channel_free(comet_channel_t *ch)
+{
+    free(ch->id.key);
+    comet_accepts_deinit(&ch->accepts);
+    free(ch);
+}
+
+void comet_channel_ref(comet_channel_t *ch)
+{
+    ch->refs++;
+}
+
+void comet_channel_unref(comet_channel_t *ch)
+{
+    if (--ch->refs == 0 && (ch->flags & COMET_CHANNEL_F_CLOSED))
+        channel_free(ch);
+}
+
+void comet_channel_closed(comet_channel_t *ch)
+{
+    ch->flags |= COMET_CHANNEL_F_CLOSED;
+    if (ch->refs == 0)
+        channel_free(ch);
+}
+
+/* ------------------------------------------------------------------------------- registry */
+
+void comet_channel_register(comet_channel_t *ch)
+{
+    comet_session_t *s = comet_channel_session(ch);
+    ch->id.worker = s->index;
+    int old_worker = comet_keys_register(s->keys, &ch->id);
+    comet_channel_t *old = comet_channel_find(s, ch->id.key);
+    if (old != NULL && old != ch) {
+        old->flags |= COMET_CHANNEL_F_REPLACED;
+        comet_conn_kick_reason(&old->conn, "duplicate key"); /* leaves s->local */
+    } else if (old_worker >= 0 && old_worker != s->index) {
+        comet_channel_kick_on(s, old_worker, ch->id.key, ch->id.reg_seq, "duplicate key");
+    }
+    strmap_put(&s->local, &ch->id);
+    comet_conn_establish(&ch->conn);
+    list_append(&s->all, &ch->all_link);
+    ch->flags |= COMET_CHANNEL_F_REGISTERED;
+    COMET_STAT_ADD(s->stats, conns, 1);
+}
+
+static void channel_unregister(comet_channel_t *ch)
+{
+    comet_session_t *s = comet_channel_session(ch);
+    ch->flags &= ~COMET_CHANNEL_F_REGISTERED;
+    comet_keys_unregister(s->keys, &ch->id);
+    strmap_del(&s->local, &ch->id);
+    comet_channel_set_room(ch, NULL, 0);
+    s->ops->on_unlink(s->ops_arg, &ch->all_link);
+    list_unlink(&ch->all_link);
+    COMET_STAT_SUB(s->stats, conns, 1);
     /* A replaced connection's key lives on in the newer connection: telling logic the key is
      * gone would drop the newer one's placement. At shutdown ServerDown covers everything. */
-    if (w->stopping || (c->flags & COMET_CONN_F_REPLACED))
+    if (s->stopping || (ch->flags & COMET_CHANNEL_F_REPLACED))
         return;
     Herald__DisconnectReq req = HERALD__DISCONNECT_REQ__INIT;
-    req.mid = c->mid;
-    req.key = c->key;
-    req.server = w->conf->server_id;
+    req.mid = ch->mid;
+    req.key = ch->id.key;
+    req.server = s->conf->server_id;
     /* Where the client got to, for the device's next connection if it never acks. */
-    req.device = (char *)comet_auth_device(c);
-    req.last_seq = c->last_seq;
-    comet_logic_notify(&w->logic, RPC_LOGIC_DISCONNECT, &req.base,
+    req.device = (char *)comet_channel_device(ch);
+    req.last_seq = ch->last_seq;
+    comet_logic_notify(&s->logic, RPC_LOGIC_DISCONNECT, &req.base,
                        &herald__disconnect_reply__descriptor);
 }
 
-void comet_channel_set_room(comet_conn_t *c, const char *id, size_t len)
+void comet_channel_leave(comet_channel_t *ch)
 {
-    comet_worker_t *w = comet_conn_worker(c);
-    if (c->room != NULL) {
-        if (len == strlen(c->room->id) && memcmp(c->room->id, id, len) == 0)
+    if (ch->flags & COMET_CHANNEL_F_REGISTERED)
+        channel_unregister(ch);
+    ch->state = COMET_CHANNEL_GONE;
+}
+
+void comet_channel_set_room(comet_channel_t *ch, const char *id, size_t len)
+{
+    comet_session_t *s = comet_channel_session(ch);
+    if (ch->room != NULL) {
+        if (len == strlen(ch->room->id) && memcmp(ch->room->id, id, len) == 0)
             return;
-        comet_fanout_unlink(&w->fanout, &c->room_link);
-        comet_room_leave(&w->rooms, c->room, &c->room_link);
-        c->room = NULL;
+        s->ops->on_unlink(s->ops_arg, &ch->room_link);
+        comet_room_leave(&s->rooms, ch->room, &ch->room_link);
+        ch->room = NULL;
     }
     if (len > 0)
-        c->room = comet_room_join(&w->rooms, id, len, &c->room_link);
+        ch->room = comet_room_join(&s->rooms, id, len, &ch->room_link);
+}
+
+uint32_t comet_channel_append_protos(comet_channel_t *ch, buf_t *out, Herald__Proto *const *protos,
+                                     size_t n)
+{
+    uint32_t packets = 0;
+    for (size_t i = 0; i < n; i++) {
+        const Herald__Proto *p = protos[i];
+        if (p == NULL || p->seq <= ch->last_seq)
+            continue; /* held already (a live push, or an overlapping page) */
+        ch->last_seq = p->seq;
+        if (!comet_accepts_has(&ch->accepts, p->op))
+            continue;
+        comet_conn_append_packet(&ch->conn, out, (uint32_t)p->op, p->seq, p->body.data,
+                                 p->body.len);
+        packets++;
+    }
+    return packets;
+}
+
+/* ---------------------------------------------------------------------------------- kicks */
+
+int comet_channel_kick_key(comet_session_t *s, const char *key, uint32_t before_seq,
+                           const char *body, size_t len)
+{
+    comet_channel_t *ch = comet_channel_find(s, key);
+    if (ch == NULL || ch->state != COMET_CHANNEL_AUTHED)
+        return 0;
+    if (before_seq != 0) {
+        if (!comet_keys_before(ch->id.reg_seq, before_seq))
+            return 0;
+        ch->flags |= COMET_CHANNEL_F_REPLACED; /* a duplicate: the key lives on elsewhere */
+    }
+    comet_conn_kick(&ch->conn, body, len);
+    return 1;
+}
+
+/* A kick handed to another worker. */
+typedef struct kick_task_s {
+    comet_task_t task;
+    uint32_t before_seq;
+    const char *reason; /* a string literal */
+    char key[];
+} kick_task_t;
+
+static void kick_here(comet_session_t *s, const char *key, uint32_t before_seq, const char *reason)
+{
+    char body[128];
+    comet_channel_kick_key(s, key, before_seq, body,
+                           comet_conn_reason_body(body, sizeof body, reason));
+}
+
+static void on_kick_task(comet_task_t *t, void *owner)
+{
+    comet_session_t *s = owner;
+    kick_task_t *k = (kick_task_t *)t;
+    if (!s->stopping)
+        kick_here(s, k->key, k->before_seq, k->reason);
+    free(k);
+}
+
+void comet_channel_kick_on(comet_session_t *s, int worker, const char *key, uint32_t before_seq,
+                           const char *reason)
+{
+    if (worker == s->index) {
+        kick_here(s, key, before_seq, reason);
+        return;
+    }
+    size_t len = strlen(key) + 1;
+    kick_task_t *k = xmalloc(sizeof *k + len);
+    k->task.run = on_kick_task;
+    k->before_seq = before_seq;
+    k->reason = reason;
+    memcpy(k->key, key, len);
+    comet_queue_push(s->peers[worker], &k->task);
 }
 
 /* ---------------------------------------------------------------------------- packet ops */
 
-static void on_heartbeat(comet_conn_t *c, const proto_header_t *h)
+static void on_heartbeat(comet_channel_t *ch, const proto_header_t *h)
 {
-    comet_worker_t *w = comet_conn_worker(c);
-    int32_t online = c->room ? comet_online_get(w->online, c->room->id, strlen(c->room->id)) : 0;
+    comet_session_t *s = comet_channel_session(ch);
+    int32_t online = ch->room ? comet_online_get(s->online, ch->room->id, strlen(ch->room->id)) : 0;
     uint8_t body[4] = {(uint8_t)((uint32_t)online >> 24), (uint8_t)((uint32_t)online >> 16),
                        (uint8_t)((uint32_t)online >> 8), (uint8_t)online};
-    comet_conn_send_packet(c, PROTO_OP_HEARTBEAT_REPLY, h->seq, body, sizeof body);
-    uint32_t now = comet_worker_now(w);
-    if ((uint32_t)(now - c->last_renew) < (uint64_t)w->conf->renew_interval)
+    comet_conn_send_packet(&ch->conn, PROTO_OP_HEARTBEAT_REPLY, h->seq, body, sizeof body);
+    uint32_t now = comet_conns_now(&s->conns);
+    if ((uint32_t)(now - ch->last_renew) < (uint64_t)s->conf->renew_interval)
         return;
-    c->last_renew = now;
+    ch->last_renew = now;
     Herald__HeartbeatReq req = HERALD__HEARTBEAT_REQ__INIT;
-    req.mid = c->mid;
-    req.key = c->key;
-    req.server = w->conf->server_id;
-    comet_logic_notify(&w->logic, RPC_LOGIC_HEARTBEAT, &req.base,
+    req.mid = ch->mid;
+    req.key = ch->id.key;
+    req.server = s->conf->server_id;
+    comet_logic_notify(&s->logic, RPC_LOGIC_HEARTBEAT, &req.base,
                        &herald__heartbeat_reply__descriptor);
 }
 
 /* Writes op 5 with {"code":code,"message":message}. */
-static void send_reply_code(comet_conn_t *c, uint32_t seq, int code, const char *message)
+static void send_reply_code(comet_channel_t *ch, uint32_t seq, int code, const char *message)
 {
     json_t *j = json_pack("{s:i,s:s}", "code", code, "message", message ? message : "");
     char *body = j ? json_dumps(j, JSON_COMPACT) : NULL;
     const char *text = body ? body : "{\"code\":-1302}";
-    comet_conn_send_packet(c, PROTO_OP_SEND_MSG_REPLY, seq, text, strlen(text));
+    comet_conn_send_packet(&ch->conn, PROTO_OP_SEND_MSG_REPLY, seq, text, strlen(text));
     free(body);
     json_decref(j);
 }
 
 typedef struct receive_ctx_s {
-    comet_conn_t *conn;
+    comet_channel_t *ch;
     uint32_t seq;
 } receive_ctx_t;
 
 static void on_receive_reply(int status, const ProtobufCMessage *msg, void *arg)
 {
     receive_ctx_t *ctx = arg;
-    comet_conn_t *c = ctx->conn;
-    if (c->state == COMET_CONN_AUTHED) {
+    comet_channel_t *ch = ctx->ch;
+    if (ch->state == COMET_CHANNEL_AUTHED) {
         const Herald__ReceiveReply *r = (const Herald__ReceiveReply *)msg;
         int code = status ? comet_logic_code(status) : r->code;
         const char *message = status ? herald_strerror(code) : r->message;
-        send_reply_code(c, ctx->seq, code, message);
+        send_reply_code(ch, ctx->seq, code, message);
     }
-    comet_conn_unref(c);
+    comet_channel_unref(ch);
     free(ctx);
 }
 
@@ -131,33 +242,34 @@ static void on_receive_reply(int status, const ProtobufCMessage *msg, void *arg)
  * moves it one interval later, and a message that would move it more than a second (the burst)
  * ahead of now is refused. One uint32 per connection; a tat that looks further ahead than any
  * legitimate one (uv_now wrapped, or the connection idled for weeks) counts as a full bucket. */
-static int rate_ok(comet_conn_t *c, uint32_t now, int64_t rate)
+static int rate_ok(comet_channel_t *ch, uint32_t now, int64_t rate)
 {
     if (rate <= 0)
         return 1;
     int32_t interval = (int32_t)(1000 / rate), burst = 1000 - interval;
-    int32_t ahead = (int32_t)(c->rate_tat - now);
+    int32_t ahead = (int32_t)(ch->rate_tat - now);
     if (ahead < 0 || ahead > burst + interval)
         ahead = 0;
     if (ahead > burst)
         return 0;
-    c->rate_tat = now + (uint32_t)(ahead + interval);
+    ch->rate_tat = now + (uint32_t)(ahead + interval);
     return 1;
 }
 
-static void on_send_msg(comet_conn_t *c, const proto_header_t *h, const uint8_t *body, size_t len)
+static void on_send_msg(comet_channel_t *ch, const proto_header_t *h, const uint8_t *body,
+                        size_t len)
 {
-    comet_worker_t *w = comet_conn_worker(c);
-    if (len > (uint64_t)w->conf->max_msg) {
-        send_reply_code(c, h->seq, HERALD_ETOOBIG, "message too big");
+    comet_session_t *s = comet_channel_session(ch);
+    if (len > (uint64_t)s->conf->max_msg) {
+        send_reply_code(ch, h->seq, HERALD_ETOOBIG, "message too big");
         return;
     }
-    if (!rate_ok(c, comet_worker_now(w), w->conf->upstream_rate)) {
-        send_reply_code(c, h->seq, HERALD_ERATE, "too many messages per second");
+    if (!rate_ok(ch, comet_conns_now(&s->conns), s->conf->upstream_rate)) {
+        send_reply_code(ch, h->seq, HERALD_ERATE, "too many messages per second");
         return;
     }
-    if (c->refs >= COMET_CONN_MAX_CALLS) {
-        send_reply_code(c, h->seq, HERALD_ERATE, "too many messages in flight");
+    if (ch->refs >= COMET_CHANNEL_MAX_CALLS) {
+        send_reply_code(ch, h->seq, HERALD_ERATE, "too many messages in flight");
         return;
     }
     Herald__Proto p = HERALD__PROTO__INIT;
@@ -167,99 +279,81 @@ static void on_send_msg(comet_conn_t *c, const proto_header_t *h, const uint8_t 
     p.body.data = (uint8_t *)body;
     p.body.len = len;
     Herald__ReceiveReq req = HERALD__RECEIVE_REQ__INIT;
-    req.mid = c->mid;
-    req.key = c->key;
-    req.server = w->conf->server_id;
+    req.mid = ch->mid;
+    req.key = ch->id.key;
+    req.server = s->conf->server_id;
     req.proto = &p;
-    req.room_id = c->room ? c->room->id : "";
+    req.room_id = ch->room ? ch->room->id : "";
     receive_ctx_t *ctx = xmalloc(sizeof *ctx);
-    ctx->conn = c;
+    ctx->ch = ch;
     ctx->seq = h->seq;
-    comet_conn_ref(c);
-    int rc = comet_logic_call(&w->logic, RPC_LOGIC_RECEIVE, &req.base,
+    comet_channel_ref(ch);
+    int rc = comet_logic_call(&s->logic, RPC_LOGIC_RECEIVE, &req.base,
                               &herald__receive_reply__descriptor, 0, on_receive_reply, ctx);
     if (rc != 0) {
-        comet_conn_unref(c);
+        comet_channel_unref(ch);
         free(ctx);
-        send_reply_code(c, h->seq, HERALD_EUNAVAIL, "logic unavailable");
+        send_reply_code(ch, h->seq, HERALD_EUNAVAIL, "logic unavailable");
     }
 }
 
-static int on_change_room(comet_conn_t *c, const proto_header_t *h, const uint8_t *body, size_t len)
+static int on_change_room(comet_channel_t *ch, const proto_header_t *h, const uint8_t *body,
+                          size_t len)
 {
     if (len > 0 && !proto_room_id_valid((const char *)body, len))
         return HERALD_EINVAL;
-    comet_channel_set_room(c, (const char *)body, len);
-    comet_conn_send_packet(c, PROTO_OP_CHANGE_ROOM_REPLY, h->seq, body, len);
+    comet_channel_set_room(ch, (const char *)body, len);
+    comet_conn_send_packet(&ch->conn, PROTO_OP_CHANGE_ROOM_REPLY, h->seq, body, len);
     return 0;
 }
 
 /* Op 14 / 16: add or remove the listed ops. A body that is not a list of ops changes nothing
  * and is still answered, as goim does. */
-static void on_sub(comet_conn_t *c, const proto_header_t *h, const uint8_t *body, size_t len)
+static void on_sub(comet_channel_t *ch, const proto_header_t *h, const uint8_t *body, size_t len)
 {
     int32_t ops[COMET_ACCEPTS_MAX];
     int n = comet_accepts_parse((const char *)body, len, ops, COMET_ACCEPTS_MAX);
     for (int i = 0; i < n; i++) {
         if (h->op == PROTO_OP_UNSUB)
-            comet_accepts_remove(&c->accepts, ops[i]);
-        else if (comet_accepts_add(&c->accepts, ops[i]) != 0)
-            log_info_rl("key=%s: accepts full, op %d ignored", c->key, ops[i]);
+            comet_accepts_remove(&ch->accepts, ops[i]);
+        else if (comet_accepts_add(&ch->accepts, ops[i]) != 0)
+            log_info_rl("key=%s: accepts full, op %d ignored", ch->id.key, ops[i]);
     }
-    comet_conn_send_packet(c, h->op + 1, h->seq, body, len);
+    comet_conn_send_packet(&ch->conn, h->op + 1, h->seq, body, len);
 }
 
-static int channel_dispatch(comet_conn_t *c, const proto_header_t *h, const uint8_t *body)
+static int channel_dispatch(comet_channel_t *ch, const proto_header_t *h, const uint8_t *body)
 {
-    comet_worker_t *w = comet_conn_worker(c);
+    comet_session_t *s = comet_channel_session(ch);
     size_t len = h->pack_len - PROTO_HEADER_LEN;
     switch (h->op) {
     case PROTO_OP_HEARTBEAT:
-        on_heartbeat(c, h);
+        on_heartbeat(ch, h);
         return 0;
     case PROTO_OP_SEND_MSG:
-        on_send_msg(c, h, body, len);
+        on_send_msg(ch, h, body, len);
         return 0;
     case PROTO_OP_CHANGE_ROOM:
-        return on_change_room(c, h, body, len);
+        return on_change_room(ch, h, body, len);
     case PROTO_OP_SUB:
     case PROTO_OP_UNSUB:
-        on_sub(c, h, body, len);
+        on_sub(ch, h, body, len);
         return 0;
     case PROTO_OP_ACK:
-        comet_ack_add(&w->acks, c->mid, c->key, comet_auth_device(c), h->seq);
+        s->ops->on_ack(s->ops_arg, ch, h->seq);
         return 0;
     default:
-        log_debug("key=%s: op %u ignored", c->key, h->op);
+        log_debug("key=%s: op %u ignored", ch->id.key, h->op);
         return 0;
     }
 }
 
 int comet_channel_on_packet(void *arg, const proto_header_t *h, const uint8_t *body)
 {
-    comet_conn_t *c = arg;
-    comet_worker_t *w = comet_conn_worker(c);
-    switch (c->state) {
-    case COMET_CONN_WAIT_AUTH:
-        COMET_STAT_ADD(&w->stats, packets_in, 1);
-        if (h->op != PROTO_OP_AUTH) {
-            comet_conn_protocol_error(c, HERALD_EPROTO, "first packet is not auth");
-            return 1;
-        }
-        comet_auth_start(c, h, body);
-        break;
-    case COMET_CONN_AUTHING:
-        comet_auth_defer(c, h, body);
-        break;
-    case COMET_CONN_AUTHED: {
-        COMET_STAT_ADD(&w->stats, packets_in, 1);
-        int rc = channel_dispatch(c, h, body);
-        if (rc != 0 && c->state < COMET_CONN_CLOSED)
-            comet_conn_protocol_error(c, rc, "bad packet");
-        break;
-    }
-    default:
-        break;
-    }
-    return c->state >= COMET_CONN_CLOSING;
+    comet_channel_t *ch = arg;
+    COMET_STAT_ADD(comet_channel_session(ch)->stats, packets_in, 1);
+    int rc = channel_dispatch(ch, h, body);
+    if (rc != 0 && ch->conn.state < COMET_CONN_CLOSED)
+        comet_conn_protocol_error(&ch->conn, rc, "bad packet");
+    return ch->conn.state >= COMET_CONN_CLOSING;
 }

@@ -1,14 +1,11 @@
 /* comet_keys.c - see comet_keys.h. */
 #include "comet_keys.h"
 
-#include "comet_conn.h"
-#include "comet_worker.h"
-
 #include <string.h>
 
 static const char *keys_key(const void *item)
 {
-    return ((const comet_conn_t *)item)->key;
+    return ((const comet_key_t *)item)->key;
 }
 
 int comet_keys_init(comet_keys_t *k)
@@ -26,20 +23,20 @@ void comet_keys_deinit(comet_keys_t *k)
     uv_rwlock_destroy(&k->lock);
 }
 
-int comet_keys_register(comet_keys_t *k, comet_conn_t *c)
+int comet_keys_register(comet_keys_t *k, comet_key_t *e)
 {
     uv_rwlock_wrlock(&k->lock);
-    c->reg_seq = ++k->next_seq;
-    comet_conn_t *old = strmap_put(&k->map, c);
-    int worker = old && old != c ? comet_conn_worker(old)->index : -1;
+    e->reg_seq = ++k->next_seq;
+    comet_key_t *old = strmap_put(&k->map, e);
+    int worker = old && old != e ? old->worker : -1;
     uv_rwlock_wrunlock(&k->lock);
     return worker;
 }
 
-void comet_keys_unregister(comet_keys_t *k, comet_conn_t *c)
+void comet_keys_unregister(comet_keys_t *k, comet_key_t *e)
 {
     uv_rwlock_wrlock(&k->lock);
-    strmap_del(&k->map, c);
+    strmap_del(&k->map, e);
     uv_rwlock_wrunlock(&k->lock);
 }
 
@@ -62,9 +59,9 @@ void comet_keys_route_push(comet_keys_t *k, char *const *keys, const uint64_t *s
 {
     uv_rwlock_rdlock(&k->lock);
     for (size_t i = 0; i < n; i++) {
-        const comet_conn_t *c = strmap_get(&k->map, keys[i], strlen(keys[i]));
-        out[i] = c ? comet_conn_worker(c)->index : -1;
-        if (c == NULL && seqs != NULL && seqs[i] != 0)
+        const comet_key_t *e = strmap_get(&k->map, keys[i], strlen(keys[i]));
+        out[i] = e ? e->worker : -1;
+        if (e == NULL && seqs != NULL && seqs[i] != 0)
             atomic_fetch_add(&k->misses[miss_bucket(keys[i])], 1);
     }
     uv_rwlock_rdunlock(&k->lock);

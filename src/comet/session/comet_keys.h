@@ -1,9 +1,9 @@
-/* comet_keys.h - the comet-wide index key -> connection, shared by all threads under a rwlock.
+/* comet_keys.h - the comet-wide index key -> worker, shared by all threads under a rwlock.
  *
- * Workers register their authenticated connections here (and in their own key table); the main
- * thread only routes: it reads which worker holds a key, never the connection itself. A
- * connection is removed (by its worker) before its memory is freed, so the pointers in the table
- * are valid while the lock is held; the key string and the worker of a registered connection
+ * Workers register their authenticated connections here (and in their own key table) through the
+ * comet_key_t each connection embeds; the main thread only routes: it reads which worker holds a
+ * key. An entry is removed (by its worker) before its memory is freed, so the pointers in the
+ * table are valid while the lock is held; the key string and the worker of a registered entry
  * never change.
  */
 #ifndef COMET_KEYS_H
@@ -16,14 +16,19 @@
 #include <stdint.h>
 #include <uv.h>
 
-typedef struct comet_conn_s comet_conn_t;
-
 /* Buckets of the miss counters (by key hash): see comet_keys_route_push. */
 #define COMET_KEYS_MISS_BUCKETS 32
 
+/* A registered key, embedded in its connection. */
+typedef struct comet_key_s {
+    char *key;        /* owned by the connection; NULL before auth */
+    uint32_t reg_seq; /* registration number (comet_keys_register) */
+    int32_t worker;   /* index of the worker holding the connection */
+} comet_key_t;
+
 typedef struct comet_keys_s {
     uv_rwlock_t lock;
-    strmap_t map; /* key -> comet_conn_t (borrowed) */
+    strmap_t map; /* key -> comet_key_t (borrowed) */
     uint32_t next_seq;
     atomic_uint misses[COMET_KEYS_MISS_BUCKETS]; /* user pushes to keys not (yet) here */
 } comet_keys_t;
@@ -32,13 +37,13 @@ typedef struct comet_keys_s {
 int comet_keys_init(comet_keys_t *k);
 void comet_keys_deinit(comet_keys_t *k);
 
-/* Worker thread: registers c (c->key set) under a new registration number stored in c->reg_seq
- * (increasing, wrapping: compare with comet_keys_before). Returns the index of the worker of the
- * connection it replaces under the same key, or -1. */
-int comet_keys_register(comet_keys_t *k, comet_conn_t *c);
+/* Worker thread: registers e (key and worker set) under a new registration number stored in
+ * e->reg_seq (increasing, wrapping: compare with comet_keys_before). Returns the worker of the
+ * entry it replaces under the same key, or -1. */
+int comet_keys_register(comet_keys_t *k, comet_key_t *e);
 
-/* Worker thread: removes c if the table still maps its key to c. */
-void comet_keys_unregister(comet_keys_t *k, comet_conn_t *c);
+/* Worker thread: removes e if the table still maps its key to e. */
+void comet_keys_unregister(comet_keys_t *k, comet_key_t *e);
 
 /* Any thread: worker index holding each of keys[0..n) (-1 when absent) into out, under one read
  * lock. */

@@ -9,7 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-int comet_logic_init(comet_logic_t *l, uv_loop_t *loop, const comet_conf_t *conf, const char *owner)
+int comet_logic_init(comet_logic_t *l, uv_loop_t *loop, const comet_conf_t *conf, const char *owner,
+                     char *err, size_t errlen)
 {
     memset(l, 0, sizeof *l);
     l->timeout_ms = (uint32_t)conf->logic_rpc_timeout;
@@ -19,11 +20,11 @@ int comet_logic_init(comet_logic_t *l, uv_loop_t *loop, const comet_conf_t *conf
     int *ports = xcalloc(n + 1, sizeof *ports);
     int rc = n == 0 ? HERALD_ECONF : 0;
     if (n == 0)
-        log_error("logic.addrs is empty");
+        snprintf(err, errlen, "logic.addrs is empty");
     /* Validate every address before creating any client, so a bad list leaves nothing open. */
     for (size_t i = 0; i < n && rc == 0; i++) {
         if (conf_parse_addr(addrs[i], &hosts[i], &ports[i]) != 0) {
-            log_error("logic.addrs: bad address '%s'", addrs[i]);
+            snprintf(err, errlen, "logic.addrs: bad address '%s'", addrs[i]);
             rc = HERALD_ECONF;
         }
     }

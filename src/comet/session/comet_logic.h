@@ -26,9 +26,9 @@ typedef struct comet_logic_s {
 
 /* Creates one client per address of conf->logic_addrs on loop; `owner` ("main", "worker 1")
  * goes into the clients' log names. Returns 0, or HERALD_ECONF when the list is empty or an
- * address is not host:port (logged); then nothing was created. */
-int comet_logic_init(comet_logic_t *l, uv_loop_t *loop, const comet_conf_t *conf,
-                     const char *owner);
+ * address is not host:port, with the reason in err (errlen bytes); then nothing was created. */
+int comet_logic_init(comet_logic_t *l, uv_loop_t *loop, const comet_conf_t *conf, const char *owner,
+                     char *err, size_t errlen);
 
 /* Nonzero when at least one logic is connected. */
 int comet_logic_connected(const comet_logic_t *l);

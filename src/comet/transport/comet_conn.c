@@ -1,9 +1,6 @@
 /* comet_conn.c - see comet_conn.h. */
 #include "comet_conn.h"
 
-#include "comet_channel.h"
-#include "comet_worker.h"
-#include "comet_ws.h"
 #include "herald_err.h"
 #include "log.h"
 
@@ -13,67 +10,140 @@
 
 /* Packets up to this size (framed) are built on the stack: heartbeat replies, kicks, acks. */
 #define CONN_STACK_PACKET 512
-#define CONN_MAX_BUFS 4
+#define CONNS_SWEEP_MS 1000
+#define CONNS_DRAIN_SWEEP_MS 100
 
-/* A write the socket did not take at once: the unsent tail of the caller's buffers, either
- * referenced in `shared` or copied into data. Freed in on_write_done. */
-typedef struct conn_wreq_s {
-    uv_write_t req;
-    buf_shared_t *shared;
-    uint32_t len;
-    uv_buf_t bufs[CONN_MAX_BUFS];
-    uint8_t data[];
-} conn_wreq_t;
+/* ----------------------------------------------------------------------- the connections */
 
-static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf);
-static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf);
-static void on_close(uv_handle_t *h);
-
-void comet_conn_accept(comet_worker_t *w, uv_stream_t *listener, int ws)
+/* Closes the connections at the head of an ordered list whose time is up. */
+static void sweep_list(comet_conns_t *t, list_link_t *head, uint64_t timeout, const char *what)
 {
-    comet_conn_t *c = xcalloc(1, sizeof *c);
-    uv_tcp_init(&w->loop, &c->tcp);
-    c->state = ws ? COMET_CONN_HANDSHAKE : COMET_CONN_WAIT_AUTH;
-    c->flags = ws ? COMET_CONN_F_WS : 0;
-    comet_accepts_init(&c->accepts);
-    COMET_STAT_ADD(&w->stats, sockets, 1);
-    if (ws)
-        COMET_STAT_ADD(&w->stats, ws, 1);
-    int rc = uv_accept(listener, (uv_stream_t *)&c->tcp);
-    if (rc != 0) {
-        log_warn_rl("worker %d: accept: %s", w->index, uv_strerror(rc));
+    uint32_t now = comet_conns_now(t);
+    list_link_t *l;
+    while ((l = list_first(head)) != NULL) {
+        comet_conn_t *c = list_entry(l, comet_conn_t, link);
+        if ((uint32_t)(now - c->t) < timeout)
+            break;
+        if (what != NULL) {
+            const char *label = c->ops->label(c);
+            COMET_STAT_ADD(t->stats, timeouts, 1);
+            log_debug("conn %s: %s deadline passed, closing", label ? label : "-", what);
+        }
         comet_conn_close(c);
+    }
+}
+
+static void on_sweep(uv_timer_t *timer)
+{
+    comet_conns_t *t = timer->data;
+    sweep_list(t, &t->pending, t->limits.auth_timeout_ms, "auth");
+    sweep_list(t, &t->active, t->limits.idle_timeout_ms, "heartbeat");
+    sweep_list(t, &t->closing, COMET_CONN_LINGER_MS, NULL);
+}
+
+int comet_conns_init(comet_conns_t *t, uv_loop_t *loop, const comet_conns_limits_t *limits,
+                     comet_stats_t *stats)
+{
+    memset(t, 0, sizeof *t);
+    int rc = uv_timer_init(loop, &t->sweep);
+    if (rc != 0)
+        return rc;
+    t->loop = loop;
+    t->limits = *limits;
+    t->stats = stats;
+    t->read_buf = xmalloc(COMET_READ_BUF_SIZE);
+    t->ws = ws_codec_new(1);
+    buf_init(&t->scratch);
+    list_init(&t->pending);
+    list_init(&t->active);
+    list_init(&t->closing);
+    t->sweep.data = t;
+    uv_timer_start(&t->sweep, on_sweep, CONNS_SWEEP_MS, CONNS_SWEEP_MS);
+    return 0;
+}
+
+void comet_conns_drain(comet_conns_t *t)
+{
+    t->draining = 1;
+    uv_timer_start(&t->sweep, on_sweep, CONNS_DRAIN_SWEEP_MS, CONNS_DRAIN_SWEEP_MS);
+}
+
+void comet_conns_when_empty(comet_conns_t *t, void (*cb)(void *arg), void *arg)
+{
+    if (COMET_STAT_GET(t->stats, sockets) == 0) {
+        cb(arg);
         return;
     }
-    COMET_STAT_ADD(&w->stats, accepted, 1);
-    c->t = comet_worker_now(w);
-    list_append(&w->pending, &c->link);
-    uv_tcp_nodelay(&c->tcp, 1);
-    rc = uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read);
-    if (rc != 0 || w->stopping)
+    t->on_empty = cb;
+    t->empty_arg = arg;
+}
+
+comet_conn_t *comet_conns_first_open(const comet_conns_t *t)
+{
+    list_link_t *l = list_first(&t->pending);
+    if (l == NULL)
+        l = list_first(&t->active);
+    return l ? list_entry(l, comet_conn_t, link) : NULL;
+}
+
+void comet_conns_close(comet_conns_t *t)
+{
+    uv_close((uv_handle_t *)&t->sweep, NULL);
+}
+
+void comet_conns_deinit(comet_conns_t *t)
+{
+    ws_codec_free(t->ws);
+    free(t->read_buf);
+    buf_deinit(&t->scratch);
+}
+
+/* ---------------------------------------------------------------------------- lifecycle */
+
+void comet_conn_init(comet_conn_t *c, comet_conns_t *t, const comet_stream_t *stream,
+                     const comet_conn_ops_t *ops, int ws)
+{
+    c->tcp.data = t;
+    c->stream = stream;
+    c->ops = ops;
+    c->state = ws ? COMET_CONN_HANDSHAKE : COMET_CONN_OPEN;
+    c->flags = ws ? COMET_CONN_F_WS : 0;
+    COMET_STAT_ADD(t->stats, sockets, 1);
+    if (ws)
+        COMET_STAT_ADD(t->stats, ws, 1);
+}
+
+void comet_conn_start(comet_conn_t *c)
+{
+    comet_conns_t *t = comet_conn_conns(c);
+    COMET_STAT_ADD(t->stats, accepted, 1);
+    c->t = comet_conns_now(t);
+    list_append(&t->pending, &c->link);
+    if (c->stream->read_start(c) != 0 || t->draining)
         comet_conn_close(c);
 }
 
-static void conn_free(comet_conn_t *c)
+void comet_conn_establish(comet_conn_t *c)
 {
-    if (comet_conn_is_ws(c))
-        free(c->in.ws.buf);
-    else
-        proto_reader_deinit(&c->in.reader);
-    free(c->key);
-    comet_accepts_deinit(&c->accepts);
-    free(c);
+    comet_conns_t *t = comet_conn_conns(c);
+    c->flags |= COMET_CONN_F_ESTABLISHED;
+    c->t = comet_conns_now(t);
+    list_unlink(&c->link);
+    list_append(&t->active, &c->link);
 }
 
-void comet_conn_ref(comet_conn_t *c)
+/* Input keeps an established connection alive: it moves to the tail of the active list. */
+static void conn_touch(comet_conn_t *c)
 {
-    c->refs++;
-}
-
-void comet_conn_unref(comet_conn_t *c)
-{
-    if (--c->refs == 0 && (c->flags & COMET_CONN_F_HANDLE_CLOSED))
-        conn_free(c);
+    if (!(c->flags & COMET_CONN_F_ESTABLISHED))
+        return;
+    comet_conns_t *t = comet_conn_conns(c);
+    uint32_t now = comet_conns_now(t);
+    if (c->t == now)
+        return;
+    c->t = now;
+    list_unlink(&c->link);
+    list_append(&t->active, &c->link);
 }
 
 void comet_conn_peer(const comet_conn_t *c, char *out, size_t cap)
@@ -95,176 +165,94 @@ void comet_conn_peer(const comet_conn_t *c, char *out, size_t cap)
     }
 }
 
+/* Logs a rate-limited warning about c, naming the peer and the layer above's label. */
+#define CONN_WARN(c, fmt, ...)                                                                     \
+    do {                                                                                           \
+        char peer_[80];                                                                            \
+        const char *label_ = (c)->ops->label(c);                                                   \
+        comet_conn_peer(c, peer_, sizeof peer_);                                                   \
+        log_warn_rl("conn %s key=%s: " fmt, peer_, label_ ? label_ : "-", __VA_ARGS__);            \
+    } while (0)
+
 void comet_conn_protocol_error(comet_conn_t *c, int err, const char *what)
 {
-    comet_worker_t *w = comet_conn_worker(c);
-    char peer[80];
-    comet_conn_peer(c, peer, sizeof peer);
-    COMET_STAT_ADD(&w->stats, protocol_errors, 1);
-    log_warn_rl("conn %s key=%s: %s: %s, closing", peer, c->key ? c->key : "-", what,
-                herald_strerror(err));
+    COMET_STAT_ADD(comet_conn_conns(c)->stats, protocol_errors, 1);
+    CONN_WARN(c, "%s: %s, closing", what, herald_strerror(err));
     comet_conn_close(c);
 }
 
-/* ------------------------------------------------------------------------------- read path */
+/* ------------------------------------------------------------------------------ read path */
 
-static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
+int comet_conn_on_input(comet_conn_t *c, size_t nread)
 {
-    /* One buffer per worker: a read callback consumes all of it before the next read starts,
-     * and leftovers are copied into the connection only while a packet is incomplete. */
-    comet_worker_t *w = h->loop->data;
-    buf->base = (char *)w->read_buf;
-    buf->len = COMET_READ_BUF_SIZE;
+    COMET_STAT_ADD(comet_conn_conns(c)->stats, bytes_in, nread);
+    if (c->state >= COMET_CONN_CLOSING)
+        return 0; /* draining input until the peer closes */
+    conn_touch(c);
+    return 1;
 }
 
-static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
+int comet_conn_on_packet(void *arg, const proto_header_t *h, const uint8_t *body)
 {
-    comet_conn_t *c = (comet_conn_t *)s;
-    comet_worker_t *w = comet_conn_worker(c);
-    if (nread == 0)
-        return;
-    if (nread < 0) {
-        if (nread != UV_EOF && nread != UV_ECONNRESET)
-            log_debug("worker %d: read: %s", w->index, uv_strerror((int)nread));
-        comet_conn_close(c);
-        return;
-    }
-    COMET_STAT_ADD(&w->stats, bytes_in, nread);
-    if (c->state >= COMET_CONN_CLOSING)
-        return; /* draining input until the peer closes */
-    comet_conn_touch(c);
-    if (comet_conn_is_ws(c)) {
-        comet_ws_on_read(c, (uint8_t *)buf->base, (size_t)nread);
-        return;
-    }
-    int rc = proto_reader_feed(&c->in.reader, (const uint8_t *)buf->base, (size_t)nread,
-                               (uint32_t)w->conf->max_body, comet_channel_on_packet, c);
+    comet_conn_t *c = arg;
+    return c->ops->on_packet(c, h, body);
+}
+
+void comet_conn_on_packets(comet_conn_t *c, const uint8_t *data, size_t len)
+{
+    int rc = proto_reader_feed(&c->in.reader, data, len, comet_conn_conns(c)->limits.max_body,
+                               comet_conn_on_packet, c);
     if (rc < 0 && c->state < COMET_CONN_CLOSED)
         comet_conn_protocol_error(c, rc, "bad packet");
 }
 
-void comet_conn_touch(comet_conn_t *c)
+void comet_conn_on_eof(comet_conn_t *c, int status)
 {
-    if (c->state != COMET_CONN_AUTHED)
-        return;
-    comet_worker_t *w = comet_conn_worker(c);
-    uint32_t now = comet_worker_now(w);
-    if (c->t == now)
-        return;
-    c->t = now;
-    list_unlink(&c->link);
-    list_append(&w->active, &c->link);
+    if (status != UV_EOF && status != UV_ECONNRESET)
+        log_debug("conn: read: %s", uv_strerror(status));
+    comet_conn_close(c);
 }
 
-/* ------------------------------------------------------------------------------ write path */
-
-static void on_write_done(uv_write_t *req, int status)
+void comet_conn_pause(comet_conn_t *c)
 {
-    conn_wreq_t *wr = (conn_wreq_t *)req;
-    comet_conn_t *c = (comet_conn_t *)req->handle;
-    c->unsent -= wr->len;
-    buf_shared_unref(wr->shared);
-    free(wr);
-    if (status < 0 && status != UV_ECANCELED) {
-        log_debug("worker %d: write: %s", comet_conn_worker(c)->index, uv_strerror(status));
-        comet_conn_close(c);
-    }
+    c->stream->read_stop(c);
 }
 
-static int in_shared(const buf_shared_t *shared, const uv_buf_t *b)
+void comet_conn_resume(comet_conn_t *c)
 {
-    return shared != NULL && (const uint8_t *)b->base >= shared->data &&
-           (const uint8_t *)b->base + b->len <= shared->data + shared->len;
+    if (c->state == COMET_CONN_OPEN)
+        c->stream->read_start(c);
 }
 
-/* Queues the bytes of bufs after the first `done` ones. */
-static int conn_queue(comet_conn_t *c, const uv_buf_t *bufs, unsigned nbufs, buf_shared_t *shared,
-                      size_t done)
-{
-    size_t copy = 0;
-    size_t skip = done;
-    for (unsigned i = 0; i < nbufs; i++) {
-        size_t len = bufs[i].len;
-        size_t off = skip < len ? skip : len;
-        skip -= off;
-        if (!in_shared(shared, &bufs[i]))
-            copy += len - off;
-    }
-    conn_wreq_t *wr = xmalloc(sizeof *wr + copy);
-    wr->shared = NULL;
-    wr->len = 0;
-    unsigned nb = 0;
-    uint8_t *p = wr->data;
-    skip = done;
-    for (unsigned i = 0; i < nbufs; i++) {
-        size_t len = bufs[i].len;
-        size_t off = skip < len ? skip : len;
-        skip -= off;
-        if (off == len)
-            continue;
-        if (in_shared(shared, &bufs[i])) {
-            wr->bufs[nb++] = uv_buf_init(bufs[i].base + off, (unsigned)(len - off));
-            if (wr->shared == NULL)
-                wr->shared = buf_shared_ref(shared);
-        } else {
-            memcpy(p, bufs[i].base + off, len - off);
-            wr->bufs[nb++] = uv_buf_init((char *)p, (unsigned)(len - off));
-            p += len - off;
-        }
-        wr->len += (uint32_t)(len - off);
-    }
-    int rc = uv_write(&wr->req, (uv_stream_t *)&c->tcp, wr->bufs, nb, on_write_done);
-    if (rc != 0) {
-        buf_shared_unref(wr->shared);
-        free(wr);
-        return rc;
-    }
-    c->unsent += wr->len;
-    return 0;
-}
+/* ----------------------------------------------------------------------------- write path */
 
 int comet_conn_send(comet_conn_t *c, const uv_buf_t *bufs, unsigned nbufs, buf_shared_t *shared,
                     uint32_t packets, int force)
 {
     if (c->state >= COMET_CONN_CLOSING)
         return UV_ECANCELED;
-    comet_worker_t *w = comet_conn_worker(c);
+    comet_conns_t *t = comet_conn_conns(c);
     size_t total = 0;
     for (unsigned i = 0; i < nbufs; i++)
         total += bufs[i].len;
-    size_t done = 0;
-    if (c->unsent == 0) {
-        int r = uv_try_write((uv_stream_t *)&c->tcp, bufs, nbufs);
-        if (r >= 0) {
-            done = (size_t)r;
-        } else if (r != UV_EAGAIN) {
-            log_debug("worker %d: write: %s", w->index, uv_strerror(r));
-            comet_conn_close(c);
-            return r;
-        }
-    }
-    COMET_STAT_ADD(&w->stats, bytes_out, total);
-    COMET_STAT_ADD(&w->stats, packets_out, packets);
-    if (done == total)
-        return 0;
-    int rc = conn_queue(c, bufs, nbufs, shared, done);
+    int rc = c->stream->write(c, bufs, nbufs, shared);
     if (rc != 0) {
+        log_debug("conn: write: %s", uv_strerror(rc));
         comet_conn_close(c);
         return rc;
     }
+    COMET_STAT_ADD(t->stats, bytes_out, total);
+    COMET_STAT_ADD(t->stats, packets_out, packets);
     /* The whole packet is queued first so the stream stays well-formed for the kick after it. */
-    if (!force && c->unsent > (uint64_t)w->conf->max_pending_bytes) {
-        char peer[80];
-        comet_conn_peer(c, peer, sizeof peer);
-        COMET_STAT_ADD(&w->stats, slow_consumers, 1);
-        log_warn_rl("conn %s key=%s: %u bytes unsent, kicking slow consumer", peer,
-                    c->key ? c->key : "-", c->unsent);
+    if (!force && c->unsent > t->limits.max_pending) {
+        COMET_STAT_ADD(t->stats, slow_consumers, 1);
+        CONN_WARN(c, "%u bytes unsent, kicking slow consumer", c->unsent);
         comet_conn_kick_reason(c, "slow consumer");
     }
     return 0;
 }
 
-/* Writes the packet, framed for c's transport, at dst, which has room for
+/* Writes the packet, framed for c, at dst, which has room for
  * WS_MAX_FRAME_HEADER + PROTO_HEADER_LEN + len bytes. Returns the bytes written. */
 static size_t packet_into(comet_conn_t *c, uint8_t *dst, uint32_t op, uint32_t seq,
                           const void *body, size_t len)
@@ -275,13 +263,13 @@ static size_t packet_into(comet_conn_t *c, uint8_t *dst, uint32_t op, uint32_t s
             memcpy(dst + PROTO_HEADER_LEN, body, len);
         return PROTO_HEADER_LEN + len;
     }
-    comet_worker_t *w = comet_conn_worker(c);
-    w->scratch.len = 0;
-    uint8_t *p = buf_reserve(&w->scratch, PROTO_HEADER_LEN + len);
+    comet_conns_t *t = comet_conn_conns(c);
+    t->scratch.len = 0;
+    uint8_t *p = buf_reserve(&t->scratch, PROTO_HEADER_LEN + len);
     proto_header_write(p, op, seq, (uint32_t)len);
     if (len)
         memcpy(p + PROTO_HEADER_LEN, body, len);
-    return ws_codec_encode(w->ws, WS_OP_BINARY, p, PROTO_HEADER_LEN + len, dst);
+    return ws_codec_encode(t->ws, WS_OP_BINARY, p, PROTO_HEADER_LEN + len, dst);
 }
 
 void comet_conn_append_packet(comet_conn_t *c, buf_t *out, uint32_t op, uint32_t seq,
@@ -320,14 +308,34 @@ int comet_conn_send_packet_shared(comet_conn_t *c, uint32_t op, uint32_t seq, bu
     return comet_conn_send(c, bufs, body->len ? 2 : 1, body, 1, 0);
 }
 
-/* --------------------------------------------------------------------------------- closing */
+void comet_conn_send_ws_control(comet_conn_t *c, uint8_t opcode, const uint8_t *payload, size_t len)
+{
+    int close = opcode == WS_OP_CLOSE;
+    if (close) {
+        if (c->flags & COMET_CONN_F_WS_CLOSE_SENT)
+            return;
+        c->flags |= COMET_CONN_F_WS_CLOSE_SENT;
+    }
+    uint8_t out[WS_MAX_FRAME_HEADER + 125];
+    size_t n = ws_codec_encode(comet_conn_conns(c)->ws, opcode, payload, len, out);
+    uv_buf_t b = uv_buf_init((char *)out, (unsigned)n);
+    comet_conn_send(c, &b, 1, NULL, 0, close);
+}
+
+/* -------------------------------------------------------------------------------- closing */
+
+size_t comet_conn_reason_body(char *out, size_t cap, const char *reason)
+{
+    int n = snprintf(out, cap, "{\"reason\":\"%s\"}", reason);
+    return (size_t)n < cap ? (size_t)n : cap - 1;
+}
 
 void comet_conn_kick(comet_conn_t *c, const char *body, size_t len)
 {
     if (c->state >= COMET_CONN_CLOSING)
         return;
-    COMET_STAT_ADD(&comet_conn_worker(c)->stats, kicks, 1);
-    if (c->state != COMET_CONN_HANDSHAKE)
+    COMET_STAT_ADD(comet_conn_conns(c)->stats, kicks, 1);
+    if (c->state == COMET_CONN_OPEN)
         conn_send_packet(c, PROTO_OP_DISCONNECT_REPLY, 0, body, len, 1);
     comet_conn_finish(c);
 }
@@ -335,74 +343,55 @@ void comet_conn_kick(comet_conn_t *c, const char *body, size_t len)
 void comet_conn_kick_reason(comet_conn_t *c, const char *reason)
 {
     char body[128];
-    int n = snprintf(body, sizeof body, "{\"reason\":\"%s\"}", reason);
-    comet_conn_kick(c, body, (size_t)n < sizeof body ? (size_t)n : sizeof body - 1);
-}
-
-static void on_shutdown(uv_shutdown_t *req, int status)
-{
-    comet_conn_t *c = (comet_conn_t *)req->handle;
-    free(req);
-    /* On success the peer has our FIN; we close when it closes too (EOF) or the linger ends. */
-    if (status < 0 && c->state == COMET_CONN_CLOSING)
-        comet_conn_close(c);
+    comet_conn_kick(c, body, comet_conn_reason_body(body, sizeof body, reason));
 }
 
 void comet_conn_finish(comet_conn_t *c)
 {
     if (c->state >= COMET_CONN_CLOSING)
         return;
-    if (comet_conn_is_ws(c) && c->state != COMET_CONN_HANDSHAKE)
-        comet_ws_send_close(c, 1000);
+    if (comet_conn_is_ws(c) && c->state == COMET_CONN_OPEN) {
+        const uint8_t normal[2] = {1000 >> 8, 1000 & 0xff};
+        comet_conn_send_ws_control(c, WS_OP_CLOSE, normal, sizeof normal);
+    }
     if (c->state >= COMET_CONN_CLOSING)
         return; /* the write failed and closed it */
-    comet_worker_t *w = comet_conn_worker(c);
-    if (c->flags & COMET_CONN_F_REGISTERED)
-        comet_channel_unregister(c);
+    comet_conns_t *t = comet_conn_conns(c);
+    c->ops->on_leave(c);
     c->state = COMET_CONN_CLOSING;
-    c->t = comet_worker_now(w);
+    c->t = comet_conns_now(t);
     list_unlink(&c->link);
-    list_append(&w->closing, &c->link);
+    list_append(&t->closing, &c->link);
     /* Reading may be paused (auth in flight); read on to see the peer's EOF. */
-    uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read);
-    uv_shutdown_t *req = xmalloc(sizeof *req);
-    if (uv_shutdown(req, (uv_stream_t *)&c->tcp, on_shutdown) != 0) {
-        free(req);
+    if (c->stream->read_start(c) != 0 || c->stream->shutdown(c) != 0)
         comet_conn_close(c);
-    }
 }
 
 void comet_conn_close(comet_conn_t *c)
 {
     if (c->state == COMET_CONN_CLOSED)
         return;
-    if (c->flags & COMET_CONN_F_REGISTERED)
-        comet_channel_unregister(c);
+    if (c->state < COMET_CONN_CLOSING)
+        c->ops->on_leave(c);
     list_unlink(&c->link);
     c->state = COMET_CONN_CLOSED;
-    uv_close((uv_handle_t *)&c->tcp, on_close);
+    c->stream->close(c);
 }
 
-static void on_close(uv_handle_t *h)
+void comet_conn_on_closed(comet_conn_t *c)
 {
-    comet_conn_t *c = (comet_conn_t *)h;
-    comet_worker_t *w = h->loop->data;
-    COMET_STAT_SUB(&w->stats, sockets, 1);
-    if (comet_conn_is_ws(c))
-        COMET_STAT_SUB(&w->stats, ws, 1);
-    c->flags |= COMET_CONN_F_HANDLE_CLOSED;
-    if (c->refs == 0)
-        conn_free(c);
-    comet_worker_on_socket_closed(w);
-}
-
-void comet_conn_resume(comet_conn_t *c)
-{
-    if (c->state == COMET_CONN_AUTHED)
-        uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read);
-}
-
-void comet_conn_pause(comet_conn_t *c)
-{
-    uv_read_stop((uv_stream_t *)&c->tcp);
+    comet_conns_t *t = comet_conn_conns(c);
+    COMET_STAT_SUB(t->stats, sockets, 1);
+    if (comet_conn_is_ws(c)) {
+        COMET_STAT_SUB(t->stats, ws, 1);
+        free(c->in.ws.buf);
+    } else {
+        proto_reader_deinit(&c->in.reader);
+    }
+    c->ops->on_close(c); /* c may be gone from here on */
+    if (t->on_empty != NULL && COMET_STAT_GET(t->stats, sockets) == 0) {
+        void (*cb)(void *) = t->on_empty;
+        t->on_empty = NULL;
+        cb(t->empty_arg);
+    }
 }

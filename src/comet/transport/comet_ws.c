@@ -1,8 +1,6 @@
 /* comet_ws.c - see comet_ws.h. */
 #include "comet_ws.h"
 
-#include "comet_channel.h"
-#include "comet_worker.h"
 #include "herald_err.h"
 #include "log.h"
 #include "ws.h"
@@ -13,7 +11,7 @@
 
 static uint64_t ws_max_message(const comet_conn_t *c)
 {
-    return (uint64_t)comet_conn_worker(c)->conf->max_body + PROTO_HEADER_LEN;
+    return (uint64_t)comet_conn_conns(c)->limits.max_body + PROTO_HEADER_LEN;
 }
 
 static void pending_reserve(comet_conn_t *c, size_t need)
@@ -58,7 +56,7 @@ static void ws_refuse(comet_conn_t *c, int status, const char *reason)
     if (status == 400) {
         char peer[80];
         comet_conn_peer(c, peer, sizeof peer);
-        COMET_STAT_ADD(&comet_conn_worker(c)->stats, protocol_errors, 1);
+        COMET_STAT_ADD(comet_conn_conns(c)->stats, protocol_errors, 1);
         log_warn_rl("conn %s: bad WebSocket handshake, closing", peer);
     }
     if (n > 0)
@@ -105,27 +103,9 @@ static size_t ws_handshake(comet_conn_t *c, uint8_t *data, size_t len)
     }
     char out[512];
     size_t n = ws_handshake_response(out, sizeof out, accept);
-    c->state = COMET_CONN_WAIT_AUTH;
+    c->state = COMET_CONN_OPEN;
     ws_send_raw(c, out, n);
     return used;
-}
-
-static void ws_send_frame(comet_conn_t *c, uint8_t opcode, const uint8_t *payload, size_t len,
-                          int force)
-{
-    uint8_t out[WS_MAX_FRAME_HEADER + 125];
-    size_t n = ws_codec_encode(comet_conn_worker(c)->ws, opcode, payload, len, out);
-    uv_buf_t b = uv_buf_init((char *)out, (unsigned)n);
-    comet_conn_send(c, &b, 1, NULL, 0, force);
-}
-
-void comet_ws_send_close(comet_conn_t *c, uint16_t code)
-{
-    if (c->flags & COMET_CONN_F_WS_CLOSE_SENT)
-        return;
-    c->flags |= COMET_CONN_F_WS_CLOSE_SENT;
-    uint8_t payload[2] = {(uint8_t)(code >> 8), (uint8_t)code};
-    ws_send_frame(c, WS_OP_CLOSE, payload, sizeof payload, 1);
 }
 
 /* One whole binary message: one or more whole packets. */
@@ -133,8 +113,8 @@ static void ws_message(comet_conn_t *c, const uint8_t *p, size_t len)
 {
     proto_reader_t r;
     proto_reader_init(&r);
-    int rc = proto_reader_feed(&r, p, len, (uint32_t)comet_conn_worker(c)->conf->max_body,
-                               comet_channel_on_packet, c);
+    int rc = proto_reader_feed(&r, p, len, comet_conn_conns(c)->limits.max_body,
+                               comet_conn_on_packet, c);
     int partial = r.pending != NULL;
     proto_reader_deinit(&r);
     if (c->state == COMET_CONN_CLOSED || rc > 0)
@@ -167,21 +147,20 @@ static int ws_fragment(comet_conn_t *c, const uint8_t *payload, size_t len, int 
 static int ws_frame(comet_conn_t *c, uint8_t *frame, size_t flen, int from_pending)
 {
     ws_frame_t f;
-    int rc = ws_codec_decode(comet_conn_worker(c)->ws, frame, flen, &f);
+    int rc = ws_codec_decode(comet_conn_conns(c)->ws, frame, flen, &f);
     if (rc != 0)
         return rc;
     int frag = (c->flags & COMET_CONN_F_WS_FRAG) != 0;
     switch (f.opcode) {
     case WS_OP_PING:
-        ws_send_frame(c, WS_OP_PONG, f.payload, f.payload_len, 0);
+        comet_conn_send_ws_control(c, WS_OP_PONG, f.payload, f.payload_len);
         break;
     case WS_OP_PONG:
         break;
     case WS_OP_CLOSE: {
-        uint16_t code = 1000;
-        if (f.payload_len >= 2)
-            code = (uint16_t)(f.payload[0] << 8 | f.payload[1]);
-        comet_ws_send_close(c, code);
+        /* Echo the peer's status code (1000 when it gave none). */
+        const uint8_t normal[2] = {1000 >> 8, 1000 & 0xff};
+        comet_conn_send_ws_control(c, WS_OP_CLOSE, f.payload_len >= 2 ? f.payload : normal, 2);
         comet_conn_finish(c);
         break;
     }

@@ -52,7 +52,7 @@ typedef struct harness_s {
     int logic_port;
     rpc_client_t *push;
     comet_conf_t conf;
-    comet_server_t *comet;
+    comet_server_t *comet; /* NULL once closed */
     /* what the test logic saw (under lock) */
     int connects, disconnects, heartbeats, receives, renewals, server_downs;
     int ack_entries;
@@ -78,6 +78,7 @@ typedef struct harness_s {
     const ProtobufCMessage *const *burst_reqs;
     size_t burst_n, burst_replies;
     int burst_status;
+    int stop_requested; /* harness_request_stop: comet_server_close on the loop thread */
 } harness_t;
 
 /* ----------------------------------------------------------------------------- the harness */
@@ -94,7 +95,7 @@ typedef void (*harness_tweak_cb)(comet_conf_t *conf);
 harness_t *harness_start_with(int workers, int logic_up, harness_tweak_cb tweak);
 harness_t *harness_start(int workers, int logic_up);
 
-/* Begins comet's graceful stop (then the test logic and the loop stop). */
+/* Begins comet's graceful stop on the loop thread (then the test logic and the loop stop). */
 void harness_request_stop(harness_t *h);
 /* Waits for the loop thread to end and checks the loop is empty. */
 void harness_join(harness_t *h);
@@ -125,6 +126,10 @@ int t_push_keys(harness_t *h, const char *key, const uint64_t *seq, int32_t op, 
 
 /* BroadcastRoom of n copies of one packet; asserts the call succeeds and returns `delivered`. */
 int t_push_room(harness_t *h, const char *room, int n, int32_t op, const char *body);
+
+/* Counter `name` of comet's GET /metrics (the "data" of goim's reply envelope); asserts the
+ * answer is 200 with code 0. */
+long long t_metric(harness_t *h, const char *name);
 
 /* ------------------------------------------------------------------------ blocking client */
 

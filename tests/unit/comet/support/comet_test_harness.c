@@ -42,9 +42,10 @@ static void on_call_reply(int status, const ProtobufCMessage *reply, void *arg)
     uv_sem_post(&h->done);
 }
 
-static void on_comet_stopped(void *arg)
+static void on_comet_closed(void *arg)
 {
     harness_t *h = arg;
+    h->comet = NULL; /* freed */
     rpc_client_close(h->push, NULL, NULL);
     if (h->logic)
         rpc_server_close(h->logic, NULL, NULL);
@@ -67,9 +68,15 @@ static void on_wake(uv_async_t *a)
     uv_mutex_lock(&h->lock);
     const ProtobufCMessage *req = h->call_req;
     const ProtobufCMessage *const *burst = h->burst_reqs;
+    int stop = h->stop_requested;
     h->call_req = NULL;
     h->burst_reqs = NULL;
+    h->stop_requested = 0;
     uv_mutex_unlock(&h->lock);
+    if (stop) {
+        comet_server_close(h->comet, on_comet_closed, h);
+        return;
+    }
     if (burst != NULL) {
         /* all issued before the loop turns: the client's writer sends them in one write */
         for (size_t i = 0; i < h->burst_n; i++) {
@@ -172,7 +179,9 @@ harness_t *harness_start_with(int workers, int logic_up, harness_tweak_cb tweak)
     h->conf.renew_online_interval = 200;
     if (tweak)
         tweak(&h->conf);
-    assert_int_equal(comet_server_start(&h->loop, &h->conf, &h->comet), 0);
+    h->comet = comet_server_new(&h->loop, &h->conf, err, sizeof err);
+    if (h->comet == NULL)
+        fail_msg("comet_server_new: %s", err);
     h->push = rpc_client_new(&h->loop, "test push", "127.0.0.1", h->comet->rpc_port);
     assert_int_equal(uv_thread_create(&h->thread, harness_loop, h), 0);
     return h;
@@ -185,7 +194,10 @@ harness_t *harness_start(int workers, int logic_up)
 
 void harness_request_stop(harness_t *h)
 {
-    comet_server_request_stop(h->comet, on_comet_stopped, h);
+    uv_mutex_lock(&h->lock);
+    h->stop_requested = 1;
+    uv_mutex_unlock(&h->lock);
+    uv_async_send(&h->wake);
 }
 
 void harness_join(harness_t *h)
@@ -196,7 +208,6 @@ void harness_join(harness_t *h)
 
 void harness_free(harness_t *h)
 {
-    comet_server_free(h->comet);
     conf_free(comet_conf_items, &h->conf);
     uv_sem_destroy(&h->done);
     uv_mutex_destroy(&h->lock);
@@ -258,4 +269,16 @@ int t_push_room(harness_t *h, const char *room, int n, int32_t op, const char *b
     int delivered = ((Herald__BroadcastRoomReply *)reply)->delivered;
     protobuf_c_message_free_unpacked(reply, NULL);
     return delivered;
+}
+
+long long t_metric(harness_t *h, const char *name)
+{
+    char body[4096];
+    assert_int_equal(t_http_get(h->comet->admin_port, "/metrics", body, sizeof body), 200);
+    json_t *m = json_loads(body, 0, NULL);
+    assert_non_null(m);
+    assert_int_equal(json_integer_value(json_object_get(m, "code")), 0);
+    long long v = json_integer_value(json_object_get(json_object_get(m, "data"), name));
+    json_decref(m);
+    return v;
 }
