@@ -1,6 +1,7 @@
 /* comet_server.c - see comet_server.h. */
 #include "comet_server.h"
 
+#include "addr.h"
 #include "buf.h"
 #include "comet_admin.h"
 #include "comet_listen.h"
@@ -204,8 +205,8 @@ static int listen_workers(comet_server_t *s, struct sockaddr_storage *tcp,
             /* With port 0 the first worker gets an ephemeral port; the others share it. */
             s->tcp_port = comet_listen_port(&w->tcp_listener);
             s->ws_port = comet_listen_port(&w->ws_listener);
-            comet_listen_set_port(tcp, s->tcp_port);
-            comet_listen_set_port(ws, s->ws_port);
+            addr_set_port(tcp, s->tcp_port);
+            addr_set_port(ws, s->ws_port);
         }
     }
     return 0;
@@ -214,28 +215,28 @@ static int listen_workers(comet_server_t *s, struct sockaddr_storage *tcp,
 /* Where the server listens, resolved before anything is opened. */
 typedef struct server_addrs_s {
     struct sockaddr_storage tcp, ws;
-    char *rpc_host, *admin_host; /* heap */
+    char rpc_host[ADDR_HOST_MAX], admin_host[ADDR_HOST_MAX];
     int rpc_port, admin_port;
 } server_addrs_t;
 
 /* Resolves the listen addresses; an error for a bad one. */
 static int resolve_addrs(const comet_conf_t *conf, server_addrs_t *a, char *err, size_t errlen)
 {
-    int rc = comet_listen_resolve(conf->tcp_listen, &a->tcp);
+    int rc = addr_resolve(conf->tcp_listen, &a->tcp);
     if (rc != 0) {
         snprintf(err, errlen, "tcp.listen '%s': %s", conf->tcp_listen, herald_strerror(rc));
         return rc;
     }
-    rc = comet_listen_resolve(conf->ws_listen, &a->ws);
+    rc = addr_resolve(conf->ws_listen, &a->ws);
     if (rc != 0) {
         snprintf(err, errlen, "websocket.listen '%s': %s", conf->ws_listen, herald_strerror(rc));
         return rc;
     }
-    if (conf_parse_addr(conf->rpc_listen, &a->rpc_host, &a->rpc_port) != 0) {
+    if (addr_split(conf->rpc_listen, a->rpc_host, &a->rpc_port) != 0) {
         snprintf(err, errlen, "rpc.listen '%s': not host:port", conf->rpc_listen);
         return HERALD_ECONF;
     }
-    if (conf_parse_addr(conf->admin_listen, &a->admin_host, &a->admin_port) != 0) {
+    if (addr_split(conf->admin_listen, a->admin_host, &a->admin_port) != 0) {
         snprintf(err, errlen, "admin.listen '%s': not host:port", conf->admin_listen);
         return HERALD_ECONF;
     }
@@ -281,7 +282,7 @@ static int server_open(comet_server_t *s, server_addrs_t *a, char *err, size_t e
 comet_server_t *comet_server_new(uv_loop_t *loop, const comet_conf_t *conf, char *err,
                                  size_t errlen)
 {
-    server_addrs_t addrs = {0};
+    server_addrs_t addrs;
     comet_server_t *s = NULL;
     int rc = resolve_addrs(conf, &addrs, err, errlen);
     if (rc != 0)
@@ -322,7 +323,5 @@ comet_server_t *comet_server_new(uv_loop_t *loop, const comet_conf_t *conf, char
     log_info("ready: server %s, %d workers, tcp :%d, websocket :%d, rpc :%d, admin :%d",
              conf->server_id, s->nworkers, s->tcp_port, s->ws_port, s->rpc_port, s->admin_port);
 done:
-    free(addrs.rpc_host);
-    free(addrs.admin_host);
     return s;
 }

@@ -1,6 +1,7 @@
 /* comet_logic.c - see comet_logic.h. */
 #include "comet_logic.h"
 
+#include "addr.h"
 #include "buf.h"
 #include "herald_err.h"
 #include "log.h"
@@ -16,14 +17,14 @@ int comet_logic_init(comet_logic_t *l, uv_loop_t *loop, const comet_conf_t *conf
     l->timeout_ms = (uint32_t)conf->logic_rpc_timeout;
     size_t n = 0;
     char **addrs = conf_list_split(conf->logic_addrs, &n);
-    char **hosts = xcalloc(n + 1, sizeof *hosts);
-    int *ports = xcalloc(n + 1, sizeof *ports);
+    char host[ADDR_HOST_MAX];
+    int port;
     int rc = n == 0 ? HERALD_ECONF : 0;
     if (n == 0)
         snprintf(err, errlen, "logic.addrs is empty");
     /* Validate every address before creating any client, so a bad list leaves nothing open. */
     for (size_t i = 0; i < n && rc == 0; i++) {
-        if (conf_parse_addr(addrs[i], &hosts[i], &ports[i]) != 0) {
+        if (addr_split(addrs[i], host, &port) != 0) {
             snprintf(err, errlen, "logic.addrs: bad address '%s'", addrs[i]);
             rc = HERALD_ECONF;
         }
@@ -33,13 +34,10 @@ int comet_logic_init(comet_logic_t *l, uv_loop_t *loop, const comet_conf_t *conf
         for (size_t i = 0; i < n; i++) {
             char name[300];
             snprintf(name, sizeof name, "logic %s (%s)", addrs[i], owner);
-            l->clients[l->n++] = rpc_client_new(loop, name, hosts[i], ports[i]);
+            addr_split(addrs[i], host, &port);
+            l->clients[l->n++] = rpc_client_new(loop, name, host, port);
         }
     }
-    for (size_t i = 0; i < n; i++)
-        free(hosts[i]);
-    free(hosts);
-    free(ports);
     conf_list_free(addrs);
     return rc;
 }

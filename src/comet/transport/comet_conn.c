@@ -1,6 +1,7 @@
 /* comet_conn.c - see comet_conn.h. */
 #include "comet_conn.h"
 
+#include "addr.h"
 #include "herald_err.h"
 #include "log.h"
 
@@ -150,19 +151,10 @@ void comet_conn_peer(const comet_conn_t *c, char *out, size_t cap)
 {
     struct sockaddr_storage ss;
     int len = sizeof ss;
-    char ip[64];
-    snprintf(out, cap, "?");
-    if (uv_tcp_getpeername(&c->tcp, (struct sockaddr *)&ss, &len) != 0)
-        return;
-    if (ss.ss_family == AF_INET6) {
-        const struct sockaddr_in6 *a = (const struct sockaddr_in6 *)&ss;
-        uv_ip6_name(a, ip, sizeof ip);
-        snprintf(out, cap, "[%s]:%d", ip, ntohs(a->sin6_port));
-    } else if (ss.ss_family == AF_INET) {
-        const struct sockaddr_in *a = (const struct sockaddr_in *)&ss;
-        uv_ip4_name(a, ip, sizeof ip);
-        snprintf(out, cap, "%s:%d", ip, ntohs(a->sin_port));
-    }
+    if (uv_tcp_getpeername(&c->tcp, (struct sockaddr *)&ss, &len) == 0)
+        addr_format((struct sockaddr *)&ss, out, cap);
+    else
+        snprintf(out, cap, "?");
 }
 
 /* Logs a rate-limited warning about c, naming the peer and the layer above's label. */
