@@ -103,15 +103,23 @@ static void on_worker_stopped(comet_task_t *t, void *owner)
     close_main(s);
 }
 
-static void stop_workers(comet_server_t *s)
+/* Hands every started worker the task of a stop phase (post) and waits for them all (the
+ * phase's callbacks count s->waiting down); with no worker started the phase is over at once. */
+static void workers_phase(comet_server_t *s, void (*post)(comet_worker_t *w),
+                          void (*then)(comet_server_t *s))
 {
     s->waiting = s->nstarted;
     if (s->waiting == 0) {
-        close_main(s);
+        then(s);
         return;
     }
     for (int i = 0; i < s->nstarted; i++)
-        comet_worker_post_stop(&s->workers[i]);
+        post(&s->workers[i]);
+}
+
+static void stop_workers(comet_server_t *s)
+{
+    workers_phase(s, comet_worker_post_stop, close_main);
 }
 
 static void on_server_down(int status, const ProtobufCMessage *msg, void *arg)
@@ -163,13 +171,7 @@ void comet_server_close(comet_server_t *s, void (*cb)(void *arg), void *arg)
     comet_renew_stop(&s->renew);
     s->closes++;
     comet_service_close(&s->service, on_main_closed, s);
-    s->waiting = s->nstarted;
-    if (s->waiting == 0) {
-        server_down(s);
-        return;
-    }
-    for (int i = 0; i < s->nstarted; i++)
-        comet_worker_post_drain(&s->workers[i]);
+    workers_phase(s, comet_worker_post_drain, server_down);
 }
 
 /* --------------------------------------------------------------------------- starting */
