@@ -113,10 +113,23 @@ static void wait_add(job_call_t *c, uint64_t due)
     wait_arm(d, c->due_ms);
 }
 
+uint64_t job_deliver_backoff_ms(uint64_t first_ms, int attempt)
+{
+    /* comet.retries goes up to 100, and a shift by 64 or more is undefined: the delay stops
+     * doubling at the cap, which 2^16 times the largest comet.retry_backoff already exceeds. */
+    if (first_ms >= JOB_DELIVER_BACKOFF_MAX_MS)
+        return JOB_DELIVER_BACKOFF_MAX_MS;
+    int shift = attempt > 1 ? attempt - 1 : 0;
+    if (shift > 16)
+        shift = 16;
+    uint64_t delay = first_ms << shift;
+    return delay < JOB_DELIVER_BACKOFF_MAX_MS ? delay : JOB_DELIVER_BACKOFF_MAX_MS;
+}
+
 static void retry_schedule(job_call_t *c)
 {
-    uint64_t delay = (uint64_t)c->d->conf->comet_retry_backoff_ms << (c->attempt - 1);
-    wait_add(c, uv_now(c->d->loop) + delay);
+    uint64_t first = (uint64_t)c->d->conf->comet_retry_backoff_ms;
+    wait_add(c, uv_now(c->d->loop) + job_deliver_backoff_ms(first, c->attempt));
 }
 
 /* ------------------------------------------------------------------------------- calls */

@@ -11,9 +11,9 @@
  * A call is over when the comet replied, or definitively failed: a comet that is not registered
  * or not connected gets nothing (the message still counts as handled); a call that timed out or
  * lost its connection is retried comet.retries times, waiting comet.retry_backoff doubled each
- * time, then given up. A malformed envelope is logged (rate limited) and marked done at once.
- * Back-pressure: over kafka.max_in_flight messages in flight the consumer is paused, and resumed
- * below half of it. Everything runs on the loop thread.
+ * time (at most JOB_DELIVER_BACKOFF_MAX_MS), then given up. A malformed envelope is logged (rate
+ * limited) and marked done at once. Back-pressure: over kafka.max_in_flight messages in flight the
+ * consumer is paused, and resumed below half of it. Everything runs on the loop thread.
  */
 #ifndef JOB_DELIVER_H
 #define JOB_DELIVER_H
@@ -47,7 +47,7 @@ typedef struct job_deliver_s {
     uv_timer_t wait_timer;
     struct job_call_s *wait_head, *wait_tail; /* calls waiting to retry or to end a linger */
     uint64_t wait_due;                        /* when the armed wait timer fires (uv_now) */
-    size_t in_flight;                           /* messages consumed and not yet done */
+    size_t in_flight;                         /* messages consumed and not yet done */
     int over_limit; /* in_flight went over max_in_flight and not yet below half of it */
     int held;       /* job_deliver_hold */
     int paused;     /* the consumer is paused (over_limit || held || stopping) */
@@ -66,6 +66,13 @@ void job_deliver_attach(job_deliver_t *d, kafka_consumer_t *consumer);
 /* Keeps the consumer paused while hold is nonzero (herald-job holds it until the comets are
  * known), on top of the back-pressure pause. */
 void job_deliver_hold(job_deliver_t *d, int hold);
+
+/* The longest wait before a retry. */
+#define JOB_DELIVER_BACKOFF_MAX_MS 60000
+
+/* Wait before retry number `attempt` (1 = the first retry): first_ms, doubled for each retry
+ * after the first, at most JOB_DELIVER_BACKOFF_MAX_MS. Pure. */
+uint64_t job_deliver_backoff_ms(uint64_t first_ms, int attempt);
 
 /* The kafka_message_cb; arg is the job_deliver_t. */
 void job_deliver_on_message(const kafka_msg_t *msg, void *arg);

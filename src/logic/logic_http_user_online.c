@@ -119,7 +119,8 @@ static void on_list(int status, const ProtobufCMessage *msg, void *arg)
         const Herald__ListReply *r = (const Herald__ListReply *)msg;
         size_t take = r->n_mids < f->limit ? r->n_mids : f->limit; /* a shard may ignore limit */
         f->mids = xrealloc(f->mids, (f->n + take + 1) * sizeof(*f->mids));
-        memcpy(f->mids + f->n, r->mids, take * sizeof(*f->mids));
+        if (take > 0) /* an empty page has no array at all (r->mids is NULL) */
+            memcpy(f->mids + f->n, r->mids, take * sizeof(*f->mids));
         f->n += take;
         f->more |= r->next_cursor != 0 || take < r->n_mids;
     }

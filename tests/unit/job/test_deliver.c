@@ -582,9 +582,30 @@ static void test_comet_vanishes(void **state)
     assert_int_equal(g->b.push_calls, calls);
 }
 
+/* comet.retries allows 100 retries: the delay doubles up to its cap and stays there, with no
+ * shift past the width of the integer (undefined: x86 would shift by the count mod 64 and wait
+ * 3.2 s instead of a minute at the 70th retry). */
+static void test_backoff_capped(void **state)
+{
+    assert_int_equal(job_deliver_backoff_ms(100, 1), 100);
+    assert_int_equal(job_deliver_backoff_ms(100, 2), 200);
+    assert_int_equal(job_deliver_backoff_ms(100, 4), 800);
+    uint64_t prev = 0;
+    for (int attempt = 1; attempt <= 100; attempt++) {
+        uint64_t d = job_deliver_backoff_ms(100, attempt);
+        assert_true(d >= prev);
+        assert_true(d <= JOB_DELIVER_BACKOFF_MAX_MS);
+        prev = d;
+    }
+    assert_int_equal(job_deliver_backoff_ms(100, 70), JOB_DELIVER_BACKOFF_MAX_MS);
+    assert_int_equal(job_deliver_backoff_ms(1, 100), JOB_DELIVER_BACKOFF_MAX_MS);
+    assert_int_equal(job_deliver_backoff_ms(60000, 100), JOB_DELIVER_BACKOFF_MAX_MS);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_backoff_capped),
         cmocka_unit_test(test_push_keys_to_one_comet),
         cmocka_unit_test(test_room_batching),
         cmocka_unit_test(test_room_linger),

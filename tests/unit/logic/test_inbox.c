@@ -124,6 +124,7 @@ static long long cmd(const char *fmt, const char *a, const char *b)
 
 typedef struct stored_s {
     int done, status;
+    size_t n; /* users stored: seqs of the callback has exactly n entries */
     uint64_t seqs[4];
 } stored_t;
 
@@ -131,14 +132,15 @@ static void on_stored(int status, const uint64_t *seqs, void *arg)
 {
     stored_t *s = arg;
     s->status = status;
-    for (size_t i = 0; status == 0 && i < 4; i++)
+    for (size_t i = 0; status == 0 && i < s->n; i++)
         s->seqs[i] = seqs[i];
     s->done = 1;
 }
 
 static void store(const int64_t *mids, size_t n, const char *body, uint64_t *seqs)
 {
-    stored_t st = {0};
+    assert_true(n <= 4);
+    stored_t st = {.n = n};
     assert_int_equal(logic_inbox_store(&server, mids, n, 1000, (const uint8_t *)body, strlen(body),
                                        on_stored, &st),
                      0);

@@ -6,6 +6,7 @@
  *
  * The server runs on its own loop in a thread; the test talks to it only through sockets
  * (blocking HTTP requests, an rpc_client on the test's loop), as comets and business systems do. */
+#include "addr.h"
 #include "herald.pb-c.h"
 #include "herald_err.h"
 #include "logic_conf.h"
@@ -718,6 +719,91 @@ static void test_placement_calls_with_router_down(void **state)
     assert_int_equal(status, HERALD_EINVAL);
 }
 
+/* ------------------------------------------------------------- a router that lists nobody */
+
+/* A stand-in router on its own loop and thread, at the address logic dials: Count and List
+ * answer an empty shard. */
+static struct {
+    uv_loop_t loop;
+    uv_thread_t thread;
+    uv_async_t stop;
+    rpc_server_t *srv;
+} empty_router;
+
+static void on_router_count(rpc_call_t *call, const ProtobufCMessage *msg, void *arg)
+{
+    (void)msg;
+    (void)arg;
+    Herald__CountReply out = HERALD__COUNT_REPLY__INIT;
+    rpc_reply(call, (const ProtobufCMessage *)&out);
+}
+
+static void on_router_list(rpc_call_t *call, const ProtobufCMessage *msg, void *arg)
+{
+    (void)msg;
+    (void)arg;
+    Herald__ListReply out = HERALD__LIST_REPLY__INIT; /* no mids: protobuf-c sends no array */
+    rpc_reply(call, (const ProtobufCMessage *)&out);
+}
+
+static const rpc_method_t empty_router_methods[] = {
+    {RPC_ROUTER_COUNT, &herald__count_req__descriptor, on_router_count},
+    {RPC_ROUTER_LIST, &herald__list_req__descriptor, on_router_list},
+};
+
+static void run_empty_router(void *arg)
+{
+    (void)arg;
+    uv_run(&empty_router.loop, UV_RUN_DEFAULT);
+}
+
+static void on_empty_router_stop(uv_async_t *a)
+{
+    uv_close((uv_handle_t *)a, NULL);
+    rpc_server_close(empty_router.srv, NULL, NULL);
+}
+
+static int router_up(void)
+{
+    http_res_t r = http("GET", "/herald/v1/health", NULL, NULL);
+    json_t *routers = json_object_get(json_object_get(r.body, "data"), "routers");
+    int up = json_is_true(json_object_get(json_array_get(routers, 0), "up"));
+    json_decref(r.body);
+    return up;
+}
+
+/* An empty shard's List reply carries no mids array at all: merging it must not copy from it
+ * (memcpy from NULL is undefined even for 0 bytes; UBSan aborts on it). */
+static void test_online_users_empty_shard(void **state)
+{
+    (void)state;
+    char host[ADDR_HOST_MAX];
+    int port;
+    assert_int_equal(addr_split(conf.router_addrs, host, &port), 0);
+    assert_int_equal(uv_loop_init(&empty_router.loop), 0);
+    empty_router.srv = rpc_server_new(&empty_router.loop, empty_router_methods, 2, NULL);
+    assert_int_equal(rpc_server_listen(empty_router.srv, host, port), 0);
+    assert_int_equal(uv_async_init(&empty_router.loop, &empty_router.stop, on_empty_router_stop),
+                     0);
+    assert_int_equal(uv_thread_create(&empty_router.thread, run_empty_router, NULL), 0);
+    int up = 0;
+    for (int i = 0; i < 1000 && !(up = router_up()); i++) /* the client's backoff: up to 5 s */
+        usleep(10000);
+    assert_true(up);
+
+    json_t *d = get_data("/herald/v1/online/users");
+    assert_int_equal(json_array_size(json_object_get(d, "users")), 0);
+    assert_int_equal(json_integer_value(json_object_get(d, "next_cursor")), 0);
+    json_decref(d);
+    d = get_data("/herald/v1/online/count");
+    assert_int_equal(json_integer_value(json_object_get(d, "users")), 0);
+    json_decref(d);
+
+    uv_async_send(&empty_router.stop);
+    uv_thread_join(&empty_router.thread);
+    assert_int_equal(uv_loop_close(&empty_router.loop), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -730,6 +816,7 @@ int main(void)
         cmocka_unit_test(test_ack_keeps_max),
         cmocka_unit_test(test_receive),
         cmocka_unit_test(test_placement_calls_with_router_down),
+        cmocka_unit_test(test_online_users_empty_shard), /* last: the router is up from here */
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
