@@ -1,6 +1,8 @@
-/* job_comets.c - registry refresh, RPC clients and room polling of herald-job (job_comets.h). */
+/* job_comets.c - registry refresh, the comet pool and room polling of herald-job
+ * (job_comets.h). */
 #include "job_comets.h"
 
+#include "addr.h"
 #include "buf.h"
 #include "daemon.h"
 #include "herald.pb-c.h"
@@ -8,26 +10,16 @@
 #include "log.h"
 #include "rpc_methods.h"
 
-#include <jansson.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#define JOB_COMET_ID_MAX 128
 #define JOB_ROOMS_TICK_MS 100
 #define JOB_REGISTRY_RETRY_MS 100
-
-/* Value stored for each member of a room set: the set only asks "is it there". */
 
 static void on_part_closed(job_comets_t *cs)
 {
     if (--cs->open == 0 && cs->close_cb != NULL)
         cs->close_cb(cs->close_arg);
-}
-
-static void on_client_closed(void *arg)
-{
-    on_part_closed(arg);
 }
 
 /* A comet's room set: the items are the room names themselves, copied from a Rooms reply. */
@@ -58,91 +50,90 @@ static void room_set_free(strmap_t *set)
     free(set);
 }
 
+/* The pool's peer_free: the peer's last reference is gone. Every batch was handed back before
+ * its call dropped its reference, so none is left here. */
+static void comet_free(void *arg, void *data)
+{
+    (void)arg;
+    job_comet_t *c = data;
+    job_room_free(c->batches);
+    room_set_free(c->rooms);
+    free(c);
+}
+
+static const rpc_pool_ops_t comets_pool_ops = {NULL, comet_free};
+
+const char *job_comet_id(const job_comet_t *c)
+{
+    return rpc_peer_id(c->peer);
+}
+
+int job_comet_gone(const job_comet_t *c)
+{
+    return rpc_peer_gone(c->peer);
+}
+
 void job_comet_ref(job_comet_t *c)
 {
-    c->refs++;
+    rpc_peer_ref(c->peer);
 }
 
 void job_comet_unref(job_comet_t *c)
 {
-    if (--c->refs > 0)
-        return;
-    /* every batch is handed back before its call drops its reference, so none is left here */
-    job_room_free(c->batches);
-    room_set_free(c->rooms);
-    free(c->id);
-    free(c->rpc_addr);
-    free(c);
+    rpc_peer_unref(c->peer);
 }
 
 static job_comet_t *comet_add(job_comets_t *cs, const char *id, const char *rpc_addr)
 {
-    char *host = NULL;
-    int port;
-    if (conf_parse_addr(rpc_addr, &host, &port) < 0) {
-        log_warn_rl("registry: comet %s has a bad rpc address '%s'", id, rpc_addr);
-        return NULL;
-    }
+    rpc_peer_t *peer = rpc_pool_put(cs->pool, id, rpc_addr);
+    if (peer == NULL)
+        return NULL; /* job_comets_entry_check vetted the address: only closing gets here */
     job_comet_t *c = xcalloc(1, sizeof(*c));
-    char name[JOB_COMET_ID_MAX + 16];
-    snprintf(name, sizeof(name), "comet %s", id);
-    c->id = xstrdup(id);
-    c->rpc_addr = xstrdup(rpc_addr);
-    c->client = rpc_client_new(cs->loop, name, host, port);
+    c->peer = peer;
     c->batches = job_room_new((size_t)cs->conf->room_batch_max, (size_t)cs->conf->room_batch_bytes);
-    c->refs = 1; /* the registry's */
     c->owner = cs;
-    free(host);
-    if (cs->n == cs->cap) {
-        cs->cap = cs->cap ? cs->cap * 2 : 8;
-        cs->live = xrealloc(cs->live, cs->cap * sizeof(*cs->live));
-    }
-    cs->live[cs->n++] = c;
-    cs->open++;
+    rpc_peer_set_data(peer, c);
     log_info("comet %s added (rpc %s)", id, rpc_addr);
     return c;
 }
 
-/* Takes comet i out of the live set and closes its client. Its calls in flight fail with
- * UV_ECANCELED later, from the client's close callback (never inside rpc_client_close); each
- * holds its own reference, so dropping the registry's here is safe. */
-static void comet_remove_at(job_comets_t *cs, size_t i)
+/* Takes comet c out of the pool, which closes its client. Its calls in flight fail with
+ * UV_ECANCELED later, from the client's close callback (never inside this call); each holds its
+ * own reference, so the pool dropping its own here is safe. */
+static void comet_remove(job_comets_t *cs, job_comet_t *c)
 {
-    job_comet_t *c = cs->live[i];
-    cs->live[i] = cs->live[--cs->n];
-    c->gone = 1;
-    rpc_client_t *client = c->client;
-    c->client = NULL;
-    rpc_client_close(client, on_client_closed, cs);
-    log_info("comet %s removed", c->id);
-    job_comet_unref(c); /* the registry's reference */
+    log_info("comet %s removed", job_comet_id(c));
+    rpc_pool_remove(cs->pool, job_comet_id(c));
 }
 
 size_t job_comets_count(const job_comets_t *cs)
 {
-    return cs->n;
+    return rpc_pool_count(cs->pool);
 }
 
 job_comet_t *job_comets_at(const job_comets_t *cs, size_t i)
 {
-    return cs->live[i];
-}
-
-/* Index of comet `id` in the live set, or cs->n. A linear scan: tens to hundreds of comets, and
- * the lookup is per message, far cheaper than the RPC it leads to. */
-static size_t comet_index(const job_comets_t *cs, const char *id)
-{
-    size_t i;
-    for (i = 0; i < cs->n; i++)
-        if (strcmp(cs->live[i]->id, id) == 0)
-            break;
-    return i;
+    return rpc_peer_data(rpc_pool_at(cs->pool, i));
 }
 
 job_comet_t *job_comets_find(const job_comets_t *cs, const char *id)
 {
-    size_t i = comet_index(cs, id);
-    return i < cs->n ? cs->live[i] : NULL;
+    rpc_peer_t *peer = rpc_pool_find(cs->pool, id);
+    return peer != NULL ? rpc_peer_data(peer) : NULL;
+}
+
+int job_comets_ready(const job_comets_t *cs)
+{
+    return cs->ready;
+}
+
+void job_comets_health(const job_comets_t *cs, json_t *out)
+{
+    size_t n = job_comets_count(cs), connected = 0;
+    for (size_t i = 0; i < n; i++)
+        connected += rpc_peer_connected(rpc_pool_at(cs->pool, i)) != 0;
+    json_object_set_new(out, "comets", json_integer((json_int_t)n));
+    json_object_set_new(out, "comets_connected", json_integer((json_int_t)connected));
 }
 
 int job_comet_has_room(const job_comet_t *c, const char *room)
@@ -150,61 +141,37 @@ int job_comet_has_room(const job_comet_t *c, const char *room)
     return c->rooms != NULL && strmap_get(c->rooms, room, strlen(room)) != NULL;
 }
 
-int job_comets_parse_entry(const char *json, size_t len, int64_t now_wall_ms, int64_t ttl_ms,
-                           char **rpc_addr)
+int job_comets_entry_check(const registry_entry_t *e, int64_t now_wall_ms, int64_t ttl_ms)
 {
-    json_error_t jerr;
-    json_t *root = json_loadb(json, len, 0, &jerr);
-    int rc = HERALD_EINVAL;
-    json_t *rpc = json_is_object(root) ? json_object_get(root, "rpc") : NULL;
-    json_t *updated = json_is_object(root) ? json_object_get(root, "updated_ms") : NULL;
-    char *host = NULL;
-    int port;
-    if (json_is_string(rpc) && conf_parse_addr(json_string_value(rpc), &host, &port) == 0 &&
-        port > 0) {
-        if (json_is_integer(updated) && now_wall_ms - json_integer_value(updated) <= ttl_ms) {
-            *rpc_addr = xstrdup(json_string_value(rpc));
-            rc = 0;
-        } else {
-            rc = HERALD_ENOTFOUND;
-        }
-    }
-    free(host);
-    json_decref(root);
-    return rc;
+    if (addr_port_of(e->rpc) <= 0)
+        return HERALD_EINVAL;
+    return registry_entry_stale(e, now_wall_ms, ttl_ms) ? HERALD_ENOTFOUND : 0;
 }
 
-/* Applies one registry entry (field = comet id, value = JSON) to the current generation. */
-static void registry_apply(job_comets_t *cs, const redis_reply_t *field, const redis_reply_t *value,
-                           int64_t now_wall)
+/* Applies entry i of the registry reply to the current generation. */
+static void registry_apply(job_comets_t *cs, const redis_reply_t *reply, size_t i, int64_t now_wall)
 {
-    size_t id_len, value_len;
-    const char *id_raw = redis_reply_str(field, &id_len);
-    const char *json = redis_reply_str(value, &value_len);
-    if (id_raw == NULL || json == NULL || id_len == 0 || id_len > JOB_COMET_ID_MAX ||
-        memchr(id_raw, '\0', id_len) != NULL) {
-        log_warn_rl("registry: an entry with a bad comet id is ignored");
+    registry_entry_t e;
+    int rc = registry_reply_entry(reply, i, &e);
+    if (rc == 0)
+        rc = job_comets_entry_check(&e, now_wall, cs->conf->comet_ttl_ms);
+    if (rc == HERALD_EINVAL) {
+        if (e.id[0] != '\0')
+            log_warn_rl("registry: comet %s: malformed entry ignored", e.id);
+        else
+            log_warn_rl("registry: an entry with a bad comet id is ignored");
+    }
+    if (rc != 0)
         return;
+    job_comet_t *c = job_comets_find(cs, e.id);
+    if (c != NULL && strcmp(rpc_peer_addr(c->peer), e.rpc) != 0) {
+        comet_remove(cs, c); /* moved: a new comet at the new address, its rooms unknown */
+        c = NULL;
     }
-    char *id = xstrndup(id_raw, id_len);
-    char *rpc_addr = NULL;
-    int rc = job_comets_parse_entry(json, value_len, now_wall, cs->conf->comet_ttl_ms, &rpc_addr);
-    if (rc == HERALD_EINVAL)
-        log_warn_rl("registry: comet %s: malformed entry ignored", id);
-    if (rc == 0) {
-        size_t i = comet_index(cs, id);
-        job_comet_t *c = i < cs->n ? cs->live[i] : NULL;
-        if (c != NULL && strcmp(c->rpc_addr, rpc_addr) != 0) {
-            comet_remove_at(cs, i); /* moved: a new client for the new address */
-            c = NULL;
-        }
-        if (c == NULL)
-            c = comet_add(cs, id, rpc_addr);
-        if (c != NULL)
-            c->seen = cs->generation;
-    }
-    free(rpc_addr);
-    free(id);
+    if (c == NULL)
+        c = comet_add(cs, e.id, e.rpc);
+    if (c != NULL)
+        c->seen = cs->generation;
 }
 
 static void on_refresh_timer(uv_timer_t *t);
@@ -225,12 +192,12 @@ static void check_ready(job_comets_t *cs)
     if (cs->ready || !cs->registry_read || cs->closing)
         return;
     int all = 1;
-    for (size_t i = 0; i < cs->n && all; i++)
-        all = cs->live[i]->rooms != NULL;
+    for (size_t i = 0; i < job_comets_count(cs) && all; i++)
+        all = job_comets_at(cs, i)->rooms != NULL;
     if (!all && uv_now(cs->loop) - cs->first_read_ms < (uint64_t)cs->conf->comet_rpc_timeout_ms)
         return;
     cs->ready = 1;
-    log_info("%zu comets known", cs->n);
+    log_info("%zu comets known", job_comets_count(cs));
     if (cs->ready_cb != NULL)
         cs->ready_cb(cs->ready_arg);
 }
@@ -243,19 +210,18 @@ static void on_registry(int status, const redis_reply_t *reply, void *arg)
         return;
     if (status != 0 || redis_reply_type(reply) != REDIS_REPLY_T_ARRAY) {
         log_warn_rl("registry: cannot read %s (%s): keeping %zu comets", cs->registry_key,
-                    status != 0 ? herald_strerror(status) : "not a hash", cs->n);
+                    status != 0 ? herald_strerror(status) : "not a hash", job_comets_count(cs));
         registry_retry_soon(cs);
         return;
     }
     int64_t now_wall = daemon_wall_ms();
-    size_t count = redis_reply_count(reply);
     cs->generation++;
-    for (size_t i = 0; i + 1 < count; i += 2)
-        registry_apply(cs, redis_reply_element(reply, i), redis_reply_element(reply, i + 1),
-                       now_wall);
-    for (size_t i = 0; i < cs->n;) {
-        if (cs->live[i]->seen != cs->generation)
-            comet_remove_at(cs, i); /* moves the last comet into i */
+    for (size_t i = 0; i < registry_reply_count(reply); i++)
+        registry_apply(cs, reply, i, now_wall);
+    for (size_t i = 0; i < job_comets_count(cs);) {
+        job_comet_t *c = job_comets_at(cs, i);
+        if (c->seen != cs->generation)
+            comet_remove(cs, c); /* moves another comet into i */
         else
             i++;
     }
@@ -277,7 +243,7 @@ static void on_refresh_timer(uv_timer_t *t)
     }
     /* at start-up the Redis connection is usually still being made: no warning for that */
     if (cs->registry_read)
-        log_warn_rl("registry: Redis not connected: keeping %zu comets", cs->n);
+        log_warn_rl("registry: Redis not connected: keeping %zu comets", job_comets_count(cs));
     registry_retry_soon(cs);
 }
 
@@ -285,7 +251,7 @@ static void on_rooms(int status, const ProtobufCMessage *msg, void *arg)
 {
     job_comet_t *c = arg;
     c->rooms_polling = 0;
-    if (!c->gone) {
+    if (!job_comet_gone(c)) {
         c->rooms_due = uv_now(c->owner->loop) + (uint64_t)c->owner->conf->room_refresh_ms;
         if (status == 0) {
             const Herald__RoomsReply *reply = (const Herald__RoomsReply *)msg;
@@ -293,7 +259,7 @@ static void on_rooms(int status, const ProtobufCMessage *msg, void *arg)
             c->rooms = room_set_new(reply);
             check_ready(c->owner);
         } else {
-            log_warn_rl("comet %s: Rooms failed: %s", c->id, herald_strerror(status));
+            log_warn_rl("comet %s: Rooms failed: %s", job_comet_id(c), herald_strerror(status));
         }
     }
     job_comet_unref(c);
@@ -307,13 +273,13 @@ static void on_rooms_timer(uv_timer_t *t)
     job_comets_t *cs = t->data;
     Herald__RoomsReq req = HERALD__ROOMS_REQ__INIT;
     uint64_t now = uv_now(cs->loop);
-    for (size_t i = 0; i < cs->n; i++) {
-        job_comet_t *c = cs->live[i];
-        if (c->rooms_polling || now < c->rooms_due || !rpc_client_connected(c->client))
+    for (size_t i = 0; i < job_comets_count(cs); i++) {
+        job_comet_t *c = job_comets_at(cs, i);
+        if (c->rooms_polling || now < c->rooms_due || !rpc_peer_connected(c->peer))
             continue;
-        int rc = rpc_client_call(c->client, RPC_COMET_ROOMS, (const ProtobufCMessage *)&req,
-                                 &herald__rooms_reply__descriptor,
-                                 (uint32_t)cs->conf->comet_rpc_timeout_ms, on_rooms, c);
+        int rc = rpc_peer_call(c->peer, RPC_COMET_ROOMS, (const ProtobufCMessage *)&req,
+                               &herald__rooms_reply__descriptor,
+                               (uint32_t)cs->conf->comet_rpc_timeout_ms, on_rooms, c);
         if (rc == 0) {
             c->rooms_polling = 1;
             job_comet_ref(c);
@@ -328,14 +294,13 @@ void job_comets_init(job_comets_t *cs, uv_loop_t *loop, redis_t *redis, const jo
     cs->loop = loop;
     cs->redis = redis;
     cs->conf = conf;
-    size_t len = strlen(conf->redis_prefix) + sizeof("comets");
-    cs->registry_key = xmalloc(len);
-    snprintf(cs->registry_key, len, "%scomets", conf->redis_prefix);
+    redis_key_comets(cs->registry_key, conf->redis_prefix);
+    cs->pool = rpc_pool_new(loop, "comet", &comets_pool_ops, cs);
     uv_timer_init(loop, &cs->refresh_timer);
     uv_timer_init(loop, &cs->rooms_timer);
     cs->refresh_timer.data = cs;
     cs->rooms_timer.data = cs;
-    cs->open = 2;
+    cs->open = 3;
 }
 
 void job_comets_start(job_comets_t *cs, void (*ready_cb)(void *arg), void *arg)
@@ -354,21 +319,19 @@ static void on_timer_closed(uv_handle_t *h)
     on_part_closed(h->data);
 }
 
+static void on_pool_closed(void *arg)
+{
+    on_part_closed(arg);
+}
+
 void job_comets_close(job_comets_t *cs, void (*cb)(void *arg), void *arg)
 {
     cs->closing = 1;
     cs->close_cb = cb;
     cs->close_arg = arg;
-    /* one extra count so a client closing synchronously cannot finish before every part began */
-    cs->open++;
-    while (cs->n > 0)
-        comet_remove_at(cs, cs->n - 1);
-    free(cs->live);
-    cs->live = NULL;
-    cs->cap = 0;
-    free(cs->registry_key);
-    cs->registry_key = NULL;
+    if (job_comets_count(cs) > 0)
+        log_info("closing: %zu comets removed", job_comets_count(cs));
+    rpc_pool_close(cs->pool, on_pool_closed, cs);
     uv_close((uv_handle_t *)&cs->refresh_timer, on_timer_closed);
     uv_close((uv_handle_t *)&cs->rooms_timer, on_timer_closed);
-    on_part_closed(cs);
 }

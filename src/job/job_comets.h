@@ -1,11 +1,11 @@
-/* job_comets.h - herald-job's view of the live comets: the registry in Redis, one RPC client per
- * comet, and each comet's set of rooms.
+/* job_comets.h - herald-job's view of the live comets: the registry in Redis (registry.h), a
+ * pool of RPC clients to them (rpc_pool.h), and each comet's set of rooms.
  *
- * Every comet.refresh the registry hash <prefix>comets is read (HGETALL); a value is JSON
- * {"id","rpc","tcp","ws","weight","conns","updated_ms"} written by logic on each comet
- * RenewOnline. Entries whose updated_ms is older than comet.ttl are ignored. A comet seen for the
- * first time (or whose rpc address changed) gets a new rpc_client_t; one that vanished or went
- * stale is removed and its client closed. When Redis cannot be read the current set is kept.
+ * Every comet.refresh the registry hash <prefix>comets is read (HGETALL). Entries older than
+ * comet.ttl, or whose rpc address is not a usable host:port, are ignored. A comet seen for the
+ * first time (or whose rpc address changed: it is a new comet then, with no rooms known) is put
+ * into the pool; one that vanished or went stale is removed and its client closed. When Redis
+ * cannot be read the current set is kept.
  *
  * Every room.refresh each connected comet is asked for its rooms (Comet Rooms RPC) and the set is
  * replaced by the answer; a new comet is asked as soon as it is connected. Room pushes go only to
@@ -17,37 +17,38 @@
  * passed since the read), the ready callback runs, once: herald-job holds the Kafka consumer
  * until then, so messages redelivered after a restart are not dropped for want of comets.
  *
- * Comets are reference counted: the registry holds one reference while the comet is live, and
- * each call in flight to it holds one (job_comet_ref/unref), so a comet that vanishes mid-call
- * stays valid, marked `gone`, until its last call is over. Everything runs on one loop thread.
+ * A job_comet_t is the pool peer's data and lives as long as the peer: the pool holds one
+ * reference while the comet is live, and each call in flight to it holds one (job_comet_ref /
+ * unref), so a comet that vanishes mid-call stays valid, gone, until its last call is over.
+ * Everything runs on one loop thread.
  */
 #ifndef JOB_COMETS_H
 #define JOB_COMETS_H
 
 #include "job_conf.h"
 #include "job_room.h"
-#include "strmap.h"
 #include "redis.h"
+#include "redis_keys.h"
+#include "registry.h"
 #include "rpc.h"
+#include "rpc_pool.h"
+#include "strmap.h"
 
+#include <jansson.h>
 #include <stdint.h>
 #include <uv.h>
 
 typedef struct job_comets_s job_comets_t;
 
-/* One comet. Freed when the last reference is dropped. */
+/* One comet: job's state beside its pool peer. Freed with the peer's last reference. */
 typedef struct job_comet_s {
-    char *id;
-    char *rpc_addr;       /* host:port */
-    rpc_client_t *client; /* NULL once gone */
-    strmap_t *rooms;      /* rooms with members (items: owned strings), from the last Rooms
-                           * answer; NULL before it */
-    job_room_t *batches;  /* room batching toward this comet (job_room.h) */
-    int gone;             /* removed from the registry: start no new call */
-    int refs;
-    int rooms_polling;  /* a Rooms call is in flight */
-    uint64_t rooms_due; /* uv_now() ms of the next Rooms poll; 0: as soon as connected */
-    uint64_t seen;      /* registry generation that last listed it */
+    rpc_peer_t *peer;    /* id, client, references */
+    strmap_t *rooms;     /* rooms with members (items: owned strings), from the last Rooms
+                          * answer; NULL before it */
+    job_room_t *batches; /* room batching toward this comet (job_room.h) */
+    int rooms_polling;   /* a Rooms call is in flight */
+    uint64_t rooms_due;  /* uv_now() ms of the next Rooms poll; 0: as soon as connected */
+    uint64_t seen;       /* registry generation that last listed it */
     job_comets_t *owner;
 } job_comet_t;
 
@@ -56,9 +57,8 @@ struct job_comets_s {
     uv_loop_t *loop;
     redis_t *redis;         /* borrowed */
     const job_conf_t *conf; /* borrowed */
-    char *registry_key;     /* <prefix>comets */
-    job_comet_t **live;
-    size_t n, cap;
+    char registry_key[REDIS_KEY_MAX];
+    rpc_pool_t *pool; /* the live comets; each peer's data is its job_comet_t */
     uv_timer_t refresh_timer, rooms_timer;
     uint64_t generation;
     int registry_read;      /* the registry was read at least once */
@@ -68,38 +68,47 @@ struct job_comets_s {
     void (*ready_cb)(void *arg);
     void *ready_arg;
     int closing;
-    int open; /* timers and clients not yet closed */
+    int open; /* timers and the pool not yet closed */
     void (*close_cb)(void *arg);
     void *close_arg;
 };
 
-/* Prepares the registry; `redis` and `conf` must outlive it. Call job_comets_start to begin. */
+/* Prepares the registry; `redis` and `conf` must outlive it (conf->redis_prefix at most
+ * REDIS_KEY_PREFIX_MAX bytes). Call job_comets_start to begin. */
 void job_comets_init(job_comets_t *cs, uv_loop_t *loop, redis_t *redis, const job_conf_t *conf);
 
 /* Reads the registry now and then every comet.refresh; polls rooms every room.refresh. ready_cb
  * (may be NULL) runs once, when the comets are known (see above). */
 void job_comets_start(job_comets_t *cs, void (*ready_cb)(void *arg), void *arg);
 
-/* Live comets, in no particular order. The array changes on refresh: do not keep indexes. */
+/* 1 once the comets are known (the ready callback has run). */
+int job_comets_ready(const job_comets_t *cs);
+
+/* Live comets, in no particular order. The order changes on refresh: do not keep indexes. */
 size_t job_comets_count(const job_comets_t *cs);
 job_comet_t *job_comets_at(const job_comets_t *cs, size_t i);
 /* The live comet with this id, or NULL. */
 job_comet_t *job_comets_find(const job_comets_t *cs, const char *id);
 
+/* "comets" (live) and "comets_connected" (RPC connection up) into the JSON object out. */
+void job_comets_health(const job_comets_t *cs, json_t *out);
+
 /* Nonzero when the comet's last Rooms answer listed `room`. */
 int job_comet_has_room(const job_comet_t *c, const char *room);
 
+const char *job_comet_id(const job_comet_t *c);
+/* 1 once removed from the registry: start no new call. */
+int job_comet_gone(const job_comet_t *c);
 void job_comet_ref(job_comet_t *c);
 void job_comet_unref(job_comet_t *c);
 
-/* Parses one registry value. Returns 0 and sets *rpc_addr (heap, host:port) for a usable entry;
- * HERALD_EINVAL when the JSON or its "rpc" address is malformed; HERALD_ENOTFOUND when
- * "updated_ms" is missing or older than ttl_ms at now_wall_ms (unix ms). */
-int job_comets_parse_entry(const char *json, size_t len, int64_t now_wall_ms, int64_t ttl_ms,
-                           char **rpc_addr);
+/* Whether a registry entry names a comet job can deliver to, at now_wall_ms (unix ms): 0;
+ * HERALD_EINVAL when its rpc address is not a host:port with a port above 0; HERALD_ENOTFOUND
+ * when it is older than ttl_ms (registry_entry_stale). */
+int job_comets_entry_check(const registry_entry_t *e, int64_t now_wall_ms, int64_t ttl_ms);
 
 /* Stops the timers and removes every comet (their calls in flight fail with UV_ECANCELED). cb
- * (may be NULL) runs when every handle and client is closed. Call once. */
+ * (may be NULL) runs when every handle and client is closed and every comet freed. Call once. */
 void job_comets_close(job_comets_t *cs, void (*cb)(void *arg), void *arg);
 
 #endif

@@ -34,11 +34,11 @@ typedef struct job_call_s {
     job_msg_t *msg;
     job_room_batch_t *batch;
     int32_t speed;
-    int attempt;             /* retries scheduled so far */
-    int lingering;           /* room call: batch over, waiting for the linger to end */
-    uint64_t sent_ms;        /* room call: when its batch was first sent (uv_now) */
-    uint64_t due_ms;         /* in the wait list: when to send again, or to end the linger */
-    struct job_call_s *next; /* in the wait list */
+    int attempt;      /* retries scheduled so far */
+    int lingering;    /* room call: batch over, waiting for the linger to end */
+    uint64_t sent_ms; /* room call: when its batch was first sent (uv_now) */
+    uint64_t due_ms;  /* in the wait list: when to send again, or to end the linger */
+    list_link_t link; /* in the wait list */
 } job_call_t;
 
 static const char *method_name(uint16_t method)
@@ -104,12 +104,7 @@ static void wait_add(job_call_t *c, uint64_t due)
 {
     job_deliver_t *d = c->d;
     c->due_ms = due;
-    c->next = NULL;
-    if (d->wait_tail != NULL)
-        d->wait_tail->next = c;
-    else
-        d->wait_head = c;
-    d->wait_tail = c;
+    list_append(&d->waiting, &c->link);
     wait_arm(d, c->due_ms);
 }
 
@@ -146,7 +141,8 @@ static int call_outcome(job_call_t *c, int status)
     /* not connected at a retry: the connection was lost and is still being re-established */
     int retryable = status == UV_ETIMEDOUT || status == UV_ECONNRESET ||
                     (status == UV_ENOTCONN && c->attempt > 0);
-    if (retryable && c->attempt < d->conf->comet_retries && !c->comet->gone && !d->closing) {
+    if (retryable && c->attempt < d->conf->comet_retries && !job_comet_gone(c->comet) &&
+        !d->closing) {
         c->attempt++;
         d->stats.retries++;
         retry_schedule(c);
@@ -154,11 +150,12 @@ static int call_outcome(job_call_t *c, int status)
     }
     if (status == UV_ENOTCONN) {
         d->stats.skipped++;
-        log_warn_rl("comet %s not connected: %s dropped", c->comet->id, method_name(c->method));
+        log_warn_rl("comet %s not connected: %s dropped", job_comet_id(c->comet),
+                    method_name(c->method));
     } else {
         d->stats.failed++;
         if (status != UV_ECANCELED)
-            log_warn_rl("comet %s: %s failed after %d retries: %s", c->comet->id,
+            log_warn_rl("comet %s: %s failed after %d retries: %s", job_comet_id(c->comet),
                         method_name(c->method), c->attempt, herald_strerror(status));
     }
     return 0;
@@ -204,7 +201,7 @@ static int call_complete(job_call_t *c)
     for (size_t i = 0; i < c->batch->n; i++)
         msg_unref(c->batch->items[i]);
     uint64_t linger_end = c->sent_ms + (uint64_t)d->conf->room_linger_ms;
-    if (linger_end > uv_now(d->loop) && !d->closing && !c->comet->gone) {
+    if (linger_end > uv_now(d->loop) && !d->closing && !job_comet_gone(c->comet)) {
         c->lingering = 1;
         wait_add(c, linger_end);
         return 0;
@@ -217,7 +214,7 @@ static int call_complete(job_call_t *c)
 static void call_send(job_call_t *c)
 {
     for (;;) {
-        int rc = c->comet->gone || c->d->closing ? UV_ECANCELED : call_issue(c);
+        int rc = job_comet_gone(c->comet) || c->d->closing ? UV_ECANCELED : call_issue(c);
         if (rc == 0 || call_outcome(c, rc))
             return;
         if (!call_complete(c))
@@ -238,7 +235,7 @@ static int call_issue(job_call_t *c)
 {
     job_deliver_t *d = c->d;
     uint32_t timeout = (uint32_t)d->conf->comet_rpc_timeout_ms;
-    rpc_client_t *client = c->comet->client;
+    rpc_peer_t *peer = c->comet->peer;
     if (c->method == RPC_COMET_PUSH_KEYS) {
         const Herald__PushMsg *pm = c->msg->pm;
         Herald__PushKeysReq req = HERALD__PUSH_KEYS_REQ__INIT;
@@ -247,15 +244,15 @@ static int call_issue(job_call_t *c)
         req.seqs = pm->seqs;
         req.n_seqs = pm->n_seqs;
         req.proto = &c->msg->proto;
-        return rpc_client_call(client, c->method, (const ProtobufCMessage *)&req,
-                               &herald__push_keys_reply__descriptor, timeout, on_call_reply, c);
+        return rpc_peer_call(peer, c->method, (const ProtobufCMessage *)&req,
+                             &herald__push_keys_reply__descriptor, timeout, on_call_reply, c);
     }
     if (c->method == RPC_COMET_BROADCAST) {
         Herald__BroadcastReq req = HERALD__BROADCAST_REQ__INIT;
         req.proto = &c->msg->proto;
         req.speed = c->speed;
-        return rpc_client_call(client, c->method, (const ProtobufCMessage *)&req,
-                               &herald__broadcast_reply__descriptor, timeout, on_call_reply, c);
+        return rpc_peer_call(peer, c->method, (const ProtobufCMessage *)&req,
+                             &herald__broadcast_reply__descriptor, timeout, on_call_reply, c);
     }
     Herald__BroadcastRoomReq req = HERALD__BROADCAST_ROOM_REQ__INIT;
     Herald__Proto **protos = xmalloc(c->batch->n * sizeof(*protos));
@@ -264,8 +261,8 @@ static int call_issue(job_call_t *c)
     req.room_id = (char *)c->batch->room; /* packed before return, never written */
     req.protos = protos;
     req.n_protos = c->batch->n;
-    int rc = rpc_client_call(client, c->method, (const ProtobufCMessage *)&req,
-                             &herald__broadcast_room_reply__descriptor, timeout, on_call_reply, c);
+    int rc = rpc_peer_call(peer, c->method, (const ProtobufCMessage *)&req,
+                           &herald__broadcast_room_reply__descriptor, timeout, on_call_reply, c);
     free(protos);
     return rc;
 }
@@ -395,30 +392,25 @@ static void on_wait_timer(uv_timer_t *t)
 {
     job_deliver_t *d = t->data;
     uint64_t now = uv_now(d->loop), next_due = UINT64_MAX;
-    job_call_t *due = NULL, **due_tail = &due, *keep = NULL, *keep_tail = NULL;
+    list_link_t due;
+    list_init(&due);
     /* split first: sending may queue retries again */
-    for (job_call_t *c = d->wait_head, *next; c != NULL; c = next) {
-        next = c->next;
-        c->next = NULL;
+    LIST_FOREACH_SAFE(l, next, &d->waiting)
+    {
+        job_call_t *c = list_entry(l, job_call_t, link);
         if (c->due_ms <= now) {
-            *due_tail = c;
-            due_tail = &c->next;
-            continue;
-        }
-        if (keep_tail != NULL)
-            keep_tail->next = c;
-        else
-            keep = c;
-        keep_tail = c;
-        if (c->due_ms < next_due)
+            list_unlink(l);
+            list_append(&due, l);
+        } else if (c->due_ms < next_due) {
             next_due = c->due_ms;
+        }
     }
-    d->wait_head = keep;
-    d->wait_tail = keep_tail;
-    if (keep != NULL)
+    if (!list_empty(&d->waiting))
         wait_arm(d, next_due);
-    for (job_call_t *c = due, *next; c != NULL; c = next) {
-        next = c->next;
+    list_link_t *l;
+    while ((l = list_first(&due)) != NULL) {
+        job_call_t *c = list_entry(l, job_call_t, link);
+        list_unlink(l);
         if (!c->lingering || call_next_batch(c))
             call_send(c);
     }
@@ -431,6 +423,7 @@ void job_deliver_init(job_deliver_t *d, uv_loop_t *loop, job_comets_t *comets,
     d->loop = loop;
     d->comets = comets;
     d->conf = conf;
+    list_init(&d->waiting);
     uv_timer_init(loop, &d->wait_timer);
     d->wait_timer.data = d;
 }
@@ -448,19 +441,52 @@ void job_deliver_hold(job_deliver_t *d, int hold)
     flow_update(d);
 }
 
+size_t job_deliver_in_flight(const job_deliver_t *d)
+{
+    return d->in_flight;
+}
+
+void job_deliver_health(const job_deliver_t *d, json_t *out)
+{
+    json_object_set_new(out, "in_flight", json_integer((json_int_t)d->in_flight));
+    json_object_set_new(out, "paused", json_boolean(d->paused));
+}
+
+void job_deliver_metrics(const job_deliver_t *d, json_t *out)
+{
+    const job_stats_t *s = &d->stats;
+    json_object_set_new(out, "consumed", json_integer((json_int_t)s->consumed));
+    json_object_set_new(out, "malformed", json_integer((json_int_t)s->malformed));
+    json_object_set_new(out, "delivered", json_integer((json_int_t)s->delivered));
+    json_object_set_new(out, "failed", json_integer((json_int_t)s->failed));
+    json_object_set_new(out, "skipped", json_integer((json_int_t)s->skipped));
+    json_object_set_new(out, "retries", json_integer((json_int_t)s->retries));
+    json_object_set_new(out, "batches", json_integer((json_int_t)s->batches));
+    json_object_set_new(out, "batched_messages", json_integer((json_int_t)s->batched_messages));
+}
+
 void job_deliver_stop(job_deliver_t *d)
 {
     d->stopping = 1;
     flow_update(d);
 }
 
-void job_deliver_close(job_deliver_t *d)
+static void on_wait_timer_closed(uv_handle_t *h)
 {
-    d->closing = 1;
-    job_call_t *c = d->wait_head;
-    d->wait_head = d->wait_tail = NULL;
-    while (c != NULL) {
-        job_call_t *next = c->next;
+    job_deliver_t *d = h->data;
+    if (d->close_cb != NULL)
+        d->close_cb(d->close_arg);
+}
+
+void job_deliver_close(job_deliver_t *d, void (*cb)(void *arg), void *arg)
+{
+    d->closing = 1; /* from here on nothing goes back on the wait list */
+    d->close_cb = cb;
+    d->close_arg = arg;
+    list_link_t *l;
+    while ((l = list_first(&d->waiting)) != NULL) {
+        job_call_t *c = list_entry(l, job_call_t, link);
+        list_unlink(l);
         int more;
         if (c->lingering) {
             more = call_next_batch(c);
@@ -470,7 +496,6 @@ void job_deliver_close(job_deliver_t *d)
         }
         if (more)
             call_send(c); /* closing: the room's queued batches drain as cancelled */
-        c = next;
     }
-    uv_close((uv_handle_t *)&d->wait_timer, NULL);
+    uv_close((uv_handle_t *)&d->wait_timer, on_wait_timer_closed);
 }

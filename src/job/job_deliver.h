@@ -21,7 +21,9 @@
 #include "job_comets.h"
 #include "job_conf.h"
 #include "kafka.h"
+#include "list.h"
 
+#include <jansson.h>
 #include <stdint.h>
 #include <uv.h>
 
@@ -45,14 +47,16 @@ typedef struct job_deliver_s {
     const job_conf_t *conf;     /* borrowed */
     kafka_consumer_t *consumer; /* borrowed; NULL: done marks are dropped */
     uv_timer_t wait_timer;
-    struct job_call_s *wait_head, *wait_tail; /* calls waiting to retry or to end a linger */
-    uint64_t wait_due;                        /* when the armed wait timer fires (uv_now) */
-    size_t in_flight;                         /* messages consumed and not yet done */
-    int over_limit; /* in_flight went over max_in_flight and not yet below half of it */
-    int held;       /* job_deliver_hold */
-    int paused;     /* the consumer is paused (over_limit || held || stopping) */
-    int stopping;   /* job_deliver_stop: take no new message */
-    int closing;    /* job_deliver_close: no retry, no new call */
+    list_link_t waiting; /* calls waiting to retry or to end a linger, in the order they came */
+    uint64_t wait_due;   /* when the armed wait timer fires (uv_now) */
+    size_t in_flight;    /* messages consumed and not yet done */
+    int over_limit;      /* in_flight went over max_in_flight and not yet below half of it */
+    int held;            /* job_deliver_hold */
+    int paused;          /* the consumer is paused (over_limit || held || stopping) */
+    int stopping;        /* job_deliver_stop: take no new message */
+    int closing;         /* job_deliver_close: no retry, no new call */
+    void (*close_cb)(void *arg);
+    void *close_arg;
     job_stats_t stats;
 } job_deliver_t;
 
@@ -77,11 +81,20 @@ uint64_t job_deliver_backoff_ms(uint64_t first_ms, int attempt);
 /* The kafka_message_cb; arg is the job_deliver_t. */
 void job_deliver_on_message(const kafka_msg_t *msg, void *arg);
 
+/* Messages consumed and not yet done. */
+size_t job_deliver_in_flight(const job_deliver_t *d);
+
+/* "in_flight" and "paused" into the JSON object out (admin /health and /metrics). */
+void job_deliver_health(const job_deliver_t *d, json_t *out);
+/* The job_stats_t counters into out, under their field names (admin /metrics). */
+void job_deliver_metrics(const job_deliver_t *d, json_t *out);
+
 /* From now on, messages that still arrive are left undone (redelivered after a restart). */
 void job_deliver_stop(job_deliver_t *d);
 
-/* Gives up the retries waiting for their turn and closes the retry timer. Calls in flight finish
- * when the comets' clients close (job_comets_close). Call once, after job_deliver_stop. */
-void job_deliver_close(job_deliver_t *d);
+/* Gives up the retries waiting for their turn and closes the retry timer; cb (may be NULL) runs
+ * once it is closed (d's storage may go then). Calls in flight finish when the comets' clients
+ * close (job_comets_close). Call once, after job_deliver_stop. */
+void job_deliver_close(job_deliver_t *d, void (*cb)(void *arg), void *arg);
 
 #endif

@@ -4,37 +4,25 @@
 #ifndef JOB_SERVER_H
 #define JOB_SERVER_H
 
-#include "http.h"
-#include "job_comets.h"
 #include "job_conf.h"
-#include "job_deliver.h"
-#include "kafka.h"
-#include "redis.h"
 
+#include <stddef.h>
 #include <uv.h>
 
-/* Caller's storage (main's stack); it must stay valid until the loop has ended. */
-typedef struct job_server_s {
-    uv_loop_t *loop;
-    const job_conf_t *conf; /* borrowed */
-    redis_t *redis;
-    kafka_consumer_t *consumer;
-    job_comets_t comets;
-    job_deliver_t deliver;
-    http_server_t *admin;
-    uv_timer_t drain_timer;
-    uint64_t drain_deadline;
-    int stopping;
-} job_server_t;
+typedef struct job_server_s job_server_t;
 
 /* Connects to Redis, joins the consumer group (held until the comets are known) and binds the
- * admin listener. Returns 0, or a UV_E* / HERALD_E* error (logged); on error the server is
- * already closing: run the loop to let it end. */
-int job_server_start(job_server_t *s, uv_loop_t *loop, const job_conf_t *conf);
+ * admin listener. conf is borrowed and must outlive the server. Returns the server, or NULL with
+ * a message in err when the configuration is unusable (bad address, port in use, Kafka config
+ * refused); then whatever was opened is closing and goes away as the loop runs. */
+job_server_t *job_server_new(uv_loop_t *loop, const job_conf_t *conf, char *err, size_t errlen);
+
+/* The bound admin port (for tests started with port 0). */
+int job_server_admin_port(const job_server_t *s);
 
 /* Graceful stop: consumes nothing more, waits up to server.shutdown_timeout for the deliveries
- * in flight, then commits what is done, leaves the group and closes everything; the loop ends.
- * Call once. */
-void job_server_stop(job_server_t *s);
+ * in flight, then commits what is done, leaves the group and closes everything; frees the server
+ * and calls cb (may be NULL) once all of it is closed. Call once. */
+void job_server_close(job_server_t *s, void (*cb)(void *arg), void *arg);
 
 #endif

@@ -7,20 +7,22 @@
 #include <stddef.h>
 
 static job_conf_t conf;
-static job_server_t server;
 
 static int start(uv_loop_t *loop, const void *c, void **out)
 {
-    *out = &server;
-    int rc = job_server_start(&server, loop, c);
-    if (rc == 0)
-        log_info("ready");
-    return rc;
+    char err[512];
+    *out = job_server_new(loop, c, err, sizeof(err));
+    if (*out == NULL) {
+        log_error("%s", err);
+        return -1;
+    }
+    log_info("ready");
+    return 0;
 }
 
 static void stop(void *s)
 {
-    job_server_stop(s);
+    job_server_close(s, NULL, NULL);
 }
 
 int main(int argc, char **argv)

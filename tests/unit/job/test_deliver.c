@@ -234,7 +234,7 @@ static int cond_ready(fixture_t *f)
     if (!f->ready || job_comets_count(&f->comets) != 2)
         return 0;
     for (size_t i = 0; i < 2; i++)
-        if (!rpc_client_connected(job_comets_at(&f->comets, i)->client))
+        if (!rpc_peer_connected(job_comets_at(&f->comets, i)->peer))
             return 0;
     job_comet_t *a = job_comets_find(&f->comets, "comet-a");
     return a != NULL && job_comet_has_room(a, "live://1");
@@ -289,7 +289,7 @@ static void on_closed(void *arg)
 }
 static int cond_closed(fixture_t *f)
 {
-    return closed_parts == 5;
+    return closed_parts == 6;
 }
 
 static int group_teardown(void **state)
@@ -297,7 +297,7 @@ static int group_teardown(void **state)
     release(&g->a);
     release(&g->b);
     job_deliver_stop(&g->deliver);
-    job_deliver_close(&g->deliver);
+    job_deliver_close(&g->deliver, on_closed, NULL);
     job_comets_close(&g->comets, on_closed, NULL);
     redis_close(g->job_redis, on_closed, NULL);
     redis_close(g->redis, on_closed, NULL);

@@ -1,0 +1,84 @@
+/* redis_keys.c - see redis_keys.h. */
+#include "redis_keys.h"
+
+#include "herald_assert.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+static int key(char *out, const char *prefix, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static int key(char *out, const char *prefix, const char *fmt, ...)
+{
+    size_t plen = strlen(prefix);
+    HERALD_ASSERT(plen <= REDIS_KEY_PREFIX_MAX);
+    memcpy(out, prefix, plen);
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(out + plen, REDIS_KEY_MAX - plen, fmt, ap);
+    va_end(ap);
+    HERALD_ASSERT(n >= 0 && (size_t)n < REDIS_KEY_MAX - plen);
+    return (int)plen + n;
+}
+
+int redis_key_token(char *out, const char *prefix, const char *token)
+{
+    return key(out, prefix, "token:%s", token);
+}
+
+int redis_key_seq(char *out, const char *prefix, int64_t mid)
+{
+    return key(out, prefix, "seq:%lld", (long long)mid);
+}
+
+int redis_key_inbox(char *out, const char *prefix, int64_t mid)
+{
+    return key(out, prefix, "inbox:%lld", (long long)mid);
+}
+
+int redis_key_ack(char *out, const char *prefix, int64_t mid)
+{
+    return key(out, prefix, "ack:%lld", (long long)mid);
+}
+
+int redis_key_sent(char *out, const char *prefix, int64_t mid)
+{
+    return key(out, prefix, "sent:%lld", (long long)mid);
+}
+
+int redis_key_conn(char *out, const char *prefix, int64_t mid)
+{
+    return key(out, prefix, "conn:%lld", (long long)mid);
+}
+
+int redis_key_user_next(char *out, const char *prefix)
+{
+    return key(out, prefix, "user:next");
+}
+
+int redis_key_user(char *out, const char *prefix, int64_t mid)
+{
+    return key(out, prefix, "user:%lld", (long long)mid);
+}
+
+int redis_key_user_stem(char *out, const char *prefix)
+{
+    return key(out, prefix, "user:");
+}
+
+int redis_key_username(char *out, const char *prefix, const char *name)
+{
+    return key(out, prefix, "username:%s", name);
+}
+
+int redis_key_comets(char *out, const char *prefix)
+{
+    return key(out, prefix, "comets");
+}
+
+int redis_key_online(char *out, const char *prefix, const char *server)
+{
+    return key(out, prefix, "online:%s", server);
+}
