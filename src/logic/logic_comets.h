@@ -2,24 +2,26 @@
  * (logout, duplicate login on another comet: logic_login_kick.h) and RoomMembers
  * (GET /herald/v1/rooms/members).
  *
- * One client per comet, created when a call first needs that comet and dialled at the comet's
- * RPC address in the online aggregate (the registry, logic_online.h); re-created when that
- * address changes (the comet came back elsewhere). A call to a comet whose client is not
- * connected, or that is not in the registry yet, waits: the registry and the client are tried
- * again every 100 ms until the call's wait_ms have passed. Loop thread only.
+ * A pool of clients (rpc_pool.h) whose addresses come from the online aggregate (ctx->online,
+ * the registry): a comet's client is created when a call first needs it, re-created when the
+ * comet's RPC address changes (it came back elsewhere) and closed when the comet leaves the
+ * registry. A call to a comet whose client is not connected, or that is not in the registry yet,
+ * waits: the registry and the client are looked at again every RPC_POOL_RETRY_MS until the
+ * call's wait_ms have passed. Loop thread only.
  */
 #ifndef LOGIC_COMETS_H
 #define LOGIC_COMETS_H
 
-#include "logic_server.h"
+#include "logic_ctx.h"
 #include "rpc.h"
 
 #include <stdint.h>
 
 typedef struct logic_comets_s logic_comets_t;
 
-/* Owned by logic_server; freed by logic_comets_close. Aborts on OOM. */
-logic_comets_t *logic_comets_new(logic_server_t *s);
+/* ctx is borrowed and must outlive cs; its online aggregate is read at each call. Aborts on
+ * OOM. */
+logic_comets_t *logic_comets_new(const logic_ctx_t *ctx);
 
 /* Ends every waiting call with UV_ECANCELED, closes every client (their calls in flight end with
  * UV_ECANCELED too), frees cs once all handles are closed and calls cb (may be NULL). */

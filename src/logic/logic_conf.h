@@ -44,15 +44,15 @@ typedef struct logic_conf_s {
     int64_t registry_refresh_ms; /* [registry] refresh: period of the online aggregate reload */
     int login_strategy;          /* [login] strategy: enum logic_login_strategy */
     int login_duplicate;         /* [login] duplicate: enum logic_login_duplicate (default) */
-    char *login_duplicate_platforms; /* [login] duplicate_platforms: "web=kick-older,..." */
-    char *kafka_events_topic;    /* [kafka] events_topic: business events; "" = none */
-    char *events_callback_url;   /* [events] callback_url: POST events there; "" = none */
+    char *login_duplicate_platforms;    /* [login] duplicate_platforms: "web=kick-older,..." */
+    char *kafka_events_topic;           /* [kafka] events_topic: business events; "" = none */
+    char *events_callback_url;          /* [events] callback_url: POST events there; "" = none */
     int64_t events_callback_timeout_ms; /* [events] callback_timeout: per POST */
     int64_t events_callback_queue;      /* [events] callback_queue: events waiting, at most */
-    int64_t inbox_max_count;     /* [inbox] max_count: messages kept per user */
-    int64_t inbox_max_age_ms;    /* [inbox] max_age: older messages are dropped */
-    int64_t inbox_page_bytes;    /* [inbox] page_bytes: backlog bytes per Connect / Fetch reply */
-    int log_level;               /* [log] level: log_level_t */
+    int64_t inbox_max_count;            /* [inbox] max_count: messages kept per user */
+    int64_t inbox_max_age_ms;           /* [inbox] max_age: older messages are dropped */
+    int64_t inbox_page_bytes; /* [inbox] page_bytes: backlog bytes per Connect / Fetch reply */
+    int log_level;            /* [log] level: log_level_t */
 } logic_conf_t;
 
 /* The table of every key, ends with a NULL section. */

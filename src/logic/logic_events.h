@@ -15,27 +15,29 @@
 #ifndef LOGIC_EVENTS_H
 #define LOGIC_EVENTS_H
 
-#include "logic_server.h"
+#include "logic_ctx.h"
 
 #include <jansson.h>
 #include <stdint.h>
 
 typedef struct logic_events_s logic_events_t;
 
-/* Returns the publisher, or NULL when events are off (no events_topic, no callback_url); on a
- * Kafka configuration error or a bad callback_url returns NULL with a message in err
- * (err[0] != '\0'). */
-logic_events_t *logic_events_new(logic_server_t *s, char *err, size_t errlen);
+/* Returns the publisher (ctx borrowed: it must outlive it), or NULL when events are off (no
+ * events_topic, no callback_url); on a Kafka configuration error or a bad callback_url returns
+ * NULL with a message in err (err[0] != '\0'). */
+logic_events_t *logic_events_new(const logic_ctx_t *ctx, char *err, size_t errlen);
 
 /* Flushes for up to timeout_ms (blocks: shutdown only) and frees. NULL is a no-op. */
 void logic_events_free(logic_events_t *e, int timeout_ms);
 
 /* Publishes event (a JSON object; reference stolen) of user mid, adding "ts". e may be NULL
- * (events off: the reference is just released). */
+ * (events off: the reference is just released), and so may event (a json_pack that refused its
+ * strings: nothing is published). */
 void logic_events_publish(logic_events_t *e, int64_t mid, json_t *event);
 
-/* The callback's counters (logic_callback_stats_t); all 0 without a callback. */
-void logic_events_callback_stats(logic_events_t *e, uint64_t *posted, uint64_t *failed_posts,
-                                 uint64_t *dropped);
+/* Its counters into the metrics object out: events_posted, events_post_failures,
+ * events_dropped (the callback's; 0 without one), and its Kafka failures added to the
+ * kafka_failed already in out (docs/im.md counts them with the push path's). e may be NULL. */
+void logic_events_metrics(logic_events_t *e, json_t *out);
 
 #endif

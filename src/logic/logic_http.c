@@ -1,9 +1,10 @@
 /* logic_http.c - route table, bearer check, reply helpers and requests waiting on backends. */
 #include "logic_http.h"
 
+#include "addr.h"
 #include "buf.h"
-#include "conf.h"
 #include "herald_err.h"
+#include "list.h"
 #include "log.h"
 
 #include <stdlib.h>
@@ -11,17 +12,20 @@
 
 /* Owned by logic_server; freed in logic_http_close once the HTTP server is closed. */
 struct logic_http_s {
-    logic_server_t *s;
+    const logic_ctx_t *ctx;
+    const admin_ops_t *admin;
+    void *admin_arg;
     http_server_t *srv;
-    logic_http_pending_t *pending; /* doubly linked list of suspended requests */
+    list_link_t pending; /* suspended requests */
+    uint64_t requests, errors_4xx, errors_5xx;
     void (*close_cb)(void *arg);
     void *close_arg;
 };
 
 struct logic_http_pending_s {
-    logic_server_t *s;
-    http_request_t *req; /* NULL once the server closed: the answer goes nowhere */
-    logic_http_pending_t *prev, *next;
+    logic_http_t *h;     /* NULL once the server closed: the answer goes nowhere */
+    http_request_t *req; /* NULL with h */
+    list_link_t link;    /* in h->pending */
 };
 
 typedef struct route_s {
@@ -31,9 +35,10 @@ typedef struct route_s {
     logic_http_handler_cb handler;
 } route_t;
 
-/* goim's routes keep goim's paths; herald's own live under /herald/v1/. /health and /metrics
- * are the admin endpoints every herald daemon answers (docs/internals.md). Node lists and room
- * counts stay open as in goim: clients call nodes/weighted before they have any credential. */
+/* goim's routes keep goim's paths; herald's own live under /herald/v1/. /health, /ready and
+ * /metrics are the admin endpoints every herald daemon answers (admin.h, docs/internals.md),
+ * routed before this table. Node lists and room counts stay open as in goim: clients call
+ * nodes/weighted before they have any credential. */
 static const route_t routes[] = {
     {"POST", "/goim/push/keys", 1, logic_http_push_keys},
     {"POST", "/goim/push/mids", 1, logic_http_push_mids},
@@ -53,10 +58,6 @@ static const route_t routes[] = {
     {"GET", "/herald/v1/online/users", 0, logic_http_user_online_users},
     {"GET", "/herald/v1/online/count", 0, logic_http_user_online_count},
     {"GET", "/herald/v1/rooms/members", 0, logic_http_room_members},
-    {"GET", "/herald/v1/health", 0, logic_http_info_health},
-    {"GET", "/herald/v1/metrics", 0, logic_http_info_metrics},
-    {"GET", "/health", 0, logic_http_info_health},
-    {"GET", "/metrics", 0, logic_http_info_metrics},
 };
 
 int logic_http_status(int herald_err)
@@ -80,19 +81,31 @@ int logic_http_status(int herald_err)
     }
 }
 
-void logic_http_ok(logic_server_t *s, http_request_t *req, json_t *data)
+void logic_http_ok(logic_http_t *h, http_request_t *req, json_t *data)
 {
-    (void)s;
+    (void)h;
     http_respond_reply(req, 200, 0, "ok", data);
 }
 
-void logic_http_error(logic_server_t *s, http_request_t *req, int status, const char *message)
+void logic_http_error(logic_http_t *h, http_request_t *req, int status, const char *message)
 {
     if (status >= 500)
-        s->metrics.http_errors_5xx++;
+        h->errors_5xx++;
     else
-        s->metrics.http_errors_4xx++;
+        h->errors_4xx++;
     http_respond_reply(req, status, status >= 500 ? -500 : -400, message, NULL);
+}
+
+const logic_ctx_t *logic_http_ctx(const logic_http_t *h)
+{
+    return h->ctx;
+}
+
+void logic_http_metrics(const logic_http_t *h, json_t *out)
+{
+    json_object_set_new(out, "http_requests", json_integer((json_int_t)h->requests));
+    json_object_set_new(out, "http_errors_4xx", json_integer((json_int_t)h->errors_4xx));
+    json_object_set_new(out, "http_errors_5xx", json_integer((json_int_t)h->errors_5xx));
 }
 
 /* Compares without an early exit, so the time taken does not reveal how much of a guess was
@@ -113,8 +126,9 @@ static int bearer_ok(const char *header, const char *key)
 static void on_request(http_request_t *req, void *arg)
 {
     logic_http_t *h = arg;
-    logic_server_t *s = h->s;
-    s->metrics.http_requests++;
+    h->requests++;
+    if (admin_route(h->admin, h->admin_arg, req, "/herald/v1"))
+        return;
     const char *method = http_request_method(req), *path = http_request_path(req);
     const route_t *found = NULL;
     int path_known = 0;
@@ -125,41 +139,44 @@ static void on_request(http_request_t *req, void *arg)
         if (strcmp(routes[i].method, method) == 0)
             found = &routes[i];
     }
-    if (found == NULL && !path_known && logic_http_web(s, req))
+    if (found == NULL && !path_known && logic_http_web(h, req))
         return;
     if (found == NULL) {
-        logic_http_error(s, req, path_known ? 405 : 404,
+        logic_http_error(h, req, path_known ? 405 : 404,
                          path_known ? "method not allowed" : "no such route");
         return;
     }
-    const char *key = s->conf->auth_bearer_key;
+    const char *key = h->ctx->conf->auth_bearer_key;
     if (found->protected_route && key[0] != '\0' &&
         !bearer_ok(http_request_header(req, "Authorization"), key)) {
-        logic_http_error(s, req, 401, "missing or wrong bearer key");
+        logic_http_error(h, req, 401, "missing or wrong bearer key");
         return;
     }
-    found->handler(s, req);
+    found->handler(h, req);
 }
 
-logic_http_t *logic_http_new(logic_server_t *s, char *err, size_t errlen)
+logic_http_t *logic_http_new(const logic_ctx_t *ctx, const admin_ops_t *admin, void *admin_arg,
+                             char *err, size_t errlen)
 {
-    char *host = NULL;
+    const logic_conf_t *conf = ctx->conf;
+    char host[ADDR_HOST_MAX];
     int port;
-    if (conf_parse_addr(s->conf->http_listen, &host, &port) != 0) {
-        snprintf(err, errlen, "http.listen: bad address \"%s\"", s->conf->http_listen);
+    if (addr_split(conf->http_listen, host, &port) != 0) {
+        snprintf(err, errlen, "http.listen: bad address \"%s\"", conf->http_listen);
         return NULL;
     }
     logic_http_t *h = xcalloc(1, sizeof(*h));
-    h->s = s;
-    h->srv = http_server_new(s->loop, on_request, h, (size_t)s->conf->http_max_body);
+    h->ctx = ctx;
+    h->admin = admin;
+    h->admin_arg = admin_arg;
+    list_init(&h->pending);
+    h->srv = http_server_new(ctx->loop, on_request, h, (size_t)conf->http_max_body);
     int rc = http_server_listen(h->srv, host, port);
     if (rc != 0) {
-        snprintf(err, errlen, "http.listen %s: %s", s->conf->http_listen, herald_strerror(rc));
-        free(host);
+        snprintf(err, errlen, "http.listen %s: %s", conf->http_listen, herald_strerror(rc));
         logic_http_close(h, NULL, NULL);
         return NULL;
     }
-    free(host);
     return h;
 }
 
@@ -181,65 +198,45 @@ static void on_server_closed(void *arg)
 void logic_http_close(logic_http_t *h, void (*cb)(void *arg), void *arg)
 {
     /* Detach every suspended request before the server drops them: their backend work still
-     * ends in logic_http_finish_*, which must not touch a request that no longer exists. */
-    for (logic_http_pending_t *p = h->pending; p != NULL;) {
-        logic_http_pending_t *next = p->next;
+     * ends in logic_http_finish_*, which must not touch a request (or h) that no longer
+     * exists. */
+    LIST_FOREACH_SAFE(l, next, &h->pending)
+    {
+        logic_http_pending_t *p = list_entry(l, logic_http_pending_t, link);
+        list_unlink(l);
+        p->h = NULL;
         p->req = NULL;
-        p->prev = p->next = NULL;
-        p = next;
     }
-    h->pending = NULL;
     h->close_cb = cb;
     h->close_arg = arg;
     http_server_close(h->srv, on_server_closed, h);
 }
 
-logic_http_pending_t *logic_http_suspend(logic_server_t *s, http_request_t *req)
+logic_http_pending_t *logic_http_suspend(logic_http_t *h, http_request_t *req)
 {
-    logic_http_t *h = s->http;
     logic_http_pending_t *p = xcalloc(1, sizeof(*p));
-    p->s = s;
+    p->h = h;
     p->req = req;
-    p->next = h->pending;
-    if (h->pending != NULL)
-        h->pending->prev = p;
-    h->pending = p;
+    list_append(&h->pending, &p->link);
     return p;
-}
-
-/* Unlinks and frees p; returns its request, or NULL when it was detached by close. */
-static http_request_t *resume(logic_http_pending_t *p)
-{
-    http_request_t *req = p->req;
-    if (req != NULL) {
-        logic_http_t *h = p->s->http;
-        if (p->prev != NULL)
-            p->prev->next = p->next;
-        else
-            h->pending = p->next;
-        if (p->next != NULL)
-            p->next->prev = p->prev;
-    }
-    free(p);
-    return req;
 }
 
 void logic_http_finish_ok(logic_http_pending_t *p, json_t *data)
 {
-    logic_server_t *s = p->s;
-    http_request_t *req = resume(p);
-    if (req != NULL)
-        logic_http_ok(s, req, data);
+    if (p->req != NULL)
+        logic_http_ok(p->h, p->req, data);
     else
         json_decref(data);
+    list_unlink(&p->link);
+    free(p);
 }
 
 void logic_http_finish_error(logic_http_pending_t *p, int status, const char *message)
 {
-    logic_server_t *s = p->s;
-    http_request_t *req = resume(p);
-    if (req != NULL)
-        logic_http_error(s, req, status, message);
+    if (p->req != NULL)
+        logic_http_error(p->h, p->req, status, message);
+    list_unlink(&p->link);
+    free(p);
 }
 
 static const char *query_get(void *ctx, const char *name)

@@ -13,7 +13,7 @@ static void on_push_done(int status, const char *message, json_t *data, void *ar
         logic_http_finish_error(p, logic_http_status(status), message);
 }
 
-static void push(logic_server_t *s, http_request_t *req, logic_push_kind_t kind)
+static void push(logic_http_t *h, http_request_t *req, logic_push_kind_t kind)
 {
     char err[200];
     logic_query_t q;
@@ -23,31 +23,31 @@ static void push(logic_server_t *s, http_request_t *req, logic_push_kind_t kind)
     logic_push_req_t preq;
     /* Everything is checked here, before any backend sees the request. */
     if (logic_params_push(&q, kind, body, len, &preq, err, sizeof(err)) != 0) {
-        logic_http_error(s, req, 400, err);
+        logic_http_error(h, req, 400, err);
         return;
     }
-    logic_http_pending_t *p = logic_http_suspend(s, req);
-    int rc = logic_push_start(s, &preq, on_push_done, p, err, sizeof(err));
+    logic_http_pending_t *p = logic_http_suspend(h, req);
+    int rc = logic_push_start(logic_http_ctx(h)->push, &preq, on_push_done, p, err, sizeof(err));
     if (rc != 0)
         logic_http_finish_error(p, logic_http_status(rc), err);
 }
 
-void logic_http_push_keys(logic_server_t *s, http_request_t *req)
+void logic_http_push_keys(logic_http_t *h, http_request_t *req)
 {
-    push(s, req, LOGIC_PUSH_KEYS);
+    push(h, req, LOGIC_PUSH_KEYS);
 }
 
-void logic_http_push_mids(logic_server_t *s, http_request_t *req)
+void logic_http_push_mids(logic_http_t *h, http_request_t *req)
 {
-    push(s, req, LOGIC_PUSH_MIDS);
+    push(h, req, LOGIC_PUSH_MIDS);
 }
 
-void logic_http_push_room(logic_server_t *s, http_request_t *req)
+void logic_http_push_room(logic_http_t *h, http_request_t *req)
 {
-    push(s, req, LOGIC_PUSH_ROOM);
+    push(h, req, LOGIC_PUSH_ROOM);
 }
 
-void logic_http_push_all(logic_server_t *s, http_request_t *req)
+void logic_http_push_all(logic_http_t *h, http_request_t *req)
 {
-    push(s, req, LOGIC_PUSH_ALL);
+    push(h, req, LOGIC_PUSH_ALL);
 }

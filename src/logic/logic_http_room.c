@@ -9,6 +9,7 @@
  * registry, or too slow) makes the answer incomplete, not an error.
  */
 #include "buf.h"
+#include "herald.pb-c.h"
 #include "herald_err.h"
 #include "log.h"
 #include "logic_comets.h"
@@ -30,9 +31,9 @@
 
 /* One members request. Heap, freed once answered. */
 typedef struct members_s {
-    logic_server_t *s;
+    const logic_ctx_t *ctx;
     logic_http_pending_t *p;
-    char *room;
+    json_t *room;   /* the room id as a JSON string (it is valid UTF-8) */
     mid_top_t top;  /* users over every comet that answered */
     int64_t conns;  /* connections in the room over every comet that answered */
     size_t waiting; /* comet calls still to answer, plus one while they are being started */
@@ -44,14 +45,14 @@ static void members_free(members_t *m)
 {
     mid_top_deinit(&m->top);
     json_decref(m->users);
-    free(m->room);
+    json_decref(m->room);
     free(m);
 }
 
 static void members_answer(members_t *m)
 {
     json_t *data =
-        json_pack("{s:s,s:O,s:I,s:b,s:b}", "room", m->room, "users", m->users, "conns",
+        json_pack("{s:O,s:O,s:I,s:b,s:b}", "room", m->room, "users", m->users, "conns",
                   (json_int_t)m->conns, "complete", m->complete, "truncated", m->top.more);
     logic_http_finish_ok(m->p, data);
     members_free(m);
@@ -80,7 +81,7 @@ static void members_step(members_t *m)
                                                   "conns", (json_int_t)m->top.v[i].count));
     if (m->top.n == 0)
         members_answer(m);
-    else if (logic_user_names(m->s, m->users, on_names, m) != 0)
+    else if (logic_user_names(m->ctx, m->users, on_names, m) != 0)
         on_names(HERALD_EUNAVAIL, m);
 }
 
@@ -88,7 +89,7 @@ static void on_comet_members(int status, const ProtobufCMessage *msg, void *arg)
 {
     members_t *m = arg;
     if (status != 0) {
-        log_debug("rooms/members %.64s: a comet did not answer: %s", m->room,
+        log_debug("rooms/members %.64s: a comet did not answer: %s", json_string_value(m->room),
                   herald_strerror(status));
         m->complete = 0;
     } else {
@@ -104,41 +105,45 @@ static void on_comet_members(int status, const ProtobufCMessage *msg, void *arg)
     members_step(m);
 }
 
-void logic_http_room_members(logic_server_t *s, http_request_t *req)
+void logic_http_room_members(logic_http_t *h, http_request_t *req)
 {
+    const logic_ctx_t *ctx = logic_http_ctx(h);
     char err[160];
     long long limit = MEMBERS_DEFAULT;
     const char *room = http_request_query(req, "room"), *ls = http_request_query(req, "limit");
     if (room == NULL || room[0] == '\0') {
-        logic_http_error(s, req, 400, "room is required");
+        logic_http_error(h, req, 400, "room is required");
         return;
     }
-    if (!proto_room_id_valid(room, strlen(room))) {
-        logic_http_error(s, req, 400, "bad room: 1 to 255 bytes without control characters");
+    json_t *room_json = json_string(room); /* NULL: not UTF-8, which no answer could carry */
+    if (!proto_room_id_valid(room, strlen(room)) || room_json == NULL) {
+        json_decref(room_json);
+        logic_http_error(h, req, 400,
+                         "bad room: 1 to 255 bytes of UTF-8 without control characters");
         return;
     }
     if (ls && ls[0] && logic_params_int(ls, "limit", 1, MEMBERS_MAX, &limit, err, sizeof(err))) {
-        logic_http_error(s, req, 400, err);
+        json_decref(room_json);
+        logic_http_error(h, req, 400, err);
         return;
     }
     members_t *m = xcalloc(1, sizeof(*m));
-    m->s = s;
-    m->room = xstrdup(room);
+    m->ctx = ctx;
+    m->room = room_json;
     mid_top_init(&m->top, (size_t)limit);
     m->complete = 1;
     m->waiting = 1; /* held until every call is started */
-    m->p = logic_http_suspend(s, req);
+    m->p = logic_http_suspend(h, req);
     Herald__RoomMembersReq mreq = HERALD__ROOM_MEMBERS_REQ__INIT;
-    mreq.room = m->room;
+    mreq.room = (char *)json_string_value(m->room); /* packed before the call returns */
     mreq.limit = (int32_t)limit;
-    const logic_online_t *o = s->online;
-    for (size_t i = 0; o != NULL && i < o->n; i++) {
+    const logic_online_t *o = ctx->online;
+    for (size_t i = 0; i < logic_online_count(o); i++) {
         m->waiting++;
-        if (s->comets == NULL ||
-            logic_comets_call(s->comets, o->comets[i]->id, RPC_COMET_ROOM_MEMBERS,
+        if (logic_comets_call(ctx->comets, logic_online_at(o, i)->e.id, RPC_COMET_ROOM_MEMBERS,
                               (const ProtobufCMessage *)&mreq,
                               &herald__room_members_reply__descriptor, CONNECT_WAIT_MS,
-                              (uint32_t)s->conf->rpc_timeout_ms, on_comet_members, m) != 0) {
+                              (uint32_t)ctx->conf->rpc_timeout_ms, on_comet_members, m) != 0) {
             m->waiting--;
             m->complete = 0;
         }

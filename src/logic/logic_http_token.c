@@ -27,29 +27,30 @@ static void on_issued(int status, int64_t mid, void *arg)
     free(c);
 }
 
-void logic_http_token_issue(logic_server_t *s, http_request_t *req)
+void logic_http_token_issue(logic_http_t *h, http_request_t *req)
 {
     char err[160];
     int64_t mid;
-    long long ttl = s->conf->auth_token_ttl_ms / 1000;
+    const logic_ctx_t *ctx = logic_http_ctx(h);
+    long long ttl = ctx->conf->auth_token_ttl_ms / 1000;
     const char *mid_s = http_request_query(req, "mid"), *ttl_s = http_request_query(req, "ttl");
     if (mid_s == NULL || mid_s[0] == '\0') {
-        logic_http_error(s, req, 400, "mid is required");
+        logic_http_error(h, req, 400, "mid is required");
         return;
     }
     if (logic_params_mid(mid_s, &mid) != 0) {
-        logic_http_error(s, req, 400, "bad mid");
+        logic_http_error(h, req, 400, "bad mid");
         return;
     }
     if (ttl_s != NULL && ttl_s[0] != '\0' &&
         logic_params_int(ttl_s, "ttl", 1, TTL_MAX_S, &ttl, err, sizeof(err)) != 0) {
-        logic_http_error(s, req, 400, err);
+        logic_http_error(h, req, 400, err);
         return;
     }
     issue_ctx_t *c = xcalloc(1, sizeof(*c));
     c->ttl_s = ttl;
-    c->p = logic_http_suspend(s, req);
-    int rc = logic_token_issue(s, mid, ttl, c->token, on_issued, c);
+    c->p = logic_http_suspend(h, req);
+    int rc = logic_token_issue(ctx, mid, ttl, c->token, on_issued, c);
     if (rc != 0) {
         logic_http_finish_error(c->p, logic_http_status(rc), "redis unavailable");
         free(c);
@@ -65,19 +66,19 @@ static void on_revoked(int status, int64_t existed, void *arg)
         logic_http_finish_ok(p, json_pack("{s:b}", "revoked", existed != 0));
 }
 
-void logic_http_token_revoke(logic_server_t *s, http_request_t *req)
+void logic_http_token_revoke(logic_http_t *h, http_request_t *req)
 {
     const char *token = http_request_query(req, "token");
     if (token == NULL || token[0] == '\0') {
-        logic_http_error(s, req, 400, "token is required");
+        logic_http_error(h, req, 400, "token is required");
         return;
     }
     if (logic_token_ok(token) != 0) {
-        logic_http_error(s, req, 400, "bad token");
+        logic_http_error(h, req, 400, "bad token");
         return;
     }
-    logic_http_pending_t *p = logic_http_suspend(s, req);
-    int rc = logic_token_revoke(s, token, on_revoked, p);
+    logic_http_pending_t *p = logic_http_suspend(h, req);
+    int rc = logic_token_revoke(logic_http_ctx(h), token, on_revoked, p);
     if (rc != 0)
         logic_http_finish_error(p, logic_http_status(rc), "redis unavailable");
 }

@@ -35,15 +35,15 @@ static const char *user_error(int status)
 }
 
 /* The name parameter, validated; answers 400 and returns NULL when it is bad. */
-static const char *name_param(logic_server_t *s, http_request_t *req)
+static const char *name_param(logic_http_t *h, http_request_t *req)
 {
     const char *name = http_request_query(req, "name");
     if (name == NULL || name[0] == '\0') {
-        logic_http_error(s, req, 400, "name is required");
+        logic_http_error(h, req, 400, "name is required");
         return NULL;
     }
     if (logic_user_name_ok(name) != 0) {
-        logic_http_error(s, req, 400, "bad name: 1-32 of A-Z a-z 0-9 _ . -, not only digits");
+        logic_http_error(h, req, 400, "bad name: 1-32 of A-Z a-z 0-9 _ . -, not only digits");
         return NULL;
     }
     return name;
@@ -61,32 +61,34 @@ static void on_user(int status, int64_t mid, const char *name, void *arg)
         logic_http_finish_ok(p, json_pack("{s:I,s:s}", "mid", (json_int_t)mid, "name", name));
 }
 
-void logic_http_user_create(logic_server_t *s, http_request_t *req)
+void logic_http_user_create(logic_http_t *h, http_request_t *req)
 {
-    const char *name = name_param(s, req);
+    const char *name = name_param(h, req);
     if (name == NULL)
         return;
-    logic_http_pending_t *p = logic_http_suspend(s, req);
-    int rc = logic_user_create(s, name, on_user, p);
+    logic_http_pending_t *p = logic_http_suspend(h, req);
+    int rc = logic_user_create(logic_http_ctx(h), name, on_user, p);
     if (rc != 0)
         logic_http_finish_error(p, logic_http_status(rc), user_error(rc));
 }
 
-void logic_http_user_get(logic_server_t *s, http_request_t *req)
+void logic_http_user_get(logic_http_t *h, http_request_t *req)
 {
+    const logic_ctx_t *ctx = logic_http_ctx(h);
     const char *mid_s = http_request_query(req, "mid");
     int64_t mid = 0;
     const char *name = NULL;
     if (mid_s != NULL && mid_s[0] != '\0') {
         if (logic_params_mid(mid_s, &mid) != 0) {
-            logic_http_error(s, req, 400, "bad mid");
+            logic_http_error(h, req, 400, "bad mid");
             return;
         }
-    } else if ((name = name_param(s, req)) == NULL) {
+    } else if ((name = name_param(h, req)) == NULL) {
         return;
     }
-    logic_http_pending_t *p = logic_http_suspend(s, req);
-    int rc = name ? logic_user_by_name(s, name, on_user, p) : logic_user_by_mid(s, mid, on_user, p);
+    logic_http_pending_t *p = logic_http_suspend(h, req);
+    int rc =
+        name ? logic_user_by_name(ctx, name, on_user, p) : logic_user_by_mid(ctx, mid, on_user, p);
     if (rc != 0)
         logic_http_finish_error(p, logic_http_status(rc), user_error(rc));
 }
@@ -94,7 +96,7 @@ void logic_http_user_get(logic_server_t *s, http_request_t *req)
 /* ------------------------------------------------------------------------------- login */
 
 typedef struct login_ctx_s {
-    logic_server_t *s;
+    const logic_ctx_t *ctx;
     logic_http_pending_t *p;
     char platform[PLATFORM_MAX + 1];
     char name[LOGIC_USER_NAME_MAX + 1];
@@ -119,7 +121,7 @@ static void on_login_token(int status, int64_t mid, void *arg)
     }
     json_t *data =
         json_pack("{s:I,s:s,s:s,s:I,s:s,s:o}", "mid", (json_int_t)mid, "name", c->name, "token",
-                  c->token, "expires_in", (json_int_t)(c->s->conf->auth_token_ttl_ms / 1000),
+                  c->token, "expires_in", (json_int_t)(c->ctx->conf->auth_token_ttl_ms / 1000),
                   "platform", c->platform, "comet", c->comet);
     logic_http_finish_ok(c->p, data);
     free(c);
@@ -134,26 +136,26 @@ static void on_login_user(int status, int64_t mid, const char *name, void *arg)
     }
     c->mid = mid;
     /* Picked after the user is known: the hash strategy needs the id. */
-    const logic_online_comet_t *oc =
-        logic_login_pick(c->s->online, c->s->conf->login_strategy, mid, &c->s->login_rr);
+    const logic_online_comet_t *oc = logic_login_pick(c->ctx->login, mid);
     if (oc == NULL) {
         login_finish_error(c, 503, "no comet available");
         return;
     }
-    char ws[LOGIC_KEY_MAX] = "";
-    if (oc->ws[0] != '\0')
-        snprintf(ws, sizeof(ws), "ws://%s/sub", oc->ws);
-    c->comet = json_pack("{s:s,s:s,s:s}", "id", oc->id, "tcp", oc->tcp, "ws", ws);
+    char ws[REGISTRY_ADDR_MAX + 16] = "";
+    if (oc->e.ws[0] != '\0')
+        snprintf(ws, sizeof(ws), "ws://%s/sub", oc->e.ws);
+    /* registry entries are printable ASCII: json_pack takes every string */
+    c->comet = json_pack("{s:s,s:s,s:s}", "id", oc->e.id, "tcp", oc->e.tcp, "ws", ws);
     snprintf(c->name, sizeof(c->name), "%s", name);
-    int rc = logic_token_issue(c->s, mid, c->s->conf->auth_token_ttl_ms / 1000, c->token,
+    int rc = logic_token_issue(c->ctx, mid, c->ctx->conf->auth_token_ttl_ms / 1000, c->token,
                                on_login_token, c);
     if (rc != 0)
         login_finish_error(c, logic_http_status(rc), "redis unavailable");
 }
 
-void logic_http_user_login(logic_server_t *s, http_request_t *req)
+void logic_http_user_login(logic_http_t *h, http_request_t *req)
 {
-    const char *name = name_param(s, req);
+    const char *name = name_param(h, req);
     if (name == NULL)
         return;
     const char *platform = http_request_query(req, "platform");
@@ -162,14 +164,14 @@ void logic_http_user_login(logic_server_t *s, http_request_t *req)
         if (platform[i] <= ' ' || platform[i] > '~')
             plen = PLATFORM_MAX + 1;
     if (plen > PLATFORM_MAX) {
-        logic_http_error(s, req, 400, "bad platform: up to 32 printable characters");
+        logic_http_error(h, req, 400, "bad platform: up to 32 printable characters");
         return;
     }
     login_ctx_t *c = xcalloc(1, sizeof(*c));
-    c->s = s;
+    c->ctx = logic_http_ctx(h);
     snprintf(c->platform, sizeof(c->platform), "%s", platform ? platform : "");
-    c->p = logic_http_suspend(s, req);
-    int rc = logic_user_by_name(s, name, on_login_user, c);
+    c->p = logic_http_suspend(h, req);
+    int rc = logic_user_by_name(c->ctx, name, on_login_user, c);
     if (rc != 0)
         login_finish_error(c, logic_http_status(rc), "redis unavailable");
 }
@@ -177,7 +179,7 @@ void logic_http_user_login(logic_server_t *s, http_request_t *req)
 /* ------------------------------------------------------------------------------ logout */
 
 typedef struct logout_ctx_s {
-    logic_server_t *s;
+    const logic_ctx_t *ctx;
     logic_http_pending_t *p;
     char token[LOGIC_TOKEN_HEX + 1];
     int64_t mid;
@@ -204,9 +206,9 @@ static void on_logout_conns(int status, const logic_login_conn_t *conns, size_t 
     }
     size_t kicked = 0;
     for (size_t i = 0; i < n; i++) {
-        if (strcmp(conns[i].token, c->token) != 0 || c->s->comets == NULL)
+        if (strcmp(conns[i].token, c->token) != 0)
             continue;
-        logic_login_kick(c->s, conns[i].server, &conns[i].key, 1, "logout");
+        logic_login_kick(c->ctx, conns[i].server, &conns[i].key, 1, "logout");
         kicked++;
     }
     logout_finish(c, 0,
@@ -217,7 +219,7 @@ static void on_logout_revoked(int status, int64_t existed, void *arg)
 {
     logout_ctx_t *c = arg;
     (void)existed;
-    int rc = status != 0 ? status : logic_login_conn_list(c->s, c->mid, on_logout_conns, c);
+    int rc = status != 0 ? status : logic_login_conn_list(c->ctx, c->mid, on_logout_conns, c);
     if (rc != 0)
         logout_finish(c, rc, NULL);
 }
@@ -226,23 +228,23 @@ static void on_logout_token(int status, int64_t mid, void *arg)
 {
     logout_ctx_t *c = arg;
     c->mid = mid;
-    int rc = status != 0 ? status : logic_token_revoke(c->s, c->token, on_logout_revoked, c);
+    int rc = status != 0 ? status : logic_token_revoke(c->ctx, c->token, on_logout_revoked, c);
     if (rc != 0)
         logout_finish(c, rc, NULL);
 }
 
-void logic_http_user_logout(logic_server_t *s, http_request_t *req)
+void logic_http_user_logout(logic_http_t *h, http_request_t *req)
 {
     const char *token = http_request_query(req, "token");
     if (token == NULL || logic_token_ok(token) != 0) {
-        logic_http_error(s, req, 400, "token is required");
+        logic_http_error(h, req, 400, "token is required");
         return;
     }
     logout_ctx_t *c = xcalloc(1, sizeof(*c));
-    c->s = s;
+    c->ctx = logic_http_ctx(h);
     snprintf(c->token, sizeof(c->token), "%s", token);
-    c->p = logic_http_suspend(s, req);
-    int rc = logic_token_resolve(s, token, on_logout_token, c);
+    c->p = logic_http_suspend(h, req);
+    int rc = logic_token_resolve(c->ctx, token, on_logout_token, c);
     if (rc != 0)
         logout_finish(c, rc, NULL);
 }

@@ -21,7 +21,7 @@
 /* One request fanned out to every shard; answers when the last shard did. */
 typedef struct fan_s fan_t;
 struct fan_s {
-    logic_server_t *s;
+    const logic_ctx_t *ctx;
     logic_http_pending_t *p;
     size_t waiting;
     int failed;
@@ -56,7 +56,7 @@ static void fan_step(fan_t *f)
 static void fan_out(fan_t *f, uint16_t method, const ProtobufCMessage *req,
                     const ProtobufCMessageDescriptor *desc, logic_router_reply_cb on_reply)
 {
-    logic_router_t *r = logic_server_router(f->s);
+    logic_router_t *r = logic_ctx_router(f->ctx);
     size_t n = r ? logic_router_count(r) : 0;
     f->waiting = 1; /* held until every call is started */
     f->failed = n == 0;
@@ -70,12 +70,12 @@ static void fan_out(fan_t *f, uint16_t method, const ProtobufCMessage *req,
     fan_step(f);
 }
 
-static fan_t *fan_new(logic_server_t *s, http_request_t *req, void (*finish)(fan_t *f))
+static fan_t *fan_new(logic_http_t *h, http_request_t *req, void (*finish)(fan_t *f))
 {
     fan_t *f = xcalloc(1, sizeof(*f));
-    f->s = s;
+    f->ctx = logic_http_ctx(h);
     f->finish = finish;
-    f->p = logic_http_suspend(s, req);
+    f->p = logic_http_suspend(h, req);
     return f;
 }
 
@@ -101,10 +101,10 @@ static void count_finish(fan_t *f)
     fan_free(f);
 }
 
-void logic_http_user_online_count(logic_server_t *s, http_request_t *req)
+void logic_http_user_online_count(logic_http_t *h, http_request_t *req)
 {
     Herald__CountReq creq = HERALD__COUNT_REQ__INIT;
-    fan_out(fan_new(s, req, count_finish), RPC_ROUTER_COUNT, (const ProtobufCMessage *)&creq,
+    fan_out(fan_new(h, req, count_finish), RPC_ROUTER_COUNT, (const ProtobufCMessage *)&creq,
             &herald__count_reply__descriptor, on_count);
 }
 
@@ -165,21 +165,21 @@ static void list_finish(fan_t *f)
         json_array_append_new(f->page, json_pack("{s:I}", "mid", (json_int_t)f->mids[i]));
     if (f->n == 0)
         names_finish(f);
-    else if (logic_user_names(f->s, f->page, on_names, f) != 0)
+    else if (logic_user_names(f->ctx, f->page, on_names, f) != 0)
         on_names(HERALD_EUNAVAIL, f);
 }
 
-void logic_http_user_online_users(logic_server_t *s, http_request_t *req)
+void logic_http_user_online_users(logic_http_t *h, http_request_t *req)
 {
     char err[160];
     long long cursor = 0, limit = LIST_DEFAULT;
     const char *cs = http_request_query(req, "cursor"), *ls = http_request_query(req, "limit");
     if ((cs && cs[0] && logic_params_int(cs, "cursor", 0, INT64_MAX, &cursor, err, sizeof(err))) ||
         (ls && ls[0] && logic_params_int(ls, "limit", 1, LIST_MAX, &limit, err, sizeof(err)))) {
-        logic_http_error(s, req, 400, err);
+        logic_http_error(h, req, 400, err);
         return;
     }
-    fan_t *f = fan_new(s, req, list_finish);
+    fan_t *f = fan_new(h, req, list_finish);
     f->limit = (size_t)limit;
     Herald__ListReq lreq = HERALD__LIST_REQ__INIT;
     lreq.cursor = cursor;

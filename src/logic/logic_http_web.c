@@ -125,9 +125,9 @@ static int web_read(const char *path, char **data, size_t *len)
     return 0;
 }
 
-int logic_http_web(logic_server_t *s, http_request_t *req)
+int logic_http_web(logic_http_t *h, http_request_t *req)
 {
-    const char *root = s->conf->http_web_root, *path = http_request_path(req);
+    const char *root = logic_http_ctx(h)->conf->http_web_root, *path = http_request_path(req);
     char file[PATH_MAX];
     const char *type = NULL;
     if (root[0] == '\0')
@@ -137,13 +137,13 @@ int logic_http_web(logic_server_t *s, http_request_t *req)
         return 0; /* not under /web: the caller's routes decide */
     const char *method = http_request_method(req);
     if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0) {
-        logic_http_error(s, req, 405, "method not allowed");
+        logic_http_error(h, req, 405, "method not allowed");
         return 1;
     }
     char *data = NULL;
     size_t len = 0;
     if (rc != 0 || web_read(file, &data, &len) != 0) {
-        logic_http_error(s, req, 404, "no such file");
+        logic_http_error(h, req, 404, "no such file");
         return 1;
     }
     http_respond(req, 200, type, data, len);

@@ -7,6 +7,7 @@
 #include "herald_err.h"
 #include "log.h"
 #include "proto.h"
+#include "redis_keys.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -102,15 +103,15 @@ static const char position_script[] =
 
 // clang-format on
 
-static redis_t *inbox_redis(logic_server_t *s)
+static redis_t *inbox_redis(const logic_ctx_t *ctx)
 {
-    redis_t *r = logic_server_redis(s);
+    redis_t *r = logic_ctx_redis(ctx);
     return r != NULL && redis_connected(r) ? r : NULL;
 }
 
-static long long cutoff_ms(const logic_server_t *s)
+static long long cutoff_ms(const logic_ctx_t *ctx)
 {
-    return (long long)(daemon_wall_ms() - s->conf->inbox_max_age_ms);
+    return (long long)(daemon_wall_ms() - ctx->conf->inbox_max_age_ms);
 }
 
 /* ---------------------------------------------------------------------------------- store */
@@ -150,17 +151,17 @@ static void on_stored(int status, const redis_reply_t *reply, void *arg)
     free(st);
 }
 
-int logic_inbox_store(logic_server_t *s, const int64_t *mids, size_t n, int32_t op,
+int logic_inbox_store(const logic_ctx_t *ctx, const int64_t *mids, size_t n, int32_t op,
                       const uint8_t *body, size_t len, logic_inbox_store_cb cb, void *arg)
 {
-    redis_t *redis = inbox_redis(s);
+    redis_t *redis = inbox_redis(ctx);
     if (redis == NULL || n == 0)
         return HERALD_EUNAVAIL;
     char tail[64], cutoff[24], max[24], ttl[24];
     snprintf(tail, sizeof(tail), ":%lld:%d:", (long long)daemon_wall_ms(), (int)op);
-    snprintf(cutoff, sizeof(cutoff), "%lld", cutoff_ms(s));
-    snprintf(max, sizeof(max), "%lld", (long long)s->conf->inbox_max_count);
-    snprintf(ttl, sizeof(ttl), "%lld", (long long)s->conf->inbox_max_age_ms);
+    snprintf(cutoff, sizeof(cutoff), "%lld", cutoff_ms(ctx));
+    snprintf(max, sizeof(max), "%lld", (long long)ctx->conf->inbox_max_count);
+    snprintf(ttl, sizeof(ttl), "%lld", (long long)ctx->conf->inbox_max_age_ms);
     store_t *st = xcalloc(1, sizeof(*st));
     st->cb = cb;
     st->arg = arg;
@@ -170,7 +171,7 @@ int logic_inbox_store(logic_server_t *s, const int64_t *mids, size_t n, int32_t 
     size_t cap = 3 + 2 * STORE_CHUNK + 5;
     const char **argv = xcalloc(cap, sizeof(*argv));
     size_t *argvlen = xcalloc(cap, sizeof(*argvlen));
-    char(*keys)[LOGIC_KEY_MAX] = xmalloc(2 * STORE_CHUNK * sizeof(*keys));
+    char(*keys)[REDIS_KEY_MAX] = xmalloc(2 * STORE_CHUNK * sizeof(*keys));
     for (size_t first = 0; first < n; first += STORE_CHUNK) {
         size_t m = n - first < STORE_CHUNK ? n - first : STORE_CHUNK;
         char numkeys[16];
@@ -180,8 +181,8 @@ int logic_inbox_store(logic_server_t *s, const int64_t *mids, size_t n, int32_t 
         argv[a++] = store_script;
         argv[a++] = numkeys;
         for (size_t i = 0; i < m; i++) {
-            logic_server_key(s, keys[2 * i], "seq:%lld", (long long)mids[first + i]);
-            logic_server_key(s, keys[2 * i + 1], "inbox:%lld", (long long)mids[first + i]);
+            redis_key_seq(keys[2 * i], ctx->conf->redis_prefix, mids[first + i]);
+            redis_key_inbox(keys[2 * i + 1], ctx->conf->redis_prefix, mids[first + i]);
             argv[a++] = keys[2 * i];
             argv[a++] = keys[2 * i + 1];
         }
@@ -217,7 +218,6 @@ int logic_inbox_store(logic_server_t *s, const int64_t *mids, size_t n, int32_t 
 /* ----------------------------------------------------------------------------------- read */
 
 typedef struct read_s {
-    logic_server_t *s;
     logic_inbox_read_cb cb;
     void *arg;
 } read_t;
@@ -307,24 +307,25 @@ static void on_read(int status, const redis_reply_t *reply, void *arg)
     free(rd);
 }
 
-int logic_inbox_read(logic_server_t *s, int64_t mid, const logic_inbox_from_t *from,
+int logic_inbox_read(const logic_ctx_t *ctx, int64_t mid, const logic_inbox_from_t *from,
                      logic_inbox_read_cb cb, void *arg)
 {
-    redis_t *redis = inbox_redis(s);
+    redis_t *redis = inbox_redis(ctx);
     if (redis == NULL)
         return HERALD_EUNAVAIL;
-    char keys[4][LOGIC_KEY_MAX];
-    logic_server_key(s, keys[0], "seq:%lld", (long long)mid);
-    logic_server_key(s, keys[1], "inbox:%lld", (long long)mid);
-    logic_server_key(s, keys[2], "ack:%lld", (long long)mid);
-    logic_server_key(s, keys[3], "sent:%lld", (long long)mid);
+    const char *prefix = ctx->conf->redis_prefix;
+    char keys[4][REDIS_KEY_MAX];
+    redis_key_seq(keys[0], prefix, mid);
+    redis_key_inbox(keys[1], prefix, mid);
+    redis_key_ack(keys[2], prefix, mid);
+    redis_key_sent(keys[3], prefix, mid);
     char after[24] = "", upto[24], limit[24], bytes[24], cutoff[24];
     if (from->has_after)
         snprintf(after, sizeof(after), "%llu", (unsigned long long)from->after);
     snprintf(upto, sizeof(upto), "%llu", (unsigned long long)from->upto);
-    snprintf(limit, sizeof(limit), "%lld", (long long)s->conf->inbox_max_count);
-    snprintf(bytes, sizeof(bytes), "%lld", (long long)s->conf->inbox_page_bytes);
-    snprintf(cutoff, sizeof(cutoff), "%lld", cutoff_ms(s));
+    snprintf(limit, sizeof(limit), "%lld", (long long)ctx->conf->inbox_max_count);
+    snprintf(bytes, sizeof(bytes), "%lld", (long long)ctx->conf->inbox_page_bytes);
+    snprintf(cutoff, sizeof(cutoff), "%lld", cutoff_ms(ctx));
     const char *argv[] = {"EVAL",  read_script, "4",
                           keys[0], keys[1],     keys[2],
                           keys[3], after,       from->name ? from->name : "",
@@ -334,7 +335,7 @@ int logic_inbox_read(logic_server_t *s, int64_t mid, const logic_inbox_from_t *f
     for (size_t i = 0; i < sizeof(argv) / sizeof(argv[0]); i++)
         argvlen[i] = strlen(argv[i]);
     read_t *rd = xmalloc(sizeof(*rd));
-    *rd = (read_t){s, cb, arg};
+    *rd = (read_t){cb, arg};
     if (redis_command_argv(redis, on_read, rd, (int)(sizeof(argv) / sizeof(argv[0])), argv,
                            argvlen) != 0) {
         free(rd);
@@ -352,16 +353,19 @@ static void on_position(int status, const redis_reply_t *reply, void *arg)
         log_warn_rl("inbox: storing a delivery position failed");
 }
 
-int logic_inbox_position(logic_server_t *s, const char *which, int64_t mid, const char *name,
-                         uint64_t seq, redis_reply_cb cb, void *arg)
+int logic_inbox_position(const logic_ctx_t *ctx, logic_inbox_pos_t which, int64_t mid,
+                         const char *name, uint64_t seq, redis_reply_cb cb, void *arg)
 {
-    redis_t *redis = logic_server_redis(s);
+    redis_t *redis = logic_ctx_redis(ctx);
     if (redis == NULL)
         return HERALD_EUNAVAIL;
-    char key[LOGIC_KEY_MAX];
-    logic_server_key(s, key, "%s:%lld", which, (long long)mid);
+    char key[REDIS_KEY_MAX];
+    if (which == LOGIC_INBOX_ACK)
+        redis_key_ack(key, ctx->conf->redis_prefix, mid);
+    else
+        redis_key_sent(key, ctx->conf->redis_prefix, mid);
     int rc = redis_command(redis, cb ? cb : on_position, arg, "EVAL %s 1 %s %s %llu %lld",
                            position_script, key, name, (unsigned long long)seq,
-                           (long long)s->conf->inbox_max_age_ms);
+                           (long long)ctx->conf->inbox_max_age_ms);
     return rc == 0 ? 0 : HERALD_EUNAVAIL;
 }

@@ -1,6 +1,6 @@
 /* logic_inbox.h - the users' offline inboxes in Redis (DESIGN.md §2 "Offline", docs/delivery.md).
  *
- * Keys (prefix from redis.prefix):
+ * Keys (redis_keys.h):
  *   seq:<mid>    the user's last sequence number; never expires, never goes back
  *   inbox:<mid>  sorted set scored by sequence number; member "<seq>:<created_ms>:<op>:<body>"
  *                (text header, raw body; the seq in the member keeps equal messages apart).
@@ -20,7 +20,7 @@
 #define LOGIC_INBOX_H
 
 #include "herald.pb-c.h"
-#include "logic_server.h"
+#include "logic_ctx.h"
 
 #include <stddef.h>
 #include <stdint.h>
@@ -33,7 +33,7 @@ typedef void (*logic_inbox_store_cb)(int status, const uint64_t *seqs, void *arg
 /* Stores the packet (op, body) in the inbox of each of mids[0..n) (n >= 1) under each user's
  * next sequence number. mids and body are copied before the call returns. Returns 0 and calls cb
  * exactly once, or HERALD_EUNAVAIL. */
-int logic_inbox_store(logic_server_t *s, const int64_t *mids, size_t n, int32_t op,
+int logic_inbox_store(const logic_ctx_t *ctx, const int64_t *mids, size_t n, int32_t op,
                       const uint8_t *body, size_t len, logic_inbox_store_cb cb, void *arg);
 
 /* Where a read starts. */
@@ -62,13 +62,16 @@ typedef void (*logic_inbox_read_cb)(int status, const logic_inbox_page_t *page, 
 /* Reads one page (at most inbox.max_count entries and inbox.page_bytes bytes, at least one entry
  * when any is due) of mid's inbox. from's strings are copied. Returns 0 and calls cb exactly once,
  * or HERALD_EUNAVAIL. */
-int logic_inbox_read(logic_server_t *s, int64_t mid, const logic_inbox_from_t *from,
+int logic_inbox_read(const logic_ctx_t *ctx, int64_t mid, const logic_inbox_from_t *from,
                      logic_inbox_read_cb cb, void *arg);
 
-/* Moves position `name` of mid forward to seq in hash `which` ("ack" or "sent"), never back.
- * cb may be NULL (fire and forget: a failure is logged, rate limited). Returns 0 and calls cb (if
+/* The two position hashes. */
+typedef enum { LOGIC_INBOX_ACK = 0, LOGIC_INBOX_SENT = 1 } logic_inbox_pos_t;
+
+/* Moves position `name` of mid forward to seq in hash `which` (ack: or sent:), never back. cb
+ * may be NULL (fire and forget: a failure is logged, rate limited). Returns 0 and calls cb (if
  * any) with redis_command's contract, or HERALD_EUNAVAIL. */
-int logic_inbox_position(logic_server_t *s, const char *which, int64_t mid, const char *name,
-                         uint64_t seq, redis_reply_cb cb, void *arg);
+int logic_inbox_position(const logic_ctx_t *ctx, logic_inbox_pos_t which, int64_t mid,
+                         const char *name, uint64_t seq, redis_reply_cb cb, void *arg);
 
 #endif

@@ -12,9 +12,26 @@
 #include <stdlib.h>
 #include <string.h>
 
+struct logic_login_s {
+    const logic_ctx_t *ctx;
+    uint64_t rr; /* round-robin picks so far */
+};
+
+logic_login_t *logic_login_new(const logic_ctx_t *ctx)
+{
+    logic_login_t *l = xcalloc(1, sizeof(*l));
+    l->ctx = ctx;
+    return l;
+}
+
+void logic_login_free(logic_login_t *l)
+{
+    free(l);
+}
+
 static int usable(const logic_online_comet_t *c)
 {
-    return c->weight > 0 && c->tcp[0] != '\0';
+    return c->e.weight > 0 && c->e.tcp[0] != '\0';
 }
 
 /* FNV-1a over the id, then mixed with the user id (splitmix64 finaliser): the rendezvous score. */
@@ -29,30 +46,32 @@ static uint64_t score(const char *id, int64_t mid)
     return h ^ (h >> 31);
 }
 
-const logic_online_comet_t *logic_login_pick(const logic_online_t *o, int strategy, int64_t mid,
-                                             uint64_t *rr)
+const logic_online_comet_t *logic_login_pick(logic_login_t *l, int64_t mid)
 {
+    const logic_online_t *o = l->ctx->online;
+    int strategy = l->ctx->conf->login_strategy;
+    size_t n = logic_online_count(o);
     const logic_online_comet_t *best = NULL;
     size_t usable_n = 0;
-    for (size_t i = 0; i < o->n; i++)
-        usable_n += usable(o->comets[i]);
+    for (size_t i = 0; i < n; i++)
+        usable_n += usable(logic_online_at(o, i));
     if (usable_n == 0)
         return NULL;
     /* Round robin walks the comets in id order, so the order of the aggregate does not matter:
      * the k-th pick is the (k mod n)-th id. */
-    size_t want = strategy == LOGIC_LOGIN_ROUND_ROBIN ? (size_t)((*rr)++ % usable_n) : 0;
-    for (size_t i = 0; i < o->n; i++) {
-        const logic_online_comet_t *c = o->comets[i];
+    size_t want = strategy == LOGIC_LOGIN_ROUND_ROBIN ? (size_t)(l->rr++ % usable_n) : 0;
+    for (size_t i = 0; i < n; i++) {
+        const logic_online_comet_t *c = logic_online_at(o, i);
         if (!usable(c))
             continue;
         int better;
         if (best == NULL) {
             better = 1;
         } else if (strategy == LOGIC_LOGIN_LEAST_CONN) {
-            better =
-                c->conns < best->conns || (c->conns == best->conns && strcmp(c->id, best->id) < 0);
+            better = c->e.conns < best->e.conns ||
+                     (c->e.conns == best->e.conns && strcmp(c->e.id, best->e.id) < 0);
         } else if (strategy == LOGIC_LOGIN_HASH) {
-            better = score(c->id, mid) > score(best->id, mid);
+            better = score(c->e.id, mid) > score(best->e.id, mid);
         } else {
             better = 0;
         }
@@ -61,13 +80,15 @@ const logic_online_comet_t *logic_login_pick(const logic_online_t *o, int strate
     }
     if (strategy != LOGIC_LOGIN_ROUND_ROBIN)
         return best;
-    for (size_t i = 0; i < o->n; i++) { /* the want-th usable comet by id */
-        const logic_online_comet_t *c = o->comets[i];
+    for (size_t i = 0; i < n; i++) { /* the want-th usable comet by id */
+        const logic_online_comet_t *c = logic_online_at(o, i);
         if (!usable(c))
             continue;
         size_t rank = 0;
-        for (size_t j = 0; j < o->n; j++)
-            rank += usable(o->comets[j]) && strcmp(o->comets[j]->id, c->id) < 0;
+        for (size_t j = 0; j < n; j++) {
+            const logic_online_comet_t *other = logic_online_at(o, j);
+            rank += usable(other) && strcmp(other->e.id, c->e.id) < 0;
+        }
         if (rank == want)
             return c;
     }
@@ -154,15 +175,15 @@ static void on_conns(int status, const logic_login_conn_t *conns, size_t n, void
     free(c);
 }
 
-int logic_login_dup_check(logic_server_t *s, int64_t mid, const char *platform,
+int logic_login_dup_check(logic_login_t *l, int64_t mid, const char *platform,
                           logic_login_dup_cb cb, void *arg)
 {
-    int policy = logic_login_policy(s->conf, platform);
+    int policy = logic_login_policy(l->ctx->conf, platform);
     if (policy == LOGIC_DUP_ALLOW || platform == NULL || platform[0] == '\0')
         return 1;
     dup_ctx_t *c = xcalloc(1, sizeof(*c));
     *c = (dup_ctx_t){cb, arg, policy, xstrdup(platform)};
-    int rc = logic_login_conn_list(s, mid, on_conns, c);
+    int rc = logic_login_conn_list(l->ctx, mid, on_conns, c);
     if (rc != 0) {
         free(c->platform);
         free(c);
@@ -170,7 +191,7 @@ int logic_login_dup_check(logic_server_t *s, int64_t mid, const char *platform,
     return rc;
 }
 
-void logic_login_dup_kick(logic_server_t *s, const logic_login_dup_t *dup, const char *server,
+void logic_login_dup_kick(logic_login_t *l, const logic_login_dup_t *dup, const char *server,
                           char ***kick_keys, size_t *nkick)
 {
     *kick_keys = xrealloc(*kick_keys, (*nkick + dup->n + 1) * sizeof(**kick_keys));
@@ -179,7 +200,7 @@ void logic_login_dup_kick(logic_server_t *s, const logic_login_dup_t *dup, const
             (*kick_keys)[(*nkick)++] = xstrdup(dup->keys[i]);
         } else {
             const char *key = dup->keys[i];
-            logic_login_kick(s, dup->servers[i], &key, 1, "duplicate login");
+            logic_login_kick(l->ctx, dup->servers[i], &key, 1, "duplicate login");
         }
     }
 }
@@ -197,20 +218,21 @@ void logic_login_dup_free(logic_login_dup_t *dup)
     free(dup);
 }
 
-void logic_login_connected(logic_server_t *s, int64_t mid, const char *key, const char *server,
+void logic_login_connected(logic_login_t *l, int64_t mid, const char *key, const char *server,
                            const char *platform, const char *token, const char *room)
 {
-    logic_login_conn_put(s, mid, key, platform, token);
-    logic_events_publish(s->events, mid,
+    logic_login_conn_put(l->ctx, mid, key, platform, token);
+    /* NULL when a string is not UTF-8 (jansson refuses it): then no event, nothing else lost */
+    logic_events_publish(l->ctx->events, mid,
                          json_pack("{s:s,s:I,s:s,s:s,s:s,s:s}", "type", "connect", "mid",
                                    (json_int_t)mid, "key", key, "server", server, "platform",
                                    platform ? platform : "", "room", room ? room : ""));
 }
 
-void logic_login_disconnected(logic_server_t *s, int64_t mid, const char *key, const char *server)
+void logic_login_disconnected(logic_login_t *l, int64_t mid, const char *key, const char *server)
 {
-    logic_login_conn_del(s, mid, key);
-    logic_events_publish(s->events, mid,
+    logic_login_conn_del(l->ctx, mid, key);
+    logic_events_publish(l->ctx->events, mid,
                          json_pack("{s:s,s:I,s:s,s:s}", "type", "disconnect", "mid",
                                    (json_int_t)mid, "key", key, "server", server));
 }

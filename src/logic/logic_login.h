@@ -1,23 +1,30 @@
 /* logic_login.h - login decisions: which comet a client should use ([login] strategy) and the
  * duplicate-login policy per platform ([login] duplicate, duplicate_platforms), applied at
- * Connect. Loop thread only.
+ * Connect, and the bookkeeping of accepted connections. Its state is the round-robin position.
+ * Loop thread only.
  */
 #ifndef LOGIC_LOGIN_H
 #define LOGIC_LOGIN_H
 
 #include "logic_conf.h"
+#include "logic_ctx.h"
 #include "logic_online.h"
-#include "logic_server.h"
 
 #include <stddef.h>
 #include <stdint.h>
 
-/* Picks a comet of the aggregate for user mid, among live comets with a TCP address and a weight
- * above 0: round-robin (*rr counts the picks), least-conn (fewest connections, ties by id) or
- * hash (rendezvous hashing of mid over the comet ids: a user keeps its comet while that comet
- * lives, and only the users of a comet that leaves move). NULL when there is none. */
-const logic_online_comet_t *logic_login_pick(const logic_online_t *o, int strategy, int64_t mid,
-                                             uint64_t *rr);
+typedef struct logic_login_s logic_login_t;
+
+/* ctx is borrowed and must outlive l. Aborts on OOM. free(NULL) is a no-op. */
+logic_login_t *logic_login_new(const logic_ctx_t *ctx);
+void logic_login_free(logic_login_t *l);
+
+/* Picks a comet of the aggregate (ctx->online) for user mid, among live comets with a TCP address
+ * and a weight above 0, by login.strategy: round-robin (l counts the picks), least-conn (fewest
+ * connections, ties by id) or hash (rendezvous hashing of mid over the comet ids: a user keeps
+ * its comet while that comet lives, and only the users of a comet that leaves move). NULL when
+ * there is none. */
+const logic_online_comet_t *logic_login_pick(logic_login_t *l, int64_t mid);
 
 /* The duplicate policy (enum logic_login_duplicate) for platform (NULL or "" = the default
  * login.duplicate). duplicate_platforms is a comma list "platform=policy". */
@@ -39,13 +46,13 @@ typedef void (*logic_login_dup_cb)(int status, logic_login_dup_t *dup, void *arg
 /* Starts the check of a new connection of mid on platform. Returns 1 when the policy is allow
  * (nothing to check, cb never called), 0 when cb(0, dup, arg) or cb(HERALD_E*, NULL, arg) will
  * be called once later (the callback owns dup), or HERALD_EUNAVAIL (cb never called). */
-int logic_login_dup_check(logic_server_t *s, int64_t mid, const char *platform,
+int logic_login_dup_check(logic_login_t *l, int64_t mid, const char *platform,
                           logic_login_dup_cb cb, void *arg);
 
 /* Kicks dup's connections once the new one is placed: those on comet `server` (the new
  * connection's) are appended to *kick_keys (heap strings; the array is grown, *nkick counts),
  * the others are kicked through logic_login_kick. */
-void logic_login_dup_kick(logic_server_t *s, const logic_login_dup_t *dup, const char *server,
+void logic_login_dup_kick(logic_login_t *l, const logic_login_dup_t *dup, const char *server,
                           char ***kick_keys, size_t *nkick);
 
 void logic_login_dup_free(logic_login_dup_t *dup);
@@ -53,8 +60,8 @@ void logic_login_dup_free(logic_login_dup_t *dup);
 /* Bookkeeping of a connection that logic accepted / that went away: the per-connection record
  * of logic_login_conn.h and the connect / disconnect events (logic_events.h). Strings borrowed;
  * platform, token and room may be NULL. */
-void logic_login_connected(logic_server_t *s, int64_t mid, const char *key, const char *server,
+void logic_login_connected(logic_login_t *l, int64_t mid, const char *key, const char *server,
                            const char *platform, const char *token, const char *room);
-void logic_login_disconnected(logic_server_t *s, int64_t mid, const char *key, const char *server);
+void logic_login_disconnected(logic_login_t *l, int64_t mid, const char *key, const char *server);
 
 #endif

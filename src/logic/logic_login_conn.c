@@ -5,6 +5,7 @@
 #include "herald_err.h"
 #include "log.h"
 #include "logic_router.h"
+#include "redis_keys.h"
 
 #include <jansson.h>
 #include <stdlib.h>
@@ -20,36 +21,42 @@ static void on_written(int status, const redis_reply_t *reply, void *arg)
         log_warn_rl("conn registry: a write to redis failed");
 }
 
-void logic_login_conn_put(logic_server_t *s, int64_t mid, const char *key, const char *platform,
-                          const char *token)
+void logic_login_conn_put(const logic_ctx_t *ctx, int64_t mid, const char *key,
+                          const char *platform, const char *token)
 {
-    redis_t *redis = logic_server_redis(s);
+    redis_t *redis = logic_ctx_redis(ctx);
     if (redis == NULL)
         return;
-    json_t *j =
-        json_pack("{s:s,s:s}", "platform", platform ? platform : "", "token", token ? token : "");
+    json_t *j = json_object();
+    json_t *p = platform ? json_string(platform) : NULL, *t = token ? json_string(token) : NULL;
+    json_object_set_new(j, "platform", p ? p : json_string(""));
+    json_object_set_new(j, "token", t ? t : json_string(""));
     char *v = json_dumps(j, JSON_COMPACT);
     json_decref(j);
-    char hkey[LOGIC_KEY_MAX];
-    logic_server_key(s, hkey, "conn:%lld", (long long)mid);
+    if (v == NULL) {
+        log_warn_rl("conn registry: an entry could not be encoded");
+        return;
+    }
+    char hkey[REDIS_KEY_MAX];
+    redis_key_conn(hkey, ctx->conf->redis_prefix, mid);
     /* Two commands pipelined on one connection: Redis runs them in order. */
     if (redis_command(redis, on_written, NULL, "HSET %s %s %s", hkey, key, v) == 0)
         redis_command(redis, on_written, NULL, "EXPIRE %s %d", hkey, CONN_TTL_S);
     free(v);
 }
 
-void logic_login_conn_del(logic_server_t *s, int64_t mid, const char *key)
+void logic_login_conn_del(const logic_ctx_t *ctx, int64_t mid, const char *key)
 {
-    redis_t *redis = logic_server_redis(s);
-    char hkey[LOGIC_KEY_MAX];
-    logic_server_key(s, hkey, "conn:%lld", (long long)mid);
+    redis_t *redis = logic_ctx_redis(ctx);
+    char hkey[REDIS_KEY_MAX];
+    redis_key_conn(hkey, ctx->conf->redis_prefix, mid);
     if (redis != NULL)
         redis_command(redis, on_written, NULL, "HDEL %s %s", hkey, key);
 }
 
 /* The HGETALL answer, copied: Redis replies live only inside their callback. */
 typedef struct list_ctx_s {
-    logic_server_t *s;
+    const logic_ctx_t *ctx;
     int64_t mid;
     logic_login_conn_cb cb;
     void *arg;
@@ -91,7 +98,7 @@ static void on_placements(int status, const logic_placement_t *pl, size_t npl, v
             if (strcmp(pl[j].key, c->keys[i]) == 0)
                 live = &pl[j];
         if (live == NULL) {
-            logic_login_conn_del(c->s, c->mid, c->keys[i]); /* its comet died silently */
+            logic_login_conn_del(c->ctx, c->mid, c->keys[i]); /* its comet died silently */
             continue;
         }
         out[nout++] = (logic_login_conn_t){c->keys[i], live->server, field(c->vals[i], "platform"),
@@ -126,7 +133,7 @@ static void on_hgetall(int status, const redis_reply_t *reply, void *arg)
         c->keys[c->n][klen] = '\0';
         c->vals[c->n++] = json_loadb(v, vlen, 0, NULL);
     }
-    logic_router_t *r = logic_server_router(c->s);
+    logic_router_t *r = logic_ctx_router(c->ctx);
     if (c->n == 0) {
         on_placements(0, NULL, 0, c);
         return;
@@ -138,15 +145,15 @@ static void on_hgetall(int status, const redis_reply_t *reply, void *arg)
     }
 }
 
-int logic_login_conn_list(logic_server_t *s, int64_t mid, logic_login_conn_cb cb, void *arg)
+int logic_login_conn_list(const logic_ctx_t *ctx, int64_t mid, logic_login_conn_cb cb, void *arg)
 {
-    redis_t *redis = logic_server_redis(s);
+    redis_t *redis = logic_ctx_redis(ctx);
     if (redis == NULL)
         return HERALD_EUNAVAIL;
-    char hkey[LOGIC_KEY_MAX];
-    logic_server_key(s, hkey, "conn:%lld", (long long)mid);
+    char hkey[REDIS_KEY_MAX];
+    redis_key_conn(hkey, ctx->conf->redis_prefix, mid);
     list_ctx_t *c = xcalloc(1, sizeof(*c));
-    *c = (list_ctx_t){.s = s, .mid = mid, .cb = cb, .arg = arg};
+    *c = (list_ctx_t){.ctx = ctx, .mid = mid, .cb = cb, .arg = arg};
     if (redis_command(redis, on_hgetall, c, "HGETALL %s", hkey) != 0) {
         free(c);
         return HERALD_EUNAVAIL;

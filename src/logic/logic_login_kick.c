@@ -32,10 +32,10 @@ static void on_kicked(int status, const ProtobufCMessage *reply, void *arg)
     free(k);
 }
 
-void logic_login_kick(logic_server_t *s, const char *server, const char *const *keys, size_t n,
+void logic_login_kick(const logic_ctx_t *ctx, const char *server, const char *const *keys, size_t n,
                       const char *reason)
 {
-    if (n == 0 || s->comets == NULL)
+    if (n == 0 || ctx->comets == NULL || logic_ctx_stopping(ctx))
         return;
     Herald__KickReq req = HERALD__KICK_REQ__INIT;
     req.keys = (char **)keys;
@@ -44,7 +44,7 @@ void logic_login_kick(logic_server_t *s, const char *server, const char *const *
     kick_ctx_t *k = xmalloc(sizeof(*k));
     k->server = xstrdup(server);
     k->n = n;
-    if (logic_comets_call(s->comets, server, RPC_COMET_KICK, (const ProtobufCMessage *)&req,
+    if (logic_comets_call(ctx->comets, server, RPC_COMET_KICK, (const ProtobufCMessage *)&req,
                           &herald__kick_reply__descriptor, GIVE_UP_MS, CALL_TIMEOUT_MS, on_kicked,
                           k) != 0) {
         free(k->server);

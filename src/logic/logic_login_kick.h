@@ -10,14 +10,14 @@
 #ifndef LOGIC_LOGIN_KICK_H
 #define LOGIC_LOGIN_KICK_H
 
-#include "logic_server.h"
+#include "logic_ctx.h"
 
 #include <stddef.h>
 
 /* Kicks connections keys[0..n-1] (copied) on comet `server`; reason is a plain word sent as
- * {"reason":...} in op 6. Best effort, fire and forget (see above); does nothing once s is
- * stopping. */
-void logic_login_kick(logic_server_t *s, const char *server, const char *const *keys, size_t n,
+ * {"reason":...} in op 6. Best effort, fire and forget (see above); does nothing once the
+ * server is stopping. */
+void logic_login_kick(const logic_ctx_t *ctx, const char *server, const char *const *keys, size_t n,
                       const char *reason);
 
 #endif

@@ -3,24 +3,36 @@
  * The aggregate is a list of comets (tens, not thousands: linear scans are fine) each with its
  * room -> count map, plus `totals`, the sum over comets, kept exact on every change so queries
  * are lookups. jansson objects serve as the string maps: they are hash tables already linked in,
- * and the HTTP replies are JSON anyway. The Redis side (renew writes, periodic reload) is in
- * logic_registry.c. */
+ * and the HTTP replies are JSON anyway. The Redis side (renew writes, periodic reload) is
+ * logic_registry.c, which feeds this one. */
 #include "logic_online.h"
 
+#include "addr.h"
 #include "buf.h"
-#include "logic_registry.h"
+#include "herald_assert.h"
 
 #include <stdlib.h>
 #include <string.h>
+
+struct logic_online_s {
+    logic_online_comet_t **comets;
+    size_t n, cap;
+    json_t *totals; /* room id -> sum over comets */
+    uint64_t gen;   /* counts local renews, to order them against reloads */
+};
+
+logic_online_comet_t *logic_online_comet_new(const registry_entry_t *e)
+{
+    logic_online_comet_t *c = xcalloc(1, sizeof(*c));
+    c->e = *e;
+    c->rooms = json_object();
+    return c;
+}
 
 void logic_online_comet_free(logic_online_comet_t *c)
 {
     if (c == NULL)
         return;
-    free(c->id);
-    free(c->rpc);
-    free(c->tcp);
-    free(c->ws);
     json_decref(c->rooms);
     free(c);
 }
@@ -45,14 +57,15 @@ static void totals_add(logic_online_t *o, json_t *rooms, int sign)
 static size_t comet_index(const logic_online_t *o, const char *id)
 {
     for (size_t i = 0; i < o->n; i++)
-        if (strcmp(o->comets[i]->id, id) == 0)
+        if (strcmp(o->comets[i]->e.id, id) == 0)
             return i;
     return o->n;
 }
 
-void logic_online_put(logic_online_t *o, logic_online_comet_t *c)
+void logic_online_renew(logic_online_t *o, logic_online_comet_t *c)
 {
-    size_t i = comet_index(o, c->id);
+    c->renew_gen = ++o->gen;
+    size_t i = comet_index(o, c->e.id);
     if (i < o->n) {
         totals_add(o, o->comets[i]->rooms, -1);
         logic_online_comet_free(o->comets[i]);
@@ -86,7 +99,7 @@ void logic_online_replace(logic_online_t *o, logic_online_comet_t **loaded, size
         if (c->renew_gen <= since_gen)
             continue;
         size_t j;
-        for (j = 0; j < n && strcmp(loaded[j]->id, c->id) != 0; j++)
+        for (j = 0; j < n && strcmp(loaded[j]->e.id, c->e.id) != 0; j++)
             ;
         if (j < n) {
             logic_online_comet_free(loaded[j]);
@@ -107,37 +120,27 @@ void logic_online_replace(logic_online_t *o, logic_online_comet_t **loaded, size
         totals_add(o, loaded[i]->rooms, 1);
 }
 
-logic_online_t *logic_online_new(logic_server_t *s)
+uint64_t logic_online_gen(const logic_online_t *o)
+{
+    return o->gen;
+}
+
+logic_online_t *logic_online_new(void)
 {
     logic_online_t *o = xcalloc(1, sizeof(*o));
-    o->s = s;
     o->totals = json_object();
-    uv_timer_init(s->loop, &o->timer);
-    o->timer.data = o;
-    logic_registry_start(o);
     return o;
 }
 
-static void on_timer_closed(uv_handle_t *h)
+void logic_online_free(logic_online_t *o)
 {
-    logic_online_t *o = h->data;
-    void (*cb)(void *) = o->close_cb;
-    void *arg = o->close_arg;
+    if (o == NULL)
+        return;
     for (size_t i = 0; i < o->n; i++)
         logic_online_comet_free(o->comets[i]);
     free(o->comets);
     json_decref(o->totals);
     free(o);
-    if (cb != NULL)
-        cb(arg);
-}
-
-void logic_online_close(logic_online_t *o, void (*cb)(void *arg), void *arg)
-{
-    o->close_cb = cb;
-    o->close_arg = arg;
-    logic_registry_stop(o);
-    uv_close((uv_handle_t *)&o->timer, on_timer_closed);
 }
 
 int64_t logic_online_room_count(const logic_online_t *o, const char *room_id)
@@ -145,9 +148,21 @@ int64_t logic_online_room_count(const logic_online_t *o, const char *room_id)
     return json_integer_value(json_object_get(o->totals, room_id));
 }
 
-size_t logic_online_comets(const logic_online_t *o)
+size_t logic_online_count(const logic_online_t *o)
 {
     return o->n;
+}
+
+const logic_online_comet_t *logic_online_at(const logic_online_t *o, size_t i)
+{
+    HERALD_ASSERT(i < o->n);
+    return o->comets[i];
+}
+
+const logic_online_comet_t *logic_online_find(const logic_online_t *o, const char *id)
+{
+    size_t i = comet_index(o, id);
+    return i < o->n ? o->comets[i] : NULL;
 }
 
 /* ---------------------------------------------------------------------------------- queries */
@@ -208,24 +223,17 @@ json_t *logic_online_total(const logic_online_t *o)
 {
     json_int_t conns = 0;
     for (size_t i = 0; i < o->n; i++)
-        conns += o->comets[i]->conns;
+        conns += o->comets[i]->e.conns;
     /* ip_count: comets do not report client addresses, so herald does not track distinct IPs;
      * the field stays for goim compatibility. */
     return json_pack("{s:I,s:I}", "conn_count", conns, "ip_count", (json_int_t)0);
-}
-
-json_t *logic_online_comet_json(const logic_online_comet_t *c)
-{
-    return json_pack("{s:s,s:s,s:s,s:s,s:I,s:I,s:I}", "id", c->id, "rpc", c->rpc, "tcp", c->tcp,
-                     "ws", c->ws, "weight", (json_int_t)c->weight, "conns", (json_int_t)c->conns,
-                     "updated_ms", (json_int_t)c->updated_ms);
 }
 
 json_t *logic_online_instances(const logic_online_t *o)
 {
     json_t *out = json_array();
     for (size_t i = 0; i < o->n; i++)
-        json_array_append_new(out, logic_online_comet_json(o->comets[i]));
+        json_array_append_new(out, registry_entry_json(&o->comets[i]->e));
     return out;
 }
 
@@ -233,17 +241,18 @@ static int weighted_cmp(const void *a, const void *b)
 {
     const logic_online_comet_t *x = *(logic_online_comet_t *const *)a;
     const logic_online_comet_t *y = *(logic_online_comet_t *const *)b;
-    if (x->weight != y->weight)
-        return x->weight > y->weight ? -1 : 1;
-    if (x->conns != y->conns)
-        return x->conns < y->conns ? -1 : 1;
-    return strcmp(x->id, y->id);
+    if (x->e.weight != y->e.weight)
+        return x->e.weight > y->e.weight ? -1 : 1;
+    if (x->e.conns != y->e.conns)
+        return x->e.conns < y->e.conns ? -1 : 1;
+    return strcmp(x->e.id, y->e.id);
 }
 
-static int addr_port(const char *addr)
+/* The port goim's NodesReply names; 0 when the comet has no usable address of that kind. */
+static int port_of(const char *addr)
 {
-    const char *colon = strrchr(addr, ':');
-    return colon ? atoi(colon + 1) : 0;
+    int port = addr_port_of(addr);
+    return port > 0 ? port : 0;
 }
 
 json_t *logic_online_weighted(const logic_online_t *o, const char *platform, int64_t heartbeat_ms)
@@ -254,18 +263,18 @@ json_t *logic_online_weighted(const logic_online_t *o, const char *platform, int
     logic_online_comet_t **order = xcalloc(o->n + 1, sizeof(*order));
     size_t n = 0;
     for (size_t i = 0; i < o->n; i++)
-        if (o->comets[i]->weight > 0)
+        if (o->comets[i]->e.weight > 0)
             order[n++] = o->comets[i];
     qsort(order, n, sizeof(*order), weighted_cmp);
     json_t *nodes = json_array();
     for (size_t i = 0; i < n; i++) {
-        const char *addr = web ? order[i]->ws : order[i]->tcp;
+        const char *addr = web ? order[i]->e.ws : order[i]->e.tcp;
         if (addr[0] != '\0')
             json_array_append_new(nodes, json_string(addr));
     }
     json_t *out = json_pack(
         "{s:s,s:i,s:i,s:i,s:I,s:i,s:{s:i,s:i,s:f,s:f},s:o}", "domain", "", "tcp_port",
-        n ? addr_port(order[0]->tcp) : 0, "ws_port", n ? addr_port(order[0]->ws) : 0, "wss_port", 0,
+        n ? port_of(order[0]->e.tcp) : 0, "ws_port", n ? port_of(order[0]->e.ws) : 0, "wss_port", 0,
         "heartbeat", (json_int_t)(heartbeat_ms / 1000), "heartbeat_max", 3, "backoff", "max_delay",
         300, "base_delay", 3, "factor", 1.8, "jitter", 0.3, "nodes", nodes);
     free(order);

@@ -14,7 +14,6 @@
 #include "logic_inbox.h"
 #include "logic_params.h"
 #include "logic_router.h"
-#include "logic_server.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -30,8 +29,42 @@ typedef struct envelope_s {
     size_t n, cap;
 } envelope_t;
 
+/* Owned by logic_server; freed by logic_push_free. */
+struct logic_push_s {
+    const logic_ctx_t *ctx;
+    uint64_t accepted, failed;       /* push requests */
+    uint64_t produced, kafka_failed; /* envelopes */
+    int kafka_state;                 /* logic_push_kafka_state */
+};
+
+logic_push_t *logic_push_new(const logic_ctx_t *ctx)
+{
+    logic_push_t *m = xcalloc(1, sizeof(*m));
+    m->ctx = ctx;
+    return m;
+}
+
+void logic_push_free(logic_push_t *m)
+{
+    free(m);
+}
+
+int logic_push_kafka_state(const logic_push_t *m)
+{
+    return m->kafka_state;
+}
+
+void logic_push_metrics(const logic_push_t *m, json_t *out)
+{
+    json_object_set_new(out, "pushes_accepted", json_integer((json_int_t)m->accepted));
+    json_object_set_new(out, "pushes_failed", json_integer((json_int_t)m->failed));
+    json_object_set_new(out, "kafka_produced", json_integer((json_int_t)m->produced));
+    json_object_set_new(out, "kafka_failed", json_integer((json_int_t)m->kafka_failed));
+}
+
+/* One push request on its way. */
 typedef struct push_s {
-    logic_server_t *s;
+    logic_push_t *m;
     logic_push_req_t req;
     logic_push_cb cb;
     void *arg;
@@ -78,14 +111,13 @@ static void push_free(push_t *p)
 
 static void push_finish(push_t *p)
 {
-    logic_metrics_t *m = &p->s->metrics;
     json_t *data = NULL;
     if (p->status == 0) {
-        m->pushes_accepted++;
+        p->m->accepted++;
         if (p->req.kind == LOGIC_PUSH_MIDS)
             data = mids_data(p);
     } else {
-        m->pushes_failed++;
+        p->m->failed++;
         log_warn_rl("push failed: %s", p->message);
         /* The inbox write is not undone: the users get the message on their next connect or at
          * the next push's gap (docs/delivery.md). A caller that retries sends it twice. */
@@ -104,13 +136,12 @@ static void push_finish(push_t *p)
 static void on_delivered(int status, void *arg)
 {
     push_t *p = arg;
-    logic_server_t *s = p->s;
     if (status == 0) {
-        s->metrics.kafka_produced++;
-        s->kafka_state = 1;
+        p->m->produced++;
+        p->m->kafka_state = 1;
     } else {
-        s->metrics.kafka_failed++;
-        s->kafka_state = -1;
+        p->m->kafka_failed++;
+        p->m->kafka_state = -1;
         push_fail(p, HERALD_EUNAVAIL, "kafka delivery failed: %s", herald_strerror(status));
     }
     if (--p->pending == 0)
@@ -120,7 +151,7 @@ static void on_delivered(int status, void *arg)
 /* Packs and queues one envelope; counts it in pending when queued. */
 static int produce(push_t *p, Herald__PushMsg *m, const char *kafka_key)
 {
-    kafka_producer_t *k = logic_server_kafka(p->s);
+    kafka_producer_t *k = logic_ctx_kafka(p->m->ctx);
     if (k == NULL) {
         push_fail(p, HERALD_EUNAVAIL, "stopping");
         return HERALD_EUNAVAIL;
@@ -137,8 +168,8 @@ static int produce(push_t *p, Herald__PushMsg *m, const char *kafka_key)
         kafka_produce(k, kafka_key, kafka_key ? strlen(kafka_key) : 0, buf, len, on_delivered, p);
     free(buf);
     if (rc != 0) {
-        p->s->metrics.kafka_failed++;
-        p->s->kafka_state = -1;
+        p->m->kafka_failed++;
+        p->m->kafka_state = -1;
         push_fail(p, HERALD_EUNAVAIL, "kafka unavailable (local queue full)");
         return rc;
     }
@@ -264,7 +295,7 @@ static int start_keys(push_t *p)
             envelope_add(envelope_for(&env, &nenv, ""), p->req.keys[i], 0);
         produce_envelopes(p, env, nenv);
     } else {
-        logic_router_t *r = logic_server_router(p->s);
+        logic_router_t *r = logic_ctx_router(p->m->ctx);
         rc = r ? logic_router_get(r, mids, u, on_keys_placed, p) : HERALD_EUNAVAIL;
         if (rc != 0)
             push_fail(p, rc, "router unavailable");
@@ -328,7 +359,7 @@ static void on_stored(int status, const uint64_t *seqs, void *arg)
         /* From here on every user has the message: the placements only decide who gets it now.
          * A placement this Get misses was Put after it, and its Connect reads the backlog after
          * the Put (logic_rpc_connect.c), so that connection finds the message there. */
-        logic_router_t *r = logic_server_router(p->s);
+        logic_router_t *r = logic_ctx_router(p->m->ctx);
         int rc =
             r ? logic_router_get(r, p->req.mids, p->req.nmids, on_mids_placed, p) : HERALD_EUNAVAIL;
         if (rc == 0)
@@ -344,8 +375,8 @@ static int start_mids(push_t *p)
     size_t n = p->req.nmids;
     p->seqs = xcalloc(n, sizeof(*p->seqs));
     p->online = xcalloc(n, 1);
-    int rc = logic_inbox_store(p->s, p->req.mids, n, p->req.operation, p->req.msg, p->req.msg_len,
-                               on_stored, p);
+    int rc = logic_inbox_store(p->m->ctx, p->req.mids, n, p->req.operation, p->req.msg,
+                               p->req.msg_len, on_stored, p);
     if (rc != 0) {
         push_fail(p, HERALD_EUNAVAIL, "redis unavailable");
         return rc;
@@ -369,16 +400,16 @@ static int start_single(push_t *p)
     return produce(p, &m, NULL);
 }
 
-int logic_push_start(logic_server_t *s, logic_push_req_t *req, logic_push_cb cb, void *arg,
-                     char *err, size_t errlen)
+int logic_push_start(logic_push_t *m, logic_push_req_t *req, logic_push_cb cb, void *arg, char *err,
+                     size_t errlen)
 {
-    if (s->stopping) {
+    if (logic_ctx_stopping(m->ctx)) {
         logic_push_req_deinit(req);
         snprintf(err, errlen, "stopping");
         return HERALD_EUNAVAIL;
     }
     push_t *p = xcalloc(1, sizeof(*p));
-    p->s = s;
+    p->m = m;
     p->req = *req;
     memset(req, 0, sizeof(*req));
     p->cb = cb;
@@ -396,7 +427,7 @@ int logic_push_start(logic_server_t *s, logic_push_req_t *req, logic_push_cb cb,
     if (p->pending == 0) { /* nothing in flight: it failed before anything went out */
         int rc = p->status ? p->status : HERALD_EINTERNAL;
         snprintf(err, errlen, "%s", p->message);
-        s->metrics.pushes_failed++;
+        m->failed++;
         push_free(p);
         return rc;
     }

@@ -10,18 +10,25 @@
  *   room  -> one ROOM envelope, Kafka key = room id (order per room)
  *   all   -> one BROADCAST envelope
  * The callback runs once every envelope got its Kafka delivery report (or something failed).
+ * The module counts pushes and deliveries, and remembers whether the last delivery failed.
  * Runs on the loop thread only.
  */
 #ifndef LOGIC_PUSH_H
 #define LOGIC_PUSH_H
 
+#include "logic_ctx.h"
 #include "logic_push_req.h"
 
 #include <jansson.h>
 #include <stddef.h>
 #include <stdint.h>
 
-struct logic_server_s;
+typedef struct logic_push_s logic_push_t;
+
+/* ctx is borrowed and must outlive p; free once no push is in flight (after the backends closed).
+ * Aborts on OOM; free(NULL) is a no-op. */
+logic_push_t *logic_push_new(const logic_ctx_t *ctx);
+void logic_push_free(logic_push_t *p);
 
 /* Outcome of a push. status 0: every envelope was acknowledged by Kafka; `data` is the reply data
  * for the HTTP API (MIDS: [{"mid","seq","online"}]; NULL for the other kinds), a reference the
@@ -35,7 +42,15 @@ typedef void (*logic_push_cb)(int status, const char *message, json_t *data, voi
  * later; or returns HERALD_EUNAVAIL (stopping, or the first backend is unavailable right now:
  * Redis for mids, a router for keys, Kafka's local queue for room and all) with a message in err,
  * and never calls cb. */
-int logic_push_start(struct logic_server_s *s, logic_push_req_t *req, logic_push_cb cb, void *arg,
-                     char *err, size_t errlen);
+int logic_push_start(logic_push_t *p, logic_push_req_t *req, logic_push_cb cb, void *arg, char *err,
+                     size_t errlen);
+
+/* 1 when the last Kafka delivery succeeded, -1 when it failed, 0 before the first one. */
+int logic_push_kafka_state(const logic_push_t *p);
+
+/* Its counters into the metrics object out: pushes_accepted (fully acknowledged by Kafka),
+ * pushes_failed (an error after validation), kafka_produced (envelopes whose delivery report
+ * said success), kafka_failed (envelopes refused at once or with a failed delivery report). */
+void logic_push_metrics(const logic_push_t *p, json_t *out);
 
 #endif

@@ -5,33 +5,57 @@
 #include "daemon.h"
 #include "herald_err.h"
 #include "log.h"
+#include "logic_online.h"
 #include "logic_params.h"
+#include "proto.h"
+#include "redis_keys.h"
+#include "registry.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-int logic_registry_id_ok(const char *id)
+struct logic_registry_load_s;
+
+/* Owned by logic_server; freed by logic_registry_close. */
+struct logic_registry_s {
+    const logic_ctx_t *ctx;
+    uv_timer_t timer;                   /* reload period */
+    struct logic_registry_load_s *load; /* reload waiting on Redis, or NULL */
+    void (*close_cb)(void *arg);
+    void *close_arg;
+};
+
+/* A room id as RenewOnline carries it: what comets accept, and a string jansson takes (valid
+ * UTF-8), since the room counts are kept in JSON objects. */
+static int room_ok(const char *room)
 {
-    size_t len = id ? strlen(id) : 0;
-    return len <= LOGIC_REGISTRY_MAX_ID && logic_params_key_ok(id, len) == 0 ? 0 : HERALD_EINVAL;
+    size_t len = room != NULL ? strlen(room) : 0;
+    if (!proto_room_id_valid(room, len))
+        return 0;
+    json_t *probe = json_stringn(room, len);
+    json_decref(probe);
+    return probe != NULL;
 }
 
-static int renew_valid(const Herald__RenewOnlineReq *req)
+/* The comet of a RenewOnline, validated; NULL when req is not valid. */
+static logic_online_comet_t *renewed_comet(const Herald__RenewOnlineReq *req)
 {
-    if (logic_registry_id_ok(req->server) != 0 || req->weight < 0 || req->conn_count < 0)
-        return HERALD_EINVAL;
-    const char *addrs[] = {req->rpc_addr, req->tcp_addr, req->ws_addr};
-    for (size_t i = 0; i < 3; i++)
-        if (addrs[i] == NULL || strlen(addrs[i]) > LOGIC_REGISTRY_MAX_ADDR)
-            return HERALD_EINVAL;
+    registry_entry_t e;
+    if (registry_entry_init(&e, req->server, req->rpc_addr, req->tcp_addr, req->ws_addr,
+                            req->weight, req->conn_count, daemon_wall_ms()) != 0)
+        return NULL;
+    logic_online_comet_t *c = logic_online_comet_new(&e);
     for (size_t i = 0; i < req->n_rooms; i++) {
         const Herald__RoomCount *rc = req->rooms[i];
-        size_t len = rc && rc->room_id ? strlen(rc->room_id) : 0;
-        if (len == 0 || len > LOGIC_PARAMS_MAX_ROOM || rc->count < 0)
-            return HERALD_EINVAL;
+        if (rc == NULL || !room_ok(rc->room_id) || rc->count < 0) {
+            logic_online_comet_free(c);
+            return NULL;
+        }
+        if (rc->count > 0) /* a duplicate room: the last count wins */
+            json_object_set_new(c->rooms, rc->room_id, json_integer(rc->count));
     }
-    return 0;
+    return c;
 }
 
 typedef struct renew_ctx_s {
@@ -76,61 +100,51 @@ static void send_rooms(redis_t *redis, const char *key, json_t *rooms)
     free(argv);
 }
 
-int logic_registry_renew(logic_online_t *o, const Herald__RenewOnlineReq *req,
+int logic_registry_renew(logic_registry_t *r, const Herald__RenewOnlineReq *req,
                          void (*cb)(int status, void *arg), void *arg)
 {
-    if (renew_valid(req) != 0)
+    logic_online_comet_t *c = renewed_comet(req);
+    char *entry = NULL;
+    if (c == NULL || registry_entry_encode(&c->e, &entry) != 0) {
+        logic_online_comet_free(c);
         return HERALD_EINVAL;
-    logic_online_comet_t *c = xcalloc(1, sizeof(*c));
-    c->id = xstrdup(req->server);
-    c->rpc = xstrdup(req->rpc_addr);
-    c->tcp = xstrdup(req->tcp_addr);
-    c->ws = xstrdup(req->ws_addr);
-    c->weight = req->weight;
-    c->conns = req->conn_count;
-    c->updated_ms = daemon_wall_ms();
-    c->renew_gen = ++o->gen;
-    c->rooms = json_object();
-    for (size_t i = 0; i < req->n_rooms; i++)
-        if (req->rooms[i]->count > 0) /* a duplicate room: the last count wins */
-            json_object_set_new(c->rooms, req->rooms[i]->room_id,
-                                json_integer(req->rooms[i]->count));
-    logic_online_put(o, c);
+    }
+    const char *prefix = r->ctx->conf->redis_prefix;
+    char comets[REDIS_KEY_MAX], online[REDIS_KEY_MAX];
+    redis_key_comets(comets, prefix);
+    redis_key_online(online, prefix, c->e.id);
+    logic_online_renew(r->ctx->online, c); /* the aggregate's from here on: valid until we return */
 
-    redis_t *redis = logic_server_redis(o->s);
-    if (redis == NULL || redis_command(redis, NULL, NULL, "MULTI") != 0)
-        return HERALD_EUNAVAIL;
+    redis_t *redis = logic_ctx_redis(r->ctx);
+    int rc = HERALD_EUNAVAIL;
     /* The connection cannot drop between these calls (nothing runs the loop meanwhile), so once
      * MULTI is queued the rest is too; the transaction keeps readers from seeing the room hash
      * deleted but not yet refilled. */
-    char comets[LOGIC_KEY_MAX], online[LOGIC_KEY_MAX];
-    logic_server_key(o->s, comets, "comets");
-    logic_server_key(o->s, online, "online:%s", c->id);
-    json_t *j = logic_online_comet_json(c);
-    char *entry = json_dumps(j, JSON_COMPACT);
-    json_decref(j);
-    redis_command(redis, NULL, NULL, "HSET %s %s %s", comets, c->id, entry);
+    if (redis != NULL && redis_command(redis, NULL, NULL, "MULTI") == 0) {
+        redis_command(redis, NULL, NULL, "HSET %s %s %s", comets, c->e.id, entry);
+        redis_command(redis, NULL, NULL, "DEL %s", online);
+        if (json_object_size(c->rooms) > 0)
+            send_rooms(redis, online, c->rooms);
+        long long ttl_s = (r->ctx->conf->registry_ttl_ms + 999) / 1000;
+        redis_command(redis, NULL, NULL, "EXPIRE %s %lld", online, ttl_s);
+        renew_ctx_t *ctx = xmalloc(sizeof(*ctx));
+        *ctx = (renew_ctx_t){cb, arg};
+        redis_command(redis, on_renew_exec, ctx, "EXEC");
+        rc = 0;
+    }
     free(entry);
-    redis_command(redis, NULL, NULL, "DEL %s", online);
-    if (json_object_size(c->rooms) > 0)
-        send_rooms(redis, online, c->rooms);
-    long long ttl_s = (o->s->conf->registry_ttl_ms + 999) / 1000;
-    redis_command(redis, NULL, NULL, "EXPIRE %s %lld", online, ttl_s);
-    renew_ctx_t *ctx = xmalloc(sizeof(*ctx));
-    *ctx = (renew_ctx_t){cb, arg};
-    redis_command(redis, on_renew_exec, ctx, "EXEC");
-    return 0;
+    return rc;
 }
 
-void logic_registry_remove(logic_online_t *o, const char *server)
+void logic_registry_remove(logic_registry_t *r, const char *server)
 {
-    logic_online_drop(o, server);
-    redis_t *redis = logic_server_redis(o->s);
+    logic_online_drop(r->ctx->online, server);
+    redis_t *redis = logic_ctx_redis(r->ctx);
     if (redis == NULL)
         return;
-    char comets[LOGIC_KEY_MAX], online[LOGIC_KEY_MAX];
-    logic_server_key(o->s, comets, "comets");
-    logic_server_key(o->s, online, "online:%s", server);
+    char comets[REDIS_KEY_MAX], online[REDIS_KEY_MAX];
+    redis_key_comets(comets, r->ctx->conf->redis_prefix);
+    redis_key_online(online, r->ctx->conf->redis_prefix, server);
     redis_command(redis, NULL, NULL, "HDEL %s %s", comets, server);
     redis_command(redis, NULL, NULL, "DEL %s", online);
 }
@@ -143,9 +157,9 @@ typedef struct load_slot_s {
 } load_slot_t;
 
 /* One reload in flight: HGETALL comets, then HGETALL online:<id> per live comet. Owned by itself:
- * freed when its last reply arrived, also after logic_online_close abandoned it (o == NULL). */
+ * freed when its last reply arrived, also after logic_registry_close abandoned it (r == NULL). */
 typedef struct logic_registry_load_s {
-    logic_online_t *o;
+    logic_registry_t *r;
     uint64_t since_gen;
     logic_online_comet_t **loaded;
     size_t n;
@@ -165,11 +179,11 @@ static void load_free(load_t *l)
 
 static void load_finish(load_t *l)
 {
-    logic_online_t *o = l->o;
-    if (o != NULL) {
-        o->load = NULL;
+    logic_registry_t *r = l->r;
+    if (r != NULL) {
+        r->load = NULL;
         if (!l->failed) {
-            logic_online_replace(o, l->loaded, l->n, l->since_gen);
+            logic_online_replace(r->ctx->online, l->loaded, l->n, l->since_gen);
             l->loaded = NULL; /* taken over */
             l->n = 0;
         }
@@ -190,81 +204,67 @@ static void on_load_rooms(int status, const redis_reply_t *reply, void *arg)
     load_t *l = slot->load;
     if (status != 0 || redis_reply_type(reply) != REDIS_REPLY_T_ARRAY) {
         l->failed = 1;
-    } else if (l->o != NULL) {
+    } else if (l->r != NULL) {
         json_t *rooms = l->loaded[slot->i]->rooms;
         for (size_t i = 0; i + 1 < redis_reply_count(reply); i += 2) {
             const char *room = reply_str(redis_reply_element(reply, i));
             const char *count = reply_str(redis_reply_element(reply, i + 1));
             long long v;
             char err[64];
+            /* A room jansson refuses (not UTF-8) is left out, as an unreadable count is. */
             if (room != NULL && count != NULL &&
-                logic_params_int(count, "count", 1, INT32_MAX, &v, err, sizeof(err)) == 0)
-                json_object_set_new(rooms, room, json_integer(v));
+                logic_params_int(count, "count", 1, INT32_MAX, &v, err, sizeof(err)) == 0 &&
+                json_object_set_new(rooms, room, json_integer(v)) != 0)
+                log_warn_rl("registry: an unreadable room of comet %s is ignored",
+                            l->loaded[slot->i]->e.id);
         }
     }
     if (--l->pending == 0)
         load_finish(l);
 }
 
-/* Parses one registry entry; NULL when it is not a JSON object. */
-static logic_online_comet_t *comet_parse(const char *id, const char *text)
+/* Deletes a dead or unreadable entry and its room counts. */
+static void delete_entry(redis_t *redis, const char *prefix, const char *id)
 {
-    json_t *j = json_loads(text, 0, NULL);
-    if (!json_is_object(j)) {
-        json_decref(j);
-        return NULL;
-    }
-    logic_online_comet_t *c = xcalloc(1, sizeof(*c));
-    const char *s;
-    c->id = xstrdup(id);
-    c->rpc = xstrdup((s = json_string_value(json_object_get(j, "rpc"))) ? s : "");
-    c->tcp = xstrdup((s = json_string_value(json_object_get(j, "tcp"))) ? s : "");
-    c->ws = xstrdup((s = json_string_value(json_object_get(j, "ws"))) ? s : "");
-    c->weight = json_integer_value(json_object_get(j, "weight"));
-    c->conns = json_integer_value(json_object_get(j, "conns"));
-    c->updated_ms = json_integer_value(json_object_get(j, "updated_ms"));
-    c->rooms = json_object();
-    json_decref(j);
-    return c;
+    char comets[REDIS_KEY_MAX], online[REDIS_KEY_MAX];
+    redis_key_comets(comets, prefix);
+    redis_key_online(online, prefix, id);
+    redis_command(redis, NULL, NULL, "HDEL %s %s", comets, id);
+    redis_command(redis, NULL, NULL, "DEL %s", online);
 }
 
 static void on_load_comets(int status, const redis_reply_t *reply, void *arg)
 {
     load_t *l = arg;
-    redis_t *redis = l->o ? logic_server_redis(l->o->s) : NULL;
+    redis_t *redis = l->r ? logic_ctx_redis(l->r->ctx) : NULL;
     if (redis == NULL || status != 0 || redis_reply_type(reply) != REDIS_REPLY_T_ARRAY) {
         l->failed = 1;
         load_finish(l);
         return;
     }
-    logic_server_t *s = l->o->s;
-    char comets[LOGIC_KEY_MAX], online[LOGIC_KEY_MAX];
-    logic_server_key(s, comets, "comets");
-    int64_t oldest = daemon_wall_ms() - s->conf->registry_ttl_ms;
-    size_t pairs = redis_reply_count(reply) / 2;
-    l->loaded = xcalloc(pairs + 1, sizeof(*l->loaded));
-    for (size_t i = 0; i < pairs; i++) {
-        const char *id = reply_str(redis_reply_element(reply, 2 * i));
-        const char *text = reply_str(redis_reply_element(reply, 2 * i + 1));
-        if (id == NULL || logic_registry_id_ok(id) != 0)
-            continue;
-        logic_online_comet_t *c = text ? comet_parse(id, text) : NULL;
-        if (c == NULL || c->updated_ms < oldest) {
-            log_info("registry: comet %s removed (%s)", id,
-                     c ? "no RenewOnline within registry.ttl" : "unreadable entry");
-            logic_server_key(s, online, "online:%s", id);
-            redis_command(redis, NULL, NULL, "HDEL %s %s", comets, id);
-            redis_command(redis, NULL, NULL, "DEL %s", online);
-            logic_online_comet_free(c);
+    const logic_conf_t *conf = l->r->ctx->conf;
+    int64_t now = daemon_wall_ms();
+    size_t count = registry_reply_count(reply);
+    l->loaded = xcalloc(count + 1, sizeof(*l->loaded));
+    for (size_t i = 0; i < count; i++) {
+        registry_entry_t e;
+        int bad = registry_reply_entry(reply, i, &e) != 0;
+        if (e.id[0] == '\0')
+            continue; /* not even an id: nothing to delete it by */
+        if (bad || registry_entry_stale(&e, now, conf->registry_ttl_ms)) {
+            log_info("registry: comet %s removed (%s)", e.id,
+                     bad ? "unreadable entry" : "no RenewOnline within registry.ttl");
+            delete_entry(redis, conf->redis_prefix, e.id);
             continue;
         }
-        l->loaded[l->n++] = c;
+        l->loaded[l->n++] = logic_online_comet_new(&e);
     }
     l->slots = xcalloc(l->n + 1, sizeof(*l->slots));
     l->pending = 1; /* hold until every HGETALL is out */
     for (size_t i = 0; i < l->n; i++) {
+        char online[REDIS_KEY_MAX];
         l->slots[i] = (load_slot_t){l, i};
-        logic_server_key(s, online, "online:%s", l->loaded[i]->id);
+        redis_key_online(online, conf->redis_prefix, l->loaded[i]->e.id);
         if (redis_command(redis, on_load_rooms, &l->slots[i], "HGETALL %s", online) == 0)
             l->pending++;
         else
@@ -276,32 +276,49 @@ static void on_load_comets(int status, const redis_reply_t *reply, void *arg)
 
 static void on_reload_tick(uv_timer_t *t)
 {
-    logic_online_t *o = t->data;
-    redis_t *redis = logic_server_redis(o->s);
-    if (o->load != NULL || redis == NULL || !redis_connected(redis))
+    logic_registry_t *r = t->data;
+    redis_t *redis = logic_ctx_redis(r->ctx);
+    if (r->load != NULL || redis == NULL || !redis_connected(redis))
         return; /* the previous reload is still waiting, or Redis is away: try next period */
     load_t *l = xcalloc(1, sizeof(*l));
-    l->o = o;
-    l->since_gen = o->gen;
-    char comets[LOGIC_KEY_MAX];
-    logic_server_key(o->s, comets, "comets");
+    l->r = r;
+    l->since_gen = logic_online_gen(r->ctx->online);
+    char comets[REDIS_KEY_MAX];
+    redis_key_comets(comets, r->ctx->conf->redis_prefix);
     if (redis_command(redis, on_load_comets, l, "HGETALL %s", comets) != 0) {
         free(l);
         return;
     }
-    o->load = l;
+    r->load = l;
 }
 
-void logic_registry_start(logic_online_t *o)
+logic_registry_t *logic_registry_new(const logic_ctx_t *ctx)
 {
-    uv_timer_start(&o->timer, on_reload_tick, 0, (uint64_t)o->s->conf->registry_refresh_ms);
+    logic_registry_t *r = xcalloc(1, sizeof(*r));
+    r->ctx = ctx;
+    uv_timer_init(ctx->loop, &r->timer);
+    r->timer.data = r;
+    uv_timer_start(&r->timer, on_reload_tick, 0, (uint64_t)ctx->conf->registry_refresh_ms);
+    return r;
 }
 
-void logic_registry_stop(logic_online_t *o)
+static void on_timer_closed(uv_handle_t *h)
 {
-    uv_timer_stop(&o->timer);
-    if (o->load != NULL) {
-        o->load->o = NULL;
-        o->load = NULL;
+    logic_registry_t *r = h->data;
+    void (*cb)(void *) = r->close_cb;
+    void *arg = r->close_arg;
+    free(r);
+    if (cb != NULL)
+        cb(arg);
+}
+
+void logic_registry_close(logic_registry_t *r, void (*cb)(void *arg), void *arg)
+{
+    r->close_cb = cb;
+    r->close_arg = arg;
+    if (r->load != NULL) {
+        r->load->r = NULL;
+        r->load = NULL;
     }
+    uv_close((uv_handle_t *)&r->timer, on_timer_closed);
 }

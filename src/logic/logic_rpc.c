@@ -2,8 +2,8 @@
  * ServerDown. */
 #include "logic_rpc.h"
 
+#include "addr.h"
 #include "buf.h"
-#include "conf.h"
 #include "herald.pb-c.h"
 #include "herald_err.h"
 #include "log.h"
@@ -13,25 +13,56 @@
 #include "logic_params.h"
 #include "logic_registry.h"
 #include "logic_router.h"
+#include "registry.h"
 #include "rpc_methods.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+/* Owned by logic_server; freed by logic_rpc_close. */
+struct logic_rpc_s {
+    const logic_ctx_t *ctx;
+    rpc_server_t *srv;
+    uint64_t counters[LOGIC_RPC_COUNTERS];
+    void (*close_cb)(void *arg);
+    void *close_arg;
+};
+
+static const char *const counter_names[LOGIC_RPC_COUNTERS] = {
+    "connects", "connect_failures", "disconnects", "heartbeats",   "renew_onlines",
+    "receives", "receive_failures", "acks",        "server_downs", "fetches",
+};
+
+const logic_ctx_t *logic_rpc_ctx(const logic_rpc_t *r)
+{
+    return r->ctx;
+}
+
+void logic_rpc_count(logic_rpc_t *r, logic_rpc_counter_t which)
+{
+    r->counters[which]++;
+}
+
+void logic_rpc_metrics(const logic_rpc_t *r, json_t *out)
+{
+    for (size_t i = 0; i < LOGIC_RPC_COUNTERS; i++)
+        json_object_set_new(out, counter_names[i], json_integer((json_int_t)r->counters[i]));
+}
+
 typedef struct call_ctx_s {
     rpc_call_t *call;
-    logic_server_t *s;
+    const logic_ctx_t *ctx;
     Herald__Placement placement; /* Heartbeat: strings are heap copies */
     char **rooms;                /* RenewOnline: the rooms the comet asked about */
     size_t nrooms;
 } call_ctx_t;
 
-static call_ctx_t *ctx_new(rpc_call_t *call, logic_server_t *s)
+static call_ctx_t *ctx_new(rpc_call_t *call, const logic_ctx_t *ctx)
 {
     call_ctx_t *c = xcalloc(1, sizeof(*c));
     c->call = call;
-    c->s = s;
+    c->ctx = ctx;
     return c;
 }
 
@@ -49,7 +80,7 @@ static void ctx_free(call_ctx_t *c)
 static int placement_ok(int64_t mid, const char *key, const char *server)
 {
     return mid >= 0 && key != NULL && logic_params_key_ok(key, strlen(key)) == 0 &&
-           logic_registry_id_ok(server) == 0;
+           registry_id_ok(server) == 0;
 }
 
 /* Sends `method` for (mid, key, server) to its router; reply_cb gets ctx. Answers the call with
@@ -58,7 +89,7 @@ static void placement_call(call_ctx_t *c, uint16_t method, const ProtobufCMessag
                            const ProtobufCMessageDescriptor *desc, int64_t mid,
                            logic_router_reply_cb cb)
 {
-    logic_router_t *r = logic_server_router(c->s);
+    logic_router_t *r = logic_ctx_router(c->ctx);
     int rc = r ? logic_router_call(r, mid, method, req, desc, cb, c) : HERALD_EUNAVAIL;
     if (rc != 0) {
         rpc_reply_error(c->call, rc, "router unavailable");
@@ -83,26 +114,27 @@ static void on_del(int status, const ProtobufCMessage *reply, void *arg)
 
 static void on_disconnect(rpc_call_t *call, const ProtobufCMessage *msg, void *arg)
 {
-    logic_server_t *s = arg;
+    logic_rpc_t *r = arg;
     const Herald__DisconnectReq *req = (const Herald__DisconnectReq *)msg;
     if (!placement_ok(req->mid, req->key, req->server)) {
         rpc_reply_error(call, HERALD_EINVAL, "bad placement");
         return;
     }
-    s->metrics.disconnects++;
+    logic_rpc_count(r, LOGIC_RPC_DISCONNECTS);
     /* A client that never acks resumes from what its last connection was written: the position
      * of its device (the acked one wins when both exist, see logic_inbox.h). */
     if (req->last_seq > 0 && req->last_seq <= INT64_MAX && req->device != NULL &&
         req->device[0] != '\0' && logic_params_key_ok(req->device, strlen(req->device)) == 0)
-        logic_inbox_position(s, "sent", req->mid, req->device, req->last_seq, NULL, NULL);
-    logic_login_disconnected(s, req->mid, req->key, req->server);
+        logic_inbox_position(r->ctx, LOGIC_INBOX_SENT, req->mid, req->device, req->last_seq, NULL,
+                             NULL);
+    logic_login_disconnected(r->ctx->login, req->mid, req->key, req->server);
     Herald__Placement pl = HERALD__PLACEMENT__INIT;
     pl.mid = req->mid;
     pl.key = req->key;
     pl.server = req->server;
     Herald__DelReq del = HERALD__DEL_REQ__INIT;
     del.placement = &pl;
-    placement_call(ctx_new(call, s), RPC_ROUTER_DEL, (const ProtobufCMessage *)&del,
+    placement_call(ctx_new(call, r->ctx), RPC_ROUTER_DEL, (const ProtobufCMessage *)&del,
                    &herald__del_reply__descriptor, req->mid, on_del);
 }
 
@@ -127,7 +159,7 @@ static void on_renew(int status, const ProtobufCMessage *reply, void *arg)
     }
     /* A router that restarted has lost its placements; the heartbeat of a live connection puts
      * it back, so pushes reach it again within one heartbeat interval. */
-    logic_router_t *r = logic_server_router(c->s);
+    logic_router_t *r = logic_ctx_router(c->ctx);
     if (!((const Herald__RenewReply *)reply)->has && r != NULL) {
         Herald__PutReq put = HERALD__PUT_REQ__INIT;
         put.placement = &c->placement;
@@ -141,14 +173,14 @@ static void on_renew(int status, const ProtobufCMessage *reply, void *arg)
 
 static void on_heartbeat(rpc_call_t *call, const ProtobufCMessage *msg, void *arg)
 {
-    logic_server_t *s = arg;
+    logic_rpc_t *r = arg;
     const Herald__HeartbeatReq *req = (const Herald__HeartbeatReq *)msg;
     if (!placement_ok(req->mid, req->key, req->server)) {
         rpc_reply_error(call, HERALD_EINVAL, "bad placement");
         return;
     }
-    s->metrics.heartbeats++;
-    call_ctx_t *c = ctx_new(call, s);
+    logic_rpc_count(r, LOGIC_RPC_HEARTBEATS);
+    call_ctx_t *c = ctx_new(call, r->ctx);
     Herald__Placement init = HERALD__PLACEMENT__INIT;
     c->placement = init;
     c->placement.mid = req->mid;
@@ -177,7 +209,7 @@ static void on_renewed(int status, void *arg)
         Herald__RoomCount init = HERALD__ROOM_COUNT__INIT;
         counts[i] = init;
         counts[i].room_id = c->rooms[i];
-        int64_t n = logic_online_room_count(c->s->online, c->rooms[i]);
+        int64_t n = logic_online_room_count(c->ctx->online, c->rooms[i]);
         counts[i].count = n > INT32_MAX ? INT32_MAX : (int32_t)n;
         ptrs[i] = &counts[i];
     }
@@ -192,16 +224,16 @@ static void on_renewed(int status, void *arg)
 
 static void on_renew_online(rpc_call_t *call, const ProtobufCMessage *msg, void *arg)
 {
-    logic_server_t *s = arg;
+    logic_rpc_t *r = arg;
     const Herald__RenewOnlineReq *req = (const Herald__RenewOnlineReq *)msg;
-    call_ctx_t *c = ctx_new(call, s);
-    int rc = logic_registry_renew(s->online, req, on_renewed, c);
+    call_ctx_t *c = ctx_new(call, r->ctx);
+    int rc = logic_registry_renew(r->ctx->registry, req, on_renewed, c);
     if (rc != 0) {
         rpc_reply_error(call, rc, rc == HERALD_EINVAL ? "bad RenewOnline" : "redis unavailable");
         ctx_free(c);
         return;
     }
-    s->metrics.renew_onlines++;
+    logic_rpc_count(r, LOGIC_RPC_RENEW_ONLINES);
     c->rooms = xcalloc(req->n_rooms + 1, sizeof(*c->rooms));
     for (size_t i = 0; i < req->n_rooms; i++)
         c->rooms[c->nrooms++] = xstrdup(req->rooms[i]->room_id);
@@ -224,18 +256,19 @@ static void on_servers_cleared(int status, int64_t removed, void *arg)
 
 static void on_server_down(rpc_call_t *call, const ProtobufCMessage *msg, void *arg)
 {
-    logic_server_t *s = arg;
+    logic_rpc_t *r = arg;
     const Herald__ServerDownReq *req = (const Herald__ServerDownReq *)msg;
-    if (logic_registry_id_ok(req->server) != 0) {
+    if (registry_id_ok(req->server) != 0) {
         rpc_reply_error(call, HERALD_EINVAL, "bad server id");
         return;
     }
-    s->metrics.server_downs++;
+    logic_rpc_count(r, LOGIC_RPC_SERVER_DOWNS);
     log_info("comet %s is down: clearing its placements and registry entry", req->server);
-    logic_registry_remove(s->online, req->server);
-    logic_router_t *r = logic_server_router(s);
-    call_ctx_t *c = ctx_new(call, s);
-    int rc = r ? logic_router_del_server(r, req->server, on_servers_cleared, c) : HERALD_EUNAVAIL;
+    logic_registry_remove(r->ctx->registry, req->server);
+    logic_router_t *router = logic_ctx_router(r->ctx);
+    call_ctx_t *c = ctx_new(call, r->ctx);
+    int rc = router ? logic_router_del_server(router, req->server, on_servers_cleared, c)
+                    : HERALD_EUNAVAIL;
     if (rc != 0) {
         rpc_reply_error(call, rc, "routers unavailable");
         ctx_free(c);
@@ -248,7 +281,7 @@ static void on_server_down(rpc_call_t *call, const ProtobufCMessage *msg, void *
 #define GUARDED(name, handler)                                                                     \
     static void name(rpc_call_t *call, const ProtobufCMessage *req, void *arg)                     \
     {                                                                                              \
-        if (((logic_server_t *)arg)->stopping)                                                     \
+        if (logic_ctx_stopping(((logic_rpc_t *)arg)->ctx))                                         \
             rpc_reply_error(call, HERALD_EUNAVAIL, "logic is stopping");                           \
         else                                                                                       \
             handler(call, req, arg);                                                               \
@@ -273,21 +306,45 @@ static const rpc_method_t methods[] = {
     {RPC_LOGIC_FETCH, &herald__fetch_req__descriptor, guard_fetch},
 };
 
-rpc_server_t *logic_rpc_new(logic_server_t *s, char *err, size_t errlen)
+logic_rpc_t *logic_rpc_new(const logic_ctx_t *ctx, char *err, size_t errlen)
 {
-    char *host = NULL;
+    const char *listen = ctx->conf->rpc_listen;
+    char host[ADDR_HOST_MAX];
     int port;
-    if (conf_parse_addr(s->conf->rpc_listen, &host, &port) != 0) {
-        snprintf(err, errlen, "rpc.listen: bad address \"%s\"", s->conf->rpc_listen);
+    if (addr_split(listen, host, &port) != 0) {
+        snprintf(err, errlen, "rpc.listen: bad address \"%s\"", listen);
         return NULL;
     }
-    rpc_server_t *srv = rpc_server_new(s->loop, methods, sizeof(methods) / sizeof(methods[0]), s);
-    int rc = rpc_server_listen(srv, host, port);
-    free(host);
+    logic_rpc_t *r = xcalloc(1, sizeof(*r));
+    r->ctx = ctx;
+    r->srv = rpc_server_new(ctx->loop, methods, sizeof(methods) / sizeof(methods[0]), r);
+    int rc = rpc_server_listen(r->srv, host, port);
     if (rc != 0) {
-        snprintf(err, errlen, "rpc.listen %s: %s", s->conf->rpc_listen, herald_strerror(rc));
-        rpc_server_close(srv, NULL, NULL);
+        snprintf(err, errlen, "rpc.listen %s: %s", listen, herald_strerror(rc));
+        logic_rpc_close(r, NULL, NULL);
         return NULL;
     }
-    return srv;
+    return r;
+}
+
+int logic_rpc_port(const logic_rpc_t *r)
+{
+    return rpc_server_port(r->srv);
+}
+
+static void on_server_closed(void *arg)
+{
+    logic_rpc_t *r = arg;
+    void (*cb)(void *) = r->close_cb;
+    void *cb_arg = r->close_arg;
+    free(r);
+    if (cb != NULL)
+        cb(cb_arg);
+}
+
+void logic_rpc_close(logic_rpc_t *r, void (*cb)(void *arg), void *arg)
+{
+    r->close_cb = cb;
+    r->close_arg = arg;
+    rpc_server_close(r->srv, on_server_closed, r);
 }

@@ -14,10 +14,10 @@
 #include "logic_inbox.h"
 #include "logic_login.h"
 #include "logic_params.h"
-#include "logic_registry.h"
 #include "logic_router.h"
 #include "logic_rpc.h"
 #include "logic_token.h"
+#include "registry.h"
 #include "rpc_methods.h"
 
 #include <stdio.h>
@@ -26,7 +26,8 @@
 
 typedef struct connect_s {
     rpc_call_t *call;
-    logic_server_t *s;
+    logic_rpc_t *r;
+    const logic_ctx_t *ctx;
     logic_body_auth_t auth;
     char *server;
     char key[LOGIC_PARAMS_MAX_KEY + 1];
@@ -48,9 +49,9 @@ static void connect_free(connect_t *c)
 }
 
 /* Answers a refusal in the reply's code (the comet writes it to the client and closes). */
-static void refuse(rpc_call_t *call, logic_server_t *s, int code, const char *message)
+static void refuse(rpc_call_t *call, logic_rpc_t *r, int code, const char *message)
 {
-    s->metrics.connect_failures++;
+    logic_rpc_count(r, LOGIC_RPC_CONNECT_FAILURES);
     log_debug("connect refused (%s): %s", rpc_call_peer(call), message);
     Herald__ConnectReply out = HERALD__CONNECT_REPLY__INIT;
     out.code = code;
@@ -60,7 +61,7 @@ static void refuse(rpc_call_t *call, logic_server_t *s, int code, const char *me
 
 static void connect_refuse(connect_t *c, int code, const char *message)
 {
-    refuse(c->call, c->s, code, message);
+    refuse(c->call, c->r, code, message);
     connect_free(c);
 }
 
@@ -70,7 +71,7 @@ static const char *position_name(const connect_t *c)
 {
     if (c->auth.device != NULL)
         return c->auth.device;
-    if (c->s->conf->auth_mode == LOGIC_AUTH_INSECURE_MID && c->auth.key != NULL)
+    if (c->ctx->conf->auth_mode == LOGIC_AUTH_INSECURE_MID && c->auth.key != NULL)
         return c->auth.key;
     return "";
 }
@@ -83,7 +84,7 @@ static void reply_ok(connect_t *c, const logic_inbox_page_t *page)
     out.room_id = c->auth.room_id ? c->auth.room_id : "";
     out.n_accepts = c->auth.naccepts;
     out.accepts = c->auth.accepts;
-    out.heartbeat_ms = (uint32_t)c->s->conf->heartbeat_ms;
+    out.heartbeat_ms = (uint32_t)c->ctx->conf->heartbeat_ms;
     out.n_kick_keys = c->nkick;
     out.kick_keys = c->kick_keys;
     out.last_seq = page->cur;
@@ -92,8 +93,8 @@ static void reply_ok(connect_t *c, const logic_inbox_page_t *page)
     out.recovered = page->recovered;
     out.device = (char *)position_name(c);
     rpc_reply(c->call, (const ProtobufCMessage *)&out);
-    c->s->metrics.connects++;
-    logic_login_connected(c->s, c->mid, c->key, c->server, c->auth.platform, c->auth.token,
+    logic_rpc_count(c->r, LOGIC_RPC_CONNECTS);
+    logic_login_connected(c->ctx->login, c->mid, c->key, c->server, c->auth.platform, c->auth.token,
                           c->auth.room_id);
     connect_free(c);
 }
@@ -110,7 +111,7 @@ static void on_undo_put(int status, const ProtobufCMessage *reply, void *arg)
 /* The connection will not exist: take its placement back so pushes do not go to it. */
 static void undo_put(connect_t *c)
 {
-    logic_router_t *r = logic_server_router(c->s);
+    logic_router_t *r = logic_ctx_router(c->ctx);
     if (r == NULL)
         return;
     Herald__Placement pl = HERALD__PLACEMENT__INIT;
@@ -143,7 +144,7 @@ static int read_backlog(connect_t *c)
     from.has_after = c->auth.has_last_seq;
     from.after = c->auth.last_seq;
     from.name = position_name(c);
-    return logic_inbox_read(c->s, c->mid, &from, on_backlog, c);
+    return logic_inbox_read(c->ctx, c->mid, &from, on_backlog, c);
 }
 
 static void on_put(int status, const ProtobufCMessage *msg, void *arg)
@@ -165,7 +166,7 @@ static void on_put(int status, const ProtobufCMessage *msg, void *arg)
         if (reply->evicted[i] != NULL && reply->evicted[i]->key != NULL)
             c->kick_keys[c->nkick++] = xstrdup(reply->evicted[i]->key);
     if (c->dup != NULL) /* kick-older: the new connection is placed, the older ones go */
-        logic_login_dup_kick(c->s, c->dup, c->server, &c->kick_keys, &c->nkick);
+        logic_login_dup_kick(c->ctx->login, c->dup, c->server, &c->kick_keys, &c->nkick);
     if (read_backlog(c) != 0) {
         undo_put(c);
         connect_refuse(c, HERALD_EUNAVAIL, "redis unavailable");
@@ -174,7 +175,7 @@ static void on_put(int status, const ProtobufCMessage *msg, void *arg)
 
 static void put_placement(connect_t *c)
 {
-    if (c->s->conf->auth_mode == LOGIC_AUTH_INSECURE_MID && c->auth.key != NULL)
+    if (c->ctx->conf->auth_mode == LOGIC_AUTH_INSECURE_MID && c->auth.key != NULL)
         snprintf(c->key, sizeof(c->key), "%s", c->auth.key); /* a goim client's own key */
     else
         logic_token_conn_key(c->mid, c->key, sizeof(c->key));
@@ -184,7 +185,7 @@ static void put_placement(connect_t *c)
     pl.server = c->server;
     Herald__PutReq put = HERALD__PUT_REQ__INIT;
     put.placement = &pl;
-    logic_router_t *r = logic_server_router(c->s);
+    logic_router_t *r = logic_ctx_router(c->ctx);
     int rc = r ? logic_router_call(r, c->mid, RPC_ROUTER_PUT, (const ProtobufCMessage *)&put,
                                    &herald__put_reply__descriptor, on_put, c)
                : HERALD_EUNAVAIL;
@@ -211,7 +212,7 @@ static void on_duplicate(int status, logic_login_dup_t *dup, void *arg)
  * a refused connection never becomes visible to pushes. */
 static void check_duplicate(connect_t *c)
 {
-    int rc = logic_login_dup_check(c->s, c->mid, c->auth.platform, on_duplicate, c);
+    int rc = logic_login_dup_check(c->ctx->login, c->mid, c->auth.platform, on_duplicate, c);
     if (rc == 1)
         put_placement(c);
     else if (rc != 0)
@@ -232,28 +233,30 @@ static void on_token(int status, int64_t mid, void *arg)
 
 void logic_rpc_connect(rpc_call_t *call, const ProtobufCMessage *msg, void *arg)
 {
-    logic_server_t *s = arg;
+    logic_rpc_t *r = arg;
+    const logic_ctx_t *ctx = logic_rpc_ctx(r);
     const Herald__ConnectReq *req = (const Herald__ConnectReq *)msg;
     char err[200];
-    if (logic_registry_id_ok(req->server) != 0) {
-        refuse(call, s, HERALD_EINVAL, "bad server id");
+    if (registry_id_ok(req->server) != 0) {
+        refuse(call, r, HERALD_EINVAL, "bad server id");
         return;
     }
     connect_t *c = xcalloc(1, sizeof(*c));
     c->call = call;
-    c->s = s;
+    c->r = r;
+    c->ctx = ctx;
     if (logic_body_auth(req->body.data, req->body.len, &c->auth, err, sizeof(err)) != 0) {
         connect_refuse(c, HERALD_EINVAL, err);
         return;
     }
     c->server = xstrdup(req->server);
     if (c->auth.token != NULL) { /* a token is checked in every mode */
-        int rc = logic_token_resolve(s, c->auth.token, on_token, c);
+        int rc = logic_token_resolve(ctx, c->auth.token, on_token, c);
         if (rc != 0)
             connect_refuse(c, rc, "redis unavailable");
         return;
     }
-    if (s->conf->auth_mode != LOGIC_AUTH_INSECURE_MID || !c->auth.has_mid) {
+    if (ctx->conf->auth_mode != LOGIC_AUTH_INSECURE_MID || !c->auth.has_mid) {
         connect_refuse(c, HERALD_EAUTH, "token required");
         return;
     }

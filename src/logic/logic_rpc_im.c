@@ -22,16 +22,13 @@
 
 typedef struct receive_s {
     rpc_call_t *call;
-    logic_server_t *s;
+    logic_rpc_t *r;
     logic_push_req_t preq; /* until handed to the push path */
 } receive_t;
 
-static void receive_reply(rpc_call_t *call, logic_server_t *s, int code, const char *message)
+static void receive_reply(rpc_call_t *call, logic_rpc_t *r, int code, const char *message)
 {
-    if (code == 0)
-        s->metrics.receives++;
-    else
-        s->metrics.receive_failures++;
+    logic_rpc_count(r, code == 0 ? LOGIC_RPC_RECEIVES : LOGIC_RPC_RECEIVE_FAILURES);
     Herald__ReceiveReply out = HERALD__RECEIVE_REPLY__INIT;
     out.code = code;
     out.message = (char *)(code == 0 ? "ok" : message);
@@ -42,45 +39,46 @@ static void on_pushed(int status, const char *message, json_t *data, void *arg)
 {
     receive_t *r = arg;
     json_decref(data); /* the per-user seqs are for HTTP callers; the sender gets code only */
-    receive_reply(r->call, r->s, status, message);
+    receive_reply(r->call, r->r, status, message);
     free(r);
 }
 
 /* Publishes the message event: the envelope receivers get, plus the op. */
-static void publish_event(logic_server_t *s, const logic_push_req_t *preq)
+static void publish_event(const logic_ctx_t *ctx, const logic_push_req_t *preq)
 {
-    if (s->events == NULL)
+    if (ctx->events == NULL)
         return;
     json_t *ev = json_loadb((const char *)preq->msg, preq->msg_len, 0, NULL);
     if (ev == NULL)
         return;
     json_object_set_new(ev, "type", json_string("message"));
     json_object_set_new(ev, "op", json_integer(preq->operation));
-    logic_events_publish(s->events, preq->from_mid, ev);
+    logic_events_publish(ctx->events, preq->from_mid, ev);
 }
 
 /* The sender's name is known (or the sender has no account: null): wrap and push. */
 static void on_sender(int status, int64_t mid, const char *name, void *arg)
 {
     receive_t *r = arg;
+    const logic_ctx_t *ctx = logic_rpc_ctx(r->r);
     (void)mid;
     char err[200];
     if (status != 0 && status != HERALD_ENOTFOUND) {
-        receive_reply(r->call, r->s, status, "redis unavailable");
+        receive_reply(r->call, r->r, status, "redis unavailable");
         logic_push_req_deinit(&r->preq);
         free(r);
         return;
     }
     if (logic_user_wrap(&r->preq, status == 0 ? name : NULL) != 0) {
-        receive_reply(r->call, r->s, HERALD_EINTERNAL, "cannot wrap the message");
+        receive_reply(r->call, r->r, HERALD_EINTERNAL, "cannot wrap the message");
         logic_push_req_deinit(&r->preq);
         free(r);
         return;
     }
-    publish_event(r->s, &r->preq);
-    int rc = logic_push_start(r->s, &r->preq, on_pushed, r, err, sizeof(err));
+    publish_event(ctx, &r->preq);
+    int rc = logic_push_start(ctx->push, &r->preq, on_pushed, r, err, sizeof(err));
     if (rc != 0) {
-        receive_reply(r->call, r->s, rc, err);
+        receive_reply(r->call, r->r, rc, err);
         free(r);
     }
 }
@@ -90,25 +88,25 @@ static void on_sender(int status, int64_t mid, const char *name, void *arg)
  * logic_user_wrap, which names the sender (docs/im.md). */
 void logic_rpc_im_receive(rpc_call_t *call, const ProtobufCMessage *msg, void *arg)
 {
-    logic_server_t *s = arg;
+    logic_rpc_t *rpc = arg;
     const Herald__ReceiveReq *req = (const Herald__ReceiveReq *)msg;
     char err[200];
     if (req->mid < 0 || req->proto == NULL || req->proto->op != OP_SEND_MSG) {
-        receive_reply(call, s, HERALD_EINVAL, "not an OpSendMsg");
+        receive_reply(call, rpc, HERALD_EINVAL, "not an OpSendMsg");
         return;
     }
     logic_push_req_t preq;
     int rc = logic_body_upstream(req->proto->body.data, req->proto->body.len, req->mid,
                                  req->room_id, &preq, err, sizeof(err));
     if (rc != 0) {
-        receive_reply(call, s, rc, err);
+        receive_reply(call, rpc, rc, err);
         return;
     }
     receive_t *r = xmalloc(sizeof(*r));
-    *r = (receive_t){call, s, preq};
-    rc = logic_user_by_mid(s, req->mid, on_sender, r);
+    *r = (receive_t){call, rpc, preq};
+    rc = logic_user_by_mid(logic_rpc_ctx(rpc), req->mid, on_sender, r);
     if (rc != 0) {
-        receive_reply(call, s, rc, "redis unavailable");
+        receive_reply(call, rpc, rc, "redis unavailable");
         logic_push_req_deinit(&r->preq);
         free(r);
     }
@@ -118,7 +116,7 @@ void logic_rpc_im_receive(rpc_call_t *call, const ProtobufCMessage *msg, void *a
 
 typedef struct ack_s {
     rpc_call_t *call;
-    logic_server_t *s;
+    logic_rpc_t *r;
     size_t pending;
     int failed;
 } ack_t;
@@ -129,7 +127,7 @@ static void on_acked(int status, const redis_reply_t *reply, void *arg)
     if (status != 0 || redis_reply_type(reply) != REDIS_REPLY_T_INTEGER)
         a->failed = 1;
     else
-        a->s->metrics.acks++;
+        logic_rpc_count(a->r, LOGIC_RPC_ACKS);
     if (--a->pending > 0)
         return;
     if (a->failed) {
@@ -143,7 +141,7 @@ static void on_acked(int status, const redis_reply_t *reply, void *arg)
 
 void logic_rpc_im_ack(rpc_call_t *call, const ProtobufCMessage *msg, void *arg)
 {
-    logic_server_t *s = arg;
+    logic_rpc_t *r = arg;
     const Herald__AckReq *req = (const Herald__AckReq *)msg;
     if (req->n_acks > ACK_MAX_ENTRIES) {
         rpc_reply_error(call, HERALD_EINVAL, "too many acks");
@@ -167,12 +165,13 @@ void logic_rpc_im_ack(rpc_call_t *call, const ProtobufCMessage *msg, void *arg)
     }
     ack_t *a = xcalloc(1, sizeof(*a));
     a->call = call;
-    a->s = s;
+    a->r = r;
     for (size_t i = 0; i < req->n_acks; i++) {
         const Herald__AckEntry *e = req->acks[i];
         const char *who = e->device && e->device[0] ? e->device : e->key;
         /* Forward only, so a late or repeated ack never moves the position back. */
-        if (logic_inbox_position(s, "ack", e->mid, who, e->seq, on_acked, a) != 0)
+        if (logic_inbox_position(logic_rpc_ctx(r), LOGIC_INBOX_ACK, e->mid, who, e->seq, on_acked,
+                                 a) != 0)
             break; /* only the first can be refused (see logic_push.c): nothing in flight */
         a->pending++;
     }

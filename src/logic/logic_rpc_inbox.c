@@ -26,19 +26,19 @@ static void on_fetched(int status, const logic_inbox_page_t *page, void *arg)
 
 void logic_rpc_inbox_fetch(rpc_call_t *call, const ProtobufCMessage *msg, void *arg)
 {
-    logic_server_t *s = arg;
+    logic_rpc_t *r = arg;
     const Herald__FetchReq *req = (const Herald__FetchReq *)msg;
     if (req->mid < 0 || req->after_seq > INT64_MAX || req->upto_seq > INT64_MAX ||
         (req->upto_seq != 0 && req->upto_seq <= req->after_seq)) {
         rpc_reply_error(call, HERALD_EINVAL, "bad fetch range");
         return;
     }
-    s->metrics.fetches++;
+    logic_rpc_count(r, LOGIC_RPC_FETCHES);
     logic_inbox_from_t from = {0};
     from.has_after = 1;
     from.after = req->after_seq;
     from.upto = req->upto_seq;
-    int rc = logic_inbox_read(s, req->mid, &from, on_fetched, call);
+    int rc = logic_inbox_read(logic_rpc_ctx(r), req->mid, &from, on_fetched, call);
     if (rc != 0)
         rpc_reply_error(call, rc, "redis unavailable");
 }

@@ -1,98 +1,103 @@
-/* logic_server.c - creates logic's backends and listeners, and takes them down in order. */
+/* logic_server.c - builds logic's context (backends, services, listeners) and takes it down in
+ * order. */
 #include "logic_server.h"
 
+#include "addr.h"
 #include "buf.h"
 #include "conf.h"
 #include "herald_err.h"
 #include "log.h"
+#include "logic_admin.h"
 #include "logic_comets.h"
+#include "logic_ctx.h"
 #include "logic_events.h"
 #include "logic_http.h"
 #include "logic_login.h"
 #include "logic_online.h"
+#include "logic_push.h"
+#include "logic_registry.h"
 #include "logic_router.h"
 #include "logic_rpc.h"
+#include "redis_keys.h"
 
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #define KAFKA_FLUSH_MS 5000
-#define PREFIX_MAX 64
 
-int logic_server_key(const logic_server_t *s, char *out, const char *fmt, ...)
-{
-    size_t plen = strlen(s->conf->redis_prefix);
-    memcpy(out, s->conf->redis_prefix, plen);
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(out + plen, LOGIC_KEY_MAX - plen, fmt, ap);
-    va_end(ap);
-    return (int)plen + n;
-}
-
-redis_t *logic_server_redis(logic_server_t *s)
-{
-    return s->stopping ? NULL : s->redis;
-}
-
-struct logic_router_s *logic_server_router(logic_server_t *s)
-{
-    return s->stopping ? NULL : s->router;
-}
-
-kafka_producer_t *logic_server_kafka(logic_server_t *s)
-{
-    return s->stopping ? NULL : s->kafka;
-}
+/* Owned by main (or a test); everything it points to is owned by it and released by
+ * logic_server_close. */
+struct logic_server_s {
+    logic_ctx_t ctx; /* assigned here only; the modules read it */
+    logic_admin_t admin;
+    logic_http_t *http;
+    logic_rpc_t *rpc;
+    int stopping;
+    int closing; /* closes still to finish in the current stage */
+    void (*close_cb)(void *arg);
+    void *close_arg;
+};
 
 static int make_router(logic_server_t *s, char *err, size_t errlen)
 {
     size_t n;
-    char **addrs = conf_list_split(s->conf->router_addrs, &n);
-    s->router = logic_router_new(s->loop, (const char *const *)addrs, n,
-                                 (uint32_t)s->conf->rpc_timeout_ms, err, errlen);
+    char **addrs = conf_list_split(s->ctx.conf->router_addrs, &n);
+    s->ctx.router = logic_router_new(s->ctx.loop, (const char *const *)addrs, n,
+                                     (uint32_t)s->ctx.conf->rpc_timeout_ms, err, errlen);
     conf_list_free(addrs);
-    return s->router ? 0 : HERALD_ECONF;
+    return s->ctx.router ? 0 : HERALD_ECONF;
 }
 
 static int make_backends(logic_server_t *s, char *err, size_t errlen)
 {
-    const logic_conf_t *c = s->conf;
-    if (strlen(c->redis_prefix) > PREFIX_MAX) {
-        snprintf(err, errlen, "redis.prefix: longer than %d bytes", PREFIX_MAX);
+    logic_ctx_t *ctx = &s->ctx;
+    const logic_conf_t *c = ctx->conf;
+    if (strlen(c->redis_prefix) > REDIS_KEY_PREFIX_MAX) {
+        snprintf(err, errlen, "redis.prefix: longer than %d bytes", REDIS_KEY_PREFIX_MAX);
         return HERALD_ECONF;
     }
-    char *host = NULL;
+    char host[ADDR_HOST_MAX];
     int port;
-    if (conf_parse_addr(c->redis_addr, &host, &port) != 0) {
+    if (addr_split(c->redis_addr, host, &port) != 0) {
         snprintf(err, errlen, "redis.addr: bad address \"%s\"", c->redis_addr);
         return HERALD_ECONF;
     }
     char kerr[256] = "";
-    s->kafka = kafka_producer_new(s->loop, c->kafka_brokers, c->kafka_topic, kerr, sizeof(kerr));
-    if (s->kafka == NULL) {
+    ctx->kafka =
+        kafka_producer_new(ctx->loop, c->kafka_brokers, c->kafka_topic, kerr, sizeof(kerr));
+    if (ctx->kafka == NULL) {
         snprintf(err, errlen, "kafka: %s", kerr);
-        free(host);
         return HERALD_ECONF;
     }
-    if (make_router(s, err, errlen) != 0) {
-        free(host);
+    if (make_router(s, err, errlen) != 0 || logic_login_conf_check(c, err, errlen) != 0)
         return HERALD_ECONF;
-    }
-    if (logic_login_conf_check(c, err, errlen) != 0) {
-        free(host);
+    ctx->events = logic_events_new(ctx, err, errlen);
+    if (ctx->events == NULL && err[0] != '\0')
         return HERALD_ECONF;
-    }
-    s->events = logic_events_new(s, err, errlen);
-    if (s->events == NULL && err[0] != '\0') {
-        free(host);
-        return HERALD_ECONF;
-    }
     /* Redis last: every check that can fail is done, and it connects in the background. */
-    s->redis = redis_new(s->loop, host, port, c->redis_password, (int)c->redis_db);
-    free(host);
+    ctx->redis = redis_new(ctx->loop, host, port, c->redis_password, (int)c->redis_db);
+    return 0;
+}
+
+/* The services over the backends, then the listeners. */
+static int make_services(logic_server_t *s, char *err, size_t errlen)
+{
+    logic_ctx_t *ctx = &s->ctx;
+    ctx->online = logic_online_new();
+    ctx->registry = logic_registry_new(ctx);
+    ctx->comets = logic_comets_new(ctx);
+    ctx->push = logic_push_new(ctx);
+    ctx->login = logic_login_new(ctx);
+    s->admin.ctx = ctx;
+    s->http = logic_http_new(ctx, &logic_admin_ops, &s->admin, err, errlen);
+    if (s->http == NULL)
+        return HERALD_ECONF;
+    s->admin.http = s->http;
+    s->rpc = logic_rpc_new(ctx, err, errlen);
+    if (s->rpc == NULL)
+        return HERALD_ECONF;
+    s->admin.rpc = s->rpc;
     return 0;
 }
 
@@ -100,16 +105,10 @@ logic_server_t *logic_server_new(uv_loop_t *loop, const logic_conf_t *conf, char
                                  size_t errlen)
 {
     logic_server_t *s = xcalloc(1, sizeof(*s));
-    s->loop = loop;
-    s->conf = conf;
-    if (make_backends(s, err, errlen) == 0) {
-        s->online = logic_online_new(s);
-        s->comets = logic_comets_new(s);
-        s->http = logic_http_new(s, err, errlen);
-        if (s->http != NULL)
-            s->rpc = logic_rpc_new(s, err, errlen);
-    }
-    if (s->rpc == NULL) {
+    s->ctx.loop = loop;
+    s->ctx.conf = conf;
+    s->ctx.stopping = &s->stopping;
+    if (make_backends(s, err, errlen) != 0 || make_services(s, err, errlen) != 0) {
         logic_server_close(s, NULL, NULL);
         return NULL;
     }
@@ -117,7 +116,7 @@ logic_server_t *logic_server_new(uv_loop_t *loop, const logic_conf_t *conf, char
         log_warn("auth.mode = insecure-mid: clients may claim any user id without a token "
                  "(for goim clients and benchmarks only)");
     log_info("ready: http port %d, rpc port %d, %zu router(s), kafka %s topic %s",
-             logic_http_port(s->http), rpc_server_port(s->rpc), logic_router_count(s->router),
+             logic_http_port(s->http), logic_rpc_port(s->rpc), logic_router_count(s->ctx.router),
              conf->kafka_brokers, conf->kafka_topic);
     return s;
 }
@@ -129,19 +128,23 @@ int logic_server_http_port(const logic_server_t *s)
 
 int logic_server_rpc_port(const logic_server_t *s)
 {
-    return rpc_server_port(s->rpc);
+    return logic_rpc_port(s->rpc);
 }
 
+/* Last: what is left is memory nothing refers to any more. */
 static void finish(logic_server_t *s)
 {
     void (*cb)(void *) = s->close_cb;
     void *arg = s->close_arg;
+    logic_login_free(s->ctx.login);
+    logic_push_free(s->ctx.push);
+    logic_online_free(s->ctx.online);
     free(s);
     if (cb != NULL)
         cb(arg);
 }
 
-/* Second stage: the aggregate and the RPC server (nothing uses them any more). */
+/* Second stage: the services that may still have had work on the backends. */
 static void on_last_closed(void *arg)
 {
     logic_server_t *s = arg;
@@ -156,20 +159,21 @@ static void on_backend_closed(void *arg)
     logic_server_t *s = arg;
     if (--s->closing > 0)
         return;
+    logic_ctx_t *ctx = &s->ctx;
     s->closing = 1; /* hold, as below */
-    if (s->online != NULL) {
+    if (ctx->registry != NULL) {
         s->closing++;
-        logic_online_close(s->online, on_last_closed, s);
-        s->online = NULL;
+        logic_registry_close(ctx->registry, on_last_closed, s);
+        ctx->registry = NULL;
     }
-    if (s->comets != NULL) {
+    if (ctx->comets != NULL) {
         s->closing++;
-        logic_comets_close(s->comets, on_last_closed, s);
-        s->comets = NULL;
+        logic_comets_close(ctx->comets, on_last_closed, s);
+        ctx->comets = NULL;
     }
     if (s->rpc != NULL) {
         s->closing++;
-        rpc_server_close(s->rpc, on_last_closed, s);
+        logic_rpc_close(s->rpc, on_last_closed, s);
         s->rpc = NULL;
     }
     on_last_closed(s);
@@ -177,6 +181,7 @@ static void on_backend_closed(void *arg)
 
 void logic_server_close(logic_server_t *s, void (*cb)(void *arg), void *arg)
 {
+    logic_ctx_t *ctx = &s->ctx;
     s->stopping = 1; /* from now on no module starts backend work; RPC calls are refused */
     s->close_cb = cb;
     s->close_arg = arg;
@@ -188,19 +193,21 @@ void logic_server_close(logic_server_t *s, void (*cb)(void *arg), void *arg)
     }
     /* Deliveries in flight end here (their pushes answer their callers); pushes still waiting
      * on Redis or a router then find no Kafka and fail as "stopping". */
-    if (s->kafka != NULL) {
-        kafka_producer_free(s->kafka, KAFKA_FLUSH_MS);
-        s->kafka = NULL;
+    if (ctx->kafka != NULL) {
+        kafka_producer_free(ctx->kafka, KAFKA_FLUSH_MS);
+        ctx->kafka = NULL;
     }
-    logic_events_free(s->events, KAFKA_FLUSH_MS);
-    s->events = NULL;
-    if (s->router != NULL) {
+    logic_events_free(ctx->events, KAFKA_FLUSH_MS);
+    ctx->events = NULL;
+    if (ctx->router != NULL) {
         s->closing++;
-        logic_router_close(s->router, on_backend_closed, s);
+        logic_router_close(ctx->router, on_backend_closed, s);
+        ctx->router = NULL;
     }
-    if (s->redis != NULL) {
+    if (ctx->redis != NULL) {
         s->closing++;
-        redis_close(s->redis, on_backend_closed, s);
+        redis_close(ctx->redis, on_backend_closed, s);
+        ctx->redis = NULL;
     }
     on_backend_closed(s);
 }

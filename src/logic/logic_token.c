@@ -5,6 +5,7 @@
 #include "herald_err.h"
 #include "log.h"
 #include "logic_params.h"
+#include "redis_keys.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -68,15 +69,15 @@ static void on_issued(int status, const redis_reply_t *reply, void *arg)
     c.cb(ok_reply(status, reply) ? 0 : HERALD_EUNAVAIL, c.mid, c.arg);
 }
 
-int logic_token_issue(logic_server_t *s, int64_t mid, int64_t ttl_s, char *token, logic_token_cb cb,
-                      void *arg)
+int logic_token_issue(const logic_ctx_t *ctx, int64_t mid, int64_t ttl_s, char *token,
+                      logic_token_cb cb, void *arg)
 {
-    redis_t *redis = logic_server_redis(s);
+    redis_t *redis = logic_ctx_redis(ctx);
     if (redis == NULL)
         return HERALD_EUNAVAIL;
     logic_token_random_hex(token, LOGIC_TOKEN_HEX / 2);
-    char key[LOGIC_KEY_MAX];
-    logic_server_key(s, key, "token:%s", token);
+    char key[REDIS_KEY_MAX];
+    redis_key_token(key, ctx->conf->redis_prefix, token);
     token_ctx_t *c = ctx_new(cb, arg, mid);
     if (redis_command(redis, on_issued, c, "SET %s %lld EX %lld", key, (long long)mid,
                       (long long)ttl_s) != 0) {
@@ -97,14 +98,14 @@ static void on_revoked(int status, const redis_reply_t *reply, void *arg)
 }
 
 /* Sends `<verb> <prefix>token:<token>` with a context for cb; done(reply) answers it. */
-static int token_command(logic_server_t *s, const char *verb, const char *token,
+static int token_command(const logic_ctx_t *ctx, const char *verb, const char *token,
                          redis_reply_cb done, logic_token_cb cb, void *arg)
 {
-    redis_t *redis = logic_server_redis(s);
+    redis_t *redis = logic_ctx_redis(ctx);
     if (redis == NULL)
         return HERALD_EUNAVAIL;
-    char key[LOGIC_KEY_MAX];
-    logic_server_key(s, key, "token:%s", token);
+    char key[REDIS_KEY_MAX];
+    redis_key_token(key, ctx->conf->redis_prefix, token);
     token_ctx_t *c = ctx_new(cb, arg, 0);
     if (redis_command(redis, done, c, "%s %s", verb, key) != 0) {
         free(c);
@@ -113,9 +114,9 @@ static int token_command(logic_server_t *s, const char *verb, const char *token,
     return 0;
 }
 
-int logic_token_revoke(logic_server_t *s, const char *token, logic_token_cb cb, void *arg)
+int logic_token_revoke(const logic_ctx_t *ctx, const char *token, logic_token_cb cb, void *arg)
 {
-    return token_command(s, "DEL", token, on_revoked, cb, arg);
+    return token_command(ctx, "DEL", token, on_revoked, cb, arg);
 }
 
 static void on_resolved(int status, const redis_reply_t *reply, void *arg)
@@ -144,7 +145,7 @@ static void on_resolved(int status, const redis_reply_t *reply, void *arg)
         c.cb(0, mid, c.arg);
 }
 
-int logic_token_resolve(logic_server_t *s, const char *token, logic_token_cb cb, void *arg)
+int logic_token_resolve(const logic_ctx_t *ctx, const char *token, logic_token_cb cb, void *arg)
 {
-    return token_command(s, "GET", token, on_resolved, cb, arg);
+    return token_command(ctx, "GET", token, on_resolved, cb, arg);
 }

@@ -4,7 +4,7 @@
 #ifndef LOGIC_TOKEN_H
 #define LOGIC_TOKEN_H
 
-#include "logic_server.h"
+#include "logic_ctx.h"
 
 #include <stddef.h>
 #include <stdint.h>
@@ -29,14 +29,14 @@ typedef void (*logic_token_cb)(int status, int64_t value, void *arg);
 /* Issues a new token for mid valid ttl_s seconds: writes it into token (LOGIC_TOKEN_HEX + 1
  * bytes) at once, SET ... EX in Redis; cb(0 or HERALD_EUNAVAIL, mid). Returns 0 (cb called once
  * later) or HERALD_EUNAVAIL (Redis not connected or stopping; cb never called). */
-int logic_token_issue(logic_server_t *s, int64_t mid, int64_t ttl_s, char *token, logic_token_cb cb,
-                      void *arg);
+int logic_token_issue(const logic_ctx_t *ctx, int64_t mid, int64_t ttl_s, char *token,
+                      logic_token_cb cb, void *arg);
 
 /* Deletes a token; cb(0, 1 if it existed else 0) or cb(HERALD_EUNAVAIL, 0). Returns as issue. */
-int logic_token_revoke(logic_server_t *s, const char *token, logic_token_cb cb, void *arg);
+int logic_token_revoke(const logic_ctx_t *ctx, const char *token, logic_token_cb cb, void *arg);
 
 /* Resolves a token to its mid: cb(0, mid); cb(HERALD_EAUTH, 0) when unknown, expired or not
  * holding a user id; cb(HERALD_EUNAVAIL, 0) when Redis failed. Returns as issue. */
-int logic_token_resolve(logic_server_t *s, const char *token, logic_token_cb cb, void *arg);
+int logic_token_resolve(const logic_ctx_t *ctx, const char *token, logic_token_cb cb, void *arg);
 
 #endif

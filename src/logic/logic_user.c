@@ -4,6 +4,7 @@
 #include "buf.h"
 #include "herald_err.h"
 #include "logic_params.h"
+#include "redis_keys.h"
 
 #include <jansson.h>
 #include <stdio.h>
@@ -85,21 +86,22 @@ static void on_created(int status, const redis_reply_t *reply, void *arg)
     free(c);
 }
 
-int logic_user_create(logic_server_t *s, const char *name, logic_user_cb cb, void *arg)
+int logic_user_create(const logic_ctx_t *ctx, const char *name, logic_user_cb cb, void *arg)
 {
-    redis_t *redis = logic_server_redis(s);
+    redis_t *redis = logic_ctx_redis(ctx);
     if (redis == NULL)
         return HERALD_EUNAVAIL;
-    char kname[LOGIC_KEY_MAX], knext[LOGIC_KEY_MAX], kprefix[LOGIC_KEY_MAX];
-    logic_server_key(s, kname, "username:%s", name);
-    logic_server_key(s, knext, "user:next");
-    logic_server_key(s, kprefix, "user:");
+    const char *prefix = ctx->conf->redis_prefix;
+    char kname[REDIS_KEY_MAX], knext[REDIS_KEY_MAX], kstem[REDIS_KEY_MAX];
+    redis_key_username(kname, prefix, name);
+    redis_key_user_next(knext, prefix);
+    redis_key_user_stem(kstem, prefix);
     uv_timeval64_t now;
     uv_gettimeofday(&now);
     long long created = (long long)now.tv_sec * 1000 + now.tv_usec / 1000;
     user_ctx_t *c = ctx_new(cb, arg, 0, name);
     if (redis_command(redis, on_created, c, "EVAL %s 2 %s %s %s %lld %s", create_script, kname,
-                      knext, name, created, kprefix) != 0) {
+                      knext, name, created, kstem) != 0) {
         free(c);
         return HERALD_EUNAVAIL;
     }
@@ -121,13 +123,13 @@ static void on_by_name(int status, const redis_reply_t *reply, void *arg)
     free(c);
 }
 
-int logic_user_by_name(logic_server_t *s, const char *name, logic_user_cb cb, void *arg)
+int logic_user_by_name(const logic_ctx_t *ctx, const char *name, logic_user_cb cb, void *arg)
 {
-    redis_t *redis = logic_server_redis(s);
+    redis_t *redis = logic_ctx_redis(ctx);
     if (redis == NULL)
         return HERALD_EUNAVAIL;
-    char key[LOGIC_KEY_MAX];
-    logic_server_key(s, key, "username:%s", name);
+    char key[REDIS_KEY_MAX];
+    redis_key_username(key, ctx->conf->redis_prefix, name);
     user_ctx_t *c = ctx_new(cb, arg, 0, name);
     if (redis_command(redis, on_by_name, c, "GET %s", key) != 0) {
         free(c);
@@ -149,18 +151,21 @@ static void on_by_mid(int status, const redis_reply_t *reply, void *arg)
     } else {
         memcpy(c->name, v, len);
         c->name[len] = '\0';
-        c->cb(0, c->mid, c->name, c->arg);
+        /* Only logic_user_create writes names; anything else there (another system's bytes,
+         * not even UTF-8 perhaps) would not go into a JSON reply: no such user. */
+        int ok = strlen(c->name) == len && logic_user_name_ok(c->name) == 0;
+        c->cb(ok ? 0 : HERALD_ENOTFOUND, c->mid, ok ? c->name : NULL, c->arg);
     }
     free(c);
 }
 
-int logic_user_by_mid(logic_server_t *s, int64_t mid, logic_user_cb cb, void *arg)
+int logic_user_by_mid(const logic_ctx_t *ctx, int64_t mid, logic_user_cb cb, void *arg)
 {
-    redis_t *redis = logic_server_redis(s);
+    redis_t *redis = logic_ctx_redis(ctx);
     if (redis == NULL)
         return HERALD_EUNAVAIL;
-    char key[LOGIC_KEY_MAX];
-    logic_server_key(s, key, "user:%lld", (long long)mid);
+    char key[REDIS_KEY_MAX];
+    redis_key_user(key, ctx->conf->redis_prefix, mid);
     user_ctx_t *c = ctx_new(cb, arg, mid, NULL);
     if (redis_command(redis, on_by_mid, c, "HGET %s name", key) != 0) {
         free(c);
@@ -186,18 +191,19 @@ static void on_name(int status, const redis_reply_t *reply, void *arg)
     const char *v = status == 0 ? redis_reply_str(reply, &len) : NULL;
     if (status != 0 || redis_reply_type(reply) == REDIS_REPLY_T_ERROR)
         c->failed = 1;
-    json_object_set_new(json_array_get(c->users, c->named++), "name",
-                        v && redis_reply_type(reply) == REDIS_REPLY_T_STRING ? json_stringn(v, len)
-                                                                             : json_null());
+    /* A name that is not UTF-8 (stored by another system: jansson refuses it) shows as null. */
+    json_t *name =
+        v && redis_reply_type(reply) == REDIS_REPLY_T_STRING ? json_stringn(v, len) : NULL;
+    json_object_set_new(json_array_get(c->users, c->named++), "name", name ? name : json_null());
     if (--c->waiting > 0)
         return;
     c->cb(c->failed ? HERALD_EUNAVAIL : 0, c->arg);
     free(c);
 }
 
-int logic_user_names(logic_server_t *s, json_t *users, logic_user_names_cb cb, void *arg)
+int logic_user_names(const logic_ctx_t *ctx, json_t *users, logic_user_names_cb cb, void *arg)
 {
-    redis_t *redis = logic_server_redis(s);
+    redis_t *redis = logic_ctx_redis(ctx);
     if (redis == NULL)
         return HERALD_EUNAVAIL;
     names_ctx_t *c = xcalloc(1, sizeof(*c));
@@ -205,8 +211,8 @@ int logic_user_names(logic_server_t *s, json_t *users, logic_user_names_cb cb, v
     size_t n = json_array_size(users);
     for (size_t i = 0; i < n; i++) {
         json_int_t mid = json_integer_value(json_object_get(json_array_get(users, i), "mid"));
-        char key[LOGIC_KEY_MAX];
-        logic_server_key(s, key, "user:%lld", (long long)mid);
+        char key[REDIS_KEY_MAX];
+        redis_key_user(key, ctx->conf->redis_prefix, mid);
         if (redis_command(redis, on_name, c, "HGET %s name", key) != 0) {
             c->failed = 1; /* only the first can be refused: the connection is down */
             break;
@@ -227,13 +233,16 @@ int logic_user_wrap(logic_push_req_t *req, const char *from_name)
         return HERALD_EINVAL;
     json_t *env = json_object();
     json_object_set_new(env, "from", json_integer(req->from_mid));
-    json_object_set_new(env, "from_name", from_name ? json_string(from_name) : json_null());
+    /* A name another system stored that is not UTF-8 (jansson refuses it) shows as no name. */
+    json_t *name = from_name ? json_string(from_name) : NULL;
+    json_object_set_new(env, "from_name", name ? name : json_null());
+    int rc = 0;
     if (req->kind == LOGIC_PUSH_ROOM)
-        json_object_set_new(env, "to_room", json_string(req->room));
+        rc = json_object_set_new(env, "to_room", json_string(req->room));
     else if (req->kind == LOGIC_PUSH_MIDS && req->nmids == 1)
-        json_object_set_new(env, "to_mid", json_integer(req->mids[0]));
+        rc = json_object_set_new(env, "to_mid", json_integer(req->mids[0]));
     json_object_set_new(env, "msg", msg);
-    char *text = json_dumps(env, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    char *text = rc == 0 ? json_dumps(env, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
     json_decref(env);
     if (text == NULL)
         return HERALD_EINVAL;

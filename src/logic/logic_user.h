@@ -3,6 +3,7 @@
  *   <prefix>user:next        integer, INCR gives the next user id (the first is 1)
  *   <prefix>user:<mid>       hash {name, created (unix ms)}
  *   <prefix>username:<name>  string -> mid
+ * (key names: redis_keys.h).
  *
  * Creation is one Lua script, so two registrations of one name cannot both win. Loop thread only.
  */
@@ -10,7 +11,7 @@
 #define LOGIC_USER_H
 
 #include "logic_push_req.h"
-#include "logic_server.h"
+#include "logic_ctx.h"
 
 #include <jansson.h>
 #include <stddef.h>
@@ -28,13 +29,13 @@ typedef void (*logic_user_cb)(int status, int64_t mid, const char *name, void *a
 /* Registers name (valid per logic_user_name_ok): cb(0, new mid, name), cb(HERALD_EEXIST, 0,
  * NULL) when the name is taken, cb(HERALD_EUNAVAIL, 0, NULL) when Redis failed. Returns 0 (cb
  * called once later) or HERALD_EUNAVAIL (cb never called). */
-int logic_user_create(logic_server_t *s, const char *name, logic_user_cb cb, void *arg);
+int logic_user_create(const logic_ctx_t *ctx, const char *name, logic_user_cb cb, void *arg);
 
 /* Finds a user by name: cb(0, mid, name) or cb(HERALD_ENOTFOUND, 0, NULL). Returns as create. */
-int logic_user_by_name(logic_server_t *s, const char *name, logic_user_cb cb, void *arg);
+int logic_user_by_name(const logic_ctx_t *ctx, const char *name, logic_user_cb cb, void *arg);
 
 /* Finds a user by id: cb(0, mid, name) or cb(HERALD_ENOTFOUND, mid, NULL). Returns as create. */
-int logic_user_by_mid(logic_server_t *s, int64_t mid, logic_user_cb cb, void *arg);
+int logic_user_by_mid(const logic_ctx_t *ctx, int64_t mid, logic_user_cb cb, void *arg);
 
 /* status 0 or HERALD_EUNAVAIL. */
 typedef void (*logic_user_names_cb)(int status, void *arg);
@@ -44,13 +45,14 @@ typedef void (*logic_user_names_cb)(int status, void *arg);
  * users (not empty) is borrowed: the caller keeps it alive until cb. cb(0) once every name is
  * set, cb(HERALD_EUNAVAIL) when Redis failed (names may be missing). Returns 0 (cb called once
  * later) or HERALD_EUNAVAIL (cb never called). */
-int logic_user_names(logic_server_t *s, json_t *users, logic_user_names_cb cb, void *arg);
+int logic_user_names(const logic_ctx_t *ctx, json_t *users, logic_user_names_cb cb, void *arg);
 
 /* Rewrites the body of an upstream push request (made by logic_body_upstream: req->msg is the
  * client's "msg" as JSON) into the envelope receivers get:
  *   {"from":mid,"from_name":"..."|null,"to_mid":N | "to_room":"...","msg":<msg>}
- * so a client shows who wrote it without a lookup. Returns 0, or HERALD_EINVAL when req->msg is
- * not JSON (the request is then unchanged). */
+ * so a client shows who wrote it without a lookup (a from_name that is not UTF-8 shows as null).
+ * Returns 0, or HERALD_EINVAL when req->msg is not JSON or the room is not UTF-8 (the request is
+ * then unchanged). */
 int logic_user_wrap(logic_push_req_t *req, const char *from_name);
 
 #endif

@@ -3,7 +3,7 @@
  * once it is up; a comet that never comes up (or is not in the registry) ends the call with
  * UV_ENOTCONN after its wait; a comet whose registry address changed is dialled at the new one;
  * closing ends waiting calls with UV_ECANCELED and refuses new ones. The registry is an
- * in-memory logic_online_t built by hand. */
+ * online aggregate filled by hand. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -86,12 +86,14 @@ static int start_call(logic_comets_t *cs, const char *id, uint32_t wait_ms, call
                              &herald__room_members_reply__descriptor, wait_ms, 1000, on_reply, c);
 }
 
-static void set_addr(logic_online_comet_t *oc, int port)
+/* Comet "comet-a" renewed with its RPC address at port (as a RenewOnline would). */
+static void set_addr(logic_online_t *online, int port)
 {
     char addr[32];
+    registry_entry_t e;
     snprintf(addr, sizeof(addr), "127.0.0.1:%d", port);
-    free(oc->rpc);
-    oc->rpc = strdup(addr);
+    assert_int_equal(registry_entry_init(&e, "comet-a", addr, "", "", 1, 0, 1), 0);
+    logic_online_renew(online, logic_online_comet_new(&e));
 }
 
 static void on_closed(void *arg)
@@ -108,13 +110,11 @@ static void test_calls(void **state)
 {
     (void)state;
     assert_int_equal(uv_loop_init(&loop), 0);
-    logic_online_comet_t oc = {.id = "comet-a", .rpc = NULL, .tcp = "", .ws = ""};
-    logic_online_comet_t *list[1] = {&oc};
-    logic_online_t online = {.comets = list, .n = 1};
-    logic_server_t s = {.loop = &loop, .online = &online};
+    logic_online_t *online = logic_online_new();
+    logic_ctx_t ctx = {.loop = &loop, .online = online};
     int port1 = test_free_port(), port2 = test_free_port();
-    set_addr(&oc, port1);
-    logic_comets_t *cs = logic_comets_new(&s);
+    set_addr(online, port1);
+    logic_comets_t *cs = logic_comets_new(&ctx);
     call_t c;
 
     /* Nothing listens: the call waits its 300 ms, then UV_ENOTCONN. */
@@ -144,7 +144,7 @@ static void test_calls(void **state)
 
     /* The comet moved: the registry's new address is dialled. */
     rpc_server_t *srv2 = stand_in(port2, 2);
-    set_addr(&oc, port2);
+    set_addr(online, port2);
     assert_int_equal(start_call(cs, "comet-a", WAIT_MS, &c), 0);
     assert_true(test_run_until(&loop, call_done, &c, WAIT_MS));
     assert_int_equal(c.status, 0);
@@ -161,20 +161,21 @@ static void test_calls(void **state)
     rpc_server_close(srv1, NULL, NULL);
     rpc_server_close(srv2, NULL, NULL);
     test_finish_loop(&loop);
-    free(oc.rpc);
+    logic_online_free(online);
 }
 
 static void test_close_unused(void **state)
 {
     (void)state;
     assert_int_equal(uv_loop_init(&loop), 0);
-    logic_online_t online = {0};
-    logic_server_t s = {.loop = &loop, .online = &online};
-    logic_comets_t *cs = logic_comets_new(&s);
+    logic_online_t *online = logic_online_new();
+    logic_ctx_t ctx = {.loop = &loop, .online = online};
+    logic_comets_t *cs = logic_comets_new(&ctx);
     int closed = 0;
     logic_comets_close(cs, on_closed, &closed);
     test_finish_loop(&loop);
     assert_int_equal(closed, 1);
+    logic_online_free(online);
 }
 
 int main(void)

@@ -112,12 +112,15 @@ static void test_refuses_escapes(void **state)
 {
     (void)state;
     static const char *const bad[] = {
-        "/web/../secret.js",  "/web/sub/../../secret.js", "/web/./app.js",
-        "/web//app.js",       "/web/.hidden.js",          "/web/out.js",
-        "/web/dir.js",        "/web/fifo.js",             "/web/sub/",
-        "/web/missing.js",    "/web/notes.txt",           "/web/app",
-        "/web/%2e%2e/x.js",   "/web/sub\\style.css",      "/web/app.js\n",
-        "/web/a b.js",        "/web/..",                  "/web/sub/.",
+        "/web/../secret.js", "/web/sub/../../secret.js",
+        "/web/./app.js",     "/web//app.js",
+        "/web/.hidden.js",   "/web/out.js",
+        "/web/dir.js",       "/web/fifo.js",
+        "/web/sub/",         "/web/missing.js",
+        "/web/notes.txt",    "/web/app",
+        "/web/%2e%2e/x.js",  "/web/sub\\style.css",
+        "/web/app.js\n",     "/web/a b.js",
+        "/web/..",           "/web/sub/.",
     };
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
         expect_rc(g_root, bad[i], HERALD_ENOTFOUND);

@@ -5,8 +5,8 @@
 #include "daemon.h"
 #include "herald_err.h"
 #include "logic_conf.h"
+#include "logic_ctx.h"
 #include "logic_inbox.h"
-#include "logic_server.h"
 #include "redis.h"
 
 #include <arpa/inet.h>
@@ -35,7 +35,8 @@ static test_redis_t redis_server;
 static uv_loop_t loop;
 static uv_timer_t tick;
 static logic_conf_t conf;
-static logic_server_t server; /* only what logic_inbox uses: loop, conf, redis */
+static int stopping;
+static logic_ctx_t server = {.stopping = &stopping}; /* what logic_inbox uses: loop, conf, redis */
 
 /* ------------------------------------------------------------------------------ plumbing */
 
@@ -292,7 +293,7 @@ static void on_position(int status, const redis_reply_t *reply, void *arg)
     *(int *)arg = 1;
 }
 
-static void position(const char *which, int64_t mid, const char *name, uint64_t seq)
+static void position(logic_inbox_pos_t which, int64_t mid, const char *name, uint64_t seq)
 {
     int done = 0;
     assert_int_equal(logic_inbox_position(&server, which, mid, name, seq, on_position, &done), 0);
@@ -312,13 +313,13 @@ static void test_positions(void **state)
     expect_page(c, 0, 0, 4, 1);
     c = read_page(5, 0, 0, NULL, 0);
     expect_page(c, 0, 0, 4, 1);
-    position("sent", 5, "phone", 3);
+    position(LOGIC_INBOX_SENT, 5, "phone", 3);
     c = read_page(5, 0, 0, "phone", 0);
     expect_page(c, 4, 1, 4, 1);
     /* An acked position wins over the written one, and moves forward only. */
-    position("ack", 5, "phone", 1);
-    position("ack", 5, "phone", 2);
-    position("ack", 5, "phone", 1);
+    position(LOGIC_INBOX_ACK, 5, "phone", 1);
+    position(LOGIC_INBOX_ACK, 5, "phone", 2);
+    position(LOGIC_INBOX_ACK, 5, "phone", 1);
     c = read_page(5, 0, 0, "phone", 0);
     assert_int_equal(c->after, 2);
     expect_page(c, 3, 2, 4, 1);
@@ -364,15 +365,15 @@ static void test_unavailable(void **state)
 {
     (void)state;
     int64_t mid = 8;
-    server.stopping = 1;
+    stopping = 1;
     assert_int_equal(
         logic_inbox_store(&server, &mid, 1, 1000, (const uint8_t *)"x", 1, noop_stored, NULL),
         HERALD_EUNAVAIL);
     logic_inbox_from_t from = {0};
     assert_int_equal(logic_inbox_read(&server, mid, &from, on_read, NULL), HERALD_EUNAVAIL);
-    assert_int_equal(logic_inbox_position(&server, "ack", mid, "x", 1, NULL, NULL),
+    assert_int_equal(logic_inbox_position(&server, LOGIC_INBOX_ACK, mid, "x", 1, NULL, NULL),
                      HERALD_EUNAVAIL);
-    server.stopping = 0;
+    stopping = 0;
 }
 
 int main(void)

@@ -16,6 +16,7 @@
 #include "rpc_methods.h"
 
 #include <arpa/inet.h>
+#include <jansson.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -626,6 +627,34 @@ static void test_registry_reload(void **state)
     assert_int_equal(redis_run("HEXISTS %s %s", "herald:comets", "comet-x").integer, 1);
 }
 
+/* RenewOnline with strings that are not UTF-8 (protobuf-c does not check): jansson refuses them,
+ * so an entry holding one cannot be encoded. Each is refused with HERALD_EINVAL before anything
+ * changes, and logic goes on serving (it used to pass json_dumps' NULL to Redis and crash). */
+static void test_renew_online_not_utf8(void **state)
+{
+    (void)state;
+    json_t *d = get_data("/goim/nodes/instances");
+    size_t before = json_array_size(d);
+    json_decref(d);
+    int status;
+    Herald__RenewOnlineReply *rep =
+        renew("comet-\xff", "127.0.0.1:3101", 1, NULL, NULL, 0, &status);
+    assert_null(rep);
+    assert_int_equal(status, HERALD_EINVAL);
+    rep = renew("comet-u", "127.0.0.1:\xc3\x28", 1, NULL, NULL, 0, &status);
+    assert_null(rep);
+    assert_int_equal(status, HERALD_EINVAL);
+    rep = renew("comet-u", "127.0.0.1:3101", 1, (const char *[]){"live://\xe2\x82"},
+                (const int32_t[]){1}, 1, &status);
+    assert_null(rep);
+    assert_int_equal(status, HERALD_EINVAL);
+    /* Still serving, and nothing of it was kept. */
+    d = get_data("/goim/nodes/instances");
+    assert_int_equal(json_array_size(d), before);
+    json_decref(d);
+    assert_int_equal(redis_run("HEXISTS %s %s", "herald:comets", "comet-u").integer, 0);
+}
+
 static int ack(int64_t mid, const char *key, const char *device, uint64_t seq)
 {
     Herald__AckEntry e = HERALD__ACK_ENTRY__INIT, *ptr = &e;
@@ -813,6 +842,7 @@ int main(void)
         cmocka_unit_test(test_tokens_and_connect),
         cmocka_unit_test(test_registry_and_online),
         cmocka_unit_test(test_registry_reload),
+        cmocka_unit_test(test_renew_online_not_utf8),
         cmocka_unit_test(test_ack_keeps_max),
         cmocka_unit_test(test_receive),
         cmocka_unit_test(test_placement_calls_with_router_down),
