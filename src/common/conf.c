@@ -1,5 +1,6 @@
 /* conf.c - table-driven INI configuration: defaults, libinih file, HERALD_* environment. */
 #include "conf.h"
+
 #include "buf.h"
 #include "herald_err.h"
 
@@ -382,34 +383,4 @@ void conf_list_free(char **list)
     for (char **p = list; *p; p++)
         free(*p);
     free(list);
-}
-
-int conf_parse_addr(const char *s, char **host, int *port)
-{
-    const char *h = s, *hend, *p;
-    if (s[0] == '[') {
-        /* "[v6]:port" */
-        h = s + 1;
-        hend = strchr(h, ']');
-        if (hend == NULL || hend[1] != ':')
-            return HERALD_EINVAL;
-        p = hend + 2;
-    } else {
-        hend = strrchr(s, ':');
-        /* An unbracketed IPv6 address is ambiguous: refuse it. */
-        if (hend == NULL || memchr(s, ':', (size_t)(hend - s)) != NULL)
-            return HERALD_EINVAL;
-        p = hend + 1;
-    }
-    if (hend == h)
-        return HERALD_EINVAL;
-    size_t digits = strspn(p, "0123456789");
-    if (digits == 0 || digits > 5 || p[digits] != '\0')
-        return HERALD_EINVAL;
-    long v = strtol(p, NULL, 10);
-    if (v > 65535)
-        return HERALD_EINVAL;
-    *host = xstrndup(h, (size_t)(hend - h));
-    *port = (int)v;
-    return 0;
 }

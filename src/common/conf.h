@@ -50,7 +50,4 @@ void conf_free(const conf_item_t *items, void *target);
 char **conf_list_split(const char *s, size_t *n);
 void conf_list_free(char **list);
 
-/* Splits "host:port" into host (heap string) and port. Returns 0 or HERALD_EINVAL. */
-int conf_parse_addr(const char *s, char **host, int *port);
-
 #endif

@@ -11,7 +11,6 @@
 /* Prints "file:line: assertion failed: expr" and aborts. */
 __attribute__((noreturn)) void herald_assert_fail(const char *expr, const char *file, int line);
 
-#define HERALD_ASSERT(expr)                                                                       \
-    ((expr) ? (void)0 : herald_assert_fail(#expr, __FILE__, __LINE__))
+#define HERALD_ASSERT(expr) ((expr) ? (void)0 : herald_assert_fail(#expr, __FILE__, __LINE__))
 
 #endif

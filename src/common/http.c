@@ -7,6 +7,7 @@
  */
 #include "http.h"
 
+#include "addr.h"
 #include "buf.h"
 #include "herald_err.h"
 #include "log.h"
@@ -472,11 +473,10 @@ int http_server_listen(http_server_t *s, const char *host, int port)
         return UV_EINVAL;
     if (port < 0 || port > 65535)
         return UV_EINVAL;
-    if (uv_ip4_addr(host, port, (struct sockaddr_in *)&ss) != 0) {
-        if (uv_ip6_addr(host, port, (struct sockaddr_in6 *)&ss) != 0)
-            return UV_EINVAL;
+    if (addr_numeric(host, port, &ss) != 0)
+        return UV_EINVAL;
+    if (ss.ss_family == AF_INET6)
         flags |= MHD_USE_IPv6;
-    }
     errno = 0;
     /* The logger goes first so that MHD reports option errors through it too. */
     s->mhd =

@@ -25,7 +25,7 @@ typedef struct list_link_s {
 /* Every member of head, in order; the body must not unlink `l` (use the _SAFE form for that). */
 #define LIST_FOREACH(l, head) for (list_link_t *l = (head)->next; l != (head); l = l->next)
 /* Same, and the body may unlink (and free) `l`. */
-#define LIST_FOREACH_SAFE(l, n, head)                                                             \
+#define LIST_FOREACH_SAFE(l, n, head)                                                              \
     for (list_link_t *l = (head)->next, *n = l->next; l != (head); l = n, n = l->next)
 
 static inline void list_init(list_link_t *head)

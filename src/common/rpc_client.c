@@ -2,6 +2,8 @@
  * pipelined calls, per-call deadlines on one timer, reconnect with backoff. */
 #include "rpc.h"
 
+#include "addr.h"
+
 #include "buf.h"
 #include "herald_err.h"
 #include "log.h"
@@ -459,8 +461,7 @@ rpc_client_t *rpc_client_new(uv_loop_t *loop, const char *name, const char *host
     c->name = xstrdup(name);
     c->host = xstrdup(host);
     c->port = port;
-    c->addr_numeric = uv_ip4_addr(host, port, (struct sockaddr_in *)&c->addr) == 0 ||
-                      uv_ip6_addr(host, port, (struct sockaddr_in6 *)&c->addr) == 0;
+    c->addr_numeric = addr_numeric(host, port, &c->addr) == 0;
     uv_timer_init(loop, &c->retry_timer);
     uv_timer_init(loop, &c->call_timer);
     c->retry_timer.data = c;

@@ -1,6 +1,8 @@
 /* rpc_server.c - the serving side of the internal RPC (rpc.h). */
 #include "rpc.h"
 
+#include "addr.h"
+
 #include "buf.h"
 #include "herald_err.h"
 #include "log.h"
@@ -265,8 +267,7 @@ int rpc_server_listen(rpc_server_t *s, const char *host, int port)
 
     if (port < 0 || port > 65535)
         return UV_EINVAL;
-    if (uv_ip4_addr(host, port, (struct sockaddr_in *)&ss) != 0 &&
-        uv_ip6_addr(host, port, (struct sockaddr_in6 *)&ss) != 0)
+    if (addr_numeric(host, port, &ss) != 0)
         return UV_EINVAL;
     rc = uv_tcp_bind(&s->listener, (const struct sockaddr *)&ss, 0);
     if (rc == 0)
@@ -275,8 +276,7 @@ int rpc_server_listen(rpc_server_t *s, const char *host, int port)
         rc = uv_tcp_getsockname(&s->listener, (struct sockaddr *)&ss, &len);
     if (rc != 0)
         return rc;
-    s->port = ntohs(ss.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port
-                                             : ((struct sockaddr_in *)&ss)->sin_port);
+    s->port = addr_get_port((struct sockaddr *)&ss);
     return 0;
 }
 

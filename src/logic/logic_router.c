@@ -1,6 +1,7 @@
 /* logic_router.c - router clients, shard choice and the batched Get fan-out. */
 #include "logic_router.h"
 
+#include "addr.h"
 #include "buf.h"
 #include "conf.h"
 #include "herald_err.h"
@@ -50,14 +51,13 @@ logic_router_t *logic_router_new(uv_loop_t *loop, const char *const *addrs, size
         return NULL;
     }
     /* Check every address before connecting anything, so a bad list leaves nothing to close. */
-    char *host = NULL;
+    char host[ADDR_HOST_MAX];
     int port;
     for (size_t i = 0; i < n; i++) {
-        if (conf_parse_addr(addrs[i], &host, &port) != 0) {
+        if (addr_split(addrs[i], host, &port) != 0) {
             snprintf(err, errlen, "router.addrs: bad address \"%s\"", addrs[i]);
             return NULL;
         }
-        free(host);
     }
     logic_router_t *r = xcalloc(1, sizeof(*r));
     if (logic_ring_init(&r->ring, addrs, n, LOGIC_RING_VNODES) != 0) {
@@ -72,10 +72,9 @@ logic_router_t *logic_router_new(uv_loop_t *loop, const char *const *addrs, size
     for (size_t i = 0; i < n; i++) {
         char name[300];
         snprintf(name, sizeof(name), "router %s", addrs[i]);
-        conf_parse_addr(addrs[i], &host, &port);
+        addr_split(addrs[i], host, &port);
         r->addrs[i] = xstrdup(addrs[i]);
         r->clients[i] = rpc_client_new(loop, name, host, port);
-        free(host);
     }
     return r;
 }

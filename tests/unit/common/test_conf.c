@@ -289,34 +289,6 @@ static void test_list_split(void **state)
     conf_list_free(NULL);
 }
 
-static void test_parse_addr(void **state)
-{
-    char *host;
-    int port;
-    assert_int_equal(conf_parse_addr("127.0.0.1:3101", &host, &port), 0);
-    assert_string_equal(host, "127.0.0.1");
-    assert_int_equal(port, 3101);
-    free(host);
-    assert_int_equal(conf_parse_addr("localhost:0", &host, &port), 0);
-    assert_string_equal(host, "localhost");
-    assert_int_equal(port, 0);
-    free(host);
-    assert_int_equal(conf_parse_addr("[::1]:80", &host, &port), 0);
-    assert_string_equal(host, "::1");
-    assert_int_equal(port, 80);
-    free(host);
-    assert_int_equal(conf_parse_addr("h:65535", &host, &port), 0);
-    free(host);
-    const char *bad[] = {"h:65536", "h",       "h:",   ":80",   "h:8x",     "h:-1",
-                         "::1:80",  "[::1]80", "[::1", "[]:80", "h:123456", ""};
-    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-        host = NULL;
-        if (conf_parse_addr(bad[i], &host, &port) != HERALD_EINVAL)
-            fail_msg("accepted \"%s\"", bad[i]);
-        assert_null(host);
-    }
-}
-
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -324,7 +296,7 @@ int main(void)
         cmocka_unit_test(test_units),        cmocka_unit_test(test_bool_words),
         cmocka_unit_test(test_errors),       cmocka_unit_test(test_missing_file),
         cmocka_unit_test(test_env_override), cmocka_unit_test(test_bad_default),
-        cmocka_unit_test(test_list_split),   cmocka_unit_test(test_parse_addr),
+        cmocka_unit_test(test_list_split),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

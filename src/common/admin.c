@@ -1,0 +1,130 @@
+/* admin.c - see admin.h. */
+#include "admin.h"
+
+#include "buf.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+/* The admin body is never read: a request carrying more is refused by the adapter. */
+#define ADMIN_MAX_BODY 1024
+
+struct admin_s {
+    http_server_t *http;
+    const admin_ops_t *ops;
+    void *arg;
+    int port;
+    void (*close_cb)(void *arg);
+    void *close_arg;
+};
+
+typedef void (*admin_page_cb)(const admin_ops_t *ops, void *arg, http_request_t *req);
+
+static json_t *or_empty(json_t *data)
+{
+    return data != NULL ? data : json_object();
+}
+
+static void page_health(const admin_ops_t *ops, void *arg, http_request_t *req)
+{
+    http_respond_reply(req, 200, 0, "ok", or_empty(ops->health ? ops->health(arg) : NULL));
+}
+
+static void page_ready(const admin_ops_t *ops, void *arg, http_request_t *req)
+{
+    json_t *data = NULL;
+    int ready = ops->ready ? ops->ready(arg, &data) : 1;
+    if (ready)
+        http_respond_reply(req, 200, 0, "ok", or_empty(data));
+    else
+        http_respond_reply(req, 503, -503, "not ready", or_empty(data));
+}
+
+static void page_metrics(const admin_ops_t *ops, void *arg, http_request_t *req)
+{
+    http_respond_reply(req, 200, 0, "ok", or_empty(ops->metrics ? ops->metrics(arg) : NULL));
+}
+
+static const struct {
+    const char *path;
+    admin_page_cb page;
+} admin_pages[] = {
+    {"/health", page_health},
+    {"/ready", page_ready},
+    {"/metrics", page_metrics},
+};
+
+int admin_route(const admin_ops_t *ops, void *arg, http_request_t *req, const char *prefix)
+{
+    const char *path = http_request_path(req);
+    size_t plen = prefix != NULL ? strlen(prefix) : 0;
+    const char *rest = path;
+    if (plen > 0 && strncmp(path, prefix, plen) == 0)
+        rest = path + plen;
+    for (size_t i = 0; i < sizeof(admin_pages) / sizeof(admin_pages[0]); i++) {
+        if (strcmp(rest, admin_pages[i].path) != 0)
+            continue;
+        const char *method = http_request_method(req);
+        if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0)
+            http_respond_reply(req, 405, -405, "method not allowed", NULL);
+        else
+            admin_pages[i].page(ops, arg, req);
+        return 1;
+    }
+    return 0;
+}
+
+static void on_request(http_request_t *req, void *arg)
+{
+    admin_t *a = arg;
+    if (!admin_route(a->ops, a->arg, req, NULL))
+        http_respond_reply(req, 404, -404, "not found", NULL);
+}
+
+admin_t *admin_new(uv_loop_t *loop, const admin_ops_t *ops, void *arg, const char *host, int port,
+                   int *err)
+{
+    admin_t *a = xcalloc(1, sizeof(*a));
+    a->ops = ops;
+    a->arg = arg;
+    a->http = http_server_new(loop, on_request, a, ADMIN_MAX_BODY);
+    int rc = http_server_listen(a->http, host, port);
+    if (rc != 0) {
+        /* Nothing listens and no request can arrive: closing frees the server at once or on
+         * its next loop turn, with no callback of ours left to run. */
+        http_server_close(a->http, NULL, NULL);
+        free(a);
+        if (err != NULL)
+            *err = rc;
+        return NULL;
+    }
+    a->port = http_server_port(a->http);
+    return a;
+}
+
+int admin_port(const admin_t *a)
+{
+    return a->port;
+}
+
+static void on_http_closed(void *arg)
+{
+    admin_t *a = arg;
+    void (*cb)(void *) = a->close_cb;
+    void *cb_arg = a->close_arg;
+    free(a);
+    if (cb != NULL)
+        cb(cb_arg);
+}
+
+void admin_close(admin_t *a, void (*cb)(void *arg), void *arg)
+{
+    if (a == NULL) {
+        if (cb != NULL)
+            cb(arg);
+        return;
+    }
+    a->close_cb = cb;
+    a->close_arg = arg;
+    http_server_close(a->http, on_http_closed, a);
+}

@@ -1,0 +1,205 @@
+/* test_admin.c - the admin endpoint every daemon serves (src/common/admin.h): /health, /ready
+ * (200/503), /metrics, 404 and 405, over a real loopback socket; and admin_route with a prefix
+ * inside another server. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+
+#include <cmocka.h>
+
+#include "admin.h"
+#include "test_support.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+typedef struct get_s {
+    int port;
+    char request[256];
+    char response[4096];
+    int done;
+    pthread_t thread;
+} get_t;
+
+/* Blocking HTTP/1.0 exchange on its own thread, so the loop thread can serve it. */
+static void *get_main(void *arg)
+{
+    get_t *g = arg;
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in sin = {.sin_family = AF_INET, .sin_port = htons((uint16_t)g->port)};
+    sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (fd >= 0 && connect(fd, (struct sockaddr *)&sin, sizeof(sin)) == 0 &&
+        write(fd, g->request, strlen(g->request)) == (ssize_t)strlen(g->request)) {
+        size_t n = 0;
+        ssize_t r;
+        while (n < sizeof(g->response) - 1 &&
+               (r = read(fd, g->response + n, sizeof(g->response) - 1 - n)) > 0)
+            n += (size_t)r;
+        g->response[n] = '\0';
+    }
+    if (fd >= 0)
+        close(fd);
+    __atomic_store_n(&g->done, 1, __ATOMIC_SEQ_CST);
+    return NULL;
+}
+
+static int get_done(void *arg)
+{
+    return __atomic_load_n(&((get_t *)arg)->done, __ATOMIC_SEQ_CST);
+}
+
+/* Sends "METHOD path" to port while running loop; the raw response lands in out. */
+static void exchange(uv_loop_t *loop, int port, const char *method, const char *path, char *out,
+                     size_t len)
+{
+    get_t g = {.port = port};
+    snprintf(g.request, sizeof(g.request), "%s %s HTTP/1.0\r\nHost: t\r\n\r\n", method, path);
+    assert_int_equal(pthread_create(&g.thread, NULL, get_main, &g), 0);
+    assert_true(test_run_until(loop, get_done, &g, 5000));
+    pthread_join(g.thread, NULL);
+    snprintf(out, len, "%s", g.response);
+}
+
+typedef struct state_s {
+    int ready;
+    int health_calls;
+} state_t;
+
+static json_t *health(void *arg)
+{
+    state_t *st = arg;
+    st->health_calls++;
+    return json_pack("{s:i}", "conns", 7);
+}
+
+static json_t *metrics(void *arg)
+{
+    return json_pack("{s:i}", "pushes", 42);
+}
+
+static int ready(void *arg, json_t **data)
+{
+    state_t *st = arg;
+    *data = json_pack("{s:b}", "redis", st->ready);
+    return st->ready;
+}
+
+static const admin_ops_t ops = {.health = health, .metrics = metrics, .ready = ready};
+
+/* The status line is "HTTP/1.x <status> ..." (the server may answer 1.1 to a 1.0 request). */
+static void expect(const char *resp, int status, const char *body_part)
+{
+    char code[8];
+    snprintf(code, sizeof(code), " %d ", status);
+    if (strncmp(resp, "HTTP/1.", 7) != 0 || strncmp(resp + 8, code, strlen(code)) != 0)
+        fail_msg("expected status %d, got \"%.60s\"", status, resp);
+    if (body_part != NULL && strstr(resp, body_part) == NULL)
+        fail_msg("expected \"%s\" in \"%s\"", body_part, resp);
+}
+
+static void test_own_listener(void **unused)
+{
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    state_t st = {.ready = 0};
+    int err = 0;
+    admin_t *a = admin_new(&loop, &ops, &st, "127.0.0.1", 0, &err);
+    assert_non_null(a);
+    int port = admin_port(a);
+    assert_true(port > 0);
+    char r[4096];
+
+    exchange(&loop, port, "GET", "/health", r, sizeof(r));
+    expect(r, 200, "\"conns\":7");
+    assert_int_equal(st.health_calls, 1);
+    exchange(&loop, port, "GET", "/ready", r, sizeof(r));
+    expect(r, 503, "\"redis\":false");
+    expect(r, 503, "not ready");
+    st.ready = 1;
+    exchange(&loop, port, "GET", "/ready", r, sizeof(r));
+    expect(r, 200, "\"redis\":true");
+    exchange(&loop, port, "GET", "/metrics", r, sizeof(r));
+    expect(r, 200, "{\"code\":0,\"message\":\"ok\",\"data\":{\"pushes\":42}}");
+    exchange(&loop, port, "GET", "/nope", r, sizeof(r));
+    expect(r, 404, "\"code\":-404");
+    exchange(&loop, port, "POST", "/metrics", r, sizeof(r));
+    expect(r, 405, "\"code\":-405");
+    /* The aliases belong to servers that ask for them (admin_route's prefix), not to this one. */
+    exchange(&loop, port, "GET", "/herald/v1/health", r, sizeof(r));
+    expect(r, 404, NULL);
+
+    admin_close(a, NULL, NULL);
+    test_finish_loop(&loop);
+}
+
+static void test_listen_error(void **unused)
+{
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    int err = 0;
+    assert_null(admin_new(&loop, &ops, NULL, "not-numeric", 0, &err));
+    assert_int_equal(err, UV_EINVAL);
+    /* A port in use: the error comes back and nothing is left open. */
+    state_t st = {0};
+    admin_t *a = admin_new(&loop, &ops, &st, "127.0.0.1", 0, &err);
+    assert_non_null(a);
+    err = 0;
+    assert_null(admin_new(&loop, &ops, &st, "127.0.0.1", admin_port(a), &err));
+    assert_int_equal(err, UV_EADDRINUSE);
+    admin_close(a, NULL, NULL);
+    test_finish_loop(&loop);
+}
+
+/* A daemon's own server (logic's API) that hands admin paths to admin_route. */
+static void on_api(http_request_t *req, void *arg)
+{
+    if (!admin_route(&ops, arg, req, "/herald/v1"))
+        http_respond_reply(req, 404, -404, "api route", NULL);
+}
+
+static int closed_flag;
+static void on_closed(void *arg)
+{
+    closed_flag = 1;
+}
+
+static void test_route_with_prefix(void **unused)
+{
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    state_t st = {.ready = 1};
+    http_server_t *s = http_server_new(&loop, on_api, &st, 1024);
+    assert_int_equal(http_server_listen(s, "127.0.0.1", 0), 0);
+    int port = http_server_port(s);
+    char r[4096];
+    exchange(&loop, port, "GET", "/herald/v1/health", r, sizeof(r));
+    expect(r, 200, "\"conns\":7");
+    exchange(&loop, port, "GET", "/health", r, sizeof(r));
+    expect(r, 200, "\"conns\":7");
+    exchange(&loop, port, "GET", "/herald/v1/ready", r, sizeof(r));
+    expect(r, 200, NULL);
+    exchange(&loop, port, "GET", "/herald/v1/metricsx", r, sizeof(r));
+    expect(r, 404, "api route");
+    exchange(&loop, port, "GET", "/herald/v2/metrics", r, sizeof(r));
+    expect(r, 404, "api route");
+    closed_flag = 0;
+    http_server_close(s, on_closed, NULL);
+    test_finish_loop(&loop);
+    assert_int_equal(closed_flag, 1);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_own_listener),
+        cmocka_unit_test(test_listen_error),
+        cmocka_unit_test(test_route_with_prefix),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
