@@ -9,6 +9,7 @@
 #include "herald_err.h"
 #include "job_comets.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -93,9 +94,55 @@ static void test_malformed_entry(void **state)
     assert_null(rpc);
 }
 
+/* What logic writes (registry_entry_init, registry_entry_encode) is what job reads back; an
+ * entry that could not be encoded (a string jansson refuses, out of bounds) is refused before. */
+static void test_entry_round_trip(void **state)
+{
+    registry_entry_t e, back;
+    assert_int_equal(registry_entry_init(&e, "comet-1", "127.0.0.1:3109", "127.0.0.1:3101",
+                                         "[::1]:3102", 3, 12, NOW),
+                     0);
+    char *json;
+    assert_int_equal(registry_entry_encode(&e, &json), 0);
+    assert_int_equal(registry_entry_decode(json, strlen(json), &back), 0);
+    free(json);
+    assert_string_equal(back.id, ""); /* the hash field is the id */
+    assert_string_equal(back.rpc, "127.0.0.1:3109");
+    assert_string_equal(back.ws, "[::1]:3102");
+    assert_int_equal(back.weight, 3);
+    assert_int_equal(back.conns, 12);
+    assert_int_equal(back.updated_ms, NOW);
+    assert_int_equal(job_comets_entry_check(&back, NOW + TTL, TTL), 0);
+    assert_int_equal(job_comets_entry_check(&back, NOW + TTL + 1, TTL), HERALD_ENOTFOUND);
+
+    char long_addr[REGISTRY_ADDR_MAX + 2];
+    memset(long_addr, 'h', sizeof(long_addr) - 1);
+    long_addr[sizeof(long_addr) - 1] = '\0';
+    const char *bad_addrs[] = {"h:\xff", "h:\xc3\x28", "h 1:2", "h:1\n", long_addr};
+    for (size_t i = 0; i < sizeof(bad_addrs) / sizeof(bad_addrs[0]); i++)
+        assert_int_equal(registry_entry_init(&e, "comet-1", "h:1", bad_addrs[i], "", 0, 0, NOW),
+                         HERALD_EINVAL);
+    assert_int_equal(registry_entry_init(&e, "comet\xff", "h:1", "", "", 0, 0, NOW), HERALD_EINVAL);
+    assert_int_equal(registry_entry_init(&e, "", "h:1", "", "", 0, 0, NOW), HERALD_EINVAL);
+    assert_int_equal(registry_entry_init(&e, "comet-1", "h:1", "", "", -1, 0, NOW), HERALD_EINVAL);
+    /* an entry filled by hand is checked again before it is encoded */
+    assert_int_equal(registry_entry_init(&e, "comet-1", "h:1", "", "", 0, 0, NOW), 0);
+    snprintf(e.ws, sizeof(e.ws), "%s", "\xff:1");
+    assert_null(registry_entry_json(&e));
+    assert_int_equal(registry_entry_encode(&e, &json), HERALD_EINVAL);
+    assert_null(json);
+    /* and one read from Redis too */
+    assert_int_equal(
+        parse("{\"rpc\":\"h:1\",\"ws\":\"h:\\u00e9\",\"updated_ms\":1699999990000}", &json),
+        HERALD_EINVAL);
+    assert_int_equal(parse("{\"rpc\":\"h:1\",\"conns\":-1,\"updated_ms\":1699999990000}", &json),
+                     HERALD_EINVAL);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_entry_round_trip),
         cmocka_unit_test(test_good_entry),
         cmocka_unit_test(test_stale_entry),
         cmocka_unit_test(test_malformed_entry),
