@@ -2,9 +2,10 @@
  * file that sees librdkafka). Both work the same against herald-kafka-dev and a real cluster:
  * only the bootstrap `brokers` string differs.
  *
- * librdkafka's callbacks are served on the loop: its queue event fd (rd_kafka_queue_io_event_enable)
- * is watched by a uv_poll_t, so there is no polling timer and no callback on librdkafka's threads.
- * A broker that is down is not an error here: librdkafka retries; the adapter logs the outage once.
+ * librdkafka's callbacks are served on the loop: its queue event fd
+ * (rd_kafka_queue_io_event_enable) is watched by a uv_poll_t, so there is no polling timer and no
+ * callback on librdkafka's threads. A broker that is down is not an error here: librdkafka retries;
+ * the adapter logs the outage once.
  */
 #ifndef HERALD_KAFKA_H
 #define HERALD_KAFKA_H
@@ -63,8 +64,8 @@ typedef void (*kafka_message_cb)(const kafka_msg_t *msg, void *arg);
  * (the mock cluster) holds the fetch for the whole wait, so against it this is added latency.
  * Returns NULL with a message in err on a configuration error. */
 kafka_consumer_t *kafka_consumer_new(uv_loop_t *loop, const char *brokers, const char *group,
-                                     const char *topic, uint32_t fetch_wait_ms,
-                                     kafka_message_cb cb, void *arg, char *err, size_t errlen);
+                                     const char *topic, uint32_t fetch_wait_ms, kafka_message_cb cb,
+                                     void *arg, char *err, size_t errlen);
 
 /* Marks (partition, offset) handled. Offsets of a revoked partition are ignored. */
 void kafka_consumer_done(kafka_consumer_t *c, int32_t partition, int64_t offset);

@@ -74,7 +74,8 @@ typedef void (*rpc_reply_cb)(int status, const ProtobufCMessage *reply, void *ar
 
 /* Creates a client for host:port. It connects at once and reconnects forever with exponential
  * backoff (100 ms doubling up to 5 s); the first failure and the recovery are logged once each,
- * as "rpc <name>: ...". `name` (copied) identifies the peer in logs, e.g. "router 127.0.0.1:3129". */
+ * as "rpc <name>: ...". `name` (copied) identifies the peer in logs, e.g. "router 127.0.0.1:3129".
+ */
 rpc_client_t *rpc_client_new(uv_loop_t *loop, const char *name, const char *host, int port);
 
 /* Starts a call. `req` is borrowed (packed before return). `reply_desc` is the expected reply

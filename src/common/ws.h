@@ -52,7 +52,8 @@ size_t ws_handshake_request(char *out, size_t cap, const char *host, int port, c
                             char key[WS_KEY_LEN + 1]);
 
 /* Client side. Parses the server's response; like ws_handshake_parse_request: 1 = need more,
- * 0 = a valid 101 whose Sec-WebSocket-Accept matches key (*consumed set), HERALD_EWSPROTO otherwise. */
+ * 0 = a valid 101 whose Sec-WebSocket-Accept matches key (*consumed set), HERALD_EWSPROTO
+ * otherwise. */
 int ws_handshake_parse_response(const char *buf, size_t len, size_t *consumed,
                                 const char key[WS_KEY_LEN + 1]);
 
@@ -62,8 +63,8 @@ void ws_accept_key(const char *key, size_t key_len, char accept[WS_ACCEPT_LEN + 
 /* ------------------------------------------------------------------------------------- frames */
 
 typedef struct ws_frame_s {
-    uint8_t opcode; /* enum ws_opcode */
-    uint8_t fin;    /* 1 on the last frame of a message */
+    uint8_t opcode;   /* enum ws_opcode */
+    uint8_t fin;      /* 1 on the last frame of a message */
     uint8_t *payload; /* points into the caller's buffer (unmasked in place) */
     size_t payload_len;
 } ws_frame_t;

@@ -167,7 +167,7 @@ int logic_body_upstream(const void *body, size_t len, int64_t from_mid, const ch
     if (root == NULL)
         return HERALD_EINVAL;
     json_int_t op = 0, to_mid = 0;
-    int has_op, has_mid;
+    int has_op = 0, has_mid = 0;
     char *to_room = NULL;
     int rc = get_int(root, "op", BUSINESS_OP_MIN, INT32_MAX, &op, &has_op, err, errlen);
     if (rc == 0 && !has_op)

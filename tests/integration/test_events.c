@@ -116,10 +116,10 @@ static int sender_events_posted(json_t *items, void *arg)
     json_array_foreach(items, i, ev)
     {
         const char *type = json_string_value(json_object_get(ev, "type"));
-        int64_t mid = json_integer_value(json_object_get(ev, type && strcmp(type, "message") == 0
-                                                                  ? "from"
-                                                                  : "mid"));
-        if (type != NULL && mid == p->from && strlen(p->types) + strlen(type) + 2 < sizeof(p->types))
+        int64_t mid = json_integer_value(
+            json_object_get(ev, type && strcmp(type, "message") == 0 ? "from" : "mid"));
+        if (type != NULL && mid == p->from &&
+            strlen(p->types) + strlen(type) + 2 < sizeof(p->types))
             strcat(strcat(p->types, p->types[0] ? "," : ""), type);
     }
     return strcmp(p->types, "connect,message,disconnect") == 0;

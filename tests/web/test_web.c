@@ -215,26 +215,45 @@ static void test_browser_chat(void **state)
     /* bob listens as herald-cli does: two messages from the page are expected. */
     snprintf(listen_out, sizeof(listen_out), "%s/listen.out", dir);
     snprintf(listen_err, sizeof(listen_err), "%s/listen.err", dir);
-    char *const listen_argv[] = {HERALD_BIN_DIR "/herald-cli", "listen", "--comet", tcp,
-                                 "--token", token, "--room", ROOM, "--count", "2", "--json",
-                                 "--timeout-ms", "120000", NULL};
+    char *const listen_argv[] = {HERALD_BIN_DIR "/herald-cli",
+                                 "listen",
+                                 "--comet",
+                                 tcp,
+                                 "--token",
+                                 token,
+                                 "--room",
+                                 ROOM,
+                                 "--count",
+                                 "2",
+                                 "--json",
+                                 "--timeout-ms",
+                                 "120000",
+                                 NULL};
     proc_t listener = {0};
-    assert_int_equal(proc_start(&listener, "listener", listen_argv, environ, dir, listen_out,
-                                listen_err), 0);
+    assert_int_equal(
+        proc_start(&listener, "listener", listen_argv, environ, dir, listen_out, listen_err), 0);
     cluster_wait_room(g_c, ROOM, 1, WAIT_MS);
 
     snprintf(url, sizeof(url), "http://127.0.0.1:%d/web/", cluster_logic_http_port(g_c));
     snprintf(out, sizeof(out), "%s/browser.out", dir);
     snprintf(err, sizeof(err), "%s/browser.err", dir);
-    char *const browser_argv[] = {"/usr/bin/env", "node", HERALD_WEB_TEST_DIR "/browser_test.mjs",
-                                  url, "web-alice", ROOM, "web-bob", "push-from-curl-7",
-                                  "psst bob", "hello room", NULL};
+    char *const browser_argv[] = {"/usr/bin/env",
+                                  "node",
+                                  HERALD_WEB_TEST_DIR "/browser_test.mjs",
+                                  url,
+                                  "web-alice",
+                                  ROOM,
+                                  "web-bob",
+                                  "push-from-curl-7",
+                                  "psst bob",
+                                  "hello room",
+                                  NULL};
     char shot[512];
     snprintf(shot, sizeof(shot), "%s/page.png", dir);
     setenv("HERALD_WEB_SCREENSHOT", shot, 1);
     proc_t browser = {0};
-    assert_int_equal(proc_start(&browser, "browser", browser_argv, environ, HERALD_WEB_TEST_DIR,
-                                out, err), 0);
+    assert_int_equal(
+        proc_start(&browser, "browser", browser_argv, environ, HERALD_WEB_TEST_DIR, out, err), 0);
 
     long long alice = wait_ready(&browser, out, err);
     curl_push(alice, "push-from-curl-7");

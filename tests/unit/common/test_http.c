@@ -369,8 +369,8 @@ static void scenario_get(client_t *cl)
     CHECK(cl, r.status == 400);
     CHECK(cl, body_is(&r, "{\"code\":-400,\"message\":\"query parameters must not contain NUL "
                           "(%00)\"}"));
-    CHECK(cl, conn_send_str(&c, "GET /goim/push/keys?op%00x=1 HTTP/1.1\r\nHost: test\r\n\r\n") ==
-                  0);
+    CHECK(cl,
+          conn_send_str(&c, "GET /goim/push/keys?op%00x=1 HTTP/1.1\r\nHost: test\r\n\r\n") == 0);
     CHECK(cl, conn_read_response(&c, &r) == 0);
     CHECK(cl, r.status == 400);
     close(c.fd);
