@@ -13,7 +13,7 @@
 
 #define LOGIC_BODY_MAX 65536 /* bytes of an auth or upstream body */
 #define LOGIC_BODY_MAX_ACCEPTS 256
-#define LOGIC_BODY_MAX_TOKEN 128
+#define LOGIC_BODY_MAX_TOKEN 4096 /* an opaque token or a JWT (LOGIC_JWT_MAX) */
 #define LOGIC_BODY_MAX_PLATFORM 32
 #define LOGIC_BODY_MAX_DEVICE 64
 

@@ -19,7 +19,7 @@ const conf_item_t logic_conf_items[] = {
     {"kafka", "brokers", CONF_STR, F(kafka_brokers), "127.0.0.1:9092", 0, 0, NULL},
     {"kafka", "topic", CONF_STR, F(kafka_topic), "herald-push", 0, 0, NULL},
     {"router", "addrs", CONF_STR, F(router_addrs), "127.0.0.1:3129", 0, 0, NULL},
-    {"auth", "mode", CONF_ENUM, F(auth_mode), "token", 0, 0, "token|insecure-mid"},
+    {"auth", "mode", CONF_ENUM, F(auth_mode), "token", 0, 0, "token|insecure-mid|jwt|both"},
     {"auth", "bearer_key", CONF_STR, F(auth_bearer_key), "", 0, 0, NULL},
     {"auth", "token_ttl", CONF_MS, F(auth_token_ttl_ms), "24h", 1000, 3650 * DAY_MS, NULL},
     {"protocol", "heartbeat", CONF_MS, F(heartbeat_ms), "30s", 1000, 3600 * 1000, NULL},
@@ -38,5 +38,10 @@ const conf_item_t logic_conf_items[] = {
     {"inbox", "max_age", CONF_MS, F(inbox_max_age_ms), "168h", 1000, 3650 * DAY_MS, NULL},
     {"inbox", "page_bytes", CONF_SIZE, F(inbox_page_bytes), "256k", 4096, 8LL << 20, NULL},
     {"log", "level", CONF_ENUM, F(log_level), "info", 0, 0, "debug|info|warn|error"},
+    /* client JWTs and protected rooms */
+    {"auth", "jwt_secret", CONF_STR, F(auth_jwt_secret), "", 0, 0, NULL},
+    {"auth", "jwt_public_key", CONF_STR, F(auth_jwt_public_key), "", 0, 0, NULL},
+    {"auth", "jwt_leeway", CONF_MS, F(auth_jwt_leeway_ms), "5s", 0, 300000, NULL},
+    {"room", "join", CONF_ENUM, F(room_join), "open", 0, 0, "open|token"},
     {NULL, NULL, 0, 0, NULL, 0, 0, NULL},
 };

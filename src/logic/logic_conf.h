@@ -9,7 +9,17 @@
 #include "conf.h"
 #include <stdint.h>
 
-enum logic_auth_mode { LOGIC_AUTH_TOKEN = 0, LOGIC_AUTH_INSECURE_MID = 1 };
+/* [auth] mode: what the auth body's token may be. token: an opaque token in Redis; jwt: a JWT
+ * (logic_jwt.h); both: either (a token with two dots is taken as a JWT); insecure-mid: as token,
+ * and a goim-style body with a mid and no token is trusted. */
+enum logic_auth_mode {
+    LOGIC_AUTH_TOKEN = 0,
+    LOGIC_AUTH_INSECURE_MID = 1,
+    LOGIC_AUTH_JWT = 2,
+    LOGIC_AUTH_BOTH = 3,
+};
+/* [room] join: open = any room (goim); token = only the rooms the client's token lists. */
+enum logic_room_join { LOGIC_ROOM_JOIN_OPEN = 0, LOGIC_ROOM_JOIN_TOKEN = 1 };
 /* [login] strategy: how POST /herald/v1/login picks the comet for a client (cim's three). */
 enum logic_login_strategy {
     LOGIC_LOGIN_ROUND_ROBIN = 0,
@@ -53,6 +63,11 @@ typedef struct logic_conf_s {
     int64_t inbox_max_age_ms;           /* [inbox] max_age: older messages are dropped */
     int64_t inbox_page_bytes; /* [inbox] page_bytes: backlog bytes per Connect / Fetch reply */
     int log_level;            /* [log] level: log_level_t */
+    /* client JWTs and protected rooms (docs/security.md) */
+    char *auth_jwt_secret;      /* [auth] jwt_secret: HS256 key; "" = HS256 refused. Never logged */
+    char *auth_jwt_public_key;  /* [auth] jwt_public_key: PEM file (RS256/ES256); "" = none */
+    int64_t auth_jwt_leeway_ms; /* [auth] jwt_leeway: clock skew allowed on exp, nbf, iat */
+    int room_join;              /* [room] join: enum logic_room_join */
 } logic_conf_t;
 
 /* The table of every key, ends with a NULL section. */

@@ -1,4 +1,5 @@
-/* logic_http_token.c - POST /herald/v1/tokens?mid=&ttl= and DELETE /herald/v1/tokens?token=. */
+/* logic_http_token.c - POST /herald/v1/tokens?mid=&ttl=[&rooms=...] and
+ * DELETE /herald/v1/tokens?token=. */
 #include "buf.h"
 #include "herald_err.h"
 #include "logic_http.h"
@@ -27,6 +28,25 @@ static void on_issued(int status, int64_t mid, void *arg)
     free(c);
 }
 
+/* The repeated rooms= values (the rooms the token lets its client join when room.join = token):
+ * 0, or 400 answered. */
+static int token_rooms(logic_http_t *h, http_request_t *req, logic_rooms_t *rooms)
+{
+    const char *ids[LOGIC_ROOMS_MAX];
+    size_t n = http_request_query_all(req, "rooms", ids, LOGIC_ROOMS_MAX);
+    if (n > LOGIC_ROOMS_MAX) {
+        logic_http_error(h, req, 400, "at most 64 rooms");
+        return HERALD_EINVAL;
+    }
+    for (size_t i = 0; i < n; i++)
+        if (logic_rooms_add(rooms, ids[i], strlen(ids[i])) != 0) {
+            logic_rooms_deinit(rooms);
+            logic_http_error(h, req, 400, "bad room id in rooms");
+            return HERALD_EINVAL;
+        }
+    return 0;
+}
+
 void logic_http_token_issue(logic_http_t *h, http_request_t *req)
 {
     char err[160];
@@ -47,10 +67,14 @@ void logic_http_token_issue(logic_http_t *h, http_request_t *req)
         logic_http_error(h, req, 400, err);
         return;
     }
+    logic_rooms_t rooms = {0};
+    if (token_rooms(h, req, &rooms) != 0)
+        return;
     issue_ctx_t *c = xcalloc(1, sizeof(*c));
     c->ttl_s = ttl;
     c->p = logic_http_suspend(h, req);
-    int rc = logic_token_issue(ctx, mid, ttl, c->token, on_issued, c);
+    int rc = logic_token_issue_rooms(ctx, mid, ttl, &rooms, c->token, on_issued, c);
+    logic_rooms_deinit(&rooms);
     if (rc != 0) {
         logic_http_finish_error(c->p, logic_http_status(rc), "redis unavailable");
         free(c);

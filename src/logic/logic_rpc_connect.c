@@ -1,17 +1,19 @@
 /* logic_rpc_connect.c - Connect: auth body -> user id -> connection key -> router Put -> reply.
  *
- * Stages (each a callback): resolve the token in Redis (skipped for an insecure-mid body without
- * token), Put the placement on the router that owns the user, read the backlog from the user's
- * inbox. The backlog is read after the Put on purpose: a push stores its message before it looks
- * the user's placements up, so a push whose lookup missed this placement stored its message
- * before the Put, hence before the backlog read, and the backlog has it. Pushes stored after the
- * read reach the connection live; comet drops what it gets twice (docs/delivery.md). */
+ * Stages (each a callback): resolve the token (an opaque one in Redis, a JWT here at once with no
+ * I/O; none for an insecure-mid body without token), check the room against the token's rooms
+ * when room.join = token, Put the placement on the router that owns the user, read the backlog from
+ * the user's inbox. The backlog is read after the Put on purpose: a push stores its message before
+ * it looks the user's placements up, so a push whose lookup missed this placement stored its
+ * message before the Put, hence before the backlog read, and the backlog has it. Pushes stored
+ * after the read reach the connection live; comet drops what it gets twice (docs/delivery.md). */
 #include "buf.h"
 #include "herald.pb-c.h"
 #include "herald_err.h"
 #include "log.h"
 #include "logic_body.h"
 #include "logic_inbox.h"
+#include "logic_jwt.h"
 #include "logic_login.h"
 #include "logic_params.h"
 #include "logic_router.h"
@@ -23,6 +25,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 typedef struct connect_s {
     rpc_call_t *call;
@@ -35,6 +38,7 @@ typedef struct connect_s {
     char **kick_keys; /* evicted by the router's overflow policy */
     size_t nkick;
     logic_login_dup_t *dup; /* duplicate-login check, NULL when the policy is allow */
+    logic_rooms_t rooms;    /* what the token lists; sent to comet when room.join = token */
 } connect_t;
 
 static void connect_free(connect_t *c)
@@ -45,6 +49,7 @@ static void connect_free(connect_t *c)
         free(c->kick_keys[i]);
     free(c->kick_keys);
     logic_login_dup_free(c->dup);
+    logic_rooms_deinit(&c->rooms);
     free(c);
 }
 
@@ -92,6 +97,11 @@ static void reply_ok(connect_t *c, const logic_inbox_page_t *page)
     out.backlog = page->protos;
     out.recovered = page->recovered;
     out.device = (char *)position_name(c);
+    out.rooms_restricted = c->ctx->conf->room_join == LOGIC_ROOM_JOIN_TOKEN;
+    if (out.rooms_restricted) {
+        out.n_rooms = c->rooms.n;
+        out.rooms = c->rooms.ids;
+    }
     rpc_reply(c->call, (const ProtobufCMessage *)&out);
     logic_rpc_count(c->r, LOGIC_RPC_CONNECTS);
     logic_login_connected(c->ctx->login, c->mid, c->key, c->server, c->auth.platform, c->auth.token,
@@ -219,7 +229,19 @@ static void check_duplicate(connect_t *c)
         connect_refuse(c, rc, "redis unavailable");
 }
 
-static void on_token(int status, int64_t mid, void *arg)
+/* The user is known: with room.join = token, the room the client asks for must be one its token
+ * lists (no room is always fine). */
+static void authenticated(connect_t *c)
+{
+    if (c->ctx->conf->room_join == LOGIC_ROOM_JOIN_TOKEN && c->auth.room_id != NULL &&
+        !logic_rooms_has(&c->rooms, c->auth.room_id)) {
+        connect_refuse(c, HERALD_EFORBIDDEN, "room not allowed by the token");
+        return;
+    }
+    check_duplicate(c);
+}
+
+static void on_token(int status, int64_t mid, logic_rooms_t *rooms, void *arg)
 {
     connect_t *c = arg;
     if (status != 0) {
@@ -228,7 +250,49 @@ static void on_token(int status, int64_t mid, void *arg)
         return;
     }
     c->mid = mid;
-    check_duplicate(c);
+    logic_rooms_move(&c->rooms, rooms);
+    authenticated(c);
+}
+
+/* A JWT is checked here, with no I/O; its platform claim, when present, wins over the body's. */
+static void verify_jwt(connect_t *c)
+{
+    char err[120];
+    logic_jwt_claims_t claims;
+    if (logic_jwt_verify(c->ctx->jwt, c->auth.token, strlen(c->auth.token), (int64_t)time(NULL),
+                         c->ctx->conf->auth_jwt_leeway_ms / 1000, &claims, err, sizeof(err)) != 0) {
+        connect_refuse(c, HERALD_EAUTH, err);
+        return;
+    }
+    c->mid = claims.mid;
+    if (claims.platform != NULL) {
+        free(c->auth.platform);
+        c->auth.platform = claims.platform;
+        claims.platform = NULL;
+    }
+    logic_rooms_move(&c->rooms, &claims.rooms);
+    logic_jwt_claims_deinit(&claims);
+    authenticated(c);
+}
+
+/* The token, by auth.mode: a JWT (two dots) when the mode takes JWTs, else an opaque token in
+ * Redis when it takes those. */
+static void check_token(connect_t *c)
+{
+    int mode = c->ctx->conf->auth_mode;
+    int jwt = logic_jwt_is_jwt(c->auth.token);
+    if (jwt && c->ctx->jwt != NULL) {
+        verify_jwt(c);
+        return;
+    }
+    if (jwt || mode == LOGIC_AUTH_JWT) {
+        connect_refuse(c, HERALD_EAUTH,
+                       jwt ? "jwt tokens are not accepted" : "opaque tokens are not accepted");
+        return;
+    }
+    int rc = logic_token_resolve_rooms(c->ctx, c->auth.token, on_token, c);
+    if (rc != 0)
+        connect_refuse(c, rc, "redis unavailable");
 }
 
 void logic_rpc_connect(rpc_call_t *call, const ProtobufCMessage *msg, void *arg)
@@ -251,9 +315,7 @@ void logic_rpc_connect(rpc_call_t *call, const ProtobufCMessage *msg, void *arg)
     }
     c->server = xstrdup(req->server);
     if (c->auth.token != NULL) { /* a token is checked in every mode */
-        int rc = logic_token_resolve(ctx, c->auth.token, on_token, c);
-        if (rc != 0)
-            connect_refuse(c, rc, "redis unavailable");
+        check_token(c);
         return;
     }
     if (ctx->conf->auth_mode != LOGIC_AUTH_INSECURE_MID || !c->auth.has_mid) {
@@ -261,5 +323,5 @@ void logic_rpc_connect(rpc_call_t *call, const ProtobufCMessage *msg, void *arg)
         return;
     }
     c->mid = c->auth.mid;
-    check_duplicate(c);
+    authenticated(c);
 }

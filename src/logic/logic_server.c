@@ -12,6 +12,7 @@
 #include "logic_ctx.h"
 #include "logic_events.h"
 #include "logic_http.h"
+#include "logic_jwt.h"
 #include "logic_login.h"
 #include "logic_online.h"
 #include "logic_push.h"
@@ -33,6 +34,7 @@ struct logic_server_s {
     logic_admin_t admin;
     logic_http_t *http;
     logic_rpc_t *rpc;
+    logic_jwt_keys_t *jwt; /* ctx.jwt, owned here */
     int stopping;
     int closing; /* closes still to finish in the current stage */
     void (*close_cb)(void *arg);
@@ -47,6 +49,17 @@ static int make_router(logic_server_t *s, char *err, size_t errlen)
                                      (uint32_t)s->ctx.conf->rpc_timeout_ms, err, errlen);
     conf_list_free(addrs);
     return s->ctx.router ? 0 : HERALD_ECONF;
+}
+
+/* The JWT keys, when auth.mode takes JWTs: a mode that does with no key is a start-up error. */
+static int make_jwt_keys(logic_server_t *s, char *err, size_t errlen)
+{
+    const logic_conf_t *c = s->ctx.conf;
+    if (c->auth_mode != LOGIC_AUTH_JWT && c->auth_mode != LOGIC_AUTH_BOTH)
+        return 0;
+    s->jwt = logic_jwt_keys_new(c->auth_jwt_secret, c->auth_jwt_public_key, err, errlen);
+    s->ctx.jwt = s->jwt;
+    return s->jwt ? 0 : HERALD_ECONF;
 }
 
 static int make_backends(logic_server_t *s, char *err, size_t errlen)
@@ -71,6 +84,8 @@ static int make_backends(logic_server_t *s, char *err, size_t errlen)
         return HERALD_ECONF;
     }
     if (make_router(s, err, errlen) != 0 || logic_login_conf_check(c, err, errlen) != 0)
+        return HERALD_ECONF;
+    if (make_jwt_keys(s, err, errlen) != 0)
         return HERALD_ECONF;
     ctx->events = logic_events_new(ctx, err, errlen);
     if (ctx->events == NULL && err[0] != '\0')
@@ -139,6 +154,7 @@ static void finish(logic_server_t *s)
     logic_login_free(s->ctx.login);
     logic_push_free(s->ctx.push);
     logic_online_free(s->ctx.online);
+    logic_jwt_keys_free(s->jwt);
     free(s);
     if (cb != NULL)
         cb(arg);

@@ -1,6 +1,7 @@
 /* comet_auth.c - see comet_auth.h. */
 #include "comet_auth.h"
 
+#include "comet_allowed.h"
 #include "buf.h"
 #include "comet_keys.h"
 #include "comet_session.h"
@@ -76,9 +77,13 @@ static void auth_accept(comet_auth_t *a, const Herald__ConnectReply *r)
     ch->id.key = key_device_dup(r->key, r->device);
     for (size_t i = 0; i < r->n_accepts; i++)
         comet_accepts_add(&ch->accepts, r->accepts[i]);
+    if (r->rooms_restricted)
+        ch->allowed_rooms = comet_allowed_new(r->rooms, r->n_rooms);
     size_t room_len = r->room_id ? strlen(r->room_id) : 0;
-    if (room_len > 0 && !proto_room_id_valid(r->room_id, room_len)) {
-        log_warn_rl("key=%s: logic gave an invalid room id, joining none", ch->id.key);
+    if (room_len > 0 && (!proto_room_id_valid(r->room_id, room_len) ||
+                         !comet_allowed_has(ch->allowed_rooms, r->room_id, room_len))) {
+        log_warn_rl("key=%s: logic gave an invalid or disallowed room id, joining none",
+                    ch->id.key);
         room_len = 0;
     }
     comet_channel_set_room(ch, r->room_id, room_len);

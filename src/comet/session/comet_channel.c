@@ -1,6 +1,7 @@
 /* comet_channel.c - see comet_channel.h. */
 #include "comet_channel.h"
 
+#include "comet_allowed.h"
 #include "herald_err.h"
 #include "log.h"
 #include "rpc_methods.h"
@@ -23,6 +24,7 @@ const char *comet_channel_device(const comet_channel_t *ch)
 static void channel_free(comet_channel_t *ch)
 {
     free(ch->id.key);
+    free(ch->allowed_rooms);
     comet_accepts_deinit(&ch->accepts);
     free(ch);
 }
@@ -302,6 +304,12 @@ static int on_change_room(comet_channel_t *ch, const proto_header_t *h, const ui
 {
     if (len > 0 && !proto_room_id_valid((const char *)body, len))
         return HERALD_EINVAL;
+    if (len > 0 && !comet_allowed_has(ch->allowed_rooms, (const char *)body, len)) {
+        COMET_STAT_ADD(comet_channel_session(ch)->stats, rooms_refused, 1);
+        comet_conn_send_packet(&ch->conn, PROTO_OP_CHANGE_ROOM_REPLY, h->seq,
+                               COMET_CHANNEL_ROOM_REFUSED, strlen(COMET_CHANNEL_ROOM_REFUSED));
+        return 0;
+    }
     comet_channel_set_room(ch, (const char *)body, len);
     comet_conn_send_packet(&ch->conn, PROTO_OP_CHANGE_ROOM_REPLY, h->seq, body, len);
     return 0;

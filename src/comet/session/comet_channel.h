@@ -27,6 +27,9 @@
  * HERALD_ERATE, so a client cannot pile up calls. */
 #define COMET_CHANNEL_MAX_CALLS 64
 
+/* The op 13 body that refuses a join (code HERALD_EFORBIDDEN); a granted join echoes the room. */
+#define COMET_CHANNEL_ROOM_REFUSED "{\"code\":-1102,\"message\":\"room not allowed\"}"
+
 typedef struct comet_auth_s comet_auth_t;
 
 typedef enum {
@@ -58,6 +61,7 @@ struct comet_channel_s {
     uint64_t last_seq; /* the user's seq this channel is at: backlog and pushes written (or
                         * skipped as not accepted) up to here, in order (comet_sync.h) */
     comet_accepts_t accepts;
+    char *allowed_rooms; /* heap: the rooms it may join (comet_allowed.h); NULL = any room */
     uint32_t last_renew; /* ms: last logic Heartbeat */
     uint32_t rate_tat;   /* ms: upstream rate limiter state */
     uint16_t refs;
@@ -102,7 +106,9 @@ uint32_t comet_channel_append_protos(comet_channel_t *ch, buf_t *out, Herald__Pr
                                      size_t n);
 
 /* proto_packet_cb for an authenticated channel (arg = comet_channel_t): heartbeat (2), send (4),
- * change room (12), sub/unsub (14/16) and ack (18) are handled, other ops are ignored. Returns
+ * change room (12), sub/unsub (14/16) and ack (18) are handled, other ops are ignored. A change
+ * to a room not in ch->allowed_rooms is answered op 13 with COMET_CHANNEL_ROOM_REFUSED as body
+ * and the channel stays where it was. Returns
  * nonzero when the connection is closing, to stop the reader. */
 int comet_channel_on_packet(void *arg, const proto_header_t *h, const uint8_t *body);
 
