@@ -230,11 +230,12 @@ static void check_duplicate(connect_t *c)
 }
 
 /* The user is known: with room.join = token, the room the client asks for must be one its token
- * lists (no room is always fine). */
+ * lists (no room, absent or "", is always fine). */
 static void authenticated(connect_t *c)
 {
-    if (c->ctx->conf->room_join == LOGIC_ROOM_JOIN_TOKEN && c->auth.room_id != NULL &&
-        !logic_rooms_has(&c->rooms, c->auth.room_id)) {
+    const char *room = c->auth.room_id;
+    if (c->ctx->conf->room_join == LOGIC_ROOM_JOIN_TOKEN && room != NULL && room[0] != '\0' &&
+        !logic_rooms_has(&c->rooms, room)) {
         connect_refuse(c, HERALD_EFORBIDDEN, "room not allowed by the token");
         return;
     }
