@@ -8,7 +8,6 @@
 #include "logic_params.h"
 
 #include <jansson.h>
-#include <math.h>
 #include <openssl/core_names.h>
 #include <openssl/crypto.h>
 #include <openssl/ecdsa.h>
@@ -304,9 +303,10 @@ static int get_time(json_t *claims, const char *name, int64_t *out, int *present
     if (!json_is_number(v))
         return fail(err, errlen, "jwt: %s must be a number", name);
     double t = json_number_value(v);
-    if (!(fabs(t) <= (double)JWT_TIME_MAX))
+    if (!(t <= (double)JWT_TIME_MAX && t >= -(double)JWT_TIME_MAX))
         return fail(err, errlen, "jwt: %s out of range", name);
-    *out = (int64_t)floor(t);
+    int64_t whole = (int64_t)t; /* toward zero; floor for a negative fraction */
+    *out = (double)whole > t ? whole - 1 : whole;
     return 0;
 }
 

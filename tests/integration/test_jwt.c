@@ -10,7 +10,8 @@
  * - a JWT's rooms claim and an opaque token's rooms= list the rooms a client may join: a listed
  *   room works (auth body and op 12) and gets room pushes; an unlisted one is refused (at auth:
  *   closed; with op 12: op 13 with the error body, the client stays put) and gets none of that
- *   room's pushes.
+ *   room's pushes;
+ * - herald-cli listen --token takes a JWT.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -25,6 +26,7 @@
 
 #include "cluster.h"
 #include "herald_err.h"
+#include "proc.h"
 #include "test_jwt_sign.h"
 
 #define SECRET "integration-jwt-secret"
@@ -292,6 +294,56 @@ static void test_protected_rooms_opaque(void **state)
     free(token);
 }
 
+/* Whether logic sees mid online (a push to it answers online:true; the push is then stored and
+ * delivered like any other). */
+static bool online(long long mid, const char *body)
+{
+    char path[128];
+    snprintf(path, sizeof(path), "/goim/push/mids?operation=%d&mids=%lld", OP_BIZ, mid);
+    json_t *j = NULL;
+    bool on =
+        cluster_http(g_c, "POST", path, body, &j) == 200 &&
+        json_is_true(json_object_get(json_array_get(json_object_get(j, "data"), 0), "online"));
+    json_decref(j);
+    return on;
+}
+
+/* herald-cli listen --token takes a JWT as it is. */
+static void test_cli_listen_with_jwt(void **state)
+{
+    (void)state;
+    char *t = jwt_for(g_hs, 7401, 600, "[\"live://jwt-cli\"]");
+    char comet[32], out[512], bin[512];
+    snprintf(comet, sizeof(comet), "127.0.0.1:%d", cluster_comet_port(g_c, 0, CLIENT_TCP));
+    snprintf(out, sizeof(out), "%s/cli-jwt.log", cluster_dir(g_c));
+    snprintf(bin, sizeof(bin), "%s/herald-cli", HERALD_BIN_DIR);
+    char *argv[] = {bin, "listen", "--comet",        comet, "--token",
+                    t,   "--room", "live://jwt-cli", NULL};
+    char *envp[] = {NULL};
+    proc_t cli;
+    assert_int_equal(proc_start(&cli, "cli", argv, envp, cluster_dir(g_c), out, out), 0);
+    long long deadline = proc_now_ms() + WAIT_MS;
+    while (!online(7401, "cli-probe") && proc_now_ms() < deadline)
+        proc_sleep_ms(50);
+    assert_true(online(7401, "cli-hello"));
+    bool seen = false;
+    while (!seen && proc_now_ms() < deadline + WAIT_MS) {
+        FILE *f = fopen(out, "r");
+        char line[512];
+        while (f != NULL && fgets(line, sizeof(line), f) != NULL)
+            seen = seen || strstr(line, "body=cli-hello") != NULL;
+        if (f != NULL)
+            fclose(f);
+        if (!seen)
+            proc_sleep_ms(50);
+    }
+    proc_stop(&cli, 2000);
+    if (!seen)
+        proc_print_tail("herald-cli listen", out, 20);
+    assert_true(seen);
+    free(t);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -299,6 +351,7 @@ int main(void)
         cmocka_unit_test(test_bad_jwts_refused),
         cmocka_unit_test(test_protected_rooms_jwt),
         cmocka_unit_test(test_protected_rooms_opaque),
+        cmocka_unit_test(test_cli_listen_with_jwt),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
