@@ -6,6 +6,7 @@
 #include "logic_params.h"
 #include "logic_token.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -35,7 +36,9 @@ static int token_rooms(logic_http_t *h, http_request_t *req, logic_rooms_t *room
     const char *ids[LOGIC_ROOMS_MAX];
     size_t n = http_request_query_all(req, "rooms", ids, LOGIC_ROOMS_MAX);
     if (n > LOGIC_ROOMS_MAX) {
-        logic_http_error(h, req, 400, "at most 64 rooms");
+        char err[40];
+        snprintf(err, sizeof(err), "at most %d rooms", LOGIC_ROOMS_MAX);
+        logic_http_error(h, req, 400, err);
         return HERALD_EINVAL;
     }
     for (size_t i = 0; i < n; i++)

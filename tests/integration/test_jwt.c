@@ -11,7 +11,8 @@
  *   room works (auth body and op 12) and gets room pushes; an unlisted one is refused (at auth:
  *   closed; with op 12: op 13 with the error body, the client stays put) and gets none of that
  *   room's pushes;
- * - herald-cli listen --token takes a JWT.
+ * - herald-cli listen --token takes a JWT;
+ * - logic refuses to start with auth.mode = jwt and no usable key.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -344,6 +345,49 @@ static void test_cli_listen_with_jwt(void **state)
     free(t);
 }
 
+/* Runs herald-logic with env and asserts it exits with an error whose output holds `want`. */
+static void expect_start_refused(const char *const *env, const char *want)
+{
+    char bin[512], out[512];
+    snprintf(bin, sizeof(bin), "%s/herald-logic", HERALD_BIN_DIR);
+    snprintf(out, sizeof(out), "%s/logic-refused.log", cluster_dir(g_c));
+    unlink(out);
+    char *argv[] = {bin, NULL};
+    proc_t p;
+    assert_int_equal(
+        proc_start(&p, "logic-refused", argv, (char *const *)env, cluster_dir(g_c), out, out), 0);
+    if (!proc_wait(&p, WAIT_MS)) {
+        proc_stop(&p, 1000);
+        fail_msg("logic started with %s", env[0]);
+    }
+    assert_false(proc_exited_ok(&p));
+    FILE *f = fopen(out, "r");
+    char text[4096] = "";
+    size_t n = f ? fread(text, 1, sizeof(text) - 1, f) : 0;
+    text[n] = '\0';
+    if (f)
+        fclose(f);
+    if (strstr(text, want) == NULL)
+        fail_msg("logic's refusal lacks \"%s\": %s", want, text);
+    assert_null(strstr(text, SECRET));
+}
+
+/* auth.mode = jwt with no usable key is a start-up error, and no secret is ever printed. */
+static void test_logic_refuses_jwt_without_key(void **state)
+{
+    (void)state;
+    const char *no_key[] = {"HERALD_AUTH_MODE=jwt", "HERALD_HTTP_LISTEN=127.0.0.1:0",
+                            "HERALD_RPC_LISTEN=127.0.0.1:0", NULL};
+    expect_start_refused(no_key, "neither auth.jwt_secret nor auth.jwt_public_key");
+    const char *bad_file[] = {"HERALD_AUTH_MODE=both",
+                              "HERALD_AUTH_JWT_SECRET=" SECRET,
+                              "HERALD_AUTH_JWT_PUBLIC_KEY=/nonexistent.pem",
+                              "HERALD_HTTP_LISTEN=127.0.0.1:0",
+                              "HERALD_RPC_LISTEN=127.0.0.1:0",
+                              NULL};
+    expect_start_refused(bad_file, "cannot open /nonexistent.pem");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -352,6 +396,7 @@ int main(void)
         cmocka_unit_test(test_protected_rooms_jwt),
         cmocka_unit_test(test_protected_rooms_opaque),
         cmocka_unit_test(test_cli_listen_with_jwt),
+        cmocka_unit_test(test_logic_refuses_jwt_without_key),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
