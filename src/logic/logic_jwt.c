@@ -11,6 +11,7 @@
 #include <openssl/core_names.h>
 #include <openssl/crypto.h>
 #include <openssl/ecdsa.h>
+#include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 #include <openssl/pem.h>
@@ -421,8 +422,10 @@ int logic_jwt_verify(const logic_jwt_keys_t *k, const char *token, size_t len, i
         return fail(err, errlen, "jwt: malformed signature");
     int ok = signature_ok(k, alg, token, (size_t)(dot2 - token), sig, siglen);
     free(sig);
-    if (!ok)
+    if (!ok) {
+        ERR_clear_error(); /* a refused signature is an answer, not an error for later callers */
         return fail(err, errlen, "jwt: bad signature");
+    }
     unsigned char *payload = decode_part(dot1 + 1, (size_t)(dot2 - dot1 - 1), &plen);
     if (payload == NULL)
         return fail(err, errlen, "jwt: malformed payload");
