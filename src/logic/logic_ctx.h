@@ -25,6 +25,7 @@ struct logic_comets_s;
 struct logic_events_s;
 struct logic_push_s;
 struct logic_login_s;
+struct logic_password_s;
 
 typedef struct logic_ctx_s {
     uv_loop_t *loop;
@@ -38,6 +39,7 @@ typedef struct logic_ctx_s {
     struct logic_events_s *events;     /* business events; NULL when off (logic_events.h) */
     struct logic_push_s *push;         /* the push path (logic_push.h) */
     struct logic_login_s *login;       /* comet choice, duplicate logins (logic_login.h) */
+    struct logic_password_s *password; /* argon2id on the thread pool (logic_password.h) */
     const int *stopping;               /* the server's flag; NULL: never stopping (tests) */
 } logic_ctx_t;
 
