@@ -33,7 +33,7 @@ const conf_item_t logic_conf_items[] = {
     {"login", "mode", CONF_ENUM, F(login_mode), "password", 0, 0, "password|off"},
     {"login", "id_base", CONF_INT, F(login_id_base), "1099511627776", 1, 1LL << 52, NULL},
     {"login", "password_ops", CONF_INT, F(login_password_ops), "2", 1, 16, NULL},
-    {"login", "password_mem", CONF_SIZE, F(login_password_mem), "16m", 1LL << 20, 1LL << 30, NULL},
+    {"login", "password_mem", CONF_SIZE, F(login_password_mem), "32m", 1LL << 20, 1LL << 30, NULL},
     {"login", "name_burst", CONF_INT, F(login_name_burst), "5", 1, 1000000, NULL},
     {"login", "name_refill", CONF_MS, F(login_name_refill_ms), "1m", 1, DAY_MS, NULL},
     {"login", "addr_burst", CONF_INT, F(login_addr_burst), "20", 1, 1000000, NULL},

@@ -1,13 +1,14 @@
 /* logic_password.h - IM account passwords: argon2id hashes (libsodium crypto_pwhash_str) made and
- * checked on libuv's thread pool, so that the ~30 ms of a hash never stalls logic's loop.
+ * checked on libuv's thread pool, so that the ~50 ms of a hash (the defaults, 2 passes over
+ * 32 MiB) never stall logic's loop.
  *
  * Cost: [login] password_ops (opslimit) and password_mem (memlimit, bytes). A hash string
  * carries its own parameters, so changing them affects new passwords only and old ones still
  * verify. Verification is crypto_pwhash_str_verify: constant time in the password.
  *
  * At most LOGIC_PASSWORD_INFLIGHT hashes wait or run at once; past that a call is refused
- * (HERALD_ERATE), which bounds the memory a flood of logins can claim (each running hash holds
- * password_mem). Passwords are copied, wiped after use (sodium_memzero) and never logged.
+ * (HERALD_ERATE), which bounds the queue a flood of logins can build. The memory is bounded by
+ * the thread pool: each running hash holds password_mem. Passwords are copied, wiped after use (sodium_memzero) and never logged.
  * Loop thread only (the callbacks run there too).
  */
 #ifndef LOGIC_PASSWORD_H
