@@ -115,8 +115,9 @@ static int chat_login(chat_t *ch)
         json_decref(j);
         j = chat_http(ch, "POST", reg, ch->password_body, &status);
         if (j == NULL || status != 200) {
-            chat_say("! login: %s", status == 409 ? "wrong name or password"
-                                                  : json_string_value(json_object_get(j, "message")));
+            chat_say("! login: %s", status == 409
+                                        ? "wrong name or password"
+                                        : json_string_value(json_object_get(j, "message")));
             json_decref(j);
             return -1;
         }

@@ -66,9 +66,9 @@ typedef struct logic_conf_s {
     int64_t events_callback_queue;      /* [events] callback_queue: events waiting, at most */
     int64_t inbox_max_count;            /* [inbox] max_count: messages kept per user */
     int64_t inbox_max_age_ms;           /* [inbox] max_age: older messages are dropped */
-    int64_t inbox_page_bytes; /* [inbox] page_bytes: backlog bytes per Connect / Fetch reply */
+    int64_t inbox_page_bytes;   /* [inbox] page_bytes: backlog bytes per Connect / Fetch reply */
     int64_t inbox_sender_share; /* [inbox] sender_share: one chat sender's entries per inbox */
-    int log_level;            /* [log] level: log_level_t */
+    int log_level;              /* [log] level: log_level_t */
 } logic_conf_t;
 
 /* The table of every key, ends with a NULL section. */

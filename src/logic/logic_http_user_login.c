@@ -139,6 +139,21 @@ static void peer_part(http_request_t *req, char *out, size_t len)
         snprintf(out, len, "unknown");
 }
 
+/* The answer of logic_limit_take: 1 when it answered the request (Redis failed: 503; a bucket
+ * is empty: 429 with Retry-After) and freed c, 0 when the request may go on. */
+static int limited(login_ctx_t *c, int status, int64_t retry_ms, const char *message)
+{
+    if (status != 0) {
+        finish_error(c, 503, "redis unavailable");
+        return 1;
+    }
+    if (retry_ms == 0)
+        return 0;
+    logic_http_finish_limited(c->p, retry_ms, message);
+    ctx_free(c);
+    return 1;
+}
+
 /* ---------------------------------------------------------------------------- register */
 
 static void on_registered(int status, int64_t mid, const char *name, void *arg)
@@ -162,15 +177,8 @@ static void on_hashed(int status, const char *hash, void *arg)
 static void on_register_limit(int status, int64_t retry_ms, void *arg)
 {
     login_ctx_t *c = arg;
-    if (status != 0) {
-        finish_error(c, 503, "redis unavailable");
+    if (limited(c, status, retry_ms, "too many registrations from this address"))
         return;
-    }
-    if (retry_ms > 0) {
-        logic_http_finish_limited(c->p, retry_ms, "too many registrations from this address");
-        ctx_free(c);
-        return;
-    }
     int rc = logic_password_hash(c->ctx->password, c->password, c->password_len, on_hashed, c);
     sodium_memzero(c->password, sizeof(c->password));
     if (rc != 0)
@@ -257,15 +265,8 @@ static void on_credential(int status, int64_t mid, const char *pass_hash, void *
 static void on_login_limit(int status, int64_t retry_ms, void *arg)
 {
     login_ctx_t *c = arg;
-    if (status != 0) {
-        finish_error(c, 503, "redis unavailable");
+    if (limited(c, status, retry_ms, "too many failed logins, try again later"))
         return;
-    }
-    if (retry_ms > 0) {
-        logic_http_finish_limited(c->p, retry_ms, "too many failed logins, try again later");
-        ctx_free(c);
-        return;
-    }
     int rc = logic_user_credential(c->ctx, c->name, on_credential, c);
     if (rc != 0)
         finish_error(c, logic_http_status(rc), "redis unavailable");

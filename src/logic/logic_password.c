@@ -126,8 +126,8 @@ static int start(logic_password_t *p, job_t *j, const char *pw, size_t len)
     return 0;
 }
 
-int logic_password_hash(logic_password_t *p, const char *pw, size_t len,
-                        logic_password_hash_cb cb, void *arg)
+int logic_password_hash(logic_password_t *p, const char *pw, size_t len, logic_password_hash_cb cb,
+                        void *arg)
 {
     if (logic_password_ok(pw, len) != 0)
         return HERALD_EINVAL;

@@ -8,8 +8,8 @@
  *
  * At most LOGIC_PASSWORD_INFLIGHT hashes wait or run at once; past that a call is refused
  * (HERALD_ERATE), which bounds the queue a flood of logins can build. The memory is bounded by
- * the thread pool: each running hash holds password_mem. Passwords are copied, wiped after use (sodium_memzero) and never logged.
- * Loop thread only (the callbacks run there too).
+ * the thread pool: each running hash holds password_mem. Passwords are copied, wiped after use
+ * (sodium_memzero) and never logged. Loop thread only (the callbacks run there too).
  */
 #ifndef LOGIC_PASSWORD_H
 #define LOGIC_PASSWORD_H
@@ -19,8 +19,8 @@
 #include <stddef.h>
 #include <uv.h>
 
-#define LOGIC_PASSWORD_MIN 8      /* bytes */
-#define LOGIC_PASSWORD_MAX 128    /* bytes */
+#define LOGIC_PASSWORD_MIN 8        /* bytes */
+#define LOGIC_PASSWORD_MAX 128      /* bytes */
 #define LOGIC_PASSWORD_HASH_MAX 128 /* crypto_pwhash_STRBYTES, NUL included */
 #define LOGIC_PASSWORD_INFLIGHT 64
 
@@ -44,8 +44,8 @@ typedef void (*logic_password_hash_cb)(int status, const char *hash, void *arg);
 /* Hashes pw (len bytes, copied). Returns 0 (cb called once later), HERALD_EINVAL (pw fails
  * logic_password_ok), HERALD_ERATE (too many in flight) or HERALD_EUNAVAIL (closing); cb is then
  * never called. */
-int logic_password_hash(logic_password_t *p, const char *pw, size_t len,
-                        logic_password_hash_cb cb, void *arg);
+int logic_password_hash(logic_password_t *p, const char *pw, size_t len, logic_password_hash_cb cb,
+                        void *arg);
 
 /* status 0 when pw matches hash, HERALD_EAUTH when it does not (or hash is not an argon2id
  * string). */

@@ -127,7 +127,8 @@ void logic_rpc_im_receive(rpc_call_t *call, const ProtobufCMessage *msg, void *a
     *r = (receive_t){call, rpc, preq};
     const logic_conf_t *conf = logic_rpc_ctx(rpc)->conf;
     logic_limit_t lim = {.burst = conf->chat_sender_burst,
-                         .refill_us = conf->chat_sender_rate ? 1000000 / conf->chat_sender_rate : 0};
+                         .refill_us =
+                             conf->chat_sender_rate ? 1000000 / conf->chat_sender_rate : 0};
     snprintf(lim.what, sizeof(lim.what), "chat:%lld", (long long)req->mid);
     rc = logic_limit_take(logic_rpc_ctx(rpc), &lim, 1, on_sender_limit, r);
     if (rc != 0)

@@ -36,8 +36,7 @@ int logic_user_create(const logic_ctx_t *ctx, const char *name, const char *pass
 
 /* status 0 with the account's id and password hash (borrowed for the call; NULL when the
  * account has none: made before passwords), HERALD_ENOTFOUND or HERALD_EUNAVAIL. */
-typedef void (*logic_user_credential_cb)(int status, int64_t mid, const char *pass_hash,
-                                         void *arg);
+typedef void (*logic_user_credential_cb)(int status, int64_t mid, const char *pass_hash, void *arg);
 
 /* Finds the id and password hash of the account `name`, in one script. Returns as create. */
 int logic_user_credential(const logic_ctx_t *ctx, const char *name, logic_user_credential_cb cb,

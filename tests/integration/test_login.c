@@ -41,12 +41,15 @@
 
 static cluster_t *g_c;
 
-static const char *const password_env[] = {
-    "HERALD_LOGIN_NAME_BURST=3",      "HERALD_LOGIN_NAME_REFILL=1h",
-    "HERALD_LOGIN_ADDR_BURST=12",     "HERALD_LOGIN_ADDR_REFILL=1h",
-    "HERALD_LOGIN_REGISTER_BURST=5",  "HERALD_LOGIN_REGISTER_REFILL=1h",
-    "HERALD_CHAT_SENDER_RATE=1",      "HERALD_CHAT_SENDER_BURST=4",
-    NULL};
+static const char *const password_env[] = {"HERALD_LOGIN_NAME_BURST=3",
+                                           "HERALD_LOGIN_NAME_REFILL=1h",
+                                           "HERALD_LOGIN_ADDR_BURST=12",
+                                           "HERALD_LOGIN_ADDR_REFILL=1h",
+                                           "HERALD_LOGIN_REGISTER_BURST=5",
+                                           "HERALD_LOGIN_REGISTER_REFILL=1h",
+                                           "HERALD_CHAT_SENDER_RATE=1",
+                                           "HERALD_CHAT_SENDER_BURST=4",
+                                           NULL};
 static const char *const off_env[] = {"HERALD_LOGIN_MODE=off", "HERALD_CHAT_SENDER_RATE=0",
                                       "HERALD_INBOX_MAX_COUNT=20", "HERALD_INBOX_SENDER_SHARE=5",
                                       NULL};
@@ -285,7 +288,8 @@ static void test_register_rate_limit(void **state)
         snprintf(name, sizeof(name), "pw-reg-%d", g_registered);
         assert_int_equal(cluster_register(g_c, name, "a fine password", NULL), 200);
     }
-    char *resp = raw_post("/herald/v1/users?name=pw-reg-late", "{\"password\":\"a fine password\"}");
+    char *resp =
+        raw_post("/herald/v1/users?name=pw-reg-late", "{\"password\":\"a fine password\"}");
     expect_429(resp);
     free(resp);
     json_t *j = NULL;

@@ -302,9 +302,9 @@ static void test_sender_share(void **state)
     conf.inbox_sender_share = 3;
     int64_t mid = 20;
     uint64_t seq;
-    store_from(&mid, 1, 0, "biz", &seq);        /* seq 1 */
-    store_from(&mid, 1, 7, "t1", &seq);         /* 2 */
-    store_from(&mid, 1, 7, "t2", &seq);         /* 3 */
+    store_from(&mid, 1, 0, "biz", &seq); /* seq 1 */
+    store_from(&mid, 1, 7, "t1", &seq);  /* 2 */
+    store_from(&mid, 1, 7, "t2", &seq);  /* 3 */
     for (int i = 0; i < 50; i++)
         store_from(&mid, 1, 9, "flood", &seq); /* 4..53: only 51..53 stay */
     assert_int_equal(seq, 53);
