@@ -10,6 +10,7 @@
 #include "addr.h"
 #include "buf.h"
 #include "herald_err.h"
+#include "list.h"
 #include "log.h"
 
 #include <errno.h>
@@ -40,7 +41,7 @@ typedef struct http_kv_s {
 struct http_request_s {
     http_server_t *server; /* NULL once dropped */
     struct MHD_Connection *conn;
-    http_request_t *prev, *next; /* in server->suspended while suspended */
+    list_link_t link; /* in server->suspended while MHD holds the connection suspended */
     const char *method;
     const char *path;
     http_kv_t *args; /* query parameters, then headers, in one block with their strings */
@@ -54,7 +55,6 @@ struct http_request_s {
     int too_big;
     int dispatched;
     int in_handler;
-    int suspended;
     int responded;
 };
 
@@ -71,7 +71,7 @@ struct http_server_s {
     uv_timer_t timer;
     int open_handles;
     int run_pending;
-    http_request_t *suspended;
+    list_link_t suspended; /* http_request_t waiting for their handler's answer, newest first */
     int closing;
     void (*close_cb)(void *arg);
     void *close_arg;
@@ -131,19 +131,6 @@ static void request_free(http_request_t *req)
     buf_deinit(&req->body);
     free(req->block);
     free(req);
-}
-
-static void request_unlink(http_request_t *req)
-{
-    http_server_t *s = req->server;
-
-    if (req->prev != NULL)
-        req->prev->next = req->next;
-    else
-        s->suspended = req->next;
-    if (req->next != NULL)
-        req->next->prev = req->prev;
-    req->prev = req->next = NULL;
 }
 
 /* Copying what the handler may read: it must stay valid while the connection is suspended and
@@ -308,11 +295,7 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const c
     if (req->response != NULL)
         return queue_answer(req);
     MHD_suspend_connection(conn);
-    req->suspended = 1;
-    req->next = s->suspended;
-    if (s->suspended != NULL)
-        s->suspended->prev = req;
-    s->suspended = req;
+    list_prepend(&s->suspended, &req->link);
     return MHD_YES;
 }
 
@@ -326,9 +309,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     *con_cls = NULL;
     if (req->dispatched && !req->responded) {
         /* Only at server close: the handler still owns it and frees it by answering. */
-        if (req->suspended)
-            request_unlink(req);
-        req->suspended = 0;
+        list_unlink(&req->link); /* no-op unless suspended */
         req->server = NULL;
         req->conn = NULL;
         return;
@@ -356,8 +337,7 @@ void http_respond(http_request_t *req, int status, const char *content_type, con
     req->status = (unsigned)status;
     if (req->in_handler)
         return; /* on_access queues it when the handler returns */
-    request_unlink(req);
-    req->suspended = 0;
+    list_unlink(&req->link);
     MHD_resume_connection(req->conn);
     server_schedule_run(s);
 }
@@ -457,6 +437,7 @@ http_server_t *http_server_new(uv_loop_t *loop, http_handler_cb handler, void *a
     s->arg = arg;
     s->max_body = max_body;
     s->port = -1;
+    list_init(&s->suspended);
     uv_timer_init(loop, &s->timer);
     s->timer.data = s;
     s->open_handles = 1;
@@ -544,8 +525,10 @@ static void on_poll_closed(uv_handle_t *h)
 
     /* MHD refuses to stop with suspended connections: resume them; stopping then closes them
      * and on_completed drops their requests. */
-    for (http_request_t *req = s->suspended; req != NULL; req = req->next)
-        MHD_resume_connection(req->conn);
+    LIST_FOREACH(l, &s->suspended)
+    {
+        MHD_resume_connection(list_entry(l, http_request_t, link)->conn);
+    }
     MHD_stop_daemon(s->mhd);
     s->mhd = NULL;
     s->open_handles--;

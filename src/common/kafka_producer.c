@@ -4,6 +4,7 @@
 #include "kafka.h"
 #include "kafka_loop.h"
 #include "buf.h"
+#include "list.h"
 #include "log.h"
 
 #include <stdio.h>
@@ -13,7 +14,7 @@
  * per-message opaque). Linked into its producer so that kafka_producer_free can answer the ones
  * librdkafka never reports. */
 typedef struct kafka_delivery_s {
-    struct kafka_delivery_s *prev, *next;
+    list_link_t link; /* in the producer's pending list */
     kafka_delivery_cb cb;
     void *arg;
 } kafka_delivery_t;
@@ -23,14 +24,8 @@ struct kafka_producer_s {
     rd_kafka_t *rk;
     rd_kafka_topic_t *rkt;
     kafka_loop_t *kl;
-    kafka_delivery_t pending; /* list head */
+    list_link_t pending; /* kafka_delivery_t, the messages whose report has not come */
 };
-
-static void kafka_delivery_unlink(kafka_delivery_t *d)
-{
-    d->prev->next = d->next;
-    d->next->prev = d->prev;
-}
 
 static int kafka_producer_status(rd_kafka_resp_err_t err)
 {
@@ -56,7 +51,7 @@ static void kafka_producer_on_delivery(rd_kafka_t *rk, const rd_kafka_message_t 
         kafka_loop_alive(kl);
     if (!d)
         return;
-    kafka_delivery_unlink(d);
+    list_unlink(&d->link);
     d->cb(kafka_producer_status(m->err), d->arg);
     free(d);
 }
@@ -76,7 +71,7 @@ kafka_producer_t *kafka_producer_new(uv_loop_t *loop, const char *brokers, const
     kafka_producer_t *p = xcalloc(1, sizeof(*p));
     rd_kafka_conf_t *conf;
 
-    p->pending.prev = p->pending.next = &p->pending;
+    list_init(&p->pending);
     p->kl = kafka_loop_new(loop, "producer", p);
     conf = kafka_loop_conf_new(p->kl, brokers, err, errlen);
     /* Idempotence implies acks=all and ordered retries; linger 1 ms adds no delay when idle. */
@@ -122,17 +117,14 @@ int kafka_produce(kafka_producer_t *p, const void *key, size_t key_len, const vo
         d = xmalloc(sizeof(*d));
         d->cb = cb;
         d->arg = arg;
-        d->next = &p->pending;
-        d->prev = p->pending.prev;
-        d->prev->next = d;
-        p->pending.prev = d;
+        list_append(&p->pending, &d->link);
     }
     if (rd_kafka_produce(p->rkt, RD_KAFKA_PARTITION_UA, RD_KAFKA_MSG_F_COPY, (void *)value,
                          value_len, key, key_len, d) == 0)
         return 0;
     err = rd_kafka_last_error();
     if (d) {
-        kafka_delivery_unlink(d);
+        list_unlink(&d->link);
         free(d);
     }
     log_debug("kafka producer: message refused: %s", rd_kafka_err2str(err));
@@ -141,6 +133,8 @@ int kafka_produce(kafka_producer_t *p, const void *key, size_t key_len, const vo
 
 void kafka_producer_free(kafka_producer_t *p, int timeout_ms)
 {
+    list_link_t *l;
+
     if (!p)
         return;
     /* flush serves delivery reports, so callbacks run from here. */
@@ -150,10 +144,10 @@ void kafka_producer_free(kafka_producer_t *p, int timeout_ms)
         rd_kafka_poll(p->rk, 0); /* reports of the purged messages: HERALD_EUNAVAIL */
     }
     /* rd_kafka_destroy drops unserved reports without calling back: answer them here. */
-    while (p->pending.next != &p->pending) {
-        kafka_delivery_t *d = p->pending.next;
+    while ((l = list_first(&p->pending))) {
+        kafka_delivery_t *d = list_entry(l, kafka_delivery_t, link);
 
-        kafka_delivery_unlink(d);
+        list_unlink(l);
         d->cb(HERALD_EUNAVAIL, d->arg);
         free(d);
     }

@@ -6,6 +6,7 @@
 
 #include "buf.h"
 #include "herald_err.h"
+#include "list.h"
 #include "log.h"
 #include "rpc_frame.h"
 
@@ -26,7 +27,7 @@
 typedef struct rpc_pending_s rpc_pending_t;
 struct rpc_pending_s {
     rpc_pending_t *hnext;
-    rpc_pending_t *prev, *next;
+    list_link_t link;  /* in the client's by_deadline */
     uint64_t deadline; /* uv_now() ms, RPC_NO_DEADLINE for none */
     uint32_t id;
     uint16_t method;
@@ -72,7 +73,7 @@ struct rpc_client_s {
     rpc_pending_t **buckets; /* id & (nbuckets - 1); ids are sequential so chains stay short */
     size_t nbuckets;
     size_t count;
-    rpc_pending_t *head, *tail; /* by deadline, earliest first */
+    list_link_t by_deadline; /* rpc_pending_t, earliest deadline first */
 
     int closing;
     void (*close_cb)(void *arg);
@@ -115,23 +116,25 @@ static rpc_pending_t *pending_find(rpc_client_t *c, uint32_t id)
     return p;
 }
 
-/* Inserts by deadline. Calls usually share one timeout, so the walk from the tail stops at once. */
+/* The call with the earliest deadline, or NULL when none is in flight. */
+static rpc_pending_t *pending_earliest(const rpc_client_t *c)
+{
+    list_link_t *l = list_first(&c->by_deadline);
+
+    return l != NULL ? list_entry(l, rpc_pending_t, link) : NULL;
+}
+
+/* Inserts by deadline, after the calls due no later. Calls usually share one timeout, so the
+ * walk from the tail stops at once. */
 static void pending_list_insert(rpc_client_t *c, rpc_pending_t *p)
 {
-    rpc_pending_t *after = c->tail;
+    list_link_t *after = c->by_deadline.prev;
 
-    while (after != NULL && after->deadline > p->deadline)
+    while (after != &c->by_deadline &&
+           list_entry(after, rpc_pending_t, link)->deadline > p->deadline)
         after = after->prev;
-    p->prev = after;
-    p->next = after ? after->next : c->head;
-    if (p->next != NULL)
-        p->next->prev = p;
-    else
-        c->tail = p;
-    if (after != NULL)
-        after->next = p;
-    else
-        c->head = p;
+    /* Prepending to a link inserts right after it, be it the head or a member. */
+    list_prepend(after, &p->link);
 }
 
 static void pending_remove(rpc_client_t *c, rpc_pending_t *p)
@@ -142,14 +145,7 @@ static void pending_remove(rpc_client_t *c, rpc_pending_t *p)
         pp = &(*pp)->hnext;
     *pp = p->hnext;
     c->count--;
-    if (p->prev != NULL)
-        p->prev->next = p->next;
-    else
-        c->head = p->next;
-    if (p->next != NULL)
-        p->next->prev = p->prev;
-    else
-        c->tail = p->prev;
+    list_unlink(&p->link);
 }
 
 /* Runs the callback of a call already removed from the client, then frees it. */
@@ -165,7 +161,7 @@ static void pending_fail_all(rpc_client_t *c, int status)
 {
     rpc_pending_t *p;
 
-    while ((p = c->head) != NULL) {
+    while ((p = pending_earliest(c)) != NULL) {
         pending_remove(c, p);
         pending_finish(p, status, NULL);
     }
@@ -179,14 +175,16 @@ static void on_call_timer(uv_timer_t *t);
 static void call_timer_arm(rpc_client_t *c)
 {
     uint64_t now = uv_now(c->loop);
+    rpc_pending_t *first;
 
     if (c->closing)
         return;
-    if (c->head == NULL || c->head->deadline == RPC_NO_DEADLINE)
+    first = pending_earliest(c);
+    if (first == NULL || first->deadline == RPC_NO_DEADLINE)
         uv_timer_stop(&c->call_timer);
     else
         uv_timer_start(&c->call_timer, on_call_timer,
-                       c->head->deadline > now ? c->head->deadline - now : 0, 0);
+                       first->deadline > now ? first->deadline - now : 0, 0);
 }
 
 static void on_call_timer(uv_timer_t *t)
@@ -196,7 +194,7 @@ static void on_call_timer(uv_timer_t *t)
     rpc_pending_t *p;
 
     /* Calls started by these callbacks have deadlines after `now`, so the loop ends. */
-    while ((p = c->head) != NULL && p->deadline <= now) {
+    while ((p = pending_earliest(c)) != NULL && p->deadline <= now) {
         pending_remove(c, p);
         log_debug("rpc %s: call %u (method %u) timed out", c->name, (unsigned)p->id,
                   (unsigned)p->method);
@@ -302,7 +300,7 @@ static int on_frame(void *arg, const rpc_frame_t *f)
         return 0;
     }
     pending_remove(c, p);
-    if (c->head == NULL)
+    if (list_empty(&c->by_deadline))
         uv_timer_stop(&c->call_timer);
     if (f->method != p->method) {
         log_warn_rl("rpc %s: reply for method %u to a call of method %u", c->name,
@@ -470,6 +468,7 @@ rpc_client_t *rpc_client_new(uv_loop_t *loop, const char *name, const char *host
     c->backoff_ms = RPC_BACKOFF_MIN_MS;
     c->nbuckets = RPC_BUCKETS_MIN;
     c->buckets = xcalloc(c->nbuckets, sizeof(*c->buckets));
+    list_init(&c->by_deadline);
     /* reader and writer stay zeroed (valid and empty) until a connection is up */
     client_start_attempt(c);
     return c;
@@ -498,7 +497,7 @@ int rpc_client_call(rpc_client_t *c, uint16_t method, const ProtobufCMessage *re
     p->deadline = timeout_ms ? uv_now(c->loop) + timeout_ms : RPC_NO_DEADLINE;
     pending_hash_insert(c, p);
     pending_list_insert(c, p);
-    if (p->prev == NULL)
+    if (pending_earliest(c) == p)
         call_timer_arm(c);
     /* A write that cannot start drops the connection; the call then fails asynchronously. */
     rpc_frame_writer_send(&c->writer, f);

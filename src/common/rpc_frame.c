@@ -81,7 +81,7 @@ static rpc_frame_out_t *frame_out_alloc(uint32_t payload_len)
 {
     rpc_frame_out_t *f = xmalloc(sizeof(*f) + RPC_FRAME_HEADER + payload_len);
 
-    f->next = NULL;
+    f->link = (list_link_t){NULL, NULL};
     f->size = RPC_FRAME_HEADER + payload_len;
     return f;
 }
@@ -173,13 +173,14 @@ int rpc_frame_reader_feed(rpc_frame_reader_t *r, size_t nread, rpc_frame_cb cb, 
 
 /* ------------------------------------------------------------------------------------ writer */
 
-static void writer_free_list(rpc_frame_out_t *f)
+/* Frees every frame of head and leaves it empty. */
+static void writer_free_list(list_link_t *head)
 {
-    while (f != NULL) {
-        rpc_frame_out_t *next = f->next;
-        free(f);
-        f = next;
+    LIST_FOREACH_SAFE(l, next, head)
+    {
+        free(list_entry(l, rpc_frame_out_t, link));
     }
+    list_init(head);
 }
 
 static void writer_flush(rpc_frame_writer_t *w);
@@ -188,8 +189,7 @@ static void on_write_done(uv_write_t *req, int status)
 {
     rpc_frame_writer_t *w = req->data;
 
-    writer_free_list(w->inflight);
-    w->inflight = NULL;
+    writer_free_list(&w->inflight);
     w->writing = 0;
     if (w->closed)
         return;
@@ -203,7 +203,6 @@ static void on_write_done(uv_write_t *req, int status)
 
 static void writer_flush(rpc_frame_writer_t *w)
 {
-    rpc_frame_out_t *f;
     size_t i = 0;
     int rc;
 
@@ -211,17 +210,20 @@ static void writer_flush(rpc_frame_writer_t *w)
         w->bufs_cap = w->npending * 2;
         w->bufs = xrealloc(w->bufs, w->bufs_cap * sizeof(*w->bufs));
     }
-    for (f = w->pending; f != NULL; f = f->next)
+    /* No write is in flight, so inflight is empty: the queue moves there in order. */
+    LIST_FOREACH_SAFE(l, next, &w->pending)
+    {
+        rpc_frame_out_t *f = list_entry(l, rpc_frame_out_t, link);
+
         w->bufs[i++] = uv_buf_init((char *)f->data, f->size);
-    w->inflight = w->pending;
-    w->pending = NULL;
-    w->pending_tail = &w->pending;
+        list_unlink(l);
+        list_append(&w->inflight, l);
+    }
     w->npending = 0;
     w->req.data = w;
     rc = uv_write(&w->req, w->stream, w->bufs, (unsigned)i, on_write_done);
     if (rc != 0) {
-        writer_free_list(w->inflight);
-        w->inflight = NULL;
+        writer_free_list(&w->inflight);
         w->on_error(w, rc);
         return;
     }
@@ -234,7 +236,8 @@ void rpc_frame_writer_init(rpc_frame_writer_t *w, uv_stream_t *stream,
     memset(w, 0, sizeof(*w));
     w->stream = stream;
     w->on_error = on_error;
-    w->pending_tail = &w->pending;
+    list_init(&w->pending);
+    list_init(&w->inflight);
 }
 
 void rpc_frame_writer_send(rpc_frame_writer_t *w, rpc_frame_out_t *f)
@@ -243,9 +246,7 @@ void rpc_frame_writer_send(rpc_frame_writer_t *w, rpc_frame_out_t *f)
         free(f);
         return;
     }
-    f->next = NULL;
-    *w->pending_tail = f;
-    w->pending_tail = &f->next;
+    list_append(&w->pending, &f->link);
     w->npending++;
     if (!w->writing)
         writer_flush(w);
@@ -253,9 +254,9 @@ void rpc_frame_writer_send(rpc_frame_writer_t *w, rpc_frame_out_t *f)
 
 void rpc_frame_writer_deinit(rpc_frame_writer_t *w)
 {
-    writer_free_list(w->pending);
-    w->pending = NULL;
-    w->pending_tail = &w->pending;
+    /* A zeroed writer (never initialised: no stream) has nothing queued and no list set up. */
+    if (w->stream != NULL)
+        writer_free_list(&w->pending);
     w->npending = 0;
     free(w->bufs);
     w->bufs = NULL;

@@ -5,6 +5,7 @@
 #ifndef HERALD_RPC_FRAME_H
 #define HERALD_RPC_FRAME_H
 
+#include "list.h"
 #include "rpc.h"
 #include <stddef.h>
 #include <stdint.h>
@@ -42,8 +43,8 @@ int rpc_frame_error_read(const rpc_frame_t *f, const char **text, size_t *text_l
 /* An encoded frame waiting to be written: link, header and payload in one allocation. Owned by
  * the writer once handed to rpc_frame_writer_send. */
 typedef struct rpc_frame_out_s {
-    struct rpc_frame_out_s *next;
-    uint32_t size; /* header + payload bytes in data */
+    list_link_t link; /* in its writer's pending or inflight list */
+    uint32_t size;    /* header + payload bytes in data */
     uint8_t data[];
 } rpc_frame_out_t;
 
@@ -100,11 +101,10 @@ struct rpc_frame_writer_s {
     uv_stream_t *stream;
     rpc_frame_writer_error_cb on_error;
     uv_write_t req;
-    rpc_frame_out_t *pending; /* queued, not yet handed to libuv */
-    rpc_frame_out_t **pending_tail;
+    list_link_t pending; /* rpc_frame_out_t queued, not yet handed to libuv, oldest first */
     size_t npending;
-    rpc_frame_out_t *inflight; /* owned by the uv_write in flight, freed in its callback */
-    uv_buf_t *bufs;            /* scratch vector for uv_write, reused */
+    list_link_t inflight; /* rpc_frame_out_t of the uv_write in flight, freed in its callback */
+    uv_buf_t *bufs;       /* scratch vector for uv_write, reused */
     size_t bufs_cap;
     int writing;
     int closed;

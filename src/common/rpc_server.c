@@ -5,6 +5,7 @@
 
 #include "buf.h"
 #include "herald_err.h"
+#include "list.h"
 #include "log.h"
 #include "rpc_frame.h"
 
@@ -23,7 +24,7 @@ typedef struct rpc_conn_s rpc_conn_t;
 struct rpc_conn_s {
     uv_tcp_t tcp;
     rpc_server_t *server; /* NULL once the handle is closed */
-    rpc_conn_t *prev, *next;
+    list_link_t link;     /* in server->conns until the handle is closed */
     rpc_frame_reader_t reader;
     rpc_frame_writer_t writer;
     int refs;
@@ -47,7 +48,7 @@ struct rpc_server_s {
     size_t nmethods;
     void *arg;
     int port;
-    rpc_conn_t *conns;
+    list_link_t conns;   /* rpc_conn_t whose handle is not yet closed, newest first */
     size_t open_handles; /* listener + connections not yet through their close callback */
     int closing;
     void (*close_cb)(void *arg);
@@ -78,12 +79,7 @@ static void on_conn_closed(uv_handle_t *h)
     rpc_server_t *s = c->server;
 
     rpc_frame_reader_deinit(&c->reader);
-    if (c->prev != NULL)
-        c->prev->next = c->next;
-    else
-        s->conns = c->next;
-    if (c->next != NULL)
-        c->next->prev = c->prev;
+    list_unlink(&c->link);
     c->server = NULL;
     s->open_handles--;
     conn_unref(c);
@@ -225,10 +221,7 @@ static void on_connection(uv_stream_t *listener, int status)
     c->refs = 1;
     rpc_frame_reader_init(&c->reader);
     rpc_frame_writer_init(&c->writer, (uv_stream_t *)&c->tcp, on_conn_write_error);
-    c->next = s->conns;
-    if (s->conns != NULL)
-        s->conns->prev = c;
-    s->conns = c;
+    list_prepend(&s->conns, &c->link);
     s->open_handles++;
     rc = uv_accept(listener, (uv_stream_t *)&c->tcp);
     if (rc == 0) {
@@ -253,6 +246,7 @@ rpc_server_t *rpc_server_new(uv_loop_t *loop, const rpc_method_t *methods, size_
     s->nmethods = n;
     s->arg = arg;
     s->port = -1;
+    list_init(&s->conns);
     uv_tcp_init(loop, &s->listener);
     s->listener.data = s;
     s->open_handles = 1;
@@ -338,14 +332,15 @@ static void on_listener_closed(uv_handle_t *h)
 
 void rpc_server_close(rpc_server_t *s, void (*cb)(void *arg), void *arg)
 {
-    rpc_conn_t *c;
-
     if (s->closing)
         return;
     s->closing = 1;
     s->close_cb = cb;
     s->close_arg = arg;
     uv_close((uv_handle_t *)&s->listener, on_listener_closed);
-    for (c = s->conns; c != NULL; c = c->next)
-        conn_close(c);
+    /* conn_close only starts the close; on_conn_closed unlinks later. */
+    LIST_FOREACH(l, &s->conns)
+    {
+        conn_close(list_entry(l, rpc_conn_t, link));
+    }
 }

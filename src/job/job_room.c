@@ -3,9 +3,9 @@
 #include "job_room.h"
 
 #include "buf.h"
+#include "herald_assert.h"
 #include "strmap.h"
 
-#include <assert.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -46,7 +46,7 @@ void job_room_free(job_room_t *r)
 {
     if (r == NULL)
         return;
-    assert(r->rooms.count == 0); /* a batch still out would be lost */
+    HERALD_ASSERT(r->rooms.count == 0); /* a batch still out would be lost */
     strmap_deinit(&r->rooms);
     free(r);
 }

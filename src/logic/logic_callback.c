@@ -4,6 +4,7 @@
 #include "buf.h"
 #include "herald_err.h"
 #include "http_client.h"
+#include "list.h"
 #include "log.h"
 
 #include <stdio.h>
@@ -12,7 +13,7 @@
 #include <uv.h>
 
 typedef struct callback_item_s {
-    struct callback_item_s *next;
+    list_link_t link; /* in the queue, or in the sender thread's batch */
     size_t len;
     char json[];
 } callback_item_t;
@@ -24,9 +25,9 @@ struct logic_callback_s {
     int timeout_ms;
     size_t queue_max;
     uv_thread_t thread;
-    uv_mutex_t lock; /* guards everything below */
-    uv_cond_t cond;  /* signalled on a new event and on stop */
-    callback_item_t *head, *tail;
+    uv_mutex_t lock;   /* guards everything below */
+    uv_cond_t cond;    /* signalled on a new event and on stop */
+    list_link_t queue; /* callback_item_t, oldest first */
     size_t queued;
     int stopping;
     logic_callback_stats_t stats;
@@ -89,54 +90,59 @@ int logic_callback_parse_url(const char *url, char *host, size_t host_cap, int *
     return 0;
 }
 
-/* Detaches up to LOGIC_CALLBACK_BATCH_MAX items from the head. Under lock. */
-static callback_item_t *batch_take(logic_callback_t *cb, size_t *n)
+/* Moves up to LOGIC_CALLBACK_BATCH_MAX items from the head of the queue to batch (an empty
+ * list), in order; returns how many. Under lock. */
+static size_t batch_take(logic_callback_t *cb, list_link_t *batch)
 {
-    callback_item_t *first = cb->head, *last = first;
-    *n = 1;
-    while (last->next != NULL && *n < LOGIC_CALLBACK_BATCH_MAX) {
-        last = last->next;
-        (*n)++;
+    size_t n = 0;
+    list_link_t *l;
+
+    while (n < LOGIC_CALLBACK_BATCH_MAX && (l = list_first(&cb->queue)) != NULL) {
+        list_unlink(l);
+        list_append(batch, l);
+        n++;
     }
-    cb->head = last->next;
-    if (cb->head == NULL)
-        cb->tail = NULL;
-    last->next = NULL;
-    cb->queued -= *n;
-    return first;
+    cb->queued -= n;
+    return n;
 }
 
-/* Puts a batch that failed back at the head. Under lock. */
-static void batch_return(logic_callback_t *cb, callback_item_t *batch, size_t n)
+/* Puts the n items of a batch that failed back at the head of the queue, in order, and leaves
+ * batch empty. Under lock. */
+static void batch_return(logic_callback_t *cb, list_link_t *batch, size_t n)
 {
-    callback_item_t *last = batch;
-    while (last->next != NULL)
-        last = last->next;
-    last->next = cb->head;
-    if (cb->head == NULL)
-        cb->tail = last;
-    cb->head = batch;
+    list_link_t *after = &cb->queue;
+
+    LIST_FOREACH_SAFE(l, next, batch)
+    {
+        list_unlink(l);
+        /* Prepending to a link inserts right after it, be it the head or a member. */
+        list_prepend(after, l);
+        after = l;
+    }
     cb->queued += n;
 }
 
-static void batch_free(callback_item_t *batch)
+/* Frees every item of list and leaves it empty. */
+static void items_free(list_link_t *list)
 {
-    while (batch != NULL) {
-        callback_item_t *next = batch->next;
-        free(batch);
-        batch = next;
+    LIST_FOREACH_SAFE(l, next, list)
+    {
+        free(list_entry(l, callback_item_t, link));
     }
+    list_init(list);
 }
 
 /* POSTs the batch as one JSON array on http (the thread's keep-alive connection). Returns 1 when
  * the receiver took it (2xx). */
-static int batch_post(logic_callback_t *cb, http_client_t *http, const callback_item_t *batch)
+static int batch_post(logic_callback_t *cb, http_client_t *http, const list_link_t *batch)
 {
     buf_t body;
     buf_init(&body);
     buf_append(&body, "[", 1);
-    for (const callback_item_t *it = batch; it != NULL; it = it->next) {
-        if (it != batch)
+    LIST_FOREACH(l, batch)
+    {
+        const callback_item_t *it = list_entry(l, callback_item_t, link);
+        if (l != batch->next)
             buf_append(&body, ",", 1);
         buf_append(&body, it->json, it->len);
     }
@@ -170,25 +176,26 @@ static void callback_thread(void *arg)
     logic_callback_t *cb = arg;
     http_client_t *http = http_client_new(NULL);
     uint64_t backoff_ms = 0;
+    list_link_t batch; /* the thread's own: read unlocked while it is posted */
+    list_init(&batch);
     uv_mutex_lock(&cb->lock);
     for (;;) {
-        while (cb->head == NULL && !cb->stopping)
+        while (list_empty(&cb->queue) && !cb->stopping)
             uv_cond_wait(&cb->cond, &cb->lock);
-        if (cb->head == NULL)
+        if (list_empty(&cb->queue))
             break; /* stopping, nothing left */
-        size_t n;
-        callback_item_t *batch = batch_take(cb, &n);
+        size_t n = batch_take(cb, &batch);
         uv_mutex_unlock(&cb->lock);
-        int ok = batch_post(cb, http, batch);
+        int ok = batch_post(cb, http, &batch);
         uv_mutex_lock(&cb->lock);
         if (ok) {
             cb->stats.posted += n;
-            batch_free(batch);
+            items_free(&batch);
             backoff_ms = 0;
             continue;
         }
         cb->stats.failed_posts++;
-        batch_return(cb, batch, n);
+        batch_return(cb, &batch, n);
         if (cb->stopping)
             break;
         backoff_ms = backoff_ms ? backoff_ms * 2 : LOGIC_CALLBACK_RETRY_FIRST_MS;
@@ -200,8 +207,7 @@ static void callback_thread(void *arg)
             uv_cond_timedwait(&cb->cond, &cb->lock, due - now);
     }
     cb->stats.dropped += cb->queued;
-    batch_free(cb->head);
-    cb->head = cb->tail = NULL;
+    items_free(&cb->queue);
     cb->queued = 0;
     uv_mutex_unlock(&cb->lock);
     http_client_free(http);
@@ -220,6 +226,7 @@ logic_callback_t *logic_callback_new(const char *url, int64_t timeout_ms, size_t
     }
     cb->timeout_ms = (int)timeout_ms;
     cb->queue_max = queue_max;
+    list_init(&cb->queue);
     uv_mutex_init(&cb->lock);
     uv_cond_init(&cb->cond);
     int rc = uv_thread_create(&cb->thread, callback_thread, cb);
@@ -243,14 +250,9 @@ void logic_callback_post(logic_callback_t *cb, const char *json, size_t len)
         return;
     }
     callback_item_t *it = xmalloc(sizeof(*it) + len);
-    it->next = NULL;
     it->len = len;
     memcpy(it->json, json, len);
-    if (cb->tail != NULL)
-        cb->tail->next = it;
-    else
-        cb->head = it;
-    cb->tail = it;
+    list_append(&cb->queue, &it->link);
     cb->queued++;
     uv_cond_signal(&cb->cond);
     uv_mutex_unlock(&cb->lock);

@@ -1,11 +1,12 @@
 /* logic_callback.h - business events POSTed to a URL ([events] callback_url; cim's message
  * callback), besides or instead of the events topic (logic_events.h).
  *
- * A thread of its own sends them with the client library's blocking HTTP client, so a slow or
- * dead receiver never holds up logic's loop. Events wait in a queue of at most queue_max (more
- * are dropped and counted) and leave as one POST per batch: the body is a JSON array of the
- * events queued since the previous POST, oldest first, at most LOGIC_CALLBACK_BATCH_MAX of them,
- * with Content-Type application/json. A 2xx answer takes the batch. Anything else (no connection,
+ * A thread of its own sends them with the blocking HTTP client of common (http_client.h, on
+ * libcurl), over one keep-alive handle that the thread owns, so a slow or dead receiver never
+ * holds up logic's loop. Events wait in a queue of at most queue_max (more are dropped and
+ * counted) and leave as one POST per batch: the body is a JSON array of the events queued since
+ * the previous POST, oldest first, at most LOGIC_CALLBACK_BATCH_MAX of them, with Content-Type
+ * application/json. A 2xx answer takes the batch. Anything else (no connection,
  * timeout, another status) keeps it at the head of the queue and retries after 0.5 s, doubling up
  * to 30 s: the receiver gets every event at least once, in order, as long as logic runs and the
  * queue holds (it is memory only). On free, what is queued is posted until the first failure;
