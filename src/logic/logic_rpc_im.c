@@ -126,9 +126,12 @@ void logic_rpc_im_receive(rpc_call_t *call, const ProtobufCMessage *msg, void *a
     receive_t *r = xmalloc(sizeof(*r));
     *r = (receive_t){call, rpc, preq};
     const logic_conf_t *conf = logic_rpc_ctx(rpc)->conf;
+    if (conf->chat_sender_rate == 0) { /* no limit: no round trip */
+        on_sender_limit(0, 0, r);
+        return;
+    }
     logic_limit_t lim = {.burst = conf->chat_sender_burst,
-                         .refill_us =
-                             conf->chat_sender_rate ? 1000000 / conf->chat_sender_rate : 0};
+                         .refill_us = 1000000 / conf->chat_sender_rate};
     snprintf(lim.what, sizeof(lim.what), "chat:%lld", (long long)req->mid);
     rc = logic_limit_take(logic_rpc_ctx(rpc), &lim, 1, on_sender_limit, r);
     if (rc != 0)
