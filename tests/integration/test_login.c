@@ -235,12 +235,23 @@ static void test_sender_rate_across_connections(void **state)
     char *tc = login_ok("pw-carol", "carol's password", NULL);
     client_t *a0 = connect_token(ta, 0, alice), *a1 = connect_token(ta, 1, alice);
     client_t *c0 = connect_token(tc, 0, carol);
+    long long t0 = proc_now_ms();
     for (uint32_t i = 0; i < SENDER_BURST; i++)
         assert_int_equal(send_private(i % 2 ? a1 : a0, 10 + i, carol, "hi"), 0);
-    /* Each connection sent SENDER_BURST / 2, far below the comets' own per-connection rate. */
-    assert_int_equal(send_private(a1, 20, carol, "one too many"), HERALD_ERATE);
-    assert_int_equal(send_private(a0, 21, carol, "one too many"), HERALD_ERATE);
-    assert_int_equal(send_private(c0, 22, alice, "carol is not alice"), 0);
+    /* Each connection has sent SENDER_BURST / 2, far below the comets' own per-connection rate;
+     * the sender's bucket is empty but for what refilled meanwhile (one a second: a slow run,
+     * under a sanitizer, may see one or two pass). */
+    const int more = 6;
+    int refused = 0;
+    for (int i = 0; i < more; i++) {
+        int code = send_private(i % 2 ? a1 : a0, 20 + (uint32_t)i, carol, "one too many");
+        assert_true(code == 0 || code == HERALD_ERATE);
+        refused += code == HERALD_ERATE;
+    }
+    long long refilled = (proc_now_ms() - t0) / 1000 + 1;
+    print_message("sender limit: %d of %d refused in %lld ms\n", refused, more, proc_now_ms() - t0);
+    assert_true(refused >= 1 && refused >= more - refilled);
+    assert_int_equal(send_private(c0, 30, alice, "carol is not alice"), 0);
     client_free(a0);
     client_free(a1);
     client_free(c0);
