@@ -62,28 +62,35 @@ class ApiError extends Error {
   constructor(status, message) { super(message); this.status = status; }
 }
 
-async function api(method, path, params) {
-  const res = await fetch(`${path}?${new URLSearchParams(params)}`, { method });
+// body (optional) goes as JSON: the password travels there, never in the URL.
+async function api(method, path, params, body) {
+  const init = { method };
+  if (body !== undefined) {
+    init.body = JSON.stringify(body);
+    init.headers = { 'Content-Type': 'application/json' };
+  }
+  const res = await fetch(`${path}?${new URLSearchParams(params)}`, init);
   const reply = await res.json().catch(() => null);
   if (!res.ok || !reply || reply.code !== 0)
     throw new ApiError(res.status, (reply && reply.message) || res.statusText);
   return reply.data;
 }
 
-// Logs in by name, registering the name on first use (as herald-cli chat does).
-async function login(name) {
+// Logs in by name and password, registering the name with it on first use (as herald-cli chat
+// does): a 401 may be an unknown name; if the name then turns out taken, the password was wrong.
+async function login(name, password) {
   const params = { name, platform: 'web' };
   try {
-    return await api('POST', '/herald/v1/login', params);
+    return await api('POST', '/herald/v1/login', params, { password });
   } catch (e) {
-    if (e.status !== 404) throw e;
+    if (e.status !== 401) throw e;
   }
   try {
-    await api('POST', '/herald/v1/users', { name });
+    await api('POST', '/herald/v1/users', { name }, { password });
   } catch (e) {
-    if (e.status !== 409) throw e; // registered meanwhile by someone else: fine
+    throw e.status === 409 ? new ApiError(401, 'wrong name or password') : e;
   }
-  return api('POST', '/herald/v1/login', params);
+  return api('POST', '/herald/v1/login', params, { password });
 }
 
 // Name or id → user id. Names are never only digits, so digits are an id.
@@ -123,6 +130,7 @@ function setStatus(state) {
 
 const session = {
   user: null,         // login reply: mid, name, token, comet
+  password: '',       // for a login again when the token is refused; forgotten at logout
   room: '',           // current room ('' = none)
   ws: null,
   seq: 0,             // of our op 4 and op 12 packets
@@ -209,7 +217,7 @@ async function onAuthReply(reply) {
     show('error', `auth refused: ${reply.message || reply.code}; logging in again`);
     session.ws.close();
     try {
-      session.user = await login(session.user.name);
+      session.user = await login(session.user.name, session.password);
     } catch (e) {
       show('error', `login failed: ${e.message}`);
       session.stopped = true;
@@ -278,6 +286,7 @@ async function showOnline() {
 
 async function logout() {
   session.stopped = true;
+  session.password = '';
   clearTimeout(session.retryTimer);
   try {
     await api('POST', '/herald/v1/logout', { token: session.user.token });
@@ -302,8 +311,13 @@ $('login-form').addEventListener('submit', (ev) => {
   const button = $('login');
   button.disabled = true;
   $('login-error').textContent = '';
-  login($('name').value.trim()).then((user) => {
-    Object.assign(session, { user, room: $('room').value.trim(), stopped: false, lastSeq: 0 });
+  const password = $('password').value;
+  login($('name').value.trim(), password).then((user) => {
+    // The password stays in this page's memory only, for a login again when the token is
+    // refused; never in storage.
+    Object.assign(session, { user, password, room: $('room').value.trim(), stopped: false,
+      lastSeq: 0 });
+    $('password').value = '';
     $('me-name').textContent = user.name;
     $('login-form').hidden = true;
     $('console').hidden = false;

@@ -1,6 +1,7 @@
 /* cli_chat.c - `herald-cli chat`: the interactive client (cim's console client) on logic's IM
- * API (docs/im.md). Logs in by name (registering the name when it is new), connects to the comet
- * login chose, and then reads commands from stdin:
+ * API (docs/im.md). Logs in by name and password (--password, else $HERALD_PASSWORD; registering
+ * the name with it when the name is new), connects to the comet login chose, and then reads
+ * commands from stdin:
  *   text          to the current room
  *   @name text    private (also @mid text)
  *   :olu          online users
@@ -33,21 +34,24 @@
 #define CHAT_RECONNECT_MAX_MS 5000
 #define CHAT_HTTP_TIMEOUT_MS 5000
 
-enum { OPT_LOGIC = CLI_OPT_FIRST_FREE, OPT_NAME };
+enum { OPT_LOGIC = CLI_OPT_FIRST_FREE, OPT_NAME, OPT_PASSWORD };
 
 static const char cli_chat_usage[] =
-    "usage: herald-cli chat --logic HOST:PORT --name NAME [--room R]\n"
+    "usage: herald-cli chat --logic HOST:PORT --name NAME [--password P] [--room R]\n"
     "Interactive chat. Type text to send it to the current room, '@name text' or '@mid text'\n"
     "to send privately, ':olu' to list online users, ':who' to list the room's members,\n"
     "':room R' to change room, ':q' to quit.\n"
     "  --logic HOST:PORT   logic's HTTP API (login and user lookups)\n"
     "  --name NAME         your user name (registered on first use)\n"
+    "  --password P        your password, 8-128 bytes (default: $HERALD_PASSWORD, which keeps\n"
+    "                      it off the command line and out of ps)\n"
     "  --room R            room to join, e.g. live://lobby\n";
 
 typedef struct chat_s {
     char logic_host[ADDR_HOST_MAX];
     int logic_port;
     const char *name;
+    char *password_body; /* {"password":"..."}, heap */
     char room[256];
     char token[128];
     char comet_host[ADDR_HOST_MAX];
@@ -71,15 +75,21 @@ static void chat_say(const char *fmt, ...)
     fflush(stdout);
 }
 
-/* One request to logic; returns the parsed reply and the status, or NULL (message printed). */
-static json_t *chat_http(chat_t *ch, const char *method, const char *path, int *status)
+/* One request to logic (body may be NULL); returns the parsed reply and the status, or NULL
+ * (message printed). */
+static json_t *chat_http(chat_t *ch, const char *method, const char *path, const char *body,
+                         int *status)
 {
     char url[2048];
     if (http_client_url(url, sizeof(url), ch->logic_host, ch->logic_port, path) != 0) {
         chat_say("! logic: request too long");
         return NULL;
     }
-    http_client_req_t req = {.method = method, .url = url, .timeout_ms = CHAT_HTTP_TIMEOUT_MS};
+    http_client_req_t req = {.method = method,
+                             .url = url,
+                             .body = body,
+                             .body_len = body ? strlen(body) : 0,
+                             .timeout_ms = CHAT_HTTP_TIMEOUT_MS};
     http_client_resp_t resp;
     int rc = http_client_request(NULL, &req, &resp);
     if (rc < 0) {
@@ -92,25 +102,28 @@ static json_t *chat_http(chat_t *ch, const char *method, const char *path, int *
     return j;
 }
 
-/* Logs in (registering the name first when logic does not know it). Returns 0 or -1. */
+/* Logs in; when that fails as an unknown name could, registers the name with the password and
+ * logs in again (a taken name means the password was wrong). Returns 0 or -1. */
 static int chat_login(chat_t *ch)
 {
-    char path[256];
+    char login[256], reg[256];
     int status = 0;
-    snprintf(path, sizeof(path), "/herald/v1/login?name=%s&platform=cli", ch->name);
-    json_t *j = chat_http(ch, "POST", path, &status);
-    if (j != NULL && status == 404) {
+    snprintf(login, sizeof(login), "/herald/v1/login?name=%s&platform=cli", ch->name);
+    snprintf(reg, sizeof(reg), "/herald/v1/users?name=%s", ch->name);
+    json_t *j = chat_http(ch, "POST", login, ch->password_body, &status);
+    if (j != NULL && status == 401) {
         json_decref(j);
-        snprintf(path, sizeof(path), "/herald/v1/users?name=%s", ch->name);
-        j = chat_http(ch, "POST", path, &status);
-        if (j == NULL || (status != 200 && status != 409)) {
-            chat_say("! register: %s", json_string_value(json_object_get(j, "message")));
+        j = chat_http(ch, "POST", reg, ch->password_body, &status);
+        if (j == NULL || status != 200) {
+            chat_say("! login: %s", status == 409
+                                        ? "wrong name or password"
+                                        : json_string_value(json_object_get(j, "message")));
             json_decref(j);
             return -1;
         }
         json_decref(j);
-        snprintf(path, sizeof(path), "/herald/v1/login?name=%s&platform=cli", ch->name);
-        j = chat_http(ch, "POST", path, &status);
+        chat_say("* registered %s", ch->name);
+        j = chat_http(ch, "POST", login, ch->password_body, &status);
     }
     json_t *data = json_object_get(j, "data");
     const char *token = json_string_value(json_object_get(data, "token"));
@@ -237,7 +250,7 @@ static void chat_private(chat_t *ch, char *arg)
         char path[128];
         int status = 0;
         snprintf(path, sizeof(path), "/herald/v1/users?name=%.64s", arg);
-        json_t *j = chat_http(ch, "GET", path, &status);
+        json_t *j = chat_http(ch, "GET", path, NULL, &status);
         mid = status == 200 ? json_integer_value(json_object_get(json_object_get(j, "data"), "mid"))
                             : 0;
         json_decref(j);
@@ -257,7 +270,7 @@ static void chat_online(chat_t *ch)
         char path[96];
         int status = 0;
         snprintf(path, sizeof(path), "/herald/v1/online/users?limit=100&cursor=%lld", cursor);
-        json_t *j = chat_http(ch, "GET", path, &status);
+        json_t *j = chat_http(ch, "GET", path, NULL, &status);
         json_t *data = json_object_get(j, "data"), *u;
         size_t i;
         json_array_foreach(json_object_get(data, "users"), i, u)
@@ -302,7 +315,7 @@ static void chat_who(chat_t *ch)
     chat_query_escape(ch->room, room, sizeof(room));
     snprintf(path, sizeof(path), "/herald/v1/rooms/members?room=%s&limit=100", room);
     int status = 0;
-    json_t *j = chat_http(ch, "GET", path, &status);
+    json_t *j = chat_http(ch, "GET", path, NULL, &status);
     json_t *data = json_object_get(j, "data"), *u;
     if (status != 200 || data == NULL) {
         const char *message = json_string_value(json_object_get(j, "message"));
@@ -379,10 +392,17 @@ static int chat_input(chat_t *ch)
     return 0;
 }
 
+static void chat_free(chat_t *ch)
+{
+    free(ch->password_body);
+    free(ch);
+}
+
 int cli_chat_main(int argc, char **argv)
 {
     static const struct option longopts[] = {{"logic", required_argument, NULL, OPT_LOGIC},
                                              {"name", required_argument, NULL, OPT_NAME},
+                                             {"password", required_argument, NULL, OPT_PASSWORD},
                                              {"room", required_argument, NULL, CLI_OPT_ROOM},
                                              {"help", no_argument, NULL, 'h'},
                                              {NULL, 0, NULL, 0}};
@@ -390,11 +410,14 @@ int cli_chat_main(int argc, char **argv)
     if (ch == NULL)
         return CLI_EXIT_FAIL;
     int opt, bad = 0;
+    const char *password = getenv("HERALD_PASSWORD");
     while ((opt = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
         if (opt == OPT_LOGIC)
             bad |= addr_split(optarg, ch->logic_host, &ch->logic_port) != 0 || ch->logic_port == 0;
         else if (opt == OPT_NAME)
             ch->name = optarg;
+        else if (opt == OPT_PASSWORD)
+            password = optarg;
         else if (opt == CLI_OPT_ROOM)
             snprintf(ch->room, sizeof(ch->room), "%s", optarg);
         else if (opt == 'h') {
@@ -404,13 +427,24 @@ int cli_chat_main(int argc, char **argv)
         } else
             bad = 1;
     }
-    if (bad || ch->logic_port == 0 || ch->name == NULL || optind != argc) {
+    if (bad || ch->logic_port == 0 || ch->name == NULL || password == NULL || optind != argc) {
+        if (password == NULL && !bad)
+            fputs("herald-cli chat: a password is needed: --password P or HERALD_PASSWORD\n",
+                  stderr);
         fputs(cli_chat_usage, stderr);
         free(ch);
         return CLI_EXIT_USAGE;
     }
-    if (chat_login(ch) != 0 || chat_connect(ch) != 0) {
+    json_t *pw = json_pack("{s:s}", "password", password); /* NULL when it is not UTF-8 */
+    ch->password_body = pw ? json_dumps(pw, JSON_COMPACT) : NULL;
+    json_decref(pw);
+    if (ch->password_body == NULL) {
+        fputs("herald-cli chat: the password must be UTF-8\n", stderr);
         free(ch);
+        return CLI_EXIT_USAGE;
+    }
+    if (chat_login(ch) != 0 || chat_connect(ch) != 0) {
+        chat_free(ch);
         return CLI_EXIT_FAIL;
     }
     chat_say("* %s (%lld) connected to %s:%d%s%s", ch->name, (long long)ch->mid, ch->comet_host,
@@ -429,6 +463,6 @@ int cli_chat_main(int argc, char **argv)
         }
     }
     cli_conn_close(&ch->cc);
-    free(ch);
+    chat_free(ch);
     return CLI_EXIT_OK;
 }

@@ -15,6 +15,7 @@
 
 #include <errno.h>
 #include <microhttpd.h>
+#include <netinet/in.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -544,4 +545,41 @@ void http_server_close(http_server_t *s, void (*cb)(void *arg), void *arg)
     if (s->mhd != NULL)
         uv_close((uv_handle_t *)&s->poll, on_poll_closed);
     uv_close((uv_handle_t *)&s->timer, on_timer_closed);
+}
+
+/* ------------------------------------------------------- peer address, an extra header */
+
+int http_request_peer(const http_request_t *req, struct sockaddr_storage *out)
+{
+    const union MHD_ConnectionInfo *ci =
+        req->conn ? MHD_get_connection_info(req->conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS) : NULL;
+    const struct sockaddr *sa = ci ? ci->client_addr : NULL;
+    if (sa == NULL || (sa->sa_family != AF_INET && sa->sa_family != AF_INET6))
+        return HERALD_EINVAL;
+    memset(out, 0, sizeof(*out));
+    memcpy(out, sa, addr_len(sa));
+    const struct sockaddr_in6 *s6 = (const struct sockaddr_in6 *)sa;
+    if (sa->sa_family == AF_INET6 && IN6_IS_ADDR_V4MAPPED(&s6->sin6_addr)) {
+        /* A dual-stack listener's IPv4 client: the same client as over plain IPv4. */
+        struct sockaddr_in *s4 = (struct sockaddr_in *)out;
+        struct in_addr a4;
+        memcpy(&a4, &s6->sin6_addr.s6_addr[12], sizeof(a4));
+        int port = addr_get_port(sa);
+        memset(out, 0, sizeof(*out));
+        s4->sin_family = AF_INET;
+        s4->sin_addr = a4;
+        addr_set_port(out, port);
+    }
+    return 0;
+}
+
+void http_respond_reply_header(http_request_t *req, int status, int code, const char *message,
+                               json_t *data, const char *name, const char *value)
+{
+    /* http_respond leaves the answer in req->response until MHD's next run queues it, and no
+     * run happens before this returns (loop thread); a dropped request is freed by it. */
+    int alive = req->server != NULL && !req->responded;
+    http_respond_reply(req, status, code, message, data);
+    if (alive && req->response != NULL)
+        MHD_add_response_header(req->response, name, value);
 }

@@ -11,6 +11,7 @@
 
 #include <jansson.h>
 #include <stddef.h>
+#include <sys/socket.h>
 #include <uv.h>
 
 typedef struct http_server_s http_server_t;
@@ -60,5 +61,15 @@ void http_respond_json(http_request_t *req, int status, json_t *json);
  * HTTP endpoint uses; "data" is left out when data is NULL (the reference is stolen). */
 void http_respond_reply(http_request_t *req, int status, int code, const char *message,
                         json_t *data);
+
+/* The client's address (IPv4, or IPv6 with v4-mapped ones given as IPv4) into *out. Valid while
+ * the handler runs (before the request is suspended or answered). Returns 0, or HERALD_EINVAL
+ * when the connection is gone or its address is of another family. */
+int http_request_peer(const http_request_t *req, struct sockaddr_storage *out);
+
+/* http_respond_reply with one extra response header (name and value are copied; e.g.
+ * "Retry-After" with a 429). */
+void http_respond_reply_header(http_request_t *req, int status, int code, const char *message,
+                               json_t *data, const char *name, const char *value);
 
 #endif

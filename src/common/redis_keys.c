@@ -82,3 +82,13 @@ int redis_key_online(char *out, const char *prefix, const char *server)
 {
     return key(out, prefix, "online:%s", server);
 }
+
+int redis_key_inbox_from(char *out, const char *prefix, int64_t mid, int64_t from)
+{
+    return key(out, prefix, "inboxfrom:%lld:%lld", (long long)mid, (long long)from);
+}
+
+int redis_key_limit(char *out, const char *prefix, const char *what)
+{
+    return key(out, prefix, "limit:%s", what);
+}

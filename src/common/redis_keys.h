@@ -32,6 +32,9 @@ int redis_key_inbox(char *out, const char *prefix, int64_t mid);
 int redis_key_ack(char *out, const char *prefix, int64_t mid);
 /* sent:<mid>         hash: device -> highest seq written to its last connection (logic_inbox.c) */
 int redis_key_sent(char *out, const char *prefix, int64_t mid);
+/* inboxfrom:<mid>:<from>  sorted set: the seqs of sender from's entries in mid's inbox, same TTL
+ * (logic_inbox.c: the per-sender share) */
+int redis_key_inbox_from(char *out, const char *prefix, int64_t mid, int64_t from);
 
 /* conn:<mid>         hash: connection key -> {"platform","token"} (logic_login_conn.c) */
 int redis_key_conn(char *out, const char *prefix, int64_t mid);
@@ -44,6 +47,11 @@ int redis_key_user(char *out, const char *prefix, int64_t mid);
 int redis_key_user_stem(char *out, const char *prefix);
 /* username:<name>    string: user id of an account name (logic_user.c) */
 int redis_key_username(char *out, const char *prefix, const char *name);
+
+/* limit:<what>       string: a rate limit's state (GCRA: the theoretical arrival time, us),
+ * TTL = until it is full again; what = "login:name:<name>", "login:addr:<addr>",
+ * "register:addr:<addr>", "chat:<mid>" (logic_limit.c) */
+int redis_key_limit(char *out, const char *prefix, const char *what);
 
 /* comets             hash: comet id -> registry entry (registry.h) */
 int redis_key_comets(char *out, const char *prefix);

@@ -26,6 +26,9 @@ enum logic_login_strategy {
     LOGIC_LOGIN_LEAST_CONN = 1,
     LOGIC_LOGIN_HASH = 2,
 };
+/* [login] mode: IM registration and login with a password, or none (tokens from the business
+ * system only; docs/im.md). */
+enum logic_login_mode { LOGIC_LOGIN_PASSWORD = 0, LOGIC_LOGIN_OFF = 1 };
 /* [login] duplicate: a second connection of a user on the same platform. */
 enum logic_login_duplicate {
     LOGIC_DUP_ALLOW = 0,
@@ -55,14 +58,27 @@ typedef struct logic_conf_s {
     int login_strategy;          /* [login] strategy: enum logic_login_strategy */
     int login_duplicate;         /* [login] duplicate: enum logic_login_duplicate (default) */
     char *login_duplicate_platforms;    /* [login] duplicate_platforms: "web=kick-older,..." */
+    int login_mode;                     /* [login] mode: enum logic_login_mode */
+    int64_t login_id_base;              /* [login] id_base: first IM user id; business ids below */
+    int64_t login_password_ops;         /* [login] password_ops: argon2id opslimit */
+    int64_t login_password_mem;         /* [login] password_mem: argon2id memlimit, bytes */
+    int64_t login_name_burst;           /* [login] name_burst: failed logins per name at once */
+    int64_t login_name_refill_ms;       /* [login] name_refill: one more attempt per this */
+    int64_t login_addr_burst;           /* [login] addr_burst: failed logins per address */
+    int64_t login_addr_refill_ms;       /* [login] addr_refill */
+    int64_t login_register_burst;       /* [login] register_burst: registrations per address */
+    int64_t login_register_refill_ms;   /* [login] register_refill */
+    int64_t chat_sender_rate;           /* [chat] sender_rate: messages/s per sender; 0 = off */
+    int64_t chat_sender_burst;          /* [chat] sender_burst */
     char *kafka_events_topic;           /* [kafka] events_topic: business events; "" = none */
     char *events_callback_url;          /* [events] callback_url: POST events there; "" = none */
     int64_t events_callback_timeout_ms; /* [events] callback_timeout: per POST */
     int64_t events_callback_queue;      /* [events] callback_queue: events waiting, at most */
     int64_t inbox_max_count;            /* [inbox] max_count: messages kept per user */
     int64_t inbox_max_age_ms;           /* [inbox] max_age: older messages are dropped */
-    int64_t inbox_page_bytes; /* [inbox] page_bytes: backlog bytes per Connect / Fetch reply */
-    int log_level;            /* [log] level: log_level_t */
+    int64_t inbox_page_bytes;   /* [inbox] page_bytes: backlog bytes per Connect / Fetch reply */
+    int64_t inbox_sender_share; /* [inbox] sender_share: one chat sender's entries per inbox */
+    int log_level;              /* [log] level: log_level_t */
     /* client JWTs and protected rooms (docs/security.md) */
     char *auth_jwt_secret;      /* [auth] jwt_secret: HS256 key; "" = HS256 refused. Never logged */
     char *auth_jwt_public_key;  /* [auth] jwt_public_key: PEM file (RS256/ES256); "" = none */

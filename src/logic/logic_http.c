@@ -255,3 +255,15 @@ void logic_http_query(http_request_t *req, logic_query_t *q)
     q->get_all = query_get_all;
     q->ctx = req;
 }
+
+void logic_http_finish_limited(logic_http_pending_t *p, int64_t retry_ms, const char *message)
+{
+    if (p->req != NULL) {
+        char secs[24];
+        snprintf(secs, sizeof(secs), "%lld", (long long)((retry_ms + 999) / 1000));
+        p->h->errors_4xx++;
+        http_respond_reply_header(p->req, 429, -400, message, NULL, "Retry-After", secs);
+    }
+    list_unlink(&p->link);
+    free(p);
+}

@@ -51,6 +51,9 @@ logic_http_pending_t *logic_http_suspend(logic_http_t *h, http_request_t *req);
 /* Answers and frees p (if the server closed meanwhile, only frees; data is released). */
 void logic_http_finish_ok(logic_http_pending_t *p, json_t *data);
 void logic_http_finish_error(logic_http_pending_t *p, int status, const char *message);
+/* 429 {"code":-400,"message":message} with "Retry-After: <retry_ms in whole seconds, rounded
+ * up>"; frees p as the others. */
+void logic_http_finish_limited(logic_http_pending_t *p, int64_t retry_ms, const char *message);
 
 /* Adapts a request's query string to logic_params' accessor. */
 void logic_http_query(http_request_t *req, logic_query_t *q);
@@ -76,11 +79,12 @@ void logic_http_info_instances(logic_http_t *h, http_request_t *req);
 void logic_http_token_issue(logic_http_t *h, http_request_t *req);
 void logic_http_token_revoke(logic_http_t *h, http_request_t *req);
 
-/* logic_http_user.c: users and login (docs/im.md). The IM routes are open like goim's node
- * list: a client calls them before it holds any credential (login by name, as cim does). */
+/* logic_http_user_login.c: registration and login with a password; logic_http_user.c: look-up
+ * and logout (docs/im.md). The IM routes are open like goim's node list: a client calls them
+ * before it holds any credential (the password is the credential of register and login). */
 void logic_http_user_create(logic_http_t *h, http_request_t *req);
-void logic_http_user_get(logic_http_t *h, http_request_t *req);
 void logic_http_user_login(logic_http_t *h, http_request_t *req);
+void logic_http_user_get(logic_http_t *h, http_request_t *req);
 void logic_http_user_logout(logic_http_t *h, http_request_t *req);
 /* logic_http_user_online.c: GET /herald/v1/online/{users,count} */
 void logic_http_user_online_users(logic_http_t *h, http_request_t *req);

@@ -1,17 +1,13 @@
-/* logic_http_user.c - users and login (docs/im.md):
- *   POST /herald/v1/users?name=          register -> {"mid","name"}; 409 when the name is taken
+/* logic_http_user.c - users (docs/im.md); registration and login are in
+ * logic_http_user_login.c:
  *   GET  /herald/v1/users?name=|mid=     look up  -> {"mid","name"}; 404
- *   POST /herald/v1/login?name=[&platform=]  -> {"mid","name","token","expires_in","platform",
- *                                                "comet":{"id","tcp","ws"}}
  *   POST /herald/v1/logout?token=        revoke the token, kick its connections -> {"kicked":N}
  */
 #include "buf.h"
 #include "herald_err.h"
-#include "logic_http.h"
-#include "logic_login.h"
+#include "logic_http_user.h"
 #include "logic_login_conn.h"
 #include "logic_login_kick.h"
-#include "logic_online.h"
 #include "logic_params.h"
 #include "logic_token.h"
 #include "logic_user.h"
@@ -20,9 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define PLATFORM_MAX 32
-
-static const char *user_error(int status)
+const char *logic_http_user_error(int status)
 {
     switch (status) {
     case HERALD_EEXIST:
@@ -34,8 +28,7 @@ static const char *user_error(int status)
     }
 }
 
-/* The name parameter, validated; answers 400 and returns NULL when it is bad. */
-static const char *name_param(logic_http_t *h, http_request_t *req)
+const char *logic_http_user_name(logic_http_t *h, http_request_t *req)
 {
     const char *name = http_request_query(req, "name");
     if (name == NULL || name[0] == '\0') {
@@ -49,27 +42,15 @@ static const char *name_param(logic_http_t *h, http_request_t *req)
     return name;
 }
 
-/* ------------------------------------------------------------------ register and look up */
+/* ---------------------------------------------------------------------------- look up */
 
 static void on_user(int status, int64_t mid, const char *name, void *arg)
 {
     logic_http_pending_t *p = arg;
     if (status != 0)
-        logic_http_finish_error(p, status == HERALD_EEXIST ? 409 : logic_http_status(status),
-                                user_error(status));
+        logic_http_finish_error(p, logic_http_status(status), logic_http_user_error(status));
     else
         logic_http_finish_ok(p, json_pack("{s:I,s:s}", "mid", (json_int_t)mid, "name", name));
-}
-
-void logic_http_user_create(logic_http_t *h, http_request_t *req)
-{
-    const char *name = name_param(h, req);
-    if (name == NULL)
-        return;
-    logic_http_pending_t *p = logic_http_suspend(h, req);
-    int rc = logic_user_create(logic_http_ctx(h), name, on_user, p);
-    if (rc != 0)
-        logic_http_finish_error(p, logic_http_status(rc), user_error(rc));
 }
 
 void logic_http_user_get(logic_http_t *h, http_request_t *req)
@@ -83,97 +64,14 @@ void logic_http_user_get(logic_http_t *h, http_request_t *req)
             logic_http_error(h, req, 400, "bad mid");
             return;
         }
-    } else if ((name = name_param(h, req)) == NULL) {
+    } else if ((name = logic_http_user_name(h, req)) == NULL) {
         return;
     }
     logic_http_pending_t *p = logic_http_suspend(h, req);
     int rc =
         name ? logic_user_by_name(ctx, name, on_user, p) : logic_user_by_mid(ctx, mid, on_user, p);
     if (rc != 0)
-        logic_http_finish_error(p, logic_http_status(rc), user_error(rc));
-}
-
-/* ------------------------------------------------------------------------------- login */
-
-typedef struct login_ctx_s {
-    const logic_ctx_t *ctx;
-    logic_http_pending_t *p;
-    char platform[PLATFORM_MAX + 1];
-    char name[LOGIC_USER_NAME_MAX + 1];
-    char token[LOGIC_TOKEN_HEX + 1];
-    int64_t mid;
-    json_t *comet;
-} login_ctx_t;
-
-static void login_finish_error(login_ctx_t *c, int status, const char *message)
-{
-    logic_http_finish_error(c->p, status, message);
-    json_decref(c->comet);
-    free(c);
-}
-
-static void on_login_token(int status, int64_t mid, void *arg)
-{
-    login_ctx_t *c = arg;
-    if (status != 0) {
-        login_finish_error(c, logic_http_status(status), "redis unavailable");
-        return;
-    }
-    json_t *data =
-        json_pack("{s:I,s:s,s:s,s:I,s:s,s:o}", "mid", (json_int_t)mid, "name", c->name, "token",
-                  c->token, "expires_in", (json_int_t)(c->ctx->conf->auth_token_ttl_ms / 1000),
-                  "platform", c->platform, "comet", c->comet);
-    logic_http_finish_ok(c->p, data);
-    free(c);
-}
-
-static void on_login_user(int status, int64_t mid, const char *name, void *arg)
-{
-    login_ctx_t *c = arg;
-    if (status != 0) {
-        login_finish_error(c, logic_http_status(status), user_error(status));
-        return;
-    }
-    c->mid = mid;
-    /* Picked after the user is known: the hash strategy needs the id. */
-    const logic_online_comet_t *oc = logic_login_pick(c->ctx->login, mid);
-    if (oc == NULL) {
-        login_finish_error(c, 503, "no comet available");
-        return;
-    }
-    char ws[REGISTRY_ADDR_MAX + 16] = "";
-    if (oc->e.ws[0] != '\0')
-        snprintf(ws, sizeof(ws), "ws://%s/sub", oc->e.ws);
-    /* registry entries are printable ASCII: json_pack takes every string */
-    c->comet = json_pack("{s:s,s:s,s:s}", "id", oc->e.id, "tcp", oc->e.tcp, "ws", ws);
-    snprintf(c->name, sizeof(c->name), "%s", name);
-    int rc = logic_token_issue(c->ctx, mid, c->ctx->conf->auth_token_ttl_ms / 1000, c->token,
-                               on_login_token, c);
-    if (rc != 0)
-        login_finish_error(c, logic_http_status(rc), "redis unavailable");
-}
-
-void logic_http_user_login(logic_http_t *h, http_request_t *req)
-{
-    const char *name = name_param(h, req);
-    if (name == NULL)
-        return;
-    const char *platform = http_request_query(req, "platform");
-    size_t plen = platform ? strlen(platform) : 0;
-    for (size_t i = 0; i < plen; i++)
-        if (platform[i] <= ' ' || platform[i] > '~')
-            plen = PLATFORM_MAX + 1;
-    if (plen > PLATFORM_MAX) {
-        logic_http_error(h, req, 400, "bad platform: up to 32 printable characters");
-        return;
-    }
-    login_ctx_t *c = xcalloc(1, sizeof(*c));
-    c->ctx = logic_http_ctx(h);
-    snprintf(c->platform, sizeof(c->platform), "%s", platform ? platform : "");
-    c->p = logic_http_suspend(h, req);
-    int rc = logic_user_by_name(c->ctx, name, on_login_user, c);
-    if (rc != 0)
-        login_finish_error(c, logic_http_status(rc), "redis unavailable");
+        logic_http_finish_error(p, logic_http_status(rc), logic_http_user_error(rc));
 }
 
 /* ------------------------------------------------------------------------------ logout */

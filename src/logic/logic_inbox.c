@@ -37,19 +37,42 @@
     "  end "                                                                                       \
     "end "
 
-/* KEYS: seq:<mid>, inbox:<mid> pairs. ARGV: header tail ":<created_ms>:<op>:", body, cutoff,
- * max_count, ttl_ms. Returns the new sequence numbers, in KEYS order. */
+/* KEYS: seq:<mid>, inbox:<mid> pairs, or seq:, inbox:, inboxfrom:<mid>:<from> triples for a
+ * chat message. ARGV: header tail ":<created_ms>:<op>:", body, cutoff, max_count, ttl_ms,
+ * sender_share (0 = no sender). Returns the new sequence numbers, in KEYS order.
+ * The per-sender share: inboxfrom: lists the seqs of that sender's entries; past the share the
+ * sender's own oldest go, before the count bound can take anyone else's. Entries leave an inbox
+ * only from its head (count, age) or through the share, so dropping the inboxfrom: seqs below
+ * the inbox's first entry makes the list exact before it is counted. */
 static const char store_script[] =
     LUA_TRIM
     "local out = {} "
     "local max = tonumber(ARGV[4]) "
-    "for i = 1, #KEYS, 2 do "
+    "local share = tonumber(ARGV[6]) "
+    "local step = 2 "
+    "if share > 0 then step = 3 end "
+    "for i = 1, #KEYS, step do "
+    "  local inbox = KEYS[i + 1] "
     "  local seq = redis.call('INCR', KEYS[i]) "
-    "  redis.call('ZADD', KEYS[i + 1], seq, string.format('%d', seq) .. ARGV[1] .. ARGV[2]) "
-    "  local over = redis.call('ZCARD', KEYS[i + 1]) - max "
-    "  if over > 0 then redis.call('ZREMRANGEBYRANK', KEYS[i + 1], 0, over - 1) end "
-    "  trim(KEYS[i + 1], tonumber(ARGV[3])) "
-    "  redis.call('PEXPIRE', KEYS[i + 1], ARGV[5]) "
+    "  redis.call('ZADD', inbox, seq, string.format('%d', seq) .. ARGV[1] .. ARGV[2]) "
+    "  if share > 0 then "
+    "    local from = KEYS[i + 2] "
+    "    local head = redis.call('ZRANGE', inbox, 0, 0, 'WITHSCORES') "
+    "    redis.call('ZREMRANGEBYSCORE', from, '-inf', '(' .. head[2]) "
+    "    redis.call('ZADD', from, seq, seq) "
+    "    local own = redis.call('ZCARD', from) - share "
+    "    if own > 0 then "
+    "      for _, s in ipairs(redis.call('ZRANGE', from, 0, own - 1)) do "
+    "        redis.call('ZREMRANGEBYSCORE', inbox, s, s) "
+    "      end "
+    "      redis.call('ZREMRANGEBYRANK', from, 0, own - 1) "
+    "    end "
+    "    redis.call('PEXPIRE', from, ARGV[5]) "
+    "  end "
+    "  local over = redis.call('ZCARD', inbox) - max "
+    "  if over > 0 then redis.call('ZREMRANGEBYRANK', inbox, 0, over - 1) end "
+    "  trim(inbox, tonumber(ARGV[3])) "
+    "  redis.call('PEXPIRE', inbox, ARGV[5]) "
     "  out[#out + 1] = seq "
     "end "
     "return out";
@@ -151,40 +174,47 @@ static void on_stored(int status, const redis_reply_t *reply, void *arg)
     free(st);
 }
 
-int logic_inbox_store(const logic_ctx_t *ctx, const int64_t *mids, size_t n, int32_t op,
-                      const uint8_t *body, size_t len, logic_inbox_store_cb cb, void *arg)
+int logic_inbox_store(const logic_ctx_t *ctx, const int64_t *mids, size_t n, int64_t from,
+                      int32_t op, const uint8_t *body, size_t len, logic_inbox_store_cb cb,
+                      void *arg)
 {
     redis_t *redis = inbox_redis(ctx);
     if (redis == NULL || n == 0)
         return HERALD_EUNAVAIL;
-    char tail[64], cutoff[24], max[24], ttl[24];
+    char tail[64], cutoff[24], max[24], ttl[24], share[24];
+    size_t step = from != 0 ? 3 : 2; /* keys per user */
     snprintf(tail, sizeof(tail), ":%lld:%d:", (long long)daemon_wall_ms(), (int)op);
     snprintf(cutoff, sizeof(cutoff), "%lld", cutoff_ms(ctx));
     snprintf(max, sizeof(max), "%lld", (long long)ctx->conf->inbox_max_count);
     snprintf(ttl, sizeof(ttl), "%lld", (long long)ctx->conf->inbox_max_age_ms);
+    snprintf(share, sizeof(share), "%lld",
+             from != 0 ? (long long)ctx->conf->inbox_sender_share : 0LL);
     store_t *st = xcalloc(1, sizeof(*st));
     st->cb = cb;
     st->arg = arg;
     st->seqs = xcalloc(n, sizeof(*st->seqs));
     st->n = n;
-    /* argv: EVAL script numkeys keys... tail body cutoff max ttl */
-    size_t cap = 3 + 2 * STORE_CHUNK + 5;
+    /* argv: EVAL script numkeys keys... tail body cutoff max ttl share */
+    size_t cap = 3 + 3 * STORE_CHUNK + 6;
     const char **argv = xcalloc(cap, sizeof(*argv));
     size_t *argvlen = xcalloc(cap, sizeof(*argvlen));
-    char(*keys)[REDIS_KEY_MAX] = xmalloc(2 * STORE_CHUNK * sizeof(*keys));
+    char(*keys)[REDIS_KEY_MAX] = xmalloc(3 * STORE_CHUNK * sizeof(*keys));
     for (size_t first = 0; first < n; first += STORE_CHUNK) {
         size_t m = n - first < STORE_CHUNK ? n - first : STORE_CHUNK;
         char numkeys[16];
-        snprintf(numkeys, sizeof(numkeys), "%zu", 2 * m);
+        snprintf(numkeys, sizeof(numkeys), "%zu", step * m);
         size_t a = 0;
         argv[a++] = "EVAL";
         argv[a++] = store_script;
         argv[a++] = numkeys;
         for (size_t i = 0; i < m; i++) {
-            redis_key_seq(keys[2 * i], ctx->conf->redis_prefix, mids[first + i]);
-            redis_key_inbox(keys[2 * i + 1], ctx->conf->redis_prefix, mids[first + i]);
-            argv[a++] = keys[2 * i];
-            argv[a++] = keys[2 * i + 1];
+            const char *prefix = ctx->conf->redis_prefix;
+            redis_key_seq(keys[step * i], prefix, mids[first + i]);
+            redis_key_inbox(keys[step * i + 1], prefix, mids[first + i]);
+            if (from != 0)
+                redis_key_inbox_from(keys[step * i + 2], prefix, mids[first + i], from);
+            for (size_t k = 0; k < step; k++)
+                argv[a++] = keys[step * i + k];
         }
         argv[a++] = tail;
         size_t body_at = a;
@@ -192,6 +222,7 @@ int logic_inbox_store(const logic_ctx_t *ctx, const int64_t *mids, size_t n, int
         argv[a++] = cutoff;
         argv[a++] = max;
         argv[a++] = ttl;
+        argv[a++] = share;
         for (size_t i = 0; i < a; i++)
             argvlen[i] = i == body_at ? len : strlen(argv[i]);
         store_chunk_t *ch = xmalloc(sizeof(*ch));

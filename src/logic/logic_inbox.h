@@ -9,6 +9,8 @@
  *   ack:<mid>    hash: position name -> highest seq the client acknowledged (op 18)
  *   sent:<mid>   hash: position name -> highest seq written to its last connection (comet's
  *                Disconnect), the position of clients that never ack
+ *   inboxfrom:<mid>:<from>  sorted set of the seqs of chat sender from's entries in inbox:<mid>:
+ *                a sender holds at most inbox.sender_share of them, its own oldest go first
  * A store takes the next number and adds the entry in one Lua script, so every sequence number
  * has its entry and a reader never sees a number without its message. Reads trim by age first,
  * so they never return an entry older than max_age.
@@ -31,10 +33,13 @@
 typedef void (*logic_inbox_store_cb)(int status, const uint64_t *seqs, void *arg);
 
 /* Stores the packet (op, body) in the inbox of each of mids[0..n) (n >= 1) under each user's
- * next sequence number. mids and body are copied before the call returns. Returns 0 and calls cb
- * exactly once, or HERALD_EUNAVAIL. */
-int logic_inbox_store(const logic_ctx_t *ctx, const int64_t *mids, size_t n, int32_t op,
-                      const uint8_t *body, size_t len, logic_inbox_store_cb cb, void *arg);
+ * next sequence number. from is the chat sender (an upstream message's from_mid), 0 for a
+ * business push: a sender's entries in one inbox are bounded by inbox.sender_share (its own
+ * oldest go), so one sender never pushes out another's. mids and body are copied before the
+ * call returns. Returns 0 and calls cb exactly once, or HERALD_EUNAVAIL. */
+int logic_inbox_store(const logic_ctx_t *ctx, const int64_t *mids, size_t n, int64_t from,
+                      int32_t op, const uint8_t *body, size_t len, logic_inbox_store_cb cb,
+                      void *arg);
 
 /* Where a read starts. */
 typedef struct logic_inbox_from_s {

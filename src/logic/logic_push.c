@@ -379,8 +379,8 @@ static int start_mids(push_t *p)
     size_t n = p->req.nmids;
     p->seqs = xcalloc(n, sizeof(*p->seqs));
     p->online = xcalloc(n, 1);
-    int rc = logic_inbox_store(p->m->ctx, p->req.mids, n, p->req.operation, p->req.msg,
-                               p->req.msg_len, on_stored, p);
+    int rc = logic_inbox_store(p->m->ctx, p->req.mids, n, p->req.from_mid, p->req.operation,
+                               p->req.msg, p->req.msg_len, on_stored, p);
     if (rc != 0) {
         push_fail(p, HERALD_EUNAVAIL, "redis unavailable");
         return rc;

@@ -6,6 +6,7 @@
 #include "logic_body.h"
 #include "logic_events.h"
 #include "logic_inbox.h"
+#include "logic_limit.h"
 #include "logic_params.h"
 #include "logic_push.h"
 #include "logic_rpc.h"
@@ -33,6 +34,13 @@ static void receive_reply(rpc_call_t *call, logic_rpc_t *r, int code, const char
     out.code = code;
     out.message = (char *)(code == 0 ? "ok" : message);
     rpc_reply(call, (const ProtobufCMessage *)&out);
+}
+
+static void receive_fail(receive_t *r, int code, const char *message)
+{
+    receive_reply(r->call, r->r, code, message);
+    logic_push_req_deinit(&r->preq);
+    free(r);
 }
 
 static void on_pushed(int status, const char *message, json_t *data, void *arg)
@@ -64,15 +72,11 @@ static void on_sender(int status, int64_t mid, const char *name, void *arg)
     (void)mid;
     char err[200];
     if (status != 0 && status != HERALD_ENOTFOUND) {
-        receive_reply(r->call, r->r, status, "redis unavailable");
-        logic_push_req_deinit(&r->preq);
-        free(r);
+        receive_fail(r, status, "redis unavailable");
         return;
     }
     if (logic_user_wrap(&r->preq, status == 0 ? name : NULL) != 0) {
-        receive_reply(r->call, r->r, HERALD_EINTERNAL, "cannot wrap the message");
-        logic_push_req_deinit(&r->preq);
-        free(r);
+        receive_fail(r, HERALD_EINTERNAL, "cannot wrap the message");
         return;
     }
     publish_event(ctx, &r->preq);
@@ -83,9 +87,26 @@ static void on_sender(int status, int64_t mid, const char *name, void *arg)
     }
 }
 
+/* The sender is within chat.sender_rate: find its name. */
+static void on_sender_limit(int status, int64_t retry_ms, void *arg)
+{
+    receive_t *r = arg;
+    int rc = status;
+    if (rc == 0 && retry_ms > 0) {
+        receive_fail(r, HERALD_ERATE, "over the sender's message rate (chat.sender_rate)");
+        return;
+    }
+    if (rc == 0)
+        rc = logic_user_by_mid(logic_rpc_ctx(r->r), r->preq.from_mid, on_sender, r);
+    if (rc != 0)
+        receive_fail(r, rc, "redis unavailable");
+}
+
 /* A private message (to_mid) or a group message (to_room) goes down the same push path as the
  * HTTP API's mids and room pushes, with the sender as from_mid. Receivers get the envelope of
- * logic_user_wrap, which names the sender (docs/im.md). */
+ * logic_user_wrap, which names the sender (docs/im.md). Every message first takes from its
+ * sender's bucket (chat.sender_rate, in Redis: every connection of the sender, on any comet and
+ * through any logic, draws from the same one). */
 void logic_rpc_im_receive(rpc_call_t *call, const ProtobufCMessage *msg, void *arg)
 {
     logic_rpc_t *rpc = arg;
@@ -104,12 +125,17 @@ void logic_rpc_im_receive(rpc_call_t *call, const ProtobufCMessage *msg, void *a
     }
     receive_t *r = xmalloc(sizeof(*r));
     *r = (receive_t){call, rpc, preq};
-    rc = logic_user_by_mid(logic_rpc_ctx(rpc), req->mid, on_sender, r);
-    if (rc != 0) {
-        receive_reply(call, rpc, rc, "redis unavailable");
-        logic_push_req_deinit(&r->preq);
-        free(r);
+    const logic_conf_t *conf = logic_rpc_ctx(rpc)->conf;
+    if (conf->chat_sender_rate == 0) { /* no limit: no round trip */
+        on_sender_limit(0, 0, r);
+        return;
     }
+    logic_limit_t lim = {.burst = conf->chat_sender_burst,
+                         .refill_us = 1000000 / conf->chat_sender_rate};
+    snprintf(lim.what, sizeof(lim.what), "chat:%lld", (long long)req->mid);
+    rc = logic_limit_take(logic_rpc_ctx(rpc), &lim, 1, on_sender_limit, r);
+    if (rc != 0)
+        receive_fail(r, rc, "redis unavailable");
 }
 
 /* ----------------------------------------------------------------------------------- Ack */

@@ -14,6 +14,7 @@
 #include "logic_http.h"
 #include "logic_jwt.h"
 #include "logic_login.h"
+#include "logic_password.h"
 #include "logic_online.h"
 #include "logic_push.h"
 #include "logic_registry.h"
@@ -104,6 +105,11 @@ static int make_services(logic_server_t *s, char *err, size_t errlen)
     ctx->comets = logic_comets_new(ctx);
     ctx->push = logic_push_new(ctx);
     ctx->login = logic_login_new(ctx);
+    ctx->password = logic_password_new(ctx->loop, ctx->conf);
+    if (ctx->password == NULL) {
+        snprintf(err, errlen, "libsodium cannot start (sodium_init failed)");
+        return HERALD_EINTERNAL;
+    }
     s->admin.ctx = ctx;
     s->http = logic_http_new(ctx, &logic_admin_ops, &s->admin, err, errlen);
     if (s->http == NULL)
@@ -215,6 +221,12 @@ void logic_server_close(logic_server_t *s, void (*cb)(void *arg), void *arg)
     }
     logic_events_free(ctx->events, KAFKA_FLUSH_MS);
     ctx->events = NULL;
+    /* Hashes in flight end here: their callbacks then find every backend stopping. */
+    if (ctx->password != NULL) {
+        s->closing++;
+        logic_password_close(ctx->password, on_backend_closed, s);
+        ctx->password = NULL;
+    }
     if (ctx->router != NULL) {
         s->closing++;
         logic_router_close(ctx->router, on_backend_closed, s);

@@ -12,15 +12,28 @@
 #include <string.h>
 #include <uv.h>
 
-/* KEYS: username:<name>, user:next; ARGV: name, created ms, the user hash key prefix. The hash
- * key is built inside because the id is only known there; herald runs on a single Redis (no
- * cluster slots to respect). -1 means the name is taken. */
+/* KEYS: username:<name>, user:next; ARGV: name, created ms, the user hash key prefix, the first
+ * IM id (login.id_base), the password hash. The hash key is built inside because the id is only
+ * known there; herald runs on a single Redis (no cluster slots to respect). A counter below the
+ * base (ids handed out before there was a base) jumps to it, so new ids never fall in the
+ * business range. -1 means the name is taken. */
 static const char create_script[] =
     "if redis.call('EXISTS', KEYS[1]) == 1 then return -1 end "
     "local mid = redis.call('INCR', KEYS[2]) "
-    "redis.call('SET', KEYS[1], mid) "
-    "redis.call('HSET', ARGV[3] .. mid, 'name', ARGV[1], 'created', ARGV[2]) "
+    "if mid < tonumber(ARGV[4]) then "
+    "  mid = tonumber(ARGV[4]) "
+    "  redis.call('SET', KEYS[2], ARGV[4]) "
+    "end "
+    "local smid = string.format('%d', mid) "
+    "redis.call('SET', KEYS[1], smid) "
+    "redis.call('HSET', ARGV[3] .. smid, 'name', ARGV[1], 'created', ARGV[2], 'pass', ARGV[5]) "
     "return mid";
+
+/* KEYS: username:<name>; ARGV: the user hash key prefix. {mid, password hash or ""}, or nil. */
+static const char credential_script[] =
+    "local mid = redis.call('GET', KEYS[1]) "
+    "if not mid then return nil end "
+    "return {mid, redis.call('HGET', ARGV[1] .. mid, 'pass') or ''}";
 
 int logic_user_name_ok(const char *name)
 {
@@ -86,7 +99,8 @@ static void on_created(int status, const redis_reply_t *reply, void *arg)
     free(c);
 }
 
-int logic_user_create(const logic_ctx_t *ctx, const char *name, logic_user_cb cb, void *arg)
+int logic_user_create(const logic_ctx_t *ctx, const char *name, const char *pass_hash,
+                      logic_user_cb cb, void *arg)
 {
     redis_t *redis = logic_ctx_redis(ctx);
     if (redis == NULL)
@@ -100,8 +114,9 @@ int logic_user_create(const logic_ctx_t *ctx, const char *name, logic_user_cb cb
     uv_gettimeofday(&now);
     long long created = (long long)now.tv_sec * 1000 + now.tv_usec / 1000;
     user_ctx_t *c = ctx_new(cb, arg, 0, name);
-    if (redis_command(redis, on_created, c, "EVAL %s 2 %s %s %s %lld %s", create_script, kname,
-                      knext, name, created, kstem) != 0) {
+    if (redis_command(redis, on_created, c, "EVAL %s 2 %s %s %s %lld %s %lld %s", create_script,
+                      kname, knext, name, created, kstem, (long long)ctx->conf->login_id_base,
+                      pass_hash) != 0) {
         free(c);
         return HERALD_EUNAVAIL;
     }
@@ -132,6 +147,58 @@ int logic_user_by_name(const logic_ctx_t *ctx, const char *name, logic_user_cb c
     redis_key_username(key, ctx->conf->redis_prefix, name);
     user_ctx_t *c = ctx_new(cb, arg, 0, name);
     if (redis_command(redis, on_by_name, c, "GET %s", key) != 0) {
+        free(c);
+        return HERALD_EUNAVAIL;
+    }
+    return 0;
+}
+
+/* One logic_user_credential call. Heap, freed after its cb. */
+typedef struct cred_ctx_s {
+    logic_user_credential_cb cb;
+    void *arg;
+} cred_ctx_t;
+
+static void on_credential(int status, const redis_reply_t *reply, void *arg)
+{
+    cred_ctx_t *c = arg;
+    int type = status == 0 ? redis_reply_type(reply) : REDIS_REPLY_T_ERROR;
+    if (type == REDIS_REPLY_T_NIL) {
+        c->cb(HERALD_ENOTFOUND, 0, NULL, c->arg);
+    } else if (type != REDIS_REPLY_T_ARRAY || redis_reply_count(reply) != 2) {
+        c->cb(HERALD_EUNAVAIL, 0, NULL, c->arg);
+    } else {
+        int64_t mid = reply_mid(redis_reply_element(reply, 0));
+        size_t len = 0;
+        const char *v = redis_reply_str(redis_reply_element(reply, 1), &len);
+        char hash[LOGIC_USER_PASS_HASH_MAX];
+        /* An account from before passwords (or another system's bytes) has no usable hash. */
+        int has = v != NULL && len > 0 && len < sizeof(hash) && memchr(v, '\0', len) == NULL;
+        if (has) {
+            memcpy(hash, v, len);
+            hash[len] = '\0';
+        }
+        if (mid < 0)
+            c->cb(HERALD_ENOTFOUND, 0, NULL, c->arg);
+        else
+            c->cb(0, mid, has ? hash : NULL, c->arg);
+    }
+    free(c);
+}
+
+int logic_user_credential(const logic_ctx_t *ctx, const char *name, logic_user_credential_cb cb,
+                          void *arg)
+{
+    redis_t *redis = logic_ctx_redis(ctx);
+    if (redis == NULL)
+        return HERALD_EUNAVAIL;
+    char kname[REDIS_KEY_MAX], kstem[REDIS_KEY_MAX];
+    redis_key_username(kname, ctx->conf->redis_prefix, name);
+    redis_key_user_stem(kstem, ctx->conf->redis_prefix);
+    cred_ctx_t *c = xmalloc(sizeof(*c));
+    *c = (cred_ctx_t){cb, arg};
+    if (redis_command(redis, on_credential, c, "EVAL %s 1 %s %s", credential_script, kname,
+                      kstem) != 0) {
         free(c);
         return HERALD_EUNAVAIL;
     }

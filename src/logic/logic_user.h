@@ -1,7 +1,7 @@
 /* logic_user.h - user accounts in Redis (docs/im.md): a unique name per user id.
  *
- *   <prefix>user:next        integer, INCR gives the next user id (the first is 1)
- *   <prefix>user:<mid>       hash {name, created (unix ms)}
+ *   <prefix>user:next        integer, INCR gives the next user id (the first is login.id_base)
+ *   <prefix>user:<mid>       hash {name, created (unix ms), pass (argon2id string)}
  *   <prefix>username:<name>  string -> mid
  * (key names: redis_keys.h).
  *
@@ -18,6 +18,7 @@
 #include <stdint.h>
 
 #define LOGIC_USER_NAME_MAX 32
+#define LOGIC_USER_PASS_HASH_MAX 128 /* a stored password hash, NUL included */
 
 /* Checks a user name: 1..LOGIC_USER_NAME_MAX bytes of [A-Za-z0-9_.-], not all digits (so the
  * chat client can tell "@name" from "@mid"). Returns 0 or HERALD_EINVAL. */
@@ -26,10 +27,20 @@ int logic_user_name_ok(const char *name);
 /* status 0 or HERALD_E*; mid and name (borrowed for the call, may be NULL) as per call. */
 typedef void (*logic_user_cb)(int status, int64_t mid, const char *name, void *arg);
 
-/* Registers name (valid per logic_user_name_ok): cb(0, new mid, name), cb(HERALD_EEXIST, 0,
- * NULL) when the name is taken, cb(HERALD_EUNAVAIL, 0, NULL) when Redis failed. Returns 0 (cb
- * called once later) or HERALD_EUNAVAIL (cb never called). */
-int logic_user_create(const logic_ctx_t *ctx, const char *name, logic_user_cb cb, void *arg);
+/* Registers name (valid per logic_user_name_ok) with pass_hash (logic_password_hash's string,
+ * stored as is) under the next IM id (at least login.id_base): cb(0, new mid, name),
+ * cb(HERALD_EEXIST, 0, NULL) when the name is taken, cb(HERALD_EUNAVAIL, 0, NULL) when Redis
+ * failed. Returns 0 (cb called once later) or HERALD_EUNAVAIL (cb never called). */
+int logic_user_create(const logic_ctx_t *ctx, const char *name, const char *pass_hash,
+                      logic_user_cb cb, void *arg);
+
+/* status 0 with the account's id and password hash (borrowed for the call; NULL when the
+ * account has none: made before passwords), HERALD_ENOTFOUND or HERALD_EUNAVAIL. */
+typedef void (*logic_user_credential_cb)(int status, int64_t mid, const char *pass_hash, void *arg);
+
+/* Finds the id and password hash of the account `name`, in one script. Returns as create. */
+int logic_user_credential(const logic_ctx_t *ctx, const char *name, logic_user_credential_cb cb,
+                          void *arg);
 
 /* Finds a user by name: cb(0, mid, name) or cb(HERALD_ENOTFOUND, 0, NULL). Returns as create. */
 int logic_user_by_name(const logic_ctx_t *ctx, const char *name, logic_user_cb cb, void *arg);

@@ -8,6 +8,7 @@
 #include <stddef.h>
 
 #include <cmocka.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -110,10 +111,13 @@ static void expect_screen(const char *target, const char *text)
     expect_after(target, NULL, text, NULL);
 }
 
-static void start_chat(const char *pane_cmd, const char *name)
+/* Starts herald-cli chat as name (registered on first use); the password comes from
+ * HERALD_PASSWORD when env_password, else from --password. */
+static void start_chat(const char *pane_cmd, const char *name, bool env_password)
 {
-    tmux("%s \"%s/herald-cli chat --logic 127.0.0.1:%d --name %s --room %s\"", pane_cmd,
-         HERALD_BIN_DIR, cluster_logic_http_port(g_c), name, ROOM);
+    tmux("%s \"%s%s/herald-cli chat --logic 127.0.0.1:%d --name %s --room %s%s\"", pane_cmd,
+         env_password ? "HERALD_PASSWORD=tmux-password " : "", HERALD_BIN_DIR,
+         cluster_logic_http_port(g_c), name, ROOM, env_password ? "" : " --password tmux-password");
 }
 
 static void test_two_clients_chat(void **state)
@@ -121,8 +125,8 @@ static void test_two_clients_chat(void **state)
     (void)state;
     if (system("command -v tmux >/dev/null 2>&1") != 0)
         fail_msg("tmux is not installed (scripts/install-deps.sh installs it)");
-    start_chat("new-session -d -s chat -x 160 -y 40", "tm-alice");
-    start_chat("split-window -v -t chat:0", "tm-bob");
+    start_chat("new-session -d -s chat -x 160 -y 40", "tm-alice", true);
+    start_chat("split-window -v -t chat:0", "tm-bob", false);
     expect_screen("chat:0.0", "tm-alice (");
     expect_screen("chat:0.1", "tm-bob (");
     cluster_wait_room(g_c, ROOM, 2, SCREEN_WAIT_MS);

@@ -52,22 +52,6 @@ static int group_teardown(void **state)
 
 /* ------------------------------------------------------------------------------ helpers */
 
-static int64_t register_user(const char *name)
-{
-    char path[128];
-    snprintf(path, sizeof(path), "/herald/v1/users?name=%s", name);
-    json_t *j = NULL;
-    int status = cluster_http(g_c, "POST", path, NULL, &j);
-    if (status != 200)
-        fail_msg("register %s: status %d", name, status);
-    json_t *data = json_object_get(j, "data");
-    assert_string_equal(json_string_value(json_object_get(data, "name")), name);
-    int64_t mid = json_integer_value(json_object_get(data, "mid"));
-    assert_true(mid > 0);
-    json_decref(j);
-    return mid;
-}
-
 typedef struct login_s {
     int64_t mid;
     char token[64];
@@ -76,10 +60,8 @@ typedef struct login_s {
 
 static login_t login(const char *name, const char *platform)
 {
-    char path[160];
-    snprintf(path, sizeof(path), "/herald/v1/login?name=%s&platform=%s", name, platform);
     json_t *j = NULL;
-    int status = cluster_http(g_c, "POST", path, NULL, &j);
+    int status = cluster_login(g_c, name, CLUSTER_PASSWORD, platform, &j);
     if (status != 200)
         fail_msg("login %s: status %d", name, status);
     json_t *data = json_object_get(j, "data");
@@ -127,7 +109,7 @@ static client_t *connect_user(const login_t *l, const char *room, const char *pl
 
 static client_t *user(const char *name, const char *room, int64_t *mid)
 {
-    register_user(name);
+    cluster_register_ok(g_c, name);
     login_t l = login(name, "test");
     if (mid)
         *mid = l.mid;
@@ -183,16 +165,15 @@ static void heartbeat_ok(client_t *cl, const char *who)
 static void test_register_and_login(void **state)
 {
     (void)state;
-    int64_t a = register_user("im-alice"), b = register_user("im-bob");
+    int64_t a = cluster_register_ok(g_c, "im-alice"), b = cluster_register_ok(g_c, "im-bob");
     assert_int_not_equal(a, b);
     json_t *j = NULL;
-    assert_int_equal(cluster_http(g_c, "POST", "/herald/v1/users?name=im-alice", NULL, &j), 409);
-    json_decref(j);
+    assert_int_equal(cluster_register(g_c, "im-alice", "another-password", NULL), 409);
     assert_int_equal(cluster_http(g_c, "POST", "/herald/v1/users?name=12345", NULL, &j), 400);
     json_decref(j);
     assert_int_equal(cluster_http(g_c, "POST", "/herald/v1/users?name=a%20b", NULL, &j), 400);
     json_decref(j);
-    assert_int_equal(cluster_http(g_c, "POST", "/herald/v1/login?name=im-nobody", NULL, &j), 404);
+    assert_int_equal(cluster_login(g_c, "im-nobody", CLUSTER_PASSWORD, NULL, &j), 401);
     json_decref(j);
 
     assert_int_equal(cluster_http(g_c, "GET", "/herald/v1/users?name=im-bob", NULL, &j), 200);
@@ -326,9 +307,9 @@ static void test_limits(void **state)
 static void test_duplicate_login(void **state)
 {
     (void)state;
-    register_user("dup-pc");
-    register_user("dup-mobile");
-    register_user("dup-web");
+    cluster_register_ok(g_c, "dup-pc");
+    cluster_register_ok(g_c, "dup-mobile");
+    cluster_register_ok(g_c, "dup-web");
 
     /* kick-older: the first pc connection is kicked when the second arrives, on any comet. */
     login_t l1 = login("dup-pc", "pc"), l2 = login("dup-pc", "pc");
@@ -377,7 +358,7 @@ static void test_duplicate_login(void **state)
 static void test_logout(void **state)
 {
     (void)state;
-    register_user("lo-alice");
+    cluster_register_ok(g_c, "lo-alice");
     login_t l1 = login("lo-alice", "test"), l2 = login("lo-alice", "test");
     client_t *a1 = connect_user(&l1, NULL, "test"), *a2 = connect_user(&l2, NULL, "test");
     char path[128];

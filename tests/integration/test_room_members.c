@@ -23,7 +23,7 @@
 #define ROOM_Q "live%3A%2F%2Frm-lobby"
 #define OTHER "live://rm-other"
 #define OTHER_Q "live%3A%2F%2Frm-other"
-#define BIZ_MID 900000001 /* far above the registered ids: no account */
+#define BIZ_MID 900000001 /* a business id: below login.id_base, no account */
 #define WAIT_MS 5000
 #define RECOVER_WAIT_MS 15000
 
@@ -32,19 +32,6 @@ static int64_t g_alice, g_bob, g_carol;
 /* alice: two connections on comet 0, one on comet 1; bob: comet 1; BIZ_MID: comet 0; all in
  * ROOM. carol: comet 0 in OTHER. */
 static client_t *g_alice0a, *g_alice0b, *g_alice1, *g_bob1, *g_biz0, *g_carol0;
-
-static int64_t register_user(const char *name)
-{
-    char path[128];
-    snprintf(path, sizeof(path), "/herald/v1/users?name=%s", name);
-    json_t *j = NULL;
-    int status = cluster_http(g_c, "POST", path, NULL, &j);
-    int64_t mid = json_integer_value(json_object_get(json_object_get(j, "data"), "mid"));
-    json_decref(j);
-    if (status != 200 || mid <= 0)
-        fail_msg("register %s: status %d", name, status);
-    return mid;
-}
 
 static int group_setup(void **state)
 {
@@ -124,9 +111,9 @@ static void expect_members(const char *query, const char *want, int timeout_ms)
 static void test_members_of_a_room(void **state)
 {
     (void)state;
-    g_alice = register_user("rm-alice");
-    g_bob = register_user("rm-bob");
-    g_carol = register_user("rm-carol");
+    g_alice = cluster_register_ok(g_c, "rm-alice");
+    g_bob = cluster_register_ok(g_c, "rm-bob");
+    g_carol = cluster_register_ok(g_c, "rm-carol");
     g_alice0a = cluster_user(g_c, 0, CLIENT_TCP, g_alice, ROOM, 0, NULL);
     g_alice0b = cluster_user(g_c, 0, CLIENT_WS, g_alice, ROOM, 0, NULL);
     g_alice1 = cluster_user(g_c, 1, CLIENT_TCP, g_alice, ROOM, 0, NULL);
@@ -136,8 +123,8 @@ static void test_members_of_a_room(void **state)
 
     char want[512];
     snprintf(want, sizeof(want),
-             "%lld/rm-alice/3,%lld/rm-bob/1,%d/null/1 conns=5 complete=1 truncated=0",
-             (long long)g_alice, (long long)g_bob, BIZ_MID);
+             "%d/null/1,%lld/rm-alice/3,%lld/rm-bob/1 conns=5 complete=1 truncated=0", BIZ_MID,
+             (long long)g_alice, (long long)g_bob);
     expect_members("room=" ROOM_Q, want, 0);
     expect_members("room=" ROOM_Q "&limit=3", want, 0);
     snprintf(want, sizeof(want), "%lld/rm-carol/1 conns=1 complete=1 truncated=0",
@@ -156,11 +143,10 @@ static void test_limit_truncates(void **state)
 {
     (void)state;
     char want[512];
-    snprintf(want, sizeof(want), "%lld/rm-alice/3,%lld/rm-bob/1 conns=5 complete=1 truncated=1",
-             (long long)g_alice, (long long)g_bob);
+    snprintf(want, sizeof(want), "%d/null/1,%lld/rm-alice/3 conns=5 complete=1 truncated=1",
+             BIZ_MID, (long long)g_alice);
     expect_members("room=" ROOM_Q "&limit=2", want, 0);
-    snprintf(want, sizeof(want), "%lld/rm-alice/3 conns=5 complete=1 truncated=1",
-             (long long)g_alice);
+    snprintf(want, sizeof(want), "%d/null/1 conns=5 complete=1 truncated=1", BIZ_MID);
     expect_members("room=" ROOM_Q "&limit=1", want, 0);
 }
 
@@ -203,8 +189,8 @@ static void test_change_room_and_disconnect(void **state)
     assert_int_equal(client_send(g_bob1, 12, 5, OTHER, strlen(OTHER)), 0);
     cluster_expect_packet(g_bob1, "bob", 13, 5, OTHER, WAIT_MS);
     char want[512];
-    snprintf(want, sizeof(want), "%lld/rm-alice/3,%d/null/1 conns=4 complete=1 truncated=0",
-             (long long)g_alice, BIZ_MID);
+    snprintf(want, sizeof(want), "%d/null/1,%lld/rm-alice/3 conns=4 complete=1 truncated=0",
+             BIZ_MID, (long long)g_alice);
     expect_members("room=" ROOM_Q, want, 0);
     snprintf(want, sizeof(want), "%lld/rm-bob/1,%lld/rm-carol/1 conns=2 complete=1 truncated=0",
              (long long)g_bob, (long long)g_carol);
@@ -213,8 +199,8 @@ static void test_change_room_and_disconnect(void **state)
     /* alice's connections go one by one: her count drops, then she is gone. */
     client_free(g_alice1);
     g_alice1 = NULL;
-    snprintf(want, sizeof(want), "%lld/rm-alice/2,%d/null/1 conns=3 complete=1 truncated=0",
-             (long long)g_alice, BIZ_MID);
+    snprintf(want, sizeof(want), "%d/null/1,%lld/rm-alice/2 conns=3 complete=1 truncated=0",
+             BIZ_MID, (long long)g_alice);
     expect_members("room=" ROOM_Q, want, WAIT_MS);
     client_free(g_alice0a);
     client_free(g_alice0b);

@@ -53,6 +53,7 @@ async function run() {
   if ((await page.title()) !== 'herald console') throw new Error(`title "${await page.title()}"`);
 
   await page.fill('#name', name);
+  await page.fill('#password', 'web-password');
   await page.fill('#room', room);
   await page.click('#login');
   await page.locator('#status[data-state="connected"]').waitFor({ timeout: STEP_MS })

@@ -99,12 +99,9 @@ static void dump(const char *title, const char *path)
 /* Registers name and logs it in: its mid, token and comet TCP address. */
 static int64_t login(const char *name, char *token, size_t token_len, char *tcp, size_t tcp_len)
 {
-    char path[128];
-    snprintf(path, sizeof(path), "/herald/v1/users?name=%s", name);
-    cluster_post_ok(g_c, path, NULL);
-    snprintf(path, sizeof(path), "/herald/v1/login?name=%s&platform=cli", name);
+    cluster_register_ok(g_c, name);
     json_t *j = NULL;
-    assert_int_equal(cluster_http(g_c, "POST", path, NULL, &j), 200);
+    assert_int_equal(cluster_login(g_c, name, CLUSTER_PASSWORD, "cli", &j), 200);
     json_t *data = json_object_get(j, "data");
     snprintf(token, token_len, "%s", json_string_value(json_object_get(data, "token")));
     snprintf(tcp, tcp_len, "%s",

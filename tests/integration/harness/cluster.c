@@ -498,6 +498,10 @@ static int cluster_configure(cluster_t *c)
     cluster_env_putf(&d->envp, "HERALD_REDIS_ADDR=127.0.0.1:%d", c->redis_port);
     cluster_env_putf(&d->envp, "HERALD_ROUTER_ADDRS=%s", routers);
     cluster_env_put(&d->envp, "HERALD_REGISTRY_REFRESH=500ms");
+    /* Every test registers and logs in from 127.0.0.1: per-address limits that a real client
+     * population shares would stop the suite. test_login tests them with its own values. */
+    cluster_env_put(&d->envp, "HERALD_LOGIN_REGISTER_BURST=100000");
+    cluster_env_put(&d->envp, "HERALD_LOGIN_ADDR_BURST=100000");
     d->ports[d->n_ports++] = c->logic_http;
     d->ports[d->n_ports++] = c->logic_rpc;
     /* HERALD_KAFKA_BROKERS is known only once kafka-dev runs: added in cluster_start. */

@@ -106,6 +106,21 @@ int cluster_http(cluster_t *c, const char *method, const char *path_query, const
 /* POSTs to logic and asserts status 200 and code 0. */
 void cluster_post_ok(cluster_t *c, const char *path_query, const char *body);
 
+/* The password the IM tests register their users with. */
+#define CLUSTER_PASSWORD "test-password"
+
+/* POST /herald/v1/users?name=<name> with body {"password":<password>} (name and password are
+ * URL- and JSON-safe). Returns the HTTP status; *mid (may be NULL) gets data.mid or 0. */
+int cluster_register(cluster_t *c, const char *name, const char *password, int64_t *mid);
+
+/* Registers name with CLUSTER_PASSWORD. Asserts status 200 and a mid; returns it. */
+int64_t cluster_register_ok(cluster_t *c, const char *name);
+
+/* POST /herald/v1/login?name=<name>&platform=<platform> (platform may be NULL) with body
+ * {"password":<password>}. Returns the HTTP status; *json (may be NULL) gets the reply. */
+int cluster_login(cluster_t *c, const char *name, const char *password, const char *platform,
+                  json_t **json);
+
 /* Issues a token for mid via POST /herald/v1/tokens. Asserts. Returns a heap string. */
 char *cluster_issue_token(cluster_t *c, int64_t mid);
 

@@ -144,3 +144,41 @@ void cluster_push_all(cluster_t *c, int op, const char *body)
     snprintf(path, sizeof(path), "/goim/push/all?operation=%d&speed=0", op);
     cluster_post_ok(c, path, body);
 }
+
+/* {"password":...}: the tests' passwords are JSON-safe. */
+static void password_body(char *out, size_t len, const char *password)
+{
+    snprintf(out, len, "{\"password\":\"%s\"}", password);
+}
+
+int cluster_register(cluster_t *c, const char *name, const char *password, int64_t *mid)
+{
+    char path[160], body[256];
+    snprintf(path, sizeof(path), "/herald/v1/users?name=%s", name);
+    password_body(body, sizeof(body), password);
+    json_t *j = NULL;
+    int status = cluster_http(c, "POST", path, body, &j);
+    if (mid != NULL)
+        *mid = json_integer_value(json_object_get(json_object_get(j, "data"), "mid"));
+    json_decref(j);
+    return status;
+}
+
+int64_t cluster_register_ok(cluster_t *c, const char *name)
+{
+    int64_t mid = 0;
+    int status = cluster_register(c, name, CLUSTER_PASSWORD, &mid);
+    if (status != 200 || mid <= 0)
+        fail_msg("register %s: status %d", name, status);
+    return mid;
+}
+
+int cluster_login(cluster_t *c, const char *name, const char *password, const char *platform,
+                  json_t **json)
+{
+    char path[200], body[256];
+    snprintf(path, sizeof(path), "/herald/v1/login?name=%s%s%s", name, platform ? "&platform=" : "",
+             platform ? platform : "");
+    password_body(body, sizeof(body), password);
+    return cluster_http(c, "POST", path, body, json);
+}

@@ -1,6 +1,6 @@
 /* test_inbox.c - logic_inbox against a real redis-server on loopback: sequence numbers, order,
  * the count and age bounds with recovered, pages, positions (ack before sent), a client ahead of
- * the counter, entries that do not parse, and Redis unavailable. */
+ * the counter, entries that do not parse, the per-sender share, and Redis unavailable. */
 #include "conf.h"
 #include "daemon.h"
 #include "herald_err.h"
@@ -138,16 +138,23 @@ static void on_stored(int status, const uint64_t *seqs, void *arg)
     s->done = 1;
 }
 
-static void store(const int64_t *mids, size_t n, const char *body, uint64_t *seqs)
+/* Stores body from sender `from` (0 = a business push) to mids. */
+static void store_from(const int64_t *mids, size_t n, int64_t from, const char *body,
+                       uint64_t *seqs)
 {
     assert_true(n <= 4);
     stored_t st = {.n = n};
-    assert_int_equal(logic_inbox_store(&server, mids, n, 1000, (const uint8_t *)body, strlen(body),
-                                       on_stored, &st),
+    assert_int_equal(logic_inbox_store(&server, mids, n, from, 1000, (const uint8_t *)body,
+                                       strlen(body), on_stored, &st),
                      0);
     wait_for(&st.done);
     assert_int_equal(st.status, 0);
     memcpy(seqs, st.seqs, n * sizeof(*seqs));
+}
+
+static void store(const int64_t *mids, size_t n, const char *body, uint64_t *seqs)
+{
+    store_from(mids, n, 0, body, seqs);
 }
 
 typedef struct page_copy_s {
@@ -286,6 +293,43 @@ static void test_count_bound_and_pages(void **state)
     conf.inbox_max_count = 5;
 }
 
+/* inbox.sender_share: a flooding sender only ever replaces its own entries; a business push
+ * and other senders keep theirs; the bookkeeping follows the entries the count bound trims. */
+static void test_sender_share(void **state)
+{
+    (void)state;
+    conf.inbox_max_count = 10;
+    conf.inbox_sender_share = 3;
+    int64_t mid = 20;
+    uint64_t seq;
+    store_from(&mid, 1, 0, "biz", &seq); /* seq 1 */
+    store_from(&mid, 1, 7, "t1", &seq);  /* 2 */
+    store_from(&mid, 1, 7, "t2", &seq);  /* 3 */
+    for (int i = 0; i < 50; i++)
+        store_from(&mid, 1, 9, "flood", &seq); /* 4..53: only 51..53 stay */
+    assert_int_equal(seq, 53);
+    page_copy_t *c = read_page(mid, 1, 0, NULL, 0);
+    assert_int_equal(c->n, 6);
+    uint32_t want[] = {1, 2, 3, 51, 52, 53};
+    for (size_t i = 0; i < 6; i++)
+        assert_int_equal(c->seqs[i], want[i]);
+    assert_string_equal(c->bodies[0], "biz");
+    assert_string_equal(c->bodies[1], "t1");
+    assert_int_equal(cmd("ZCARD %s%s", "herald:inboxfrom:20:", "9"), 3);
+    /* The count bound still trims from the head, and the sender's list follows it. */
+    for (int i = 0; i < 8; i++)
+        store_from(&mid, 1, 100 + i, "other", &seq); /* 54..61: 14 entries, 4 oldest go */
+    c = read_page(mid, 1, 0, NULL, 0);
+    assert_int_equal(c->n, 10);
+    assert_int_equal(c->seqs[0], 52);
+    /* Sender 7's entries are gone; its list is made exact at its next store. */
+    store_from(&mid, 1, 7, "t3", &seq); /* 62 */
+    assert_int_equal(cmd("ZCARD %s%s", "herald:inboxfrom:20:", "7"), 1);
+    assert_true(cmd("PTTL %s%s", "herald:inboxfrom:20:", "7") > 0);
+    conf.inbox_max_count = 5;
+    conf.inbox_sender_share = 100;
+}
+
 static void on_position(int status, const redis_reply_t *reply, void *arg)
 {
     assert_int_equal(status, 0);
@@ -367,7 +411,7 @@ static void test_unavailable(void **state)
     int64_t mid = 8;
     stopping = 1;
     assert_int_equal(
-        logic_inbox_store(&server, &mid, 1, 1000, (const uint8_t *)"x", 1, noop_stored, NULL),
+        logic_inbox_store(&server, &mid, 1, 0, 1000, (const uint8_t *)"x", 1, noop_stored, NULL),
         HERALD_EUNAVAIL);
     logic_inbox_from_t from = {0};
     assert_int_equal(logic_inbox_read(&server, mid, &from, on_read, NULL), HERALD_EUNAVAIL);
@@ -382,6 +426,7 @@ int main(void)
         cmocka_unit_test(test_store_and_read_in_order),
         cmocka_unit_test(test_count_bound_and_pages),
         cmocka_unit_test(test_positions),
+        cmocka_unit_test(test_sender_share),
         cmocka_unit_test(test_age_and_malformed),
         cmocka_unit_test(test_unavailable),
     };
