@@ -24,6 +24,15 @@
 #include "log.h"
 
 #define MAX_BODY 4096
+#define MAX_HEAD 8192
+#define REQUEST_TIMEOUT_MS 600
+#define MAX_PER_ADDR 4
+
+static const http_limits_t limits = {.max_body = MAX_BODY,
+                                     .max_head = MAX_HEAD,
+                                     .request_timeout_ms = REQUEST_TIMEOUT_MS,
+                                     .max_connections = 64,
+                                     .max_per_addr = MAX_PER_ADDR};
 #define CLIENT_TIMEOUT_S 5
 
 /* ------------------------------------------------------------------- blocking HTTP client */
@@ -309,7 +318,7 @@ static int setup(void **state)
     assert_int_equal(uv_loop_init(&loop), 0);
     uv_timer_init(&loop, &guard);
     uv_async_init(&loop, &fx.client.async, on_client_done);
-    fx.server = http_server_new(&loop, on_request, &fx, MAX_BODY);
+    fx.server = http_server_new(&loop, on_request, &fx, &limits);
     assert_int_equal(http_server_port(fx.server), -1);
     assert_int_equal(http_server_listen(fx.server, "127.0.0.1", 0), 0);
     fx.port = http_server_port(fx.server);
@@ -574,7 +583,7 @@ static void test_close_with_suspended(void **state)
 
 static void test_listen_errors(void **state)
 {
-    http_server_t *other = http_server_new(&loop, on_request, &fx, MAX_BODY);
+    http_server_t *other = http_server_new(&loop, on_request, &fx, &limits);
 
     assert_int_equal(http_server_listen(other, "not an address", 0), UV_EINVAL);
     assert_int_equal(http_server_listen(other, "127.0.0.1", 70000), UV_EINVAL);
