@@ -498,6 +498,8 @@ static int cluster_configure(cluster_t *c)
     cluster_env_putf(&d->envp, "HERALD_REDIS_ADDR=127.0.0.1:%d", c->redis_port);
     cluster_env_putf(&d->envp, "HERALD_ROUTER_ADDRS=%s", routers);
     cluster_env_put(&d->envp, "HERALD_REGISTRY_REFRESH=500ms");
+    if (o->bearer_key != NULL)
+        cluster_env_putf(&d->envp, "HERALD_AUTH_BEARER_KEY=%s", o->bearer_key);
     d->ports[d->n_ports++] = c->logic_http;
     d->ports[d->n_ports++] = c->logic_rpc;
     /* HERALD_KAFKA_BROKERS is known only once kafka-dev runs: added in cluster_start. */
@@ -706,6 +708,11 @@ int cluster_job_admin_port(const cluster_t *c)
 int cluster_n_comets(const cluster_t *c)
 {
     return c->opts.n_comets;
+}
+
+const char *cluster_bearer_key(const cluster_t *c)
+{
+    return c->opts.bearer_key;
 }
 
 const char *cluster_dir(const cluster_t *c)
