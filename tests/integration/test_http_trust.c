@@ -248,40 +248,43 @@ static void test_public_routes_answer_without_the_key(void **state)
 static void test_cors(void **state)
 {
     (void)state;
-    char v[256];
-    /* A preflight from an allowed origin is answered without the key. */
-    answer_t a = call("OPTIONS", "/goim/push/all?operation=1000", NULL,
-                      "Origin: " ORIGIN "\r\nAccess-Control-Request-Method: POST\r\n"
-                      "Access-Control-Request-Headers: authorization\r\n");
-    assert_int_equal(a.status, 204);
-    assert_non_null(header(&a, "Access-Control-Allow-Origin", v, sizeof(v)));
-    assert_string_equal(v, ORIGIN);
-    assert_non_null(header(&a, "Access-Control-Allow-Headers", v, sizeof(v)));
-    assert_non_null(strcasestr(v, "Authorization"));
-    assert_non_null(header(&a, "Access-Control-Allow-Methods", v, sizeof(v)));
-    assert_non_null(strstr(v, "POST"));
-    json_decref(a.json);
-    /* From another origin: refused, no CORS header. */
-    a = call("OPTIONS", "/goim/push/all?operation=1000", NULL,
-             "Origin: https://evil.example\r\nAccess-Control-Request-Method: POST\r\n");
-    assert_int_equal(a.status, 403);
-    assert_null(header(&a, "Access-Control-Allow-Origin", v, sizeof(v)));
-    json_decref(a.json);
-    /* The request itself: the header for the allowed origin, and the key still needed. */
-    a = call("GET", "/goim/online/total", "Bearer " KEY, "Origin: http://localhost:8080\r\n");
-    assert_int_equal(a.status, 200);
-    assert_non_null(header(&a, "Access-Control-Allow-Origin", v, sizeof(v)));
-    assert_string_equal(v, "http://localhost:8080");
-    assert_non_null(header(&a, "Vary", v, sizeof(v)));
-    json_decref(a.json);
-    a = call("GET", "/goim/online/total", NULL, "Origin: " ORIGIN "\r\n");
-    assert_int_equal(a.status, 401);
-    assert_non_null(header(&a, "Access-Control-Allow-Origin", v, sizeof(v)));
-    json_decref(a.json);
-    a = call("GET", "/goim/online/total", "Bearer " KEY, "Origin: https://evil.example\r\n");
-    assert_int_equal(a.status, 200);
-    assert_null(header(&a, "Access-Control-Allow-Origin", v, sizeof(v)));
-    json_decref(a.json);
+    static const char pre[] = "\r\nAccess-Control-Request-Method: POST\r\n"
+                              "Access-Control-Request-Headers: authorization\r\n";
+    static const struct {
+        const char *method, *auth, *origin;
+        int preflight, status;
+        const char *allow_origin; /* expected Access-Control-Allow-Origin, NULL = none */
+    } cases[] = {
+        /* Preflights are answered without the key: 204 for an allowed origin, else 403. */
+        {"OPTIONS", NULL, ORIGIN, 1, 204, ORIGIN},
+        {"OPTIONS", NULL, "https://evil.example", 1, 403, NULL},
+        /* The request itself: the header for an allowed origin; the key is still needed. */
+        {"GET", "Bearer " KEY, "http://localhost:8080", 0, 200, "http://localhost:8080"},
+        {"GET", NULL, ORIGIN, 0, 401, ORIGIN},
+        {"GET", "Bearer " KEY, "https://evil.example", 0, 200, NULL},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        char extra[512], v[256];
+        snprintf(extra, sizeof(extra), "Origin: %s%s", cases[i].origin,
+                 cases[i].preflight ? pre : "\r\n");
+        answer_t a = call(cases[i].method, "/goim/online/total", cases[i].auth, extra);
+        if (a.status != cases[i].status)
+            fail_msg("CORS case %zu: status %d, expected %d", i, a.status, cases[i].status);
+        const char *got = header(&a, "Access-Control-Allow-Origin", v, sizeof(v));
+        if (cases[i].allow_origin == NULL)
+            assert_null(got);
+        else
+            assert_string_equal(got, cases[i].allow_origin);
+        if (got != NULL)
+            assert_non_null(header(&a, "Vary", v, sizeof(v)));
+        if (cases[i].status == 204) {
+            assert_non_null(header(&a, "Access-Control-Allow-Headers", v, sizeof(v)));
+            assert_non_null(strcasestr(v, "Authorization"));
+            assert_non_null(header(&a, "Access-Control-Allow-Methods", v, sizeof(v)));
+            assert_non_null(strstr(v, "POST"));
+        }
+        json_decref(a.json);
+    }
 }
 
 /* ------------------------------------------------------------------------------- bounds */
