@@ -9,7 +9,7 @@ PACKAGES=(
     libprotobuf-c-dev protobuf-c-compiler
     libwslay-dev libmicrohttpd-dev libjansson-dev libinih-dev
     libcmocka-dev uthash-dev nettle-dev
-    libcurl4-openssl-dev libsodium-dev libssl-dev
+    libcurl4-openssl-dev libsodium-dev libssl-dev openssl
     clang cppcheck clang-format python3
     redis-server redis-tools curl procps tmux
 )

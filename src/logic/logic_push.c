@@ -234,17 +234,25 @@ static void envelope_add(envelope_t *e, const char *key, uint64_t seq)
     e->seqs[e->n++] = seq;
 }
 
+/* A router lookup of p came back: 1 when it succeeded; else p has failed with the reason, its
+ * stage is done, and the caller returns. */
+static int router_answered(push_t *p, int status)
+{
+    p->pending--;
+    if (status == 0)
+        return 1;
+    push_fail(p, status, "router lookup failed: %s", herald_strerror(status));
+    stage_done(p);
+    return 0;
+}
+
 /* ---------------------------------------------------------------------------------- keys */
 
 static void on_keys_placed(int status, const logic_placement_t *pl, size_t n, void *arg)
 {
     push_t *p = arg;
-    p->pending--;
-    if (status != 0) {
-        push_fail(p, status, "router lookup failed: %s", herald_strerror(status));
-        stage_done(p);
+    if (!router_answered(p, status))
         return;
-    }
     /* key -> its placement's server; jansson's object is the hash table at hand. The servers
      * are borrowed from pl, which lives until this callback returns: envelopes are packed here. */
     json_t *where = json_object();
@@ -321,12 +329,8 @@ static int cmp_mid_index(const void *a, const void *b)
 static void on_mids_placed(int status, const logic_placement_t *pl, size_t n, void *arg)
 {
     push_t *p = arg;
-    p->pending--;
-    if (status != 0) {
-        push_fail(p, status, "router lookup failed: %s", herald_strerror(status));
-        stage_done(p);
+    if (!router_answered(p, status))
         return;
-    }
     /* mids are unique (logic_params dedupes): a sorted index finds each placement's user. */
     mid_index_t *idx = xcalloc(p->req.nmids, sizeof(*idx));
     for (size_t i = 0; i < p->req.nmids; i++)

@@ -46,7 +46,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     job_stats_t before = fz.deliver.stats;
     job_deliver_on_message(&km, &fz.deliver);
     uint64_t malformed = fz.deliver.stats.malformed - before.malformed;
-    if (fz.deliver.in_flight != 0 || fz.deliver.wait_head != NULL ||
+    if (fz.deliver.in_flight != 0 || !list_empty(&fz.deliver.waiting) ||
         fz.deliver.stats.consumed != before.consumed + 1 || malformed > 1)
         abort();
     Herald__PushMsg *pm = herald__push_msg__unpack(NULL, size, value);

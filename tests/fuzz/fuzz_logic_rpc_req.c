@@ -13,7 +13,7 @@
 #include "herald.pb-c.h"
 #include "logic_body.h"
 #include "logic_params.h"
-#include "logic_registry.h"
+#include "registry.h"
 #include "proto.h"
 
 typedef void (*fuzz_check_fn)(const ProtobufCMessage *msg);
@@ -23,7 +23,7 @@ static void check_connect(const ProtobufCMessage *msg)
     const Herald__ConnectReq *req = (const Herald__ConnectReq *)msg;
     char err[200];
     logic_body_auth_t auth;
-    (void)logic_registry_id_ok(req->server);
+    (void)registry_id_ok(req->server);
     if (logic_body_auth(req->body.data, req->body.len, &auth, err, sizeof(err)) == 0)
         logic_body_auth_deinit(&auth);
 }
@@ -33,7 +33,7 @@ static void check_placement(const char *key, const char *server)
 {
     if (key != NULL)
         (void)logic_params_key_ok(key, strlen(key));
-    (void)logic_registry_id_ok(server);
+    (void)registry_id_ok(server);
 }
 
 static void check_disconnect(const ProtobufCMessage *msg)
@@ -48,11 +48,11 @@ static void check_heartbeat(const ProtobufCMessage *msg)
     check_placement(req->key, req->server);
 }
 
-/* logic_registry.c renew_valid (static) starts with the server id. */
+/* logic_registry.c renew_valid (static) starts with the server id (registry.h). */
 static void check_renew_online(const ProtobufCMessage *msg)
 {
     const Herald__RenewOnlineReq *req = (const Herald__RenewOnlineReq *)msg;
-    (void)logic_registry_id_ok(req->server);
+    (void)registry_id_ok(req->server);
 }
 
 static void check_receive(const ProtobufCMessage *msg)
@@ -85,7 +85,7 @@ static void check_ack(const ProtobufCMessage *msg)
 
 static void check_server_down(const ProtobufCMessage *msg)
 {
-    (void)logic_registry_id_ok(((const Herald__ServerDownReq *)msg)->server);
+    (void)registry_id_ok(((const Herald__ServerDownReq *)msg)->server);
 }
 
 static void check_room(const char *room)

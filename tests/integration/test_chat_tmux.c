@@ -120,7 +120,7 @@ static void test_two_clients_chat(void **state)
 {
     (void)state;
     if (system("command -v tmux >/dev/null 2>&1") != 0)
-        skip();
+        fail_msg("tmux is not installed (scripts/install-deps.sh installs it)");
     start_chat("new-session -d -s chat -x 160 -y 40", "tm-alice");
     start_chat("split-window -v -t chat:0", "tm-bob");
     expect_screen("chat:0.0", "tm-alice (");
