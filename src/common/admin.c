@@ -6,9 +6,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* The admin body is never read: a request carrying more is refused by the adapter. */
-#define ADMIN_MAX_BODY 1024
-
 struct admin_s {
     http_server_t *http;
     const admin_ops_t *ops;
@@ -87,7 +84,9 @@ admin_t *admin_new(uv_loop_t *loop, const admin_ops_t *ops, void *arg, const cha
     admin_t *a = xcalloc(1, sizeof(*a));
     a->ops = ops;
     a->arg = arg;
-    a->http = http_server_new(loop, on_request, a, ADMIN_MAX_BODY);
+    /* The admin body is never read: a request carrying more is refused by the adapter. */
+    http_limits_t limits = HTTP_LIMITS_ADMIN;
+    a->http = http_server_new(loop, on_request, a, &limits);
     int rc = http_server_listen(a->http, host, port);
     if (rc != 0) {
         /* Nothing listens and no request can arrive: closing frees the server at once or on

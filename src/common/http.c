@@ -4,12 +4,18 @@
  * MHD runs in "external epoll" mode: its epoll fd is watched by a uv_poll_t and its timeouts by a
  * uv_timer_t; MHD_run() is never called re-entrantly (handlers run inside it, so answers given
  * later only schedule a run).
+ *
+ * Limits (http_limits_t): MHD enforces the connection counts and, through the pool size, a
+ * ceiling on the request head; this file answers 413 / 414 / 431 below that ceiling, parses
+ * the query itself (http_query.h says why) and keeps the whole-request deadline, which MHD does
+ * not have (its timeout only counts inactivity).
  */
 #include "http.h"
 
 #include "addr.h"
 #include "buf.h"
 #include "herald_err.h"
+#include "http_query.h"
 #include "list.h"
 #include "log.h"
 
@@ -21,18 +27,26 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/socket.h>
 
+/* MHD's own timeout, of inactivity: it bounds a client that stops reading an answer. */
 #define HTTP_CONNECTION_TIMEOUT_S 30
-#define HTTP_CONNECTION_LIMIT 8192
 
 static const char HTTP_TOO_BIG_BODY[] = "{\"code\":-400,\"message\":\"body too large\"}";
+static const char HTTP_URI_TOO_LONG_BODY[] = "{\"code\":-400,\"message\":\"URI too long\"}";
+static const char HTTP_HEAD_TOO_BIG_BODY[] =
+    "{\"code\":-400,\"message\":\"request headers too large\"}";
 static const char HTTP_JSON_FAILED_BODY[] =
     "{\"code\":-500,\"message\":\"reply could not be serialised\"}";
 
-typedef struct http_kv_s {
-    const char *name;
-    const char *value;
-} http_kv_t;
+/* One per open connection (MHD's socket context), from MHD's STARTED to its CLOSED
+ * notification. While a request is on its way in it sits in server->deadlines, which is in
+ * deadline order because every entry gets the same timeout from the time it is appended. */
+typedef struct http_conn_s {
+    list_link_t link; /* in server->deadlines while armed */
+    uint64_t deadline;
+    struct MHD_Connection *conn;
+} http_conn_t;
 
 /* Owned by the server until the handler is called, then also by the handler: freed when both
  * are done with it, i.e. when MHD reports the request completed (on_completed) and, if the
@@ -44,15 +58,20 @@ struct http_request_s {
     list_link_t link; /* in server->suspended while MHD holds the connection suspended */
     const char *method;
     const char *path;
-    http_kv_t *args; /* query parameters, then headers, in one block with their strings */
+    char *query; /* the raw query string (after '?'), from the URI callback; NULL when none */
+    size_t query_len;
+    http_kv_t *args; /* query parameters, in args_block with their strings */
     size_t nargs;
-    http_kv_t *headers;
+    void *args_block;
+    http_kv_t *headers; /* headers, in block with their strings, method and path */
     size_t nheaders;
     void *block;
     buf_t body;
+    buf_t answer_headers;          /* "name\0value\0" pairs for the answer */
     struct MHD_Response *response; /* answer waiting to be queued on MHD's next call */
     unsigned status;
-    int too_big;
+    unsigned refused; /* 413, 414 or 431 once refused by the adapter */
+    int seen;         /* on_access had its first call */
     int dispatched;
     int in_handler;
     int responded;
@@ -64,11 +83,13 @@ struct http_server_s {
     uv_loop_t *loop;
     http_handler_cb handler;
     void *arg;
-    size_t max_body;
+    http_limits_t limits;
     struct MHD_Daemon *mhd;
     int port;
     uv_poll_t poll; /* MHD's epoll fd; open while mhd != NULL */
     uv_timer_t timer;
+    uv_timer_t deadline_timer; /* fires at the first entry of deadlines */
+    list_link_t deadlines;     /* http_conn_t whose request is on its way in, oldest first */
     int open_handles;
     int run_pending;
     list_link_t suspended; /* http_request_t waiting for their handler's answer, newest first */
@@ -129,8 +150,22 @@ static void request_free(http_request_t *req)
     if (req->response != NULL)
         MHD_destroy_response(req->response);
     buf_deinit(&req->body);
+    buf_deinit(&req->answer_headers);
+    free(req->query);
+    free(req->args_block);
     free(req->block);
     free(req);
+}
+
+static http_request_t *request_new(http_server_t *s, struct MHD_Connection *conn)
+{
+    http_request_t *req = xcalloc(1, sizeof(*req));
+
+    req->server = s;
+    req->conn = conn;
+    buf_init(&req->body);
+    buf_init(&req->answer_headers);
+    return req;
 }
 
 /* Copying what the handler may read: it must stay valid while the connection is suspended and
@@ -170,43 +205,70 @@ static enum MHD_Result on_capture_kv(void *cls, enum MHD_ValueKind kind, const c
     return MHD_YES;
 }
 
-static void capture_kv(capture_t *c, struct MHD_Connection *conn, size_t *nargs)
-{
-    MHD_get_connection_values(conn, MHD_GET_ARGUMENT_KIND, on_capture_kv, c);
-    *nargs = c->n;
-    MHD_get_connection_values(conn, MHD_HEADER_KIND, on_capture_kv, c);
-}
-
-static void request_capture(http_request_t *req, const char *method, const char *url)
+/* Headers, method and path. Returns 0, or -1 when the query holds a NUL (then nothing of the
+ * query is kept). */
+static int request_capture(http_request_t *req, const char *method, const char *url)
 {
     capture_t c = {0};
-    size_t nargs;
+    long n;
 
-    capture_kv(&c, req->conn, &nargs);
+    MHD_get_connection_values(req->conn, MHD_HEADER_KIND, on_capture_kv, &c);
     capture_str(&c, method);
     capture_str(&c, url);
     req->block = xmalloc(c.n * sizeof(http_kv_t) + c.bytes);
     c.kv = req->block;
     c.str = (char *)(c.kv + c.n);
     c.n = 0;
-    capture_kv(&c, req->conn, &req->nargs);
-    req->args = c.kv;
-    req->headers = c.kv + req->nargs;
-    req->nheaders = c.n - req->nargs;
+    MHD_get_connection_values(req->conn, MHD_HEADER_KIND, on_capture_kv, &c);
+    req->headers = c.kv;
+    req->nheaders = c.n;
     req->method = capture_str(&c, method);
     req->path = capture_str(&c, url);
+    if (req->query == NULL)
+        return 0;
+    size_t count = http_query_count(req->query, req->query_len);
+    req->args_block = xmalloc(count * sizeof(http_kv_t) + req->query_len + 2 * count);
+    req->args = req->args_block;
+    n = http_query_parse(req->query, req->query_len, req->args, (char *)(req->args + count));
+    if (n < 0) {
+        req->nargs = 0;
+        return -1;
+    }
+    req->nargs = (size_t)n;
+    return 0;
 }
 
-static enum MHD_Result queue_too_big(struct MHD_Connection *conn)
+/* The adapter's own refusals, each in goim's reply shape. */
+static enum MHD_Result queue_refusal(struct MHD_Connection *conn, unsigned status)
 {
-    struct MHD_Response *r = MHD_create_response_from_buffer(
-        sizeof(HTTP_TOO_BIG_BODY) - 1, (void *)HTTP_TOO_BIG_BODY, MHD_RESPMEM_PERSISTENT);
+    const char *body = status == MHD_HTTP_URI_TOO_LONG                      ? HTTP_URI_TOO_LONG_BODY
+                       : status == MHD_HTTP_REQUEST_HEADER_FIELDS_TOO_LARGE ? HTTP_HEAD_TOO_BIG_BODY
+                                                                            : HTTP_TOO_BIG_BODY;
+    struct MHD_Response *r =
+        MHD_create_response_from_buffer(strlen(body), (void *)body, MHD_RESPMEM_PERSISTENT);
     enum MHD_Result ret;
 
     MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json");
-    ret = MHD_queue_response(conn, MHD_HTTP_CONTENT_TOO_LARGE, r);
+    ret = MHD_queue_response(conn, status, r);
     MHD_destroy_response(r);
     return ret;
+}
+
+/* What the first call of a request, with its head, refuses: 0 or the status. */
+static unsigned head_refusal(const http_server_t *s, http_request_t *req)
+{
+    const union MHD_ConnectionInfo *info =
+        MHD_get_connection_info(req->conn, MHD_CONNECTION_INFO_REQUEST_HEADER_SIZE);
+    const char *cl =
+        MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+
+    if (req->refused)
+        return req->refused; /* by the URI callback */
+    if (info != NULL && info->header_size > s->limits.max_head)
+        return MHD_HTTP_REQUEST_HEADER_FIELDS_TOO_LARGE;
+    if (cl != NULL && strtoull(cl, NULL, 10) > s->limits.max_body)
+        return MHD_HTTP_CONTENT_TOO_LARGE;
+    return 0;
 }
 
 static enum MHD_Result queue_answer(http_request_t *req)
@@ -218,28 +280,113 @@ static enum MHD_Result queue_answer(http_request_t *req)
     return ret;
 }
 
-static enum MHD_Result on_nul_check(void *cls, enum MHD_ValueKind kind, const char *key,
-                                    size_t key_size, const char *value, size_t value_size)
-{
-    int *nul = cls;
+/* ------------------------------------------------------------------------------ deadlines */
 
-    (void)kind;
-    if ((key != NULL && strlen(key) != key_size) ||
-        (value != NULL && strlen(value) != value_size)) {
-        *nul = 1;
-        return MHD_NO;
-    }
-    return MHD_YES;
+static http_conn_t *conn_of(struct MHD_Connection *conn)
+{
+    const union MHD_ConnectionInfo *info =
+        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+
+    return info != NULL ? info->socket_context : NULL;
 }
 
-/* Routes read query values as C strings: one holding a NUL (%00) would be cut short there and
- * mean something else than what was sent, so such a request is refused as a whole. */
-static int query_has_nul(struct MHD_Connection *conn)
-{
-    int nul = 0;
+static void deadline_rearm(http_server_t *s);
 
-    MHD_get_connection_values_n(conn, MHD_GET_ARGUMENT_KIND, on_nul_check, &nul);
-    return nul;
+/* A request is on its way in from now: it must be whole within request_timeout_ms. */
+static void deadline_arm(http_server_t *s, http_conn_t *c)
+{
+    list_unlink(&c->link);
+    c->deadline = uv_now(s->loop) + s->limits.request_timeout_ms;
+    list_append(&s->deadlines, &c->link);
+    deadline_rearm(s);
+}
+
+static void deadline_disarm(http_conn_t *c)
+{
+    list_unlink(&c->link); /* the timer finds out on its next run */
+}
+
+/* Closes the sockets of requests that are late. shutdown(2) rather than close: MHD owns the fd;
+ * it sees the end of the stream on its next run and closes the connection itself. Nothing is
+ * written first: a late keep-alive connection may be idle, and an answer there could be taken
+ * by the client as the answer to a request it is sending at that moment. */
+static void on_deadline(uv_timer_t *t)
+{
+    http_server_t *s = t->data;
+    uint64_t now = uv_now(s->loop);
+    list_link_t *l;
+    int cut = 0;
+
+    while ((l = list_first(&s->deadlines)) != NULL) {
+        http_conn_t *c = list_entry(l, http_conn_t, link);
+        if (c->deadline > now)
+            break;
+        list_unlink(l);
+        const union MHD_ConnectionInfo *info =
+            MHD_get_connection_info(c->conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+        if (info != NULL)
+            shutdown(info->connect_fd, SHUT_RDWR);
+        cut++;
+    }
+    if (cut > 0)
+        log_info_rl("http: %d connection(s) closed: request not whole within %u ms", cut,
+                    s->limits.request_timeout_ms);
+    deadline_rearm(s);
+}
+
+static void deadline_rearm(http_server_t *s)
+{
+    list_link_t *l = list_first(&s->deadlines);
+
+    if (s->closing)
+        return;
+    if (l == NULL) {
+        uv_timer_stop(&s->deadline_timer);
+        return;
+    }
+    uint64_t at = list_entry(l, http_conn_t, link)->deadline, now = uv_now(s->loop);
+    uv_timer_start(&s->deadline_timer, on_deadline, at > now ? at - now : 0, 0);
+}
+
+static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
+                          enum MHD_ConnectionNotificationCode toe)
+{
+    http_server_t *s = cls;
+    http_conn_t *c = *socket_context;
+
+    if (toe == MHD_CONNECTION_NOTIFY_STARTED) {
+        c = xcalloc(1, sizeof(*c));
+        c->conn = conn;
+        *socket_context = c;
+        deadline_arm(s, c);
+        return;
+    }
+    if (c != NULL) {
+        list_unlink(&c->link);
+        free(c);
+        *socket_context = NULL;
+    }
+}
+
+/* Called by MHD with the request target before it parses it. The query is taken here and cut
+ * off MHD's copy, so that MHD stores no parameter in its pool (http_query.h): MHD keeps the
+ * '?' position it found before this call and parses from the byte after it, which is now the
+ * end of the string. MHD 0.9.75 to 0.9.77 call this callback before that parsing. */
+static void *on_uri(void *cls, const char *uri, struct MHD_Connection *conn)
+{
+    http_server_t *s = cls;
+    http_request_t *req = request_new(s, conn);
+    char *q = uri != NULL ? strchr(uri, '?') : NULL;
+
+    if (uri != NULL && strlen(uri) > s->limits.max_head)
+        req->refused = MHD_HTTP_URI_TOO_LONG;
+    else if (q != NULL) {
+        req->query_len = strlen(q + 1);
+        req->query = xstrndup(q + 1, req->query_len);
+    }
+    if (q != NULL)
+        q[1] = '\0';
+    return req;
 }
 
 /* MHD's protocol: a first call with the headers, calls with body pieces, then a final call with
@@ -250,44 +397,45 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const c
 {
     http_server_t *s = cls;
     http_request_t *req = *con_cls;
-    const char *cl;
+    http_conn_t *c;
 
     if (req == NULL) {
-        req = xcalloc(1, sizeof(*req));
-        req->server = s;
-        req->conn = conn;
-        buf_init(&req->body);
+        /* Not seen by on_uri (MHD always calls it first): a request without a target. */
+        req = request_new(s, conn);
         *con_cls = req;
-        cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
-        if (cl != NULL && strtoull(cl, NULL, 10) > s->max_body) {
-            /* Answered before the body: MHD then discards it and closes the connection. */
-            req->too_big = 1;
-            return queue_too_big(conn);
-        }
-        return MHD_YES;
+    }
+    if (!req->seen) {
+        req->seen = 1;
+        req->refused = head_refusal(s, req);
+        /* Answered before the body: MHD then discards it and closes the connection. */
+        return req->refused ? queue_refusal(conn, req->refused) : MHD_YES;
     }
     if (*upload_data_size != 0) {
         /* Chunked bodies have no length up front: keep consuming, drop what is over the limit. */
-        if (!req->too_big && req->body.len + *upload_data_size > s->max_body) {
-            req->too_big = 1;
+        if (!req->refused && req->body.len + *upload_data_size > s->limits.max_body) {
+            req->refused = MHD_HTTP_CONTENT_TOO_LARGE;
             buf_deinit(&req->body);
             buf_init(&req->body);
         }
-        if (!req->too_big)
+        if (!req->refused)
             buf_append(&req->body, upload_data, *upload_data_size);
         *upload_data_size = 0;
         return MHD_YES;
     }
     if (req->response != NULL)
         return queue_answer(req);
-    if (req->too_big)
-        return queue_too_big(conn);
+    if (req->refused)
+        return queue_refusal(conn, req->refused);
     if (req->dispatched)
         return MHD_NO; /* resumed without an answer: only a server close does that */
-    request_capture(req, method, url);
+    /* The request is whole: what the handler takes is not the client's to hurry. */
+    if ((c = conn_of(conn)) != NULL)
+        deadline_disarm(c);
     req->dispatched = 1;
     req->in_handler = 1;
-    if (query_has_nul(conn))
+    /* Routes read query values as C strings: one holding a NUL (%00) would be cut short there
+     * and mean something else than what was sent, so such a request is refused as a whole. */
+    if (request_capture(req, method, url) != 0)
         http_respond_reply(req, 400, -400, "query parameters must not contain NUL (%00)", NULL);
     else
         s->handler(req, s->arg);
@@ -302,8 +450,13 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const c
 static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
                          enum MHD_RequestTerminationCode toe)
 {
+    http_server_t *s = cls;
     http_request_t *req = *con_cls;
+    http_conn_t *c = conn_of(conn);
 
+    /* The next request on this connection (keep-alive) starts its own clock now. */
+    if (c != NULL && toe == MHD_REQUEST_TERMINATED_COMPLETED_OK && !s->closing)
+        deadline_arm(s, c);
     if (req == NULL)
         return;
     *con_cls = NULL;
@@ -334,12 +487,24 @@ void http_respond(http_request_t *req, int status, const char *content_type, con
     req->response = MHD_create_response_from_buffer(len, (void *)body, MHD_RESPMEM_MUST_COPY);
     if (content_type != NULL)
         MHD_add_response_header(req->response, MHD_HTTP_HEADER_CONTENT_TYPE, content_type);
+    for (size_t at = 0; at < req->answer_headers.len;) {
+        const char *name = (const char *)req->answer_headers.data + at;
+        const char *value = name + strlen(name) + 1;
+        MHD_add_response_header(req->response, name, value);
+        at += strlen(name) + strlen(value) + 2;
+    }
     req->status = (unsigned)status;
     if (req->in_handler)
         return; /* on_access queues it when the handler returns */
     list_unlink(&req->link);
     MHD_resume_connection(req->conn);
     server_schedule_run(s);
+}
+
+void http_request_answer_header(http_request_t *req, const char *name, const char *value)
+{
+    buf_append(&req->answer_headers, name, strlen(name) + 1);
+    buf_append(&req->answer_headers, value, strlen(value) + 1);
 }
 
 void http_respond_json(http_request_t *req, int status, json_t *json)
@@ -428,19 +593,23 @@ __attribute__((format(printf, 2, 0))) static void on_mhd_log(void *cls, const ch
     log_warn_rl("http: %s", line);
 }
 
-http_server_t *http_server_new(uv_loop_t *loop, http_handler_cb handler, void *arg, size_t max_body)
+http_server_t *http_server_new(uv_loop_t *loop, http_handler_cb handler, void *arg,
+                               const http_limits_t *limits)
 {
     http_server_t *s = xcalloc(1, sizeof(*s));
 
     s->loop = loop;
     s->handler = handler;
     s->arg = arg;
-    s->max_body = max_body;
+    s->limits = *limits;
     s->port = -1;
     list_init(&s->suspended);
+    list_init(&s->deadlines);
     uv_timer_init(loop, &s->timer);
     s->timer.data = s;
-    s->open_handles = 1;
+    uv_timer_init(loop, &s->deadline_timer);
+    s->deadline_timer.data = s;
+    s->open_handles = 2;
     return s;
 }
 
@@ -461,12 +630,15 @@ int http_server_listen(http_server_t *s, const char *host, int port)
         flags |= MHD_USE_IPv6;
     errno = 0;
     /* The logger goes first so that MHD reports option errors through it too. */
-    s->mhd =
-        MHD_start_daemon(flags, (uint16_t)port, NULL, NULL, on_access, s,
-                         MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, s, MHD_OPTION_SOCK_ADDR, &ss,
-                         MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)HTTP_CONNECTION_TIMEOUT_S,
-                         MHD_OPTION_CONNECTION_LIMIT, (unsigned int)HTTP_CONNECTION_LIMIT,
-                         MHD_OPTION_NOTIFY_COMPLETED, on_completed, s, MHD_OPTION_END);
+    s->mhd = MHD_start_daemon(
+        flags, (uint16_t)port, NULL, NULL, on_access, s, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, s,
+        MHD_OPTION_SOCK_ADDR, &ss, MHD_OPTION_CONNECTION_TIMEOUT,
+        (unsigned int)HTTP_CONNECTION_TIMEOUT_S, MHD_OPTION_CONNECTION_LIMIT,
+        (unsigned int)s->limits.max_connections, MHD_OPTION_PER_IP_CONNECTION_LIMIT,
+        (unsigned int)s->limits.max_per_addr, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
+        (size_t)(s->limits.max_head + HTTP_POOL_SLACK), MHD_OPTION_URI_LOG_CALLBACK, on_uri, s,
+        MHD_OPTION_NOTIFY_CONNECTION, on_connection, s, MHD_OPTION_NOTIFY_COMPLETED, on_completed,
+        s, MHD_OPTION_END);
     if (s->mhd == NULL)
         /* MHD reports no error code; the failed bind(2) or listen(2) left it in errno. */
         return errno > 0 ? uv_translate_sys_error(errno) : HERALD_EINTERNAL;
@@ -545,6 +717,7 @@ void http_server_close(http_server_t *s, void (*cb)(void *arg), void *arg)
     if (s->mhd != NULL)
         uv_close((uv_handle_t *)&s->poll, on_poll_closed);
     uv_close((uv_handle_t *)&s->timer, on_timer_closed);
+    uv_close((uv_handle_t *)&s->deadline_timer, on_timer_closed);
 }
 
 /* ------------------------------------------------------- peer address, an extra header */

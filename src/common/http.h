@@ -18,13 +18,47 @@ typedef struct http_server_s http_server_t;
 typedef struct http_request_s http_request_t;
 
 /* Called once per request after the whole body arrived. The handler (or code it hands the request
- * to) must call http_respond* exactly once. `req` stays valid until then. A body larger than
- * max_body is answered 413 by the adapter without calling the handler. */
+ * to) must call http_respond* exactly once. `req` stays valid until then. A request over one of
+ * the size limits below is answered by the adapter without calling the handler. */
 typedef void (*http_handler_cb)(http_request_t *req, void *arg);
 
-/* Returns a server, not yet listening. Aborts on OOM. */
+/* What one server accepts (docs/security.md, "Business and admin HTTP"). Every request over a
+ * size limit gets an answer in goim's shape, never silence:
+ *   max_body          bytes of a request body; more: 413 (a declared Content-Length at once)
+ *   max_head          bytes of the request target (414 when longer) and of the request line and
+ *                     headers together (431). It is also the memory each open connection may
+ *                     hold: libmicrohttpd gives every connection a pool of max_head +
+ *                     HTTP_POOL_SLACK and zeroes all of it between requests
+ *   request_timeout_ms  a request must have arrived whole (head and body) this long after its
+ *                     connection was accepted or its previous answer was sent, or the connection
+ *                     is closed: a client dribbling bytes (slowloris) cannot hold a slot, and a
+ *                     keep-alive connection idle that long is closed too. The time a handler
+ *                     takes to answer does not count
+ *   max_connections   open connections in all; more are closed as they are accepted
+ *   max_per_addr      open connections from one client IP address; more are closed at accept */
+typedef struct http_limits_s {
+    size_t max_body;
+    size_t max_head;
+    unsigned request_timeout_ms;
+    unsigned max_connections;
+    unsigned max_per_addr;
+} http_limits_t;
+
+/* Pool bytes beyond max_head: room for MHD's header records and the answer's header. */
+#define HTTP_POOL_SLACK (16 * 1024)
+
+/* Limits for an admin endpoint (admin.h): small requests, few callers. */
+#define HTTP_LIMITS_ADMIN                                                                          \
+    ((http_limits_t){.max_body = 1024,                                                             \
+                     .max_head = 16 * 1024,                                                        \
+                     .request_timeout_ms = 10000,                                                  \
+                     .max_connections = 256,                                                       \
+                     .max_per_addr = 64})
+
+/* Returns a server, not yet listening; limits is copied (every field must be > 0). Aborts on
+ * OOM. */
 http_server_t *http_server_new(uv_loop_t *loop, http_handler_cb handler, void *arg,
-                               size_t max_body);
+                               const http_limits_t *limits);
 
 /* Listens on host:port (port 0 = ephemeral). host is a numeric IPv4 or IPv6 address; anything
  * else is UV_EINVAL. Returns 0 or a UV_E* / HERALD_E* error. */
@@ -49,6 +83,10 @@ size_t http_request_query_all(const http_request_t *req, const char *name, const
 const char *http_request_header(const http_request_t *req, const char *name);
 /* Body bytes (not NUL-terminated) and length; NULL/0 when empty. */
 const char *http_request_body(const http_request_t *req, size_t *len);
+
+/* Adds a header to the answer req will get (name and value copied, in order); call it before
+ * http_respond*. Aborts on OOM. */
+void http_request_answer_header(http_request_t *req, const char *name, const char *value);
 
 /* Answers with status and body (copied). Resumes the request if it was suspended. */
 void http_respond(http_request_t *req, int status, const char *content_type, const char *body,

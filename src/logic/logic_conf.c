@@ -7,8 +7,13 @@
 #define DAY_MS (24LL * 3600 * 1000)
 
 const conf_item_t logic_conf_items[] = {
-    {"http", "listen", CONF_STR, F(http_listen), "0.0.0.0:3111", 0, 0, NULL},
+    {"http", "listen", CONF_STR, F(http_listen), "127.0.0.1:3111", 0, 0, NULL},
     {"http", "max_body", CONF_SIZE, F(http_max_body), "64k", 1, 64LL << 20, NULL},
+    {"http", "max_head", CONF_SIZE, F(http_max_head), "256k", 4096, 16LL << 20, NULL},
+    {"http", "request_timeout", CONF_MS, F(http_request_timeout_ms), "10s", 100, 600000, NULL},
+    {"http", "max_connections", CONF_INT, F(http_max_connections), "1024", 1, 65536, NULL},
+    {"http", "max_per_addr", CONF_INT, F(http_max_per_addr), "128", 1, 65536, NULL},
+    {"http", "cors_origins", CONF_STR, F(http_cors_origins), "", 0, 0, NULL},
     {"http", "web_root", CONF_STR, F(http_web_root), "web", 0, 0, NULL},
     {"rpc", "listen", CONF_STR, F(rpc_listen), "127.0.0.1:3119", 0, 0, NULL},
     {"rpc", "timeout", CONF_MS, F(rpc_timeout_ms), "1s", 10, 60000, NULL},

@@ -37,20 +37,25 @@ enum logic_login_duplicate {
 };
 
 typedef struct logic_conf_s {
-    char *http_listen;           /* [http] listen: business API and admin routes */
-    int64_t http_max_body;       /* [http] max_body: larger request bodies get 413 */
-    char *http_web_root;         /* [http] web_root: folder of the /web/ console; "" = off */
-    char *rpc_listen;            /* [rpc] listen: Logic service for comets */
-    int64_t rpc_timeout_ms;      /* [rpc] timeout: deadline of calls to routers, RoomMembers */
-    char *redis_addr;            /* [redis] addr */
-    char *redis_password;        /* [redis] password ("" = none) */
-    int64_t redis_db;            /* [redis] db */
-    char *redis_prefix;          /* [redis] prefix of every key */
-    char *kafka_brokers;         /* [kafka] brokers: bootstrap list */
-    char *kafka_topic;           /* [kafka] topic of the push envelopes */
+    char *http_listen;               /* [http] listen: business API and admin routes */
+    int64_t http_max_body;           /* [http] max_body: larger request bodies get 413 */
+    int64_t http_max_head;           /* [http] max_head: request target 414, head 431 */
+    int64_t http_request_timeout_ms; /* [http] request_timeout: whole request, head and body */
+    int64_t http_max_connections;    /* [http] max_connections: open connections in all */
+    int64_t http_max_per_addr;       /* [http] max_per_addr: open connections per client IP */
+    char *http_cors_origins;         /* [http] cors_origins: "" none, "*", or a list */
+    char *http_web_root;             /* [http] web_root: folder of the /web/ console; "" = off */
+    char *rpc_listen;                /* [rpc] listen: Logic service for comets */
+    int64_t rpc_timeout_ms;          /* [rpc] timeout: deadline of calls to routers, RoomMembers */
+    char *redis_addr;                /* [redis] addr */
+    char *redis_password;            /* [redis] password ("" = none) */
+    int64_t redis_db;                /* [redis] db */
+    char *redis_prefix;              /* [redis] prefix of every key */
+    char *kafka_brokers;             /* [kafka] brokers: bootstrap list */
+    char *kafka_topic;               /* [kafka] topic of the push envelopes */
     char *router_addrs;          /* [router] addrs: comma list; the hash ring is built from it */
     int auth_mode;               /* [auth] mode: enum logic_auth_mode */
-    char *auth_bearer_key;       /* [auth] bearer_key: "" = business routes are open */
+    char *auth_bearer_key;       /* [auth] bearer_key: "" = every route is open */
     int64_t auth_token_ttl_ms;   /* [auth] token_ttl: default lifetime of issued tokens */
     int64_t heartbeat_ms;        /* [protocol] heartbeat: interval clients must heartbeat within */
     int64_t registry_ttl_ms;     /* [registry] ttl: a comet silent this long is dead */

@@ -1,4 +1,5 @@
-/* logic_http.c - route table, bearer check, reply helpers and requests waiting on backends. */
+/* logic_http.c - the request path (CORS, access, admin routes, route table, web console), reply
+ * helpers and requests waiting on backends. */
 #include "logic_http.h"
 
 #include "addr.h"
@@ -6,6 +7,8 @@
 #include "herald_err.h"
 #include "list.h"
 #include "log.h"
+#include "logic_http_access.h"
+#include "logic_http_cors.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -16,6 +19,7 @@ struct logic_http_s {
     const admin_ops_t *admin;
     void *admin_arg;
     http_server_t *srv;
+    logic_http_cors_t *cors;
     list_link_t pending; /* suspended requests */
     uint64_t requests, errors_4xx, errors_5xx;
     void (*close_cb)(void *arg);
@@ -31,33 +35,32 @@ struct logic_http_pending_s {
 typedef struct route_s {
     const char *method;
     const char *path;
-    int protected_route; /* needs the bearer key when one is configured */
     logic_http_handler_cb handler;
 } route_t;
 
 /* goim's routes keep goim's paths; herald's own live under /herald/v1/. /health, /ready and
  * /metrics are the admin endpoints every herald daemon answers (admin.h, docs/internals.md),
- * routed before this table. Node lists and room counts stay open as in goim: clients call
- * nodes/weighted before they have any credential. */
+ * routed before this table. Which of them need the bearer key is logic_http_access.c's
+ * table, not this one's. */
 static const route_t routes[] = {
-    {"POST", "/goim/push/keys", 1, logic_http_push_keys},
-    {"POST", "/goim/push/mids", 1, logic_http_push_mids},
-    {"POST", "/goim/push/room", 1, logic_http_push_room},
-    {"POST", "/goim/push/all", 1, logic_http_push_all},
-    {"GET", "/goim/online/top", 0, logic_http_info_top},
-    {"GET", "/goim/online/room", 0, logic_http_info_room},
-    {"GET", "/goim/online/total", 0, logic_http_info_total},
-    {"GET", "/goim/nodes/weighted", 0, logic_http_info_weighted},
-    {"GET", "/goim/nodes/instances", 0, logic_http_info_instances},
-    {"POST", "/herald/v1/tokens", 1, logic_http_token_issue},
-    {"DELETE", "/herald/v1/tokens", 1, logic_http_token_revoke},
-    {"POST", "/herald/v1/users", 0, logic_http_user_create},
-    {"GET", "/herald/v1/users", 0, logic_http_user_get},
-    {"POST", "/herald/v1/login", 0, logic_http_user_login},
-    {"POST", "/herald/v1/logout", 0, logic_http_user_logout},
-    {"GET", "/herald/v1/online/users", 0, logic_http_user_online_users},
-    {"GET", "/herald/v1/online/count", 0, logic_http_user_online_count},
-    {"GET", "/herald/v1/rooms/members", 0, logic_http_room_members},
+    {"POST", "/goim/push/keys", logic_http_push_keys},
+    {"POST", "/goim/push/mids", logic_http_push_mids},
+    {"POST", "/goim/push/room", logic_http_push_room},
+    {"POST", "/goim/push/all", logic_http_push_all},
+    {"GET", "/goim/online/top", logic_http_info_top},
+    {"GET", "/goim/online/room", logic_http_info_room},
+    {"GET", "/goim/online/total", logic_http_info_total},
+    {"GET", "/goim/nodes/weighted", logic_http_info_weighted},
+    {"GET", "/goim/nodes/instances", logic_http_info_instances},
+    {"POST", "/herald/v1/tokens", logic_http_token_issue},
+    {"DELETE", "/herald/v1/tokens", logic_http_token_revoke},
+    {"POST", "/herald/v1/users", logic_http_user_create},
+    {"GET", "/herald/v1/users", logic_http_user_get},
+    {"POST", "/herald/v1/login", logic_http_user_login},
+    {"POST", "/herald/v1/logout", logic_http_user_logout},
+    {"GET", "/herald/v1/online/users", logic_http_user_online_users},
+    {"GET", "/herald/v1/online/count", logic_http_user_online_count},
+    {"GET", "/herald/v1/rooms/members", logic_http_room_members},
 };
 
 int logic_http_status(int herald_err)
@@ -108,25 +111,20 @@ void logic_http_metrics(const logic_http_t *h, json_t *out)
     json_object_set_new(out, "http_errors_5xx", json_integer((json_int_t)h->errors_5xx));
 }
 
-/* Compares without an early exit, so the time taken does not reveal how much of a guess was
- * right. */
-static int bearer_ok(const char *header, const char *key)
-{
-    static const char scheme[] = "Bearer ";
-    if (header == NULL || strncmp(header, scheme, sizeof(scheme) - 1) != 0)
-        return 0;
-    const char *given = header + sizeof(scheme) - 1;
-    size_t glen = strlen(given), klen = strlen(key);
-    unsigned char diff = glen != klen;
-    for (size_t i = 0; i < klen; i++)
-        diff |= (unsigned char)key[i] ^ (unsigned char)(i < glen ? given[i] : 0);
-    return diff == 0;
-}
-
 static void on_request(http_request_t *req, void *arg)
 {
     logic_http_t *h = arg;
     h->requests++;
+    if (logic_http_cors_apply(h->cors, req))
+        return;
+    const char *key = h->ctx->conf->auth_bearer_key;
+    if (key[0] != '\0' &&
+        !logic_http_access_public(http_request_method(req), http_request_path(req)) &&
+        !logic_http_access_bearer_ok(http_request_header(req, "Authorization"), key)) {
+        http_request_answer_header(req, "WWW-Authenticate", "Bearer");
+        logic_http_error(h, req, 401, "missing or wrong bearer key");
+        return;
+    }
     if (admin_route(h->admin, h->admin_arg, req, "/herald/v1"))
         return;
     const char *method = http_request_method(req), *path = http_request_path(req);
@@ -146,13 +144,21 @@ static void on_request(http_request_t *req, void *arg)
                          path_known ? "method not allowed" : "no such route");
         return;
     }
-    const char *key = h->ctx->conf->auth_bearer_key;
-    if (found->protected_route && key[0] != '\0' &&
-        !bearer_ok(http_request_header(req, "Authorization"), key)) {
-        logic_http_error(h, req, 401, "missing or wrong bearer key");
-        return;
-    }
     found->handler(h, req);
+}
+
+/* An explicit non-loopback listener without a key is allowed (a private network, a proxy in
+ * front that checks callers) but never silently. */
+static void warn_if_open(const logic_conf_t *conf, const char *host, int port)
+{
+    struct sockaddr_storage ss;
+    if (conf->auth_bearer_key[0] != '\0' || addr_numeric(host, port, &ss) != 0 ||
+        addr_is_loopback((const struct sockaddr *)&ss))
+        return;
+    log_warn("http.listen %s is not a loopback address and auth.bearer_key is empty: anyone who "
+             "reaches it can push to every client and issue tokens for any user "
+             "(docs/security.md)",
+             conf->http_listen);
 }
 
 logic_http_t *logic_http_new(const logic_ctx_t *ctx, const admin_ops_t *admin, void *admin_arg,
@@ -165,18 +171,30 @@ logic_http_t *logic_http_new(const logic_ctx_t *ctx, const admin_ops_t *admin, v
         snprintf(err, errlen, "http.listen: bad address \"%s\"", conf->http_listen);
         return NULL;
     }
+    logic_http_cors_t *cors = logic_http_cors_new(conf->http_cors_origins, err, errlen);
+    if (cors == NULL)
+        return NULL;
     logic_http_t *h = xcalloc(1, sizeof(*h));
     h->ctx = ctx;
     h->admin = admin;
     h->admin_arg = admin_arg;
+    h->cors = cors;
     list_init(&h->pending);
-    h->srv = http_server_new(ctx->loop, on_request, h, (size_t)conf->http_max_body);
+    http_limits_t limits = {
+        .max_body = (size_t)conf->http_max_body,
+        .max_head = (size_t)conf->http_max_head,
+        .request_timeout_ms = (unsigned)conf->http_request_timeout_ms,
+        .max_connections = (unsigned)conf->http_max_connections,
+        .max_per_addr = (unsigned)conf->http_max_per_addr,
+    };
+    h->srv = http_server_new(ctx->loop, on_request, h, &limits);
     int rc = http_server_listen(h->srv, host, port);
     if (rc != 0) {
         snprintf(err, errlen, "http.listen %s: %s", conf->http_listen, herald_strerror(rc));
         logic_http_close(h, NULL, NULL);
         return NULL;
     }
+    warn_if_open(conf, host, port);
     return h;
 }
 
@@ -190,6 +208,7 @@ static void on_server_closed(void *arg)
     logic_http_t *h = arg;
     void (*cb)(void *) = h->close_cb;
     void *cb_arg = h->close_arg;
+    logic_http_cors_free(h->cors);
     free(h);
     if (cb != NULL)
         cb(cb_arg);

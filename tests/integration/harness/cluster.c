@@ -502,6 +502,8 @@ static int cluster_configure(cluster_t *c)
      * population shares would stop the suite. test_login tests them with its own values. */
     cluster_env_put(&d->envp, "HERALD_LOGIN_REGISTER_BURST=100000");
     cluster_env_put(&d->envp, "HERALD_LOGIN_ADDR_BURST=100000");
+    if (o->bearer_key != NULL)
+        cluster_env_putf(&d->envp, "HERALD_AUTH_BEARER_KEY=%s", o->bearer_key);
     d->ports[d->n_ports++] = c->logic_http;
     d->ports[d->n_ports++] = c->logic_rpc;
     /* HERALD_KAFKA_BROKERS is known only once kafka-dev runs: added in cluster_start. */
@@ -710,6 +712,11 @@ int cluster_job_admin_port(const cluster_t *c)
 int cluster_n_comets(const cluster_t *c)
 {
     return c->opts.n_comets;
+}
+
+const char *cluster_bearer_key(const cluster_t *c)
+{
+    return c->opts.bearer_key;
 }
 
 const char *cluster_dir(const cluster_t *c)

@@ -42,6 +42,9 @@ typedef struct cluster_opts_s {
      * the harness's own (redis-server takes the last value of a repeated option, e.g.
      * {"--appendonly", "yes", NULL}). */
     const char *const *args[CLUSTER_KIND_COUNT];
+    /* logic's auth.bearer_key (NULL = none); cluster_http and the helpers built on it send it
+     * (borrowed: must outlive the cluster). */
+    const char *bearer_key;
 } cluster_opts_t;
 
 typedef struct cluster_s cluster_t;
@@ -88,6 +91,8 @@ int cluster_router_admin_port(const cluster_t *c, int index);
 int cluster_job_admin_port(const cluster_t *c);
 int cluster_n_comets(const cluster_t *c);
 const char *cluster_dir(const cluster_t *c);
+/* opts.bearer_key, or NULL. */
+const char *cluster_bearer_key(const cluster_t *c);
 /* The bootstrap brokers herald-kafka-dev printed (what logic and job were given). */
 const char *cluster_kafka_brokers(const cluster_t *c);
 
@@ -99,7 +104,7 @@ const char *cluster_kafka_brokers(const cluster_t *c);
 int cluster_http_port(int port, const char *method, const char *path_query, const char *body,
                       json_t **json);
 
-/* cluster_http_port() against logic's API port. */
+/* cluster_http_port() against logic's API port, with the cluster's bearer key when it has one. */
 int cluster_http(cluster_t *c, const char *method, const char *path_query, const char *body,
                  json_t **json);
 

@@ -13,8 +13,9 @@
 
 #define CLUSTER_HTTP_TIMEOUT_MS 5000
 
-int cluster_http_port(int port, const char *method, const char *path_query, const char *body,
-                      json_t **json)
+/* One request; headers as http_client_req_t's (may be NULL). */
+static int cluster_http_send(int port, const char *method, const char *path_query,
+                             const char *const *headers, const char *body, json_t **json)
 {
     if (json)
         *json = NULL;
@@ -24,6 +25,7 @@ int cluster_http_port(int port, const char *method, const char *path_query, cons
         return rc;
     http_client_req_t req = {.method = method,
                              .url = url,
+                             .headers = headers,
                              .body = body,
                              .body_len = body ? strlen(body) : 0,
                              .timeout_ms = CLUSTER_HTTP_TIMEOUT_MS};
@@ -37,10 +39,22 @@ int cluster_http_port(int port, const char *method, const char *path_query, cons
     return resp.status;
 }
 
+int cluster_http_port(int port, const char *method, const char *path_query, const char *body,
+                      json_t **json)
+{
+    return cluster_http_send(port, method, path_query, NULL, body, json);
+}
+
 int cluster_http(cluster_t *c, const char *method, const char *path_query, const char *body,
                  json_t **json)
 {
-    return cluster_http_port(cluster_logic_http_port(c), method, path_query, body, json);
+    const char *key = cluster_bearer_key(c);
+    char auth[512];
+    const char *headers[] = {auth, NULL};
+    if (key != NULL)
+        snprintf(auth, sizeof(auth), "Authorization: Bearer %s", key);
+    return cluster_http_send(cluster_logic_http_port(c), method, path_query,
+                             key != NULL ? headers : NULL, body, json);
 }
 
 void cluster_post_ok(cluster_t *c, const char *path_query, const char *body)

@@ -174,7 +174,8 @@ static void test_route_with_prefix(void **unused)
     uv_loop_t loop;
     uv_loop_init(&loop);
     state_t st = {.ready = 1};
-    http_server_t *s = http_server_new(&loop, on_api, &st, 1024);
+    http_limits_t limits = HTTP_LIMITS_ADMIN;
+    http_server_t *s = http_server_new(&loop, on_api, &st, &limits);
     assert_int_equal(http_server_listen(s, "127.0.0.1", 0), 0);
     int port = http_server_port(s);
     char r[4096];

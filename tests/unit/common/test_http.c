@@ -4,6 +4,7 @@
  * after joining it. */
 #define _GNU_SOURCE /* memmem */
 #include <arpa/inet.h>
+#include <errno.h>
 #include <netinet/in.h>
 #include <pthread.h>
 #include <setjmp.h>
@@ -16,6 +17,7 @@
 #include <strings.h>
 #include <sys/socket.h>
 #include <sys/time.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -24,33 +26,60 @@
 #include "log.h"
 
 #define MAX_BODY 4096
+#define MAX_HEAD (128 * 1024)
+#define REQUEST_TIMEOUT_MS 600
+#define MAX_PER_ADDR 4
+
+static const http_limits_t limits = {.max_body = MAX_BODY,
+                                     .max_head = MAX_HEAD,
+                                     .request_timeout_ms = REQUEST_TIMEOUT_MS,
+                                     .max_connections = 64,
+                                     .max_per_addr = MAX_PER_ADDR};
 #define CLIENT_TIMEOUT_S 5
 
 /* ------------------------------------------------------------------- blocking HTTP client */
 
 typedef struct conn_s {
     int fd;
-    char buf[16384];
+    char buf[32768];
     size_t len;
 } conn_t;
 
 typedef struct resp_s {
     int status;
     char head[4096]; /* status line and headers, NUL-terminated */
-    char body[8192];
+    char body[16384];
     size_t body_len;
 } resp_t;
 
-static int conn_open(conn_t *c, int port)
+/* Connects from source address `from` (any 127.x.y.z is this machine's). */
+static int conn_open_from(conn_t *c, int port, const char *from)
 {
     struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+    struct sockaddr_in src = {.sin_family = AF_INET};
     struct timeval tv = {.tv_sec = CLIENT_TIMEOUT_S};
 
     c->len = 0;
     c->fd = socket(AF_INET, SOCK_STREAM, 0);
     inet_pton(AF_INET, "127.0.0.1", &sa.sin_addr);
+    inet_pton(AF_INET, from, &src.sin_addr);
     setsockopt(c->fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+    if (bind(c->fd, (struct sockaddr *)&src, sizeof(src)) != 0)
+        return -1;
     return connect(c->fd, (struct sockaddr *)&sa, sizeof(sa));
+}
+
+static int conn_open(conn_t *c, int port)
+{
+    return conn_open_from(c, port, "127.0.0.1");
+}
+
+static uint64_t now_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
 static int conn_send(conn_t *c, const void *data, size_t len)
@@ -273,6 +302,17 @@ static void on_request(http_request_t *req, void *arg)
         l->timer.data = l;
         uv_timer_init(&loop, &l->timer);
         uv_timer_start(&l->timer, on_later, 50, 0);
+    } else if (strcmp(path, "/slow") == 0) {
+        /* Answered after the request deadline: a handler's time must not count. */
+        later_t *l = calloc(1, sizeof(*l));
+        l->req = req;
+        l->timer.data = l;
+        uv_timer_init(&loop, &l->timer);
+        uv_timer_start(&l->timer, on_later, 2 * REQUEST_TIMEOUT_MS, 0);
+    } else if (strcmp(path, "/header") == 0) {
+        http_request_answer_header(req, "X-One", "1");
+        http_request_answer_header(req, "X-Two", "two words");
+        http_respond(req, 200, "text/plain", "h", 1);
     } else if (strcmp(path, "/echo") == 0) {
         if (body == NULL)
             http_respond(req, 200, "text/plain", "empty", 5);
@@ -309,7 +349,7 @@ static int setup(void **state)
     assert_int_equal(uv_loop_init(&loop), 0);
     uv_timer_init(&loop, &guard);
     uv_async_init(&loop, &fx.client.async, on_client_done);
-    fx.server = http_server_new(&loop, on_request, &fx, MAX_BODY);
+    fx.server = http_server_new(&loop, on_request, &fx, &limits);
     assert_int_equal(http_server_port(fx.server), -1);
     assert_int_equal(http_server_listen(fx.server, "127.0.0.1", 0), 0);
     fx.port = http_server_port(fx.server);
@@ -572,9 +612,241 @@ static void test_close_with_suspended(void **state)
     fx.held = NULL;
 }
 
+/* A request of `n` query parameters "keys=<i>" (and `pad` more bytes in one more parameter);
+ * returns its length. */
+static size_t many_params(char *out, size_t cap, size_t n, size_t pad)
+{
+    size_t len = (size_t)snprintf(out, cap, "GET /many?");
+    for (size_t i = 0; i < n; i++)
+        len += (size_t)snprintf(out + len, cap - len, "%skeys=%zu", i ? "&" : "", i);
+    if (pad > 0) {
+        len += (size_t)snprintf(out + len, cap - len, "&pad=");
+        memset(out + len, 'p', pad);
+        len += pad;
+    }
+    len += (size_t)snprintf(out + len, cap - len, " HTTP/1.1\r\nHost: t\r\n\r\n");
+    return len;
+}
+
+static void scenario_many_params(client_t *cl)
+{
+    static char req[4 * MAX_HEAD];
+    conn_t c;
+    resp_t r;
+
+    /* 500 and 10,000 parameters (the API's documented limit of ids), one connection. */
+    CHECK(cl, conn_open(&c, cl->port) == 0);
+    CHECK(cl, conn_send(&c, req, many_params(req, sizeof(req), 500, 0)) == 0);
+    CHECK(cl, conn_read_response(&c, &r) == 0);
+    CHECK(cl, r.status == 200);
+    CHECK(cl, conn_send(&c, req, many_params(req, sizeof(req), 10000, 0)) == 0);
+    CHECK(cl, conn_read_response(&c, &r) == 0);
+    CHECK(cl, r.status == 200);
+    close(c.fd);
+
+    /* A target just under max_head made of the smallest parameters ("a&a&..."): 60,000 of
+     * them, each of which cost libmicrohttpd a pool record. */
+    size_t len = (size_t)snprintf(req, sizeof(req), "GET /many?keys=x");
+    while (len < MAX_HEAD - 200)
+        len += (size_t)snprintf(req + len, sizeof(req) - len, "&a");
+    len += (size_t)snprintf(req + len, sizeof(req) - len, " HTTP/1.1\r\nHost: t\r\n\r\n");
+    CHECK(cl, conn_open(&c, cl->port) == 0);
+    CHECK(cl, conn_send(&c, req, len) == 0);
+    CHECK(cl, conn_read_response(&c, &r) == 0);
+    CHECK(cl, r.status == 200);
+    close(c.fd);
+}
+
+static void test_many_params(void **state)
+{
+    run_client(scenario_many_params);
+    assert_int_equal(fx.seen.handled, 3);
+    assert_int_equal(fx.seen.nkeys, 1); /* the last: keys=x and 60,000 others */
+}
+
+static const char URI_TOO_LONG[] = "{\"code\":-400,\"message\":\"URI too long\"}";
+static const char HEAD_TOO_BIG[] = "{\"code\":-400,\"message\":\"request headers too large\"}";
+
+static void scenario_head_limits(client_t *cl)
+{
+    static char req[4 * MAX_HEAD];
+    conn_t c;
+    resp_t r;
+    size_t len;
+
+    /* A target over max_head (in parameters or in one value): 414. */
+    CHECK(cl, conn_open(&c, cl->port) == 0);
+    CHECK(cl, conn_send(&c, req, many_params(req, sizeof(req), 10, MAX_HEAD)) == 0);
+    CHECK(cl, conn_read_response(&c, &r) == 0);
+    CHECK(cl, r.status == 414);
+    CHECK(cl, body_is(&r, URI_TOO_LONG));
+    close(c.fd);
+
+    /* One beyond what the pool holds at all: libmicrohttpd's own 414 (a body of its own). */
+    CHECK(cl, conn_open(&c, cl->port) == 0);
+    conn_send(&c, req, many_params(req, sizeof(req), 10, 2 * MAX_HEAD)); /* may be cut */
+    CHECK(cl, conn_read_response(&c, &r) == 0);
+    CHECK(cl, r.status == 414);
+    close(c.fd);
+
+    /* Headers over max_head, in one header or in many: 431. */
+    len = (size_t)snprintf(req, sizeof(req), "GET /x HTTP/1.1\r\nHost: t\r\nX-Big: ");
+    memset(req + len, 'b', MAX_HEAD);
+    len += MAX_HEAD;
+    len += (size_t)snprintf(req + len, sizeof(req) - len, "\r\n\r\n");
+    CHECK(cl, conn_open(&c, cl->port) == 0);
+    CHECK(cl, conn_send(&c, req, len) == 0);
+    CHECK(cl, conn_read_response(&c, &r) == 0);
+    CHECK(cl, r.status == 431);
+    CHECK(cl, body_is(&r, HEAD_TOO_BIG));
+    close(c.fd);
+    len = (size_t)snprintf(req, sizeof(req), "GET /x HTTP/1.1\r\nHost: t\r\n");
+    for (int i = 0; len < MAX_HEAD + 1000; i++)
+        len += (size_t)snprintf(req + len, sizeof(req) - len, "X-%d: v\r\n", i);
+    len += (size_t)snprintf(req + len, sizeof(req) - len, "\r\n");
+    CHECK(cl, conn_open(&c, cl->port) == 0);
+    conn_send(&c, req, len);
+    CHECK(cl, conn_read_response(&c, &r) == 0);
+    CHECK(cl, r.status == 431);
+    close(c.fd);
+}
+
+static void test_head_limits(void **state)
+{
+    run_client(scenario_head_limits);
+    assert_int_equal(fx.seen.handled, 0);
+}
+
+/* Sends `req` one byte every `gap_ms`; returns the ms until the server closed the connection,
+ * or -1 when it never did within `max_ms`. */
+static long dribble(conn_t *c, const char *req, int gap_ms, int max_ms)
+{
+    uint64_t start = now_ms();
+    struct timeval tv = {.tv_usec = gap_ms * 1000};
+    char b;
+
+    setsockopt(c->fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+    for (size_t i = 0; now_ms() - start < (uint64_t)max_ms; i++) {
+        if (send(c->fd, req + i % strlen(req), 1, MSG_NOSIGNAL) != 1)
+            return (long)(now_ms() - start);
+        ssize_t n = recv(c->fd, &b, 1, 0);
+        if (n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK))
+            return (long)(now_ms() - start);
+        if (n > 0)
+            return -1; /* an answer to a request that was never whole */
+    }
+    return -1;
+}
+
+static void scenario_deadline(client_t *cl)
+{
+    conn_t slow, fast, idle;
+    resp_t r;
+    long cut;
+
+    /* A request head dribbled one byte every 50 ms, never finished: cut at the deadline. */
+    CHECK(cl, conn_open(&slow, cl->port) == 0);
+    cut = dribble(&slow, "GET /x HTTP/1.1\r\nX-Slow: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", 50,
+                  5 * REQUEST_TIMEOUT_MS);
+    CHECK(cl, cut >= REQUEST_TIMEOUT_MS - 100 && cut <= 3 * REQUEST_TIMEOUT_MS);
+    close(slow.fd);
+
+    /* A body dribbled after a complete head: cut too. */
+    CHECK(cl, conn_open(&slow, cl->port) == 0);
+    CHECK(cl, conn_send_str(&slow, "POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 4000\r\n"
+                                   "\r\n") == 0);
+    cut = dribble(&slow, "x", 50, 5 * REQUEST_TIMEOUT_MS);
+    CHECK(cl, cut >= REQUEST_TIMEOUT_MS - 200 && cut <= 3 * REQUEST_TIMEOUT_MS);
+    close(slow.fd);
+
+    /* A handler slower than the deadline still answers; the connection serves another request,
+     * then, idle, is closed after the deadline. */
+    CHECK(cl, conn_open(&fast, cl->port) == 0);
+    CHECK(cl, conn_send_str(&fast, "GET /slow HTTP/1.1\r\nHost: t\r\n\r\n") == 0);
+    CHECK(cl, conn_read_response(&fast, &r) == 0);
+    CHECK(cl, r.status == 202);
+    CHECK(cl, conn_send_str(&fast, "GET /x HTTP/1.1\r\nHost: t\r\n\r\n") == 0);
+    CHECK(cl, conn_read_response(&fast, &r) == 0);
+    CHECK(cl, r.status == 200);
+    uint64_t t0 = now_ms();
+    CHECK(cl, conn_closed_by_server(&fast));
+    CHECK(cl, now_ms() - t0 <= 3 * REQUEST_TIMEOUT_MS);
+    close(fast.fd);
+
+    /* A connection that never sends a byte is cut as well. */
+    CHECK(cl, conn_open(&idle, cl->port) == 0);
+    t0 = now_ms();
+    CHECK(cl, conn_closed_by_server(&idle));
+    CHECK(cl, now_ms() - t0 >= REQUEST_TIMEOUT_MS - 100 && now_ms() - t0 <= 3 * REQUEST_TIMEOUT_MS);
+    close(idle.fd);
+}
+
+static void test_deadline(void **state)
+{
+    run_client(scenario_deadline);
+    assert_int_equal(fx.seen.handled, 2);
+}
+
+static void scenario_per_addr(client_t *cl)
+{
+    conn_t held[MAX_PER_ADDR], extra, other;
+    resp_t r;
+
+    /* MAX_PER_ADDR connections from 127.0.0.2, each with a request on its way in. */
+    for (int i = 0; i < MAX_PER_ADDR; i++) {
+        CHECK(cl, conn_open_from(&held[i], cl->port, "127.0.0.2") == 0);
+        CHECK(cl, conn_send_str(&held[i], "GET /x HTTP/1.1\r\n") == 0);
+    }
+    /* One more from there is closed at once, before it can send anything. */
+    CHECK(cl, conn_open_from(&extra, cl->port, "127.0.0.2") == 0);
+    uint64_t t0 = now_ms();
+    conn_send_str(&extra, "GET /x HTTP/1.1\r\nHost: t\r\n\r\n");
+    CHECK(cl, conn_read_response(&extra, &r) != 0);
+    CHECK(cl, now_ms() - t0 < REQUEST_TIMEOUT_MS / 2);
+    close(extra.fd);
+    /* Another address is served meanwhile, and so is the first connection once finished. */
+    CHECK(cl, conn_open_from(&other, cl->port, "127.0.0.3") == 0);
+    CHECK(cl, conn_send_str(&other, "GET /x HTTP/1.1\r\nHost: t\r\n\r\n") == 0);
+    CHECK(cl, conn_read_response(&other, &r) == 0);
+    CHECK(cl, r.status == 200);
+    close(other.fd);
+    CHECK(cl, conn_send_str(&held[0], "Host: t\r\n\r\n") == 0);
+    CHECK(cl, conn_read_response(&held[0], &r) == 0);
+    CHECK(cl, r.status == 200);
+    for (int i = 0; i < MAX_PER_ADDR; i++)
+        close(held[i].fd);
+}
+
+static void test_per_addr(void **state)
+{
+    run_client(scenario_per_addr);
+    assert_int_equal(fx.seen.handled, 2);
+}
+
+static void scenario_answer_header(client_t *cl)
+{
+    conn_t c;
+    resp_t r;
+    char v[64];
+
+    CHECK(cl, conn_open(&c, cl->port) == 0);
+    CHECK(cl, conn_send_str(&c, "GET /header HTTP/1.1\r\nHost: t\r\n\r\n") == 0);
+    CHECK(cl, conn_read_response(&c, &r) == 0);
+    CHECK(cl, r.status == 200);
+    CHECK(cl, resp_header(&r, "X-One", v, sizeof(v)) != NULL && strcmp(v, "1") == 0);
+    CHECK(cl, resp_header(&r, "X-Two", v, sizeof(v)) != NULL && strcmp(v, "two words") == 0);
+    close(c.fd);
+}
+
+static void test_answer_header(void **state)
+{
+    run_client(scenario_answer_header);
+    assert_int_equal(fx.seen.handled, 1);
+}
+
 static void test_listen_errors(void **state)
 {
-    http_server_t *other = http_server_new(&loop, on_request, &fx, MAX_BODY);
+    http_server_t *other = http_server_new(&loop, on_request, &fx, &limits);
 
     assert_int_equal(http_server_listen(other, "not an address", 0), UV_EINVAL);
     assert_int_equal(http_server_listen(other, "127.0.0.1", 70000), UV_EINVAL);
@@ -594,6 +866,11 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_async_keep_alive, setup, teardown),
         cmocka_unit_test_setup_teardown(test_too_big, setup, teardown),
         cmocka_unit_test_setup_teardown(test_close_with_suspended, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_many_params, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_head_limits, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_deadline, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_per_addr, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_answer_header, setup, teardown),
         cmocka_unit_test_setup_teardown(test_listen_errors, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -214,7 +214,7 @@ static void expect(http_res_t r, int status, const char *needle)
 
 static json_int_t metric(const char *name)
 {
-    http_res_t r = http("GET", "/herald/v1/metrics", NULL, NULL);
+    http_res_t r = http("GET", "/herald/v1/metrics", AUTH, NULL);
     expect(r, 200, NULL);
     json_t *v = json_object_get(json_object_get(r.body, "data"), name);
     assert_non_null(v);
@@ -327,7 +327,9 @@ static void test_routes_and_validation(void **state)
         int status;
         const char *needle;
     } cases[] = {
-        {"GET", "/nope", NULL, 404, "no such route"},
+        {"GET", "/nope", AUTH, 404, "no such route"},
+        {"GET", "/nope", NULL, 401, "bearer"},
+        {"GET", "/herald/v1/metrics", NULL, 401, "bearer"},
         {"GET", "/goim/push/mids?operation=1000&mids=1", AUTH, 405, "method"},
         {"PUT", "/herald/v1/tokens", AUTH, 405, "method"},
         {"POST", "/goim/push/mids?operation=1000&mids=1", NULL, 401, "bearer"},
@@ -345,9 +347,9 @@ static void test_routes_and_validation(void **state)
         {"POST", "/goim/push/room?operation=1000&room=1", AUTH, 400, "type is required"},
         {"POST", "/goim/push/all?operation=1000&speed=fast", AUTH, 400, "speed"},
         {"POST", "/goim/push/all", AUTH, 400, "operation is required"},
-        {"GET", "/goim/online/top?type=live", NULL, 400, "limit is required"},
-        {"GET", "/goim/online/top?limit=3", NULL, 400, "type is required"},
-        {"GET", "/goim/online/room?type=live", NULL, 400, "rooms is required"},
+        {"GET", "/goim/online/top?type=live", AUTH, 400, "limit is required"},
+        {"GET", "/goim/online/top?limit=3", AUTH, 400, "type is required"},
+        {"GET", "/goim/online/room?type=live", AUTH, 400, "rooms is required"},
         {"POST", "/herald/v1/tokens?mid=abc", AUTH, 400, "bad mid"},
         {"POST", "/herald/v1/tokens", AUTH, 400, "mid is required"},
         {"POST", "/herald/v1/tokens?mid=1&ttl=0", AUTH, 400, "ttl"},
@@ -500,7 +502,7 @@ static int32_t reply_count(const Herald__RenewOnlineReply *r, const char *room)
 
 static json_t *get_data(const char *target)
 {
-    http_res_t r = http("GET", target, NULL, NULL);
+    http_res_t r = http("GET", target, AUTH, NULL);
     expect(r, 200, NULL);
     json_t *d = json_incref(json_object_get(r.body, "data"));
     json_decref(r.body);
