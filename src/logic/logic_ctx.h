@@ -32,17 +32,17 @@ typedef struct logic_ctx_s {
     uv_loop_t *loop;
     const logic_conf_t *conf;
     redis_t *redis;
-    kafka_producer_t *kafka;           /* the push envelopes' topic */
-    struct logic_router_s *router;     /* router clients (logic_router.h) */
-    struct logic_online_s *online;     /* the comets and room counts in memory (logic_online.h) */
-    struct logic_registry_s *registry; /* the online aggregate's Redis side (logic_registry.h) */
-    struct logic_comets_s *comets;     /* logic's own calls to comets (logic_comets.h) */
-    struct logic_events_s *events;     /* business events; NULL when off (logic_events.h) */
-    struct logic_push_s *push;         /* the push path (logic_push.h) */
-    struct logic_login_s *login;       /* comet choice, duplicate logins (logic_login.h) */
-    struct logic_password_s *password; /* argon2id on the thread pool (logic_password.h) */
+    kafka_producer_t *kafka;            /* the push envelopes' topic */
+    struct logic_router_s *router;      /* router clients (logic_router.h) */
+    struct logic_online_s *online;      /* the comets and room counts in memory (logic_online.h) */
+    struct logic_registry_s *registry;  /* the online aggregate's Redis side (logic_registry.h) */
+    struct logic_comets_s *comets;      /* logic's own calls to comets (logic_comets.h) */
+    struct logic_events_s *events;      /* business events; NULL when off (logic_events.h) */
+    struct logic_push_s *push;          /* the push path (logic_push.h) */
+    struct logic_login_s *login;        /* comet choice, duplicate logins (logic_login.h) */
+    struct logic_password_s *password;  /* argon2id on the thread pool (logic_password.h) */
     const struct logic_jwt_keys_s *jwt; /* client JWT keys; NULL when auth.mode takes none */
-    const int *stopping;               /* the server's flag; NULL: never stopping (tests) */
+    const int *stopping;                /* the server's flag; NULL: never stopping (tests) */
 } logic_ctx_t;
 
 /* 1 once the server is stopping. */
