@@ -38,5 +38,6 @@ const conf_item_t logic_conf_items[] = {
     {"inbox", "max_age", CONF_MS, F(inbox_max_age_ms), "168h", 1000, 3650 * DAY_MS, NULL},
     {"inbox", "page_bytes", CONF_SIZE, F(inbox_page_bytes), "256k", 4096, 8LL << 20, NULL},
     {"log", "level", CONF_ENUM, F(log_level), "info", 0, 0, "debug|info|warn|error"},
+    CLUSTER_CONF_ITEMS(logic_conf_t),
     {NULL, NULL, 0, 0, NULL, 0, 0, NULL},
 };

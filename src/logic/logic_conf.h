@@ -6,6 +6,7 @@
 #ifndef LOGIC_CONF_H
 #define LOGIC_CONF_H
 
+#include "cluster.h"
 #include "conf.h"
 #include <stdint.h>
 
@@ -53,6 +54,7 @@ typedef struct logic_conf_s {
     int64_t inbox_max_age_ms;           /* [inbox] max_age: older messages are dropped */
     int64_t inbox_page_bytes; /* [inbox] page_bytes: backlog bytes per Connect / Fetch reply */
     int log_level;            /* [log] level: log_level_t */
+    cluster_conf_t cluster;   /* [cluster]: the secret and the RPC server limits */
 } logic_conf_t;
 
 /* The table of every key, ends with a NULL section. */

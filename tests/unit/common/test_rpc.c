@@ -15,6 +15,7 @@
 #include "herald_err.h"
 #include "log.h"
 #include "rpc.h"
+#include "test_support.h"
 #include "rpc_frame.h"
 #include "rpc_methods.h"
 
@@ -875,6 +876,7 @@ static void test_bad_frames(void **state)
 
 int main(void)
 {
+    test_rpc_configure();
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_header_bounds),
         cmocka_unit_test(test_error_payload),

@@ -12,6 +12,7 @@
 #include "router_admin.h"
 #include "router_server.h"
 #include "router_table.h"
+#include "rpc.h"
 #include "test_support.h"
 
 #include <arpa/inet.h>
@@ -176,6 +177,7 @@ static void test_listen_failure(void **state)
 
 int main(void)
 {
+    test_rpc_configure();
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_lifecycle_and_admin),
         cmocka_unit_test(test_ready_follows_stopping),
