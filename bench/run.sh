@@ -58,6 +58,9 @@ ulimit -n 20000 2>/dev/null || true
 for v in $(env | sed -n 's/^\(HERALD_[A-Z_]*\)=.*/\1/p'); do unset "$v"; done
 
 tmp=$(mktemp -d /tmp/herald-bench.XXXXXX)
+# Every daemon proves this run's cluster secret on its RPC connections (docs/security.md).
+(umask 077 && head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$tmp/secret")
+export HERALD_CLUSTER_SECRET_FILE=$tmp/secret
 date_tag=$(date -u +%Y%m%d-%H%M%S)
 results_dir=$root/bench/results
 results_file=$results_dir/$scenario-$date_tag.json

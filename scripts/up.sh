@@ -28,6 +28,16 @@ cluster_stop_all # leftovers of a partly running cluster
 "$root/scripts/build.sh"
 mkdir -p "$run/log" "$run/pid" "$run/redis"
 
+# The cluster secret every daemon proves on its internal RPC connections (docs/security.md):
+# made once, kept across runs, readable by this user only. Another machine of the same cluster
+# gets a copy of this file (or the same HERALD_CLUSTER_SECRET).
+if [ ! -s "$run/secret" ]; then
+    (umask 077 && head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$run/secret.tmp")
+    mv "$run/secret.tmp" "$run/secret"
+fi
+chmod 600 "$run/secret"
+export HERALD_CLUSTER_SECRET_FILE=$run/secret
+
 cluster_spawn redis redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --dir "$run/redis" \
     --appendonly yes --appendfsync everysec --save ""
 cluster_wait_port redis 127.0.0.1 "$REDIS_PORT"

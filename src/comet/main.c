@@ -29,7 +29,13 @@ static void stop(void *s)
 
 int main(int argc, char **argv)
 {
-    static const daemon_spec_t spec = {
-        "comet", comet_conf_items, &conf, offsetof(comet_conf_t, log_level), start, stop, NULL};
+    static const daemon_spec_t spec = {"comet",
+                                       comet_conf_items,
+                                       &conf,
+                                       offsetof(comet_conf_t, log_level),
+                                       offsetof(comet_conf_t, cluster),
+                                       start,
+                                       stop,
+                                       NULL};
     return daemon_run(argc, argv, &spec);
 }

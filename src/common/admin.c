@@ -127,3 +127,23 @@ void admin_close(admin_t *a, void (*cb)(void *arg), void *arg)
     a->close_arg = arg;
     http_server_close(a->http, on_http_closed, a);
 }
+
+void admin_put_rpc_server(json_t *metrics, const rpc_server_t *s)
+{
+    rpc_server_stats_t st;
+    const struct {
+        const char *name;
+        const uint64_t *value;
+    } rows[] = {
+        {"rpc_accepted", &st.accepted},       {"rpc_refused", &st.refused},
+        {"rpc_auth_failed", &st.auth_failed}, {"rpc_auth_timeout", &st.auth_timeout},
+        {"rpc_idle_closed", &st.idle_closed}, {"rpc_conns", &st.conns},
+        {"rpc_handshaking", &st.handshaking}, {"rpc_read_buf_bytes", &st.read_buf_bytes},
+    };
+
+    if (s == NULL)
+        return;
+    rpc_server_stats(s, &st);
+    for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++)
+        json_object_set_new(metrics, rows[i].name, json_integer((json_int_t)*rows[i].value));
+}

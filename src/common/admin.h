@@ -20,6 +20,7 @@
 #define HERALD_ADMIN_H
 
 #include "http.h"
+#include "rpc.h"
 
 #include <jansson.h>
 #include <uv.h>
@@ -46,6 +47,11 @@ int admin_port(const admin_t *a);
 /* Stops listening and frees a; cb (may be NULL) runs once everything is closed. a may be NULL
  * (then cb runs at once). */
 void admin_close(admin_t *a, void (*cb)(void *arg), void *arg);
+
+/* Adds an RPC server's counters (rpc_server_stats) to a /metrics object as "rpc_accepted",
+ * "rpc_refused" (connection cap), "rpc_auth_failed", "rpc_auth_timeout", "rpc_idle_closed",
+ * "rpc_conns", "rpc_handshaking" and "rpc_read_buf_bytes". s may be NULL (nothing added). */
+void admin_put_rpc_server(json_t *metrics, const rpc_server_t *s);
 
 /* For a daemon whose own HTTP server also carries the admin routes: answers req and returns 1
  * when `path` is an admin path (/health, /ready, /metrics, or one of them under `prefix`, which

@@ -1,5 +1,6 @@
 /* daemon.c - command line, configuration loading and signal handling shared by every daemon. */
 #include "daemon.h"
+#include "cluster.h"
 #include "herald_version.h"
 #include "log.h"
 
@@ -23,8 +24,11 @@ static void daemon_usage(FILE *out, const char *name)
             name, name);
 }
 
-void daemon_setup(int argc, char **argv, const char *name, const conf_item_t *items, void *conf)
+void daemon_setup(int argc, char **argv, const daemon_spec_t *spec)
 {
+    const char *name = spec->name;
+    const conf_item_t *items = spec->conf_items;
+    void *conf = spec->conf;
     static const struct option longopts[] = {{"version", no_argument, NULL, 'V'}, {0}};
     const char *path = NULL;
     int check = 0, opt;
@@ -64,6 +68,9 @@ void daemon_setup(int argc, char **argv, const char *name, const conf_item_t *it
     }
 
     int rc = conf_load(items, conf, path, err, sizeof(err));
+    if (rc == 0)
+        rc = cluster_apply((const cluster_conf_t *)((const char *)conf + spec->cluster_offset), err,
+                           sizeof(err));
     if (check) {
         if (rc == 0)
             printf("%s: ok\n", path ? path : "defaults and environment");
@@ -135,7 +142,7 @@ void daemon_signals_close(void)
 
 int daemon_run(int argc, char **argv, const daemon_spec_t *spec)
 {
-    daemon_setup(argc, argv, spec->name, spec->conf_items, spec->conf);
+    daemon_setup(argc, argv, spec);
     log_init(spec->name, *(const int *)((const char *)spec->conf + spec->log_level_offset));
     uv_loop_t *loop = uv_default_loop();
     void *server = NULL;

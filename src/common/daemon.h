@@ -13,10 +13,6 @@
 #include "conf.h"
 #include <uv.h>
 
-/* Parses argv, loads the config into `conf` (via conf_load) and handles -t, -V and -h (all exit).
- * On a config error prints it to stderr and exits 1. Returns only when the daemon should run. */
-void daemon_setup(int argc, char **argv, const char *name, const conf_item_t *items, void *conf);
-
 /* Watches SIGINT and SIGTERM on `loop`: the first one calls stop_cb(arg) (begin a graceful stop:
  * stop accepting, finish what is in flight, close handles so the loop ends); a second one exits
  * at once with status 1. SIGPIPE is ignored. The signal handles are closed by daemon_signals_close.
@@ -30,6 +26,7 @@ typedef struct daemon_spec_s {
     const conf_item_t *conf_items; /* the daemon's config table */
     void *conf;                    /* the daemon's config struct, filled by daemon_run */
     size_t log_level_offset;       /* offsetof(conf struct, log_level): an int log_level_t */
+    size_t cluster_offset;         /* offsetof(conf struct, cluster): its cluster_conf_t */
     /* Starts every listener and client on loop; on success stores the server in *server and
      * returns 0, else logs why and returns nonzero (handles it opened must be closing). */
     int (*start)(uv_loop_t *loop, const void *conf, void **server);
@@ -39,6 +36,12 @@ typedef struct daemon_spec_s {
     /* Frees what the server holds once its loop has ended; may be NULL. */
     void (*free)(void *server);
 } daemon_spec_t;
+
+/* Parses argv, loads the config into spec->conf (via conf_load), applies its [cluster] section
+ * (cluster_apply: the secret and the RPC limits) and handles -t, -V and -h (all exit). On a
+ * config error (a missing or bad cluster secret included) prints it and exits 1. Returns only
+ * when the daemon should run. */
+void daemon_setup(int argc, char **argv, const daemon_spec_t *spec);
 
 /* The whole main() of a daemon: daemon_setup, logging, the default loop, start, signals, run
  * until the server has closed everything, free, config release. Returns the process exit

@@ -8,7 +8,9 @@
  *   payload      packed protobuf message; for RPC_FLAG_ERROR an ErrorReply-less payload:
  *                int32 big-endian herald/uv error code followed by a UTF-8 message
  * Replies may come in any order. A frame over RPC_MAX_FRAME or with an unknown flag closes the
- * connection. Everything here runs on the loop thread that created the object.
+ * connection. Before the first frame, every connection runs the handshake of rpc_auth.h: both
+ * ends prove they know the cluster secret given to rpc_configure. Everything here runs on the
+ * loop thread that created the object.
  */
 #ifndef HERALD_RPC_H
 #define HERALD_RPC_H
@@ -21,6 +23,29 @@
 #define RPC_MAX_FRAME (16u * 1024 * 1024)
 
 enum { RPC_FLAG_REQUEST = 0, RPC_FLAG_REPLY = 1, RPC_FLAG_ERROR = 2 };
+
+/* ---------------------------------------------------------------------------------- settings */
+
+#define RPC_DEFAULT_MAX_CONNS 1024
+#define RPC_DEFAULT_HANDSHAKE_TIMEOUT_MS 5000
+
+/* What every RPC server and client of the process uses (the [cluster] section, cluster.h). */
+typedef struct rpc_settings_s {
+    const void *secret; /* the cluster secret (copied as its key); NULL: none */
+    size_t secret_len;  /* RPC_AUTH_SECRET_MIN..RPC_AUTH_SECRET_MAX bytes */
+    uint32_t max_conns; /* per server; a connection beyond it is closed at accept; 0: default */
+    uint32_t handshake_timeout_ms; /* from accept (server) or connect (client) to the end of
+                                      the handshake; 0: default */
+    uint32_t idle_timeout_ms;      /* a server closes a connection that has sent nothing for
+                                      this long and has no call in flight; 0: never */
+} rpc_settings_t;
+
+/* Sets the process-wide settings. Each server and client copies them when it is created
+ * (rpc_server_new, rpc_client_new), so call this once at start, before any RPC object exists
+ * and before threads start. Without a secret, a server refuses every connection and a client
+ * never connects (each logs why). Returns 0, or HERALD_EINVAL when secret_len is out of range
+ * (nothing changed). The secret is never logged. */
+int rpc_configure(const rpc_settings_t *s);
 
 /* ------------------------------------------------------------------------------------ server */
 
@@ -50,6 +75,21 @@ int rpc_server_listen(rpc_server_t *s, const char *host, int port);
 /* The bound port (after rpc_server_listen), or -1. */
 int rpc_server_port(const rpc_server_t *s);
 
+/* Counters of a server, for /metrics (admin_put_rpc_server). */
+typedef struct rpc_server_stats_s {
+    uint64_t accepted;       /* connections accepted and admitted to the handshake */
+    uint64_t refused;        /* closed at accept: max_conns connections were open */
+    uint64_t auth_failed;    /* handshake failed: wrong secret, garbage, closed early, no secret */
+    uint64_t auth_timeout;   /* handshake not finished within handshake_timeout_ms */
+    uint64_t idle_closed;    /* closed after idle_timeout_ms without a byte */
+    uint64_t conns;          /* open now (handshaking or authenticated) */
+    uint64_t handshaking;    /* of those, still in the handshake */
+    uint64_t read_buf_bytes; /* bytes of the read buffers of the open connections */
+} rpc_server_stats_t;
+
+/* A snapshot of the counters. */
+void rpc_server_stats(const rpc_server_t *s, rpc_server_stats_t *out);
+
 /* Sends the reply and frees the call. `reply` is borrowed (packed here). */
 void rpc_reply(rpc_call_t *call, const ProtobufCMessage *reply);
 /* Sends an error reply (code: HERALD_E* or UV_E*) and frees the call. */
@@ -74,7 +114,9 @@ typedef void (*rpc_reply_cb)(int status, const ProtobufCMessage *reply, void *ar
 
 /* Creates a client for host:port. It connects at once and reconnects forever with exponential
  * backoff (100 ms doubling up to 5 s); the first failure and the recovery are logged once each,
- * as "rpc <name>: ...". `name` (copied) identifies the peer in logs, e.g. "router 127.0.0.1:3129".
+ * as "rpc <name>: ...". A connection counts as up once the handshake (rpc_auth.h) has succeeded;
+ * a failed handshake is a failed attempt. `name` (copied) identifies the peer in logs, e.g. "router
+ * 127.0.0.1:3129".
  */
 rpc_client_t *rpc_client_new(uv_loop_t *loop, const char *name, const char *host, int port);
 

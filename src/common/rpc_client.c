@@ -8,7 +8,9 @@
 #include "herald_err.h"
 #include "list.h"
 #include "log.h"
+#include "rpc_auth.h"
 #include "rpc_frame.h"
+#include "rpc_settings.h"
 
 #include <stddef.h>
 #include <stdio.h>
@@ -17,7 +19,8 @@
 
 #define RPC_BACKOFF_MIN_MS 100
 #define RPC_BACKOFF_MAX_MS 5000
-/* A connect that neither succeeds nor fails (blackholed peer) counts as failed after this. */
+/* A connect that neither succeeds nor fails (blackholed peer) counts as failed after this; the
+ * handshake that follows has the settings' handshake_timeout_ms. */
 #define RPC_CONNECT_TIMEOUT_MS 5000
 #define RPC_NO_DEADLINE UINT64_MAX
 #define RPC_BUCKETS_MIN 64
@@ -40,6 +43,7 @@ enum client_state {
     CLIENT_IDLE,       /* waiting for the retry timer */
     CLIENT_RESOLVING,  /* getaddrinfo in flight */
     CLIENT_CONNECTING, /* tcp open, connect in flight */
+    CLIENT_HANDSHAKE,  /* connected, proving the cluster secret (rpc_auth.h) */
     CLIENT_CONNECTED,
     CLIENT_DROPPING, /* tcp closing; its close callback fails the calls in flight */
 };
@@ -65,6 +69,8 @@ struct rpc_client_s {
     int timers_open;
     uint32_t backoff_ms;
     int outage_logged;
+    rpc_settings_now_t set; /* copied at creation */
+    rpc_auth_t *auth;       /* while in CLIENT_HANDSHAKE */
 
     rpc_frame_reader_t reader;
     rpc_frame_writer_t writer;
@@ -213,6 +219,7 @@ static void client_maybe_free(rpc_client_t *c)
     if (!c->closing || c->tcp_open || c->resolving || c->timers_open != 0)
         return;
     /* Calls in flight were failed when the tcp handle closed; none can be left. */
+    rpc_settings_wipe(&c->set);
     free(c->buckets);
     free(c->name);
     free(c->host);
@@ -238,6 +245,11 @@ static void on_tcp_closed(uv_handle_t *h)
 
     c->tcp_open = 0;
     rpc_frame_reader_deinit(&c->reader);
+    if (c->auth != NULL) {
+        rpc_auth_wipe(c->auth);
+        free(c->auth);
+        c->auth = NULL;
+    }
     pending_fail_all(c, c->closing ? UV_ECANCELED : UV_ECONNRESET);
     /* A callback above may have closed the client. */
     if (c->closing)
@@ -263,10 +275,11 @@ static void client_drop(rpc_client_t *c, int status)
     client_close_tcp(c);
 }
 
-static void client_attempt_failed(rpc_client_t *c, int status)
+/* why (may be NULL) says more than status. */
+static void client_attempt_failed(rpc_client_t *c, int status, const char *why)
 {
     if (!c->outage_logged) {
-        log_warn("rpc %s: connect failed: %s", c->name, herald_strerror(status));
+        log_warn("rpc %s: connect failed: %s", c->name, why ? why : herald_strerror(status));
         c->outage_logged = 1;
     }
     if (c->tcp_open)
@@ -277,7 +290,12 @@ static void client_attempt_failed(rpc_client_t *c, int status)
 
 static void on_write_error(rpc_frame_writer_t *w, int status)
 {
-    client_drop((rpc_client_t *)((char *)w - offsetof(rpc_client_t, writer)), status);
+    rpc_client_t *c = (rpc_client_t *)((char *)w - offsetof(rpc_client_t, writer));
+
+    if (c->state == CLIENT_HANDSHAKE)
+        client_attempt_failed(c, status, NULL);
+    else
+        client_drop(c, status);
 }
 
 static int on_frame(void *arg, const rpc_frame_t *f)
@@ -328,8 +346,50 @@ static int on_frame(void *arg, const rpc_frame_t *f)
 static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
 {
     rpc_client_t *c = h->data;
+    size_t len;
 
+    /* The handshake reads no more than the rest of its message (see rpc_server.c). */
+    if (c->auth != NULL) {
+        uint8_t *p = rpc_auth_space(c->auth, &len);
+        *buf = uv_buf_init((char *)p, (unsigned)len);
+        return;
+    }
     rpc_frame_reader_alloc(&c->reader, buf);
+}
+
+/* Handshake bytes arrived (nread > 0) or the server closed during it (nread < 0). */
+static void client_handshake(rpc_client_t *c, ssize_t nread)
+{
+    uint8_t out[RPC_AUTH_MSG_MAX];
+    size_t out_len;
+    int rc;
+
+    if (nread < 0) {
+        /* A server refuses a wrong secret by closing, without a word. */
+        client_attempt_failed(c, (int)nread,
+                              nread == UV_EOF ? "closed by the server during the handshake "
+                                                "(wrong or missing cluster secret?)"
+                                              : NULL);
+        return;
+    }
+    rc = rpc_auth_received(c->auth, (size_t)nread, out, &out_len);
+    if (rc < 0) {
+        log_debug("rpc %s: handshake failed: %s", c->name, rpc_auth_why(c->auth));
+        client_attempt_failed(c, rc, rpc_auth_why(c->auth));
+        return;
+    }
+    if (out_len != 0)
+        rpc_frame_writer_send(&c->writer, rpc_frame_out_new_raw(out, out_len));
+    if (rc != RPC_AUTH_DONE || c->state != CLIENT_HANDSHAKE)
+        return; /* more to come, or the write failed and the attempt with it */
+    rpc_auth_wipe(c->auth);
+    free(c->auth);
+    c->auth = NULL;
+    uv_timer_stop(&c->retry_timer);
+    c->state = CLIENT_CONNECTED;
+    c->backoff_ms = RPC_BACKOFF_MIN_MS;
+    c->outage_logged = 0;
+    log_info("rpc %s: connected", c->name);
 }
 
 static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
@@ -337,6 +397,11 @@ static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
     rpc_client_t *c = stream->data;
     int rc;
 
+    if (c->state == CLIENT_HANDSHAKE) {
+        if (nread != 0)
+            client_handshake(c, nread);
+        return;
+    }
     if (nread < 0) {
         client_drop(c, (int)nread);
         return;
@@ -358,20 +423,21 @@ static void on_connect(uv_connect_t *req, int status)
         return; /* timed out or closed meanwhile: the tcp handle is already closing */
     uv_timer_stop(&c->retry_timer);
     if (status < 0) {
-        client_attempt_failed(c, status);
+        client_attempt_failed(c, status, NULL);
         return;
     }
     rpc_frame_reader_init(&c->reader);
     rpc_frame_writer_init(&c->writer, (uv_stream_t *)&c->tcp, on_write_error);
+    /* The server speaks first (its CHALLENGE); the retry timer is now the handshake deadline. */
+    c->auth = xmalloc(sizeof(*c->auth));
+    rpc_auth_start(c->auth, RPC_AUTH_CLIENT, &c->set.key, NULL);
+    c->state = CLIENT_HANDSHAKE;
     rc = uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read);
     if (rc != 0) {
-        client_attempt_failed(c, rc);
+        client_attempt_failed(c, rc, NULL);
         return;
     }
-    c->state = CLIENT_CONNECTED;
-    c->backoff_ms = RPC_BACKOFF_MIN_MS;
-    c->outage_logged = 0;
-    log_info("rpc %s: connected", c->name);
+    uv_timer_start(&c->retry_timer, on_retry_timer, c->set.handshake_timeout_ms, 0);
 }
 
 static void client_connect(rpc_client_t *c, const struct sockaddr *sa)
@@ -386,7 +452,7 @@ static void client_connect(rpc_client_t *c, const struct sockaddr *sa)
     c->connect_req.data = c;
     rc = uv_tcp_connect(&c->connect_req, &c->tcp, sa, on_connect);
     if (rc != 0) {
-        client_attempt_failed(c, rc);
+        client_attempt_failed(c, rc, NULL);
         return;
     }
     uv_timer_start(&c->retry_timer, on_retry_timer, RPC_CONNECT_TIMEOUT_MS, 0);
@@ -404,7 +470,7 @@ static void on_resolved(uv_getaddrinfo_t *req, int status, struct addrinfo *res)
         return;
     }
     if (status < 0) {
-        client_attempt_failed(c, status);
+        client_attempt_failed(c, status, NULL);
         return;
     }
     /* Listeners are configured as IPv4 (0.0.0.0:port), and "localhost" lists ::1 first. */
@@ -420,6 +486,10 @@ static void client_start_attempt(rpc_client_t *c)
     char port[16];
     int rc;
 
+    if (!c->set.has_key) {
+        client_attempt_failed(c, HERALD_EAUTH, "no cluster secret configured here");
+        return;
+    }
     if (c->addr_numeric) {
         client_connect(c, (const struct sockaddr *)&c->addr);
         return;
@@ -433,7 +503,7 @@ static void client_start_attempt(rpc_client_t *c)
     c->state = CLIENT_RESOLVING;
     rc = uv_getaddrinfo(c->loop, &c->resolve_req, on_resolved, c->host, port, &hints);
     if (rc != 0) {
-        client_attempt_failed(c, rc);
+        client_attempt_failed(c, rc, NULL);
         return;
     }
     c->resolving = 1;
@@ -445,8 +515,8 @@ static void on_retry_timer(uv_timer_t *t)
 
     if (c->state == CLIENT_IDLE)
         client_start_attempt(c);
-    else if (c->state == CLIENT_CONNECTING)
-        client_attempt_failed(c, UV_ETIMEDOUT);
+    else if (c->state == CLIENT_CONNECTING || c->state == CLIENT_HANDSHAKE)
+        client_attempt_failed(c, UV_ETIMEDOUT, NULL);
 }
 
 /* ------------------------------------------------------------------------------------- API */
@@ -459,6 +529,7 @@ rpc_client_t *rpc_client_new(uv_loop_t *loop, const char *name, const char *host
     c->name = xstrdup(name);
     c->host = xstrdup(host);
     c->port = port;
+    rpc_settings_get(&c->set);
     c->addr_numeric = addr_numeric(host, port, &c->addr) == 0;
     uv_timer_init(loop, &c->retry_timer);
     uv_timer_init(loop, &c->call_timer);

@@ -77,12 +77,13 @@ int rpc_frame_error_read(const rpc_frame_t *f, const char **text, size_t *text_l
     return code < 0 ? code : HERALD_EPROTO;
 }
 
-static rpc_frame_out_t *frame_out_alloc(uint32_t payload_len)
+/* An unlinked frame of `size` bytes of data (header included). */
+static rpc_frame_out_t *frame_out_alloc(size_t size)
 {
-    rpc_frame_out_t *f = xmalloc(sizeof(*f) + RPC_FRAME_HEADER + payload_len);
+    rpc_frame_out_t *f = xmalloc(sizeof(*f) + size);
 
     f->link = (list_link_t){NULL, NULL};
-    f->size = RPC_FRAME_HEADER + payload_len;
+    f->size = (uint32_t)size;
     return f;
 }
 
@@ -94,9 +95,17 @@ rpc_frame_out_t *rpc_frame_out_new(uint16_t method, uint16_t flags, uint32_t cal
 
     if (n > RPC_MAX_FRAME - RPC_FRAME_LEN_FIXED)
         return NULL;
-    f = frame_out_alloc((uint32_t)n);
+    f = frame_out_alloc(RPC_FRAME_HEADER + n);
     rpc_frame_header_write(f->data, method, flags, call_id, (uint32_t)n);
     protobuf_c_message_pack(msg, f->data + RPC_FRAME_HEADER);
+    return f;
+}
+
+rpc_frame_out_t *rpc_frame_out_new_raw(const void *data, size_t n)
+{
+    rpc_frame_out_t *f = frame_out_alloc(n);
+
+    memcpy(f->data, data, n);
     return f;
 }
 
@@ -104,7 +113,7 @@ rpc_frame_out_t *rpc_frame_out_new_error(uint16_t method, uint32_t call_id, int 
                                          const char *message)
 {
     size_t n = message ? strnlen(message, RPC_FRAME_ERROR_TEXT_MAX) : 0;
-    rpc_frame_out_t *f = frame_out_alloc((uint32_t)(4 + n));
+    rpc_frame_out_t *f = frame_out_alloc(RPC_FRAME_HEADER + 4 + n);
 
     rpc_frame_header_write(f->data, method, RPC_FLAG_ERROR, call_id, (uint32_t)(4 + n));
     put_u32(f->data + RPC_FRAME_HEADER, (uint32_t)(int32_t)code);
@@ -120,6 +129,7 @@ void rpc_frame_reader_init(rpc_frame_reader_t *r)
     r->buf = NULL;
     r->cap = 0;
     r->len = 0;
+    r->want = 0;
 }
 
 void rpc_frame_reader_deinit(rpc_frame_reader_t *r)
@@ -133,25 +143,38 @@ void rpc_frame_reader_alloc(rpc_frame_reader_t *r, uv_buf_t *out)
     if (r->buf == NULL) {
         r->cap = RPC_FRAME_READ_BUF;
         r->buf = xmalloc(r->cap);
+    } else if (r->len == r->cap) {
+        /* Full: only a frame bigger than the buffer can be in progress (a smaller one would be
+         * complete and handled), and its header is in, so want > cap. Doubling keeps the buffer
+         * within twice the bytes that arrived. */
+        size_t cap = r->cap * 2 < r->want ? r->cap * 2 : r->want;
+
+        r->buf = xrealloc(r->buf, cap);
+        r->cap = cap;
     }
     *out = uv_buf_init((char *)r->buf + r->len, (unsigned)(r->cap - r->len));
 }
 
+size_t rpc_frame_reader_cap(const rpc_frame_reader_t *r)
+{
+    return r->cap;
+}
+
 int rpc_frame_reader_feed(rpc_frame_reader_t *r, size_t nread, rpc_frame_cb cb, void *arg)
 {
-    size_t off = 0, need = RPC_FRAME_READ_BUF;
+    size_t off = 0;
     rpc_frame_t f;
     int rc;
 
     r->len += nread;
+    r->want = 0;
     while (r->len - off >= RPC_FRAME_HEADER) {
         rc = rpc_frame_header_read(r->buf + off, &f);
         if (rc != 0)
             return rc;
         if (r->len - off < RPC_FRAME_HEADER + (size_t)f.len) {
             /* Header checked against RPC_MAX_FRAME above, so this bounds the growth. */
-            if (RPC_FRAME_HEADER + (size_t)f.len > need)
-                need = RPC_FRAME_HEADER + (size_t)f.len;
+            r->want = RPC_FRAME_HEADER + (size_t)f.len;
             break;
         }
         f.payload = r->buf + off + RPC_FRAME_HEADER;
@@ -163,10 +186,10 @@ int rpc_frame_reader_feed(rpc_frame_reader_t *r, size_t nread, rpc_frame_cb cb, 
     r->len -= off;
     if (off != 0 && r->len != 0)
         memmove(r->buf, r->buf + off, r->len);
-    /* Grow for a big frame in progress; give the memory back once it has been handled. */
-    if (need != r->cap) {
-        r->buf = xrealloc(r->buf, need);
-        r->cap = need;
+    /* Give the memory of a big frame back once it has been handled (what is held then fits). */
+    if (r->cap > RPC_FRAME_READ_BUF && r->want <= RPC_FRAME_READ_BUF) {
+        r->buf = xrealloc(r->buf, RPC_FRAME_READ_BUF);
+        r->cap = RPC_FRAME_READ_BUF;
     }
     return 0;
 }

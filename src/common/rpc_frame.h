@@ -11,8 +11,10 @@
 #include <stdint.h>
 #include <uv.h>
 
-/* Default size of a connection's read buffer; it grows to the size of one bigger frame while
- * that frame arrives and shrinks back once it has been handled. */
+/* Default size of a connection's read buffer. While a bigger frame arrives the buffer grows,
+ * doubling each time the bytes that did arrive fill it (never beyond that frame's size), so a
+ * peer that announces 16 MiB and sends little costs little; it shrinks back once the frame has
+ * been handled. */
 #define RPC_FRAME_READ_BUF (64u * 1024)
 
 /* Longest message text carried by an error frame; longer ones are truncated. */
@@ -53,6 +55,9 @@ typedef struct rpc_frame_out_s {
 rpc_frame_out_t *rpc_frame_out_new(uint16_t method, uint16_t flags, uint32_t call_id,
                                    const ProtobufCMessage *msg);
 
+/* A frame of n raw bytes, no header (the handshake's messages). Aborts on OOM. */
+rpc_frame_out_t *rpc_frame_out_new_raw(const void *data, size_t n);
+
 /* Builds an RPC_FLAG_ERROR frame: int32 big-endian `code`, then `message` (may be NULL),
  * truncated to RPC_FRAME_ERROR_TEXT_MAX bytes. Aborts on OOM. */
 rpc_frame_out_t *rpc_frame_out_new_error(uint16_t method, uint32_t call_id, int code,
@@ -70,15 +75,20 @@ typedef int (*rpc_frame_cb)(void *arg, const rpc_frame_t *f);
 typedef struct rpc_frame_reader_s {
     uint8_t *buf;
     size_t cap;
-    size_t len; /* bytes held: the start of the next, incomplete frame */
+    size_t len;  /* bytes held: the start of the next, incomplete frame */
+    size_t want; /* header + payload bytes of that frame once its header is in, else 0 */
 } rpc_frame_reader_t;
 
 void rpc_frame_reader_init(rpc_frame_reader_t *r);
 /* Frees the buffer; the reader is initialised again afterwards. */
 void rpc_frame_reader_deinit(rpc_frame_reader_t *r);
 
-/* Body of a uv_alloc_cb: the free space behind the held bytes (never empty). Aborts on OOM. */
+/* Body of a uv_alloc_cb: the free space behind the held bytes (never empty; the buffer grows
+ * here when the held bytes fill it). Aborts on OOM. */
 void rpc_frame_reader_alloc(rpc_frame_reader_t *r, uv_buf_t *out);
+
+/* Bytes allocated for the buffer now (0 before the first alloc). */
+size_t rpc_frame_reader_cap(const rpc_frame_reader_t *r);
 
 /* Accounts `nread` bytes just read into the space given by rpc_frame_reader_alloc, then calls cb
  * for every complete frame. Returns 0; HERALD_EPROTO / HERALD_ETOOBIG on a bad header (the caller

@@ -28,5 +28,6 @@ const conf_item_t job_conf_items[] = {
     {"room", "batch_bytes", CONF_SIZE, F(room_batch_bytes), "256k", 1024, 8LL << 20, NULL},
     {"room", "linger", CONF_MS, F(room_linger_ms), "20ms", 0, 1000, NULL},
     {"server", "shutdown_timeout", CONF_MS, F(shutdown_timeout_ms), "5s", 0, HOUR, NULL},
+    CLUSTER_CONF_ITEMS(job_conf_t),
     {NULL, NULL, 0, 0, NULL, 0, 0, NULL},
 };

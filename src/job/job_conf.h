@@ -2,6 +2,7 @@
 #ifndef JOB_CONF_H
 #define JOB_CONF_H
 
+#include "cluster.h"
 #include "conf.h"
 
 #include <stdint.h>
@@ -30,6 +31,7 @@ typedef struct job_conf_s {
     int64_t room_batch_bytes;       /* body bytes per BroadcastRoom call */
     int64_t room_linger_ms;         /* a room stays busy this long after each call is sent */
     int64_t shutdown_timeout_ms;    /* wait for in-flight deliveries on SIGTERM */
+    cluster_conf_t cluster;         /* [cluster]: the secret and the RPC server limits */
 } job_conf_t;
 
 extern const conf_item_t job_conf_items[];

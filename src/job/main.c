@@ -27,7 +27,13 @@ static void stop(void *s)
 
 int main(int argc, char **argv)
 {
-    static const daemon_spec_t spec = {
-        "job", job_conf_items, &conf, offsetof(job_conf_t, log_level), start, stop, NULL};
+    static const daemon_spec_t spec = {"job",
+                                       job_conf_items,
+                                       &conf,
+                                       offsetof(job_conf_t, log_level),
+                                       offsetof(job_conf_t, cluster),
+                                       start,
+                                       stop,
+                                       NULL};
     return daemon_run(argc, argv, &spec);
 }

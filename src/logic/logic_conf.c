@@ -61,5 +61,6 @@ const conf_item_t logic_conf_items[] = {
     {"auth", "jwt_public_key", CONF_STR, F(auth_jwt_public_key), "", 0, 0, NULL},
     {"auth", "jwt_leeway", CONF_MS, F(auth_jwt_leeway_ms), "5s", 0, 300000, NULL},
     {"room", "join", CONF_ENUM, F(room_join), "open", 0, 0, "open|token"},
+    CLUSTER_CONF_ITEMS(logic_conf_t),
     {NULL, NULL, 0, 0, NULL, 0, 0, NULL},
 };

@@ -6,6 +6,7 @@
 #ifndef LOGIC_CONF_H
 #define LOGIC_CONF_H
 
+#include "cluster.h"
 #include "conf.h"
 #include <stdint.h>
 
@@ -89,6 +90,7 @@ typedef struct logic_conf_s {
     char *auth_jwt_public_key;  /* [auth] jwt_public_key: PEM file (RS256/ES256); "" = none */
     int64_t auth_jwt_leeway_ms; /* [auth] jwt_leeway: clock skew allowed on exp, nbf, iat */
     int room_join;              /* [room] join: enum logic_room_join */
+    cluster_conf_t cluster;     /* [cluster]: the secret and the RPC server limits */
 } logic_conf_t;
 
 /* The table of every key, ends with a NULL section. */

@@ -3,6 +3,7 @@
 #include "logic_rpc.h"
 
 #include "addr.h"
+#include "admin.h"
 #include "buf.h"
 #include "herald.pb-c.h"
 #include "herald_err.h"
@@ -48,6 +49,7 @@ void logic_rpc_metrics(const logic_rpc_t *r, json_t *out)
 {
     for (size_t i = 0; i < LOGIC_RPC_COUNTERS; i++)
         json_object_set_new(out, counter_names[i], json_integer((json_int_t)r->counters[i]));
+    admin_put_rpc_server(out, r->srv);
 }
 
 typedef struct call_ctx_s {

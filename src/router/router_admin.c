@@ -20,6 +20,7 @@ static json_t *router_admin_metrics(void *arg)
                   (json_int_t)s->rejected, "expired", (json_int_t)s->expired);
     json_object_update(j, counters);
     json_decref(counters);
+    admin_put_rpc_server(j, a->rpc_server);
     return j;
 }
 

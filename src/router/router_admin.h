@@ -13,7 +13,8 @@
 
 /* The arg of router_admin_ops. Owned by router_server_t, which sets stopping when it closes. */
 typedef struct router_admin_s {
-    const router_rpc_t *rpc; /* borrowed: its table and counters are shown */
+    const router_rpc_t *rpc;        /* borrowed: its table and counters are shown */
+    const rpc_server_t *rpc_server; /* borrowed: its connection counters are shown */
     int stopping;
 } router_admin_t;
 

@@ -17,5 +17,6 @@ const conf_item_t router_conf_items[] = {
     {"placement", "ttl", CONF_MS, F(ttl_ms), "10m", 1000, 7LL * 24 * 3600 * 1000, NULL},
     {"placement", "sweep_interval", CONF_MS, F(sweep_ms), "1s", 10, 60000, NULL},
     {"placement", "sweep_slots", CONF_INT, F(sweep_slots), "65536", 64, 1LL << 30, NULL},
+    CLUSTER_CONF_ITEMS(router_conf_t),
     {NULL, NULL, 0, 0, NULL, 0, 0, NULL},
 };

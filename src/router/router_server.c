@@ -101,6 +101,7 @@ router_server_t *router_server_new(uv_loop_t *loop, const router_conf_t *conf, c
     s->rpc.now_ms = router_server_now_ms;
     s->admin_view.rpc = &s->rpc;
     s->rpc_server = rpc_server_new(loop, methods, n_methods, &s->rpc);
+    s->admin_view.rpc_server = s->rpc_server;
     if (router_server_listen_rpc(s, err, errlen) < 0 ||
         router_server_listen_admin(s, loop, err, errlen) < 0) {
         /* No connection was accepted yet, so no handler can touch the table: the rpc server

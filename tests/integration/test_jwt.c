@@ -353,12 +353,22 @@ static void expect_start_refused(const char *const *env, const char *want)
     snprintf(out, sizeof(out), "%s/logic-refused.log", cluster_dir(g_c));
     unlink(out);
     char *argv[] = {bin, NULL};
+    /* env plus the cluster's secret, so that logic refuses for the reason under test. */
+    char secret_env[600];
+    const char *full[16];
+    size_t k = 0;
+    snprintf(secret_env, sizeof(secret_env), "HERALD_CLUSTER_SECRET_FILE=%s/secret",
+             cluster_dir(g_c));
+    full[k++] = secret_env;
+    for (; *env && k < sizeof(full) / sizeof(full[0]) - 1; env++)
+        full[k++] = *env;
+    full[k] = NULL;
     proc_t p;
     assert_int_equal(
-        proc_start(&p, "logic-refused", argv, (char *const *)env, cluster_dir(g_c), out, out), 0);
+        proc_start(&p, "logic-refused", argv, (char *const *)full, cluster_dir(g_c), out, out), 0);
     if (!proc_wait(&p, WAIT_MS)) {
         proc_stop(&p, 1000);
-        fail_msg("logic started with %s", env[0]);
+        fail_msg("logic started with %s", full[1]);
     }
     assert_false(proc_exited_ok(&p));
     FILE *f = fopen(out, "r");

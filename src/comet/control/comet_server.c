@@ -27,7 +27,9 @@ static json_t *on_health(void *arg)
 static json_t *on_metrics(void *arg)
 {
     const comet_server_t *s = arg;
-    return comet_admin_metrics(s->conf->server_id, s->workers, s->nworkers, &s->renew);
+    json_t *m = comet_admin_metrics(s->conf->server_id, s->workers, s->nworkers, &s->renew);
+    admin_put_rpc_server(m, s->service.rpc);
+    return m;
 }
 
 /* Ready: a logic is connected (clients can authenticate) and the stop has not begun. */

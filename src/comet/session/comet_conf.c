@@ -18,8 +18,8 @@ const conf_item_t comet_conf_items[] = {
     ITEM("server", "fanout_batch", CONF_INT, fanout_batch, "4096", 1, 1000000),
     ITEM("tcp", "listen", CONF_STR, tcp_listen, "0.0.0.0:3101", 0, 0),
     ITEM("websocket", "listen", CONF_STR, ws_listen, "0.0.0.0:3102", 0, 0),
-    ITEM("rpc", "listen", CONF_STR, rpc_listen, "0.0.0.0:3109", 0, 0),
-    ITEM("admin", "listen", CONF_STR, admin_listen, "0.0.0.0:3108", 0, 0),
+    ITEM("rpc", "listen", CONF_STR, rpc_listen, "127.0.0.1:3109", 0, 0),
+    ITEM("admin", "listen", CONF_STR, admin_listen, "127.0.0.1:3108", 0, 0),
     ITEM("logic", "addrs", CONF_STR, logic_addrs, "127.0.0.1:3119", 0, 0),
     ITEM("logic", "rpc_timeout", CONF_MS, logic_rpc_timeout, "3s", 10, 600000),
     ITEM("protocol", "max_body", CONF_SIZE, max_body, "4096", 16, 1024 * 1024),
@@ -32,5 +32,6 @@ const conf_item_t comet_conf_items[] = {
     ITEM("protocol", "upstream_rate", CONF_INT, upstream_rate, "20", 0, 1000),
     {"log", "level", CONF_ENUM, offsetof(comet_conf_t, log_level), "info", 0, 0,
      "debug|info|warn|error"},
+    CLUSTER_CONF_ITEMS(comet_conf_t),
     {NULL, NULL, 0, 0, NULL, 0, 0, NULL},
 };

@@ -3,6 +3,7 @@
 #ifndef COMET_CONF_H
 #define COMET_CONF_H
 
+#include "cluster.h"
 #include "conf.h"
 
 #include <stdint.h>
@@ -32,7 +33,8 @@ typedef struct comet_conf_s {
     int64_t max_msg;       /* OpSendMsg body bytes; larger ones get op 5 HERALD_ETOOBIG */
     int64_t upstream_rate; /* OpSendMsg per second per connection (burst: one second's worth) */
     /* [log] */
-    int log_level; /* log_level_t */
+    int log_level;          /* log_level_t */
+    cluster_conf_t cluster; /* [cluster]: the secret and the RPC server limits */
 } comet_conf_t;
 
 /* Terminated by an item with section NULL. */

@@ -4,6 +4,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <ftw.h>
 #include <netinet/in.h>
 #include <signal.h>
@@ -42,6 +43,7 @@ typedef struct cluster_daemon_s {
 struct cluster_s {
     cluster_opts_t opts;
     char dir[256];
+    char secret[2 * CLUSTER_SECRET_BYTES + 1]; /* hex; in dir/secret for every daemon */
     int redis_port;
     char kafka_bootstrap[512]; /* as long as the line it is read from */
     int router_rpc[CLUSTER_MAX_ROUTERS], router_admin[CLUSTER_MAX_ROUTERS];
@@ -163,15 +165,39 @@ static void cluster_env_putf(char ***envp, const char *fmt, ...)
     free(s);
 }
 
-/* The inherited environment without HERALD_* (a run must not depend on the caller's shell). */
-static char **cluster_env_base(void)
+/* The inherited environment without HERALD_* (a run must not depend on the caller's shell),
+ * and the cluster's secret file. */
+static char **cluster_env_base(const cluster_t *c)
 {
     char **envp = NULL;
     for (char **e = environ; *e; e++)
         if (strncmp(*e, "HERALD_", 7) != 0)
             cluster_env_put(&envp, *e);
     cluster_env_put(&envp, "HERALD_LOG_LEVEL=debug");
+    cluster_env_putf(&envp, "HERALD_CLUSTER_SECRET_FILE=%s/secret", c->dir);
     return envp;
+}
+
+/* A fresh random secret in dir/secret (mode 0600), as scripts/up.sh makes run/secret. */
+static int cluster_make_secret(cluster_t *c)
+{
+    unsigned char raw[CLUSTER_SECRET_BYTES];
+    char path[300];
+    FILE *f = fopen("/dev/urandom", "rb");
+    int ok = f != NULL && fread(raw, 1, sizeof(raw), f) == sizeof(raw);
+
+    if (f != NULL)
+        fclose(f);
+    for (size_t i = 0; ok && i < sizeof(raw); i++)
+        snprintf(c->secret + 2 * i, 3, "%02x", raw[i]);
+    snprintf(path, sizeof(path), "%s/secret", c->dir);
+    int fd = ok ? open(path, O_WRONLY | O_CREAT | O_EXCL, 0600) : -1;
+    ok = fd >= 0 && write(fd, c->secret, strlen(c->secret)) == (ssize_t)strlen(c->secret);
+    if (fd >= 0)
+        close(fd);
+    if (!ok)
+        fprintf(stderr, "harness: cannot write %s: %s\n", path, strerror(errno));
+    return ok ? 0 : -1;
 }
 
 static void cluster_env_free(char **envp)
@@ -228,7 +254,7 @@ static void cluster_daemon_config(cluster_t *c, cluster_daemon_t *d, cluster_kin
     else
         snprintf(d->name, sizeof(d->name), "%s", cluster_kind_names[kind]);
     d->argv[0] = strdup(binary);
-    d->envp = cluster_env_base();
+    d->envp = cluster_env_base(c);
     snprintf(d->log_path, sizeof(d->log_path), "%s/%s.log", c->dir, d->name);
     snprintf(d->out_path, sizeof(d->out_path), "%s", d->log_path);
     d->configured = true;
@@ -570,7 +596,7 @@ cluster_t *cluster_start(const cluster_opts_t *opts)
     }
     fprintf(stderr, "harness: cluster in %s (%d comet(s), %d router(s))\n", c->dir, opts->n_comets,
             opts->n_routers);
-    if (cluster_configure(c) != 0)
+    if (cluster_make_secret(c) != 0 || cluster_configure(c) != 0)
         goto fail;
     if (cluster_start_daemon(c, &c->redis) != 0)
         goto fail;
@@ -727,4 +753,23 @@ const char *cluster_dir(const cluster_t *c)
 const char *cluster_kafka_brokers(const cluster_t *c)
 {
     return c->kafka_bootstrap;
+}
+
+const char *cluster_secret(const cluster_t *c)
+{
+    return c->secret;
+}
+
+int cluster_rpc_port(const cluster_t *c, cluster_kind_t kind, int index)
+{
+    switch (kind) {
+    case CLUSTER_LOGIC:
+        return c->logic_rpc;
+    case CLUSTER_ROUTER:
+        return index >= 0 && index < c->opts.n_routers ? c->router_rpc[index] : -1;
+    case CLUSTER_COMET:
+        return index >= 0 && index < c->opts.n_comets ? c->comet_rpc[index] : -1;
+    default:
+        return -1;
+    }
 }

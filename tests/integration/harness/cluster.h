@@ -29,6 +29,8 @@ typedef enum {
 } cluster_kind_t;
 
 #define CLUSTER_MAX_COMETS 3
+/* Random bytes of the cluster secret each cluster_start makes (written as hex). */
+#define CLUSTER_SECRET_BYTES 32
 #define CLUSTER_MAX_ROUTERS 2
 
 typedef struct cluster_opts_s {
@@ -90,6 +92,10 @@ int cluster_comet_admin_port(const cluster_t *c, int index);
 int cluster_router_admin_port(const cluster_t *c, int index);
 int cluster_job_admin_port(const cluster_t *c);
 int cluster_n_comets(const cluster_t *c);
+/* The cluster secret every daemon was given (hex text, HERALD_CLUSTER_SECRET_FILE). */
+const char *cluster_secret(const cluster_t *c);
+/* The RPC port of logic, router `index` or comet `index`; -1 for another kind. */
+int cluster_rpc_port(const cluster_t *c, cluster_kind_t kind, int index);
 const char *cluster_dir(const cluster_t *c);
 /* opts.bearer_key, or NULL. */
 const char *cluster_bearer_key(const cluster_t *c);

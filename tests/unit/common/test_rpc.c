@@ -15,6 +15,8 @@
 #include "herald_err.h"
 #include "log.h"
 #include "rpc.h"
+#include "rpc_auth.h"
+#include "test_support.h"
 #include "rpc_frame.h"
 #include "rpc_methods.h"
 
@@ -725,7 +727,7 @@ typedef struct raw_s {
     uv_tcp_t tcp;
     uv_connect_t creq;
     uv_write_t wreq;
-    uint8_t out[64];
+    uint8_t out[128];
     uint8_t in[4096];
     size_t nin;
     int connected;
@@ -786,6 +788,46 @@ static void raw_send(raw_t *r, const void *data, size_t len)
     assert_int_equal(uv_write(&r->wreq, (uv_stream_t *)&r->tcp, &b, 1, NULL), 0);
 }
 
+/* Runs the client side of the handshake with `secret` over a raw socket. Returns RPC_AUTH_DONE
+ * (then r->nin is 0 again: the frames start), HERALD_EAUTH, or UV_EOF when the server hung up. */
+static int raw_handshake(raw_t *r, const char *secret)
+{
+    rpc_auth_key_t k;
+    rpc_auth_t a;
+    uint8_t out[RPC_AUTH_MSG_MAX];
+    size_t n, room, off = 0;
+    int rc = RPC_AUTH_MORE;
+
+    assert_int_equal(rpc_auth_key_init(&k, secret, strlen(secret)), 0);
+    rpc_auth_start(&a, RPC_AUTH_CLIENT, &k, NULL);
+    while (rc == RPC_AUTH_MORE) {
+        uint8_t *p = rpc_auth_space(&a, &room);
+
+        RUN_UNTIL(r->nin >= off + room || r->eof, 2000);
+        if (r->nin < off + room)
+            return UV_EOF;
+        memcpy(p, r->in + off, room);
+        off += room;
+        rc = rpc_auth_received(&a, room, out, &n);
+        if (rc >= 0 && n != 0) {
+            raw_send(r, out, n);
+            RUN_UNTIL(0, 1); /* the write completes before out is reused */
+        }
+    }
+    if (rc == RPC_AUTH_DONE) {
+        assert_int_equal(r->nin, off);
+        r->nin = 0;
+    }
+    return rc;
+}
+
+/* raw_open, then the handshake with the right secret. */
+static void raw_open_authed(raw_t *r, int port)
+{
+    raw_open(r, port);
+    assert_int_equal(raw_handshake(r, TEST_RPC_SECRET), RPC_AUTH_DONE);
+}
+
 static void raw_close(raw_t *r)
 {
     uv_close((uv_handle_t *)&r->tcp, on_raw_closed);
@@ -799,7 +841,7 @@ static void expect_hangup(uint32_t len_field, uint16_t flags, const void *payloa
     raw_t r;
     uint8_t frame[64];
 
-    raw_open(&r, fx.port);
+    raw_open_authed(&r, fx.port);
     rpc_frame_header_write(frame, RPC_ROUTER_GET, flags, 77, 0);
     frame[0] = (uint8_t)(len_field >> 24);
     frame[1] = (uint8_t)(len_field >> 16);
@@ -831,7 +873,7 @@ static void test_bad_frames(void **state)
     expect_hangup(8 + 2, RPC_FLAG_REPLY, "\x08\x01", 2); /* a reply sent to a server */
 
     /* A well-framed but garbled request is answered with an error; the connection stays. */
-    raw_open(&r, fx.port);
+    raw_open_authed(&r, fx.port);
     rpc_frame_header_write(frame, RPC_ROUTER_GET, RPC_FLAG_REQUEST, 5, 3);
     memcpy(frame + RPC_FRAME_HEADER, "\x0a\xff\xff", 3); /* field 1 length-delimited, bad len */
     raw_send(&r, frame, RPC_FRAME_HEADER + 3);
@@ -873,8 +915,213 @@ static void test_bad_frames(void **state)
     assert_true(ok.ok);
 }
 
+/* ---------------------------------------------------------------- authentication and limits */
+
+/* A server created under `set` (the test secret unless set->secret is given); the process
+ * settings are the test's again afterwards. */
+static rpc_server_t *start_server_with(rpc_settings_t set)
+{
+    rpc_server_t *s;
+
+    if (set.secret == NULL) {
+        set.secret = TEST_RPC_SECRET;
+        set.secret_len = strlen(TEST_RPC_SECRET);
+    }
+    assert_int_equal(rpc_configure(&set), 0);
+    s = start_server(0);
+    test_rpc_configure();
+    return s;
+}
+
+static void stats_of(rpc_server_t *s, rpc_server_stats_t *st)
+{
+    rpc_server_stats(s, st);
+}
+
+static void close_server(rpc_server_t *s)
+{
+    int closed = 0;
+
+    rpc_server_close(s, on_server_closed, &closed);
+    RUN_UNTIL(closed, 2000);
+    assert_true(closed);
+}
+
+/* A client with another secret never counts as connected, no call reaches a handler, and the
+ * server counts the refusals. So does a client without any secret, one that sends frames
+ * without a handshake, and one that sends garbage. */
+static void test_wrong_or_no_secret_refused(void **state)
+{
+    rpc_client_t *c;
+    int closed = 0;
+    raw_t r;
+    rpc_server_stats_t st;
+    uint8_t frame[RPC_FRAME_HEADER];
+
+    assert_int_equal(
+        rpc_configure(&(rpc_settings_t){.secret = "another-secret-of-16", .secret_len = 20}), 0);
+    c = rpc_client_new(&loop, "wrong secret", "127.0.0.1", fx.port);
+    test_rpc_configure();
+    RUN_UNTIL(0, 400); /* several attempts: backoff 100, 200 ms */
+    assert_false(rpc_client_connected(c));
+    assert_int_equal(call_get(c, &(result_t){0}, 1, 1, 100), UV_ENOTCONN);
+    rpc_client_close(c, on_client_closed, &closed);
+    RUN_UNTIL(closed, 2000);
+
+    assert_int_equal(rpc_configure(&(rpc_settings_t){0}), 0); /* no secret at all */
+    closed = 0;
+    c = rpc_client_new(&loop, "no secret", "127.0.0.1", fx.port);
+    test_rpc_configure();
+    RUN_UNTIL(0, 200);
+    assert_false(rpc_client_connected(c));
+    rpc_client_close(c, on_client_closed, &closed);
+    RUN_UNTIL(closed, 2000);
+
+    /* A request frame instead of a HELLO. */
+    raw_open(&r, fx.port);
+    rpc_frame_header_write(frame, RPC_ROUTER_GET, RPC_FLAG_REQUEST, 1, 0);
+    raw_send(&r, frame, sizeof(frame));
+    RUN_UNTIL(r.eof, 2000);
+    assert_true(r.eof);
+    assert_int_equal(r.nin, RPC_AUTH_CHALLENGE_LEN); /* the challenge, and nothing else */
+    raw_close(&r);
+    /* Garbage. */
+    raw_open(&r, fx.port);
+    raw_send(&r, "GET / HTTP/1.1\r\n\r\n", 18);
+    RUN_UNTIL(r.eof, 2000);
+    assert_true(r.eof);
+    raw_close(&r);
+    /* A wrong secret through a raw socket. */
+    raw_open(&r, fx.port);
+    assert_int_equal(raw_handshake(&r, "another-secret-of-16"), UV_EOF);
+    raw_close(&r);
+
+    assert_int_equal(fx.handled, 0);
+    stats_of(fx.server, &st);
+    assert_true(st.auth_failed >= 5);
+    /* The right client was never disturbed. */
+    assert_true(rpc_client_connected(fx.client));
+
+    /* A server without a secret refuses even the right client. */
+    rpc_server_t *bare;
+    assert_int_equal(rpc_configure(&(rpc_settings_t){0}), 0);
+    bare = start_server(0);
+    test_rpc_configure();
+    closed = 0;
+    c = rpc_client_new(&loop, "to bare", "127.0.0.1", rpc_server_port(bare));
+    RUN_UNTIL(0, 200);
+    assert_false(rpc_client_connected(c));
+    rpc_client_close(c, on_client_closed, &closed);
+    RUN_UNTIL(closed, 2000);
+    stats_of(bare, &st);
+    assert_true(st.auth_failed >= 1);
+    assert_int_equal(st.accepted, 0);
+    close_server(bare);
+}
+
+/* A connection that does not finish the handshake in time is closed: silent, or stopped half
+ * way through its HELLO. */
+static void test_handshake_deadline(void **state)
+{
+    rpc_server_t *s = start_server_with((rpc_settings_t){.handshake_timeout_ms = 150});
+    rpc_server_stats_t st;
+    raw_t r1, r2;
+    uint64_t t0 = uv_now(&loop);
+
+    raw_open(&r1, rpc_server_port(s));
+    raw_open(&r2, rpc_server_port(s));
+    raw_send(&r2, "HRA1partial", 11);
+    RUN_UNTIL(r1.eof && r2.eof, 3000);
+    assert_true(r1.eof && r2.eof);
+    assert_true(uv_now(&loop) - t0 >= 150);
+    stats_of(s, &st);
+    assert_int_equal(st.auth_timeout, 2);
+    assert_int_equal(st.handshaking, 0);
+    raw_close(&r1);
+    raw_close(&r2);
+    close_server(s);
+}
+
+/* Connections beyond rpc_max_conns are closed at accept; once one leaves, a new one gets in. */
+static void test_connection_cap(void **state)
+{
+    rpc_server_t *s = start_server_with((rpc_settings_t){.max_conns = 2});
+    int port = rpc_server_port(s);
+    rpc_server_stats_t st;
+    raw_t a, b, c;
+
+    raw_open_authed(&a, port);
+    raw_open_authed(&b, port);
+    raw_open(&c, port);
+    RUN_UNTIL(c.eof, 2000);
+    assert_true(c.eof);
+    assert_int_equal(c.nin, 0); /* not even a challenge */
+    raw_close(&c);
+    stats_of(s, &st);
+    assert_int_equal(st.refused, 1);
+    assert_int_equal(st.conns, 2);
+
+    raw_close(&a);
+    RUN_UNTIL((stats_of(s, &st), st.conns == 1), 2000);
+    raw_open_authed(&c, port);
+    raw_close(&b);
+    raw_close(&c);
+    close_server(s);
+}
+
+/* With rpc_idle_timeout, an authenticated connection that sends nothing is closed. */
+static void test_idle_timeout(void **state)
+{
+    rpc_server_t *s = start_server_with((rpc_settings_t){.idle_timeout_ms = 150});
+    rpc_server_stats_t st;
+    raw_t r;
+
+    raw_open_authed(&r, rpc_server_port(s));
+    RUN_UNTIL(r.eof, 3000);
+    assert_true(r.eof);
+    stats_of(s, &st);
+    assert_int_equal(st.idle_closed, 1);
+    assert_int_equal(st.auth_timeout, 0);
+    raw_close(&r);
+    close_server(s);
+}
+
+/* A header announcing a 16 MiB frame followed by a few bytes costs the default buffer, not
+ * 16 MiB; as more of it arrives the buffer stays within twice what arrived. */
+static void test_announced_frame_grows_with_bytes(void **state)
+{
+    rpc_server_stats_t st;
+    raw_t r;
+    uint8_t chunk[100] = {0};
+    size_t sent = 0;
+
+    raw_open_authed(&r, fx.port);
+    rpc_frame_header_write(chunk, RPC_ROUTER_GET, RPC_FLAG_REQUEST, 1,
+                           RPC_MAX_FRAME - RPC_FRAME_HEADER);
+    raw_send(&r, chunk, sizeof(chunk));
+    RUN_UNTIL(0, 50);
+    stats_of(fx.server, &st);
+    assert_int_equal(st.conns, 2);
+    assert_true(st.read_buf_bytes <= 2 * RPC_FRAME_READ_BUF);
+
+    /* 300 KiB more of it, in one write. */
+    static uint8_t more[300 * 1024];
+    uv_write_t wreq;
+    uv_buf_t b = uv_buf_init((char *)more, sizeof(more));
+    assert_int_equal(uv_write(&wreq, (uv_stream_t *)&r.tcp, &b, 1, NULL), 0);
+    sent += sizeof(chunk) + sizeof(more);
+    RUN_UNTIL(0, 200);
+    stats_of(fx.server, &st);
+    assert_false(r.eof);
+    /* fx.client's own buffer is at most the default; this one at most twice what arrived. */
+    assert_true(st.read_buf_bytes <= RPC_FRAME_READ_BUF + 2 * sent);
+    assert_true(st.read_buf_bytes < RPC_MAX_FRAME / 8);
+    raw_close(&r);
+}
+
 int main(void)
 {
+    test_rpc_configure();
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_header_bounds),
         cmocka_unit_test(test_error_payload),
@@ -889,6 +1136,11 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_resolved_name, setup, teardown),
         cmocka_unit_test_setup_teardown(test_big_frames, setup, teardown),
         cmocka_unit_test_setup_teardown(test_bad_frames, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_wrong_or_no_secret_refused, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_handshake_deadline, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_connection_cap, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_idle_timeout, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_announced_frame_grows_with_bytes, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -604,6 +604,7 @@ static void test_backoff_capped(void **state)
 
 int main(void)
 {
+    test_rpc_configure();
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_backoff_capped),
         cmocka_unit_test(test_push_keys_to_one_comet),

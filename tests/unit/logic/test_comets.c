@@ -15,6 +15,7 @@
 #include "logic_comets.h"
 #include "logic_online.h"
 #include "rpc_methods.h"
+#include "rpc.h"
 #include "test_support.h"
 
 #include <stdio.h>
@@ -180,6 +181,7 @@ static void test_close_unused(void **state)
 
 int main(void)
 {
+    test_rpc_configure();
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_calls),
         cmocka_unit_test(test_close_unused),

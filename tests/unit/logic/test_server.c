@@ -837,6 +837,7 @@ static void test_online_users_empty_shard(void **state)
 
 int main(void)
 {
+    test_rpc_configure();
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_routes_and_validation),
         cmocka_unit_test(test_push_with_routers_down),

@@ -11,6 +11,7 @@
 #include "herald_err.h"
 #include "router_rpc.h"
 #include "rpc.h"
+#include "test_support.h"
 #include "rpc_methods.h"
 
 #include <stdlib.h>
@@ -287,6 +288,7 @@ static void test_rejected(void **state)
 
 int main(void)
 {
+    test_rpc_configure();
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_put_then_get_batched, setup, teardown),
         cmocka_unit_test_setup_teardown(test_list_renew_del, setup, teardown),

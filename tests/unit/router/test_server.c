@@ -12,6 +12,7 @@
 #include "router_admin.h"
 #include "router_server.h"
 #include "router_table.h"
+#include "rpc.h"
 #include "test_support.h"
 
 #include <arpa/inet.h>
@@ -116,12 +117,22 @@ static void test_lifecycle_and_admin(void **state)
     assert_true(json_is_integer(json_object_get(health, "conns")));
     static const char *const metrics[] = {"users",  "conns", "puts",    "gets",     "dels",
                                           "renews", "lists", "evicted", "rejected", "expired"};
+    /* The RPC server's counters (admin_metrics_rpc): test_port_open's connection was accepted
+     * and refused mid-handshake, so they are present but not all 0. */
+    static const char *const rpc_metrics[] = {
+        "rpc_accepted",    "rpc_refused", "rpc_auth_failed", "rpc_auth_timeout",
+        "rpc_idle_closed", "rpc_conns",   "rpc_handshaking", "rpc_read_buf_bytes"};
     json_t *m = json_object_get(p.json[2], "data");
-    assert_int_equal(json_object_size(m), sizeof(metrics) / sizeof(metrics[0]));
+    assert_int_equal(json_object_size(m), sizeof(metrics) / sizeof(metrics[0]) +
+                                              sizeof(rpc_metrics) / sizeof(rpc_metrics[0]));
     for (size_t i = 0; i < sizeof(metrics) / sizeof(metrics[0]); i++)
         if (json_integer_value(json_object_get(m, metrics[i])) != 0 ||
             !json_is_integer(json_object_get(m, metrics[i])))
             fail_msg("metric %s missing or not 0", metrics[i]);
+    for (size_t i = 0; i < sizeof(rpc_metrics) / sizeof(rpc_metrics[0]); i++)
+        if (!json_is_integer(json_object_get(m, rpc_metrics[i])))
+            fail_msg("metric %s missing", rpc_metrics[i]);
+    assert_true(json_integer_value(json_object_get(m, "rpc_accepted")) >= 1);
     for (int i = 0; i < 3; i++)
         json_decref(p.json[i]);
 
@@ -176,6 +187,7 @@ static void test_listen_failure(void **state)
 
 int main(void)
 {
+    test_rpc_configure();
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_lifecycle_and_admin),
         cmocka_unit_test(test_ready_follows_stopping),

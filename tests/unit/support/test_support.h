@@ -8,6 +8,14 @@
 #include <sys/types.h>
 #include <uv.h>
 
+/* The cluster secret of the RPC servers and clients a unit test runs in its own process. The
+ * macro needs rpc.h where it is used; call it before the test creates any of them. */
+#define TEST_RPC_SECRET "unit-test-cluster-secret"
+#define test_rpc_configure()                                                                       \
+    assert_int_equal(rpc_configure(&(rpc_settings_t){.secret = TEST_RPC_SECRET,                    \
+                                                     .secret_len = sizeof(TEST_RPC_SECRET) - 1}),  \
+                     0)
+
 /* A free TCP port on 127.0.0.1 (bound, read back, closed). */
 int test_free_port(void);
 

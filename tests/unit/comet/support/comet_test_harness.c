@@ -1,6 +1,7 @@
 /* comet_test_harness.c - the harness's loop thread, comet's RPC service called from the test
  * thread, start and stop (comet_test.h). */
 #include "comet_test.h"
+#include "test_support.h"
 
 #include <signal.h>
 #include <stdio.h>
@@ -142,6 +143,15 @@ int harness_call_burst(harness_t *h, uint16_t method, const ProtobufCMessage *co
     return h->burst_status;
 }
 
+static int logic_clients_in(void *arg)
+{
+    harness_t *h = arg;
+    rpc_server_stats_t st;
+
+    rpc_server_stats(h->logic, &st);
+    return st.conns - st.handshaking >= (uint64_t)h->comet->nworkers + 1;
+}
+
 static void conf_set(char **field, const char *value)
 {
     free(*field);
@@ -153,6 +163,7 @@ harness_t *harness_start_with(int workers, int logic_up, harness_tweak_cb tweak)
     harness_t *h = calloc(1, sizeof *h);
     signal(SIGPIPE, SIG_IGN); /* writes to connections comet closed on purpose */
     log_init("comet-test", LOG_WARN);
+    test_rpc_configure();
     assert_int_equal(uv_loop_init(&h->loop), 0);
     uv_mutex_init(&h->lock);
     uv_sem_init(&h->done, 0);
@@ -183,6 +194,11 @@ harness_t *harness_start_with(int workers, int logic_up, harness_tweak_cb tweak)
     if (h->comet == NULL)
         fail_msg("comet_server_new: %s", err);
     h->push = rpc_client_new(&h->loop, "test push", "127.0.0.1", h->comet->rpc_port);
+    /* A client that authenticates before its worker's logic client has finished the RPC
+     * handshake is refused ("logic unavailable"): tests start once every one of comet's logic
+     * clients (the main thread's and each worker's) is through it. */
+    if (logic_up)
+        assert_true(test_run_until(&h->loop, logic_clients_in, h, T_TIMEOUT_MS));
     assert_int_equal(uv_thread_create(&h->thread, harness_loop, h), 0);
     return h;
 }
