@@ -107,7 +107,9 @@ static int make_services(logic_server_t *s, char *err, size_t errlen)
     ctx->login = logic_login_new(ctx);
     ctx->password = logic_password_new(ctx->loop, ctx->conf);
     if (ctx->password == NULL) {
-        snprintf(err, errlen, "libsodium cannot start (sodium_init failed)");
+        snprintf(err, errlen,
+                 "libsodium cannot start, or cannot hash with login.password_ops and "
+                 "login.password_mem (too much memory?)");
         return HERALD_EINTERNAL;
     }
     s->admin.ctx = ctx;
