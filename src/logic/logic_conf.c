@@ -60,6 +60,8 @@ const conf_item_t logic_conf_items[] = {
     {"auth", "jwt_secret", CONF_STR, F(auth_jwt_secret), "", 0, 0, NULL},
     {"auth", "jwt_public_key", CONF_STR, F(auth_jwt_public_key), "", 0, 0, NULL},
     {"auth", "jwt_leeway", CONF_MS, F(auth_jwt_leeway_ms), "5s", 0, 300000, NULL},
+    {"auth", "jwt_audience", CONF_STR, F(auth_jwt_audience), "", 0, 0, NULL},
+    {"auth", "jwt_issuer", CONF_STR, F(auth_jwt_issuer), "", 0, 0, NULL},
     {"room", "join", CONF_ENUM, F(room_join), "open", 0, 0, "open|token"},
     CLUSTER_CONF_ITEMS(logic_conf_t),
     {NULL, NULL, 0, 0, NULL, 0, 0, NULL},

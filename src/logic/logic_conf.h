@@ -89,6 +89,8 @@ typedef struct logic_conf_s {
     char *auth_jwt_secret;      /* [auth] jwt_secret: HS256 key; "" = HS256 refused. Never logged */
     char *auth_jwt_public_key;  /* [auth] jwt_public_key: PEM file (RS256/ES256); "" = none */
     int64_t auth_jwt_leeway_ms; /* [auth] jwt_leeway: clock skew allowed on exp, nbf, iat */
+    char *auth_jwt_audience;    /* [auth] jwt_audience: required "aud"; "" = aud not checked */
+    char *auth_jwt_issuer;      /* [auth] jwt_issuer: required "iss"; "" = iss not checked */
     int room_join;              /* [room] join: enum logic_room_join */
     cluster_conf_t cluster;     /* [cluster]: the secret and the RPC server limits */
 } logic_conf_t;

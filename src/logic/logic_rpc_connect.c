@@ -260,8 +260,15 @@ static void verify_jwt(connect_t *c)
 {
     char err[120];
     logic_jwt_claims_t claims;
-    if (logic_jwt_verify(c->ctx->jwt, c->auth.token, strlen(c->auth.token), (int64_t)time(NULL),
-                         c->ctx->conf->auth_jwt_leeway_ms / 1000, &claims, err, sizeof(err)) != 0) {
+    const logic_conf_t *conf = c->ctx->conf;
+    const logic_jwt_policy_t policy = {
+        .now_s = (int64_t)time(NULL),
+        .leeway_s = conf->auth_jwt_leeway_ms / 1000,
+        .audience = conf->auth_jwt_audience,
+        .issuer = conf->auth_jwt_issuer,
+    };
+    if (logic_jwt_verify(c->ctx->jwt, c->auth.token, strlen(c->auth.token), &policy, &claims, err,
+                         sizeof(err)) != 0) {
         connect_refuse(c, HERALD_EAUTH, err);
         return;
     }
