@@ -39,6 +39,7 @@ typedef struct connect_s {
     size_t nkick;
     logic_login_dup_t *dup; /* duplicate-login check, NULL when the policy is allow */
     logic_rooms_t rooms;    /* what the token lists; sent to comet when room.join = token */
+    int by_jwt;             /* authenticated by a JWT: nothing in Redis to revoke */
 } connect_t;
 
 static void connect_free(connect_t *c)
@@ -104,8 +105,10 @@ static void reply_ok(connect_t *c, const logic_inbox_page_t *page)
     }
     rpc_reply(c->call, (const ProtobufCMessage *)&out);
     logic_rpc_count(c->r, LOGIC_RPC_CONNECTS);
-    logic_login_connected(c->ctx->login, c->mid, c->key, c->server, c->auth.platform, c->auth.token,
-                          c->auth.room_id);
+    /* Only an opaque token is remembered (logout closes the connections that used it); a JWT
+     * cannot be revoked, and storing up to 4 KiB of it per connection would buy nothing. */
+    logic_login_connected(c->ctx->login, c->mid, c->key, c->server, c->auth.platform,
+                          c->by_jwt ? NULL : c->auth.token, c->auth.room_id);
     connect_free(c);
 }
 
@@ -273,6 +276,7 @@ static void verify_jwt(connect_t *c)
         return;
     }
     c->mid = claims.mid;
+    c->by_jwt = 1;
     if (claims.platform != NULL) {
         free(c->auth.platform);
         c->auth.platform = claims.platform;
