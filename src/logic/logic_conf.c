@@ -51,6 +51,8 @@ const conf_item_t logic_conf_items[] = {
     {"events", "callback_url", CONF_STR, F(events_callback_url), "", 0, 0, NULL},
     {"events", "callback_timeout", CONF_MS, F(events_callback_timeout_ms), "3s", 100, 60000, NULL},
     {"events", "callback_queue", CONF_INT, F(events_callback_queue), "100000", 1, 10000000, NULL},
+    {"push", "idempotency_window", CONF_MS, F(push_idempotency_window_ms), "5m", 1000, DAY_MS,
+     NULL},
     {"inbox", "max_count", CONF_INT, F(inbox_max_count), "1000", 1, 1000000, NULL},
     {"inbox", "max_age", CONF_MS, F(inbox_max_age_ms), "168h", 1000, 3650 * DAY_MS, NULL},
     {"inbox", "page_bytes", CONF_SIZE, F(inbox_page_bytes), "256k", 4096, 8LL << 20, NULL},

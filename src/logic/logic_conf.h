@@ -80,6 +80,7 @@ typedef struct logic_conf_s {
     char *events_callback_url;          /* [events] callback_url: POST events there; "" = none */
     int64_t events_callback_timeout_ms; /* [events] callback_timeout: per POST */
     int64_t events_callback_queue;      /* [events] callback_queue: events waiting, at most */
+    int64_t push_idempotency_window_ms; /* [push] idempotency_window: a key's reply is kept */
     int64_t inbox_max_count;            /* [inbox] max_count: messages kept per user */
     int64_t inbox_max_age_ms;           /* [inbox] max_age: older messages are dropped */
     int64_t inbox_page_bytes;   /* [inbox] page_bytes: backlog bytes per Connect / Fetch reply */
