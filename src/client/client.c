@@ -1,5 +1,5 @@
 /* client.c - the blocking client library (client.h): connection, packet queue, op 9 unpacking,
- * auth. WebSocket framing lives in client_ws.c. */
+ * auth. WebSocket framing lives in client_ws.c, TLS in client_tls.c (through client_io.c). */
 #include "client.h"
 
 #include <errno.h>
@@ -7,10 +7,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "buf.h"
+#include "client_io.h"
 #include "client_net.h"
+#include "client_tls.h"
 #include "client_ws.h"
 #include "herald_err.h"
 #include "list.h"
@@ -28,13 +29,13 @@ typedef struct client_node_s {
 
 /* Owned by the caller of client_connect; freed by client_free. */
 struct client_s {
-    int fd;
-    client_transport_t transport;
+    client_io_t io;
+    int ws;     /* CLIENT_WS or CLIENT_WSS: packets travel in WebSocket messages */
     int closed; /* EOF, read error or WebSocket close seen */
     int err;    /* sticky: malformed input or read error, returned once the queue is drained */
     list_link_t queue;     /* client_node_t: received, not yet returned by client_recv */
     proto_reader_t reader; /* TCP: the byte stream's partial packet */
-    client_ws_t ws;        /* WebSocket only */
+    client_ws_t wsock;     /* WebSocket state (used when ws) */
 };
 
 static int client_unpack(client_t *c, const uint8_t *data, size_t len, int in_batch);
@@ -109,35 +110,51 @@ static int client_on_ws_message(void *arg, const uint8_t *data, size_t len)
     return client_unpack(arg, data, len, 0);
 }
 
-client_t *client_connect(client_transport_t transport, const char *host, int port, int timeout_ms,
-                         char *err, size_t errlen)
+client_t *client_connect_tls(client_transport_t transport, const char *host, int port,
+                             const client_tls_t *tls, int timeout_ms, char *err, size_t errlen)
 {
+    if (transport < CLIENT_TCP || transport > CLIENT_WSS) {
+        snprintf(err, errlen, "unknown transport %d", (int)transport);
+        return NULL;
+    }
     int64_t deadline = client_net_deadline(timeout_ms);
     int fd = client_net_connect(host, port, deadline, err, errlen);
     if (fd < 0)
         return NULL;
     client_t *c = xcalloc(1, sizeof(*c));
-    c->fd = fd;
-    c->transport = transport;
+    c->io.fd = fd;
+    c->ws = transport == CLIENT_WS || transport == CLIENT_WSS;
     list_init(&c->queue);
     proto_reader_init(&c->reader);
-    if (transport == CLIENT_WS) {
-        /* A message is at most one whole packet of the largest accepted body. */
-        client_ws_init(&c->ws, fd, CLIENT_MAX_BODY + PROTO_HEADER_LEN, client_on_ws_message, c);
-        if (client_ws_handshake(&c->ws, host, port, deadline, err, errlen) < 0) {
-            client_free(c);
-            return NULL;
-        }
-        c->closed = c->ws.closed; /* a close frame right behind the 101 */
+    /* A WebSocket message is at most one whole packet of the largest accepted body. */
+    if (c->ws)
+        client_ws_init(&c->wsock, &c->io, CLIENT_MAX_BODY + PROTO_HEADER_LEN, client_on_ws_message,
+                       c);
+    int rc = 0;
+    if (transport == CLIENT_TLS || transport == CLIENT_WSS)
+        rc = client_tls_start(&c->io, tls, host, port, deadline, err, errlen);
+    if (rc == 0 && c->ws) {
+        rc = client_ws_handshake(&c->wsock, host, port, deadline, err, errlen);
+        c->closed = c->wsock.closed; /* a close frame right behind the 101 */
+    }
+    if (rc < 0) {
+        client_free(c);
+        return NULL;
     }
     return c;
 }
 
+client_t *client_connect(client_transport_t transport, const char *host, int port, int timeout_ms,
+                         char *err, size_t errlen)
+{
+    return client_connect_tls(transport, host, port, NULL, timeout_ms, err, errlen);
+}
+
 int client_send_raw(client_t *c, const void *data, size_t len)
 {
-    if (c->transport == CLIENT_WS)
-        return client_ws_send(&c->ws, WS_OP_BINARY, data, len);
-    return client_net_write_all(c->fd, data, len, client_net_deadline(CLIENT_NET_SEND_TIMEOUT_MS));
+    if (c->ws)
+        return client_ws_send(&c->wsock, WS_OP_BINARY, data, len);
+    return client_io_write_all(&c->io, data, len, client_net_deadline(CLIENT_NET_SEND_TIMEOUT_MS));
 }
 
 int client_send(client_t *c, uint32_t op, uint32_t seq, const void *body, size_t len)
@@ -162,9 +179,9 @@ int client_heartbeat(client_t *c)
 /* Hands bytes read from the socket to the transport's decoder. */
 static int client_ingest(client_t *c, const uint8_t *data, size_t len)
 {
-    if (c->transport == CLIENT_WS) {
-        int rc = client_ws_ingest(&c->ws, data, len);
-        c->closed |= c->ws.closed;
+    if (c->ws) {
+        int rc = client_ws_ingest(&c->wsock, data, len);
+        c->closed |= c->wsock.closed;
         return rc;
     }
     return proto_reader_feed(&c->reader, data, len, CLIENT_MAX_BODY, client_on_stream_packet, c);
@@ -183,7 +200,7 @@ int client_recv(client_t *c, client_packet_t *p, int timeout_ms)
             return c->err;
         if (c->closed)
             return -ECONNRESET;
-        ssize_t n = client_net_read(c->fd, chunk, sizeof(chunk), deadline);
+        ssize_t n = client_io_read(&c->io, chunk, sizeof(chunk), deadline);
         if (n == -ETIMEDOUT)
             return 0;
         if (n <= 0) {
@@ -250,7 +267,7 @@ int client_auth(client_t *c, const char *auth_json, client_packet_t *reply, int 
 
 int client_fd(const client_t *c)
 {
-    return c->fd;
+    return c->io.fd;
 }
 
 int client_closed(const client_t *c)
@@ -266,8 +283,8 @@ void client_free(client_t *c)
     while (client_queue_pop(c, &p))
         client_packet_free(&p);
     proto_reader_deinit(&c->reader);
-    if (c->transport == CLIENT_WS)
-        client_ws_deinit(&c->ws);
-    close(c->fd);
+    if (c->ws)
+        client_ws_deinit(&c->wsock);
+    client_io_close(&c->io);
     free(c);
 }

@@ -1,6 +1,6 @@
 /* client.h - herald client library: one blocking connection to a comet over TCP or WebSocket,
- * speaking the goim v2 protocol (proto.h). Used by herald-cli and by the integration tests as a
- * real client. Not thread-safe: one thread per client_t.
+ * either of them plain or inside TLS, speaking the goim v2 protocol (proto.h). Used by herald-cli
+ * and by the integration tests as a real client. Not thread-safe: one thread per client_t.
  *
  * Received op 9 (raw batch) packets are unpacked: client_recv() returns the inner packets one by
  * one, in order, never the wrapper (on TCP goim writes batches back to back; on WebSocket wrapped
@@ -14,7 +14,19 @@
 
 typedef struct client_s client_t;
 
-typedef enum { CLIENT_TCP = 0, CLIENT_WS = 1 } client_transport_t;
+/* CLIENT_TLS is the TCP protocol inside TLS (comet's [tls] listen), CLIENT_WSS WebSocket inside
+ * TLS, wss://host:port/sub (comet's [tls] wss_listen). */
+typedef enum { CLIENT_TCP = 0, CLIENT_WS = 1, CLIENT_TLS = 2, CLIENT_WSS = 3 } client_transport_t;
+
+/* TLS options (borrowed for the client_connect_tls call). Verification is always on: the chain
+ * must lead to a trusted CA and the certificate must name the server; TLS 1.2 or newer. */
+typedef struct client_tls_s {
+    const char *ca_file;     /* PEM file of trusted CAs; NULL: the system store */
+    const char *server_name; /* sent as SNI and checked against the certificate; NULL: the host
+                              * dialled (an IP literal is checked as an IP and sends no SNI) */
+    const char *cert_file;   /* client certificate chain (PEM) for mutual TLS; NULL: none */
+    const char *key_file;    /* its key (PEM); set with cert_file or not at all */
+} client_tls_t;
 
 /* One received packet. body is heap-owned by the packet: free with client_packet_free(). The body
  * is NUL-terminated for convenience (body_len excludes the NUL). */
@@ -27,10 +39,18 @@ typedef struct client_packet_s {
 } client_packet_t;
 
 /* Connects to host:port (TCP) or ws://host:port/sub (WebSocket: HTTP upgrade, masked client
- * frames, binary messages). timeout_ms bounds the connect and the WebSocket handshake.
- * Returns NULL and writes a message into err on failure. */
+ * frames, binary messages), for CLIENT_TLS / CLIENT_WSS inside TLS with the default options
+ * (system store, host as the server name). timeout_ms bounds the connect, the TLS handshake and
+ * the WebSocket handshake together. Returns NULL and writes a message into err on failure (a
+ * refused certificate: "... certificate verify failed: <reason>" or "... host name mismatch:
+ * ..."). */
 client_t *client_connect(client_transport_t transport, const char *host, int port, int timeout_ms,
                          char *err, size_t errlen);
+
+/* client_connect with TLS options for CLIENT_TLS and CLIENT_WSS (tls NULL: the defaults); the
+ * plain transports ignore tls. */
+client_t *client_connect_tls(client_transport_t transport, const char *host, int port,
+                             const client_tls_t *tls, int timeout_ms, char *err, size_t errlen);
 
 /* Sends one packet (op, seq, body). Returns 0 or a negative errno-style code (-EPIPE, ...). */
 int client_send(client_t *c, uint32_t op, uint32_t seq, const void *body, size_t len);
@@ -61,8 +81,9 @@ int client_auth(client_t *c, const char *auth_json, client_packet_t *reply, int 
 /* Sends a heartbeat (op 2). The reply (op 3, body int32 room count) comes through client_recv. */
 int client_heartbeat(client_t *c);
 
-/* The socket fd, for poll() in interactive programs. One read can bring several packets: drain
- * with client_recv(c, p, 0) until it returns 0 before waiting on the fd again. */
+/* The socket fd, for poll() in interactive programs. One read can bring several packets (and TLS
+ * may hold decrypted bytes poll() cannot see): drain with client_recv(c, p, 0) until it returns
+ * 0 before waiting on the fd again. */
 int client_fd(const client_t *c);
 
 /* Nonzero if the peer has closed the connection (EOF seen by the last read). */

@@ -10,11 +10,11 @@
 #include "client_net.h"
 #include "herald_err.h"
 
-void client_ws_init(client_ws_t *w, int fd, size_t max_msg, client_ws_message_cb on_message,
-                    void *arg)
+void client_ws_init(client_ws_t *w, client_io_t *io, size_t max_msg,
+                    client_ws_message_cb on_message, void *arg)
 {
     memset(w, 0, sizeof(*w));
-    w->fd = fd;
+    w->io = io;
     w->max_msg = max_msg;
     w->codec = ws_codec_new(0);
     buf_init(&w->in);
@@ -37,7 +37,7 @@ int client_ws_send(client_ws_t *w, uint8_t opcode, const uint8_t *payload, size_
     size_t n = ws_codec_encode(w->codec, opcode, payload, len, frame);
     int rc = HERALD_EINVAL; /* n == 0: a control frame over 125 bytes, refused by the codec */
     if (n > 0)
-        rc = client_net_write_all(w->fd, frame, n, client_net_deadline(CLIENT_NET_SEND_TIMEOUT_MS));
+        rc = client_io_write_all(w->io, frame, n, client_net_deadline(CLIENT_NET_SEND_TIMEOUT_MS));
     free(frame);
     return rc;
 }
@@ -61,7 +61,7 @@ int client_ws_handshake(client_ws_t *w, const char *host, int port, int64_t dead
         snprintf(err, errlen, "websocket handshake: host name too long");
         return HERALD_EINVAL;
     }
-    int rc = client_net_write_all(w->fd, req, reqlen, deadline);
+    int rc = client_io_write_all(w->io, req, reqlen, deadline);
     if (rc < 0) {
         snprintf(err, errlen, "websocket handshake: send: %s", strerror(-rc));
         return rc;
@@ -70,7 +70,7 @@ int client_ws_handshake(client_ws_t *w, const char *host, int port, int64_t dead
     size_t have = 0;
     size_t consumed = 0;
     for (;;) {
-        ssize_t n = client_net_read(w->fd, resp + have, sizeof(resp) - have, deadline);
+        ssize_t n = client_io_read(w->io, resp + have, sizeof(resp) - have, deadline);
         if (n <= 0) {
             snprintf(err, errlen, "websocket handshake: %s",
                      n == 0 ? "connection closed" : strerror((int)-n));

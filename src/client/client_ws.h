@@ -7,6 +7,7 @@
 #define HERALD_CLIENT_WS_H
 
 #include "buf.h"
+#include "client_io.h"
 #include "ws.h"
 
 #include <stddef.h>
@@ -18,8 +19,8 @@ typedef int (*client_ws_message_cb)(void *arg, const uint8_t *data, size_t len);
 
 /* One connection's WebSocket state; caller's storage (embedded in client_t). */
 typedef struct client_ws_s {
-    int fd;         /* borrowed: the connected socket */
-    size_t max_msg; /* largest message accepted */
+    client_io_t *io; /* borrowed: the connection's stream (plain or TLS) */
+    size_t max_msg;  /* largest message accepted */
     ws_codec_t *codec;
     buf_t in;   /* bytes received that do not form a whole frame yet */
     buf_t msg;  /* payload of a fragmented message being reassembled */
@@ -29,8 +30,8 @@ typedef struct client_ws_s {
     void *arg;
 } client_ws_t;
 
-void client_ws_init(client_ws_t *w, int fd, size_t max_msg, client_ws_message_cb on_message,
-                    void *arg);
+void client_ws_init(client_ws_t *w, client_io_t *io, size_t max_msg,
+                    client_ws_message_cb on_message, void *arg);
 void client_ws_deinit(client_ws_t *w);
 
 /* Sends the upgrade request for /sub and reads the 101 reply before deadline. Bytes after the
