@@ -1,0 +1,214 @@
+/* test_client_tls.c - CLIENT_TLS of the client library (client.h, client_tls.c) against a real
+ * TLS peer, `openssl s_server` (s_server.h), with the run-time test PKI (test_pki.h): bytes both
+ * ways after a verified handshake, by name and by IP; refusal of an untrusted CA and of a
+ * certificate for another host; SNI; a client certificate; the handshake bounded by the timeout
+ * against a server that accepts and says nothing. */
+#include "loopback.h"
+#include "packets.h"
+#include "s_server.h"
+
+#include <signal.h>
+#include <stdio.h>
+
+#include "client.h"
+#include "client_net.h"
+
+#define TLS_TIMEOUT_MS 3000
+
+static const char *pki(const char *name)
+{
+    static char paths[8][512];
+    static int next;
+    char *p = paths[next++ % 8];
+    return test_pki_path(p, sizeof(paths[0]), name);
+}
+
+/* Connects over TLS to the server at port with CA ca_name (NULL: the system store) and server
+ * name (NULL: host); returns the client or NULL with the reason in err. */
+static client_t *tls_connect(const char *host, int port, const char *ca_name,
+                             const char *server_name, char *err, size_t errlen)
+{
+    client_tls_t tls = {.ca_file = ca_name ? pki(ca_name) : NULL, .server_name = server_name};
+    return client_connect_tls(CLIENT_TLS, host, port, &tls, TLS_TIMEOUT_MS, err, errlen);
+}
+
+/* One packet each way: the client's op 4 body shows up in s_server's output, and the op 5 the
+ * test hands s_server arrives whole at the client. */
+static void exchange(s_server_t *s, client_t *c, const char *tag)
+{
+    char up[64];
+    snprintf(up, sizeof(up), "up-%s", tag);
+    assert_int_equal(client_send(c, 4, 7, up, strlen(up)), 0);
+    s_server_expect_output(s, up);
+
+    char down[64];
+    snprintf(down, sizeof(down), "down-%s", tag);
+    bytes_t b = {.len = 0};
+    bytes_str_packet(&b, 5, 7, down);
+    s_server_send(s, b.data, b.len);
+    client_packet_t p;
+    assert_int_equal(client_recv(c, &p, TLS_TIMEOUT_MS), 1);
+    assert_int_equal(p.op, 5);
+    assert_int_equal(p.seq, 7);
+    assert_string_equal((const char *)p.body, down);
+    client_packet_free(&p);
+}
+
+static void test_tls_verified_both_ways(void **state)
+{
+    (void)state;
+    s_server_t s;
+    s_server_start(&s, (const char *[]){"-cert", "@server.chain.pem", "-key", "@server.key", NULL});
+    char err[256] = "";
+    /* By name (SNI + DNS check), then by address (IP SAN check). */
+    client_t *c = tls_connect("localhost", s.port, "ca.pem", NULL, err, sizeof(err));
+    if (c == NULL)
+        fail_msg("localhost: %s", err);
+    exchange(&s, c, "by-name");
+    client_free(c);
+    c = tls_connect("127.0.0.1", s.port, "ca.pem", NULL, err, sizeof(err));
+    if (c == NULL)
+        fail_msg("127.0.0.1: %s", err);
+    exchange(&s, c, "by-ip");
+    client_free(c);
+    s_server_stop(&s);
+}
+
+static void test_tls_untrusted_ca(void **state)
+{
+    (void)state;
+    s_server_t s;
+    s_server_start(&s, (const char *[]){"-cert", "@server.pem", "-key", "@server.key", NULL});
+    char err[256] = "";
+    assert_null(tls_connect("localhost", s.port, "other-ca.pem", NULL, err, sizeof(err)));
+    assert_non_null(strstr(err, "certificate verify failed: unable to get local issuer"));
+    /* The system store does not know the test CA either. */
+    err[0] = '\0';
+    assert_null(tls_connect("localhost", s.port, NULL, NULL, err, sizeof(err)));
+    assert_non_null(strstr(err, "certificate verify failed"));
+    /* A CA file that cannot be read is an error before anything is sent. */
+    client_tls_t bad = {.ca_file = "/nonexistent/ca.pem"};
+    err[0] = '\0';
+    assert_null(client_connect_tls(CLIENT_TLS, "localhost", s.port, &bad, TLS_TIMEOUT_MS, err,
+                                   sizeof(err)));
+    assert_non_null(strstr(err, "cannot load the CA file /nonexistent/ca.pem"));
+    s_server_stop(&s);
+}
+
+static void test_tls_wrong_host(void **state)
+{
+    (void)state;
+    s_server_t s;
+    s_server_start(&s, (const char *[]){"-cert", "@wrong.pem", "-key", "@wrong.key", NULL});
+    char err[256] = "";
+    assert_null(tls_connect("localhost", s.port, "ca.pem", NULL, err, sizeof(err)));
+    assert_non_null(strstr(err, "host name mismatch: the certificate is not for localhost"));
+    err[0] = '\0';
+    assert_null(tls_connect("127.0.0.1", s.port, "ca.pem", NULL, err, sizeof(err)));
+    assert_non_null(strstr(err, "host name mismatch: the certificate is not for 127.0.0.1"));
+    /* The certificate is fine for the name it carries: server_name replaces the host dialled. */
+    client_t *c = tls_connect("127.0.0.1", s.port, "ca.pem", "wrong.test", err, sizeof(err));
+    if (c == NULL)
+        fail_msg("wrong.test: %s", err);
+    exchange(&s, c, "named");
+    client_free(c);
+    s_server_stop(&s);
+}
+
+/* The server answers SNI "alt.test" with alt.pem (which names only alt.test) and anything else
+ * with server.pem: a handshake checking alt.test succeeds only if the client sent SNI. */
+static void test_tls_sni(void **state)
+{
+    (void)state;
+    s_server_t s;
+    s_server_start(&s,
+                   (const char *[]){"-cert", "@server.pem", "-key", "@server.key", "-servername",
+                                    "alt.test", "-cert2", "@alt.pem", "-key2", "@alt.key", NULL});
+    char err[256] = "";
+    client_t *c = tls_connect("127.0.0.1", s.port, "ca.pem", "alt.test", err, sizeof(err));
+    if (c == NULL)
+        fail_msg("alt.test: %s", err);
+    exchange(&s, c, "alt");
+    client_free(c);
+    c = tls_connect("localhost", s.port, "ca.pem", NULL, err, sizeof(err));
+    if (c == NULL)
+        fail_msg("localhost: %s", err);
+    exchange(&s, c, "default");
+    client_free(c);
+    s_server_stop(&s);
+}
+
+/* A server that requires a client certificate from the test CA (mutual TLS). */
+static void test_tls_client_certificate(void **state)
+{
+    (void)state;
+    s_server_t s;
+    s_server_start(&s, (const char *[]){"-cert", "@server.pem", "-key", "@server.key", "-Verify",
+                                        "1", "-verify_return_error", "-CAfile", "@ca.pem", NULL});
+    char err[256] = "";
+    client_tls_t tls = {
+        .ca_file = pki("ca.pem"), .cert_file = pki("client.pem"), .key_file = pki("client.key")};
+    client_t *c =
+        client_connect_tls(CLIENT_TLS, "localhost", s.port, &tls, TLS_TIMEOUT_MS, err, sizeof(err));
+    if (c == NULL)
+        fail_msg("with a client certificate: %s", err);
+    exchange(&s, c, "mutual");
+    client_free(c);
+
+    /* Without one, TLS 1.3 finishes the client's side of the handshake and the server's alert
+     * comes with the first read: the connection fails, it does not carry data. */
+    c = tls_connect("localhost", s.port, "ca.pem", NULL, err, sizeof(err));
+    if (c != NULL) {
+        client_packet_t p;
+        assert_true(client_recv(c, &p, TLS_TIMEOUT_MS) < 0);
+        client_free(c);
+    }
+    /* A certificate without its key is refused before anything is sent. */
+    client_tls_t half = {.ca_file = pki("ca.pem"), .cert_file = pki("client.pem")};
+    err[0] = '\0';
+    assert_null(client_connect_tls(CLIENT_TLS, "localhost", s.port, &half, TLS_TIMEOUT_MS, err,
+                                   sizeof(err)));
+    assert_non_null(strstr(err, "needs both a certificate and a key"));
+    s_server_stop(&s);
+}
+
+/* Accepts, reads the ClientHello and never answers. */
+static void serve_silent(loopback_t *lb, int fd)
+{
+    (void)lb;
+    loopback_wait_close(fd);
+}
+
+static void test_tls_handshake_timeout(void **state)
+{
+    (void)state;
+    loopback_t lb;
+    loopback_start(&lb, serve_silent, NULL);
+    client_tls_t tls = {.ca_file = pki("ca.pem")};
+    char err[256] = "";
+    int64_t t0 = client_net_now_ms();
+    assert_null(client_connect_tls(CLIENT_TLS, "127.0.0.1", lb.port, &tls, 300, err, sizeof(err)));
+    int64_t took = client_net_now_ms() - t0;
+    assert_true(took >= 295 && took < 2000);
+    assert_non_null(strstr(err, "TLS handshake with 127.0.0.1:"));
+    assert_non_null(strstr(err, "timed out"));
+    loopback_join(&lb);
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    test_pki_cleanup();
+    return 0;
+}
+
+int main(void)
+{
+    signal(SIGPIPE, SIG_IGN); /* a dead s_server must fail a test, not kill the process */
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_tls_verified_both_ways), cmocka_unit_test(test_tls_untrusted_ca),
+        cmocka_unit_test(test_tls_wrong_host),         cmocka_unit_test(test_tls_sni),
+        cmocka_unit_test(test_tls_client_certificate), cmocka_unit_test(test_tls_handshake_timeout),
+    };
+    return cmocka_run_group_tests(tests, NULL, teardown);
+}
