@@ -52,10 +52,19 @@ enum cli_conn_opt {
     CLI_OPT_LAST_SEQ,
     CLI_OPT_TIMEOUT_MS,
     CLI_OPT_VERBOSE,
+    CLI_OPT_TLS,
+    CLI_OPT_CA,
+    CLI_OPT_SERVERNAME,
     CLI_OPT_FIRST_FREE, /* subcommands number their own options from here */
 };
 
 /* clang-format off */
+/* The TLS options, shared by every subcommand that connects to a comet (chat too). */
+#define CLI_TLS_LONG_OPTIONS                                       \
+    {"tls", no_argument, NULL, CLI_OPT_TLS},                       \
+    {"ca", required_argument, NULL, CLI_OPT_CA},                   \
+    {"servername", required_argument, NULL, CLI_OPT_SERVERNAME}
+
 #define CLI_CONN_LONG_OPTIONS                                      \
     {"comet", required_argument, NULL, CLI_OPT_COMET},             \
     {"ws", no_argument, NULL, CLI_OPT_WS},                         \
@@ -67,8 +76,16 @@ enum cli_conn_opt {
     {"last-seq", required_argument, NULL, CLI_OPT_LAST_SEQ},       \
     {"timeout-ms", required_argument, NULL, CLI_OPT_TIMEOUT_MS},   \
     {"verbose", no_argument, NULL, CLI_OPT_VERBOSE},               \
+    CLI_TLS_LONG_OPTIONS,                                          \
     {"help", no_argument, NULL, 'h'}
 /* clang-format on */
+
+/* The help text of --ca and --servername (each subcommand says what its --tls does). */
+#define CLI_TLS_USAGE                                                                              \
+    "  --ca FILE           trust the CAs in this PEM file (default: the system store)\n"           \
+    "  --servername NAME   name sent as SNI and checked in the certificate (default: the "         \
+    "comet's\n"                                                                                    \
+    "                      host; an IP address is checked as an IP)\n"
 
 /* The help text of the shared options. */
 #define CLI_CONN_USAGE                                                                             \
@@ -81,7 +98,8 @@ enum cli_conn_opt {
     "  --last-seq N        highest per-user seq already received (offline catch-up)\n"             \
     "  --timeout-ms N      give up after N ms\n"                                                   \
     "  --verbose           print the auth reply and heartbeat replies on stderr\n"                 \
-    "  --help              this text\n"
+    "  --tls               connect over TLS (with --ws: wss://HOST:PORT/sub); the certificate\n"   \
+    "                      is always verified\n" CLI_TLS_USAGE "  --help              this text\n"
 
 /* What the user asked for; strings are borrowed from argv. */
 typedef struct cli_conn_opts_s {
@@ -89,6 +107,9 @@ typedef struct cli_conn_opts_s {
     char host[ADDR_HOST_MAX];
     int port; /* 0 until --comet (addr_split; a port of 0 is refused: nothing to dial) */
     int ws;
+    int tls;                /* --tls: CLIENT_TLS, or CLIENT_WSS with ws */
+    const char *ca;         /* --ca FILE, NULL: the system store */
+    const char *servername; /* --servername NAME, NULL: host */
     const char *token;
     int64_t mid; /* 0 when not given */
     const char *key;
@@ -109,6 +130,9 @@ int cli_conn_option(cli_conn_opts_t *o, int opt, const char *arg);
 /* A subcommand's own option: 0, or -1 when it is unknown or its value is bad (a message about
  * the value may be printed; the usage follows on stderr). */
 typedef int (*cli_option_cb)(int opt, const char *arg, void *ctx);
+
+/* Applies --tls, --ca or --servername. Returns 1 when opt is one of them, else 0. */
+int cli_conn_tls_option(cli_conn_opts_t *o, int opt, const char *arg);
 
 /* Parses every option of argv with getopt_long (from scratch: optind reset), the shared ones into
  * o and the rest through own. Returns -1 when the subcommand goes on (operands from optind), or

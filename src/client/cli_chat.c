@@ -37,7 +37,7 @@
 enum { OPT_LOGIC = CLI_OPT_FIRST_FREE, OPT_NAME, OPT_PASSWORD };
 
 static const char cli_chat_usage[] =
-    "usage: herald-cli chat --logic HOST:PORT --name NAME [--password P] [--room R]\n"
+    "usage: herald-cli chat --logic HOST:PORT --name NAME [--password P] [--room R] [--tls]\n"
     "Interactive chat. Type text to send it to the current room, '@name text' or '@mid text'\n"
     "to send privately, ':olu' to list online users, ':who' to list the room's members,\n"
     "':room R' to change room, ':q' to quit.\n"
@@ -45,7 +45,10 @@ static const char cli_chat_usage[] =
     "  --name NAME         your user name (registered on first use)\n"
     "  --password P        your password, 8-128 bytes (default: $HERALD_PASSWORD, which keeps\n"
     "                      it off the command line and out of ps)\n"
-    "  --room R            room to join, e.g. live://lobby\n";
+    "  --room R            room to join, e.g. live://lobby\n"
+    "  --tls               connect to the comet over TLS: the \"tls\" address of logic's login\n"
+    "                      reply instead of \"tcp\"; the certificate is always "
+    "verified\n" CLI_TLS_USAGE;
 
 typedef struct chat_s {
     char logic_host[ADDR_HOST_MAX];
@@ -56,6 +59,7 @@ typedef struct chat_s {
     char token[128];
     char comet_host[ADDR_HOST_MAX];
     int comet_port;
+    cli_conn_opts_t tls; /* only its --tls, --ca and --servername are used */
     int64_t mid;
     int64_t last_seq; /* highest per-user seq received */
     uint32_t seq;     /* of our op 4 and op 12 packets */
@@ -127,9 +131,16 @@ static int chat_login(chat_t *ch)
     }
     json_t *data = json_object_get(j, "data");
     const char *token = json_string_value(json_object_get(data, "token"));
-    const char *tcp = json_string_value(json_object_get(json_object_get(data, "comet"), "tcp"));
-    if (status != 200 || token == NULL || tcp == NULL ||
-        addr_split(tcp, ch->comet_host, &ch->comet_port) != 0 || ch->comet_port == 0) {
+    const char *port_name = ch->tls.tls ? "tls" : "tcp";
+    const char *addr =
+        json_string_value(json_object_get(json_object_get(data, "comet"), port_name));
+    if (status == 200 && token != NULL && (addr == NULL || addr[0] == '\0')) {
+        chat_say("! login: the comet chosen has no %s port", port_name);
+        json_decref(j);
+        return -1;
+    }
+    if (status != 200 || token == NULL || addr_split(addr, ch->comet_host, &ch->comet_port) != 0 ||
+        ch->comet_port == 0) {
         chat_say("! login: %s", j ? json_string_value(json_object_get(j, "message")) : "failed");
         json_decref(j);
         return -1;
@@ -146,6 +157,9 @@ static int chat_connect(chat_t *ch)
     cli_conn_opts_init(&o, "chat");
     snprintf(o.host, sizeof(o.host), "%s", ch->comet_host);
     o.port = ch->comet_port;
+    o.tls = ch->tls.tls;
+    o.ca = ch->tls.ca;
+    o.servername = ch->tls.servername;
     o.token = ch->token;
     o.room = ch->room[0] ? ch->room : NULL;
     o.accepts[o.n_accepts++] = CHAT_OP;
@@ -404,6 +418,7 @@ int cli_chat_main(int argc, char **argv)
                                              {"name", required_argument, NULL, OPT_NAME},
                                              {"password", required_argument, NULL, OPT_PASSWORD},
                                              {"room", required_argument, NULL, CLI_OPT_ROOM},
+                                             CLI_TLS_LONG_OPTIONS,
                                              {"help", no_argument, NULL, 'h'},
                                              {NULL, 0, NULL, 0}};
     chat_t *ch = calloc(1, sizeof(*ch));
@@ -411,7 +426,10 @@ int cli_chat_main(int argc, char **argv)
         return CLI_EXIT_FAIL;
     int opt, bad = 0;
     const char *password = getenv("HERALD_PASSWORD");
+    cli_conn_opts_init(&ch->tls, "chat");
     while ((opt = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+        if (cli_conn_tls_option(&ch->tls, opt, optarg))
+            continue;
         if (opt == OPT_LOGIC)
             bad |= addr_split(optarg, ch->logic_host, &ch->logic_port) != 0 || ch->logic_port == 0;
         else if (opt == OPT_NAME)

@@ -56,8 +56,23 @@ static int cli_conn_parse_accepts(cli_conn_opts_t *o, const char *arg)
     return rc;
 }
 
+int cli_conn_tls_option(cli_conn_opts_t *o, int opt, const char *arg)
+{
+    if (opt == CLI_OPT_TLS)
+        o->tls = 1;
+    else if (opt == CLI_OPT_CA)
+        o->ca = arg;
+    else if (opt == CLI_OPT_SERVERNAME)
+        o->servername = arg;
+    else
+        return 0;
+    return 1;
+}
+
 int cli_conn_option(cli_conn_opts_t *o, int opt, const char *arg)
 {
+    if (cli_conn_tls_option(o, opt, arg))
+        return 1;
     int rc = 0;
     switch (opt) {
     case CLI_OPT_COMET:
@@ -132,6 +147,8 @@ int cli_conn_check(const cli_conn_opts_t *o)
         why = "give exactly one of --token and --mid";
     else if (o->key != NULL && o->mid == 0)
         why = "--key goes with --mid";
+    else if ((o->ca != NULL || o->servername != NULL) && !o->tls)
+        why = "--ca and --servername go with --tls";
     if (why == NULL)
         return 0;
     fprintf(stderr, "herald-cli %s: %s (see --help)\n", o->cmd, why);
@@ -204,9 +221,13 @@ int cli_conn_open(cli_conn_t *cc, const cli_conn_opts_t *o)
         fprintf(stderr, "herald-cli %s: arguments must be UTF-8\n", o->cmd);
         return CLI_EXIT_USAGE;
     }
-    char err[256];
-    cc->client = client_connect(o->ws ? CLIENT_WS : CLIENT_TCP, o->host, o->port,
-                                CLI_DEFAULT_TIMEOUT_MS, err, sizeof(err));
+    char err[512];
+    client_transport_t t = o->ws ? CLIENT_WS : CLIENT_TCP;
+    if (o->tls)
+        t = o->ws ? CLIENT_WSS : CLIENT_TLS;
+    client_tls_t tls = {.ca_file = o->ca, .server_name = o->servername};
+    cc->client =
+        client_connect_tls(t, o->host, o->port, &tls, CLI_DEFAULT_TIMEOUT_MS, err, sizeof(err));
     if (cc->client == NULL) {
         fprintf(stderr, "herald-cli %s: %s\n", o->cmd, err);
         free(auth);

@@ -19,7 +19,7 @@ enum { OPT_COUNT = CLI_OPT_FIRST_FREE, OPT_JSON };
 static const char cli_listen_usage[] =
     "usage: herald-cli listen --comet HOST:PORT [--ws] (--token T | --mid N [--key K])\n"
     "                         [--room R] [--accepts 1000,1001] [--count N] [--timeout-ms N]\n"
-    "                         [--json]\n"
+    "                         [--json] [--tls [--ca FILE] [--servername NAME]]\n"
     "Prints one line per received packet: op=1000 seq=3 body=... (with --json an object\n"
     "{\"op\":1000,\"seq\":3,\"body\":\"...\"} per line; a body that is not UTF-8 is given as\n"
     "\"body_hex\"). The auth reply and heartbeat replies (op 3) are not printed or counted.\n"

@@ -20,6 +20,7 @@ enum { OPT_TO_MID = CLI_OPT_FIRST_FREE, OPT_TO_ROOM, OPT_OP };
 static const char cli_send_usage[] =
     "usage: herald-cli send --comet HOST:PORT [--ws] (--token T | --mid N)\n"
     "                       (--to-mid N | --to-room R) [--op 1000] MESSAGE\n"
+    "                       [--tls [--ca FILE] [--servername NAME]]\n"
     "Sends MESSAGE as a private (--to-mid) or group (--to-room) message and prints the reply\n"
     "body, e.g. {\"code\":0}. Exits 0 when the reply's code is 0, 1 on an error reply or a\n"
     "failure, 3 when no reply came within --timeout-ms (default 5000).\n"

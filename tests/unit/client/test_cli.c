@@ -2,58 +2,13 @@
  * against in-test comet and logic servers on loopback: the auth body they send, what they
  * print, heartbeats, exit codes. */
 #include "loopback.h"
+#include "capture.h"
 #include "packets.h"
 
 #include <jansson.h>
 #include <stdio.h>
 
 #include "cli.h"
-
-/* ---------------------------------------------------------------- stdout / stderr capture */
-
-typedef struct capture_s {
-    int saved;
-    FILE *file;
-} capture_t;
-
-static void capture_start(capture_t *c, int fd)
-{
-    fflush(stdout);
-    fflush(stderr);
-    c->file = tmpfile();
-    assert_non_null(c->file);
-    c->saved = dup(fd);
-    assert_true(dup2(fileno(c->file), fd) >= 0);
-}
-
-/* Restores fd and returns what was written to it (caller frees). */
-static char *capture_end(capture_t *c, int fd)
-{
-    fflush(stdout);
-    fflush(stderr);
-    dup2(c->saved, fd);
-    close(c->saved);
-    long len = ftell(c->file);
-    char *out = calloc(1, (size_t)len + 1);
-    rewind(c->file);
-    assert_int_equal(fread(out, 1, (size_t)len, c->file), (size_t)len);
-    fclose(c->file);
-    return out;
-}
-
-/* Runs a subcommand; returns its exit code and what it printed. */
-static int run(int (*cmd)(int, char **), int argc, char **argv, char **out, char **err)
-{
-    capture_t co, ce;
-    capture_start(&co, STDOUT_FILENO);
-    capture_start(&ce, STDERR_FILENO);
-    int rc = cmd(argc, argv);
-    *err = capture_end(&ce, STDERR_FILENO);
-    *out = capture_end(&co, STDOUT_FILENO);
-    return rc;
-}
-
-#define ARGC(a) ((int)(sizeof(a) / sizeof((a)[0])))
 
 /* -------------------------------------------------------------------------- comet servers */
 

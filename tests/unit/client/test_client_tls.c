@@ -2,7 +2,8 @@
  * TLS peer, `openssl s_server` (s_server.h), with the run-time test PKI (test_pki.h): bytes both
  * ways after a verified handshake, by name and by IP; refusal of an untrusted CA and of a
  * certificate for another host; SNI; a client certificate; the handshake bounded by the timeout
- * against a server that accepts and says nothing. */
+ * against a server that accepts and says nothing; herald-cli's --tls, --ca and --servername. */
+#include "capture.h"
 #include "loopback.h"
 #include "packets.h"
 #include "s_server.h"
@@ -10,6 +11,7 @@
 #include <signal.h>
 #include <stdio.h>
 
+#include "cli.h"
 #include "client.h"
 #include "client_net.h"
 
@@ -195,6 +197,49 @@ static void test_tls_handshake_timeout(void **state)
     loopback_join(&lb);
 }
 
+/* herald-cli listen --tls against s_server, which answers the auth and pushes one message; then
+ * the same with the wrong trust anchor, and the TLS options without --tls. */
+static void test_cli_tls(void **state)
+{
+    (void)state;
+    s_server_t s;
+    s_server_start(&s, (const char *[]){"-cert", "@server.pem", "-key", "@server.key", NULL});
+    bytes_t b = {.len = 0};
+    bytes_str_packet(&b, 8, 0, "{\"code\":0,\"mid\":3}");
+    bytes_str_packet(&b, 1000, 1, "over-tls");
+    s_server_send(&s, b.data, b.len);
+    char port[16];
+    snprintf(port, sizeof(port), "%d", s.port);
+    char comet[64];
+    snprintf(comet, sizeof(comet), "127.0.0.1:%s", port);
+    char *ca = (char *)pki("ca.pem");
+    char *ok[] = {"listen", "--comet",      comet,       "--mid",   "3", "--tls",        "--ca",
+                  ca,       "--servername", "localhost", "--count", "1", "--timeout-ms", "3000"};
+    char *out, *err;
+    int rc = run(cli_listen_main, ARGC(ok), ok, &out, &err);
+    if (rc != CLI_EXIT_OK)
+        fail_msg("listen --tls: rc %d, stderr '%s'", rc, err);
+    assert_string_equal(out, "op=1000 seq=1 body=over-tls\n");
+    s_server_expect_output(&s, "\"mid\":3"); /* the auth body went up inside TLS */
+    free(out);
+    free(err);
+
+    char *other = (char *)pki("other-ca.pem");
+    char *bad[] = {"listen", "--comet", comet, "--mid", "3", "--tls", "--ca", other};
+    assert_int_equal(run(cli_listen_main, ARGC(bad), bad, &out, &err), CLI_EXIT_FAIL);
+    assert_non_null(strstr(err, "herald-cli listen: TLS handshake with 127.0.0.1:"));
+    assert_non_null(strstr(err, "certificate verify failed"));
+    free(out);
+    free(err);
+
+    char *notls[] = {"send", "--comet", comet, "--mid", "3", "--ca", ca, "--to-mid", "4", "m"};
+    assert_int_equal(run(cli_send_main, ARGC(notls), notls, &out, &err), CLI_EXIT_USAGE);
+    assert_non_null(strstr(err, "--ca and --servername go with --tls"));
+    free(out);
+    free(err);
+    s_server_stop(&s);
+}
+
 static int teardown(void **state)
 {
     (void)state;
@@ -206,9 +251,13 @@ int main(void)
 {
     signal(SIGPIPE, SIG_IGN); /* a dead s_server must fail a test, not kill the process */
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_tls_verified_both_ways), cmocka_unit_test(test_tls_untrusted_ca),
-        cmocka_unit_test(test_tls_wrong_host),         cmocka_unit_test(test_tls_sni),
-        cmocka_unit_test(test_tls_client_certificate), cmocka_unit_test(test_tls_handshake_timeout),
+        cmocka_unit_test(test_tls_verified_both_ways),
+        cmocka_unit_test(test_tls_untrusted_ca),
+        cmocka_unit_test(test_tls_wrong_host),
+        cmocka_unit_test(test_tls_sni),
+        cmocka_unit_test(test_tls_client_certificate),
+        cmocka_unit_test(test_tls_handshake_timeout),
+        cmocka_unit_test(test_cli_tls),
     };
     return cmocka_run_group_tests(tests, NULL, teardown);
 }
