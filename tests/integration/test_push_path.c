@@ -85,7 +85,7 @@ static void expect_refused(client_transport_t t, const char *auth)
     int rc = client_auth(cl, auth, &p, 5000);
     if (rc != HERALD_EAUTH || p.op != 8)
         fail_msg("auth %s over %s: want op 8 with an error code, got rc %d op %u body %.*s", auth,
-                 t == CLIENT_WS ? "ws" : "tcp", rc, p.op, (int)p.body_len,
+                 cluster_transport_name(t), rc, p.op, (int)p.body_len,
                  p.body ? (const char *)p.body : "");
     json_t *j = json_loadb((const char *)p.body, p.body_len, 0, NULL);
     json_t *code = json_object_get(j, "code");

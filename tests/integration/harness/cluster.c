@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "proc.h"
+#include "test_pki.h"
 
 extern char **environ;
 
@@ -32,7 +33,7 @@ typedef struct cluster_daemon_s {
     char name[32];
     char *argv[CLUSTER_ARGV_MAX]; /* heap strings, NULL-terminated */
     char **envp;                  /* heap, NULL-terminated */
-    int ports[4];                 /* ports it must accept on before it counts as started */
+    int ports[6];                 /* ports it must accept on before it counts as started */
     int n_ports;
     char out_path[512];
     char log_path[512];
@@ -50,6 +51,7 @@ struct cluster_s {
     int logic_http, logic_rpc;
     int comet_tcp[CLUSTER_MAX_COMETS], comet_ws[CLUSTER_MAX_COMETS];
     int comet_rpc[CLUSTER_MAX_COMETS], comet_admin[CLUSTER_MAX_COMETS];
+    int comet_tls[CLUSTER_MAX_COMETS], comet_wss[CLUSTER_MAX_COMETS]; /* 0 without comet_tls */
     int job_admin;
     cluster_daemon_t redis, kafka, logic, job;
     cluster_daemon_t routers[CLUSTER_MAX_ROUTERS];
@@ -450,6 +452,21 @@ static int cluster_rm_entry(const char *path, const struct stat *sb, int flag, s
     return remove(path);
 }
 
+/* comet `index`'s TLS listeners (opts.comet_tls), with the test PKI's server certificate (SAN
+ * localhost and 127.0.0.1) sent with its CA as the chain. */
+static void cluster_comet_tls_env(cluster_t *c, cluster_daemon_t *d, int index)
+{
+    char path[512];
+    cluster_env_putf(&d->envp, "HERALD_TLS_LISTEN=127.0.0.1:%d", c->comet_tls[index]);
+    cluster_env_putf(&d->envp, "HERALD_TLS_WSS_LISTEN=127.0.0.1:%d", c->comet_wss[index]);
+    cluster_env_putf(&d->envp, "HERALD_TLS_CERT=%s",
+                     test_pki_path(path, sizeof(path), "server.chain.pem"));
+    cluster_env_putf(&d->envp, "HERALD_TLS_KEY=%s",
+                     test_pki_path(path, sizeof(path), "server.key"));
+    d->ports[d->n_ports++] = c->comet_tls[index];
+    d->ports[d->n_ports++] = c->comet_wss[index];
+}
+
 /* Configures every daemon (ports, argv, environment) without starting any. */
 static int cluster_configure(cluster_t *c)
 {
@@ -467,8 +484,12 @@ static int cluster_configure(cluster_t *c)
         c->comet_ws[i] = cluster_port_pick();
         c->comet_rpc[i] = cluster_port_pick();
         c->comet_admin[i] = cluster_port_pick();
+        if (o->comet_tls) {
+            c->comet_tls[i] = cluster_port_pick();
+            c->comet_wss[i] = cluster_port_pick();
+        }
         if (c->comet_tcp[i] < 0 || c->comet_ws[i] < 0 || c->comet_rpc[i] < 0 ||
-            c->comet_admin[i] < 0)
+            c->comet_admin[i] < 0 || c->comet_tls[i] < 0 || c->comet_wss[i] < 0)
             return -1;
     }
     if (c->redis_port < 0 || c->logic_http < 0 || c->logic_rpc < 0 || c->job_admin < 0)
@@ -550,6 +571,8 @@ static int cluster_configure(cluster_t *c)
         d->ports[d->n_ports++] = c->comet_ws[i];
         d->ports[d->n_ports++] = c->comet_rpc[i];
         d->ports[d->n_ports++] = c->comet_admin[i];
+        if (o->comet_tls)
+            cluster_comet_tls_env(c, d, i);
         cluster_daemon_extra_env(c, d);
     }
 
@@ -717,7 +740,16 @@ int cluster_logic_http_port(const cluster_t *c)
 
 int cluster_comet_port(const cluster_t *c, int index, client_transport_t transport)
 {
-    return transport == CLIENT_WS ? c->comet_ws[index] : c->comet_tcp[index];
+    switch (transport) {
+    case CLIENT_WS:
+        return c->comet_ws[index];
+    case CLIENT_TLS:
+        return c->comet_tls[index];
+    case CLIENT_WSS:
+        return c->comet_wss[index];
+    default:
+        return c->comet_tcp[index];
+    }
 }
 
 int cluster_comet_admin_port(const cluster_t *c, int index)

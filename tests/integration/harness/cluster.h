@@ -47,6 +47,10 @@ typedef struct cluster_opts_s {
     /* logic's auth.bearer_key (NULL = none); cluster_http and the helpers built on it send it
      * (borrowed: must outlive the cluster). */
     const char *bearer_key;
+    /* Every comet also listens with TLS (HERALD_TLS_LISTEN, HERALD_TLS_WSS_LISTEN on free ports,
+     * HERALD_TLS_CERT / HERALD_TLS_KEY: test_pki's server.chain.pem and server.key), and
+     * cluster_connect reaches those ports with CLIENT_TLS / CLIENT_WSS, trusting test_pki's CA. */
+    bool comet_tls;
 } cluster_opts_t;
 
 typedef struct cluster_s cluster_t;
@@ -85,7 +89,8 @@ int cluster_restart(cluster_t *c, cluster_kind_t kind, int index, bool wait_read
  * printed). */
 int cluster_wait_ready(cluster_t *c);
 
-/* Ports. index selects the comet / router. */
+/* Ports. index selects the comet / router. cluster_comet_port answers for every transport; the
+ * TLS ones are 0 unless opts.comet_tls. */
 int cluster_logic_http_port(const cluster_t *c);
 int cluster_comet_port(const cluster_t *c, int index, client_transport_t transport);
 int cluster_comet_admin_port(const cluster_t *c, int index);
@@ -153,11 +158,16 @@ void cluster_push_all(cluster_t *c, int op, const char *body);
 
 /* ---- clients (cluster_client.c) ---- */
 
-/* Connects to comet `index` and authenticates with auth_json. Returns the client, and (when
+/* Connects to comet `index` at 127.0.0.1 (CLIENT_TLS and CLIENT_WSS: trusting test_pki's CA,
+ * the certificate checked for 127.0.0.1) and authenticates with auth_json. Returns the client,
+ * and (when
  * reply is not NULL) the auth reply body parsed as JSON (caller owns it), or NULL when the
  * connection or the auth failed (the reason is in err). */
 client_t *cluster_connect(cluster_t *c, int index, client_transport_t transport,
                           const char *auth_json, json_t **reply, char *err, size_t errlen);
+
+/* "tcp", "ws", "tls" or "wss", for messages. */
+const char *cluster_transport_name(client_transport_t transport);
 
 /* Auth body {"token","room_id","platform","accepts":[accepts...],"last_seq":0}; room may be
  * NULL (no room). Returns a heap string. */

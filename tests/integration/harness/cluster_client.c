@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "cluster.h"
+#include "test_pki.h"
 
 #define CLUSTER_CONNECT_TIMEOUT_MS 3000
 #define CLUSTER_AUTH_TIMEOUT_MS 5000
@@ -18,8 +19,14 @@ client_t *cluster_connect(cluster_t *c, int index, client_transport_t transport,
 {
     if (reply)
         *reply = NULL;
-    client_t *cl = client_connect(transport, "127.0.0.1", cluster_comet_port(c, index, transport),
-                                  CLUSTER_CONNECT_TIMEOUT_MS, err, errlen);
+    /* Only a TLS transport needs the PKI (test_pki_dir makes it on first use). */
+    char ca[512];
+    client_tls_t tls = {.ca_file = transport == CLIENT_TLS || transport == CLIENT_WSS
+                                       ? test_pki_path(ca, sizeof(ca), "ca.pem")
+                                       : NULL};
+    client_t *cl =
+        client_connect_tls(transport, "127.0.0.1", cluster_comet_port(c, index, transport), &tls,
+                           CLUSTER_CONNECT_TIMEOUT_MS, err, errlen);
     if (cl == NULL)
         return NULL;
     client_packet_t p = {0};
@@ -49,6 +56,12 @@ client_t *cluster_connect(cluster_t *c, int index, client_transport_t transport,
     return cl;
 }
 
+const char *cluster_transport_name(client_transport_t transport)
+{
+    static const char *const names[] = {"tcp", "ws", "tls", "wss"};
+    return transport >= CLIENT_TCP && transport <= CLIENT_WSS ? names[transport] : "?";
+}
+
 char *cluster_auth_body(const char *token, const char *room, const int *accepts, int n_accepts)
 {
     json_t *acc = json_array();
@@ -73,7 +86,7 @@ client_t *cluster_user(cluster_t *c, int index, client_transport_t transport, in
     free(token);
     if (cl == NULL)
         fail_msg("mid %lld on comet %d (%s): %s", (long long)mid, index,
-                 transport == CLIENT_WS ? "ws" : "tcp", err);
+                 cluster_transport_name(transport), err);
     json_t *jmid = json_object_get(reply, "mid");
     const char *jkey = json_string_value(json_object_get(reply, "key"));
     if (!json_is_integer(jmid) || json_integer_value(jmid) != mid || jkey == NULL || !*jkey) {
