@@ -95,9 +95,14 @@ static BIO *client_tls_bio_new(int fd)
 
 /* ------------------------------------------------------------------ context and checks */
 
-/* The newest OpenSSL error's text, for messages ("tlsv1 alert unknown ca", ...). */
+/* The newest OpenSSL error's text, for messages ("tlsv1 alert unknown ca", ...); when the
+ * first error was a system one (a file that cannot be opened; the later ones then only say
+ * "system lib"), strerror's text of it. */
 static const char *client_tls_reason(void)
 {
+    unsigned long first = ERR_peek_error();
+    if (first != 0 && ERR_SYSTEM_ERROR(first))
+        return strerror(ERR_GET_REASON(first));
     unsigned long e = ERR_peek_last_error();
     const char *r = e != 0 ? ERR_reason_error_string(e) : NULL;
     return r != NULL ? r : "unknown error";
