@@ -132,7 +132,7 @@ client_t *client_connect_tls(client_transport_t transport, const char *host, int
                        c);
     int rc = 0;
     if (transport == CLIENT_TLS || transport == CLIENT_WSS)
-        rc = client_tls_start(&c->io, tls, host, port, deadline, err, errlen);
+        rc = client_tls_start(fd, tls, host, port, deadline, &c->io.ssl, err, errlen);
     if (rc == 0 && c->ws) {
         rc = client_ws_handshake(&c->wsock, host, port, deadline, err, errlen);
         c->closed = c->wsock.closed; /* a close frame right behind the 101 */

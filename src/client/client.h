@@ -12,21 +12,13 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "client_tls_opts.h"
+
 typedef struct client_s client_t;
 
 /* CLIENT_TLS is the TCP protocol inside TLS (comet's [tls] listen), CLIENT_WSS WebSocket inside
  * TLS, wss://host:port/sub (comet's [tls] wss_listen). */
 typedef enum { CLIENT_TCP = 0, CLIENT_WS = 1, CLIENT_TLS = 2, CLIENT_WSS = 3 } client_transport_t;
-
-/* TLS options (borrowed for the client_connect_tls call). Verification is always on: the chain
- * must lead to a trusted CA and the certificate must name the server; TLS 1.2 or newer. */
-typedef struct client_tls_s {
-    const char *ca_file;     /* PEM file of trusted CAs; NULL: the system store */
-    const char *server_name; /* sent as SNI and checked against the certificate; NULL: the host
-                              * dialled (an IP literal is checked as an IP and sends no SNI) */
-    const char *cert_file;   /* client certificate chain (PEM) for mutual TLS; NULL: none */
-    const char *key_file;    /* its key (PEM); set with cert_file or not at all */
-} client_tls_t;
 
 /* One received packet. body is heap-owned by the packet: free with client_packet_free(). The body
  * is NUL-terminated for convenience (body_len excludes the NUL). */

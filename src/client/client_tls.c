@@ -164,16 +164,16 @@ static int client_tls_set_name(SSL *ssl, const char *name)
 
 /* ------------------------------------------------------------------ handshake */
 
-/* After an OpenSSL call on io returned r <= 0: waits for what it wants and returns 0 to call it
+/* After an OpenSSL call on ssl returned r <= 0: waits for what it wants and returns 0 to call it
  * again, or the negative code to stop with. A clean close gives 0 bytes: reported as *eof. */
-static int client_tls_again(client_io_t *io, int r, int64_t deadline, int *eof)
+static int client_tls_again(SSL *ssl, int fd, int r, int64_t deadline, int *eof)
 {
-    int e = SSL_get_error(io->ssl, r);
+    int e = SSL_get_error(ssl, r);
     switch (e) {
     case SSL_ERROR_WANT_READ:
-        return client_net_wait(io->fd, POLLIN, deadline);
+        return client_net_wait(fd, POLLIN, deadline);
     case SSL_ERROR_WANT_WRITE:
-        return client_net_wait(io->fd, POLLOUT, deadline);
+        return client_net_wait(fd, POLLOUT, deadline);
     case SSL_ERROR_ZERO_RETURN:
         *eof = 1;
         return -ECONNRESET;
@@ -212,55 +212,56 @@ static void client_tls_why(SSL *ssl, int rc, const char *name, const char *host,
     snprintf(err, errlen, "TLS handshake with %s:%d: %s", host, port, what);
 }
 
-int client_tls_start(client_io_t *io, const client_tls_t *opts, const char *host, int port,
-                     int64_t deadline, char *err, size_t errlen)
+int client_tls_start(int fd, const client_tls_t *opts, const char *host, int port, int64_t deadline,
+                     SSL **out, char *err, size_t errlen)
 {
+    *out = NULL;
     ERR_clear_error();
     SSL_CTX *ctx = client_tls_ctx(opts, err, errlen);
     if (ctx == NULL)
         return HERALD_EINVAL;
-    io->ssl = SSL_new(ctx);
+    SSL *ssl = SSL_new(ctx);
     SSL_CTX_free(ctx); /* the session holds its own reference */
-    BIO *bio = io->ssl != NULL ? client_tls_bio_new(io->fd) : NULL;
+    BIO *bio = ssl != NULL ? client_tls_bio_new(fd) : NULL;
     const char *name = opts != NULL && opts->server_name != NULL ? opts->server_name : host;
-    if (bio == NULL || !client_tls_set_name(io->ssl, name)) {
+    if (bio == NULL || !client_tls_set_name(ssl, name)) {
         snprintf(err, errlen, "TLS: cannot set up a session for %s: %s", name, client_tls_reason());
         BIO_free(bio);
-        SSL_free(io->ssl);
-        io->ssl = NULL;
+        SSL_free(ssl);
         return HERALD_EINVAL;
     }
-    SSL_set_bio(io->ssl, bio, bio);
+    SSL_set_bio(ssl, bio, bio);
     int rc = 0;
     int eof = 0;
     for (;;) {
         errno = 0;
-        int r = SSL_connect(io->ssl);
-        if (r == 1)
+        int r = SSL_connect(ssl);
+        if (r == 1) {
+            *out = ssl;
             return 0;
-        rc = client_tls_again(io, r, deadline, &eof);
+        }
+        rc = client_tls_again(ssl, fd, r, deadline, &eof);
         if (rc < 0)
             break;
     }
-    client_tls_why(io->ssl, rc, name, host, port, err, errlen);
-    SSL_free(io->ssl);
-    io->ssl = NULL;
+    client_tls_why(ssl, rc, name, host, port, err, errlen);
+    SSL_free(ssl);
     return rc;
 }
 
 /* ------------------------------------------------------------------ data */
 
-ssize_t client_tls_read(client_io_t *io, void *buf, size_t cap, int64_t deadline)
+ssize_t client_tls_read(SSL *ssl, int fd, void *buf, size_t cap, int64_t deadline)
 {
     int len = cap > INT_MAX ? INT_MAX : (int)cap;
     for (;;) {
         ERR_clear_error();
         errno = 0;
-        int n = SSL_read(io->ssl, buf, len);
+        int n = SSL_read(ssl, buf, len);
         if (n > 0)
             return n;
         int eof = 0;
-        int rc = client_tls_again(io, n, deadline, &eof);
+        int rc = client_tls_again(ssl, fd, n, deadline, &eof);
         if (eof)
             return 0;
         if (rc < 0)
@@ -268,32 +269,31 @@ ssize_t client_tls_read(client_io_t *io, void *buf, size_t cap, int64_t deadline
     }
 }
 
-int client_tls_write_all(client_io_t *io, const void *data, size_t len, int64_t deadline)
+int client_tls_write_all(SSL *ssl, int fd, const void *data, size_t len, int64_t deadline)
 {
     const char *p = data;
     while (len > 0) {
         ERR_clear_error();
         errno = 0;
-        int n = SSL_write(io->ssl, p, len > INT_MAX ? INT_MAX : (int)len);
+        int n = SSL_write(ssl, p, len > INT_MAX ? INT_MAX : (int)len);
         if (n > 0) {
             p += n;
             len -= (size_t)n;
             continue;
         }
         int eof = 0;
-        int rc = client_tls_again(io, n, deadline, &eof);
+        int rc = client_tls_again(ssl, fd, n, deadline, &eof);
         if (rc < 0)
             return rc;
     }
     return 0;
 }
 
-void client_tls_close(client_io_t *io)
+void client_tls_close(SSL *ssl)
 {
-    if (SSL_is_init_finished(io->ssl)) {
+    if (SSL_is_init_finished(ssl)) {
         ERR_clear_error();
-        SSL_shutdown(io->ssl); /* one try: close_notify if the socket takes it now */
+        SSL_shutdown(ssl); /* one try: close_notify if the socket takes it now */
     }
-    SSL_free(io->ssl);
-    io->ssl = NULL;
+    SSL_free(ssl);
 }

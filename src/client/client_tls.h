@@ -13,23 +13,25 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-#include "client.h"
-#include "client_io.h"
+#include "client_tls_opts.h"
 
-/* Runs the TLS handshake over io->fd (connected, non-blocking) before deadline, with opts (NULL:
- * the system store, no client certificate, host as the server name). host:port is what was
- * dialled, for the check and for messages. Returns 0 with io->ssl set, or a negative code with
- * io->ssl NULL and the reason in err: "certificate verify failed: <reason>", "host name
- * mismatch: ...", "timed out", the server's alert, or a CA / certificate file that cannot be
- * loaded (HERALD_EINVAL). */
-int client_tls_start(client_io_t *io, const client_tls_t *opts, const char *host, int port,
-                     int64_t deadline, char *err, size_t errlen);
+struct ssl_st; /* OpenSSL's SSL */
 
-/* client_io_read / client_io_write_all for a TLS stream (io->ssl set). */
-ssize_t client_tls_read(client_io_t *io, void *buf, size_t cap, int64_t deadline);
-int client_tls_write_all(client_io_t *io, const void *data, size_t len, int64_t deadline);
+/* Runs the TLS handshake over fd (connected, non-blocking) before deadline, with opts (NULL: the
+ * system store, no client certificate, host as the server name). host:port is what was dialled,
+ * for the check and for messages. Returns 0 with the session in *ssl (the caller frees it with
+ * client_tls_close), or a negative code with *ssl NULL and the reason in err: "certificate verify
+ * failed: <reason>", "host name mismatch: ...", "timed out", the server's alert, or a CA /
+ * certificate file that cannot be loaded (HERALD_EINVAL). */
+int client_tls_start(int fd, const client_tls_t *opts, const char *host, int port, int64_t deadline,
+                     struct ssl_st **ssl, char *err, size_t errlen);
 
-/* Sends close_notify if the session is up (without waiting) and frees io->ssl. */
-void client_tls_close(client_io_t *io);
+/* client_io_read / client_io_write_all (client_io.h) for session ssl over fd. */
+ssize_t client_tls_read(struct ssl_st *ssl, int fd, void *buf, size_t cap, int64_t deadline);
+int client_tls_write_all(struct ssl_st *ssl, int fd, const void *data, size_t len,
+                         int64_t deadline);
+
+/* Sends close_notify if the session is up (without waiting) and frees ssl. The fd stays open. */
+void client_tls_close(struct ssl_st *ssl);
 
 #endif
