@@ -134,7 +134,11 @@ client_t *client_connect_tls(client_transport_t transport, const char *host, int
     if (transport == CLIENT_TLS || transport == CLIENT_WSS)
         rc = client_tls_start(fd, tls, host, port, deadline, &c->io.ssl, err, errlen);
     if (rc == 0 && c->ws) {
-        rc = client_ws_handshake(&c->wsock, host, port, deadline, err, errlen);
+        /* Over TLS the Host header names the server the certificate was checked for. */
+        const char *vhost = transport == CLIENT_WSS && tls != NULL && tls->server_name != NULL
+                                ? tls->server_name
+                                : host;
+        rc = client_ws_handshake(&c->wsock, vhost, port, deadline, err, errlen);
         c->closed = c->wsock.closed; /* a close frame right behind the 101 */
     }
     if (rc < 0) {

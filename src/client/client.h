@@ -40,7 +40,8 @@ client_t *client_connect(client_transport_t transport, const char *host, int por
                          char *err, size_t errlen);
 
 /* client_connect with TLS options for CLIENT_TLS and CLIENT_WSS (tls NULL: the defaults); the
- * plain transports ignore tls. */
+ * plain transports ignore tls. CLIENT_WSS sends tls->server_name, when set, as the Host of its
+ * upgrade request. */
 client_t *client_connect_tls(client_transport_t transport, const char *host, int port,
                              const client_tls_t *tls, int timeout_ms, char *err, size_t errlen);
 

@@ -41,20 +41,36 @@ static inline void s_server_sleep_ms(int ms)
     nanosleep(&ts, NULL);
 }
 
-/* Nonzero once the server's output holds needle (binary-safe). */
-static inline int s_server_output_has(const s_server_t *s, const char *needle)
+/* Copies the server's output so far into buf (at most cap - 1 bytes, NUL-terminated; the output
+ * may hold NULs of its own); returns its length. */
+static inline size_t s_server_output(const s_server_t *s, char *buf, size_t cap)
 {
     FILE *f = fopen(s->out_path, "rb");
-    if (f == NULL)
-        return 0;
-    static char buf[1 << 16];
-    size_t n = fread(buf, 1, sizeof(buf), f);
-    fclose(f);
+    size_t n = f != NULL ? fread(buf, 1, cap - 1, f) : 0;
+    if (f != NULL)
+        fclose(f);
+    buf[n] = '\0';
+    return n;
+}
+
+/* Where needle starts in the server's output (binary-safe), copied into buf; NULL if it is not
+ * there yet. */
+static inline const char *s_server_find(const s_server_t *s, const char *needle, char *buf,
+                                        size_t cap)
+{
+    size_t n = s_server_output(s, buf, cap);
     size_t len = strlen(needle);
     for (size_t i = 0; i + len <= n; i++)
         if (memcmp(buf + i, needle, len) == 0)
-            return 1;
-    return 0;
+            return buf + i;
+    return NULL;
+}
+
+/* Nonzero once the server's output holds needle. */
+static inline int s_server_output_has(const s_server_t *s, const char *needle)
+{
+    static char buf[1 << 16];
+    return s_server_find(s, needle, buf, sizeof(buf)) != NULL;
 }
 
 /* Waits up to S_SERVER_TIMEOUT_MS for needle in the output; asserts. */

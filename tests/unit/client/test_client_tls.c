@@ -2,18 +2,21 @@
  * TLS peer, `openssl s_server` (s_server.h), with the run-time test PKI (test_pki.h): bytes both
  * ways after a verified handshake, by name and by IP; refusal of an untrusted CA and of a
  * certificate for another host; SNI; a client certificate; the handshake bounded by the timeout
- * against a server that accepts and says nothing; herald-cli's --tls, --ca and --servername. */
+ * against a server that accepts and says nothing; WebSocket inside TLS; herald-cli's --tls, --ca
+ * and --servername. */
 #include "capture.h"
 #include "loopback.h"
 #include "packets.h"
 #include "s_server.h"
 
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 
 #include "cli.h"
 #include "client.h"
 #include "client_net.h"
+#include "ws.h"
 
 #define TLS_TIMEOUT_MS 3000
 
@@ -188,6 +191,74 @@ static void test_tls_handshake_timeout(void **state)
     loopback_join(&lb);
 }
 
+/* The server side of a WebSocket upgrade through s_server: waits for the client's request in
+ * its output, answers 101 with the right accept key and one binary message holding an op 5
+ * packet. On a thread, since the client's connect blocks until then. */
+typedef struct wss_peer_s {
+    s_server_t *s;
+    const char *failed; /* NULL when it answered */
+} wss_peer_t;
+
+static void *wss_peer_main(void *arg)
+{
+    wss_peer_t *w = arg;
+    static char out[1 << 16];
+    const char *key = NULL;
+    for (int waited = 0; key == NULL && waited < S_SERVER_TIMEOUT_MS; waited += 20) {
+        key = s_server_find(w->s, "Sec-WebSocket-Key: ", out, sizeof(out));
+        if (key == NULL)
+            s_server_sleep_ms(20);
+    }
+    if (key == NULL) {
+        w->failed = "no upgrade request";
+        return NULL;
+    }
+    char accept[WS_ACCEPT_LEN + 1];
+    ws_accept_key(key + strlen("Sec-WebSocket-Key: "), WS_KEY_LEN, accept);
+    char resp[512];
+    size_t n = ws_handshake_response(resp, sizeof(resp), accept);
+    bytes_t pkt = {.len = 0};
+    bytes_str_packet(&pkt, 5, 9, "down-wss");
+    uint8_t frame[2] = {0x82, (uint8_t)pkt.len}; /* FIN + binary, unmasked, len < 126 */
+    if (n == 0 || write(w->s->in_fd, resp, n) != (ssize_t)n || write(w->s->in_fd, frame, 2) != 2 ||
+        write(w->s->in_fd, pkt.data, pkt.len) != (ssize_t)pkt.len)
+        w->failed = "cannot answer through s_server";
+    return NULL;
+}
+
+/* CLIENT_WSS: the upgrade runs inside TLS (s_server sees it in clear, Host naming the checked
+ * server name), and a message from the server arrives as a packet. */
+static void test_wss(void **state)
+{
+    (void)state;
+    s_server_t s;
+    s_server_start(&s, (const char *[]){"-cert", "@server.pem", "-key", "@server.key", NULL});
+    wss_peer_t w = {.s = &s};
+    pthread_t t;
+    assert_int_equal(pthread_create(&t, NULL, wss_peer_main, &w), 0);
+    client_tls_t tls = {.ca_file = pki("ca.pem"), .server_name = "localhost"};
+    char err[256] = "";
+    client_t *c =
+        client_connect_tls(CLIENT_WSS, "127.0.0.1", s.port, &tls, TLS_TIMEOUT_MS, err, sizeof(err));
+    assert_int_equal(pthread_join(t, NULL), 0);
+    if (w.failed != NULL)
+        fail_msg("server side: %s", w.failed);
+    if (c == NULL)
+        fail_msg("wss: %s", err);
+    char host[64];
+    snprintf(host, sizeof(host), "Host: localhost:%d\r\n", s.port);
+    assert_true(s_server_output_has(&s, "GET /sub HTTP/1.1\r\n"));
+    assert_true(s_server_output_has(&s, host));
+    client_packet_t p;
+    assert_int_equal(client_recv(c, &p, TLS_TIMEOUT_MS), 1);
+    assert_int_equal(p.op, 5);
+    assert_int_equal(p.seq, 9);
+    assert_string_equal((const char *)p.body, "down-wss");
+    client_packet_free(&p);
+    client_free(c);
+    s_server_stop(&s);
+}
+
 /* herald-cli listen --tls against s_server, which answers the auth and pushes one message; then
  * the same with the wrong trust anchor, and the TLS options without --tls. */
 static void test_cli_tls(void **state)
@@ -248,6 +319,7 @@ int main(void)
         cmocka_unit_test(test_tls_sni),
         cmocka_unit_test(test_tls_client_certificate),
         cmocka_unit_test(test_tls_handshake_timeout),
+        cmocka_unit_test(test_wss),
         cmocka_unit_test(test_cli_tls),
     };
     return cmocka_run_group_tests(tests, NULL, teardown);
