@@ -1,11 +1,11 @@
-/* test_tls.c - comet's TLS ports end to end, with real processes: a cluster
- * whose comet also listens with TLS (cluster_opts_t.comet_tls: TCP inside TLS
- * and WebSocket inside TLS, the test PKI's server.chain.pem), reached by the
- * client library's CLIENT_TLS and CLIENT_WSS trusting the test CA. Clients
- * authenticate and get pushes by user, key, room and broadcast; a client that
- * checks another host name, or trusts another CA, refuses the comet; `openssl
- * s_client` negotiates TLS 1.3 on both ports and verifies the chain;
- * `herald-cli listen --tls` receives a room push.
+/* test_tls.c - comet's TLS ports end to end, with real processes: a cluster whose comet also
+ * listens with TLS (cluster_opts_t.comet_tls: TCP inside TLS and WebSocket inside TLS, the test
+ * PKI's server.chain.pem), reached by the client library's CLIENT_TLS and CLIENT_WSS trusting
+ * the test CA. Clients authenticate and get pushes by user, key, room and broadcast; a client
+ * that checks another host name, or trusts another CA, refuses the comet; `openssl s_client`
+ * negotiates TLS 1.3 on both ports and verifies the chain; `herald-cli listen --tls` (and
+ * `--tls --ws`) receives a room push; `herald-cli chat --tls` reaches the login reply's TLS
+ * address.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -52,8 +52,7 @@ static void test_auth_and_pushes(void **state)
     cluster_push_key(g_c, OP_BIZ, k_wss, "to-wss-key");
     cluster_expect_packet(wss, "wss", OP_BIZ, CLUSTER_ANY_SEQ, "to-wss-key", PUSH_WAIT_MS);
     cluster_push_key(g_c, OP_BIZ, k_tls, "to-tls-key");
-    /* The first thing tls gets after the user push is its own key's: wss's never
-     * reached it. */
+    /* The first thing tls gets after the user push is its own key's: wss's never reached it. */
     cluster_expect_packet(tls, "tls", OP_BIZ, CLUSTER_ANY_SEQ, "to-tls-key", PUSH_WAIT_MS);
 
     cluster_wait_room(g_c, "live://tls", 2, ROOM_WAIT_MS);
@@ -64,8 +63,7 @@ static void test_auth_and_pushes(void **state)
     cluster_push_all(g_c, OP_BIZ, "to-all");
     cluster_expect_packet(tls, "tls", OP_BIZ, 0, "to-all", PUSH_WAIT_MS);
     cluster_expect_packet(wss, "wss", OP_BIZ, 0, "to-all", PUSH_WAIT_MS);
-    /* other is in no room and is not user 701: the broadcast is the first thing
-     * it gets. */
+    /* other is in no room and is not user 701: the broadcast is the first thing it gets. */
     cluster_expect_packet(other, "other", OP_BIZ, 0, "to-all", PUSH_WAIT_MS);
 
     cluster_expect_silence(tls, "tls", SILENCE_MS);
@@ -78,8 +76,7 @@ static void test_auth_and_pushes(void **state)
     client_free(other);
 }
 
-/* Connecting to the comet's TLS port t with these options fails with want in
- * the message. */
+/* Connecting to the comet's TLS port t with these options fails with want in the message. */
 static void expect_refused(client_transport_t t, const char *ca_name, const char *server_name,
                            const char *want)
 {
@@ -115,8 +112,7 @@ static void test_wrong_host_or_ca_refused(void **state)
     client_free(cl);
 }
 
-/* Runs `openssl s_client` against port and returns what it printed (caller
- * frees). */
+/* Runs `openssl s_client` against port and returns what it printed (caller frees). */
 static char *s_client(int port)
 {
     char ca[512], cmd[1024];
@@ -149,8 +145,7 @@ static void test_s_client_tls13(void **state)
     }
 }
 
-/* herald-cli listen --tls (and --ws --tls) as a subprocess: each prints the
- * room push. */
+/* herald-cli listen --tls (and --ws --tls) as a subprocess: each prints the room push. */
 static void test_cli_listen_tls(void **state)
 {
     (void)state;
@@ -182,13 +177,36 @@ static void test_cli_listen_tls(void **state)
     }
 }
 
+/* herald-cli chat --tls: logs in, dials the "tls" address of the login reply's comet (the
+ * certificate checked for 127.0.0.1) and quits on ":q". */
+static void test_chat_tls(void **state)
+{
+    (void)state;
+    char ca[512], cmd[2048];
+    snprintf(cmd, sizeof(cmd),
+             "printf ':q\\n' | HERALD_PASSWORD=%s timeout 20 %s/herald-cli chat --tls --ca %s "
+             "--logic 127.0.0.1:%d --name tlschat 2>&1",
+             CLUSTER_PASSWORD, HERALD_BIN_DIR, test_pki_path(ca, sizeof(ca), "ca.pem"),
+             cluster_logic_http_port(g_c));
+    FILE *f = popen(cmd, "r");
+    assert_non_null(f);
+    char out[4096] = "";
+    size_t len = fread(out, 1, sizeof(out) - 1, f);
+    out[len] = '\0';
+    int status = pclose(f);
+    char want[128];
+    snprintf(want, sizeof(want), "connected to 127.0.0.1:%d",
+             cluster_comet_port(g_c, 0, CLIENT_TLS));
+    if (status != 0 || strstr(out, want) == NULL)
+        fail_msg("chat --tls: status %d, want \"%s\", printed: %s", status, want, out);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_auth_and_pushes),
-        cmocka_unit_test(test_wrong_host_or_ca_refused),
-        cmocka_unit_test(test_s_client_tls13),
-        cmocka_unit_test(test_cli_listen_tls),
+        cmocka_unit_test(test_auth_and_pushes), cmocka_unit_test(test_wrong_host_or_ca_refused),
+        cmocka_unit_test(test_s_client_tls13),  cmocka_unit_test(test_cli_listen_tls),
+        cmocka_unit_test(test_chat_tls),
     };
     int failed = cmocka_run_group_tests_name("tls", tests, group_setup, NULL);
     if (cluster_stop(g_c, failed != 0) != 0)
