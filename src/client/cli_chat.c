@@ -46,9 +46,8 @@ static const char cli_chat_usage[] =
     "  --password P        your password, 8-128 bytes (default: $HERALD_PASSWORD, which keeps\n"
     "                      it off the command line and out of ps)\n"
     "  --room R            room to join, e.g. live://lobby\n"
-    "  --tls               connect to the comet over TLS: the \"tls\" address of logic's login\n"
-    "                      reply instead of \"tcp\"; the certificate is always "
-    "verified\n" CLI_TLS_USAGE;
+    "  --tls               connect to the comet over TLS (the \"tls\" address of logic's\n"
+    "                      login reply, not \"tcp\"); its certificate is verified\n" CLI_TLS_USAGE;
 
 typedef struct chat_s {
     char logic_host[ADDR_HOST_MAX];
@@ -444,6 +443,10 @@ int cli_chat_main(int argc, char **argv)
             return CLI_EXIT_OK;
         } else
             bad = 1;
+    }
+    if ((ch->tls.ca != NULL || ch->tls.servername != NULL) && !ch->tls.tls) {
+        fputs("herald-cli chat: --ca and --servername go with --tls\n", stderr);
+        bad = 1;
     }
     if (bad || ch->logic_port == 0 || ch->name == NULL || password == NULL || optind != argc) {
         if (password == NULL && !bad)
