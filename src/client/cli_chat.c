@@ -426,6 +426,7 @@ int cli_chat_main(int argc, char **argv)
     int opt, bad = 0;
     const char *password = getenv("HERALD_PASSWORD");
     cli_conn_opts_init(&ch->tls, "chat");
+    optind = 0; /* glibc: rescan from scratch, as cli_conn_getopt does (tests call it in-process) */
     while ((opt = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
         if (cli_conn_tls_option(&ch->tls, opt, optarg))
             continue;
