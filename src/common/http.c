@@ -736,6 +736,28 @@ int http_server_listen(http_server_t *s, const char *host, int port)
     return rc;
 }
 
+int http_server_listen_conf(http_server_t *s, const http_tls_conf_t *conf, const char *section,
+                            const char *listen_name, const char *host, int port, char *err,
+                            size_t errlen)
+{
+    http_tls_t pem = {0};
+    int rc = conf != NULL ? http_tls_load(conf, section, &pem, err, errlen) : 0;
+
+    if (rc != 0)
+        return rc;
+    int tls = pem.cert_pem != NULL;
+    http_server_set_tls(s, &pem);
+    rc = http_server_listen(s, host, port);
+    if (rc == HERALD_ECONF && tls)
+        snprintf(err, errlen,
+                 "[%s] tls_cert %s / tls_key %s: refused by the TLS library (is the key the "
+                 "first certificate's? the log line before says why)",
+                 section, conf->cert, conf->key);
+    else if (rc != 0)
+        snprintf(err, errlen, "%s %s:%d: %s", listen_name, host, port, herald_strerror(rc));
+    return rc;
+}
+
 int http_server_port(const http_server_t *s)
 {
     return s->port;

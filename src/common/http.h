@@ -80,6 +80,15 @@ void http_server_set_tls(http_server_t *s, http_tls_t *tls);
  * when the TLS library refused the certificate or the key (one that does not match the
  * certificate, a PEM it cannot parse; its reason is logged) or libmicrohttpd has no TLS. */
 int http_server_listen(http_server_t *s, const char *host, int port);
+
+/* Starts s as configured: loads conf (may be NULL: plain HTTP) with http_tls_load, hands the PEM
+ * texts to s (http_server_set_tls) and listens on host:port. Returns 0, or a negative error with
+ * a message in err: http_tls_load's for a file; "[section] tls_cert PATH / tls_key PATH: refused
+ * by the TLS library ..." when GnuTLS cannot use them (a key of another certificate); or
+ * "LISTEN_NAME HOST:PORT: why" when it cannot listen. */
+int http_server_listen_conf(http_server_t *s, const http_tls_conf_t *conf, const char *section,
+                            const char *listen_name, const char *host, int port, char *err,
+                            size_t errlen);
 int http_server_port(const http_server_t *s);
 
 /* Stops listening, answers nothing more, frees everything; cb (may be NULL) runs when done.
