@@ -27,6 +27,7 @@
 #include "http_client.h"
 #include "http_tls.h"
 #include "log.h"
+#include "test_http_thread.h"
 #include "test_pki.h"
 #include "test_support.h"
 
@@ -43,27 +44,10 @@ static const http_limits_t limits = {.max_body = MAX_BODY,
 
 /* ------------------------------------------------------------------------ server fixture */
 
-typedef struct client_s client_t;
-typedef void (*scenario_fn)(client_t *cl);
-
-struct client_s {
-    int port;
-    scenario_fn scenario;
-    const char *failed; /* first failed check */
-    uv_async_t async;
-    pthread_t thread;
-};
-
-#define CHECK(cl, cond)                                                                            \
-    do {                                                                                           \
-        if (!(cond) && (cl)->failed == NULL)                                                       \
-            (cl)->failed = #cond;                                                                  \
-    } while (0)
-
 static uv_loop_t loop;
 static http_server_t *server;
 static int port, closed, client_done, handled;
-static client_t client;
+static test_client_t client;
 
 static void on_request(http_request_t *req, void *arg)
 {
@@ -131,20 +115,11 @@ static int teardown(void **state)
     return 0;
 }
 
-static void *client_main(void *arg)
-{
-    client_t *cl = arg;
-
-    cl->scenario(cl);
-    uv_async_send(&cl->async);
-    return NULL;
-}
-
-static void run_client(scenario_fn scenario)
+static void run_client(test_scenario_fn scenario)
 {
     client.port = port;
     client.scenario = scenario;
-    assert_int_equal(pthread_create(&client.thread, NULL, client_main, &client), 0);
+    assert_int_equal(test_client_start(&client), 0);
     assert_true(test_run_until(&loop, done, &client_done, 30000));
     assert_int_equal(pthread_join(client.thread, NULL), 0);
     if (client.failed != NULL)
@@ -152,14 +127,6 @@ static void run_client(scenario_fn scenario)
 }
 
 /* ---------------------------------------------------------------------- client helpers */
-
-static uint64_t now_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
 
 /* One request through libcurl trusting ca (a test PKI file name); returns the status, or the
  * negative http_client error. Body (if any) is copied into out. */
@@ -250,7 +217,7 @@ static ssize_t read_to_close(int fd, char *buf, size_t cap)
 
 /* ---------------------------------------------------------------------------------- tests */
 
-static void scenario_request(client_t *cl)
+static void scenario_request(test_client_t *cl)
 {
     char body[64] = "";
     char big[MAX_BODY + 2];
@@ -278,7 +245,7 @@ static void test_https_request(void **state)
     assert_int_equal(handled, 2);
 }
 
-static void scenario_versions(client_t *cl)
+static void scenario_versions(test_client_t *cl)
 {
     char out[8192];
 
@@ -302,7 +269,7 @@ static void test_https_versions(void **state)
     run_client(scenario_versions);
 }
 
-static void scenario_plain(client_t *cl)
+static void scenario_plain(test_client_t *cl)
 {
     static const char req[] = "GET /x HTTP/1.1\r\nHost: t\r\n\r\n";
     char buf[4096];
@@ -326,28 +293,28 @@ static void test_plain_http_refused(void **state)
     assert_int_equal(handled, 1);
 }
 
-static void scenario_stall(client_t *cl)
+static void scenario_stall(test_client_t *cl)
 {
     /* The first bytes of a TLS record header (a ClientHello), then nothing. */
     static const char partial[] = "\x16\x03\x01\x02";
     char buf[256];
     int silent = tcp_open(cl->port, "127.0.0.1");
     int stalled = tcp_open(cl->port, "127.0.0.1");
-    uint64_t t0 = now_ms();
+    uint64_t t0 = test_now_ms();
 
     CHECK(cl, silent >= 0 && stalled >= 0);
     CHECK(cl, send(stalled, partial, sizeof(partial) - 1, MSG_NOSIGNAL) == 4);
     /* Meanwhile another client is served at once. */
     CHECK(cl, curl_request(cl->port, "ca.pem", "GET", NULL, NULL, NULL, 0) == 200);
-    CHECK(cl, now_ms() - t0 < REQUEST_TIMEOUT_MS);
+    CHECK(cl, test_now_ms() - t0 < REQUEST_TIMEOUT_MS);
     /* Both stalled handshakes are cut by the request deadline, and waiting for them does not
      * spin the server's loop (MHD asks to be run at once while a handshake waits: http.c). */
-    uint64_t cpu0 = cpu_ms(), t1 = now_ms();
+    uint64_t cpu0 = cpu_ms(), t1 = test_now_ms();
     CHECK(cl, read_to_close(silent, buf, sizeof(buf)) >= 0);
     CHECK(cl, read_to_close(stalled, buf, sizeof(buf)) >= 0);
-    uint64_t cut = now_ms() - t0;
+    uint64_t cut = test_now_ms() - t0;
     CHECK(cl, cut >= REQUEST_TIMEOUT_MS - 100 && cut <= 3 * REQUEST_TIMEOUT_MS);
-    CHECK(cl, cpu_ms() - cpu0 <= (now_ms() - t1) / 5);
+    CHECK(cl, cpu_ms() - cpu0 <= (test_now_ms() - t1) / 5);
     close(silent);
     close(stalled);
 }
@@ -359,7 +326,7 @@ static void test_handshake_deadline(void **state)
     assert_int_equal(handled, 1);
 }
 
-static void scenario_per_addr(client_t *cl)
+static void scenario_per_addr(test_client_t *cl)
 {
     int fds[MAX_PER_ADDR + 1];
     char buf[64];
@@ -371,9 +338,9 @@ static void scenario_per_addr(client_t *cl)
     usleep(100 * 1000); /* the server has accepted them */
     /* One over the cap from the same address is closed at accept, before any handshake. */
     fds[MAX_PER_ADDR] = tcp_open(cl->port, "127.0.0.7");
-    uint64_t t0 = now_ms();
+    uint64_t t0 = test_now_ms();
     CHECK(cl, read_to_close(fds[MAX_PER_ADDR], buf, sizeof(buf)) == 0);
-    CHECK(cl, now_ms() - t0 < REQUEST_TIMEOUT_MS / 2);
+    CHECK(cl, test_now_ms() - t0 < REQUEST_TIMEOUT_MS / 2);
     /* Another address is served. */
     CHECK(cl, curl_request(cl->port, "ca.pem", "GET", NULL, NULL, NULL, 0) == 200);
     for (int i = 0; i <= MAX_PER_ADDR; i++)
