@@ -4,7 +4,7 @@
  * tls_cert/tls_key. An HTTPS push through `curl --cacert` answers 200 and reaches a connected
  * client; without the key it is 401; plain HTTP to the HTTPS port is not served; `openssl
  * s_client` shows TLS 1.3 on each HTTPS port; the admin pages answer over HTTPS; a bad
- * certificate or key is a start-up error naming the key and the file.
+ * certificate or key is a start-up error naming the key and the file, and -t reads the files.
  *
  * Everything the harness sends to logic (token issue, readiness) goes over HTTPS too
  * (cluster_opts_t.logic_https_pki). job's admin port stays plain: the harness reads its
@@ -205,6 +205,20 @@ static void test_bad_files_refused(void **state)
                                   NULL};
     cluster_expect_start_refused(g_c, "herald-comet", comet_no_key,
                                  "[admin] tls_cert is set without tls_key", NULL, WAIT_MS);
+
+    /* -t reads the files too (nginx -t): a good pair is ok, a missing file is the error. */
+    char out[4096];
+    int rc = run(out, sizeof(out),
+                 "cd %s && env -i HERALD_CLUSTER_SECRET_FILE=%s/secret %s %s %s/herald-logic -t",
+                 cluster_dir(g_c), cluster_dir(g_c), cert, key, HERALD_BIN_DIR);
+    if (rc != 0 || strstr(out, ": ok") == NULL)
+        fail_msg("-t with a good pair: exit %d: %s", rc, out);
+    rc = run(out, sizeof(out),
+             "cd %s && env -i HERALD_CLUSTER_SECRET_FILE=%s/secret %s %s %s/herald-router -t",
+             cluster_dir(g_c), cluster_dir(g_c), admin_cert,
+             "HERALD_ADMIN_TLS_KEY=/nonexistent.key", HERALD_BIN_DIR);
+    if (rc != 1 || strstr(out, "[admin] tls_key /nonexistent.key: cannot open") == NULL)
+        fail_msg("-t with a missing key: exit %d: %s", rc, out);
 }
 
 int main(void)
