@@ -104,7 +104,7 @@ job_server_t *job_server_new(uv_loop_t *loop, const job_conf_t *conf, char *err,
     if (conf_check(conf, err, errlen) != 0)
         return NULL;
     char host[ADDR_HOST_MAX], kerr[512];
-    int port, rc;
+    int port;
     /* Checked above: this fails only when the password file went away meanwhile. */
     redis_t *redis = redis_conf_connect(loop, &conf->redis, err, errlen);
     if (redis == NULL)
@@ -120,9 +120,9 @@ job_server_t *job_server_new(uv_loop_t *loop, const job_conf_t *conf, char *err,
     s->admin_src = (job_admin_t){s->redis, &s->comets, &s->deliver};
 
     addr_split(conf->admin_listen, host, &port);
-    s->admin = admin_new(loop, &job_admin_ops, &s->admin_src, host, port, &rc);
+    s->admin =
+        admin_new(loop, &job_admin_ops, &s->admin_src, host, port, &conf->admin_tls, err, errlen);
     if (s->admin == NULL) {
-        snprintf(err, errlen, "admin listen %s: %s", conf->admin_listen, herald_strerror(rc));
         close_parts(s);
         return NULL;
     }

@@ -38,9 +38,9 @@ logic_events_t *logic_events_new(const logic_ctx_t *ctx, char *err, size_t errle
         }
     }
     if (conf->events_callback_url[0] != '\0') {
-        e->callback =
-            logic_callback_new(conf->events_callback_url, conf->events_callback_timeout_ms,
-                               (size_t)conf->events_callback_queue, err, errlen);
+        e->callback = logic_callback_new(conf->events_callback_url, conf->events_callback_ca,
+                                         conf->events_callback_timeout_ms,
+                                         (size_t)conf->events_callback_queue, err, errlen);
         if (e->callback == NULL) {
             logic_events_free(e, 0);
             return NULL;

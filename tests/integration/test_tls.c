@@ -1,5 +1,5 @@
 /* test_tls.c - comet's TLS ports end to end, with real processes: a cluster whose comet also
- * listens with TLS (cluster_opts_t.comet_tls: TCP inside TLS and WebSocket inside TLS, the test
+ * listens with TLS (cluster_opts_t.comet_tls_pki: TCP inside TLS and WebSocket inside TLS, the test
  * PKI's server.chain.pem), reached by the client library's CLIENT_TLS and CLIENT_WSS trusting
  * the test CA. Clients authenticate and get pushes by user, key, room and broadcast; a client
  * that checks another host name, or trusts another CA, refuses the comet; `openssl s_client`
@@ -29,7 +29,7 @@ static cluster_t *g_c;
 static int group_setup(void **state)
 {
     (void)state;
-    cluster_opts_t o = {.n_comets = 1, .n_routers = 1, .comet_tls = true};
+    cluster_opts_t o = {.n_comets = 1, .n_routers = 1, .comet_tls_pki = test_pki_dir()};
     g_c = cluster_start(&o);
     return g_c ? 0 : -1;
 }

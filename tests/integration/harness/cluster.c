@@ -16,7 +16,6 @@
 #include <unistd.h>
 
 #include "proc.h"
-#include "test_pki.h"
 
 extern char **environ;
 
@@ -51,7 +50,7 @@ struct cluster_s {
     int logic_http, logic_rpc;
     int comet_tcp[CLUSTER_MAX_COMETS], comet_ws[CLUSTER_MAX_COMETS];
     int comet_rpc[CLUSTER_MAX_COMETS], comet_admin[CLUSTER_MAX_COMETS];
-    int comet_tls[CLUSTER_MAX_COMETS], comet_wss[CLUSTER_MAX_COMETS]; /* 0 without comet_tls */
+    int comet_tls[CLUSTER_MAX_COMETS], comet_wss[CLUSTER_MAX_COMETS]; /* 0 without TLS */
     int job_admin;
     cluster_daemon_t redis, kafka, logic, job;
     cluster_daemon_t routers[CLUSTER_MAX_ROUTERS];
@@ -452,17 +451,15 @@ static int cluster_rm_entry(const char *path, const struct stat *sb, int flag, s
     return remove(path);
 }
 
-/* comet `index`'s TLS listeners (opts.comet_tls), with the test PKI's server certificate (SAN
+/* comet `index`'s TLS listeners (opts.comet_tls_pki), with that PKI's server certificate (SAN
  * localhost and 127.0.0.1) sent with its CA as the chain. */
 static void cluster_comet_tls_env(cluster_t *c, cluster_daemon_t *d, int index)
 {
-    char path[512];
+    const char *pki = c->opts.comet_tls_pki;
     cluster_env_putf(&d->envp, "HERALD_TLS_LISTEN=127.0.0.1:%d", c->comet_tls[index]);
     cluster_env_putf(&d->envp, "HERALD_TLS_WSS_LISTEN=127.0.0.1:%d", c->comet_wss[index]);
-    cluster_env_putf(&d->envp, "HERALD_TLS_CERT=%s",
-                     test_pki_path(path, sizeof(path), "server.chain.pem"));
-    cluster_env_putf(&d->envp, "HERALD_TLS_KEY=%s",
-                     test_pki_path(path, sizeof(path), "server.key"));
+    cluster_env_putf(&d->envp, "HERALD_TLS_CERT=%s/server.chain.pem", pki);
+    cluster_env_putf(&d->envp, "HERALD_TLS_KEY=%s/server.key", pki);
     d->ports[d->n_ports++] = c->comet_tls[index];
     d->ports[d->n_ports++] = c->comet_wss[index];
 }
@@ -484,7 +481,7 @@ static int cluster_configure(cluster_t *c)
         c->comet_ws[i] = cluster_port_pick();
         c->comet_rpc[i] = cluster_port_pick();
         c->comet_admin[i] = cluster_port_pick();
-        if (o->comet_tls) {
+        if (o->comet_tls_pki != NULL) {
             c->comet_tls[i] = cluster_port_pick();
             c->comet_wss[i] = cluster_port_pick();
         }
@@ -551,6 +548,10 @@ static int cluster_configure(cluster_t *c)
     cluster_env_put(&d->envp, "HERALD_LOGIN_ADDR_BURST=100000");
     if (o->bearer_key != NULL)
         cluster_env_putf(&d->envp, "HERALD_AUTH_BEARER_KEY=%s", o->bearer_key);
+    if (o->logic_https_pki != NULL) {
+        cluster_env_putf(&d->envp, "HERALD_HTTP_TLS_CERT=%s/server.chain.pem", o->logic_https_pki);
+        cluster_env_putf(&d->envp, "HERALD_HTTP_TLS_KEY=%s/server.key", o->logic_https_pki);
+    }
     d->ports[d->n_ports++] = c->logic_http;
     d->ports[d->n_ports++] = c->logic_rpc;
     /* HERALD_KAFKA_BROKERS is known only once kafka-dev runs: added in cluster_start. */
@@ -571,7 +572,7 @@ static int cluster_configure(cluster_t *c)
         d->ports[d->n_ports++] = c->comet_ws[i];
         d->ports[d->n_ports++] = c->comet_rpc[i];
         d->ports[d->n_ports++] = c->comet_admin[i];
-        if (o->comet_tls)
+        if (o->comet_tls_pki != NULL)
             cluster_comet_tls_env(c, d, i);
         cluster_daemon_extra_env(c, d);
     }
@@ -775,6 +776,16 @@ int cluster_n_comets(const cluster_t *c)
 const char *cluster_bearer_key(const cluster_t *c)
 {
     return c->opts.bearer_key;
+}
+
+const char *cluster_logic_https_pki(const cluster_t *c)
+{
+    return c->opts.logic_https_pki;
+}
+
+const char *cluster_comet_tls_pki(const cluster_t *c)
+{
+    return c->opts.comet_tls_pki;
 }
 
 const char *cluster_dir(const cluster_t *c)

@@ -47,10 +47,15 @@ typedef struct cluster_opts_s {
     /* logic's auth.bearer_key (NULL = none); cluster_http and the helpers built on it send it
      * (borrowed: must outlive the cluster). */
     const char *bearer_key;
-    /* Every comet also listens with TLS (HERALD_TLS_LISTEN, HERALD_TLS_WSS_LISTEN on free ports,
-     * HERALD_TLS_CERT / HERALD_TLS_KEY: test_pki's server.chain.pem and server.key), and
-     * cluster_connect reaches those ports with CLIENT_TLS / CLIENT_WSS, trusting test_pki's CA. */
-    bool comet_tls;
+    /* A test_pki_dir() (test_pki.h), or NULL: logic serves HTTPS on its API port with that
+     * directory's server.chain.pem and server.key ([http] tls_cert / tls_key), and
+     * cluster_http and the helpers built on it speak https:// trusting its ca.pem (borrowed). */
+    const char *logic_https_pki;
+    /* A test_pki_dir(), or NULL: every comet also listens with TLS (HERALD_TLS_LISTEN and
+     * HERALD_TLS_WSS_LISTEN on free ports, HERALD_TLS_CERT / HERALD_TLS_KEY that directory's
+     * server.chain.pem and server.key), and cluster_connect reaches those ports with CLIENT_TLS /
+     * CLIENT_WSS trusting its ca.pem (borrowed). */
+    const char *comet_tls_pki;
 } cluster_opts_t;
 
 typedef struct cluster_s cluster_t;
@@ -90,7 +95,7 @@ int cluster_restart(cluster_t *c, cluster_kind_t kind, int index, bool wait_read
 int cluster_wait_ready(cluster_t *c);
 
 /* Ports. index selects the comet / router. cluster_comet_port answers for every transport; the
- * TLS ones are 0 unless opts.comet_tls. */
+ * TLS ones are 0 unless opts.comet_tls_pki. */
 int cluster_logic_http_port(const cluster_t *c);
 int cluster_comet_port(const cluster_t *c, int index, client_transport_t transport);
 int cluster_comet_admin_port(const cluster_t *c, int index);
@@ -104,8 +109,19 @@ int cluster_rpc_port(const cluster_t *c, cluster_kind_t kind, int index);
 const char *cluster_dir(const cluster_t *c);
 /* opts.bearer_key, or NULL. */
 const char *cluster_bearer_key(const cluster_t *c);
+/* opts.logic_https_pki, or NULL. */
+const char *cluster_logic_https_pki(const cluster_t *c);
+/* opts.comet_tls_pki, or NULL. */
+const char *cluster_comet_tls_pki(const cluster_t *c);
 /* The bootstrap brokers herald-kafka-dev printed (what logic and job were given). */
 const char *cluster_kafka_brokers(const cluster_t *c);
+
+/* Runs bin (a daemon under HERALD_BIN_DIR, e.g. "herald-logic") in the cluster's directory with
+ * the cluster's secret and env (NULL-terminated), and asserts that it exits within wait_ms with
+ * an error whose output holds `want` and never `never` (may be NULL: a secret that must not be
+ * printed). */
+void cluster_expect_start_refused(cluster_t *c, const char *bin, const char *const *env,
+                                  const char *want, const char *never, int wait_ms);
 
 /* ---- HTTP (cluster_http.c) ---- */
 
@@ -115,7 +131,8 @@ const char *cluster_kafka_brokers(const cluster_t *c);
 int cluster_http_port(int port, const char *method, const char *path_query, const char *body,
                       json_t **json);
 
-/* cluster_http_port() against logic's API port, with the cluster's bearer key when it has one. */
+/* cluster_http_port() against logic's API port, with the cluster's bearer key when it has one,
+ * over https when opts.logic_https_pki is set. */
 int cluster_http(cluster_t *c, const char *method, const char *path_query, const char *body,
                  json_t **json);
 
@@ -158,11 +175,10 @@ void cluster_push_all(cluster_t *c, int op, const char *body);
 
 /* ---- clients (cluster_client.c) ---- */
 
-/* Connects to comet `index` at 127.0.0.1 (CLIENT_TLS and CLIENT_WSS: trusting test_pki's CA,
- * the certificate checked for 127.0.0.1) and authenticates with auth_json. Returns the client,
- * and (when
- * reply is not NULL) the auth reply body parsed as JSON (caller owns it), or NULL when the
- * connection or the auth failed (the reason is in err). */
+/* Connects to comet `index` at 127.0.0.1 (CLIENT_TLS and CLIENT_WSS: trusting the ca.pem of
+ * opts.comet_tls_pki, the certificate checked for 127.0.0.1) and authenticates with auth_json.
+ * Returns the client, and (when reply is not NULL) the auth reply body parsed as JSON (caller owns
+ * it), or NULL when the connection or the auth failed (the reason is in err). */
 client_t *cluster_connect(cluster_t *c, int index, client_transport_t transport,
                           const char *auth_json, json_t **reply, char *err, size_t errlen);
 

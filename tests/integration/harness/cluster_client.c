@@ -9,7 +9,6 @@
 #include <string.h>
 
 #include "cluster.h"
-#include "test_pki.h"
 
 #define CLUSTER_CONNECT_TIMEOUT_MS 3000
 #define CLUSTER_AUTH_TIMEOUT_MS 5000
@@ -19,11 +18,10 @@ client_t *cluster_connect(cluster_t *c, int index, client_transport_t transport,
 {
     if (reply)
         *reply = NULL;
-    /* Only a TLS transport needs the PKI (test_pki_dir makes it on first use). */
-    char ca[512];
-    client_tls_t tls = {.ca_file = transport == CLIENT_TLS || transport == CLIENT_WSS
-                                       ? test_pki_path(ca, sizeof(ca), "ca.pem")
-                                       : NULL};
+    char ca[512] = "";
+    if (cluster_comet_tls_pki(c) != NULL)
+        snprintf(ca, sizeof(ca), "%s/ca.pem", cluster_comet_tls_pki(c));
+    client_tls_t tls = {.ca_file = ca[0] ? ca : NULL};
     client_t *cl =
         client_connect_tls(transport, "127.0.0.1", cluster_comet_port(c, index, transport), &tls,
                            CLUSTER_CONNECT_TIMEOUT_MS, err, errlen);
