@@ -2,6 +2,7 @@
 #include "conf.h"
 
 #include "buf.h"
+#include "conf_props.h"
 #include "herald_err.h"
 
 #include <ctype.h>
@@ -18,6 +19,7 @@
 typedef struct conf_parse_s {
     const conf_item_t *items;
     void *target;
+    const char *path;
     FILE *f;
     char *line; /* getline buffer */
     size_t line_cap;
@@ -49,6 +51,15 @@ static int conf_parse_num(const char *s, long long *v, const char **unit)
         end++;
     *unit = end;
     return 0;
+}
+
+/* A CONF_PROPS item matches "<key>.<name>" (and "<key>" alone, which is then refused). */
+static int conf_key_is(const conf_item_t *it, const char *key)
+{
+    size_t n = strlen(it->key);
+    if (it->type != CONF_PROPS)
+        return strcasecmp(it->key, key) == 0;
+    return strncasecmp(it->key, key, n) == 0 && (key[n] == '\0' || key[n] == '.');
 }
 
 /* Compares a unit (possibly followed by blanks) with a word, ignoring case. */
@@ -167,6 +178,8 @@ static int conf_set(const conf_item_t *it, void *target, const char *value, char
     }
     case CONF_ENUM:
         return conf_set_enum(it, target, value, msg);
+    case CONF_PROPS:
+        break; /* entries are named: see conf_set_prop */
     }
     snprintf(msg, CONF_MSG_MAX, "unknown item type %d", (int)it->type);
     return -1;
@@ -179,8 +192,15 @@ static int conf_apply_defaults(const conf_item_t *items, void *target, char *err
     for (const conf_item_t *it = items; it->section != NULL; it++) {
         if (it->type == CONF_STR)
             *(char **)conf_field(it, target) = NULL;
+        else if (it->type == CONF_PROPS)
+            *(conf_props_t *)conf_field(it, target) = (conf_props_t){NULL, 0};
     }
     for (const conf_item_t *it = items; it->section != NULL; it++) {
+        if (it->type == CONF_PROPS && it->def != NULL) {
+            snprintf(err, errlen, "default of [%s] %s: a key family has no default", it->section,
+                     it->key);
+            return HERALD_ECONF;
+        }
         if (it->def == NULL) {
             if (it->type == CONF_INT || it->type == CONF_MS || it->type == CONF_SIZE)
                 *(int64_t *)conf_field(it, target) = 0;
@@ -206,7 +226,7 @@ static const conf_item_t *conf_find(const conf_item_t *items, const char *sectio
         if (strcasecmp(it->section, section) != 0)
             continue;
         *section_known = 1;
-        if (strcasecmp(it->key, key) == 0)
+        if (conf_key_is(it, key))
             return it;
     }
     return NULL;
@@ -218,6 +238,21 @@ static void conf_record(conf_parse_t *p, const char *msg)
         return;
     p->err_line = p->lineno;
     snprintf(p->err, sizeof(p->err), "%s", msg);
+}
+
+/* One "<key>.<name> = value" line of a CONF_PROPS family. */
+static int conf_set_prop(conf_parse_t *p, const conf_item_t *it, const char *key, const char *value,
+                         char *msg)
+{
+    const char *name = key + strlen(it->key);
+    char origin[CONF_MSG_MAX];
+
+    if (*name == '\0' || name[1] == '\0') {
+        snprintf(msg, CONF_MSG_MAX, "give a name: %s.<name> = value", it->key);
+        return -1;
+    }
+    snprintf(origin, sizeof(origin), "%s:%d", p->path, p->lineno);
+    return conf_props_put(conf_field(it, p->target), name + 1, value, origin, 1, msg, CONF_MSG_MAX);
 }
 
 /* Debian's libinih 55 handler gets no line number: the reader below counts lines, and inih
@@ -236,8 +271,10 @@ static int conf_on_ini(void *user, const char *section, const char *name, const 
     else if (it == NULL)
         snprintf(msg, sizeof(msg), "unknown key '%s' in [%s]", name, section);
     else if (value == NULL)
-        snprintf(msg, sizeof(msg), "[%s] %s: missing value", it->section, it->key);
-    else if (conf_set(it, p->target, value, why) != 0)
+        snprintf(msg, sizeof(msg), "[%s] %s: missing value", it->section, name);
+    else if (it->type == CONF_PROPS && conf_set_prop(p, it, name, value, why) != 0)
+        snprintf(msg, sizeof(msg), "[%s] %s: %s", it->section, name, why);
+    else if (it->type != CONF_PROPS && conf_set(it, p->target, value, why) != 0)
         snprintf(msg, sizeof(msg), "[%s] %s: %s", it->section, it->key, why);
     else
         return 1;
@@ -274,7 +311,7 @@ static char *conf_read_line(char *str, int num, void *stream)
 static int conf_apply_file(const conf_item_t *items, void *target, const char *path, char *err,
                            size_t errlen)
 {
-    conf_parse_t p = {.items = items, .target = target};
+    conf_parse_t p = {.items = items, .target = target, .path = path};
     p.f = fopen(path, "r");
     if (p.f == NULL) {
         snprintf(err, errlen, "%s: cannot open: %s", path, strerror(errno));
@@ -315,6 +352,12 @@ static int conf_apply_env(const conf_item_t *items, void *target, char *err, siz
     char name[160], msg[CONF_MSG_MAX];
     for (const conf_item_t *it = items; it->section != NULL; it++) {
         conf_env_name(it, name, sizeof(name));
+        if (it->type == CONF_PROPS) {
+            strncat(name, "_", sizeof(name) - strlen(name) - 1);
+            if (conf_props_env(conf_field(it, target), name, err, errlen) != 0)
+                return HERALD_ECONF;
+            continue;
+        }
         const char *value = getenv(name);
         if (value == NULL)
             continue;
@@ -343,6 +386,8 @@ void conf_free(const conf_item_t *items, void *target)
             char **field = conf_field(it, target);
             free(*field);
             *field = NULL;
+        } else if (it->type == CONF_PROPS) {
+            conf_props_clear(conf_field(it, target));
         }
     }
 }

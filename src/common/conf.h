@@ -16,6 +16,13 @@
  *                 bounded by [min, max] in ms
  *   CONF_SIZE     byte size with optional unit "k", "m", "g" (1024-based), int64_t, [min, max]
  *   CONF_ENUM     one of the '|'-separated words in `choices`, stored as the int index in an `int`
+ *   CONF_PROPS    a family of keys "<key>.<name> = value" (e.g. [kafka] property.sasl.mechanism),
+ *                 stored in a `conf_props_t` as (name, value, origin) in file order; `def` must be
+ *                 NULL (no entries). A name given twice in the file is an error naming both
+ *                 lines. Environment: HERALD_<SECTION>_<KEY>_<NAME> with NAME lower-cased and
+ *                 every '_' read as '.' (HERALD_KAFKA_PROPERTY_SASL_USERNAME is sasl.username);
+ *                 it replaces an entry of that name from the file or adds one. Values are never
+ *                 copied into an error message: they may be passwords.
  */
 #ifndef HERALD_CONF_H
 #define HERALD_CONF_H
@@ -24,7 +31,27 @@
 #include <stddef.h>
 #include <stdint.h>
 
-typedef enum { CONF_INT, CONF_BOOL, CONF_STR, CONF_MS, CONF_SIZE, CONF_ENUM } conf_type_t;
+typedef enum {
+    CONF_INT,
+    CONF_BOOL,
+    CONF_STR,
+    CONF_MS,
+    CONF_SIZE,
+    CONF_ENUM,
+    CONF_PROPS
+} conf_type_t;
+
+/* One entry of a CONF_PROPS family; all three strings are heap-owned by the config. */
+typedef struct conf_prop_s {
+    char *name;   /* after "<key>.", e.g. "sasl.mechanism" */
+    char *value;  /* may be a secret: never log it */
+    char *origin; /* "FILE:LINE" or the environment variable's name, for error messages */
+} conf_prop_t;
+
+typedef struct conf_props_s {
+    conf_prop_t *v;
+    size_t n;
+} conf_props_t;
 
 typedef struct conf_item_s {
     const char *section;
@@ -42,7 +69,7 @@ typedef struct conf_item_s {
  * partly filled and must still be released with conf_free(). */
 int conf_load(const conf_item_t *items, void *target, const char *path, char *err, size_t errlen);
 
-/* Frees every CONF_STR field of target. The struct itself belongs to the caller. */
+/* Frees every CONF_STR and CONF_PROPS field of target. The struct itself belongs to the caller. */
 void conf_free(const conf_item_t *items, void *target);
 
 /* Splits a comma-separated list ("a:1, b:2") in place-independent fashion: returns a

@@ -289,8 +289,21 @@ static int kafka_consumer_serve(void *owner)
 
 /* ------------------------------------------------------------------------- lifecycle */
 
+/* What [kafka] group and fetch_wait_max set, and what at-least-once rests on: offsets stored by
+ * kafka_consumer_done only, a new group starting at the first message, eager rebalances (the
+ * rebalance callback assigns and unassigns whole sets). */
+static const kafka_owned_t kafka_consumer_owned[] = {
+    {"group.id", "set it with [kafka] group"},
+    {"fetch.wait.max.ms", "set it with [kafka] fetch_wait_max"},
+    {"enable.auto.commit", "at-least-once: herald commits the offsets it has handled"},
+    {"enable.auto.offset.store", "at-least-once: herald stores only handled offsets"},
+    {"auto.offset.reset", "at-least-once: a new group starts at the first message"},
+    {"partition.assignment.strategy", "herald's rebalance handling is eager"},
+    {NULL, NULL},
+};
+
 static int kafka_consumer_conf(rd_kafka_conf_t *conf, const char *group, uint32_t fetch_wait_ms,
-                               char *err, size_t errlen)
+                               const conf_props_t *props, char *err, size_t errlen)
 {
     /* Short session and heartbeat: a dead job's partitions move on within seconds. A short
      * metadata refresh: a topic created after start-up is found quickly. The fetch wait is the
@@ -313,6 +326,8 @@ static int kafka_consumer_conf(rd_kafka_conf_t *conf, const char *group, uint32_
     for (size_t i = 0; i < sizeof(kv) / sizeof(kv[0]); i++)
         if (kafka_loop_conf_set(conf, kv[i][0], kv[i][1], err, errlen) < 0)
             return HERALD_ECONF;
+    if (kafka_loop_conf_props(conf, props, kafka_consumer_owned, err, errlen) < 0)
+        return HERALD_ECONF;
     rd_kafka_conf_set_rebalance_cb(conf, kafka_consumer_on_rebalance);
     return 0;
 }
@@ -333,8 +348,9 @@ static void kafka_consumer_release(kafka_consumer_t *c)
 }
 
 kafka_consumer_t *kafka_consumer_new(uv_loop_t *loop, const char *brokers, const char *group,
-                                     const char *topic, uint32_t fetch_wait_ms, kafka_message_cb cb,
-                                     void *arg, char *err, size_t errlen)
+                                     const char *topic, uint32_t fetch_wait_ms,
+                                     const conf_props_t *props, kafka_message_cb cb, void *arg,
+                                     char *err, size_t errlen)
 {
     kafka_consumer_t *c = xcalloc(1, sizeof(*c));
     rd_kafka_topic_partition_list_t *topics;
@@ -349,7 +365,7 @@ kafka_consumer_t *kafka_consumer_new(uv_loop_t *loop, const char *brokers, const
     conf = kafka_loop_conf_new(c->kl, brokers, err, errlen);
     if (!conf)
         goto fail;
-    if (kafka_consumer_conf(conf, group, fetch_wait_ms, err, errlen) < 0) {
+    if (kafka_consumer_conf(conf, group, fetch_wait_ms, props, err, errlen) < 0) {
         rd_kafka_conf_destroy(conf);
         goto fail;
     }

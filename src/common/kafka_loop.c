@@ -70,10 +70,11 @@ static void kafka_loop_on_error(rd_kafka_t *rk, int err, const char *reason, voi
 int kafka_loop_conf_set(rd_kafka_conf_t *conf, const char *key, const char *value, char *err,
                         size_t errlen)
 {
-    char why[256];
+    char why[256], reason[256];
 
     if (rd_kafka_conf_set(conf, key, value, why, sizeof(why)) != RD_KAFKA_CONF_OK) {
-        snprintf(err, errlen, "kafka %s=%s: %s", key, value, why);
+        kafka_props_reason(key, value, why, reason, sizeof(reason));
+        snprintf(err, errlen, "kafka %s: refused%s", key, reason);
         return HERALD_ECONF;
     }
     return 0;

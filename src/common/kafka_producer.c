@@ -27,6 +27,13 @@ struct kafka_producer_s {
     list_link_t pending; /* kafka_delivery_t, the messages whose report has not come */
 };
 
+/* A delivery report means acks from every in-sync replica, in order, no duplicates. */
+static const kafka_owned_t kafka_producer_owned[] = {
+    {"enable.idempotence", "delivery reports mean written once, in order"},
+    {"acks", "delivery reports mean acknowledged by every in-sync replica"},
+    {NULL, NULL},
+};
+
 static int kafka_producer_status(rd_kafka_resp_err_t err)
 {
     switch (err) {
@@ -66,7 +73,7 @@ static int kafka_producer_serve(void *owner)
 }
 
 kafka_producer_t *kafka_producer_new(uv_loop_t *loop, const char *brokers, const char *topic,
-                                     char *err, size_t errlen)
+                                     const conf_props_t *props, char *err, size_t errlen)
 {
     kafka_producer_t *p = xcalloc(1, sizeof(*p));
     rd_kafka_conf_t *conf;
@@ -78,7 +85,8 @@ kafka_producer_t *kafka_producer_new(uv_loop_t *loop, const char *brokers, const
     if (!conf || kafka_loop_conf_set(conf, "enable.idempotence", "true", err, errlen) < 0 ||
         kafka_loop_conf_set(conf, "acks", "all", err, errlen) < 0 ||
         kafka_loop_conf_set(conf, "linger.ms", "1", err, errlen) < 0 ||
-        kafka_loop_conf_set(conf, "message.timeout.ms", "30000", err, errlen) < 0)
+        kafka_loop_conf_set(conf, "message.timeout.ms", "30000", err, errlen) < 0 ||
+        kafka_loop_conf_props(conf, props, kafka_producer_owned, err, errlen) < 0)
         goto fail;
     rd_kafka_conf_set_dr_msg_cb(conf, kafka_producer_on_delivery);
     p->rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, errlen);

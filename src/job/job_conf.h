@@ -3,6 +3,7 @@
 #define JOB_CONF_H
 
 #include "cluster.h"
+#include "redis_conf.h"
 #include "conf.h"
 
 #include <stdint.h>
@@ -15,14 +16,12 @@ typedef struct job_conf_s {
     char *kafka_brokers; /* bootstrap servers */
     char *kafka_topic;
     char *kafka_group;
+    conf_props_t kafka_props;    /* [kafka] property.<name>: librdkafka properties */
     int64_t max_in_flight;       /* messages consumed and not yet done before pausing */
     int64_t kafka_fetch_wait_ms; /* longest a broker holds an empty fetch (see kafka.h) */
-    char *redis_addr;            /* host:port */
-    char *redis_password;        /* "" = none */
-    int64_t redis_db;
-    char *redis_prefix;       /* key prefix, "herald:" */
-    int64_t comet_refresh_ms; /* registry read interval */
-    int64_t comet_ttl_ms;     /* registry entries older than this are dead */
+    redis_conf_t redis;          /* [redis]: address, credentials, db, key prefix */
+    int64_t comet_refresh_ms;    /* registry read interval */
+    int64_t comet_ttl_ms;        /* registry entries older than this are dead */
     int64_t comet_rpc_timeout_ms;
     int64_t comet_retries;          /* retries of a call that timed out or lost its connection */
     int64_t comet_retry_backoff_ms; /* first retry delay, doubled per retry */

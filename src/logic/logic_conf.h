@@ -7,6 +7,7 @@
 #define LOGIC_CONF_H
 
 #include "cluster.h"
+#include "redis_conf.h"
 #include "conf.h"
 #include <stdint.h>
 
@@ -48,12 +49,10 @@ typedef struct logic_conf_s {
     char *http_web_root;             /* [http] web_root: folder of the /web/ console; "" = off */
     char *rpc_listen;                /* [rpc] listen: Logic service for comets */
     int64_t rpc_timeout_ms;          /* [rpc] timeout: deadline of calls to routers, RoomMembers */
-    char *redis_addr;                /* [redis] addr */
-    char *redis_password;            /* [redis] password ("" = none) */
-    int64_t redis_db;                /* [redis] db */
-    char *redis_prefix;              /* [redis] prefix of every key */
+    redis_conf_t redis;              /* [redis]: address, credentials, db, key prefix */
     char *kafka_brokers;             /* [kafka] brokers: bootstrap list */
     char *kafka_topic;               /* [kafka] topic of the push envelopes */
+    conf_props_t kafka_props;        /* [kafka] property.<name>: librdkafka properties */
     char *router_addrs;          /* [router] addrs: comma list; the hash ring is built from it */
     int auth_mode;               /* [auth] mode: enum logic_auth_mode */
     char *auth_bearer_key;       /* [auth] bearer_key: "" = every route is open */

@@ -30,7 +30,7 @@ logic_events_t *logic_events_new(const logic_ctx_t *ctx, char *err, size_t errle
     if (conf->kafka_events_topic[0] != '\0') {
         char kerr[256] = "";
         e->producer = kafka_producer_new(ctx->loop, conf->kafka_brokers, conf->kafka_events_topic,
-                                         kerr, sizeof(kerr));
+                                         &conf->kafka_props, kerr, sizeof(kerr));
         if (e->producer == NULL) {
             snprintf(err, errlen, "kafka events: %s", kerr);
             free(e);

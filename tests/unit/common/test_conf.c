@@ -23,6 +23,7 @@ typedef struct tconf_s {
     int64_t max_body;
     int mode;
     int64_t neg;
+    conf_props_t props;
 } tconf_t;
 
 static const conf_item_t items[] = {
@@ -34,6 +35,7 @@ static const conf_item_t items[] = {
     {"protocol", "max_body", CONF_SIZE, offsetof(tconf_t, max_body), "4k", 16, 1 << 20, NULL},
     {"auth", "mode", CONF_ENUM, offsetof(tconf_t, mode), "token", 0, 0, "token|insecure-mid"},
     {"server", "neg", CONF_INT, offsetof(tconf_t, neg), "-3", -10, 10, NULL},
+    {"kafka", "property", CONF_PROPS, offsetof(tconf_t, props), NULL, 0, 0, NULL},
     {NULL, NULL, 0, 0, NULL, 0, 0, NULL},
 };
 
@@ -253,6 +255,103 @@ static void test_env_override(void **state)
     unsetenv("HERALD_AUTH_BEARER_KEY");
 }
 
+/* The entry called name, failing the test when there is none. */
+static const conf_prop_t *prop(const tconf_t *c, const char *name)
+{
+    for (size_t i = 0; i < c->props.n; i++) {
+        if (strcmp(c->props.v[i].name, name) == 0)
+            return &c->props.v[i];
+    }
+    fail_msg("no property %s", name);
+    return NULL;
+}
+
+static void test_props_file(void **state)
+{
+    tconf_t c;
+    char err[512], origin[300];
+    int rc = load_text("[kafka]\n"
+                       "property.security.protocol = SASL_SSL\n"
+                       "property.sasl.mechanism = PLAIN\n"
+                       "; a comment between\n"
+                       "property.sasl.password = p4ss word\n"
+                       "[server]\nworkers = 3\n",
+                       &c, err, sizeof(err));
+    if (rc != 0)
+        fail_msg("%s", err);
+    assert_int_equal(c.props.n, 3);
+    assert_string_equal(c.props.v[0].name, "security.protocol");
+    assert_string_equal(c.props.v[0].value, "SASL_SSL");
+    assert_string_equal(prop(&c, "sasl.mechanism")->value, "PLAIN");
+    assert_string_equal(prop(&c, "sasl.password")->value, "p4ss word");
+    snprintf(origin, sizeof(origin), "%s:5", path);
+    assert_string_equal(prop(&c, "sasl.password")->origin, origin);
+    assert_int_equal(c.workers, 3);
+    conf_free(items, &c);
+    assert_int_equal(c.props.n, 0);
+    assert_null(c.props.v);
+
+    /* None at all: an empty family. */
+    assert_int_equal(load_text("[kafka]\n", &c, err, sizeof(err)), 0);
+    assert_int_equal(c.props.n, 0);
+    conf_free(items, &c);
+}
+
+/* A duplicate names both lines and neither value; a family key needs a name. */
+static void test_props_errors(void **state)
+{
+    tconf_t c;
+    char err[512], first[300];
+
+    expect_file_error("[kafka]\nproperty.sasl.password = hunter2\n"
+                      "property.client.id = x\nPROPERTY.SASL.PASSWORD = hunter3\n",
+                      4, "[kafka] PROPERTY.SASL.PASSWORD: already set at ");
+    assert_int_equal(load_text("[kafka]\nproperty.sasl.password = hunter2\n"
+                               "property.sasl.password = hunter3\n",
+                               &c, err, sizeof(err)),
+                     HERALD_ECONF);
+    snprintf(first, sizeof(first), "%s:2", path);
+    assert_non_null(strstr(err, first));
+    assert_null(strstr(err, "hunter"));
+    conf_free(items, &c);
+
+    expect_file_error("[kafka]\nproperty = x\n", 2, "give a name: property.<name>");
+    expect_file_error("[kafka]\nproperty. = x\n", 2, "give a name");
+    expect_file_error("[kafka]\nproperties.x = y\n", 2, "unknown key 'properties.x'");
+}
+
+static void test_props_env(void **state)
+{
+    tconf_t c;
+    char err[512];
+
+    setenv("HERALD_KAFKA_PROPERTY_SASL_PASSWORD", "from-env", 1);
+    setenv("HERALD_KAFKA_PROPERTY_SOCKET_TIMEOUT_MS", "1500", 1);
+    int rc = load_text("[kafka]\nproperty.sasl.password = from-file\nproperty.acks = all\n", &c,
+                       err, sizeof(err));
+    if (rc != 0)
+        fail_msg("%s", err);
+    assert_int_equal(c.props.n, 3);
+    assert_string_equal(prop(&c, "sasl.password")->value, "from-env");
+    assert_string_equal(prop(&c, "sasl.password")->origin, "HERALD_KAFKA_PROPERTY_SASL_PASSWORD");
+    assert_string_equal(prop(&c, "socket.timeout.ms")->value, "1500");
+    assert_string_equal(prop(&c, "acks")->value, "all");
+    conf_free(items, &c);
+
+    /* Without a file too; a variable with no name after the prefix is refused. */
+    memset(&c, 0, sizeof(c));
+    assert_int_equal(conf_load(items, &c, NULL, err, sizeof(err)), 0);
+    assert_int_equal(c.props.n, 2);
+    conf_free(items, &c);
+    setenv("HERALD_KAFKA_PROPERTY_", "x", 1);
+    assert_int_equal(conf_load(items, &c, NULL, err, sizeof(err)), HERALD_ECONF);
+    assert_non_null(strstr(err, "HERALD_KAFKA_PROPERTY_: no property name"));
+    conf_free(items, &c);
+    unsetenv("HERALD_KAFKA_PROPERTY_");
+    unsetenv("HERALD_KAFKA_PROPERTY_SASL_PASSWORD");
+    unsetenv("HERALD_KAFKA_PROPERTY_SOCKET_TIMEOUT_MS");
+}
+
 static void test_bad_default(void **state)
 {
     static const conf_item_t bad[] = {
@@ -296,7 +395,8 @@ int main(void)
         cmocka_unit_test(test_units),        cmocka_unit_test(test_bool_words),
         cmocka_unit_test(test_errors),       cmocka_unit_test(test_missing_file),
         cmocka_unit_test(test_env_override), cmocka_unit_test(test_bad_default),
-        cmocka_unit_test(test_list_split),
+        cmocka_unit_test(test_list_split),   cmocka_unit_test(test_props_file),
+        cmocka_unit_test(test_props_errors), cmocka_unit_test(test_props_env),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

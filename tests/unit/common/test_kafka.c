@@ -109,7 +109,7 @@ static void produce_range(kafka_producer_t *p, deliveries_t *d, int first, int n
 static kafka_producer_t *producer(uv_loop_t *loop, const char *topic)
 {
     char err[256] = "";
-    kafka_producer_t *p = kafka_producer_new(loop, brokers, topic, err, sizeof(err));
+    kafka_producer_t *p = kafka_producer_new(loop, brokers, topic, NULL, err, sizeof(err));
 
     if (!p)
         fail_msg("kafka_producer_new: %s", err);
@@ -184,7 +184,8 @@ static kafka_consumer_t *consumer(uv_loop_t *loop, const char *group, const char
 {
     char err[256] = "";
 
-    s->c = kafka_consumer_new(loop, brokers, group, topic, 10, on_message, s, err, sizeof(err));
+    s->c =
+        kafka_consumer_new(loop, brokers, group, topic, 10, NULL, on_message, s, err, sizeof(err));
     if (!s->c)
         fail_msg("kafka_consumer_new: %s", err);
     return s->c;
@@ -402,8 +403,8 @@ static void test_config_error(void **state)
     sink_t *s = calloc(1, sizeof(*s));
 
     uv_loop_init(&loop);
-    assert_null(
-        kafka_consumer_new(&loop, brokers, "", "t-basic", 10, on_message, s, err, sizeof(err)));
+    assert_null(kafka_consumer_new(&loop, brokers, "", "t-basic", 10, NULL, on_message, s, err,
+                                   sizeof(err)));
     assert_true(err[0] != '\0');
     test_finish_loop(&loop);
     free(s);

@@ -211,7 +211,7 @@ static void test_commands(void **state)
     result_t res;
 
     test_redis_start(&f->server, NULL);
-    f->r = redis_new(&f->loop, "127.0.0.1", f->server.port, NULL, 0);
+    f->r = redis_new(&f->loop, "127.0.0.1", f->server.port, NULL, NULL, 0);
     assert_true(test_run_until(&f->loop, is_connected, f->r, 5000));
 
     res = cmd(f, "SET", "k", "v", NULL);
@@ -271,7 +271,7 @@ static void test_server_killed(void **state)
     result_t res;
 
     test_redis_start(&f->server, NULL);
-    f->r = redis_new(&f->loop, "127.0.0.1", f->server.port, NULL, 0);
+    f->r = redis_new(&f->loop, "127.0.0.1", f->server.port, NULL, NULL, 0);
     assert_true(test_run_until(&f->loop, is_connected, f->r, 5000));
 
     /* BLPOP on an empty list waits forever; the GETs queue behind it on the connection. */
@@ -317,7 +317,7 @@ static void test_server_late(void **state)
     fixture_t *f = *state;
     result_t res;
 
-    f->r = redis_new(&f->loop, "127.0.0.1", f->server.port, NULL, 0);
+    f->r = redis_new(&f->loop, "127.0.0.1", f->server.port, NULL, NULL, 0);
     test_run_until(&f->loop, test_never, NULL, 500);
     assert_false(redis_connected(f->r));
     assert_int_equal(redis_command(f->r, on_reply, &res, "PING"), UV_ENOTCONN);
@@ -334,7 +334,7 @@ static void test_auth_select(void **state)
     result_t res;
 
     test_redis_start(&f->server, "s3cret");
-    f->r = redis_new(&f->loop, "127.0.0.1", f->server.port, "s3cret", 2);
+    f->r = redis_new(&f->loop, "127.0.0.1", f->server.port, NULL, "s3cret", 2);
     assert_true(test_run_until(&f->loop, is_connected, f->r, 5000));
     cmd(f, "SET", "where", "db2", NULL);
     res = cmd(f, "SELECT", "0", NULL);
@@ -352,7 +352,7 @@ static void test_auth_wrong(void **state)
     fixture_t *f = *state;
 
     test_redis_start(&f->server, "s3cret");
-    f->r = redis_new(&f->loop, "127.0.0.1", f->server.port, "wrong", 0);
+    f->r = redis_new(&f->loop, "127.0.0.1", f->server.port, NULL, "wrong", 0);
     test_run_until(&f->loop, test_never, NULL, 800); /* refused, dropped and retried a few times */
     assert_false(redis_connected(f->r));
     close_all(f);
@@ -365,7 +365,7 @@ static void test_close_pending(void **state)
     int closed = 0;
 
     test_redis_start(&f->server, NULL);
-    f->r = redis_new(&f->loop, "127.0.0.1", f->server.port, NULL, 0);
+    f->r = redis_new(&f->loop, "127.0.0.1", f->server.port, NULL, NULL, 0);
     assert_true(test_run_until(&f->loop, is_connected, f->r, 5000));
     assert_int_equal(redis_command(f->r, on_reply, &blocked, "BLPOP nolist 0"), 0);
     assert_int_equal(redis_command(f->r, on_reply, &queued, "GET k"), 0);
@@ -387,12 +387,12 @@ static void test_close_while_down(void **state)
 {
     fixture_t *f = *state;
 
-    f->r = redis_new(&f->loop, "127.0.0.1", f->server.port, NULL, 0);
+    f->r = redis_new(&f->loop, "127.0.0.1", f->server.port, NULL, NULL, 0);
     test_run_until(&f->loop, test_never, NULL, 150);
     close_all(f);
 
     assert_int_equal(uv_loop_init(&f->loop), 0);
-    f->r = redis_new(&f->loop, "127.0.0.1", f->server.port, NULL, 0);
+    f->r = redis_new(&f->loop, "127.0.0.1", f->server.port, NULL, NULL, 0);
     close_all(f);
 }
 
