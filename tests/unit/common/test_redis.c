@@ -1,6 +1,8 @@
 /* Unit tests of redis.c against a real redis-server started on a free loopback port in a
  * temporary directory: commands and reply accessors, a server killed under pending commands,
- * reconnection, AUTH + SELECT, close with commands pending. */
+ * reconnection, AUTH + SELECT, an ACL user (AUTH user password) with a right and a wrong
+ * password, re-authentication after the server drops the connection, the [redis] section's
+ * password_file, close with commands pending. */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -14,6 +16,7 @@
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -21,6 +24,7 @@
 
 #include "herald_err.h"
 #include "redis.h"
+#include "redis_conf.h"
 #include "test_support.h"
 
 /* ---------------------------------------------------------------------------- conditions */
@@ -358,6 +362,139 @@ static void test_auth_wrong(void **state)
     close_all(f);
 }
 
+/* ------------------------------------------------------------------------ ACL users */
+
+#define ADMIN_PW "admin-pw-1x"
+#define HERALD_PW "herald-pw-7q"
+#define WRONG_PW "wrong-pw-Zx81"
+
+static int is_down(void *ctx)
+{
+    return !redis_connected(ctx);
+}
+
+/* Starts a server whose default user has a password and that has the ACL user "herald";
+ * returns the default user's client (left in f->r). */
+static redis_t *acl_start(fixture_t *f)
+{
+    result_t res;
+
+    test_redis_start(&f->server, ADMIN_PW);
+    f->r = redis_new(&f->loop, "127.0.0.1", f->server.port, NULL, ADMIN_PW, 0);
+    assert_true(test_run_until(&f->loop, is_connected, f->r, 5000));
+    res = cmd(f, "ACL", "SETUSER", "herald", "on", ">" HERALD_PW, "~*", "+@all", NULL);
+    assert_string_equal(res.str, "OK");
+    return f->r;
+}
+
+static void close_quietly(redis_t *r)
+{
+    redis_close(r, NULL, NULL);
+}
+
+static int count(const char *hay, const char *needle)
+{
+    int n = 0;
+
+    for (const char *p = hay; (p = strstr(p, needle)) != NULL; p += strlen(needle))
+        n++;
+    return n;
+}
+
+static void test_acl_user(void **state)
+{
+    fixture_t *f = *state;
+    redis_t *admin = acl_start(f), *herald;
+    result_t res;
+
+    herald = f->r = redis_new(&f->loop, "127.0.0.1", f->server.port, "herald", HERALD_PW, 0);
+    assert_true(test_run_until(&f->loop, is_connected, herald, 5000));
+    res = cmd(f, "ACL", "WHOAMI", NULL);
+    assert_string_equal(res.str, "herald");
+    res = cmd(f, "SET", "k", "v", NULL);
+    assert_string_equal(res.str, "OK");
+
+    /* The server drops herald's connection: the client reconnects as herald again. */
+    f->r = admin;
+    res = cmd(f, "CLIENT", "KILL", "USER", "herald", NULL);
+    assert_int_equal(res.integer, 1);
+    assert_true(test_run_until(&f->loop, is_down, herald, 2000));
+    assert_true(test_run_until(&f->loop, is_connected, herald, 8000));
+    f->r = herald;
+    res = cmd(f, "ACL", "WHOAMI", NULL);
+    assert_string_equal(res.str, "herald");
+    res = cmd(f, "GET", "k", NULL);
+    assert_string_equal(res.str, "v");
+    close_quietly(admin);
+    close_all(f);
+}
+
+/* A wrong password: never connected, refused once in the log (not at every retry), and the
+ * password is in no log line. */
+static void test_acl_wrong_password(void **state)
+{
+    fixture_t *f = *state;
+    redis_t *admin = acl_start(f);
+    char *log;
+
+    test_stderr_begin();
+    f->r = redis_new(&f->loop, "127.0.0.1", f->server.port, "herald", WRONG_PW, 0);
+    test_run_until(&f->loop, test_never, NULL, 1000); /* refused, dropped, retried */
+    assert_false(redis_connected(f->r));
+    log = test_stderr_end();
+    if (count(log, "WRONGPASS") != 1 || strstr(log, WRONG_PW) != NULL)
+        fail_msg("want one WRONGPASS line and no password, got:\n%s", log);
+    free(log);
+    close_quietly(admin);
+    close_all(f);
+}
+
+/* The [redis] section: user with password_file connects; bad combinations are refused with a
+ * message that names no password. */
+static void test_conf_password_file(void **state)
+{
+    fixture_t *f = *state;
+    redis_t *admin = acl_start(f);
+    char addr[64], file[160], err[256];
+    FILE *fp;
+    result_t res;
+
+    snprintf(addr, sizeof(addr), "127.0.0.1:%d", f->server.port);
+    snprintf(file, sizeof(file), "%s/redis-password", f->server.dir);
+    fp = fopen(file, "w");
+    assert_non_null(fp);
+    fputs(HERALD_PW "\n", fp);
+    fclose(fp);
+    assert_int_equal(chmod(file, 0600), 0);
+    redis_conf_t c = {addr, "herald", "", file, 0, "herald:"};
+
+    f->r = redis_conf_open(&f->loop, &c, err, sizeof(err));
+    if (f->r == NULL)
+        fail_msg("%s", err);
+    assert_true(test_run_until(&f->loop, is_connected, f->r, 5000));
+    res = cmd(f, "ACL", "WHOAMI", NULL);
+    assert_string_equal(res.str, "herald");
+
+    c.password = HERALD_PW;
+    assert_null(redis_conf_open(&f->loop, &c, err, sizeof(err)));
+    assert_non_null(strstr(err, "not both"));
+    c.password_file = "";
+    c.password = "";
+    assert_null(redis_conf_open(&f->loop, &c, err, sizeof(err)));
+    assert_non_null(strstr(err, "[redis] user herald: set its password or password_file"));
+    c.password_file = "/nonexistent/redis-password";
+    assert_null(redis_conf_open(&f->loop, &c, err, sizeof(err)));
+    assert_non_null(strstr(err, "[redis] password_file /nonexistent/redis-password: cannot open"));
+    c.password_file = "";
+    c.password = HERALD_PW;
+    c.addr = "no-port";
+    assert_null(redis_conf_open(&f->loop, &c, err, sizeof(err)));
+    assert_non_null(strstr(err, "[redis] addr"));
+    assert_null(strstr(err, HERALD_PW));
+    close_quietly(admin);
+    close_all(f);
+}
+
 static void test_close_pending(void **state)
 {
     fixture_t *f = *state;
@@ -404,6 +541,9 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_server_late, setup, teardown),
         cmocka_unit_test_setup_teardown(test_auth_select, setup, teardown),
         cmocka_unit_test_setup_teardown(test_auth_wrong, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_acl_user, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_acl_wrong_password, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_conf_password_file, setup, teardown),
         cmocka_unit_test_setup_teardown(test_close_pending, setup, teardown),
         cmocka_unit_test_setup_teardown(test_close_while_down, setup, teardown),
     };
