@@ -55,7 +55,8 @@ typedef struct kafka_owned_s {
 } kafka_owned_t;
 
 /* Applies the user's [kafka] property.<name> entries (props may be NULL) after the adapter's
- * tunable settings, so that they win over those. A property that changes an owned one (of
+ * tunable settings, so that they win over those; call it once every setting of the adapter is
+ * on conf. A property that changes the value of an owned one (of
  * `owned`, of the list every handle shares: bootstrap.servers, enabled_events, log.queue),
  * under its name or an alias, an unknown property, or a bad value is refused: returns
  * HERALD_ECONF with "ORIGIN: [kafka] property.NAME: why" in err, never the value. */

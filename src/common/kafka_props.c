@@ -1,9 +1,11 @@
 /* kafka_props.c - [kafka] property.<name> lines handed to librdkafka (see kafka_loop.h).
  *
- * Which properties the adapter owns is found by effect, not by name: each property is first set
- * on a fresh configuration and every owned property is compared with its default there. So an
- * alias (request.required.acks for acks, metadata.broker.list for bootstrap.servers) is caught
- * as well as the name itself. */
+ * Whether a property touches one the adapter owns is found by effect, not by name: it is first
+ * set on a copy of the adapter's configuration (every owned property already set), and each
+ * owned property is compared between the copy and the original. So an alias
+ * (request.required.acks for acks, metadata.broker.list for bootstrap.servers) or a synonym of
+ * a value (latest for largest) is judged as well as the name itself, and repeating the
+ * adapter's own value is harmless. */
 #define _GNU_SOURCE /* strcasestr */
 #include "kafka_loop.h"
 
@@ -27,23 +29,27 @@ int kafka_props_secret(const char *name)
            strcasestr(name, "key") != NULL;
 }
 
-/* The value of name in conf as text; a topic property never set on conf reads as its default. */
-static void kafka_props_get(const rd_kafka_conf_t *conf, const char *name, char *buf, size_t cap)
+/* The value of name in conf as text. A topic property (acks, auto.offset.reset) lives in the
+ * conf's default topic configuration, made by the first topic property set; before that it
+ * reads as librdkafka's default. */
+static void kafka_props_get(rd_kafka_conf_t *conf, const char *name, char *buf, size_t cap)
 {
+    rd_kafka_topic_conf_t *tconf = rd_kafka_conf_get_default_topic_conf(conf), *fresh = NULL;
     size_t n = cap;
 
     if (rd_kafka_conf_get(conf, name, buf, &n) == RD_KAFKA_CONF_OK)
         return;
-    rd_kafka_topic_conf_t *tconf = rd_kafka_topic_conf_new();
+    if (tconf == NULL)
+        tconf = fresh = rd_kafka_topic_conf_new();
     n = cap;
     if (rd_kafka_topic_conf_get(tconf, name, buf, &n) != RD_KAFKA_CONF_OK)
         snprintf(buf, cap, "(unset)");
-    rd_kafka_topic_conf_destroy(tconf);
+    if (fresh != NULL)
+        rd_kafka_topic_conf_destroy(fresh);
 }
 
 /* The owned entry whose value `probe` changed from its default in `base`, or NULL. */
-static const kafka_owned_t *kafka_props_changed(const rd_kafka_conf_t *base,
-                                                const rd_kafka_conf_t *probe,
+static const kafka_owned_t *kafka_props_changed(rd_kafka_conf_t *base, rd_kafka_conf_t *probe,
                                                 const kafka_owned_t *owned)
 {
     char want[512], got[512];
@@ -78,10 +84,9 @@ void kafka_props_reason(const char *name, const char *value, const char *why, ch
     out[k] = '\0';
 }
 
-/* Sets one property on `probe` (fresh) and checks it against the owned lists. */
-static int kafka_props_check(const rd_kafka_conf_t *base, rd_kafka_conf_t *probe,
-                             const conf_prop_t *p, const kafka_owned_t *owned, char *err,
-                             size_t errlen)
+/* Sets one property on `probe` (a copy of base) and checks it against the owned lists. */
+static int kafka_props_check(rd_kafka_conf_t *base, rd_kafka_conf_t *probe, const conf_prop_t *p,
+                             const kafka_owned_t *owned, char *err, size_t errlen)
 {
     char why[512], reason[512];
     const kafka_owned_t *o;
@@ -113,24 +118,19 @@ static int kafka_props_check(const rd_kafka_conf_t *base, rd_kafka_conf_t *probe
 int kafka_loop_conf_props(rd_kafka_conf_t *conf, const conf_props_t *props,
                           const kafka_owned_t *owned, char *err, size_t errlen)
 {
-    rd_kafka_conf_t *base;
     int rc = 0;
 
-    if (props == NULL || props->n == 0)
-        return 0;
-    base = rd_kafka_conf_new();
-    for (size_t i = 0; i < props->n && rc == 0; i++) {
+    for (size_t i = 0; props != NULL && i < props->n && rc == 0; i++) {
         const conf_prop_t *p = &props->v[i];
-        rd_kafka_conf_t *probe = rd_kafka_conf_new();
+        rd_kafka_conf_t *probe = rd_kafka_conf_dup(conf);
         char why[512];
 
-        rc = kafka_props_check(base, probe, p, owned, err, errlen);
+        rc = kafka_props_check(conf, probe, p, owned, err, errlen);
         rd_kafka_conf_destroy(probe);
         if (rc == 0 && rd_kafka_conf_set(conf, p->name, p->value, why, sizeof(why)) != 0) {
             snprintf(err, errlen, "%s: [kafka] property.%s: refused", p->origin, p->name);
             rc = HERALD_ECONF;
         }
     }
-    rd_kafka_conf_destroy(base);
     return rc;
 }
