@@ -2,7 +2,6 @@
 #include "conf.h"
 
 #include "buf.h"
-#include "conf_props.h"
 #include "herald_err.h"
 
 #include <ctype.h>

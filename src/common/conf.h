@@ -72,6 +72,21 @@ int conf_load(const conf_item_t *items, void *target, const char *path, char *er
 /* Frees every CONF_STR and CONF_PROPS field of target. The struct itself belongs to the caller. */
 void conf_free(const conf_item_t *items, void *target);
 
+/* The entries of a CONF_PROPS family (conf_props.c), for conf_load's use; callers read
+ * conf_props_t directly. */
+/* Adds (name, value, origin), or replaces the value and origin of the entry called name
+ * (case-insensitively). With `unique` an existing entry is an error instead: returns -1 with
+ * "already set at ORIGIN" in msg. Returns 0 otherwise. */
+int conf_props_put(conf_props_t *p, const char *name, const char *value, const char *origin,
+                   int unique, char *msg, size_t msglen);
+
+/* Applies every environment variable `prefix`NAME (prefix "HERALD_KAFKA_PROPERTY_"): NAME
+ * lower-cased, '_' read as '.'. Returns 0, or -1 with "VARIABLE: message" in err. */
+int conf_props_env(conf_props_t *p, const char *prefix, char *err, size_t errlen);
+
+/* Frees every entry and leaves p empty. */
+void conf_props_clear(conf_props_t *p);
+
 /* Splits a comma-separated list ("a:1, b:2") in place-independent fashion: returns a
  * NULL-terminated array of trimmed heap strings (free with conf_list_free), count in *n. */
 char **conf_list_split(const char *s, size_t *n);

@@ -1,5 +1,5 @@
 /* conf_props.c - the entries of a CONF_PROPS key family: file entries, environment overrides. */
-#include "conf_props.h"
+#include "conf.h"
 
 #include "buf.h"
 
