@@ -2,6 +2,7 @@
 #include "cluster.h"
 
 #include "herald_err.h"
+#include "log.h"
 #include "rpc.h"
 #include "rpc_auth.h"
 #include "secret_file.h"
@@ -40,7 +41,7 @@ int cluster_apply(const cluster_conf_t *c, char *err, size_t errlen)
         len = (ssize_t)strnlen(c->secret, sizeof(buf));
         memcpy(buf, c->secret, (size_t)len);
     }
-    len = (ssize_t)secret_trim(buf, (size_t)len);
+    len = (ssize_t)secret_trim(buf, (size_t)len); /* a value from the environment too */
     rc = rpc_configure(&(rpc_settings_t){
         .secret = buf,
         .secret_len = (size_t)len,

@@ -16,13 +16,14 @@
  *                 bounded by [min, max] in ms
  *   CONF_SIZE     byte size with optional unit "k", "m", "g" (1024-based), int64_t, [min, max]
  *   CONF_ENUM     one of the '|'-separated words in `choices`, stored as the int index in an `int`
- *   CONF_PROPS    a family of keys "<key>.<name> = value" (e.g. [kafka] property.sasl.mechanism),
- *                 stored in a `conf_props_t` as (name, value, origin) in file order; `def` must be
- *                 NULL (no entries). A name given twice in the file is an error naming both
- *                 lines. Environment: HERALD_<SECTION>_<KEY>_<NAME> with NAME lower-cased and
- *                 every '_' read as '.' (HERALD_KAFKA_PROPERTY_SASL_USERNAME is sasl.username);
- *                 it replaces an entry of that name from the file or adds one. Values are never
- *                 copied into an error message: they may be passwords.
+ *   CONF_PROPS    a family of keys: `key` is a prefix ("property."), and every key of the section
+ *                 that starts with it is one name = value pair (name = the rest of the key),
+ *                 stored in a conf_props_t in file order. Names are 1..CONF_PROP_NAME_MAX of
+ *                 [A-Za-z0-9._-]; a name twice in the file is an error. The environment adds or
+ *                 replaces pairs: HERALD_<SECTION>_<PREFIX>_<NAME>, e.g.
+ *                 HERALD_KAFKA_PROPERTY_SASL_MECHANISM, whose NAME is lower-cased with '_' read
+ *                 as '.' (sasl.mechanism). Values are never part of an error message, since they
+ *                 may be passwords; the default is no pair.
  */
 #ifndef HERALD_CONF_H
 #define HERALD_CONF_H
@@ -41,11 +42,14 @@ typedef enum {
     CONF_PROPS
 } conf_type_t;
 
-/* One entry of a CONF_PROPS family; all three strings are heap-owned by the config. */
+#define CONF_PROP_NAME_MAX 128
+
+/* One pair of a CONF_PROPS family. origin says where it was set, for later error messages:
+ * "FILE:LINE" or the environment variable's name. All three heap-owned by the config. */
 typedef struct conf_prop_s {
-    char *name;   /* after "<key>.", e.g. "sasl.mechanism" */
-    char *value;  /* may be a secret: never log it */
-    char *origin; /* "FILE:LINE" or the environment variable's name, for error messages */
+    char *name;
+    char *value;
+    char *origin;
 } conf_prop_t;
 
 typedef struct conf_props_s {
@@ -71,21 +75,6 @@ int conf_load(const conf_item_t *items, void *target, const char *path, char *er
 
 /* Frees every CONF_STR and CONF_PROPS field of target. The struct itself belongs to the caller. */
 void conf_free(const conf_item_t *items, void *target);
-
-/* The entries of a CONF_PROPS family (conf_props.c), for conf_load's use; callers read
- * conf_props_t directly. */
-/* Adds (name, value, origin), or replaces the value and origin of the entry called name
- * (case-insensitively). With `unique` an existing entry is an error instead: returns -1 with
- * "already set at ORIGIN" in msg. Returns 0 otherwise. */
-int conf_props_put(conf_props_t *p, const char *name, const char *value, const char *origin,
-                   int unique, char *msg, size_t msglen);
-
-/* Applies every environment variable `prefix`NAME (prefix "HERALD_KAFKA_PROPERTY_"): NAME
- * lower-cased, '_' read as '.'. Returns 0, or -1 with "VARIABLE: message" in err. */
-int conf_props_env(conf_props_t *p, const char *prefix, char *err, size_t errlen);
-
-/* Frees every entry and leaves p empty. */
-void conf_props_clear(conf_props_t *p);
 
 /* Splits a comma-separated list ("a:1, b:2") in place-independent fashion: returns a
  * NULL-terminated array of trimmed heap strings (free with conf_list_free), count in *n. */

@@ -289,18 +289,14 @@ static int kafka_consumer_serve(void *owner)
 
 /* ------------------------------------------------------------------------- lifecycle */
 
-/* What [kafka] group and fetch_wait_max set, and what at-least-once rests on: offsets stored by
- * kafka_consumer_done only, a new group starting at the first message, eager rebalances (the
- * rebalance callback assigns and unassigns whole sets). */
-static const kafka_owned_t kafka_consumer_owned[] = {
-    {"group.id", "set it with [kafka] group"},
-    {"fetch.wait.max.ms", "set it with [kafka] fetch_wait_max"},
-    {"enable.auto.commit", "at-least-once: herald commits the offsets it has handled"},
-    {"enable.auto.offset.store", "at-least-once: herald stores only handled offsets"},
-    {"auto.offset.reset", "at-least-once: a new group starts at the first message"},
-    {"partition.assignment.strategy", "herald's rebalance handling is eager"},
-    {NULL, NULL},
-};
+/* The settings the at-least-once tracking rests on (kafka.h): never from property.* */
+static const char *const kafka_consumer_owned[] = {"bootstrap.servers",
+                                                   "group.id",
+                                                   "enable.auto.commit",
+                                                   "enable.auto.offset.store",
+                                                   "auto.offset.reset",
+                                                   "partition.assignment.strategy",
+                                                   NULL};
 
 static int kafka_consumer_conf(rd_kafka_conf_t *conf, const char *group, uint32_t fetch_wait_ms,
                                const conf_props_t *props, char *err, size_t errlen)
@@ -347,10 +343,10 @@ static void kafka_consumer_release(kafka_consumer_t *c)
     free(c);
 }
 
-kafka_consumer_t *kafka_consumer_new(uv_loop_t *loop, const char *brokers, const char *group,
-                                     const char *topic, uint32_t fetch_wait_ms,
-                                     const conf_props_t *props, kafka_message_cb cb, void *arg,
-                                     char *err, size_t errlen)
+kafka_consumer_t *kafka_consumer_new(uv_loop_t *loop, const char *brokers,
+                                     const conf_props_t *props, const char *group,
+                                     const char *topic, uint32_t fetch_wait_ms, kafka_message_cb cb,
+                                     void *arg, char *err, size_t errlen)
 {
     kafka_consumer_t *c = xcalloc(1, sizeof(*c));
     rd_kafka_topic_partition_list_t *topics;

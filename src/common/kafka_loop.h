@@ -43,33 +43,19 @@ rd_kafka_conf_t *kafka_loop_conf_new(kafka_loop_t *kl, const char *brokers, char
                                      size_t errlen);
 
 /* rd_kafka_conf_set in herald's convention: 0, or HERALD_ECONF with a message in err that names
- * the key, never the value (it may be a password). */
+ * the key and never shows the value (librdkafka's own reason quotes it; a value may be a
+ * password). */
 int kafka_loop_conf_set(rd_kafka_conf_t *conf, const char *key, const char *value, char *err,
                         size_t errlen);
 
-/* A property the adapter sets itself and refuses from [kafka] property.<name>, with the reason
- * shown to the user. Lists end with a NULL name. */
-typedef struct kafka_owned_s {
-    const char *name;
-    const char *why;
-} kafka_owned_t;
-
-/* Applies the user's [kafka] property.<name> entries (props may be NULL) after the adapter's
- * tunable settings, so that they win over those; call it once every setting of the adapter is
- * on conf. A property that changes the value of an owned one (of
- * `owned`, of the list every handle shares: bootstrap.servers, enabled_events, log.queue),
- * under its name or an alias, an unknown property, or a bad value is refused: returns
- * HERALD_ECONF with "ORIGIN: [kafka] property.NAME: why" in err, never the value. */
+/* Applies the operator's [kafka] property.* pairs (props may be NULL) after the adapter's own
+ * settings, so that they override its tunables. A name in `owned` (NULL-terminated; the settings
+ * a role's guarantees rest on) is refused, and so is a property that changes the value of one of
+ * them on a copy of conf (an alias: request.required.acks, metadata.broker.list), as is any name
+ * or value librdkafka refuses: 0, or
+ * HERALD_ECONF with a message naming the property and where it was set, never its value. */
 int kafka_loop_conf_props(rd_kafka_conf_t *conf, const conf_props_t *props,
-                          const kafka_owned_t *owned, char *err, size_t errlen);
-
-/* Nonzero when a property's name says its value is a secret (password, secret, key). */
-int kafka_props_secret(const char *name);
-
-/* librdkafka's reason `why` for refusing `value` of `name`, which may quote the value, as
- * ": reason" with every occurrence of the value cut out; "" for a secret's name. */
-void kafka_props_reason(const char *name, const char *value, const char *why, char *out,
-                        size_t cap);
+                          const char *const *owned, char *err, size_t errlen);
 
 /* Takes ownership of `queue` (its handle's final queue: the main queue of a producer, the
  * consumer queue of a consumer), enables its io event and starts serving it with `serve`.

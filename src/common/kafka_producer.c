@@ -27,13 +27,6 @@ struct kafka_producer_s {
     list_link_t pending; /* kafka_delivery_t, the messages whose report has not come */
 };
 
-/* A delivery report means acks from every in-sync replica, in order, no duplicates. */
-static const kafka_owned_t kafka_producer_owned[] = {
-    {"enable.idempotence", "delivery reports mean written once, in order"},
-    {"acks", "delivery reports mean acknowledged by every in-sync replica"},
-    {NULL, NULL},
-};
-
 static int kafka_producer_status(rd_kafka_resp_err_t err)
 {
     switch (err) {
@@ -72,8 +65,13 @@ static int kafka_producer_serve(void *owner)
     return 0;
 }
 
-kafka_producer_t *kafka_producer_new(uv_loop_t *loop, const char *brokers, const char *topic,
-                                     const conf_props_t *props, char *err, size_t errlen)
+/* The settings the producer's contract rests on (kafka.h): never from property.* */
+static const char *const kafka_producer_owned[] = {"bootstrap.servers", "enable.idempotence",
+                                                   "acks", NULL};
+
+kafka_producer_t *kafka_producer_new(uv_loop_t *loop, const char *brokers,
+                                     const conf_props_t *props, const char *topic, char *err,
+                                     size_t errlen)
 {
     kafka_producer_t *p = xcalloc(1, sizeof(*p));
     rd_kafka_conf_t *conf;

@@ -16,10 +16,8 @@
 #include <hiredis/adapters/libuv.h>
 #include <hiredis/async.h>
 #include <hiredis/hiredis.h>
-#include <sodium.h>
 #include <stdarg.h>
 #include <stdlib.h>
-#include <string.h>
 
 #define REDIS_BACKOFF_MIN_MS 100
 #define REDIS_BACKOFF_MAX_MS 5000
@@ -34,8 +32,8 @@ struct redis_s {
     redisAsyncContext *ac; /* NULL while down; freed by hiredis or by a timer callback */
     char *host;
     int port;
-    char *user;     /* NULL when none: AUTH as the default user */
-    char *password; /* NULL when none; never logged */
+    char *user;     /* ACL user, NULL for AUTH <password> alone */
+    char *password; /* NULL when none (then no AUTH) */
     int db;
     int handshake_left;  /* handshake replies still expected on ac */
     uint64_t backoff_ms; /* wait before the next attempt */
@@ -335,7 +333,7 @@ static void redis_on_timer_closed(uv_handle_t *handle)
     free(r->host);
     free(r->user);
     if (r->password)
-        sodium_memzero(r->password, strlen(r->password));
+        memset(r->password, 0, strlen(r->password));
     free(r->password);
     free(r);
     if (cb)

@@ -28,11 +28,10 @@ enum redis_reply_type {
  * Redis error reply arrives as status 0 with type REDIS_REPLY_T_ERROR. */
 typedef void (*redis_reply_cb)(int status, const redis_reply_t *reply, void *arg);
 
-/* Connects to host:port at once (and keeps reconnecting). Every connection, reconnections too,
- * starts with "AUTH user password" when both are set (a Redis 6 ACL user), "AUTH password" when
- * only the password is, then SELECT db. user and password may be NULL or "". A refused AUTH is
- * logged once per outage with Redis's reason (never the password); the client then stays not
- * connected and retries with the backoff. */
+/* Connects to host:port at once (and keeps reconnecting; every connection authenticates and
+ * selects db again). password NULL or "": no AUTH; with user (NULL or "" = none) AUTH <user>
+ * <password> (Redis 6 ACL), else AUTH <password>. A refused AUTH is logged once per outage with
+ * Redis's reason (never the password) and the client stays not connected, retrying. */
 redis_t *redis_new(uv_loop_t *loop, const char *host, int port, const char *user,
                    const char *password, int db);
 

@@ -92,3 +92,8 @@ int redis_key_limit(char *out, const char *prefix, const char *what)
 {
     return key(out, prefix, "limit:%s", what);
 }
+
+int redis_key_idem(char *out, const char *prefix, const char *route, const char *idem_key)
+{
+    return key(out, prefix, "idem:%s:%s", route, idem_key);
+}

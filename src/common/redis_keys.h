@@ -53,6 +53,10 @@ int redis_key_username(char *out, const char *prefix, const char *name);
  * "register:addr:<addr>", "chat:<mid>" (logic_limit.c) */
 int redis_key_limit(char *out, const char *prefix, const char *what);
 
+/* idem:<route>:<key> string: "" while a push with that idempotency key runs, then the JSON
+ * reply data it answered; TTL = push.idempotency_window (logic_idem.c) */
+int redis_key_idem(char *out, const char *prefix, const char *route, const char *idem_key);
+
 /* comets             hash: comet id -> registry entry (registry.h) */
 int redis_key_comets(char *out, const char *prefix);
 /* online:<server>    hash: room -> members on that comet, TTL registry.ttl (registry.h) */

@@ -1,4 +1,4 @@
-/* secret_file.c - a secret read from a file once at start (see secret_file.h). */
+/* secret_file.c - a secret from a file (see secret_file.h). */
 #include "secret_file.h"
 
 #include "log.h"
@@ -35,7 +35,7 @@ ssize_t secret_file_read(const char *what, const char *path, uint8_t *buf, size_
         len += n;
     }
     close(fd);
-    return len;
+    return (ssize_t)secret_trim(buf, (size_t)len);
 }
 
 size_t secret_trim(const uint8_t *buf, size_t len)

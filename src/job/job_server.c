@@ -12,6 +12,7 @@
 #include "log.h"
 #include "redis.h"
 #include "redis_conf.h"
+#include "redis_keys.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -102,12 +103,12 @@ job_server_t *job_server_new(uv_loop_t *loop, const job_conf_t *conf, char *err,
 {
     if (conf_check(conf, err, errlen) != 0)
         return NULL;
-    /* First: the password file is the last thing that can fail before parts exist. */
-    redis_t *redis = redis_conf_open(loop, &conf->redis, err, errlen);
+    char host[ADDR_HOST_MAX], kerr[512];
+    int port;
+    /* Checked above: this fails only when the password file went away meanwhile. */
+    redis_t *redis = redis_conf_connect(loop, &conf->redis, err, errlen);
     if (redis == NULL)
         return NULL;
-    char host[ADDR_HOST_MAX], kerr[512];
-    int port, rc;
     job_server_t *s = xcalloc(1, sizeof(*s));
     s->loop = loop;
     s->conf = conf;
@@ -119,15 +120,15 @@ job_server_t *job_server_new(uv_loop_t *loop, const job_conf_t *conf, char *err,
     s->admin_src = (job_admin_t){s->redis, &s->comets, &s->deliver};
 
     addr_split(conf->admin_listen, host, &port);
-    s->admin = admin_new(loop, &job_admin_ops, &s->admin_src, host, port, &rc);
+    s->admin =
+        admin_new(loop, &job_admin_ops, &s->admin_src, host, port, &conf->admin_tls, err, errlen);
     if (s->admin == NULL) {
-        snprintf(err, errlen, "admin listen %s: %s", conf->admin_listen, herald_strerror(rc));
         close_parts(s);
         return NULL;
     }
     s->consumer =
-        kafka_consumer_new(loop, conf->kafka_brokers, conf->kafka_group, conf->kafka_topic,
-                           (uint32_t)conf->kafka_fetch_wait_ms, &conf->kafka_props,
+        kafka_consumer_new(loop, conf->kafka_brokers, &conf->kafka_props, conf->kafka_group,
+                           conf->kafka_topic, (uint32_t)conf->kafka_fetch_wait_ms,
                            job_deliver_on_message, &s->deliver, kerr, sizeof(kerr));
     if (s->consumer == NULL) {
         snprintf(err, errlen, "kafka consumer: %s", kerr);

@@ -7,8 +7,9 @@
 #define LOGIC_CONF_H
 
 #include "cluster.h"
-#include "redis_conf.h"
 #include "conf.h"
+#include "http_tls.h"
+#include "redis_conf.h"
 #include <stdint.h>
 
 /* [auth] mode: what the auth body's token may be. token: an opaque token in Redis; jwt: a JWT
@@ -47,12 +48,13 @@ typedef struct logic_conf_s {
     int64_t http_max_per_addr;       /* [http] max_per_addr: open connections per client IP */
     char *http_cors_origins;         /* [http] cors_origins: "" none, "*", or a list */
     char *http_web_root;             /* [http] web_root: folder of the /web/ console; "" = off */
+    http_tls_conf_t http_tls;        /* [http] tls_cert, tls_key: HTTPS on http.listen */
     char *rpc_listen;                /* [rpc] listen: Logic service for comets */
     int64_t rpc_timeout_ms;          /* [rpc] timeout: deadline of calls to routers, RoomMembers */
-    redis_conf_t redis;              /* [redis]: address, credentials, db, key prefix */
+    redis_conf_t redis;              /* [redis]: where, how to authenticate, the key prefix */
     char *kafka_brokers;             /* [kafka] brokers: bootstrap list */
     char *kafka_topic;               /* [kafka] topic of the push envelopes */
-    conf_props_t kafka_props;        /* [kafka] property.<name>: librdkafka properties */
+    conf_props_t kafka_props;        /* [kafka] property.*: librdkafka settings (kafka.h) */
     char *router_addrs;          /* [router] addrs: comma list; the hash ring is built from it */
     int auth_mode;               /* [auth] mode: enum logic_auth_mode */
     char *auth_bearer_key;       /* [auth] bearer_key: "" = every route is open */
@@ -77,8 +79,10 @@ typedef struct logic_conf_s {
     int64_t chat_sender_burst;          /* [chat] sender_burst */
     char *kafka_events_topic;           /* [kafka] events_topic: business events; "" = none */
     char *events_callback_url;          /* [events] callback_url: POST events there; "" = none */
+    char *events_callback_ca;           /* [events] callback_ca: CA file for https; "" = system */
     int64_t events_callback_timeout_ms; /* [events] callback_timeout: per POST */
     int64_t events_callback_queue;      /* [events] callback_queue: events waiting, at most */
+    int64_t push_idempotency_window_ms; /* [push] idempotency_window: a key's reply is kept */
     int64_t inbox_max_count;            /* [inbox] max_count: messages kept per user */
     int64_t inbox_max_age_ms;           /* [inbox] max_age: older messages are dropped */
     int64_t inbox_page_bytes;   /* [inbox] page_bytes: backlog bytes per Connect / Fetch reply */
@@ -88,6 +92,8 @@ typedef struct logic_conf_s {
     char *auth_jwt_secret;      /* [auth] jwt_secret: HS256 key; "" = HS256 refused. Never logged */
     char *auth_jwt_public_key;  /* [auth] jwt_public_key: PEM file (RS256/ES256); "" = none */
     int64_t auth_jwt_leeway_ms; /* [auth] jwt_leeway: clock skew allowed on exp, nbf, iat */
+    char *auth_jwt_audience;    /* [auth] jwt_audience: required "aud"; "" = aud not checked */
+    char *auth_jwt_issuer;      /* [auth] jwt_issuer: required "iss"; "" = iss not checked */
     int room_join;              /* [room] join: enum logic_room_join */
     cluster_conf_t cluster;     /* [cluster]: the secret and the RPC server limits */
 } logic_conf_t;

@@ -242,8 +242,8 @@ static void on_verified(int status, void *arg)
         finish_error(c, logic_http_status(rc), "redis unavailable");
 }
 
-/* An unknown name and an account without a password answer as a wrong password, and their
- * attempt stays charged. */
+/* An unknown name and an account without a password answer as a wrong password, after as
+ * long (a decoy check), and their attempt stays charged. */
 static void on_credential(int status, int64_t mid, const char *pass_hash, void *arg)
 {
     login_ctx_t *c = arg;
@@ -254,11 +254,12 @@ static void on_credential(int status, int64_t mid, const char *pass_hash, void *
         c->mid = mid;
         rc = logic_password_verify(c->ctx->password, pass_hash, c->password, c->password_len,
                                    on_verified, c);
+    } else if (rc == HERALD_ENOTFOUND) {
+        rc = logic_password_verify_decoy(c->ctx->password, c->password, c->password_len,
+                                         on_verified, c);
     }
     sodium_memzero(c->password, sizeof(c->password));
-    if (rc == HERALD_ENOTFOUND)
-        finish_error(c, 401, WRONG);
-    else if (rc != 0)
+    if (rc != 0)
         finish_status(c, rc);
 }
 

@@ -330,6 +330,29 @@ static int check_times(json_t *claims, int64_t now_s, int64_t leeway_s, char *er
     return 0;
 }
 
+/* aud and iss against the policy (RFC 7519 §4.1.1, §4.1.3: aud is a string or an array of
+ * strings; StringOrURI values compare as exact strings). */
+static int check_audience_issuer(json_t *claims, const logic_jwt_policy_t *policy, char *err,
+                                 size_t errlen)
+{
+    if (policy->audience != NULL && policy->audience[0] != '\0') {
+        json_t *aud = json_object_get(claims, "aud");
+        int found = json_is_string(aud) && strcmp(json_string_value(aud), policy->audience) == 0;
+        for (size_t i = 0; !found && json_is_array(aud) && i < json_array_size(aud); i++) {
+            json_t *one = json_array_get(aud, i);
+            found = json_is_string(one) && strcmp(json_string_value(one), policy->audience) == 0;
+        }
+        if (!found)
+            return fail(err, errlen, "jwt: aud does not name this service");
+    }
+    if (policy->issuer != NULL && policy->issuer[0] != '\0') {
+        json_t *iss = json_object_get(claims, "iss");
+        if (!json_is_string(iss) || strcmp(json_string_value(iss), policy->issuer) != 0)
+            return fail(err, errlen, "jwt: iss is not the configured issuer");
+    }
+    return 0;
+}
+
 static int get_rooms(json_t *claims, logic_rooms_t *rooms, char *err, size_t errlen)
 {
     json_t *v = json_object_get(claims, "rooms");
@@ -347,7 +370,7 @@ static int get_rooms(json_t *claims, logic_rooms_t *rooms, char *err, size_t err
     return 0;
 }
 
-static int get_claims(json_t *claims, int64_t now_s, int64_t leeway_s, logic_jwt_claims_t *out,
+static int get_claims(json_t *claims, const logic_jwt_policy_t *policy, logic_jwt_claims_t *out,
                       char *err, size_t errlen)
 {
     json_t *sub = json_object_get(claims, "sub");
@@ -356,7 +379,9 @@ static int get_claims(json_t *claims, int64_t now_s, int64_t leeway_s, logic_jwt
     if (!json_is_string(sub) || strlen(json_string_value(sub)) != json_string_length(sub) ||
         logic_params_mid(json_string_value(sub), &out->mid) != 0)
         return fail(err, errlen, "jwt: sub must be a user id in a string of digits");
-    int rc = check_times(claims, now_s, leeway_s, err, errlen);
+    int rc = check_times(claims, policy->now_s, policy->leeway_s, err, errlen);
+    if (rc == 0)
+        rc = check_audience_issuer(claims, policy, err, errlen);
     if (rc != 0)
         return rc;
     json_t *platform = json_object_get(claims, "platform");
@@ -370,14 +395,14 @@ static int get_claims(json_t *claims, int64_t now_s, int64_t leeway_s, logic_jwt
     return get_rooms(claims, &out->rooms, err, errlen);
 }
 
-int logic_jwt_claims_parse(const void *json, size_t len, int64_t now_s, int64_t leeway_s,
+int logic_jwt_claims_parse(const void *json, size_t len, const logic_jwt_policy_t *policy,
                            logic_jwt_claims_t *out, char *err, size_t errlen)
 {
     memset(out, 0, sizeof(*out));
     json_t *claims = load_object(json, len);
     if (claims == NULL)
         return fail(err, errlen, "jwt: malformed payload");
-    int rc = get_claims(claims, now_s, leeway_s, out, err, errlen);
+    int rc = get_claims(claims, policy, out, err, errlen);
     json_decref(claims);
     if (rc != 0)
         logic_jwt_claims_deinit(out);
@@ -400,8 +425,9 @@ int logic_jwt_is_jwt(const char *token)
     return dot2 != NULL && strchr(dot2 + 1, '.') == NULL;
 }
 
-int logic_jwt_verify(const logic_jwt_keys_t *k, const char *token, size_t len, int64_t now_s,
-                     int64_t leeway_s, logic_jwt_claims_t *out, char *err, size_t errlen)
+int logic_jwt_verify(const logic_jwt_keys_t *k, const char *token, size_t len,
+                     const logic_jwt_policy_t *policy, logic_jwt_claims_t *out, char *err,
+                     size_t errlen)
 {
     memset(out, 0, sizeof(*out));
     if (len > LOGIC_JWT_MAX)
@@ -429,7 +455,7 @@ int logic_jwt_verify(const logic_jwt_keys_t *k, const char *token, size_t len, i
     unsigned char *payload = decode_part(dot1 + 1, (size_t)(dot2 - dot1 - 1), &plen);
     if (payload == NULL)
         return fail(err, errlen, "jwt: malformed payload");
-    rc = logic_jwt_claims_parse(payload, plen, now_s, leeway_s, out, err, errlen);
+    rc = logic_jwt_claims_parse(payload, plen, policy, out, err, errlen);
     free(payload);
     return rc;
 }

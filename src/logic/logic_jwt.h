@@ -10,9 +10,11 @@
  *
  * Claims: "sub" the user id as a string of decimal digits (a JSON number is refused: RFC 7519
  * makes sub a string, and numbers above 2^53 do not survive JavaScript issuers); "exp" required;
- * "nbf" and "iat" honoured when present; all with a leeway. Optional "platform" (a string, at
- * most LOGIC_BODY_MAX_PLATFORM bytes) and "rooms" (an array of at most LOGIC_ROOMS_MAX valid
- * room ids). Other claims are ignored.
+ * "nbf" and "iat" honoured when present; all with a leeway. When the policy names an audience,
+ * "aud" must be that string or an array holding it (RFC 7519 §4.1.3); when it names an issuer,
+ * "iss" must equal it; otherwise both are ignored. Optional "platform" (a string, at most
+ * LOGIC_BODY_MAX_PLATFORM bytes) and "rooms" (an array of at most LOGIC_ROOMS_MAX valid room
+ * ids). Other claims are ignored.
  *
  * Parsing is strict and bounded: at most LOGIC_JWT_MAX bytes, base64url without padding and with
  * zero trailing bits, JSON objects without duplicate keys (jansson, valid UTF-8, no NUL).
@@ -48,18 +50,27 @@ typedef struct logic_jwt_claims_s {
     logic_rooms_t rooms;
 } logic_jwt_claims_t;
 
+/* What a token is checked against besides its signature. audience and issuer: NULL or "" =
+ * not checked; borrowed. */
+typedef struct logic_jwt_policy_s {
+    int64_t now_s;    /* Unix seconds */
+    int64_t leeway_s; /* clock skew allowed on exp, nbf and iat */
+    const char *audience;
+    const char *issuer;
+} logic_jwt_policy_t;
+
 /* 1 when token has a JWT's shape (exactly two '.'), so it is not an opaque token; else 0. */
 int logic_jwt_is_jwt(const char *token);
 
-/* Verifies token (len bytes) at time now_s (Unix seconds) with leeway_s seconds of clock skew
- * allowed on exp, nbf and iat. Returns 0 with out filled (logic_jwt_claims_deinit), or
- * HERALD_EAUTH with the reason in err (out then holds nothing). */
-int logic_jwt_verify(const logic_jwt_keys_t *k, const char *token, size_t len, int64_t now_s,
-                     int64_t leeway_s, logic_jwt_claims_t *out, char *err, size_t errlen);
+/* Verifies token (len bytes) under policy. Returns 0 with out filled (logic_jwt_claims_deinit),
+ * or HERALD_EAUTH with the reason in err (out then holds nothing). */
+int logic_jwt_verify(const logic_jwt_keys_t *k, const char *token, size_t len,
+                     const logic_jwt_policy_t *policy, logic_jwt_claims_t *out, char *err,
+                     size_t errlen);
 
 /* The claims step alone: parses a decoded payload (len bytes of JSON) as logic_jwt_verify does
  * after the signature. Same results. For the fuzz target and the tests. */
-int logic_jwt_claims_parse(const void *json, size_t len, int64_t now_s, int64_t leeway_s,
+int logic_jwt_claims_parse(const void *json, size_t len, const logic_jwt_policy_t *policy,
                            logic_jwt_claims_t *out, char *err, size_t errlen);
 void logic_jwt_claims_deinit(logic_jwt_claims_t *c);
 

@@ -11,6 +11,7 @@
 struct logic_password_s {
     uv_loop_t *loop;
     const logic_conf_t *conf;
+    char decoy[LOGIC_PASSWORD_HASH_MAX]; /* argon2id of random bytes, made by logic_password_new */
     size_t inflight;
     int closing;
     void (*close_cb)(void *arg);
@@ -27,6 +28,7 @@ typedef struct job_s {
     unsigned long long ops;
     size_t mem;
     int verify;
+    int decoy; /* verify against p->decoy: the answer is always HERALD_EAUTH */
     int status;
     logic_password_hash_cb hash_cb;
     logic_password_verify_cb verify_cb;
@@ -38,8 +40,20 @@ logic_password_t *logic_password_new(uv_loop_t *loop, const logic_conf_t *conf)
     if (sodium_init() < 0)
         return NULL;
     logic_password_t *p = xcalloc(1, sizeof(*p));
+    unsigned char secret[32];
     p->loop = loop;
     p->conf = conf;
+    /* A password nobody knows, hashed with the configured cost: verifying against it takes as
+     * long as a real check. Made once here (one hash's time at start-up). */
+    randombytes_buf(secret, sizeof(secret));
+    if (crypto_pwhash_str_alg(p->decoy, (const char *)secret, sizeof(secret),
+                              (unsigned long long)conf->login_password_ops,
+                              (size_t)conf->login_password_mem,
+                              crypto_pwhash_ALG_ARGON2ID13) != 0) {
+        free(p);
+        return NULL;
+    }
+    sodium_memzero(secret, sizeof(secret));
     return p;
 }
 
@@ -92,7 +106,7 @@ static void on_done(uv_work_t *w, int status)
     if (status != 0) /* cancelled: never ran */
         j->status = j->verify ? HERALD_EAUTH : HERALD_EINTERNAL;
     if (j->verify)
-        j->verify_cb(j->status, j->arg);
+        j->verify_cb(j->decoy ? HERALD_EAUTH : j->status, j->arg);
     else
         j->hash_cb(j->status, j->status == 0 ? j->hash : NULL, j->arg);
     sodium_memzero(j, sizeof(*j));
@@ -137,16 +151,29 @@ int logic_password_hash(logic_password_t *p, const char *pw, size_t len, logic_p
     return start(p, j, pw, len);
 }
 
-int logic_password_verify(logic_password_t *p, const char *hash, const char *pw, size_t len,
-                          logic_password_verify_cb cb, void *arg)
+static int verify(logic_password_t *p, const char *hash, const char *pw, size_t len, int decoy,
+                  logic_password_verify_cb cb, void *arg)
 {
     size_t hlen = hash ? strlen(hash) : 0;
     if (logic_password_ok(pw, len) != 0 || hlen == 0 || hlen >= LOGIC_PASSWORD_HASH_MAX)
         return HERALD_EINVAL;
     job_t *j = xcalloc(1, sizeof(*j));
     j->verify = 1;
+    j->decoy = decoy;
     j->verify_cb = cb;
     j->arg = arg;
     memcpy(j->hash, hash, hlen + 1);
     return start(p, j, pw, len);
+}
+
+int logic_password_verify(logic_password_t *p, const char *hash, const char *pw, size_t len,
+                          logic_password_verify_cb cb, void *arg)
+{
+    return verify(p, hash, pw, len, 0, cb, arg);
+}
+
+int logic_password_verify_decoy(logic_password_t *p, const char *pw, size_t len,
+                                logic_password_verify_cb cb, void *arg)
+{
+    return verify(p, p->decoy, pw, len, 1, cb, arg);
 }

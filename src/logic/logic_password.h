@@ -26,8 +26,10 @@
 
 typedef struct logic_password_s logic_password_t;
 
-/* Initialises libsodium (once per process). conf is borrowed. NULL when libsodium cannot start.
- * Aborts on OOM. */
+/* Initialises libsodium (once per process) and hashes a random decoy password with the
+ * configured cost (one hash's time, on the calling thread). conf is borrowed. NULL when
+ * libsodium cannot start or cannot hash with that cost (password_mem not available). Aborts on
+ * OOM. */
 logic_password_t *logic_password_new(uv_loop_t *loop, const logic_conf_t *conf);
 
 /* Refuses new work, and calls cb (may be NULL) once the hashes in flight have had their
@@ -55,5 +57,11 @@ typedef void (*logic_password_verify_cb)(int status, void *arg);
  * HERALD_EINVAL for an empty or overlong hash). */
 int logic_password_verify(logic_password_t *p, const char *hash, const char *pw, size_t len,
                           logic_password_verify_cb cb, void *arg);
+
+/* As logic_password_verify against a hash of a password nobody knows: cb always gets
+ * HERALD_EAUTH, after as long as a real check takes. For a login whose name is unknown or has
+ * no password, so that the answer's timing does not tell which names exist. */
+int logic_password_verify_decoy(logic_password_t *p, const char *pw, size_t len,
+                                logic_password_verify_cb cb, void *arg);
 
 #endif

@@ -91,13 +91,14 @@ static void push_fail(push_t *p, int status, const char *fmt, ...)
     va_end(ap);
 }
 
-static json_t *mids_data(const push_t *p)
+/* The MIDS reply data; live = 0 reports every user offline (nothing was delivered live). */
+static json_t *mids_data(const push_t *p, int live)
 {
     json_t *data = json_array();
     for (size_t i = 0; i < p->req.nmids; i++)
         json_array_append_new(data,
                               json_pack("{s:I,s:I,s:b}", "mid", (json_int_t)p->req.mids[i], "seq",
-                                        (json_int_t)p->seqs[i], "online", p->online[i]));
+                                        (json_int_t)p->seqs[i], "online", live && p->online[i]));
     return data;
 }
 
@@ -115,16 +116,18 @@ static void push_finish(push_t *p)
     if (p->status == 0) {
         p->m->accepted++;
         if (p->req.kind == LOGIC_PUSH_MIDS)
-            data = mids_data(p);
+            data = mids_data(p, 1);
     } else {
         p->m->failed++;
         log_warn_rl("push failed: %s", p->message);
         /* The inbox write is not undone: the users get the message on their next connect or at
-         * the next push's gap (docs/delivery.md). A caller that retries sends it twice. */
+         * the next push's gap (docs/delivery.md). A caller that retries without an idempotency
+         * key sends it twice. */
         if (p->stored) {
             size_t l = strlen(p->message);
             snprintf(p->message + l, sizeof(p->message) - l, "%s",
                      "; stored: the users get it when they reconnect");
+            data = mids_data(p, 0);
         }
     }
     p->cb(p->status, p->message, data, p->arg);

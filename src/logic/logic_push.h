@@ -34,8 +34,10 @@ void logic_push_free(logic_push_t *p);
  * for the HTTP API (MIDS: [{"mid","seq","online"}]; NULL for the other kinds), a reference the
  * callback owns (json_decref it or hand it on). status < 0: HERALD_EUNAVAIL (Redis, a router or
  * Kafka unavailable or failing) or HERALD_EINTERNAL; `message` says what failed (borrowed,
- * valid during the call) and data is NULL. A MIDS push that fails after the inbox store stays
- * stored (the message says so): its users get it on their next connect. */
+ * valid during the call) and data is NULL, except for a MIDS push that failed after the inbox
+ * store: it stays stored (the message says so; its users get it on their next connect or the
+ * next push's gap), and data is the MIDS data with every "online" false, which the callback owns
+ * as well (logic_http_push keeps it as the answer to a retry with the same idempotency key). */
 typedef void (*logic_push_cb)(int status, const char *message, json_t *data, void *arg);
 
 /* Starts a push; takes over req's contents (also on failure). Returns 0 and calls cb exactly once

@@ -39,6 +39,7 @@ typedef struct connect_s {
     size_t nkick;
     logic_login_dup_t *dup; /* duplicate-login check, NULL when the policy is allow */
     logic_rooms_t rooms;    /* what the token lists; sent to comet when room.join = token */
+    int by_jwt;             /* authenticated by a JWT: nothing in Redis to revoke */
 } connect_t;
 
 static void connect_free(connect_t *c)
@@ -104,8 +105,10 @@ static void reply_ok(connect_t *c, const logic_inbox_page_t *page)
     }
     rpc_reply(c->call, (const ProtobufCMessage *)&out);
     logic_rpc_count(c->r, LOGIC_RPC_CONNECTS);
-    logic_login_connected(c->ctx->login, c->mid, c->key, c->server, c->auth.platform, c->auth.token,
-                          c->auth.room_id);
+    /* Only an opaque token is remembered (logout closes the connections that used it); a JWT
+     * cannot be revoked, and storing up to 4 KiB of it per connection would buy nothing. */
+    logic_login_connected(c->ctx->login, c->mid, c->key, c->server, c->auth.platform,
+                          c->by_jwt ? NULL : c->auth.token, c->auth.room_id);
     connect_free(c);
 }
 
@@ -260,12 +263,20 @@ static void verify_jwt(connect_t *c)
 {
     char err[120];
     logic_jwt_claims_t claims;
-    if (logic_jwt_verify(c->ctx->jwt, c->auth.token, strlen(c->auth.token), (int64_t)time(NULL),
-                         c->ctx->conf->auth_jwt_leeway_ms / 1000, &claims, err, sizeof(err)) != 0) {
+    const logic_conf_t *conf = c->ctx->conf;
+    const logic_jwt_policy_t policy = {
+        .now_s = (int64_t)time(NULL),
+        .leeway_s = conf->auth_jwt_leeway_ms / 1000,
+        .audience = conf->auth_jwt_audience,
+        .issuer = conf->auth_jwt_issuer,
+    };
+    if (logic_jwt_verify(c->ctx->jwt, c->auth.token, strlen(c->auth.token), &policy, &claims, err,
+                         sizeof(err)) != 0) {
         connect_refuse(c, HERALD_EAUTH, err);
         return;
     }
     c->mid = claims.mid;
+    c->by_jwt = 1;
     if (claims.platform != NULL) {
         free(c->auth.platform);
         c->auth.platform = claims.platform;

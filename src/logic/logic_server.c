@@ -20,6 +20,7 @@
 #include "logic_registry.h"
 #include "logic_router.h"
 #include "logic_rpc.h"
+#include "redis_conf.h"
 #include "redis_keys.h"
 
 #include <stdio.h>
@@ -70,7 +71,7 @@ static int make_backends(logic_server_t *s, char *err, size_t errlen)
     if (redis_conf_check(&c->redis, err, errlen) != 0)
         return HERALD_ECONF;
     char kerr[256] = "";
-    ctx->kafka = kafka_producer_new(ctx->loop, c->kafka_brokers, c->kafka_topic, &c->kafka_props,
+    ctx->kafka = kafka_producer_new(ctx->loop, c->kafka_brokers, &c->kafka_props, c->kafka_topic,
                                     kerr, sizeof(kerr));
     if (ctx->kafka == NULL) {
         snprintf(err, errlen, "kafka: %s", kerr);
@@ -84,8 +85,8 @@ static int make_backends(logic_server_t *s, char *err, size_t errlen)
     if (ctx->events == NULL && err[0] != '\0')
         return HERALD_ECONF;
     /* Redis last: every check that can fail is done, and it connects in the background. */
-    ctx->redis = redis_conf_open(ctx->loop, &c->redis, err, errlen);
-    return ctx->redis ? 0 : HERALD_ECONF;
+    ctx->redis = redis_conf_connect(ctx->loop, &c->redis, err, errlen);
+    return ctx->redis != NULL ? 0 : HERALD_ECONF;
 }
 
 /* The services over the backends, then the listeners. */
@@ -99,7 +100,9 @@ static int make_services(logic_server_t *s, char *err, size_t errlen)
     ctx->login = logic_login_new(ctx);
     ctx->password = logic_password_new(ctx->loop, ctx->conf);
     if (ctx->password == NULL) {
-        snprintf(err, errlen, "libsodium cannot start (sodium_init failed)");
+        snprintf(err, errlen,
+                 "libsodium cannot start, or cannot hash with login.password_ops and "
+                 "login.password_mem (too much memory?)");
         return HERALD_EINTERNAL;
     }
     s->admin.ctx = ctx;

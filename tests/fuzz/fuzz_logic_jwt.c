@@ -2,8 +2,9 @@
  * even, the rest is a whole token verified with an HS256 key (FUZZ_SECRET; the corpus holds
  * tokens signed with it, so mutations reach the signature and the claims); odd, the rest is a
  * decoded payload given to the claims step alone, which a fuzzer could not reach through a
- * signature. What is accepted must hold what logic_jwt.h promises; what is refused must leave
- * nothing to release and say why. */
+ * signature. Bit 1 of that byte makes the policy require an audience and an issuer. What is
+ * accepted must hold what logic_jwt.h promises; what is refused must leave nothing to release and
+ * say why. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -47,13 +48,20 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     logic_jwt_claims_t c;
     char err[200] = "";
     int rc;
+    const int strict = (data[0] & 2) != 0;
+    const logic_jwt_policy_t policy = {
+        .now_s = FUZZ_NOW,
+        .leeway_s = 5,
+        .audience = strict ? "herald" : NULL,
+        .issuer = strict ? "fuzz-issuer" : NULL,
+    };
     if (data[0] % 2 == 0) {
         /* the token as comet hands it over: a C string, so a NUL ends it */
         char *token = strndup((const char *)data + 1, size - 1);
-        rc = logic_jwt_verify(g_keys, token, strlen(token), FUZZ_NOW, 5, &c, err, sizeof(err));
+        rc = logic_jwt_verify(g_keys, token, strlen(token), &policy, &c, err, sizeof(err));
         free(token);
     } else {
-        rc = logic_jwt_claims_parse(data + 1, size - 1, FUZZ_NOW, 5, &c, err, sizeof(err));
+        rc = logic_jwt_claims_parse(data + 1, size - 1, &policy, &c, err, sizeof(err));
     }
     check(rc, &c, err);
     if (rc == 0)

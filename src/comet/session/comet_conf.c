@@ -20,6 +20,7 @@ const conf_item_t comet_conf_items[] = {
     ITEM("websocket", "listen", CONF_STR, ws_listen, "0.0.0.0:3102", 0, 0),
     ITEM("rpc", "listen", CONF_STR, rpc_listen, "127.0.0.1:3109", 0, 0),
     ITEM("admin", "listen", CONF_STR, admin_listen, "127.0.0.1:3108", 0, 0),
+    HTTP_TLS_CONF_ITEMS(comet_conf_t, "admin", admin_tls),
     ITEM("logic", "addrs", CONF_STR, logic_addrs, "127.0.0.1:3119", 0, 0),
     ITEM("logic", "rpc_timeout", CONF_MS, logic_rpc_timeout, "3s", 10, 600000),
     ITEM("protocol", "max_body", CONF_SIZE, max_body, "4096", 16, 1024 * 1024),

@@ -5,6 +5,7 @@
 
 #include "cluster.h"
 #include "conf.h"
+#include "http_tls.h"
 
 #include <stdint.h>
 
@@ -21,6 +22,7 @@ typedef struct comet_conf_s {
     char *ws_listen;
     char *rpc_listen;
     char *admin_listen;
+    http_tls_conf_t admin_tls; /* [admin] tls_cert, tls_key: HTTPS on the admin port */
     /* [logic] */
     char *logic_addrs;         /* comma list of "host:port" */
     int64_t logic_rpc_timeout; /* ms */

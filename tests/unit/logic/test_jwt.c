@@ -67,12 +67,15 @@ static int teardown(void **state)
     return 0;
 }
 
+/* The policy of every check; test_audience_issuer sets and resets its audience and issuer. */
+static logic_jwt_policy_t g_policy = {.now_s = NOW, .leeway_s = LEEWAY};
+
 /* Verifies token with keys; on refusal, asserts the message contains `want`. */
 static int verify(const logic_jwt_keys_t *k, const char *token, logic_jwt_claims_t *c,
                   const char *want)
 {
     char err[200] = "";
-    int rc = logic_jwt_verify(k, token, strlen(token), NOW, LEEWAY, c, err, sizeof(err));
+    int rc = logic_jwt_verify(k, token, strlen(token), &g_policy, c, err, sizeof(err));
     if (rc == 0) {
         assert_null(want);
     } else {
@@ -177,6 +180,37 @@ static void test_claims(void **state)
     expect(f->hs, f->k_hs, "{\"sub\":\"\xff\",\"exp\":1800000000}", "malformed payload");
 }
 
+/* aud and iss are ignored until the policy names them; then aud must be that string or an array
+ * holding it, and iss must be equal. */
+static void test_audience_issuer(void **state)
+{
+    fixture_t *f = *state;
+    const char *no_aud = "{\"sub\":\"1\",\"exp\":1800000000}";
+    const char *aud_str = "{\"sub\":\"1\",\"exp\":1800000000,\"aud\":\"herald\",\"iss\":\"biz\"}";
+    const char *aud_arr =
+        "{\"sub\":\"1\",\"exp\":1800000000,\"aud\":[\"other\",\"herald\"],\"iss\":\"biz\"}";
+    const char *aud_other =
+        "{\"sub\":\"1\",\"exp\":1800000000,\"aud\":[\"other\"],\"iss\":\"biz\"}";
+    const char *aud_num = "{\"sub\":\"1\",\"exp\":1800000000,\"aud\":7,\"iss\":\"biz\"}";
+    const char *iss_other = "{\"sub\":\"1\",\"exp\":1800000000,\"aud\":\"herald\",\"iss\":\"bi\"}";
+    expect(f->hs, f->k_hs, no_aud, NULL); /* not configured: not checked */
+    expect(f->hs, f->k_hs, aud_other, NULL);
+    g_policy.audience = "herald";
+    expect(f->hs, f->k_hs, aud_str, NULL);
+    expect(f->hs, f->k_hs, aud_arr, NULL);
+    expect(f->hs, f->k_hs, no_aud, "aud");
+    expect(f->hs, f->k_hs, aud_other, "aud");
+    expect(f->hs, f->k_hs, aud_num, "aud");
+    expect(f->hs, f->k_hs, iss_other, NULL);
+    g_policy.issuer = "biz";
+    expect(f->hs, f->k_hs, aud_arr, NULL);
+    expect(f->hs, f->k_hs, iss_other, "iss");
+    g_policy.audience = "";
+    expect(f->hs, f->k_hs, no_aud, "iss");
+    g_policy.audience = NULL;
+    g_policy.issuer = NULL;
+}
+
 static void test_wrong_signature(void **state)
 {
     fixture_t *f = *state;
@@ -269,7 +303,7 @@ static void test_malformed(void **state)
     const char *bad_parts[] = {"not three", "a.b", "a.b.c.d", ".a.b", "a..b", "a.b.c"};
     for (size_t i = 0; i < sizeof(bad_parts) / sizeof(bad_parts[0]); i++)
         assert_int_equal(
-            logic_jwt_verify(f->k_hs, bad_parts[i], strlen(bad_parts[i]), NOW, 5, &c, NULL, 0),
+            logic_jwt_verify(f->k_hs, bad_parts[i], strlen(bad_parts[i]), &g_policy, &c, NULL, 0),
             HERALD_EAUTH);
     verify(f->k_hs, "a.b.c.d", &c, "three");
     /* padding, the standard alphabet, a 4n+1 length, nonzero trailing bits in the header */
@@ -365,15 +399,11 @@ static void test_is_jwt(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_good_tokens),
-        cmocka_unit_test(test_times),
-        cmocka_unit_test(test_claims),
-        cmocka_unit_test(test_wrong_signature),
-        cmocka_unit_test(test_alg_none_and_unknown),
-        cmocka_unit_test(test_key_confusion),
-        cmocka_unit_test(test_malformed),
-        cmocka_unit_test(test_oversize),
-        cmocka_unit_test(test_keys_config),
+        cmocka_unit_test(test_good_tokens),     cmocka_unit_test(test_times),
+        cmocka_unit_test(test_claims),          cmocka_unit_test(test_audience_issuer),
+        cmocka_unit_test(test_wrong_signature), cmocka_unit_test(test_alg_none_and_unknown),
+        cmocka_unit_test(test_key_confusion),   cmocka_unit_test(test_malformed),
+        cmocka_unit_test(test_oversize),        cmocka_unit_test(test_keys_config),
         cmocka_unit_test(test_is_jwt),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

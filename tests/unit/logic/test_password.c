@@ -1,7 +1,7 @@
 /* test_password.c - logic_password on a real loop and libuv's thread pool: a hash verifies with
  * its password and no other, is argon2id with the configured cost, the loop keeps turning while
- * hashes run, bad lengths are refused, the in-flight bound holds, and close waits for the work
- * in flight. */
+ * hashes run, the decoy refuses every password at a real check's cost, bad lengths are refused, the
+ * in-flight bound holds, and close waits for the work in flight. */
 #include "conf.h"
 #include "herald_err.h"
 #include "logic_conf.h"
@@ -129,6 +129,37 @@ static void test_hash_and_verify(void **state)
     uv_run(&loop, UV_RUN_DEFAULT);
 }
 
+/* The decoy (unknown names): every password is refused, on the pool like a real check, and the
+ * decoy is argon2id with the configured cost, so it costs what a real check costs. */
+static void test_decoy(void **state)
+{
+    (void)state;
+    logic_password_t *p = logic_password_new(&loop, &conf);
+    assert_non_null(p);
+    static const char *const guesses[] = {"correct horse", "password", "", "x"};
+    uv_timer_t tick;
+    uv_timer_init(&loop, &tick);
+    uv_timer_start(&tick, on_tick, 1, 1);
+    for (size_t i = 0; i < sizeof(guesses) / sizeof(guesses[0]); i++) {
+        result_t v = {0};
+        size_t len = strlen(guesses[i]);
+        int rc = logic_password_verify_decoy(p, guesses[i], len, on_verified, &v);
+        if (logic_password_ok(guesses[i], len) != 0) {
+            assert_int_equal(rc, HERALD_EINVAL); /* as for a real account */
+            continue;
+        }
+        assert_int_equal(rc, 0);
+        assert_int_equal(v.done, 0);
+        ticks = 0;
+        run_until(&v.done, 1);
+        assert_true(ticks >= 3); /* it did run a 32 MiB argon2id, on the pool */
+        assert_int_equal(v.status, HERALD_EAUTH);
+    }
+    uv_close((uv_handle_t *)&tick, NULL);
+    close_password(p);
+    uv_run(&loop, UV_RUN_DEFAULT);
+}
+
 /* LOGIC_PASSWORD_INFLIGHT at most; close waits for them, and refuses new work. */
 static void test_inflight_bound_and_close(void **state)
 {
@@ -156,6 +187,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_hash_and_verify),
+        cmocka_unit_test(test_decoy),
         cmocka_unit_test(test_inflight_bound_and_close),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

@@ -124,36 +124,3 @@ void test_finish_loop(uv_loop_t *loop)
     assert_int_equal(uv_run(loop, UV_RUN_DEFAULT), 0);
     assert_int_equal(uv_loop_close(loop), 0);
 }
-
-static int stderr_saved = -1;
-static FILE *stderr_file;
-
-void test_stderr_begin(void)
-{
-    assert_true(stderr_saved < 0);
-    stderr_file = tmpfile();
-    assert_non_null(stderr_file);
-    fflush(stderr);
-    stderr_saved = dup(STDERR_FILENO);
-    assert_true(stderr_saved >= 0);
-    assert_true(dup2(fileno(stderr_file), STDERR_FILENO) >= 0);
-}
-
-char *test_stderr_end(void)
-{
-    long len;
-    char *text;
-
-    fflush(stderr);
-    assert_true(dup2(stderr_saved, STDERR_FILENO) >= 0);
-    close(stderr_saved);
-    stderr_saved = -1;
-    len = lseek(fileno(stderr_file), 0, SEEK_END);
-    assert_true(len >= 0);
-    text = calloc(1, (size_t)len + 1);
-    assert_non_null(text);
-    assert_int_equal(pread(fileno(stderr_file), text, (size_t)len, 0), len);
-    fclose(stderr_file);
-    stderr_file = NULL;
-    return text;
-}

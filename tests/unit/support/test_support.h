@@ -47,12 +47,6 @@ int test_run_until(uv_loop_t *loop, int (*cond)(void *), void *ctx, uint64_t ms)
 /* A condition that never holds: test_run_until(loop, test_never, NULL, ms) runs for ms. */
 int test_never(void *ctx);
 
-/* Sends what the process writes on stderr (the log, among others) to a temporary file until
- * test_stderr_end, which restores stderr and returns the text written meanwhile (heap string,
- * free it). Not nested. */
-void test_stderr_begin(void);
-char *test_stderr_end(void);
-
 /* Runs the loop until every handle is closed, then asserts it closes. */
 void test_finish_loop(uv_loop_t *loop);
 
