@@ -55,6 +55,8 @@ int comet_conns_init(comet_conns_t *t, uv_loop_t *loop, const comet_conns_limits
     t->read_buf = xmalloc(COMET_READ_BUF_SIZE);
     t->ws = ws_codec_new(1);
     buf_init(&t->scratch);
+    buf_init(&t->tls_out);
+    buf_init(&t->tls_gather);
     list_init(&t->pending);
     list_init(&t->active);
     list_init(&t->closing);
@@ -97,6 +99,9 @@ void comet_conns_deinit(comet_conns_t *t)
     ws_codec_free(t->ws);
     free(t->read_buf);
     buf_deinit(&t->scratch);
+    buf_deinit(&t->tls_out);
+    buf_deinit(&t->tls_gather);
+    free(t->tls_plain);
 }
 
 /* ---------------------------------------------------------------------------- lifecycle */

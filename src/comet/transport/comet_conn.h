@@ -36,12 +36,15 @@
 #include <uv.h>
 
 #define COMET_READ_BUF_SIZE (64 * 1024)
+/* Plaintext a TLS read yields at most: one record. */
+#define COMET_TLS_PLAIN_SIZE (16 * 1024)
 
 /* After its last bytes are queued (kick, refused auth, close frame), a connection waits this long
  * for the peer to close before it is closed anyway. */
 #define COMET_CONN_LINGER_MS 2000
 
 typedef struct comet_conn_s comet_conn_t;
+struct ssl_st;
 
 /* What a connection tells the layer above; given at accept, borrowed for the connection's life.
  * Calls come from inside the transport's own functions as well (a write that fails closes the
@@ -93,9 +96,18 @@ typedef struct comet_conns_s {
     uint8_t *read_buf;    /* COMET_READ_BUF_SIZE bytes, lent to every read */
     ws_codec_t *ws;       /* frames WebSocket output; decodes input in place */
     buf_t scratch;        /* a packet before it is framed for WebSocket */
-    list_link_t pending;  /* not yet established, by accept time */
-    list_link_t active;   /* established, by last input */
-    list_link_t closing;  /* finishing, by the time their last bytes were queued */
+    /* TLS (comet_tls.c), shared by the loop's TLS connections: decrypted input (allocated at the
+     * first TLS accept), the ciphertext of one SSL call on its way to the socket, gathered
+     * plaintext of one write, and the ciphertext of the read being processed (of tls_in_conn). */
+    uint8_t *tls_plain;
+    buf_t tls_out;
+    buf_t tls_gather;
+    const uint8_t *tls_in;
+    size_t tls_in_len;
+    const comet_conn_t *tls_in_conn;
+    list_link_t pending; /* not yet established, by accept time */
+    list_link_t active;  /* established, by last input */
+    list_link_t closing; /* finishing, by the time their last bytes were queued */
     uv_timer_t sweep;
     int draining;                /* no new connection is kept */
     void (*on_empty)(void *arg); /* comet_conns_when_empty */
@@ -130,6 +142,7 @@ struct comet_conn_s {
     uv_tcp_t tcp;                 /* first member; tcp.data is the comet_conns_t */
     const comet_stream_t *stream; /* borrowed */
     const comet_conn_ops_t *ops;  /* borrowed */
+    struct ssl_st *ssl;           /* TLS streams: the connection's OpenSSL state; else NULL */
     list_link_t link;             /* in pending, active or closing (ordered by t) */
     union {
         proto_reader_t reader; /* TCP */

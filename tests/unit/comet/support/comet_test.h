@@ -179,5 +179,7 @@ int t_json_int(const t_packet_t *p, const char *field);
 
 /* HTTP GET on 127.0.0.1:port; returns the status and the body (NUL-terminated) in out. */
 int t_http_get(int port, const char *path, char *out, size_t cap);
+/* The same with another method (an empty body). */
+int t_http(int port, const char *method, const char *path, char *out, size_t cap);
 
 #endif
