@@ -365,7 +365,7 @@ comet_server_t *comet_server_new(uv_loop_t *loop, const comet_conf_t *conf, char
         goto done;
     }
     s->ready = 1;
-    comet_renew_start(&s->renew, s->rpc_port, s->tcp_port, s->ws_port);
+    comet_renew_start(&s->renew, s->rpc_port, s->tcp_port, s->ws_port, s->tls_port, s->wss_port);
     log_info("ready: server %s, %d workers, tcp :%d, websocket :%d, tls :%d, wss :%d, rpc :%d, "
              "admin :%d",
              conf->server_id, s->nworkers, s->tcp_port, s->ws_port, s->tls_port, s->wss_port,

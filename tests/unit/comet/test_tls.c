@@ -248,6 +248,15 @@ static void test_tls13_auth_push_room(void **state)
     assert_int_equal(t_metric(h, "tls_conns"), 1);
     assert_int_equal(t_metric(h, "tls_handshakes"), 1);
     assert_int_equal(t_metric(h, "conns"), 2);
+    /* RenewOnline advertises both TLS listeners (server.advertise_host + bound port) */
+    assert_true(harness_wait(h, &h->renewals, 1));
+    char want[64];
+    uv_mutex_lock(&h->lock);
+    snprintf(want, sizeof want, "127.0.0.1:%d", h->comet->tls_port);
+    assert_string_equal(h->last_renew_tls, want);
+    snprintf(want, sizeof want, "127.0.0.1:%d", h->comet->wss_port);
+    assert_string_equal(h->last_renew_wss, want);
+    uv_mutex_unlock(&h->lock);
     close(fd);
     tc_close(&c);
     assert_true(harness_wait(h, &h->disconnects, 2));
@@ -593,6 +602,11 @@ static void test_reload_without_tls(void **state)
     assert_int_equal(t_http(h->comet->admin_port, "POST", "/tls/reload", body, sizeof body), 409);
     assert_int_equal(t_http(h->comet->admin_port, "GET", "/nothing", body, sizeof body), 404);
     assert_int_equal(h->comet->tls_port, 0);
+    assert_true(harness_wait(h, &h->renewals, 1));
+    uv_mutex_lock(&h->lock);
+    assert_string_equal(h->last_renew_tls, "");
+    assert_string_equal(h->last_renew_wss, "");
+    uv_mutex_unlock(&h->lock);
     harness_stop(h);
 }
 

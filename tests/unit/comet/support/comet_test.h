@@ -59,6 +59,7 @@ typedef struct harness_s {
     uint64_t last_ack_seq;
     int64_t last_renew_conns;
     int last_renew_rooms;
+    char last_renew_tls[64], last_renew_wss[64]; /* the advertised TLS addresses */
     char last_receive[512];
     char last_disconnect_key[64];
     char last_disconnect_device[64];
