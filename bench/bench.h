@@ -70,6 +70,7 @@ typedef struct bench_target_s {
 typedef struct bench_opts_s {
     int mode_push; /* 0 = conn, 1 = push */
     bench_proto_t proto;
+    int tls; /* conn, tcp and ws: over TLS (WSS for ws); the certificate is not checked */
     bench_push_kind_t kind;
     bench_target_t targets[BENCH_MAX_TARGETS];
     int n_targets;

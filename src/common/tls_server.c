@@ -33,7 +33,8 @@ typedef struct tls_sni_s {
     SSL_CTX *ctx[TLS_SERVER_MAX_PAIRS];
 } tls_sni_t;
 
-static int sni_index = -1;
+static int sni_index = -1;     /* SSL_CTX ex_data: its tls_sni_t */
+static int capture_index = -1; /* SSL ex_data: the tls_secrets_t of tls_server_capture */
 static uv_once_t sni_once = UV_ONCE_INIT;
 
 static void sni_free(void *parent, void *ptr, CRYPTO_EX_DATA *ad, int idx, long argl, void *argp)
@@ -50,6 +51,56 @@ static void sni_free(void *parent, void *ptr, CRYPTO_EX_DATA *ad, int idx, long 
 static void sni_index_init(void)
 {
     sni_index = SSL_CTX_get_ex_new_index(0, NULL, NULL, NULL, sni_free);
+    capture_index = SSL_get_ex_new_index(0, NULL, NULL, NULL, NULL);
+}
+
+static int hex_value(char ch)
+{
+    if (ch >= '0' && ch <= '9')
+        return ch - '0';
+    if (ch >= 'a' && ch <= 'f')
+        return ch - 'a' + 10;
+    if (ch >= 'A' && ch <= 'F')
+        return ch - 'A' + 10;
+    return -1;
+}
+
+/* OpenSSL's key log line "<LABEL> <client random> <secret>" (hex): the two application traffic
+ * secrets go to the connection's capture, if it asked; nothing is written anywhere else. */
+static void on_keylog(const SSL *ssl, const char *line)
+{
+    tls_secrets_t *out = SSL_get_ex_data(ssl, capture_index);
+    if (out == NULL)
+        return;
+    static const char client[] = "CLIENT_TRAFFIC_SECRET_0 ", server[] = "SERVER_TRAFFIC_SECRET_0 ";
+    unsigned char *dst;
+    int bit;
+    if (strncmp(line, client, sizeof client - 1) == 0)
+        dst = out->client, bit = 1;
+    else if (strncmp(line, server, sizeof server - 1) == 0)
+        dst = out->server, bit = 2;
+    else
+        return;
+    const char *hex = strchr(line + sizeof client - 1, ' ');
+    if (hex == NULL)
+        return;
+    hex++;
+    size_t n = strlen(hex) / 2;
+    if (n == 0 || n > sizeof out->client || (out->len != 0 && n != out->len))
+        return;
+    for (size_t i = 0; i < n; i++) {
+        int hi = hex_value(hex[2 * i]), lo = hex_value(hex[2 * i + 1]);
+        if (hi < 0 || lo < 0)
+            return;
+        dst[i] = (unsigned char)(hi << 4 | lo);
+    }
+    out->len = (unsigned char)n;
+    out->have |= (unsigned char)bit;
+}
+
+void tls_server_capture(SSL *ssl, tls_secrets_t *out)
+{
+    SSL_set_ex_data(ssl, capture_index, out);
 }
 
 /* The first of the other certificates whose names cover the client's server name; without a
@@ -96,6 +147,9 @@ static SSL_CTX *ctx_build(const tls_server_t *s, const char *cert, const char *k
     SSL_CTX_set_min_proto_version(ctx, s->min_version == 13 ? TLS1_3_VERSION : TLS1_2_VERSION);
     SSL_CTX_set_options(ctx, SSL_OP_NO_COMPRESSION | SSL_OP_CIPHER_SERVER_PREFERENCE |
                                  SSL_OP_NO_RENEGOTIATION | (s->tickets ? 0 : SSL_OP_NO_TICKET));
+    if (!s->tickets)
+        SSL_CTX_set_num_tickets(ctx, 0); /* TLS 1.3 would send (stateful) tickets anyway */
+    SSL_CTX_set_keylog_callback(ctx, on_keylog);
     SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS);
     /* Tickets are stateless: sessions are never stored server-side (that would cost memory per
      * session), neither looked up there. */

@@ -47,6 +47,18 @@ int tls_server_reload(tls_server_t *s, char *err, size_t errlen);
  * (out of memory). The caller owns it (SSL_free). */
 SSL *tls_server_ssl(tls_server_t *s);
 
+/* The application traffic secrets of a TLS 1.3 handshake (for tls_record.h), as OpenSSL derives
+ * them. Never logged. */
+typedef struct tls_secrets_s {
+    unsigned char client[48], server[48];
+    unsigned char len;  /* bytes of each */
+    unsigned char have; /* bit 0: client, bit 1: server */
+} tls_secrets_t;
+
+/* From now on the handshake of ssl (made by tls_server_ssl) stores its traffic secrets in *out,
+ * which must stay valid until tls_server_capture(ssl, NULL) or SSL_free. */
+void tls_server_capture(SSL *ssl, tls_secrets_t *out);
+
 /* How many times the context was built: 1 after tls_server_new, +1 per successful reload. */
 unsigned tls_server_generation(const tls_server_t *s);
 

@@ -102,6 +102,8 @@ void comet_conns_deinit(comet_conns_t *t)
     buf_deinit(&t->tls_out);
     buf_deinit(&t->tls_gather);
     free(t->tls_plain);
+    if (t->tls_cipher != NULL)
+        tls_record_ctx_free(t->tls_cipher);
 }
 
 /* ---------------------------------------------------------------------------- lifecycle */

@@ -29,6 +29,7 @@
 #include "comet_stats.h"
 #include "list.h"
 #include "proto.h"
+#include "tls_record.h"
 #include "ws.h"
 
 #include <stddef.h>
@@ -44,7 +45,7 @@
 #define COMET_CONN_LINGER_MS 2000
 
 typedef struct comet_conn_s comet_conn_t;
-struct ssl_st;
+struct comet_tls_s;
 
 /* What a connection tells the layer above; given at accept, borrowed for the connection's life.
  * Calls come from inside the transport's own functions as well (a write that fails closes the
@@ -100,6 +101,7 @@ typedef struct comet_conns_s {
      * first TLS accept), the ciphertext of one SSL call on its way to the socket, gathered
      * plaintext of one write, and the ciphertext of the read being processed (of tls_in_conn). */
     uint8_t *tls_plain;
+    TLS_CIPHER_CTX *tls_cipher; /* records of connections detached from OpenSSL */
     buf_t tls_out;
     buf_t tls_gather;
     const uint8_t *tls_in;
@@ -142,7 +144,7 @@ struct comet_conn_s {
     uv_tcp_t tcp;                 /* first member; tcp.data is the comet_conns_t */
     const comet_stream_t *stream; /* borrowed */
     const comet_conn_ops_t *ops;  /* borrowed */
-    struct ssl_st *ssl;           /* TLS streams: the connection's OpenSSL state; else NULL */
+    struct comet_tls_s *tls;      /* TLS streams: the connection's TLS state; else NULL */
     list_link_t link;             /* in pending, active or closing (ordered by t) */
     union {
         proto_reader_t reader; /* TCP */

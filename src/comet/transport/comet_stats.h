@@ -34,6 +34,7 @@ typedef struct comet_stats_s {
     _Atomic uint64_t fanouts_merged; /* room messages that joined a queued fan-out */
     _Atomic uint64_t tls_handshakes; /* TLS handshakes completed */
     _Atomic uint64_t tls_resumed;    /* of which resumed a session (ticket) */
+    _Atomic uint64_t tls_detached;   /* TLS 1.3 connections whose OpenSSL state was freed */
     _Atomic uint64_t tls_failed;     /* TLS handshakes or records refused (the socket closed) */
 } comet_stats_t;
 

@@ -11,6 +11,16 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* A TLS connection's state: OpenSSL's until the handshake is over, then (TLS 1.3) only the
+ * record keys. Allocated at accept, freed when the socket is closed. */
+typedef struct comet_tls_s {
+    SSL *ssl;               /* NULL once detached */
+    tls_secrets_t *secrets; /* during the handshake */
+    tls_record_t rec;       /* detached */
+    uint8_t *pend;          /* detached: an incomplete record (at most one), else NULL */
+    uint32_t pend_len;
+} comet_tls_t;
+
 /* ----------------------------------------------------------------------------------- BIO */
 
 /* One BIO per connection, its data the comet_conn_t. Reads take the ciphertext the loop is
@@ -101,6 +111,53 @@ static void tls_fail(comet_conn_t *c, const char *what, int err)
     comet_conn_close(c);
 }
 
+/* Records OpenSSL wrote in the output of its last call (t->tls_out, not yet flushed). */
+static uint64_t records_in(const buf_t *out)
+{
+    uint64_t n = 0;
+    for (size_t off = 0; off + TLS_RECORD_HEADER <= out->len; n++)
+        off += TLS_RECORD_HEADER + ((size_t)out->data[off + 3] << 8 | out->data[off + 4]);
+    return n;
+}
+
+/* The handshake just finished (the output of its last call is in t->tls_out): on TLS 1.3 with
+ * both traffic secrets captured and nothing left inside OpenSSL, the connection keeps only the
+ * record keys and OpenSSL's state is freed. The records of that last call are the session
+ * tickets, the only ones OpenSSL wrote with the application keys (its handshake flight went
+ * out in an earlier call, before the client's Finished could arrive); it has read none. */
+static void tls_detach(comet_conn_t *c)
+{
+    comet_tls_t *tls = c->tls;
+    comet_conns_t *t = comet_conn_conns(c);
+    SSL *ssl = tls->ssl;
+    tls_secrets_t *sec = tls->secrets;
+    tls_server_capture(ssl, NULL);
+    tls->secrets = NULL;
+    int suite = tls_record_suite(SSL_CIPHER_get_id(SSL_get_current_cipher(ssl)));
+    if (SSL_version(ssl) == TLS1_3_VERSION && suite != 0 && sec->have == 3 &&
+        !SSL_has_pending(ssl) &&
+        tls_record_init(&tls->rec, suite, sec->client, sec->server, sec->len, 0,
+                        records_in(&t->tls_out)) == 0) {
+        if (t->tls_cipher == NULL)
+            t->tls_cipher = tls_record_ctx_new();
+        SSL_free(ssl);
+        tls->ssl = NULL;
+        COMET_STAT_ADD(t->stats, tls_detached, 1);
+    }
+    OPENSSL_cleanse(sec, sizeof *sec);
+    free(sec);
+}
+
+/* A detached connection refused the peer's record. */
+static void record_fail(comet_conn_t *c, const char *what)
+{
+    char peer[80];
+    COMET_STAT_ADD(comet_conn_conns(c)->stats, tls_failed, 1);
+    comet_conn_peer(c, peer, sizeof peer);
+    log_warn_rl("conn %s: tls record: %s, closing", peer, what);
+    comet_conn_close(c);
+}
+
 /* Decrypted bytes to c's framing, as plain input would go. */
 static void tls_deliver(comet_conn_t *c, uint8_t *data, size_t len)
 {
@@ -110,17 +167,98 @@ static void tls_deliver(comet_conn_t *c, uint8_t *data, size_t len)
         comet_conn_on_packets(c, data, len);
 }
 
+/* Opens one whole record of a detached connection and acts on it. Returns 0 to go on, -1 when c
+ * stops reading (closed, closing or refused). */
+static int record_one(comet_conn_t *c, uint8_t *rec, size_t len)
+{
+    comet_conns_t *t = comet_conn_conns(c);
+    uint8_t *plain;
+    size_t plen;
+    int kind = tls_record_open(&c->tls->rec, t->tls_cipher, rec, len, &plain, &plen);
+    if (kind == TLS_RECORD_DATA) {
+        if (plen > 0)
+            tls_deliver(c, plain, plen);
+    } else if (kind == TLS_RECORD_CLOSE) {
+        comet_conn_on_eof(c, UV_EOF);
+    } else if (kind == TLS_RECORD_KEY_UPDATE) {
+        if (plen == 1 && tls_record_update_write(&c->tls->rec, t->tls_cipher, &t->tls_out) != 0) {
+            t->tls_out.len = 0;
+            record_fail(c, "key update");
+        } else if (plen == 1) {
+            tls_flush(c);
+        }
+    } else {
+        record_fail(c, "bad record");
+    }
+    return c->state < COMET_CONN_CLOSING ? 0 : -1;
+}
+
+/* Ciphertext of a detached connection: whole records are opened where they lie (the loop's read
+ * buffer); an incomplete one is kept in tls->pend, which holds at most one record. */
+static void record_input(comet_conn_t *c, uint8_t *data, size_t len)
+{
+    comet_tls_t *tls = c->tls;
+    while (len > 0 && tls->pend_len > 0) {
+        /* complete the header, then the record, from the new bytes */
+        size_t want = TLS_RECORD_HEADER;
+        if (tls->pend_len >= TLS_RECORD_HEADER)
+            want += (size_t)tls->pend[3] << 8 | tls->pend[4];
+        size_t take = want - tls->pend_len < len ? want - tls->pend_len : len;
+        memcpy(tls->pend + tls->pend_len, data, take);
+        tls->pend_len += (uint32_t)take;
+        data += take;
+        len -= take;
+        long n = tls_record_peek(tls->pend, tls->pend_len);
+        if (n < 0) {
+            record_fail(c, "bad record header");
+            return;
+        }
+        if (n == 0)
+            continue; /* the header is whole now, or the bytes ran out */
+        int stop = record_one(c, tls->pend, (size_t)n);
+        free(tls->pend);
+        tls->pend = NULL;
+        tls->pend_len = 0;
+        if (stop)
+            return;
+    }
+    while (len > 0) {
+        long n = tls_record_peek(data, len);
+        if (n < 0) {
+            record_fail(c, "bad record header");
+            return;
+        }
+        if (n == 0) {
+            /* room for the largest record: its header may not be here yet */
+            tls->pend = xmalloc(TLS_RECORD_HEADER + TLS_RECORD_CIPHER_MAX);
+            memcpy(tls->pend, data, len);
+            tls->pend_len = (uint32_t)len;
+            return;
+        }
+        if (record_one(c, data, (size_t)n) != 0)
+            return;
+        data += n;
+        len -= (size_t)n;
+    }
+}
+
 /* Runs the handshake and the reads on the ciphertext in t->tls_in until OpenSSL wants more, c
  * stops being readable or OpenSSL refuses the input. */
 static void tls_pump(comet_conn_t *c)
 {
     comet_conns_t *t = comet_conn_conns(c);
-    SSL *ssl = c->ssl;
+    SSL *ssl = c->tls->ssl;
     while (c->state < COMET_CONN_CLOSING) {
         ERR_clear_error();
         if (!SSL_is_init_finished(ssl)) {
             int r = SSL_do_handshake(ssl);
             int err = r == 1 ? SSL_ERROR_NONE : SSL_get_error(ssl, r);
+            if (err == SSL_ERROR_NONE) {
+                COMET_STAT_ADD(t->stats, tls_handshakes, 1);
+                if (SSL_session_reused(ssl))
+                    COMET_STAT_ADD(t->stats, tls_resumed, 1);
+                tls_detach(c);
+            }
             if (tls_flush(c) != 0)
                 return;
             if (err == SSL_ERROR_WANT_READ)
@@ -129,9 +267,11 @@ static void tls_pump(comet_conn_t *c)
                 tls_fail(c, "tls handshake", err);
                 return;
             }
-            COMET_STAT_ADD(t->stats, tls_handshakes, 1);
-            if (SSL_session_reused(ssl))
-                COMET_STAT_ADD(t->stats, tls_resumed, 1);
+            if (c->tls->ssl == NULL) {
+                record_input(c, (uint8_t *)t->tls_in, t->tls_in_len);
+                t->tls_in_len = 0;
+                return;
+            }
             continue;
         }
         size_t n = 0;
@@ -167,6 +307,10 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
     if (!comet_conn_on_input(c, (size_t)nread))
         return;
     comet_conns_t *t = comet_conn_conns(c);
+    if (c->tls->ssl == NULL) {
+        record_input(c, (uint8_t *)buf->base, (size_t)nread);
+        return;
+    }
     t->tls_in = (const uint8_t *)buf->base;
     t->tls_in_len = (size_t)nread;
     t->tls_in_conn = c;
@@ -194,26 +338,33 @@ static void tls_read_stop(comet_conn_t *c)
 static int tls_write(comet_conn_t *c, const uv_buf_t *bufs, unsigned nbufs, buf_shared_t *shared)
 {
     (void)shared;
-    if (!SSL_is_init_finished(c->ssl))
+    comet_tls_t *tls = c->tls;
+    comet_conns_t *t = comet_conn_conns(c);
+    if (tls->ssl != NULL && !SSL_is_init_finished(tls->ssl))
         return UV_ENOTCONN;
     const void *data = bufs[0].base;
     size_t len = bufs[0].len;
     if (nbufs > 1) {
-        buf_t *g = &comet_conn_conns(c)->tls_gather;
+        buf_t *g = &t->tls_gather;
         g->len = 0;
         for (unsigned i = 0; i < nbufs; i++)
             buf_append(g, bufs[i].base, bufs[i].len);
         data = g->data;
         len = g->len;
     }
+    if (len == 0)
+        return 0;
     ERR_clear_error();
     size_t written = 0;
-    if (len > 0 && !SSL_write_ex(c->ssl, data, len, &written)) {
+    int ok = tls->ssl != NULL
+                 ? SSL_write_ex(tls->ssl, data, len, &written)
+                 : tls_record_seal(&tls->rec, t->tls_cipher, 23, data, len, &t->tls_out) == 0;
+    if (!ok) {
         char reason[160] = "";
         ERR_error_string_n(ERR_get_error(), reason, sizeof reason);
         ERR_clear_error();
         log_debug("conn: tls encrypt: %s", reason);
-        comet_conn_conns(c)->tls_out.len = 0;
+        t->tls_out.len = 0;
         return UV_EPROTO;
     }
     return tls_flush(c);
@@ -222,15 +373,20 @@ static int tls_write(comet_conn_t *c, const uv_buf_t *bufs, unsigned nbufs, buf_
 /* close_notify, then the TCP FIN after it. */
 static int tls_shutdown(comet_conn_t *c)
 {
-    if (SSL_is_init_finished(c->ssl)) {
+    comet_tls_t *tls = c->tls;
+    comet_conns_t *t = comet_conn_conns(c);
+    static const uint8_t close_notify[2] = {1, 0};
+    if (tls->ssl == NULL) {
+        if (tls_record_seal(&tls->rec, t->tls_cipher, 21, close_notify, sizeof close_notify,
+                            &t->tls_out) != 0)
+            t->tls_out.len = 0;
+    } else if (SSL_is_init_finished(tls->ssl)) {
         ERR_clear_error();
-        SSL_shutdown(c->ssl);
+        SSL_shutdown(tls->ssl);
         ERR_clear_error();
-        int rc = tls_flush(c);
-        if (rc != 0)
-            return rc;
     }
-    return comet_tcp_shutdown(c);
+    int rc = tls_flush(c);
+    return rc != 0 ? rc : comet_tcp_shutdown(c);
 }
 
 static void on_close(uv_handle_t *h)
@@ -238,8 +394,18 @@ static void on_close(uv_handle_t *h)
     comet_conn_t *c = (comet_conn_t *)h;
     comet_conns_t *t = comet_conn_conns(c);
     /* Freed only here: a close from inside tls_pump returns into OpenSSL's caller first. */
-    SSL_free(c->ssl);
-    c->ssl = NULL;
+    comet_tls_t *tls = c->tls;
+    if (tls != NULL) {
+        SSL_free(tls->ssl);
+        if (tls->secrets != NULL) {
+            OPENSSL_cleanse(tls->secrets, sizeof *tls->secrets);
+            free(tls->secrets);
+        }
+        OPENSSL_cleanse(&tls->rec, sizeof tls->rec);
+        free(tls->pend);
+        free(tls);
+        c->tls = NULL;
+    }
     COMET_STAT_SUB(t->stats, tls, 1);
     comet_conn_on_closed(c);
 }
@@ -262,15 +428,19 @@ void comet_tls_accept(comet_conns_t *t, comet_conn_t *c, uv_stream_t *listener, 
     COMET_STAT_ADD(t->stats, tls, 1);
     if (comet_tcp_take(t, c, listener, &tls_stream, ws, ops) != 0)
         return;
-    c->ssl = tls_server_ssl(server);
-    BIO *bio = c->ssl != NULL ? BIO_new(bio_method) : NULL;
+    comet_tls_t *tls = xcalloc(1, sizeof *tls);
+    c->tls = tls;
+    tls->ssl = tls_server_ssl(server);
+    BIO *bio = tls->ssl != NULL ? BIO_new(bio_method) : NULL;
     if (bio == NULL) {
         log_warn_rl("accept: tls: cannot create the connection's state");
         comet_conn_close(c);
         return;
     }
     BIO_set_data(bio, c);
-    SSL_set_bio(c->ssl, bio, bio); /* one reference, for both directions */
-    SSL_set_accept_state(c->ssl);
+    SSL_set_bio(tls->ssl, bio, bio); /* one reference, for both directions */
+    SSL_set_accept_state(tls->ssl);
+    tls->secrets = xcalloc(1, sizeof *tls->secrets);
+    tls_server_capture(tls->ssl, tls->secrets);
     comet_conn_start(c);
 }

@@ -158,6 +158,24 @@ static int tc_read_full(tc_t *c, void *buf, size_t len, int timeout_ms)
     return 1;
 }
 
+/* Writes data as records that reach comet a few bytes at a time (each TCP write on its own), so
+ * that records straddle reads. */
+static void tc_write_dribble(tc_t *c, const void *data, size_t len)
+{
+    BIO *sock = SSL_get_wbio(c->ssl), *mem = BIO_new(BIO_s_mem());
+    BIO_up_ref(sock); /* SSL_set0_wbio drops the write side's reference */
+    SSL_set0_wbio(c->ssl, mem);
+    assert_int_equal(SSL_write(c->ssl, data, (int)len), (int)len);
+    char out[8192];
+    int n = BIO_read(mem, out, sizeof out);
+    assert_true(n > 0);
+    SSL_set0_wbio(c->ssl, sock); /* frees mem, takes our reference */
+    for (int off = 0; off < n; off += 3) {
+        t_write(c->fd, out + off, (size_t)(n - off < 3 ? n - off : 3));
+        usleep(300);
+    }
+}
+
 static void tc_send(tc_t *c, uint32_t op, uint32_t seq, const char *body)
 {
     uint8_t pkt[8192];
@@ -247,6 +265,7 @@ static void test_tls13_auth_push_room(void **state)
     assert_int_equal(t_json_int(&p, "code"), 0);
     assert_int_equal(t_metric(h, "tls_conns"), 1);
     assert_int_equal(t_metric(h, "tls_handshakes"), 1);
+    assert_int_equal(t_metric(h, "tls_detached"), 1); /* TLS 1.3: OpenSSL's state is gone */
     assert_int_equal(t_metric(h, "conns"), 2);
     /* RenewOnline advertises both TLS listeners (server.advertise_host + bound port) */
     assert_true(harness_wait(h, &h->renewals, 1));
@@ -294,6 +313,46 @@ static void test_tls12_and_resumption(void **state)
     SSL_SESSION_free(sess);
     assert_int_equal(t_metric(h, "tls_resumed"), 4);
     assert_int_equal(t_metric(h, "tls_handshakes"), 6);
+    assert_int_equal(t_metric(h, "tls_detached"), 5); /* the TLS 1.2 one keeps OpenSSL */
+    harness_stop(h);
+}
+
+/* After the handshake comet holds only the record keys: big writes split into records, records
+ * that straddle reads, KeyUpdate both ways, close_notify. */
+static void test_detached_records(void **state)
+{
+    harness_t *h = harness_start_with(1, 1, tls_default);
+    tc_t c;
+    assert_int_equal(tc_open(&c, h->comet->tls_port, &verified), 1);
+    uint8_t pkt[512];
+    size_t n = t_packet_build(pkt, PROTO_OP_AUTH, 1, AUTH_T, strlen(AUTH_T));
+    tc_write_dribble(&c, pkt, n);
+    t_packet_t p;
+    assert_int_equal(tc_recv(&c, &p, T_TIMEOUT_MS), 1);
+    assert_int_equal(p.op, PROTO_OP_AUTH_REPLY);
+    assert_int_equal(t_json_int(&p, "code"), 0);
+    /* 8 packets of 3000 bytes in one write: more than one record */
+    static char body[3001];
+    memset(body, 'b', sizeof body - 1);
+    assert_int_equal(t_push_room(h, "live://t", 8, 1000, body), 1);
+    for (int i = 0; i < 8; i++) {
+        assert_int_equal(tc_recv_op(&c, 1000, &p, T_TIMEOUT_MS), 1);
+        assert_int_equal(p.len, 3000);
+    }
+    /* the client rolls its keys and asks comet to roll its own */
+    assert_int_equal(SSL_key_update(c.ssl, SSL_KEY_UPDATE_REQUESTED), 1);
+    tc_heartbeat(&c, 41);
+    assert_int_equal(t_push_keys(h, "key-t", NULL, 1000, "after update"), 1);
+    assert_int_equal(tc_recv_op(&c, 1000, &p, T_TIMEOUT_MS), 1);
+    assert_string_equal((const char *)p.body, "after update");
+    assert_int_equal(SSL_key_update(c.ssl, SSL_KEY_UPDATE_NOT_REQUESTED), 1);
+    tc_heartbeat(&c, 42);
+    assert_int_equal(t_metric(h, "tls_detached"), 1);
+    assert_int_equal(t_metric(h, "tls_failed"), 0);
+    /* close_notify: comet closes the connection (a Disconnect to logic) */
+    assert_int_equal(SSL_shutdown(c.ssl), 0);
+    assert_true(harness_wait(h, &h->disconnects, 1));
+    tc_close(&c);
     harness_stop(h);
 }
 
@@ -667,6 +726,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_tls13_auth_push_room),
         cmocka_unit_test(test_tls12_and_resumption),
+        cmocka_unit_test(test_detached_records),
         cmocka_unit_test(test_sni_and_host_check),
         cmocka_unit_test(test_wrong_host_refused),
         cmocka_unit_test(test_wss_auth_push),
