@@ -5,6 +5,7 @@
 #include "buf.h"
 #include "herald_err.h"
 
+#include <openssl/crypto.h>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
@@ -54,17 +55,6 @@ static void sni_index_init(void)
     capture_index = SSL_get_ex_new_index(0, NULL, NULL, NULL, NULL);
 }
 
-static int hex_value(char ch)
-{
-    if (ch >= '0' && ch <= '9')
-        return ch - '0';
-    if (ch >= 'a' && ch <= 'f')
-        return ch - 'a' + 10;
-    if (ch >= 'A' && ch <= 'F')
-        return ch - 'A' + 10;
-    return -1;
-}
-
 /* OpenSSL's key log line "<LABEL> <client random> <secret>" (hex): the two application traffic
  * secrets go to the connection's capture, if it asked; nothing is written anywhere else. */
 static void on_keylog(const SSL *ssl, const char *line)
@@ -89,7 +79,8 @@ static void on_keylog(const SSL *ssl, const char *line)
     if (n == 0 || n > sizeof out->client || (out->len != 0 && n != out->len))
         return;
     for (size_t i = 0; i < n; i++) {
-        int hi = hex_value(hex[2 * i]), lo = hex_value(hex[2 * i + 1]);
+        int hi = OPENSSL_hexchar2int((unsigned char)hex[2 * i]);
+        int lo = OPENSSL_hexchar2int((unsigned char)hex[2 * i + 1]);
         if (hi < 0 || lo < 0)
             return;
         dst[i] = (unsigned char)(hi << 4 | lo);

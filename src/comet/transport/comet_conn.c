@@ -191,6 +191,17 @@ int comet_conn_on_input(comet_conn_t *c, size_t nread)
     return 1;
 }
 
+int comet_conn_on_read(comet_conn_t *c, ssize_t nread)
+{
+    if (nread == 0)
+        return 0;
+    if (nread < 0) {
+        comet_conn_on_eof(c, (int)nread);
+        return 0;
+    }
+    return comet_conn_on_input(c, (size_t)nread);
+}
+
 int comet_conn_on_packet(void *arg, const proto_header_t *h, const uint8_t *body)
 {
     comet_conn_t *c = arg;

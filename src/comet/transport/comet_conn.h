@@ -264,6 +264,10 @@ void comet_conn_init(comet_conn_t *c, comet_conns_t *t, const comet_stream_t *st
 /* The socket is connected: c joins the pending list and reads (or is closed while draining). */
 void comet_conn_start(comet_conn_t *c);
 
+/* A stream's read callback got nread (libuv's): 0 is nothing, an error or EOF closes c. Returns 1
+ * when nread bytes are to be handled (as comet_conn_on_input), else 0. */
+int comet_conn_on_read(comet_conn_t *c, ssize_t nread);
+
 /* nread bytes arrived in the loop's read buffer (comet_conns_t.read_buf). Returns 1 when the
  * caller hands them to the framing (comet_conn_on_packets, or comet_ws_on_read on WebSocket), 0
  * when they are to be dropped (c is finishing). */

@@ -28,13 +28,7 @@ void comet_tcp_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
 static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 {
     comet_conn_t *c = (comet_conn_t *)s;
-    if (nread == 0)
-        return;
-    if (nread < 0) {
-        comet_conn_on_eof(c, (int)nread);
-        return;
-    }
-    if (!comet_conn_on_input(c, (size_t)nread))
+    if (!comet_conn_on_read(c, nread))
         return;
     if (comet_conn_is_ws(c))
         comet_ws_on_read(c, (uint8_t *)buf->base, (size_t)nread);

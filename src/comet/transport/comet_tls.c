@@ -298,13 +298,7 @@ static void tls_pump(comet_conn_t *c)
 static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 {
     comet_conn_t *c = (comet_conn_t *)s;
-    if (nread == 0)
-        return;
-    if (nread < 0) {
-        comet_conn_on_eof(c, (int)nread);
-        return;
-    }
-    if (!comet_conn_on_input(c, (size_t)nread))
+    if (!comet_conn_on_read(c, nread))
         return;
     comet_conns_t *t = comet_conn_conns(c);
     if (c->tls->ssl == NULL) {
