@@ -82,7 +82,7 @@ static void on_request(http_request_t *req, void *arg)
 }
 
 admin_t *admin_new(uv_loop_t *loop, const admin_ops_t *ops, void *arg, const char *host, int port,
-                   int *err)
+                   const http_tls_conf_t *tls, char *err, size_t errlen)
 {
     admin_t *a = xcalloc(1, sizeof(*a));
     a->ops = ops;
@@ -90,14 +90,12 @@ admin_t *admin_new(uv_loop_t *loop, const admin_ops_t *ops, void *arg, const cha
     /* The admin body is never read: a request carrying more is refused by the adapter. */
     http_limits_t limits = HTTP_LIMITS_ADMIN;
     a->http = http_server_new(loop, on_request, a, &limits);
-    int rc = http_server_listen(a->http, host, port);
-    if (rc != 0) {
+    if (http_server_listen_conf(a->http, tls, "admin", "admin.listen", host, port, err, errlen) !=
+        0) {
         /* Nothing listens and no request can arrive: closing frees the server at once or on
          * its next loop turn, with no callback of ours left to run. */
         http_server_close(a->http, NULL, NULL);
         free(a);
-        if (err != NULL)
-            *err = rc;
         return NULL;
     }
     a->port = http_server_port(a->http);

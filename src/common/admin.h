@@ -37,10 +37,14 @@ typedef struct admin_ops_s {
 typedef struct admin_s admin_t;
 
 /* An admin endpoint of its own on host:port (port 0 = ephemeral; host numeric, as
- * http_server_listen). ops and arg are borrowed and must outlive it. Returns the endpoint, or
- * NULL with the listen error in *err (UV_E* / HERALD_E*). Aborts on OOM. */
+ * http_server_listen), over HTTPS when tls (may be NULL) names a certificate and key: the
+ * [admin] tls_cert / tls_key files (HTTP_TLS_CONF_ITEMS(type, "admin", admin_tls) in each
+ * daemon's table), read now. ops and arg are borrowed and must outlive it.
+ * Returns the endpoint, or NULL with a message in err: "admin.listen HOST:PORT: why" when it
+ * cannot listen, "[admin] tls_...: why" when the certificate or key cannot be used (never a
+ * byte of the key). Aborts on OOM. */
 admin_t *admin_new(uv_loop_t *loop, const admin_ops_t *ops, void *arg, const char *host, int port,
-                   int *err);
+                   const http_tls_conf_t *tls, char *err, size_t errlen);
 
 /* A daemon's own admin routes (comet's POST /tls/reload): route(arg, req) is asked for every
  * request whose path is none of the above, answers req and returns 1, or returns 0 (then 404)

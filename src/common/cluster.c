@@ -5,45 +5,11 @@
 #include "log.h"
 #include "rpc.h"
 #include "rpc_auth.h"
+#include "secret_file.h"
 
-#include <errno.h>
-#include <fcntl.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
-
-/* Reads path into buf (cap bytes). Returns the length, or -1 with err set. One byte more than
- * the largest secret is read, so that an oversized file is told apart from a full one. */
-static ssize_t cluster_read_file(const char *path, uint8_t *buf, size_t cap, char *err,
-                                 size_t errlen)
-{
-    struct stat st;
-    ssize_t n, len = 0;
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-
-    if (fd < 0) {
-        snprintf(err, errlen, "[cluster] secret_file %s: cannot open: %s", path, strerror(errno));
-        return -1;
-    }
-    if (fstat(fd, &st) == 0 && (st.st_mode & (S_IRWXG | S_IRWXO)) != 0)
-        log_warn("[cluster] secret_file %s: group or others may read it (mode %04o): chmod 600",
-                 path, (unsigned)(st.st_mode & 07777));
-    while ((size_t)len < cap && (n = read(fd, buf + len, cap - (size_t)len)) != 0) {
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0) {
-            snprintf(err, errlen, "[cluster] secret_file %s: read error: %s", path,
-                     strerror(errno));
-            close(fd);
-            return -1;
-        }
-        len += n;
-    }
-    close(fd);
-    return len;
-}
 
 int cluster_apply(const cluster_conf_t *c, char *err, size_t errlen)
 {
@@ -67,17 +33,15 @@ int cluster_apply(const cluster_conf_t *c, char *err, size_t errlen)
         return HERALD_ECONF;
     }
     if (has_file) {
-        len = cluster_read_file(c->secret_file, buf, sizeof(buf), err, errlen);
+        len = secret_file_read("[cluster] secret_file", c->secret_file, buf, sizeof(buf), err,
+                               errlen);
         if (len < 0)
             return HERALD_ECONF;
     } else {
         len = (ssize_t)strnlen(c->secret, sizeof(buf));
         memcpy(buf, c->secret, (size_t)len);
     }
-    /* A file written by `echo` or an editor ends with a newline that is not part of it. */
-    while (len > 0 && (buf[len - 1] == '\n' || buf[len - 1] == '\r' || buf[len - 1] == ' ' ||
-                       buf[len - 1] == '\t'))
-        len--;
+    len = (ssize_t)secret_trim(buf, (size_t)len); /* a value from the environment too */
     rc = rpc_configure(&(rpc_settings_t){
         .secret = buf,
         .secret_len = (size_t)len,

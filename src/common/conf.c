@@ -7,6 +7,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <ini.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,6 +18,7 @@
 /* State of one ini_parse_stream run. */
 typedef struct conf_parse_s {
     const conf_item_t *items;
+    const char *path;
     void *target;
     FILE *f;
     char *line; /* getline buffer */
@@ -138,6 +140,65 @@ static int conf_set_enum(const conf_item_t *it, void *target, const char *value,
     return -1;
 }
 
+/* ------------------------------------------------------------------- CONF_PROPS */
+
+static int conf_prop_name_ok(const char *name)
+{
+    size_t n = strlen(name);
+    if (n == 0 || n > CONF_PROP_NAME_MAX)
+        return 0;
+    for (size_t i = 0; i < n; i++)
+        if (!isalnum((unsigned char)name[i]) && name[i] != '.' && name[i] != '_' && name[i] != '-')
+            return 0;
+    return 1;
+}
+
+/* Sets name = value in the family (replace: an existing pair is overwritten, else an error).
+ * Returns 0, or -1 with a message in msg that never holds the value. */
+static int conf_prop_set(const conf_item_t *it, void *target, const char *name, const char *value,
+                         const char *origin, int replace, char *msg)
+{
+    conf_props_t *props = conf_field(it, target);
+    if (!conf_prop_name_ok(name)) {
+        snprintf(msg, CONF_MSG_MAX, "bad name '%s%.*s': 1 to %d of A-Z a-z 0-9 . _ -", it->key,
+                 CONF_PROP_NAME_MAX, name, CONF_PROP_NAME_MAX);
+        return -1;
+    }
+    for (size_t i = 0; i < props->n; i++) {
+        if (strcmp(props->v[i].name, name) != 0)
+            continue;
+        if (!replace) {
+            snprintf(msg, CONF_MSG_MAX, "%s%s set twice (first at %s)", it->key, name,
+                     props->v[i].origin);
+            return -1;
+        }
+        free(props->v[i].value);
+        free(props->v[i].origin);
+        props->v[i].value = xstrdup(value);
+        props->v[i].origin = xstrdup(origin);
+        return 0;
+    }
+    props->v = xrealloc(props->v, (props->n + 1) * sizeof(*props->v));
+    props->v[props->n++] = (conf_prop_t){xstrdup(name), xstrdup(value), xstrdup(origin)};
+    return 0;
+}
+
+static void conf_props_free(conf_props_t *props)
+{
+    for (size_t i = 0; i < props->n; i++) {
+        free(props->v[i].name);
+        /* a value may be a password: not left in freed memory */
+        memset(props->v[i].value, 0, strlen(props->v[i].value));
+        free(props->v[i].value);
+        free(props->v[i].origin);
+    }
+    free(props->v);
+    props->v = NULL;
+    props->n = 0;
+}
+
+/* ------------------------------------------------------------------------- values */
+
 /* Applies one textual value to its field. Returns 0, or -1 with a message in msg. */
 static int conf_set(const conf_item_t *it, void *target, const char *value, char *msg)
 {
@@ -167,6 +228,8 @@ static int conf_set(const conf_item_t *it, void *target, const char *value, char
     }
     case CONF_ENUM:
         return conf_set_enum(it, target, value, msg);
+    case CONF_PROPS:
+        break; /* set by name: conf_prop_set */
     }
     snprintf(msg, CONF_MSG_MAX, "unknown item type %d", (int)it->type);
     return -1;
@@ -179,8 +242,12 @@ static int conf_apply_defaults(const conf_item_t *items, void *target, char *err
     for (const conf_item_t *it = items; it->section != NULL; it++) {
         if (it->type == CONF_STR)
             *(char **)conf_field(it, target) = NULL;
+        else if (it->type == CONF_PROPS)
+            *(conf_props_t *)conf_field(it, target) = (conf_props_t){NULL, 0};
     }
     for (const conf_item_t *it = items; it->section != NULL; it++) {
+        if (it->type == CONF_PROPS)
+            continue;
         if (it->def == NULL) {
             if (it->type == CONF_INT || it->type == CONF_MS || it->type == CONF_SIZE)
                 *(int64_t *)conf_field(it, target) = 0;
@@ -206,7 +273,8 @@ static const conf_item_t *conf_find(const conf_item_t *items, const char *sectio
         if (strcasecmp(it->section, section) != 0)
             continue;
         *section_known = 1;
-        if (strcasecmp(it->key, key) == 0)
+        if (it->type == CONF_PROPS ? strncasecmp(it->key, key, strlen(it->key)) == 0
+                                   : strcasecmp(it->key, key) == 0)
             return it;
     }
     return NULL;
@@ -236,8 +304,14 @@ static int conf_on_ini(void *user, const char *section, const char *name, const 
     else if (it == NULL)
         snprintf(msg, sizeof(msg), "unknown key '%s' in [%s]", name, section);
     else if (value == NULL)
-        snprintf(msg, sizeof(msg), "[%s] %s: missing value", it->section, it->key);
-    else if (conf_set(it, p->target, value, why) != 0)
+        snprintf(msg, sizeof(msg), "[%s] %s: missing value", it->section, name);
+    else if (it->type == CONF_PROPS) {
+        char origin[PATH_MAX + 16];
+        snprintf(origin, sizeof(origin), "%s:%d", p->path, p->lineno);
+        if (conf_prop_set(it, p->target, name + strlen(it->key), value, origin, 0, why) == 0)
+            return 1;
+        snprintf(msg, sizeof(msg), "[%s] %s", it->section, why);
+    } else if (conf_set(it, p->target, value, why) != 0)
         snprintf(msg, sizeof(msg), "[%s] %s: %s", it->section, it->key, why);
     else
         return 1;
@@ -274,7 +348,7 @@ static char *conf_read_line(char *str, int num, void *stream)
 static int conf_apply_file(const conf_item_t *items, void *target, const char *path, char *err,
                            size_t errlen)
 {
-    conf_parse_t p = {.items = items, .target = target};
+    conf_parse_t p = {.items = items, .path = path, .target = target};
     p.f = fopen(path, "r");
     if (p.f == NULL) {
         snprintf(err, errlen, "%s: cannot open: %s", path, strerror(errno));
@@ -309,11 +383,47 @@ static void conf_env_name(const conf_item_t *it, char *out, size_t cap)
     }
 }
 
+extern char **environ;
+
+/* Step 3 for a CONF_PROPS family: every HERALD_<SECTION>_<PREFIX>_<NAME> (prefix "property."
+ * gives HERALD_KAFKA_PROPERTY_...), NAME lower-cased with '_' read as '.'. */
+static int conf_apply_env_props(const conf_item_t *it, void *target, char *err, size_t errlen)
+{
+    char stem[160], name[CONF_PROP_NAME_MAX + 2], msg[CONF_MSG_MAX];
+    conf_env_name(it, stem, sizeof(stem)); /* the prefix's '.' became '_' */
+    size_t stem_len = strlen(stem);
+    for (char **e = environ; *e != NULL; e++) {
+        const char *eq = strchr(*e, '=');
+        if (eq == NULL || strncmp(*e, stem, stem_len) != 0)
+            continue;
+        size_t n = (size_t)(eq - *e) - stem_len;
+        if (n > CONF_PROP_NAME_MAX)
+            n = CONF_PROP_NAME_MAX + 1; /* refused by the name check */
+        for (size_t i = 0; i < n; i++) {
+            char c = (*e)[stem_len + i];
+            name[i] = c == '_' ? '.' : (char)tolower((unsigned char)c);
+        }
+        name[n] = '\0';
+        char var[sizeof(stem) + CONF_PROP_NAME_MAX + 2];
+        snprintf(var, sizeof(var), "%.*s", (int)(eq - *e), *e);
+        if (conf_prop_set(it, target, name, eq + 1, var, 1, msg) != 0) {
+            snprintf(err, errlen, "%s: %s", var, msg);
+            return HERALD_ECONF;
+        }
+    }
+    return 0;
+}
+
 /* Step 3. */
 static int conf_apply_env(const conf_item_t *items, void *target, char *err, size_t errlen)
 {
     char name[160], msg[CONF_MSG_MAX];
     for (const conf_item_t *it = items; it->section != NULL; it++) {
+        if (it->type == CONF_PROPS) {
+            if (conf_apply_env_props(it, target, err, errlen) != 0)
+                return HERALD_ECONF;
+            continue;
+        }
         conf_env_name(it, name, sizeof(name));
         const char *value = getenv(name);
         if (value == NULL)
@@ -343,6 +453,8 @@ void conf_free(const conf_item_t *items, void *target)
             char **field = conf_field(it, target);
             free(*field);
             *field = NULL;
+        } else if (it->type == CONF_PROPS) {
+            conf_props_free(conf_field(it, target));
         }
     }
 }

@@ -16,6 +16,14 @@
  *                 bounded by [min, max] in ms
  *   CONF_SIZE     byte size with optional unit "k", "m", "g" (1024-based), int64_t, [min, max]
  *   CONF_ENUM     one of the '|'-separated words in `choices`, stored as the int index in an `int`
+ *   CONF_PROPS    a family of keys: `key` is a prefix ("property."), and every key of the section
+ *                 that starts with it is one name = value pair (name = the rest of the key),
+ *                 stored in a conf_props_t in file order. Names are 1..CONF_PROP_NAME_MAX of
+ *                 [A-Za-z0-9._-]; a name twice in the file is an error. The environment adds or
+ *                 replaces pairs: HERALD_<SECTION>_<PREFIX>_<NAME>, e.g.
+ *                 HERALD_KAFKA_PROPERTY_SASL_MECHANISM, whose NAME is lower-cased with '_' read
+ *                 as '.' (sasl.mechanism). Values are never part of an error message, since they
+ *                 may be passwords; the default is no pair.
  */
 #ifndef HERALD_CONF_H
 #define HERALD_CONF_H
@@ -24,7 +32,30 @@
 #include <stddef.h>
 #include <stdint.h>
 
-typedef enum { CONF_INT, CONF_BOOL, CONF_STR, CONF_MS, CONF_SIZE, CONF_ENUM } conf_type_t;
+typedef enum {
+    CONF_INT,
+    CONF_BOOL,
+    CONF_STR,
+    CONF_MS,
+    CONF_SIZE,
+    CONF_ENUM,
+    CONF_PROPS
+} conf_type_t;
+
+#define CONF_PROP_NAME_MAX 128
+
+/* One pair of a CONF_PROPS family. origin says where it was set, for later error messages:
+ * "FILE:LINE" or the environment variable's name. All three heap-owned by the config. */
+typedef struct conf_prop_s {
+    char *name;
+    char *value;
+    char *origin;
+} conf_prop_t;
+
+typedef struct conf_props_s {
+    conf_prop_t *v;
+    size_t n;
+} conf_props_t;
 
 typedef struct conf_item_s {
     const char *section;
@@ -42,7 +73,7 @@ typedef struct conf_item_s {
  * partly filled and must still be released with conf_free(). */
 int conf_load(const conf_item_t *items, void *target, const char *path, char *err, size_t errlen);
 
-/* Frees every CONF_STR field of target. The struct itself belongs to the caller. */
+/* Frees every CONF_STR and CONF_PROPS field of target. The struct itself belongs to the caller. */
 void conf_free(const conf_item_t *items, void *target);
 
 /* Splits a comma-separated list ("a:1, b:2") in place-independent fashion: returns a

@@ -2,6 +2,7 @@
 #include "daemon.h"
 #include "cluster.h"
 #include "herald_version.h"
+#include "http_tls.h"
 #include "log.h"
 
 #include <getopt.h>
@@ -71,6 +72,12 @@ void daemon_setup(int argc, char **argv, const daemon_spec_t *spec)
     if (rc == 0)
         rc = cluster_apply((const cluster_conf_t *)((const char *)conf + spec->cluster_offset), err,
                            sizeof(err));
+    if (rc == 0 && spec->http_tls_section != NULL) {
+        http_tls_t pem;
+        rc = http_tls_load((const http_tls_conf_t *)((const char *)conf + spec->http_tls_offset),
+                           spec->http_tls_section, &pem, err, sizeof(err));
+        http_tls_deinit(&pem);
+    }
     if (check) {
         if (rc == 0)
             printf("%s: ok\n", path ? path : "defaults and environment");

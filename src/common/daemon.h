@@ -2,7 +2,8 @@
  *
  *   herald-<name> [-c FILE] [-t] [-V] [-h]
  *     -c FILE  config file (default conf/<name>.ini if it exists, else defaults + environment)
- *     -t       check the configuration, print "FILE: ok" or the error, exit 0 / 1 (nginx -t)
+ *     -t       check the configuration (with the cluster secret and the HTTPS certificate and key
+ *              files it names), print "FILE: ok" or the error, exit 0 / 1 (nginx -t)
  *     -V, --version
  *              print "herald-<name> <version> (<git describe at configure time, or unknown>)"
  *              on stdout and exit 0
@@ -35,12 +36,18 @@ typedef struct daemon_spec_s {
     void (*stop)(void *server);
     /* Frees what the server holds once its loop has ended; may be NULL. */
     void (*free)(void *server);
+    /* The section ("http" for logic, "admin" for the others) and offsetof(conf struct, its
+     * http_tls_conf_t) of the daemon's HTTPS files, which -t and the start check are readable
+     * PEM (http_tls_load); NULL section: none. */
+    const char *http_tls_section;
+    size_t http_tls_offset;
 } daemon_spec_t;
 
 /* Parses argv, loads the config into spec->conf (via conf_load), applies its [cluster] section
- * (cluster_apply: the secret and the RPC limits) and handles -t, -V and -h (all exit). On a
- * config error (a missing or bad cluster secret included) prints it and exits 1. Returns only
- * when the daemon should run. */
+ * (cluster_apply: the secret and the RPC limits), reads its HTTPS files (http_tls_load; whether
+ * the key matches the certificate is known only when the server starts) and handles -t, -V and -h
+ * (all exit). On a config error (a missing or bad cluster secret included) prints it and exits 1.
+ * Returns only when the daemon should run. */
 void daemon_setup(int argc, char **argv, const daemon_spec_t *spec);
 
 /* The whole main() of a daemon: daemon_setup, logging, the default loop, start, signals, run

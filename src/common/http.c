@@ -32,6 +32,11 @@
 /* MHD's own timeout, of inactivity: it bounds a client that stops reading an answer. */
 #define HTTP_CONNECTION_TIMEOUT_S 30
 
+/* Runs an HTTPS server's MHD may ask for at once (a timeout of 0) with nothing new from the
+ * network in between, and the most the runs after those are put off (run_delay says why). */
+#define HTTP_SPIN_RUNS 16
+#define HTTP_SPIN_DELAY_MAX_MS 16
+
 static const char HTTP_TOO_BIG_BODY[] = "{\"code\":-400,\"message\":\"body too large\"}";
 static const char HTTP_URI_TOO_LONG_BODY[] = "{\"code\":-400,\"message\":\"URI too long\"}";
 static const char HTTP_HEAD_TOO_BIG_BODY[] =
@@ -96,11 +101,36 @@ struct http_server_s {
     int closing;
     void (*close_cb)(void *arg);
     void *close_arg;
+    http_tls_t tls; /* PEM texts of an HTTPS server; both NULL for plain HTTP */
+    unsigned spins; /* runs asked for at once since the network last had news */
 };
 
 /* ---------------------------------------------------------------------------- driving MHD */
 
 static void on_timer(uv_timer_t *t);
+
+/* When the next run is due, given MHD's timeout `ms`. MHD (0.9.75 to 0.9.77) answers 0 for as
+ * long as a TLS connection waits for its client in the handshake: MHD_run_tls_handshake_ leaves
+ * the connection's read-ready flag set on GNUTLS_E_AGAIN, so it stays in MHD's ready list. Taken
+ * at its word that spins the loop on a client that sends nothing; and libuv (1.44) runs a 0 ms
+ * timer restarted from its own callback again before any I/O or other timer, the request
+ * deadline that would end such a handshake included. So on an HTTPS server, after
+ * HTTP_SPIN_RUNS runs asked for at once with no news from the network, the next ones back off
+ * (1, 2, 4 ... up to HTTP_SPIN_DELAY_MAX_MS ms). Real work MHD has left (a TLS record or a
+ * body read in pieces) takes a few runs, and news on a socket (the poll) or an answer to send
+ * ends the back-off at once: a handshake goes on as soon as its client sends. A plain HTTP
+ * server takes MHD at its word (its ready list empties as reads meet EAGAIN). */
+static uint64_t run_delay(http_server_t *s, MHD_UNSIGNED_LONG_LONG ms)
+{
+    if (ms > 0 || s->tls.cert_pem == NULL) {
+        s->spins = 0;
+        return ms;
+    }
+    if (++s->spins <= HTTP_SPIN_RUNS)
+        return 0;
+    unsigned shift = s->spins - HTTP_SPIN_RUNS - 1;
+    return shift >= 4 ? HTTP_SPIN_DELAY_MAX_MS : (1u << shift);
+}
 
 /* Points the timer at MHD's next deadline (0 when a run was asked for), or stops it. */
 static void server_rearm(http_server_t *s)
@@ -112,7 +142,7 @@ static void server_rearm(http_server_t *s)
     if (s->run_pending)
         uv_timer_start(&s->timer, on_timer, 0, 0);
     else if (MHD_get_timeout(s->mhd, &ms) == MHD_YES)
-        uv_timer_start(&s->timer, on_timer, ms, 0);
+        uv_timer_start(&s->timer, on_timer, run_delay(s, ms), 0);
     else
         uv_timer_stop(&s->timer);
 }
@@ -131,7 +161,10 @@ static void on_timer(uv_timer_t *t)
 
 static void on_poll(uv_poll_t *p, int status, int events)
 {
-    server_run(p->data);
+    http_server_t *s = p->data;
+
+    s->spins = 0; /* news from the network */
+    server_run(s);
 }
 
 /* A resumed connection is picked up only by a run; handlers run inside MHD_run, so never call
@@ -139,6 +172,7 @@ static void on_poll(uv_poll_t *p, int status, int events)
 static void server_schedule_run(http_server_t *s)
 {
     s->run_pending = 1;
+    s->spins = 0; /* an answer to send is news too */
     if (!s->closing)
         uv_timer_start(&s->timer, on_timer, 0, 0);
 }
@@ -613,11 +647,43 @@ http_server_t *http_server_new(uv_loop_t *loop, http_handler_cb handler, void *a
     return s;
 }
 
+void http_server_set_tls(http_server_t *s, http_tls_t *tls)
+{
+    if (tls->cert_pem == NULL)
+        return;
+    http_tls_deinit(&s->tls);
+    s->tls = *tls;
+    tls->cert_pem = NULL;
+    tls->key_pem = NULL;
+}
+
+/* Why MHD_start_daemon failed. MHD reports no error code: a failed bind(2) or listen(2) left
+ * it in errno, and for an HTTPS server anything else is GnuTLS refusing the certificate or key
+ * (MHD logged GnuTLS's reason through on_mhd_log). */
+static int listen_error(const http_server_t *s)
+{
+    int e = errno;
+
+    if (e == EADDRINUSE || e == EADDRNOTAVAIL || e == EACCES || e == EAFNOSUPPORT || e == EMFILE ||
+        e == ENFILE)
+        return uv_translate_sys_error(e);
+    if (s->tls.cert_pem != NULL)
+        return HERALD_ECONF;
+    return e > 0 ? uv_translate_sys_error(e) : HERALD_EINTERNAL;
+}
+
 int http_server_listen(http_server_t *s, const char *host, int port)
 {
     struct sockaddr_storage ss;
     unsigned int flags = MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG;
     const union MHD_DaemonInfo *info;
+    /* Options of an HTTPS server; MHD_OPTION_END alone for plain HTTP. */
+    struct MHD_OptionItem tls_opts[] = {
+        {MHD_OPTION_HTTPS_MEM_CERT, 0, s->tls.cert_pem},
+        {MHD_OPTION_HTTPS_MEM_KEY, 0, s->tls.key_pem},
+        {MHD_OPTION_HTTPS_PRIORITIES, 0, (void *)HTTP_TLS_PRIORITIES},
+        {MHD_OPTION_END, 0, NULL},
+    };
     int rc;
 
     if (s->mhd != NULL || s->closing)
@@ -628,6 +694,13 @@ int http_server_listen(http_server_t *s, const char *host, int port)
         return UV_EINVAL;
     if (ss.ss_family == AF_INET6)
         flags |= MHD_USE_IPv6;
+    if (s->tls.cert_pem != NULL) {
+        if (MHD_is_feature_supported(MHD_FEATURE_TLS) != MHD_YES) {
+            log_error("http: this libmicrohttpd was built without TLS");
+            return HERALD_ECONF;
+        }
+        flags |= MHD_USE_TLS;
+    }
     errno = 0;
     /* The logger goes first so that MHD reports option errors through it too. */
     s->mhd = MHD_start_daemon(
@@ -638,10 +711,9 @@ int http_server_listen(http_server_t *s, const char *host, int port)
         (unsigned int)s->limits.max_per_addr, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
         (size_t)(s->limits.max_head + HTTP_POOL_SLACK), MHD_OPTION_URI_LOG_CALLBACK, on_uri, s,
         MHD_OPTION_NOTIFY_CONNECTION, on_connection, s, MHD_OPTION_NOTIFY_COMPLETED, on_completed,
-        s, MHD_OPTION_END);
+        s, MHD_OPTION_ARRAY, s->tls.cert_pem != NULL ? tls_opts : tls_opts + 3, MHD_OPTION_END);
     if (s->mhd == NULL)
-        /* MHD reports no error code; the failed bind(2) or listen(2) left it in errno. */
-        return errno > 0 ? uv_translate_sys_error(errno) : HERALD_EINTERNAL;
+        return listen_error(s);
     info = MHD_get_daemon_info(s->mhd, MHD_DAEMON_INFO_BIND_PORT);
     s->port = info ? info->port : port;
     info = MHD_get_daemon_info(s->mhd, MHD_DAEMON_INFO_EPOLL_FD);
@@ -664,6 +736,28 @@ int http_server_listen(http_server_t *s, const char *host, int port)
     return rc;
 }
 
+int http_server_listen_conf(http_server_t *s, const http_tls_conf_t *conf, const char *section,
+                            const char *listen_name, const char *host, int port, char *err,
+                            size_t errlen)
+{
+    http_tls_t pem = {0};
+    int rc = conf != NULL ? http_tls_load(conf, section, &pem, err, errlen) : 0;
+
+    if (rc != 0)
+        return rc;
+    int tls = pem.cert_pem != NULL;
+    http_server_set_tls(s, &pem);
+    rc = http_server_listen(s, host, port);
+    if (rc == HERALD_ECONF && tls)
+        snprintf(err, errlen,
+                 "[%s] tls_cert %s / tls_key %s: refused by the TLS library (is the key the "
+                 "first certificate's? the log line before says why)",
+                 section, conf->cert, conf->key);
+    else if (rc != 0)
+        snprintf(err, errlen, "%s %s:%d: %s", listen_name, host, port, herald_strerror(rc));
+    return rc;
+}
+
 int http_server_port(const http_server_t *s)
 {
     return s->port;
@@ -676,6 +770,7 @@ static void server_maybe_free(http_server_t *s)
 
     if (s->open_handles != 0)
         return;
+    http_tls_deinit(&s->tls);
     free(s);
     if (cb != NULL)
         cb(arg);

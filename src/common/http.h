@@ -9,6 +9,8 @@
 #ifndef HERALD_HTTP_H
 #define HERALD_HTTP_H
 
+#include "http_tls.h"
+
 #include <jansson.h>
 #include <stddef.h>
 #include <sys/socket.h>
@@ -60,9 +62,33 @@ typedef struct http_limits_s {
 http_server_t *http_server_new(uv_loop_t *loop, http_handler_cb handler, void *arg,
                                const http_limits_t *limits);
 
+/* Makes s serve HTTPS (call it before http_server_listen): s takes over the PEM texts of *tls
+ * (left empty) and wipes them when it is freed. TLS 1.2 and 1.3 only, AEAD ciphers only
+ * (HTTP_TLS_PRIORITIES); every limit above holds over TLS too, and the request deadline starts
+ * at accept, so a client that never finishes its handshake is closed by it. A tls without a
+ * certificate (plain HTTP) leaves s as it is. */
+void http_server_set_tls(http_server_t *s, http_tls_t *tls);
+
+/* GnuTLS priorities of an HTTPS server: TLS 1.3 and 1.2, forward-secret key exchange (ECDHE),
+ * AES-GCM and ChaCha20-Poly1305; no CBC, no RSA key transport, no TLS 1.0/1.1. */
+#define HTTP_TLS_PRIORITIES                                                                        \
+    "NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2:-CIPHER-ALL:+AES-128-GCM:+AES-256-GCM:"            \
+    "+CHACHA20-POLY1305:-KX-ALL:+ECDHE-ECDSA:+ECDHE-RSA"
+
 /* Listens on host:port (port 0 = ephemeral). host is a numeric IPv4 or IPv6 address; anything
- * else is UV_EINVAL. Returns 0 or a UV_E* / HERALD_E* error. */
+ * else is UV_EINVAL. Returns 0 or a UV_E* / HERALD_E* error; for an HTTPS server HERALD_ECONF
+ * when the TLS library refused the certificate or the key (one that does not match the
+ * certificate, a PEM it cannot parse; its reason is logged) or libmicrohttpd has no TLS. */
 int http_server_listen(http_server_t *s, const char *host, int port);
+
+/* Starts s as configured: loads conf (may be NULL: plain HTTP) with http_tls_load, hands the PEM
+ * texts to s (http_server_set_tls) and listens on host:port. Returns 0, or a negative error with
+ * a message in err: http_tls_load's for a file; "[section] tls_cert PATH / tls_key PATH: refused
+ * by the TLS library ..." when GnuTLS cannot use them (a key of another certificate); or
+ * "LISTEN_NAME HOST:PORT: why" when it cannot listen. */
+int http_server_listen_conf(http_server_t *s, const http_tls_conf_t *conf, const char *section,
+                            const char *listen_name, const char *host, int port, char *err,
+                            size_t errlen);
 int http_server_port(const http_server_t *s);
 
 /* Stops listening, answers nothing more, frees everything; cb (may be NULL) runs when done.

@@ -10,6 +10,8 @@
 #ifndef HERALD_KAFKA_H
 #define HERALD_KAFKA_H
 
+#include "conf.h"
+
 #include <stddef.h>
 #include <stdint.h>
 #include <uv.h>
@@ -23,9 +25,14 @@ typedef struct kafka_producer_s kafka_producer_t;
 typedef void (*kafka_delivery_cb)(int status, void *arg);
 
 /* Creates an idempotent producer for `topic` (linger 1 ms: herald adds no batching delay when
- * idle). Returns NULL and writes a message into err on a configuration error. */
-kafka_producer_t *kafka_producer_new(uv_loop_t *loop, const char *brokers, const char *topic,
-                                     char *err, size_t errlen);
+ * idle). props (may be NULL): the operator's [kafka] property.* pairs, applied last (they may
+ * tune linger.ms, message.timeout.ms, security.protocol, sasl.*, ssl.* ...), except
+ * bootstrap.servers, enable.idempotence and acks, which the delivery contract rests on and are
+ * refused. Returns NULL and writes a message into err on a configuration error (never a
+ * property's value). */
+kafka_producer_t *kafka_producer_new(uv_loop_t *loop, const char *brokers,
+                                     const conf_props_t *props, const char *topic, char *err,
+                                     size_t errlen);
 
 /* Queues one message (key and value copied). Returns 0 and calls cb exactly once later (cb may
  * be NULL), or HERALD_EUNAVAIL when the local queue is full (HERALD_EINVAL when the message is
@@ -62,8 +69,11 @@ typedef void (*kafka_message_cb)(const kafka_msg_t *msg, void *arg);
  * none). fetch_wait_ms is how long a broker may hold a fetch that finds nothing (librdkafka's
  * fetch.wait.max.ms): a real broker answers as soon as a message arrives, but herald-kafka-dev
  * (the mock cluster) holds the fetch for the whole wait, so against it this is added latency.
- * Returns NULL with a message in err on a configuration error. */
-kafka_consumer_t *kafka_consumer_new(uv_loop_t *loop, const char *brokers, const char *group,
+ * props as for kafka_producer_new; refused here: bootstrap.servers, group.id,
+ * enable.auto.commit, enable.auto.offset.store and auto.offset.reset (the at-least-once
+ * tracking above rests on them). Returns NULL with a message in err on a configuration error. */
+kafka_consumer_t *kafka_consumer_new(uv_loop_t *loop, const char *brokers,
+                                     const conf_props_t *props, const char *group,
                                      const char *topic, uint32_t fetch_wait_ms, kafka_message_cb cb,
                                      void *arg, char *err, size_t errlen);
 

@@ -289,8 +289,13 @@ static int kafka_consumer_serve(void *owner)
 
 /* ------------------------------------------------------------------------- lifecycle */
 
+/* The settings the at-least-once tracking rests on (kafka.h): never from property.* */
+static const char *const kafka_consumer_owned[] = {"bootstrap.servers",  "group.id",
+                                                   "enable.auto.commit", "enable.auto.offset.store",
+                                                   "auto.offset.reset",  NULL};
+
 static int kafka_consumer_conf(rd_kafka_conf_t *conf, const char *group, uint32_t fetch_wait_ms,
-                               char *err, size_t errlen)
+                               const conf_props_t *props, char *err, size_t errlen)
 {
     /* Short session and heartbeat: a dead job's partitions move on within seconds. A short
      * metadata refresh: a topic created after start-up is found quickly. The fetch wait is the
@@ -313,6 +318,8 @@ static int kafka_consumer_conf(rd_kafka_conf_t *conf, const char *group, uint32_
     for (size_t i = 0; i < sizeof(kv) / sizeof(kv[0]); i++)
         if (kafka_loop_conf_set(conf, kv[i][0], kv[i][1], err, errlen) < 0)
             return HERALD_ECONF;
+    if (kafka_loop_conf_props(conf, props, kafka_consumer_owned, err, errlen) < 0)
+        return HERALD_ECONF;
     rd_kafka_conf_set_rebalance_cb(conf, kafka_consumer_on_rebalance);
     return 0;
 }
@@ -332,7 +339,8 @@ static void kafka_consumer_release(kafka_consumer_t *c)
     free(c);
 }
 
-kafka_consumer_t *kafka_consumer_new(uv_loop_t *loop, const char *brokers, const char *group,
+kafka_consumer_t *kafka_consumer_new(uv_loop_t *loop, const char *brokers,
+                                     const conf_props_t *props, const char *group,
                                      const char *topic, uint32_t fetch_wait_ms, kafka_message_cb cb,
                                      void *arg, char *err, size_t errlen)
 {
@@ -349,7 +357,7 @@ kafka_consumer_t *kafka_consumer_new(uv_loop_t *loop, const char *brokers, const
     conf = kafka_loop_conf_new(c->kl, brokers, err, errlen);
     if (!conf)
         goto fail;
-    if (kafka_consumer_conf(conf, group, fetch_wait_ms, err, errlen) < 0) {
+    if (kafka_consumer_conf(conf, group, fetch_wait_ms, props, err, errlen) < 0) {
         rd_kafka_conf_destroy(conf);
         goto fail;
     }

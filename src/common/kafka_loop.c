@@ -67,14 +67,49 @@ static void kafka_loop_on_error(rd_kafka_t *rk, int err, const char *reason, voi
     }
 }
 
-int kafka_loop_conf_set(rd_kafka_conf_t *conf, const char *key, const char *value, char *err,
-                        size_t errlen)
+/* rd_kafka_conf_set: NULL when set, else why not, without the value (librdkafka's own reason
+ * quotes it, and a value may be a password). */
+static const char *kafka_loop_conf_try(rd_kafka_conf_t *conf, const char *key, const char *value)
 {
     char why[256];
 
-    if (rd_kafka_conf_set(conf, key, value, why, sizeof(why)) != RD_KAFKA_CONF_OK) {
-        snprintf(err, errlen, "kafka %s=%s: %s", key, value, why);
-        return HERALD_ECONF;
+    switch (rd_kafka_conf_set(conf, key, value, why, sizeof(why))) {
+    case RD_KAFKA_CONF_OK:
+        return NULL;
+    case RD_KAFKA_CONF_UNKNOWN:
+        return "no such librdkafka property";
+    default:
+        return "invalid value (not shown)";
+    }
+}
+
+int kafka_loop_conf_set(rd_kafka_conf_t *conf, const char *key, const char *value, char *err,
+                        size_t errlen)
+{
+    const char *why = kafka_loop_conf_try(conf, key, value);
+
+    if (why == NULL)
+        return 0;
+    snprintf(err, errlen, "kafka %s: %s", key, why);
+    return HERALD_ECONF;
+}
+
+int kafka_loop_conf_props(rd_kafka_conf_t *conf, const conf_props_t *props,
+                          const char *const *owned, char *err, size_t errlen)
+{
+    for (size_t i = 0; props != NULL && i < props->n; i++) {
+        const conf_prop_t *pr = &props->v[i];
+        const char *why = NULL;
+
+        for (const char *const *o = owned; why == NULL && *o != NULL; o++)
+            if (strcmp(pr->name, *o) == 0)
+                why = "set by herald: its delivery guarantees rest on it";
+        if (why == NULL)
+            why = kafka_loop_conf_try(conf, pr->name, pr->value);
+        if (why != NULL) {
+            snprintf(err, errlen, "%s: [kafka] property.%s: %s", pr->origin, pr->name, why);
+            return HERALD_ECONF;
+        }
     }
     return 0;
 }

@@ -10,6 +10,8 @@
 #ifndef HERALD_KAFKA_LOOP_H
 #define HERALD_KAFKA_LOOP_H
 
+#include "conf.h"
+
 #include <librdkafka/rdkafka.h>
 #include <stddef.h>
 #include <uv.h>
@@ -40,9 +42,18 @@ kafka_loop_t *kafka_loop_new(uv_loop_t *loop, const char *role, void *owner);
 rd_kafka_conf_t *kafka_loop_conf_new(kafka_loop_t *kl, const char *brokers, char *err,
                                      size_t errlen);
 
-/* rd_kafka_conf_set in herald's convention: 0, or HERALD_ECONF with a message in err. */
+/* rd_kafka_conf_set in herald's convention: 0, or HERALD_ECONF with a message in err that names
+ * the key and never shows the value (librdkafka's own reason quotes it; a value may be a
+ * password). */
 int kafka_loop_conf_set(rd_kafka_conf_t *conf, const char *key, const char *value, char *err,
                         size_t errlen);
+
+/* Applies the operator's [kafka] property.* pairs (props may be NULL) after the adapter's own
+ * settings, so that they override its tunables. A name in `owned` (NULL-terminated; the settings
+ * a role's guarantees rest on) is refused, as is any name or value librdkafka refuses: 0, or
+ * HERALD_ECONF with a message naming the property and where it was set, never its value. */
+int kafka_loop_conf_props(rd_kafka_conf_t *conf, const conf_props_t *props,
+                          const char *const *owned, char *err, size_t errlen);
 
 /* Takes ownership of `queue` (its handle's final queue: the main queue of a producer, the
  * consumer queue of a consumer), enables its io event and starts serving it with `serve`.

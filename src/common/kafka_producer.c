@@ -65,8 +65,13 @@ static int kafka_producer_serve(void *owner)
     return 0;
 }
 
-kafka_producer_t *kafka_producer_new(uv_loop_t *loop, const char *brokers, const char *topic,
-                                     char *err, size_t errlen)
+/* The settings the producer's contract rests on (kafka.h): never from property.* */
+static const char *const kafka_producer_owned[] = {"bootstrap.servers", "enable.idempotence",
+                                                   "acks", NULL};
+
+kafka_producer_t *kafka_producer_new(uv_loop_t *loop, const char *brokers,
+                                     const conf_props_t *props, const char *topic, char *err,
+                                     size_t errlen)
 {
     kafka_producer_t *p = xcalloc(1, sizeof(*p));
     rd_kafka_conf_t *conf;
@@ -78,7 +83,8 @@ kafka_producer_t *kafka_producer_new(uv_loop_t *loop, const char *brokers, const
     if (!conf || kafka_loop_conf_set(conf, "enable.idempotence", "true", err, errlen) < 0 ||
         kafka_loop_conf_set(conf, "acks", "all", err, errlen) < 0 ||
         kafka_loop_conf_set(conf, "linger.ms", "1", err, errlen) < 0 ||
-        kafka_loop_conf_set(conf, "message.timeout.ms", "30000", err, errlen) < 0)
+        kafka_loop_conf_set(conf, "message.timeout.ms", "30000", err, errlen) < 0 ||
+        kafka_loop_conf_props(conf, props, kafka_producer_owned, err, errlen) < 0)
         goto fail;
     rd_kafka_conf_set_dr_msg_cb(conf, kafka_producer_on_delivery);
     p->rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, errlen);

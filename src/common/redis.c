@@ -32,7 +32,8 @@ struct redis_s {
     redisAsyncContext *ac; /* NULL while down; freed by hiredis or by a timer callback */
     char *host;
     int port;
-    char *password; /* NULL when none */
+    char *user;     /* ACL user, NULL for AUTH <password> alone */
+    char *password; /* NULL when none (then no AUTH) */
     int db;
     int handshake_left;  /* handshake replies still expected on ac */
     uint64_t backoff_ms; /* wait before the next attempt */
@@ -217,7 +218,10 @@ static void redis_connect(redis_t *r)
 
     /* Always one command at least: hiredis only notices the connect on a write event. */
     r->handshake_left = 0;
-    if (r->password) {
+    if (r->password && r->user) {
+        redisAsyncCommand(ac, redis_on_handshake, r, "AUTH %s %s", r->user, r->password);
+        r->handshake_left++;
+    } else if (r->password) {
         redisAsyncCommand(ac, redis_on_handshake, r, "AUTH %s", r->password);
         r->handshake_left++;
     }
@@ -232,13 +236,15 @@ static void redis_connect(redis_t *r)
     uv_timer_start(&r->timer, redis_on_deadline, REDIS_CONNECT_TIMEOUT_MS, 0);
 }
 
-redis_t *redis_new(uv_loop_t *loop, const char *host, int port, const char *password, int db)
+redis_t *redis_new(uv_loop_t *loop, const char *host, int port, const char *user,
+                   const char *password, int db)
 {
     redis_t *r = xcalloc(1, sizeof(*r));
 
     r->loop = loop;
     r->host = xstrdup(host);
     r->port = port;
+    r->user = user && *user ? xstrdup(user) : NULL;
     r->password = password && *password ? xstrdup(password) : NULL;
     r->db = db;
     r->backoff_ms = REDIS_BACKOFF_MIN_MS;
@@ -325,6 +331,9 @@ static void redis_on_timer_closed(uv_handle_t *handle)
     void *arg = r->close_arg;
 
     free(r->host);
+    free(r->user);
+    if (r->password)
+        memset(r->password, 0, strlen(r->password));
     free(r->password);
     free(r);
     if (cb)

@@ -28,8 +28,12 @@ enum redis_reply_type {
  * Redis error reply arrives as status 0 with type REDIS_REPLY_T_ERROR. */
 typedef void (*redis_reply_cb)(int status, const redis_reply_t *reply, void *arg);
 
-/* Connects to host:port at once (and keeps reconnecting). password may be NULL or "". */
-redis_t *redis_new(uv_loop_t *loop, const char *host, int port, const char *password, int db);
+/* Connects to host:port at once (and keeps reconnecting; every connection authenticates and
+ * selects db again). password NULL or "": no AUTH; with user (NULL or "" = none) AUTH <user>
+ * <password> (Redis 6 ACL), else AUTH <password>. A refused AUTH is logged once per outage with
+ * Redis's reason (never the password) and the client stays not connected, retrying. */
+redis_t *redis_new(uv_loop_t *loop, const char *host, int port, const char *user,
+                   const char *password, int db);
 
 /* Sends a command given as argv (binary-safe). Returns 0 and calls cb exactly once later (cb may
  * be NULL to ignore the reply); or UV_ENOTCONN when disconnected (also while the connection's

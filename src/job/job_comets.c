@@ -294,7 +294,7 @@ void job_comets_init(job_comets_t *cs, uv_loop_t *loop, redis_t *redis, const jo
     cs->loop = loop;
     cs->redis = redis;
     cs->conf = conf;
-    redis_key_comets(cs->registry_key, conf->redis_prefix);
+    redis_key_comets(cs->registry_key, conf->redis.prefix);
     cs->pool = rpc_pool_new(loop, "comet", &comets_pool_ops, cs);
     uv_timer_init(loop, &cs->refresh_timer);
     uv_timer_init(loop, &cs->rooms_timer);

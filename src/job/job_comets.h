@@ -73,7 +73,7 @@ struct job_comets_s {
     void *close_arg;
 };
 
-/* Prepares the registry; `redis` and `conf` must outlive it (conf->redis_prefix at most
+/* Prepares the registry; `redis` and `conf` must outlive it (conf->redis.prefix at most
  * REDIS_KEY_PREFIX_MAX bytes). Call job_comets_start to begin. */
 void job_comets_init(job_comets_t *cs, uv_loop_t *loop, redis_t *redis, const job_conf_t *conf);
 

@@ -4,25 +4,26 @@
 
 #include "cluster.h"
 #include "conf.h"
+#include "http_tls.h"
+#include "redis_conf.h"
 
 #include <stdint.h>
 
 /* Filled by conf_load(job_conf_items, ...); release the strings with
  * conf_free(job_conf_items, conf). */
 typedef struct job_conf_s {
-    int log_level;       /* log_level_t */
-    char *admin_listen;  /* host:port of the admin HTTP endpoint */
-    char *kafka_brokers; /* bootstrap servers */
+    int log_level;             /* log_level_t */
+    char *admin_listen;        /* host:port of the admin HTTP endpoint */
+    http_tls_conf_t admin_tls; /* [admin] tls_cert, tls_key: HTTPS on the admin port */
+    char *kafka_brokers;       /* bootstrap servers */
     char *kafka_topic;
     char *kafka_group;
     int64_t max_in_flight;       /* messages consumed and not yet done before pausing */
     int64_t kafka_fetch_wait_ms; /* longest a broker holds an empty fetch (see kafka.h) */
-    char *redis_addr;            /* host:port */
-    char *redis_password;        /* "" = none */
-    int64_t redis_db;
-    char *redis_prefix;       /* key prefix, "herald:" */
-    int64_t comet_refresh_ms; /* registry read interval */
-    int64_t comet_ttl_ms;     /* registry entries older than this are dead */
+    conf_props_t kafka_props;    /* [kafka] property.*: librdkafka settings (kafka.h) */
+    redis_conf_t redis;          /* [redis]: where, how to authenticate, the key prefix */
+    int64_t comet_refresh_ms;    /* registry read interval */
+    int64_t comet_ttl_ms;        /* registry entries older than this are dead */
     int64_t comet_rpc_timeout_ms;
     int64_t comet_retries;          /* retries of a call that timed out or lost its connection */
     int64_t comet_retry_backoff_ms; /* first retry delay, doubled per retry */

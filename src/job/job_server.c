@@ -11,6 +11,7 @@
 #include "kafka.h"
 #include "log.h"
 #include "redis.h"
+#include "redis_conf.h"
 #include "redis_keys.h"
 
 #include <stdio.h>
@@ -89,14 +90,8 @@ static int conf_check(const job_conf_t *conf, char *err, size_t errlen)
 {
     char host[ADDR_HOST_MAX];
     int port;
-    if (strlen(conf->redis_prefix) > REDIS_KEY_PREFIX_MAX) {
-        snprintf(err, errlen, "redis.prefix: longer than %d bytes", REDIS_KEY_PREFIX_MAX);
+    if (redis_conf_check(&conf->redis, err, errlen) != 0)
         return HERALD_ECONF;
-    }
-    if (addr_split(conf->redis_addr, host, &port) != 0) {
-        snprintf(err, errlen, "redis.addr: bad address \"%s\"", conf->redis_addr);
-        return HERALD_ECONF;
-    }
     if (addr_split(conf->admin_listen, host, &port) != 0) {
         snprintf(err, errlen, "admin.listen: bad address \"%s\"", conf->admin_listen);
         return HERALD_ECONF;
@@ -109,28 +104,32 @@ job_server_t *job_server_new(uv_loop_t *loop, const job_conf_t *conf, char *err,
     if (conf_check(conf, err, errlen) != 0)
         return NULL;
     char host[ADDR_HOST_MAX], kerr[512];
-    int port, rc;
+    int port;
+    /* Checked above: this fails only when the password file went away meanwhile. */
+    redis_t *redis = redis_conf_connect(loop, &conf->redis, err, errlen);
+    if (redis == NULL)
+        return NULL;
     job_server_t *s = xcalloc(1, sizeof(*s));
     s->loop = loop;
     s->conf = conf;
     uv_timer_init(loop, &s->drain_timer);
     s->drain_timer.data = s;
-    addr_split(conf->redis_addr, host, &port);
-    s->redis = redis_new(loop, host, port, conf->redis_password, (int)conf->redis_db);
+    s->redis = redis;
     job_comets_init(&s->comets, loop, s->redis, conf);
     job_deliver_init(&s->deliver, loop, &s->comets, conf);
     s->admin_src = (job_admin_t){s->redis, &s->comets, &s->deliver};
 
     addr_split(conf->admin_listen, host, &port);
-    s->admin = admin_new(loop, &job_admin_ops, &s->admin_src, host, port, &rc);
+    s->admin =
+        admin_new(loop, &job_admin_ops, &s->admin_src, host, port, &conf->admin_tls, err, errlen);
     if (s->admin == NULL) {
-        snprintf(err, errlen, "admin listen %s: %s", conf->admin_listen, herald_strerror(rc));
         close_parts(s);
         return NULL;
     }
-    s->consumer = kafka_consumer_new(loop, conf->kafka_brokers, conf->kafka_group,
-                                     conf->kafka_topic, (uint32_t)conf->kafka_fetch_wait_ms,
-                                     job_deliver_on_message, &s->deliver, kerr, sizeof(kerr));
+    s->consumer =
+        kafka_consumer_new(loop, conf->kafka_brokers, &conf->kafka_props, conf->kafka_group,
+                           conf->kafka_topic, (uint32_t)conf->kafka_fetch_wait_ms,
+                           job_deliver_on_message, &s->deliver, kerr, sizeof(kerr));
     if (s->consumer == NULL) {
         snprintf(err, errlen, "kafka consumer: %s", kerr);
         close_parts(s);
@@ -140,7 +139,7 @@ job_server_t *job_server_new(uv_loop_t *loop, const job_conf_t *conf, char *err,
     job_deliver_attach(&s->deliver, s->consumer);
     job_comets_start(&s->comets, on_comets_ready, s);
     log_info("consuming %s as group %s from %s; registry %s at %s; admin on %s", conf->kafka_topic,
-             conf->kafka_group, conf->kafka_brokers, s->comets.registry_key, conf->redis_addr,
+             conf->kafka_group, conf->kafka_brokers, s->comets.registry_key, conf->redis.addr,
              conf->admin_listen);
     return s;
 }

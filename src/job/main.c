@@ -34,6 +34,8 @@ int main(int argc, char **argv)
                                        offsetof(job_conf_t, cluster),
                                        start,
                                        stop,
-                                       NULL};
+                                       NULL,
+                                       "admin",
+                                       offsetof(job_conf_t, admin_tls)};
     return daemon_run(argc, argv, &spec);
 }

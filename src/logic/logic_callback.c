@@ -7,9 +7,11 @@
 #include "list.h"
 #include "log.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <uv.h>
 
 typedef struct callback_item_s {
@@ -19,9 +21,8 @@ typedef struct callback_item_s {
 } callback_item_t;
 
 struct logic_callback_s {
-    char host[256];
-    char path[1024];
-    int port;
+    char *url;     /* as configured, checked by logic_callback_parse_url */
+    char *ca_file; /* NULL: the system CA store */
     int timeout_ms;
     size_t queue_max;
     uv_thread_t thread;
@@ -36,13 +37,19 @@ struct logic_callback_s {
 int logic_callback_parse_url(const char *url, char *host, size_t host_cap, int *port, char *path,
                              size_t path_cap)
 {
-    static const char scheme[] = "http://";
-    if (strncmp(url, scheme, sizeof(scheme) - 1) != 0)
+    const char *h;
+    if (strncmp(url, "http://", 7) == 0) {
+        h = url + 7;
+        *port = 80;
+    } else if (strncmp(url, "https://", 8) == 0) {
+        h = url + 8;
+        *port = 443;
+    } else {
         return -1;
+    }
     for (const char *p = url; *p; p++)
         if ((unsigned char)*p <= ' ' || *p == 0x7f)
             return -1;
-    const char *h = url + sizeof(scheme) - 1;
     const char *slash = strchr(h, '/');
     size_t authority = slash ? (size_t)(slash - h) : strlen(h);
     if (memchr(h, '@', authority) != NULL)
@@ -66,7 +73,6 @@ int logic_callback_parse_url(const char *url, char *host, size_t host_cap, int *
     size_t hlen = (size_t)(host_end - h);
     if (hlen == 0 || hlen >= host_cap)
         return -1;
-    *port = 80;
     if (colon != NULL) {
         const char *p = colon + 1, *end = slash ? slash : p + strlen(p);
         long v = 0;
@@ -148,8 +154,7 @@ static int batch_post(logic_callback_t *cb, http_client_t *http, const list_link
     }
     buf_append(&body, "]", 1);
     static const char *const headers[] = {"Content-Type: application/json", NULL};
-    char url[sizeof(cb->host) + sizeof(cb->path) + 16]; /* always fits */
-    http_client_url(url, sizeof(url), cb->host, cb->port, cb->path);
+    const char *url = cb->url;
     http_client_req_t req = {.method = "POST",
                              .url = url,
                              .headers = headers,
@@ -174,7 +179,7 @@ static int batch_post(logic_callback_t *cb, http_client_t *http, const list_link
 static void callback_thread(void *arg)
 {
     logic_callback_t *cb = arg;
-    http_client_t *http = http_client_new(NULL);
+    http_client_t *http = http_client_new(cb->ca_file);
     uint64_t backoff_ms = 0;
     list_link_t batch; /* the thread's own: read unlocked while it is posted */
     list_init(&batch);
@@ -213,17 +218,32 @@ static void callback_thread(void *arg)
     http_client_free(http);
 }
 
-logic_callback_t *logic_callback_new(const char *url, int64_t timeout_ms, size_t queue_max,
-                                     char *err, size_t errlen)
+/* Frees what logic_callback_new allocated. */
+static void callback_free_fields(logic_callback_t *cb)
 {
-    logic_callback_t *cb = xcalloc(1, sizeof(*cb));
-    if (logic_callback_parse_url(url, cb->host, sizeof(cb->host), &cb->port, cb->path,
-                                 sizeof(cb->path)) != 0) {
-        snprintf(err, errlen, "events: callback_url '%.200s' is not http://HOST[:PORT][/PATH]",
+    free(cb->url);
+    free(cb->ca_file);
+    free(cb);
+}
+
+logic_callback_t *logic_callback_new(const char *url, const char *ca_file, int64_t timeout_ms,
+                                     size_t queue_max, char *err, size_t errlen)
+{
+    char host[256], path[1024];
+    int port;
+    if (logic_callback_parse_url(url, host, sizeof(host), &port, path, sizeof(path)) != 0) {
+        snprintf(err, errlen, "events: callback_url '%.200s' is not http[s]://HOST[:PORT][/PATH]",
                  url);
-        free(cb);
         return NULL;
     }
+    if (ca_file != NULL && ca_file[0] != '\0' && access(ca_file, R_OK) != 0) {
+        snprintf(err, errlen, "events: callback_ca %.200s: cannot read: %s", ca_file,
+                 strerror(errno));
+        return NULL;
+    }
+    logic_callback_t *cb = xcalloc(1, sizeof(*cb));
+    cb->url = xstrdup(url);
+    cb->ca_file = ca_file != NULL && ca_file[0] != '\0' ? xstrdup(ca_file) : NULL;
     cb->timeout_ms = (int)timeout_ms;
     cb->queue_max = queue_max;
     list_init(&cb->queue);
@@ -234,7 +254,7 @@ logic_callback_t *logic_callback_new(const char *url, int64_t timeout_ms, size_t
         snprintf(err, errlen, "events: callback thread: %s", uv_strerror(rc));
         uv_cond_destroy(&cb->cond);
         uv_mutex_destroy(&cb->lock);
-        free(cb);
+        callback_free_fields(cb);
         return NULL;
     }
     return cb;
@@ -276,5 +296,5 @@ void logic_callback_free(logic_callback_t *cb)
     uv_thread_join(&cb->thread);
     uv_cond_destroy(&cb->cond);
     uv_mutex_destroy(&cb->lock);
-    free(cb);
+    callback_free_fields(cb);
 }

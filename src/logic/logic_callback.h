@@ -32,16 +32,19 @@ typedef struct logic_callback_stats_s {
     uint64_t dropped;      /* events lost: queue full, or left at shutdown */
 } logic_callback_stats_t;
 
-/* Splits "http://HOST[:PORT][/PATH]" (port 80 and path "/" by default; HOST a name, an IPv4
- * address or a bracketed IPv6 one). Returns 0, or -1 for anything else (https, userinfo, no host,
- * a bad port, spaces or control characters). */
+/* Splits "http://HOST[:PORT][/PATH]" or "https://..." (port 80 or 443 and path "/" by
+ * default; HOST a name, an IPv4 address or a bracketed IPv6 one). Returns 0, or -1 for anything
+ * else (another scheme, userinfo, no host, a bad port, spaces or control characters). */
 int logic_callback_parse_url(const char *url, char *host, size_t host_cap, int *port, char *path,
                              size_t path_cap);
 
-/* Starts the sender thread for url. timeout_ms bounds each POST (connect, send and answer).
- * Returns NULL with a message in err for a bad URL or when the thread cannot start. */
-logic_callback_t *logic_callback_new(const char *url, int64_t timeout_ms, size_t queue_max,
-                                     char *err, size_t errlen);
+/* Starts the sender thread for url. An https:// receiver's certificate is verified, with its
+ * host name, against ca_file (a PEM file of CAs; [events] callback_ca) or, when ca_file is NULL
+ * or "", the system CA store. timeout_ms bounds each POST (connect, TLS, send and answer).
+ * Returns NULL with a message in err for a bad URL, a CA file that cannot be read, or when the
+ * thread cannot start. */
+logic_callback_t *logic_callback_new(const char *url, const char *ca_file, int64_t timeout_ms,
+                                     size_t queue_max, char *err, size_t errlen);
 
 /* Queues one event (json: a JSON object's text, copied). Never blocks on the network. */
 void logic_callback_post(logic_callback_t *cb, const char *json, size_t len);

@@ -8,6 +8,8 @@
 
 #include "cluster.h"
 #include "conf.h"
+#include "http_tls.h"
+#include "redis_conf.h"
 #include <stdint.h>
 
 /* [auth] mode: what the auth body's token may be. token: an opaque token in Redis; jwt: a JWT
@@ -46,14 +48,13 @@ typedef struct logic_conf_s {
     int64_t http_max_per_addr;       /* [http] max_per_addr: open connections per client IP */
     char *http_cors_origins;         /* [http] cors_origins: "" none, "*", or a list */
     char *http_web_root;             /* [http] web_root: folder of the /web/ console; "" = off */
+    http_tls_conf_t http_tls;        /* [http] tls_cert, tls_key: HTTPS on http.listen */
     char *rpc_listen;                /* [rpc] listen: Logic service for comets */
     int64_t rpc_timeout_ms;          /* [rpc] timeout: deadline of calls to routers, RoomMembers */
-    char *redis_addr;                /* [redis] addr */
-    char *redis_password;            /* [redis] password ("" = none) */
-    int64_t redis_db;                /* [redis] db */
-    char *redis_prefix;              /* [redis] prefix of every key */
+    redis_conf_t redis;              /* [redis]: where, how to authenticate, the key prefix */
     char *kafka_brokers;             /* [kafka] brokers: bootstrap list */
     char *kafka_topic;               /* [kafka] topic of the push envelopes */
+    conf_props_t kafka_props;        /* [kafka] property.*: librdkafka settings (kafka.h) */
     char *router_addrs;          /* [router] addrs: comma list; the hash ring is built from it */
     int auth_mode;               /* [auth] mode: enum logic_auth_mode */
     char *auth_bearer_key;       /* [auth] bearer_key: "" = every route is open */
@@ -78,6 +79,7 @@ typedef struct logic_conf_s {
     int64_t chat_sender_burst;          /* [chat] sender_burst */
     char *kafka_events_topic;           /* [kafka] events_topic: business events; "" = none */
     char *events_callback_url;          /* [events] callback_url: POST events there; "" = none */
+    char *events_callback_ca;           /* [events] callback_ca: CA file for https; "" = system */
     int64_t events_callback_timeout_ms; /* [events] callback_timeout: per POST */
     int64_t events_callback_queue;      /* [events] callback_queue: events waiting, at most */
     int64_t push_idempotency_window_ms; /* [push] idempotency_window: a key's reply is kept */

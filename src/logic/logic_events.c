@@ -29,8 +29,8 @@ logic_events_t *logic_events_new(const logic_ctx_t *ctx, char *err, size_t errle
     e->ctx = ctx;
     if (conf->kafka_events_topic[0] != '\0') {
         char kerr[256] = "";
-        e->producer = kafka_producer_new(ctx->loop, conf->kafka_brokers, conf->kafka_events_topic,
-                                         kerr, sizeof(kerr));
+        e->producer = kafka_producer_new(ctx->loop, conf->kafka_brokers, &conf->kafka_props,
+                                         conf->kafka_events_topic, kerr, sizeof(kerr));
         if (e->producer == NULL) {
             snprintf(err, errlen, "kafka events: %s", kerr);
             free(e);
@@ -38,9 +38,9 @@ logic_events_t *logic_events_new(const logic_ctx_t *ctx, char *err, size_t errle
         }
     }
     if (conf->events_callback_url[0] != '\0') {
-        e->callback =
-            logic_callback_new(conf->events_callback_url, conf->events_callback_timeout_ms,
-                               (size_t)conf->events_callback_queue, err, errlen);
+        e->callback = logic_callback_new(conf->events_callback_url, conf->events_callback_ca,
+                                         conf->events_callback_timeout_ms,
+                                         (size_t)conf->events_callback_queue, err, errlen);
         if (e->callback == NULL) {
             logic_events_free(e, 0);
             return NULL;

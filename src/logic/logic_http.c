@@ -188,9 +188,8 @@ logic_http_t *logic_http_new(const logic_ctx_t *ctx, const admin_ops_t *admin, v
         .max_per_addr = (unsigned)conf->http_max_per_addr,
     };
     h->srv = http_server_new(ctx->loop, on_request, h, &limits);
-    int rc = http_server_listen(h->srv, host, port);
-    if (rc != 0) {
-        snprintf(err, errlen, "http.listen %s: %s", conf->http_listen, herald_strerror(rc));
+    if (http_server_listen_conf(h->srv, &conf->http_tls, "http", "http.listen", host, port, err,
+                                errlen) != 0) {
         logic_http_close(h, NULL, NULL);
         return NULL;
     }

@@ -61,7 +61,7 @@ int logic_idem_claim(const logic_ctx_t *ctx, const char *route, const char *key,
     if (redis == NULL)
         return HERALD_EUNAVAIL;
     char rkey[REDIS_KEY_MAX];
-    redis_key_idem(rkey, ctx->conf->redis_prefix, route, key);
+    redis_key_idem(rkey, ctx->conf->redis.prefix, route, key);
     claim_t *c = xcalloc(1, sizeof(*c));
     c->cb = cb;
     c->arg = arg;
@@ -86,7 +86,7 @@ void logic_idem_record(const logic_ctx_t *ctx, const char *route, const char *ke
     redis_t *redis = logic_ctx_redis(ctx);
     char *text = data ? json_dumps(data, JSON_COMPACT | JSON_ENCODE_ANY) : xstrdup("null");
     char rkey[REDIS_KEY_MAX];
-    redis_key_idem(rkey, ctx->conf->redis_prefix, route, key);
+    redis_key_idem(rkey, ctx->conf->redis.prefix, route, key);
     /* XX: only over this call's own marker (gone if it expired: then nothing is promised). */
     if (text == NULL || redis == NULL ||
         redis_command(redis, on_stored, NULL, "SET %s %s XX PX %lld", rkey, text,
@@ -99,7 +99,7 @@ void logic_idem_release(const logic_ctx_t *ctx, const char *route, const char *k
 {
     redis_t *redis = logic_ctx_redis(ctx);
     char rkey[REDIS_KEY_MAX];
-    redis_key_idem(rkey, ctx->conf->redis_prefix, route, key);
+    redis_key_idem(rkey, ctx->conf->redis.prefix, route, key);
     if (redis == NULL || redis_command(redis, NULL, NULL, "DEL %s", rkey) != 0)
         log_warn_rl("idempotency: a key could not be freed; it frees itself in %d s",
                     LOGIC_IDEM_RUNNING_MS / 1000);

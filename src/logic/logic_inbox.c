@@ -208,7 +208,7 @@ int logic_inbox_store(const logic_ctx_t *ctx, const int64_t *mids, size_t n, int
         argv[a++] = store_script;
         argv[a++] = numkeys;
         for (size_t i = 0; i < m; i++) {
-            const char *prefix = ctx->conf->redis_prefix;
+            const char *prefix = ctx->conf->redis.prefix;
             redis_key_seq(keys[step * i], prefix, mids[first + i]);
             redis_key_inbox(keys[step * i + 1], prefix, mids[first + i]);
             if (from != 0)
@@ -344,7 +344,7 @@ int logic_inbox_read(const logic_ctx_t *ctx, int64_t mid, const logic_inbox_from
     redis_t *redis = inbox_redis(ctx);
     if (redis == NULL)
         return HERALD_EUNAVAIL;
-    const char *prefix = ctx->conf->redis_prefix;
+    const char *prefix = ctx->conf->redis.prefix;
     char keys[4][REDIS_KEY_MAX];
     redis_key_seq(keys[0], prefix, mid);
     redis_key_inbox(keys[1], prefix, mid);
@@ -392,9 +392,9 @@ int logic_inbox_position(const logic_ctx_t *ctx, logic_inbox_pos_t which, int64_
         return HERALD_EUNAVAIL;
     char key[REDIS_KEY_MAX];
     if (which == LOGIC_INBOX_ACK)
-        redis_key_ack(key, ctx->conf->redis_prefix, mid);
+        redis_key_ack(key, ctx->conf->redis.prefix, mid);
     else
-        redis_key_sent(key, ctx->conf->redis_prefix, mid);
+        redis_key_sent(key, ctx->conf->redis.prefix, mid);
     int rc = redis_command(redis, cb ? cb : on_position, arg, "EVAL %s 1 %s %s %llu %lld",
                            position_script, key, name, (unsigned long long)seq,
                            (long long)ctx->conf->inbox_max_age_ms);

@@ -94,7 +94,7 @@ static int run(const logic_ctx_t *ctx, const char *script, const logic_limit_t *
     for (size_t i = 0; i < n; i++) {
         if (limits[i].refill_us <= 0)
             continue;
-        redis_key_limit(keys[k], ctx->conf->redis_prefix, limits[i].what);
+        redis_key_limit(keys[k], ctx->conf->redis.prefix, limits[i].what);
         snprintf(nums[2 * k], sizeof(nums[0]), "%lld", (long long)limits[i].burst);
         snprintf(nums[2 * k + 1], sizeof(nums[0]), "%lld", (long long)limits[i].refill_us);
         k++;

@@ -38,7 +38,7 @@ void logic_login_conn_put(const logic_ctx_t *ctx, int64_t mid, const char *key,
         return;
     }
     char hkey[REDIS_KEY_MAX];
-    redis_key_conn(hkey, ctx->conf->redis_prefix, mid);
+    redis_key_conn(hkey, ctx->conf->redis.prefix, mid);
     /* Two commands pipelined on one connection: Redis runs them in order. */
     if (redis_command(redis, on_written, NULL, "HSET %s %s %s", hkey, key, v) == 0)
         redis_command(redis, on_written, NULL, "EXPIRE %s %d", hkey, CONN_TTL_S);
@@ -49,7 +49,7 @@ void logic_login_conn_del(const logic_ctx_t *ctx, int64_t mid, const char *key)
 {
     redis_t *redis = logic_ctx_redis(ctx);
     char hkey[REDIS_KEY_MAX];
-    redis_key_conn(hkey, ctx->conf->redis_prefix, mid);
+    redis_key_conn(hkey, ctx->conf->redis.prefix, mid);
     if (redis != NULL)
         redis_command(redis, on_written, NULL, "HDEL %s %s", hkey, key);
 }
@@ -151,7 +151,7 @@ int logic_login_conn_list(const logic_ctx_t *ctx, int64_t mid, logic_login_conn_
     if (redis == NULL)
         return HERALD_EUNAVAIL;
     char hkey[REDIS_KEY_MAX];
-    redis_key_conn(hkey, ctx->conf->redis_prefix, mid);
+    redis_key_conn(hkey, ctx->conf->redis.prefix, mid);
     list_ctx_t *c = xcalloc(1, sizeof(*c));
     *c = (list_ctx_t){.ctx = ctx, .mid = mid, .cb = cb, .arg = arg};
     if (redis_command(redis, on_hgetall, c, "HGETALL %s", hkey) != 0) {

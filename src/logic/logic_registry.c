@@ -110,7 +110,7 @@ int logic_registry_renew(logic_registry_t *r, const Herald__RenewOnlineReq *req,
         logic_online_comet_free(c);
         return HERALD_EINVAL;
     }
-    const char *prefix = r->ctx->conf->redis_prefix;
+    const char *prefix = r->ctx->conf->redis.prefix;
     char comets[REDIS_KEY_MAX], online[REDIS_KEY_MAX];
     redis_key_comets(comets, prefix);
     redis_key_online(online, prefix, c->e.id);
@@ -144,8 +144,8 @@ void logic_registry_remove(logic_registry_t *r, const char *server)
     if (redis == NULL)
         return;
     char comets[REDIS_KEY_MAX], online[REDIS_KEY_MAX];
-    redis_key_comets(comets, r->ctx->conf->redis_prefix);
-    redis_key_online(online, r->ctx->conf->redis_prefix, server);
+    redis_key_comets(comets, r->ctx->conf->redis.prefix);
+    redis_key_online(online, r->ctx->conf->redis.prefix, server);
     redis_command(redis, NULL, NULL, "HDEL %s %s", comets, server);
     redis_command(redis, NULL, NULL, "DEL %s", online);
 }
@@ -255,7 +255,7 @@ static void on_load_comets(int status, const redis_reply_t *reply, void *arg)
         if (bad || registry_entry_stale(&e, now, conf->registry_ttl_ms)) {
             log_info("registry: comet %s removed (%s)", e.id,
                      bad ? "unreadable entry" : "no RenewOnline within registry.ttl");
-            delete_entry(redis, conf->redis_prefix, e.id);
+            delete_entry(redis, conf->redis.prefix, e.id);
             continue;
         }
         l->loaded[l->n++] = logic_online_comet_new(&e);
@@ -265,7 +265,7 @@ static void on_load_comets(int status, const redis_reply_t *reply, void *arg)
     for (size_t i = 0; i < l->n; i++) {
         char online[REDIS_KEY_MAX];
         l->slots[i] = (load_slot_t){l, i};
-        redis_key_online(online, conf->redis_prefix, l->loaded[i]->e.id);
+        redis_key_online(online, conf->redis.prefix, l->loaded[i]->e.id);
         if (redis_command(redis, on_load_rooms, &l->slots[i], "HGETALL %s", online) == 0)
             l->pending++;
         else
@@ -285,7 +285,7 @@ static void on_reload_tick(uv_timer_t *t)
     l->r = r;
     l->since_gen = logic_online_gen(r->ctx->online);
     char comets[REDIS_KEY_MAX];
-    redis_key_comets(comets, r->ctx->conf->redis_prefix);
+    redis_key_comets(comets, r->ctx->conf->redis.prefix);
     if (redis_command(redis, on_load_comets, l, "HGETALL %s", comets) != 0) {
         free(l);
         return;

@@ -20,6 +20,7 @@
 #include "logic_registry.h"
 #include "logic_router.h"
 #include "logic_rpc.h"
+#include "redis_conf.h"
 #include "redis_keys.h"
 
 #include <stdio.h>
@@ -67,19 +68,11 @@ static int make_backends(logic_server_t *s, char *err, size_t errlen)
 {
     logic_ctx_t *ctx = &s->ctx;
     const logic_conf_t *c = ctx->conf;
-    if (strlen(c->redis_prefix) > REDIS_KEY_PREFIX_MAX) {
-        snprintf(err, errlen, "redis.prefix: longer than %d bytes", REDIS_KEY_PREFIX_MAX);
+    if (redis_conf_check(&c->redis, err, errlen) != 0)
         return HERALD_ECONF;
-    }
-    char host[ADDR_HOST_MAX];
-    int port;
-    if (addr_split(c->redis_addr, host, &port) != 0) {
-        snprintf(err, errlen, "redis.addr: bad address \"%s\"", c->redis_addr);
-        return HERALD_ECONF;
-    }
     char kerr[256] = "";
-    ctx->kafka =
-        kafka_producer_new(ctx->loop, c->kafka_brokers, c->kafka_topic, kerr, sizeof(kerr));
+    ctx->kafka = kafka_producer_new(ctx->loop, c->kafka_brokers, &c->kafka_props, c->kafka_topic,
+                                    kerr, sizeof(kerr));
     if (ctx->kafka == NULL) {
         snprintf(err, errlen, "kafka: %s", kerr);
         return HERALD_ECONF;
@@ -92,8 +85,8 @@ static int make_backends(logic_server_t *s, char *err, size_t errlen)
     if (ctx->events == NULL && err[0] != '\0')
         return HERALD_ECONF;
     /* Redis last: every check that can fail is done, and it connects in the background. */
-    ctx->redis = redis_new(ctx->loop, host, port, c->redis_password, (int)c->redis_db);
-    return 0;
+    ctx->redis = redis_conf_connect(ctx->loop, &c->redis, err, errlen);
+    return ctx->redis != NULL ? 0 : HERALD_ECONF;
 }
 
 /* The services over the backends, then the listeners. */

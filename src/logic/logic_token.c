@@ -94,7 +94,7 @@ int logic_token_issue_rooms(const logic_ctx_t *ctx, int64_t mid, int64_t ttl_s,
         return HERALD_EUNAVAIL;
     logic_token_random_hex(token, LOGIC_TOKEN_HEX / 2);
     char key[REDIS_KEY_MAX];
-    redis_key_token(key, ctx->conf->redis_prefix, token);
+    redis_key_token(key, ctx->conf->redis.prefix, token);
     token_ctx_t *c = ctx_new(cb, arg, mid);
     char *value = token_value(mid, rooms);
     int rc = redis_command(redis, on_issued, c, "SET %s %s EX %lld", key, value, (long long)ttl_s);
@@ -133,7 +133,7 @@ static int token_command(const logic_ctx_t *ctx, const char *verb, const char *t
         return HERALD_EUNAVAIL;
     }
     char key[REDIS_KEY_MAX];
-    redis_key_token(key, ctx->conf->redis_prefix, token);
+    redis_key_token(key, ctx->conf->redis.prefix, token);
     if (redis_command(redis, done, c, "%s %s", verb, key) != 0) {
         free(c);
         return HERALD_EUNAVAIL;

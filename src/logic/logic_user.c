@@ -105,7 +105,7 @@ int logic_user_create(const logic_ctx_t *ctx, const char *name, const char *pass
     redis_t *redis = logic_ctx_redis(ctx);
     if (redis == NULL)
         return HERALD_EUNAVAIL;
-    const char *prefix = ctx->conf->redis_prefix;
+    const char *prefix = ctx->conf->redis.prefix;
     char kname[REDIS_KEY_MAX], knext[REDIS_KEY_MAX], kstem[REDIS_KEY_MAX];
     redis_key_username(kname, prefix, name);
     redis_key_user_next(knext, prefix);
@@ -144,7 +144,7 @@ int logic_user_by_name(const logic_ctx_t *ctx, const char *name, logic_user_cb c
     if (redis == NULL)
         return HERALD_EUNAVAIL;
     char key[REDIS_KEY_MAX];
-    redis_key_username(key, ctx->conf->redis_prefix, name);
+    redis_key_username(key, ctx->conf->redis.prefix, name);
     user_ctx_t *c = ctx_new(cb, arg, 0, name);
     if (redis_command(redis, on_by_name, c, "GET %s", key) != 0) {
         free(c);
@@ -193,8 +193,8 @@ int logic_user_credential(const logic_ctx_t *ctx, const char *name, logic_user_c
     if (redis == NULL)
         return HERALD_EUNAVAIL;
     char kname[REDIS_KEY_MAX], kstem[REDIS_KEY_MAX];
-    redis_key_username(kname, ctx->conf->redis_prefix, name);
-    redis_key_user_stem(kstem, ctx->conf->redis_prefix);
+    redis_key_username(kname, ctx->conf->redis.prefix, name);
+    redis_key_user_stem(kstem, ctx->conf->redis.prefix);
     cred_ctx_t *c = xmalloc(sizeof(*c));
     *c = (cred_ctx_t){cb, arg};
     if (redis_command(redis, on_credential, c, "EVAL %s 1 %s %s", credential_script, kname,
@@ -232,7 +232,7 @@ int logic_user_by_mid(const logic_ctx_t *ctx, int64_t mid, logic_user_cb cb, voi
     if (redis == NULL)
         return HERALD_EUNAVAIL;
     char key[REDIS_KEY_MAX];
-    redis_key_user(key, ctx->conf->redis_prefix, mid);
+    redis_key_user(key, ctx->conf->redis.prefix, mid);
     user_ctx_t *c = ctx_new(cb, arg, mid, NULL);
     if (redis_command(redis, on_by_mid, c, "HGET %s name", key) != 0) {
         free(c);
@@ -279,7 +279,7 @@ int logic_user_names(const logic_ctx_t *ctx, json_t *users, logic_user_names_cb 
     for (size_t i = 0; i < n; i++) {
         json_int_t mid = json_integer_value(json_object_get(json_array_get(users, i), "mid"));
         char key[REDIS_KEY_MAX];
-        redis_key_user(key, ctx->conf->redis_prefix, mid);
+        redis_key_user(key, ctx->conf->redis.prefix, mid);
         if (redis_command(redis, on_name, c, "HGET %s name", key) != 0) {
             c->failed = 1; /* only the first can be refused: the connection is down */
             break;

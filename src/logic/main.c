@@ -33,6 +33,8 @@ int main(int argc, char **argv)
                                        offsetof(logic_conf_t, cluster),
                                        start,
                                        stop,
-                                       NULL};
+                                       NULL,
+                                       "http",
+                                       offsetof(logic_conf_t, http_tls)};
     return daemon_run(argc, argv, &spec);
 }

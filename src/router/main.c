@@ -36,6 +36,8 @@ int main(int argc, char **argv)
                                        offsetof(router_conf_t, cluster),
                                        start,
                                        stop,
-                                       NULL};
+                                       NULL,
+                                       "admin",
+                                       offsetof(router_conf_t, admin_tls)};
     return daemon_run(argc, argv, &spec);
 }

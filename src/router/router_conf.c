@@ -11,6 +11,7 @@ const conf_item_t router_conf_items[] = {
     {"log", "level", CONF_ENUM, F(log_level), "info", 0, 0, "debug|info|warn|error"},
     {"rpc", "listen", CONF_STR, F(rpc_listen), "127.0.0.1:3129", 0, 0, NULL},
     {"admin", "listen", CONF_STR, F(admin_listen), "127.0.0.1:3128", 0, 0, NULL},
+    HTTP_TLS_CONF_ITEMS(router_conf_t, "admin", admin_tls),
     {"placement", "max_conns_per_user", CONF_INT, F(max_conns), "16", 1, ROUTER_CONNS_MAX, NULL},
     {"placement", "overflow", CONF_ENUM, F(overflow), "kick-oldest", 0, 0,
      "kick-oldest|reject-new"},

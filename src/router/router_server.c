@@ -78,14 +78,13 @@ static int router_server_listen_admin(router_server_t *s, uv_loop_t *loop, char 
 {
     char host[ADDR_HOST_MAX];
     int port;
-    int rc = addr_split(s->conf->admin_listen, host, &port);
-    if (rc == 0) {
-        s->admin = admin_new(loop, &router_admin_ops, &s->admin_view, host, port, &rc);
-        if (s->admin != NULL)
-            return 0;
+    if (addr_split(s->conf->admin_listen, host, &port) != 0) {
+        snprintf(err, errlen, "admin.listen %s: not host:port", s->conf->admin_listen);
+        return HERALD_ECONF;
     }
-    snprintf(err, errlen, "admin.listen %s: %s", s->conf->admin_listen, herald_strerror(rc));
-    return rc;
+    s->admin = admin_new(loop, &router_admin_ops, &s->admin_view, host, port, &s->conf->admin_tls,
+                         err, errlen);
+    return s->admin != NULL ? 0 : HERALD_ECONF;
 }
 
 router_server_t *router_server_new(uv_loop_t *loop, const router_conf_t *conf, char *err,

@@ -348,38 +348,7 @@ static void test_cli_listen_with_jwt(void **state)
 /* Runs herald-logic with env and asserts it exits with an error whose output holds `want`. */
 static void expect_start_refused(const char *const *env, const char *want)
 {
-    char bin[512], out[512];
-    snprintf(bin, sizeof(bin), "%s/herald-logic", HERALD_BIN_DIR);
-    snprintf(out, sizeof(out), "%s/logic-refused.log", cluster_dir(g_c));
-    unlink(out);
-    char *argv[] = {bin, NULL};
-    /* env plus the cluster's secret, so that logic refuses for the reason under test. */
-    char secret_env[600];
-    const char *full[16];
-    size_t k = 0;
-    snprintf(secret_env, sizeof(secret_env), "HERALD_CLUSTER_SECRET_FILE=%s/secret",
-             cluster_dir(g_c));
-    full[k++] = secret_env;
-    for (; *env && k < sizeof(full) / sizeof(full[0]) - 1; env++)
-        full[k++] = *env;
-    full[k] = NULL;
-    proc_t p;
-    assert_int_equal(
-        proc_start(&p, "logic-refused", argv, (char *const *)full, cluster_dir(g_c), out, out), 0);
-    if (!proc_wait(&p, WAIT_MS)) {
-        proc_stop(&p, 1000);
-        fail_msg("logic started with %s", full[1]);
-    }
-    assert_false(proc_exited_ok(&p));
-    FILE *f = fopen(out, "r");
-    char text[4096] = "";
-    size_t n = f ? fread(text, 1, sizeof(text) - 1, f) : 0;
-    text[n] = '\0';
-    if (f)
-        fclose(f);
-    if (strstr(text, want) == NULL)
-        fail_msg("logic's refusal lacks \"%s\": %s", want, text);
-    assert_null(strstr(text, SECRET));
+    cluster_expect_start_refused(g_c, "herald-logic", env, want, SECRET, WAIT_MS);
 }
 
 /* auth.mode = jwt with no usable key is a start-up error, and no secret is ever printed. */

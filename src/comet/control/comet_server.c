@@ -297,9 +297,10 @@ static int server_open(comet_server_t *s, server_addrs_t *a, char *err, size_t e
         s->rpc_port = comet_service_port(&s->service);
     }
     if (rc == 0) {
-        s->admin = admin_new(s->loop, &admin_ops, s, a->admin_host, a->admin_port, &rc);
+        s->admin = admin_new(s->loop, &admin_ops, s, a->admin_host, a->admin_port, &conf->admin_tls,
+                             err, errlen);
         if (s->admin == NULL)
-            snprintf(err, errlen, "admin.listen %s: %s", conf->admin_listen, herald_strerror(rc));
+            rc = HERALD_ECONF;
         else
             s->admin_port = admin_port(s->admin);
     }

@@ -20,6 +20,7 @@ const conf_item_t comet_conf_items[] = {
     ITEM("websocket", "listen", CONF_STR, ws_listen, "0.0.0.0:3102", 0, 0),
     ITEM("rpc", "listen", CONF_STR, rpc_listen, "127.0.0.1:3109", 0, 0),
     ITEM("admin", "listen", CONF_STR, admin_listen, "127.0.0.1:3108", 0, 0),
+    HTTP_TLS_CONF_ITEMS(comet_conf_t, "admin", admin_tls),
     ITEM("tls", "listen", CONF_STR, tls_listen, "", 0, 0),
     ITEM("tls", "wss_listen", CONF_STR, wss_listen, "", 0, 0),
     ITEM("tls", "cert", CONF_STR, tls_cert, "", 0, 0),

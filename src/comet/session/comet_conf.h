@@ -5,6 +5,7 @@
 
 #include "cluster.h"
 #include "conf.h"
+#include "http_tls.h"
 
 #include <stdbool.h>
 #include <stdint.h>
@@ -22,6 +23,7 @@ typedef struct comet_conf_s {
     char *ws_listen;
     char *rpc_listen;
     char *admin_listen;
+    http_tls_conf_t admin_tls; /* [admin] tls_cert, tls_key: HTTPS on the admin port */
     /* [tls]: TLS over TCP and WebSocket over TLS ("" = off), the certificate files */
     char *tls_listen;
     char *wss_listen;

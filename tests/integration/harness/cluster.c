@@ -530,6 +530,10 @@ static int cluster_configure(cluster_t *c)
     cluster_env_put(&d->envp, "HERALD_LOGIN_ADDR_BURST=100000");
     if (o->bearer_key != NULL)
         cluster_env_putf(&d->envp, "HERALD_AUTH_BEARER_KEY=%s", o->bearer_key);
+    if (o->logic_https_pki != NULL) {
+        cluster_env_putf(&d->envp, "HERALD_HTTP_TLS_CERT=%s/server.chain.pem", o->logic_https_pki);
+        cluster_env_putf(&d->envp, "HERALD_HTTP_TLS_KEY=%s/server.key", o->logic_https_pki);
+    }
     d->ports[d->n_ports++] = c->logic_http;
     d->ports[d->n_ports++] = c->logic_rpc;
     /* HERALD_KAFKA_BROKERS is known only once kafka-dev runs: added in cluster_start. */
@@ -743,6 +747,11 @@ int cluster_n_comets(const cluster_t *c)
 const char *cluster_bearer_key(const cluster_t *c)
 {
     return c->opts.bearer_key;
+}
+
+const char *cluster_logic_https_pki(const cluster_t *c)
+{
+    return c->opts.logic_https_pki;
 }
 
 const char *cluster_dir(const cluster_t *c)

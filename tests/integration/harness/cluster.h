@@ -47,6 +47,10 @@ typedef struct cluster_opts_s {
     /* logic's auth.bearer_key (NULL = none); cluster_http and the helpers built on it send it
      * (borrowed: must outlive the cluster). */
     const char *bearer_key;
+    /* A test_pki_dir() (test_pki.h), or NULL: logic serves HTTPS on its API port with that
+     * directory's server.chain.pem and server.key ([http] tls_cert / tls_key), and
+     * cluster_http and the helpers built on it speak https:// trusting its ca.pem (borrowed). */
+    const char *logic_https_pki;
 } cluster_opts_t;
 
 typedef struct cluster_s cluster_t;
@@ -99,8 +103,17 @@ int cluster_rpc_port(const cluster_t *c, cluster_kind_t kind, int index);
 const char *cluster_dir(const cluster_t *c);
 /* opts.bearer_key, or NULL. */
 const char *cluster_bearer_key(const cluster_t *c);
+/* opts.logic_https_pki, or NULL. */
+const char *cluster_logic_https_pki(const cluster_t *c);
 /* The bootstrap brokers herald-kafka-dev printed (what logic and job were given). */
 const char *cluster_kafka_brokers(const cluster_t *c);
+
+/* Runs bin (a daemon under HERALD_BIN_DIR, e.g. "herald-logic") in the cluster's directory with
+ * the cluster's secret and env (NULL-terminated), and asserts that it exits within wait_ms with
+ * an error whose output holds `want` and never `never` (may be NULL: a secret that must not be
+ * printed). */
+void cluster_expect_start_refused(cluster_t *c, const char *bin, const char *const *env,
+                                  const char *want, const char *never, int wait_ms);
 
 /* ---- HTTP (cluster_http.c) ---- */
 
@@ -110,7 +123,8 @@ const char *cluster_kafka_brokers(const cluster_t *c);
 int cluster_http_port(int port, const char *method, const char *path_query, const char *body,
                       json_t **json);
 
-/* cluster_http_port() against logic's API port, with the cluster's bearer key when it has one. */
+/* cluster_http_port() against logic's API port, with the cluster's bearer key when it has one,
+ * over https when opts.logic_https_pki is set. */
 int cluster_http(cluster_t *c, const char *method, const char *path_query, const char *body,
                  json_t **json);
 

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cluster.h"
 #include "proc.h"
@@ -164,4 +165,40 @@ int cluster_send_msg(client_t *cl, uint32_t seq, const char *body, int timeout_m
         }
         client_packet_free(&p);
     }
+}
+
+void cluster_expect_start_refused(cluster_t *c, const char *bin, const char *const *env,
+                                  const char *want, const char *never, int wait_ms)
+{
+    char path[512], out[512], secret_env[600];
+    snprintf(path, sizeof(path), "%s/%s", HERALD_BIN_DIR, bin);
+    snprintf(out, sizeof(out), "%s/%s-refused.log", cluster_dir(c), bin);
+    unlink(out);
+    char *argv[] = {path, NULL};
+    /* env plus the cluster's secret, so that the daemon refuses for the reason under test. */
+    const char *full[32];
+    size_t k = 0;
+    snprintf(secret_env, sizeof(secret_env), "HERALD_CLUSTER_SECRET_FILE=%s/secret",
+             cluster_dir(c));
+    full[k++] = secret_env;
+    for (; *env && k < sizeof(full) / sizeof(full[0]) - 1; env++)
+        full[k++] = *env;
+    full[k] = NULL;
+    proc_t p;
+    assert_int_equal(proc_start(&p, bin, argv, (char *const *)full, cluster_dir(c), out, out), 0);
+    if (!proc_wait(&p, wait_ms)) {
+        proc_stop(&p, 1000);
+        fail_msg("%s started with %s", bin, full[1]);
+    }
+    assert_false(proc_exited_ok(&p));
+    FILE *f = fopen(out, "r");
+    char text[4096] = "";
+    size_t n = f ? fread(text, 1, sizeof(text) - 1, f) : 0;
+    text[n] = '\0';
+    if (f)
+        fclose(f);
+    if (strstr(text, want) == NULL)
+        fail_msg("%s's refusal lacks \"%s\": %s", bin, want, text);
+    if (never != NULL && strstr(text, never) != NULL)
+        fail_msg("%s's refusal shows \"%s\": %s", bin, never, text);
 }

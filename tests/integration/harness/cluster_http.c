@@ -13,16 +13,24 @@
 
 #define CLUSTER_HTTP_TIMEOUT_MS 5000
 
-/* One request; headers as http_client_req_t's (may be NULL). */
-static int cluster_http_send(int port, const char *method, const char *path_query,
-                             const char *const *headers, const char *body, json_t **json)
+/* One request; headers as http_client_req_t's (may be NULL); over https trusting
+ * <https_pki>/ca.pem when https_pki is not NULL. */
+static int cluster_http_send(int port, const char *https_pki, const char *method,
+                             const char *path_query, const char *const *headers, const char *body,
+                             json_t **json)
 {
     if (json)
         *json = NULL;
-    char url[2048];
+    char url[2048], ca[512];
     int rc = http_client_url(url, sizeof(url), "127.0.0.1", port, path_query);
     if (rc != 0)
         return rc;
+    http_client_t *tls = NULL;
+    if (https_pki != NULL) {
+        snprintf(url, sizeof(url), "https://127.0.0.1:%d%s", port, path_query);
+        snprintf(ca, sizeof(ca), "%s/ca.pem", https_pki);
+        tls = http_client_new(ca);
+    }
     http_client_req_t req = {.method = method,
                              .url = url,
                              .headers = headers,
@@ -30,7 +38,8 @@ static int cluster_http_send(int port, const char *method, const char *path_quer
                              .body_len = body ? strlen(body) : 0,
                              .timeout_ms = CLUSTER_HTTP_TIMEOUT_MS};
     http_client_resp_t resp;
-    rc = http_client_request(NULL, &req, &resp);
+    rc = http_client_request(tls, &req, &resp);
+    http_client_free(tls);
     if (rc != 0)
         return rc;
     if (json)
@@ -42,7 +51,7 @@ static int cluster_http_send(int port, const char *method, const char *path_quer
 int cluster_http_port(int port, const char *method, const char *path_query, const char *body,
                       json_t **json)
 {
-    return cluster_http_send(port, method, path_query, NULL, body, json);
+    return cluster_http_send(port, NULL, method, path_query, NULL, body, json);
 }
 
 int cluster_http(cluster_t *c, const char *method, const char *path_query, const char *body,
@@ -53,8 +62,8 @@ int cluster_http(cluster_t *c, const char *method, const char *path_query, const
     const char *headers[] = {auth, NULL};
     if (key != NULL)
         snprintf(auth, sizeof(auth), "Authorization: Bearer %s", key);
-    return cluster_http_send(cluster_logic_http_port(c), method, path_query,
-                             key != NULL ? headers : NULL, body, json);
+    return cluster_http_send(cluster_logic_http_port(c), cluster_logic_https_pki(c), method,
+                             path_query, key != NULL ? headers : NULL, body, json);
 }
 
 void cluster_post_ok(cluster_t *c, const char *path_query, const char *body)

@@ -1,5 +1,6 @@
 /* test_admin.c - the admin endpoint every daemon serves (src/common/admin.h): /health, /ready
- * (200/503), /metrics, 404 and 405, over a real loopback socket; and admin_route with a prefix
+ * (200/503), /metrics, 404 and 405, over a real loopback socket; over HTTPS with [admin]
+ * tls_cert/tls_key (the test PKI), and the errors of bad files; and admin_route with a prefix
  * inside another server. */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -8,6 +9,8 @@
 #include <cmocka.h>
 
 #include "admin.h"
+#include "http_client.h"
+#include "test_pki.h"
 #include "test_support.h"
 
 #include <arpa/inet.h>
@@ -108,8 +111,8 @@ static void test_own_listener(void **unused)
     uv_loop_t loop;
     uv_loop_init(&loop);
     state_t st = {.ready = 0};
-    int err = 0;
-    admin_t *a = admin_new(&loop, &ops, &st, "127.0.0.1", 0, &err);
+    char err[256];
+    admin_t *a = admin_new(&loop, &ops, &st, "127.0.0.1", 0, NULL, err, sizeof(err));
     assert_non_null(a);
     int port = admin_port(a);
     assert_true(port > 0);
@@ -142,16 +145,16 @@ static void test_listen_error(void **unused)
 {
     uv_loop_t loop;
     uv_loop_init(&loop);
-    int err = 0;
-    assert_null(admin_new(&loop, &ops, NULL, "not-numeric", 0, &err));
-    assert_int_equal(err, UV_EINVAL);
+    char err[256];
+    assert_null(admin_new(&loop, &ops, NULL, "not-numeric", 0, NULL, err, sizeof(err)));
+    assert_non_null(strstr(err, "admin.listen not-numeric:0: "));
+    assert_non_null(strstr(err, uv_strerror(UV_EINVAL)));
     /* A port in use: the error comes back and nothing is left open. */
     state_t st = {0};
-    admin_t *a = admin_new(&loop, &ops, &st, "127.0.0.1", 0, &err);
+    admin_t *a = admin_new(&loop, &ops, &st, "127.0.0.1", 0, NULL, err, sizeof(err));
     assert_non_null(a);
-    err = 0;
-    assert_null(admin_new(&loop, &ops, &st, "127.0.0.1", admin_port(a), &err));
-    assert_int_equal(err, UV_EADDRINUSE);
+    assert_null(admin_new(&loop, &ops, &st, "127.0.0.1", admin_port(a), NULL, err, sizeof(err)));
+    assert_non_null(strstr(err, uv_strerror(UV_EADDRINUSE)));
     admin_close(a, NULL, NULL);
     test_finish_loop(&loop);
 }
@@ -195,11 +198,82 @@ static void test_route_with_prefix(void **unused)
     assert_int_equal(closed_flag, 1);
 }
 
+typedef struct https_get_s {
+    char url[128];
+    char ca[256];
+    int status; /* or the http_client error */
+    char body[1024];
+    int done;
+    pthread_t thread;
+} https_get_t;
+
+static void *https_get_main(void *arg)
+{
+    https_get_t *g = arg;
+    http_client_t *c = http_client_new(g->ca);
+    http_client_req_t req = {.method = "GET", .url = g->url, .timeout_ms = 5000};
+    http_client_resp_t resp;
+    int rc = http_client_request(c, &req, &resp);
+    g->status = rc == 0 ? resp.status : rc;
+    if (rc == 0)
+        snprintf(g->body, sizeof(g->body), "%s", resp.body);
+    free(resp.body);
+    http_client_free(c);
+    __atomic_store_n(&g->done, 1, __ATOMIC_SEQ_CST);
+    return NULL;
+}
+
+static int https_get_done(void *arg)
+{
+    return __atomic_load_n(&((https_get_t *)arg)->done, __ATOMIC_SEQ_CST);
+}
+
+/* [admin] tls_cert and tls_key: the same pages over HTTPS, verified against the test CA. */
+static void test_https_listener(void **unused)
+{
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    state_t st = {.ready = 1};
+    char cert[256], key[256], err[512];
+    http_tls_conf_t tls = {test_pki_path(cert, sizeof(cert), "server.chain.pem"),
+                           test_pki_path(key, sizeof(key), "server.key")};
+    admin_t *a = admin_new(&loop, &ops, &st, "127.0.0.1", 0, &tls, err, sizeof(err));
+    if (a == NULL)
+        fail_msg("admin_new: %s", err);
+    https_get_t g = {0};
+    snprintf(g.url, sizeof(g.url), "https://127.0.0.1:%d/health", admin_port(a));
+    test_pki_path(g.ca, sizeof(g.ca), "ca.pem");
+    assert_int_equal(pthread_create(&g.thread, NULL, https_get_main, &g), 0);
+    assert_true(test_run_until(&loop, https_get_done, &g, 5000));
+    pthread_join(g.thread, NULL);
+    assert_int_equal(g.status, 200);
+    assert_non_null(strstr(g.body, "\"conns\":7"));
+    /* Plain HTTP to the HTTPS port: no answer in HTTP. */
+    char r[4096];
+    exchange(&loop, admin_port(a), "GET", "/health", r, sizeof(r));
+    assert_null(strstr(r, "HTTP/1."));
+    admin_close(a, NULL, NULL);
+
+    /* A key without a certificate, and a key of another certificate: no endpoint, the keys
+     * named. */
+    tls.cert = "";
+    assert_null(admin_new(&loop, &ops, &st, "127.0.0.1", 0, &tls, err, sizeof(err)));
+    assert_non_null(strstr(err, "[admin] tls_key is set without tls_cert"));
+    tls.cert = cert;
+    tls.key = test_pki_path(key, sizeof(key), "alt.key");
+    assert_null(admin_new(&loop, &ops, &st, "127.0.0.1", 0, &tls, err, sizeof(err)));
+    assert_non_null(strstr(err, "[admin] tls_cert"));
+    assert_non_null(strstr(err, "refused by the TLS library"));
+    test_finish_loop(&loop);
+    test_pki_cleanup();
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_own_listener),
         cmocka_unit_test(test_listen_error),
+        cmocka_unit_test(test_https_listener),
         cmocka_unit_test(test_route_with_prefix),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -289,6 +289,98 @@ static void test_list_split(void **state)
     conf_list_free(NULL);
 }
 
+/* ------------------------------------------------------------------ CONF_PROPS */
+
+typedef struct pconf_s {
+    char *brokers;
+    conf_props_t props;
+} pconf_t;
+
+static const conf_item_t prop_items[] = {
+    {"kafka", "brokers", CONF_STR, offsetof(pconf_t, brokers), "b:9092", 0, 0, NULL},
+    {"kafka", "property.", CONF_PROPS, offsetof(pconf_t, props), NULL, 0, 0, NULL},
+    {NULL, NULL, 0, 0, NULL, 0, 0, NULL},
+};
+
+static int load_props(const char *text, pconf_t *c, char *err, size_t errlen)
+{
+    write_file(text);
+    memset(c, 0xab, sizeof(*c));
+    err[0] = '\0';
+    return conf_load(prop_items, c, path, err, errlen);
+}
+
+static const char *prop(const pconf_t *c, const char *name)
+{
+    for (size_t i = 0; i < c->props.n; i++)
+        if (strcmp(c->props.v[i].name, name) == 0)
+            return c->props.v[i].value;
+    return NULL;
+}
+
+/* A family of keys: every property.<name> line, in file order, with where it was set; the
+ * environment adds and replaces; errors name file and line and never hold a value. */
+static void test_props(void **state)
+{
+    (void)state;
+    pconf_t c;
+    char err[512], where[300];
+    int rc = load_props("[kafka]\nbrokers = x:1\nproperty.security.protocol = SASL_SSL\n"
+                        "property.sasl.password = pw-secret-1\nproperty.log_level = 7\n",
+                        &c, err, sizeof(err));
+    if (rc != 0)
+        fail_msg("%s", err);
+    assert_string_equal(c.brokers, "x:1");
+    assert_int_equal(c.props.n, 3);
+    assert_string_equal(c.props.v[0].name, "security.protocol");
+    assert_string_equal(c.props.v[0].value, "SASL_SSL");
+    snprintf(where, sizeof(where), "%s:3", path);
+    assert_string_equal(c.props.v[0].origin, where);
+    assert_string_equal(prop(&c, "sasl.password"), "pw-secret-1");
+    assert_string_equal(prop(&c, "log_level"), "7");
+    conf_free(prop_items, &c);
+    assert_null(c.props.v);
+
+    /* none: an empty family */
+    assert_int_equal(load_props("[kafka]\n", &c, err, sizeof(err)), 0);
+    assert_int_equal(c.props.n, 0);
+    conf_free(prop_items, &c);
+
+    /* twice in the file: the second line is the error, without either value */
+    assert_int_equal(load_props("[kafka]\nproperty.sasl.password = pw-a\n"
+                                "property.sasl.password = pw-b\n",
+                                &c, err, sizeof(err)),
+                     HERALD_ECONF);
+    snprintf(where, sizeof(where), "%s:3: ", path);
+    if (strncmp(err, where, strlen(where)) != 0 || strstr(err, "set twice") == NULL)
+        fail_msg("%s", err);
+    assert_null(strstr(err, "pw-a"));
+    assert_null(strstr(err, "pw-b"));
+    conf_free(prop_items, &c);
+
+    /* a bad name */
+    assert_int_equal(load_props("[kafka]\nproperty.bad name = v\n", &c, err, sizeof(err)),
+                     HERALD_ECONF);
+    assert_non_null(strstr(err, ":2: "));
+    assert_non_null(strstr(err, "bad name"));
+    conf_free(prop_items, &c);
+    assert_int_equal(load_props("[kafka]\nproperty. = v\n", &c, err, sizeof(err)), HERALD_ECONF);
+    conf_free(prop_items, &c);
+
+    /* the environment: '_' read as '.', names lower-cased; it replaces and adds */
+    setenv("HERALD_KAFKA_PROPERTY_SASL_PASSWORD", "pw-from-env", 1);
+    setenv("HERALD_KAFKA_PROPERTY_SASL_MECHANISM", "PLAIN", 1);
+    rc = load_props("[kafka]\nproperty.sasl.password = pw-file\n", &c, err, sizeof(err));
+    if (rc != 0)
+        fail_msg("%s", err);
+    assert_int_equal(c.props.n, 2);
+    assert_string_equal(prop(&c, "sasl.password"), "pw-from-env");
+    assert_string_equal(prop(&c, "sasl.mechanism"), "PLAIN");
+    conf_free(prop_items, &c);
+    unsetenv("HERALD_KAFKA_PROPERTY_SASL_PASSWORD");
+    unsetenv("HERALD_KAFKA_PROPERTY_SASL_MECHANISM");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -296,7 +388,7 @@ int main(void)
         cmocka_unit_test(test_units),        cmocka_unit_test(test_bool_words),
         cmocka_unit_test(test_errors),       cmocka_unit_test(test_missing_file),
         cmocka_unit_test(test_env_override), cmocka_unit_test(test_bad_default),
-        cmocka_unit_test(test_list_split),
+        cmocka_unit_test(test_list_split),   cmocka_unit_test(test_props),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

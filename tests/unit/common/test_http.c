@@ -23,6 +23,7 @@
 #include <cmocka.h>
 
 #include "http.h"
+#include "test_http_thread.h"
 #include "log.h"
 
 #define MAX_BODY 4096
@@ -72,14 +73,6 @@ static int conn_open_from(conn_t *c, int port, const char *from)
 static int conn_open(conn_t *c, int port)
 {
     return conn_open_from(c, port, "127.0.0.1");
-}
-
-static uint64_t now_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
 static int conn_send(conn_t *c, const void *data, size_t len)
@@ -180,34 +173,6 @@ static int body_is(const resp_t *r, const char *s)
     return r->body_len == strlen(s) && memcmp(r->body, s, r->body_len) == 0;
 }
 
-/* ----------------------------------------------------------------------- client thread */
-
-typedef struct client_s client_t;
-typedef void (*scenario_fn)(client_t *cl);
-
-struct client_s {
-    int port;
-    scenario_fn scenario;
-    const char *failed; /* first failed check */
-    uv_async_t async;   /* wakes the loop when the scenario is over */
-    pthread_t thread;
-};
-
-#define CHECK(cl, cond)                                                                            \
-    do {                                                                                           \
-        if (!(cond) && (cl)->failed == NULL)                                                       \
-            (cl)->failed = #cond;                                                                  \
-    } while (0)
-
-static void *client_main(void *arg)
-{
-    client_t *cl = arg;
-
-    cl->scenario(cl);
-    uv_async_send(&cl->async);
-    return NULL;
-}
-
 /* ------------------------------------------------------------------------ server fixture */
 
 static uv_loop_t loop;
@@ -251,7 +216,7 @@ typedef struct fixture_s {
     int port;
     int closed;
     int client_done;
-    client_t client;
+    test_client_t client;
     seen_t seen;
     http_request_t *held;
 } fixture_t;
@@ -371,12 +336,12 @@ static int teardown(void **state)
 }
 
 /* Runs `scenario` on the client thread while the loop serves it. */
-static void run_client(scenario_fn scenario)
+static void run_client(test_scenario_fn scenario)
 {
     fx.client.port = fx.port;
     fx.client.scenario = scenario;
     fx.client_done = 0;
-    assert_int_equal(pthread_create(&fx.client.thread, NULL, client_main, &fx.client), 0);
+    assert_int_equal(test_client_start(&fx.client), 0);
     RUN_UNTIL(fx.client_done, 15000);
     assert_int_equal(pthread_join(fx.client.thread, NULL), 0);
     assert_true(fx.client_done);
@@ -386,7 +351,7 @@ static void run_client(scenario_fn scenario)
 
 /* ---------------------------------------------------------------------------------- tests */
 
-static void scenario_get(client_t *cl)
+static void scenario_get(test_client_t *cl)
 {
     conn_t c;
     resp_t r;
@@ -437,7 +402,7 @@ static void test_get_query(void **state)
     assert_true(s->host_present);
 }
 
-static void scenario_post(client_t *cl)
+static void scenario_post(test_client_t *cl)
 {
     static char body[3000];
     char req[256];
@@ -478,7 +443,7 @@ static void test_post_body(void **state)
     assert_int_equal(fx.seen.body_len, 0);
 }
 
-static void scenario_keep_alive(client_t *cl)
+static void scenario_keep_alive(test_client_t *cl)
 {
     conn_t c;
     resp_t r;
@@ -516,7 +481,7 @@ static void test_async_keep_alive(void **state)
 
 static const char TOO_BIG[] = "{\"code\":-400,\"message\":\"body too large\"}";
 
-static void scenario_too_big(client_t *cl)
+static void scenario_too_big(test_client_t *cl)
 {
     static char body[MAX_BODY + 1];
     char req[256];
@@ -574,7 +539,7 @@ static void test_too_big(void **state)
     assert_int_equal(fx.seen.body_len, MAX_BODY);
 }
 
-static void scenario_held(client_t *cl)
+static void scenario_held(test_client_t *cl)
 {
     conn_t c, idle;
     resp_t r;
@@ -595,7 +560,7 @@ static void test_close_with_suspended(void **state)
 {
     fx.client.port = fx.port;
     fx.client.scenario = scenario_held;
-    assert_int_equal(pthread_create(&fx.client.thread, NULL, client_main, &fx.client), 0);
+    assert_int_equal(test_client_start(&fx.client), 0);
     RUN_UNTIL(fx.held != NULL, 5000);
     assert_non_null(fx.held);
     http_server_close(fx.server, on_closed, &fx.closed);
@@ -628,7 +593,7 @@ static size_t many_params(char *out, size_t cap, size_t n, size_t pad)
     return len;
 }
 
-static void scenario_many_params(client_t *cl)
+static void scenario_many_params(test_client_t *cl)
 {
     static char req[4 * MAX_HEAD];
     conn_t c;
@@ -667,7 +632,7 @@ static void test_many_params(void **state)
 static const char URI_TOO_LONG[] = "{\"code\":-400,\"message\":\"URI too long\"}";
 static const char HEAD_TOO_BIG[] = "{\"code\":-400,\"message\":\"request headers too large\"}";
 
-static void scenario_head_limits(client_t *cl)
+static void scenario_head_limits(test_client_t *cl)
 {
     static char req[4 * MAX_HEAD];
     conn_t c;
@@ -721,24 +686,24 @@ static void test_head_limits(void **state)
  * or -1 when it never did within `max_ms`. */
 static long dribble(conn_t *c, const char *req, int gap_ms, int max_ms)
 {
-    uint64_t start = now_ms();
+    uint64_t start = test_now_ms();
     struct timeval tv = {.tv_usec = gap_ms * 1000};
     char b;
 
     setsockopt(c->fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-    for (size_t i = 0; now_ms() - start < (uint64_t)max_ms; i++) {
+    for (size_t i = 0; test_now_ms() - start < (uint64_t)max_ms; i++) {
         if (send(c->fd, req + i % strlen(req), 1, MSG_NOSIGNAL) != 1)
-            return (long)(now_ms() - start);
+            return (long)(test_now_ms() - start);
         ssize_t n = recv(c->fd, &b, 1, 0);
         if (n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK))
-            return (long)(now_ms() - start);
+            return (long)(test_now_ms() - start);
         if (n > 0)
             return -1; /* an answer to a request that was never whole */
     }
     return -1;
 }
 
-static void scenario_deadline(client_t *cl)
+static void scenario_deadline(test_client_t *cl)
 {
     conn_t slow, fast, idle;
     resp_t r;
@@ -768,16 +733,17 @@ static void scenario_deadline(client_t *cl)
     CHECK(cl, conn_send_str(&fast, "GET /x HTTP/1.1\r\nHost: t\r\n\r\n") == 0);
     CHECK(cl, conn_read_response(&fast, &r) == 0);
     CHECK(cl, r.status == 200);
-    uint64_t t0 = now_ms();
+    uint64_t t0 = test_now_ms();
     CHECK(cl, conn_closed_by_server(&fast));
-    CHECK(cl, now_ms() - t0 <= 3 * REQUEST_TIMEOUT_MS);
+    CHECK(cl, test_now_ms() - t0 <= 3 * REQUEST_TIMEOUT_MS);
     close(fast.fd);
 
     /* A connection that never sends a byte is cut as well. */
     CHECK(cl, conn_open(&idle, cl->port) == 0);
-    t0 = now_ms();
+    t0 = test_now_ms();
     CHECK(cl, conn_closed_by_server(&idle));
-    CHECK(cl, now_ms() - t0 >= REQUEST_TIMEOUT_MS - 100 && now_ms() - t0 <= 3 * REQUEST_TIMEOUT_MS);
+    CHECK(cl, test_now_ms() - t0 >= REQUEST_TIMEOUT_MS - 100 &&
+                  test_now_ms() - t0 <= 3 * REQUEST_TIMEOUT_MS);
     close(idle.fd);
 }
 
@@ -787,7 +753,7 @@ static void test_deadline(void **state)
     assert_int_equal(fx.seen.handled, 2);
 }
 
-static void scenario_per_addr(client_t *cl)
+static void scenario_per_addr(test_client_t *cl)
 {
     conn_t held[MAX_PER_ADDR], extra, other;
     resp_t r;
@@ -799,10 +765,10 @@ static void scenario_per_addr(client_t *cl)
     }
     /* One more from there is closed at once, before it can send anything. */
     CHECK(cl, conn_open_from(&extra, cl->port, "127.0.0.2") == 0);
-    uint64_t t0 = now_ms();
+    uint64_t t0 = test_now_ms();
     conn_send_str(&extra, "GET /x HTTP/1.1\r\nHost: t\r\n\r\n");
     CHECK(cl, conn_read_response(&extra, &r) != 0);
-    CHECK(cl, now_ms() - t0 < REQUEST_TIMEOUT_MS / 2);
+    CHECK(cl, test_now_ms() - t0 < REQUEST_TIMEOUT_MS / 2);
     close(extra.fd);
     /* Another address is served meanwhile, and so is the first connection once finished. */
     CHECK(cl, conn_open_from(&other, cl->port, "127.0.0.3") == 0);
@@ -823,7 +789,7 @@ static void test_per_addr(void **state)
     assert_int_equal(fx.seen.handled, 2);
 }
 
-static void scenario_answer_header(client_t *cl)
+static void scenario_answer_header(test_client_t *cl)
 {
     conn_t c;
     resp_t r;

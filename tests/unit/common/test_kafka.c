@@ -109,7 +109,7 @@ static void produce_range(kafka_producer_t *p, deliveries_t *d, int first, int n
 static kafka_producer_t *producer(uv_loop_t *loop, const char *topic)
 {
     char err[256] = "";
-    kafka_producer_t *p = kafka_producer_new(loop, brokers, topic, err, sizeof(err));
+    kafka_producer_t *p = kafka_producer_new(loop, brokers, NULL, topic, err, sizeof(err));
 
     if (!p)
         fail_msg("kafka_producer_new: %s", err);
@@ -184,7 +184,8 @@ static kafka_consumer_t *consumer(uv_loop_t *loop, const char *group, const char
 {
     char err[256] = "";
 
-    s->c = kafka_consumer_new(loop, brokers, group, topic, 10, on_message, s, err, sizeof(err));
+    s->c =
+        kafka_consumer_new(loop, brokers, NULL, group, topic, 10, on_message, s, err, sizeof(err));
     if (!s->c)
         fail_msg("kafka_consumer_new: %s", err);
     return s->c;
@@ -402,9 +403,86 @@ static void test_config_error(void **state)
     sink_t *s = calloc(1, sizeof(*s));
 
     uv_loop_init(&loop);
-    assert_null(
-        kafka_consumer_new(&loop, brokers, "", "t-basic", 10, on_message, s, err, sizeof(err)));
+    assert_null(kafka_consumer_new(&loop, brokers, NULL, "", "t-basic", 10, on_message, s, err,
+                                   sizeof(err)));
     assert_true(err[0] != '\0');
+    test_finish_loop(&loop);
+    free(s);
+}
+
+/* Operator properties reach librdkafka: with property.message.timeout.ms = 1500 a message to
+ * brokers that are down fails within seconds, where the adapter's own 30 s would hold it. */
+static void test_properties_applied(void **state)
+{
+    enum { N = 3 };
+    uv_loop_t loop;
+    deliveries_t *d = calloc(1, sizeof(*d));
+    conf_prop_t v[] = {{"message.timeout.ms", "1500", "test:1"}};
+    conf_props_t props = {v, 1};
+    char err[256] = "";
+
+    make_topic("t-props");
+    uv_loop_init(&loop);
+    kafka_producer_t *p = kafka_producer_new(&loop, brokers, &props, "t-props", err, sizeof(err));
+    if (p == NULL)
+        fail_msg("kafka_producer_new: %s", err);
+    assert_int_equal(rd_kafka_mock_broker_set_down(mock, -1), 0);
+    d->want = N;
+    produce_range(p, d, 0, N);
+    assert_true(test_run_until(&loop, all_delivered, d, 8000));
+    assert_int_equal(d->failed, N);
+    assert_int_equal(rd_kafka_mock_broker_set_up(mock, -1), 0);
+    kafka_producer_free(p, 1000);
+    test_finish_loop(&loop);
+    free(d);
+}
+
+/* Refused at creation, naming the property and where it was set, never showing its value:
+ * an unknown name, a bad value, and the settings the adapters' guarantees rest on. */
+static void test_properties_refused(void **state)
+{
+    uv_loop_t loop;
+    char err[256];
+    sink_t *s = calloc(1, sizeof(*s));
+    static const struct {
+        const char *name, *value, *want;
+        int consumer;
+    } cases[] = {
+        {"no.such.property", "v-secret-1", "no such librdkafka property", 0},
+        {"linger.ms", "v-secret-2", "invalid value (not shown)", 0},
+        {"sasl.password", "v-secret-3", NULL, -1}, /* accepted: a string */
+        {"acks", "1", "set by herald", 0},
+        {"enable.idempotence", "false", "set by herald", 0},
+        {"enable.auto.commit", "false", "set by herald", 1},
+        {"enable.auto.offset.store", "true", "set by herald", 1},
+        {"group.id", "other", "set by herald", 1},
+        {"bootstrap.servers", "elsewhere:9092", "set by herald", 1},
+    };
+
+    uv_loop_init(&loop);
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        conf_prop_t v[] = {{(char *)cases[i].name, (char *)cases[i].value, "f.ini:7"}};
+        conf_props_t props = {v, 1};
+        err[0] = '\0';
+        if (cases[i].consumer == 1) {
+            kafka_consumer_t *c = kafka_consumer_new(&loop, brokers, &props, "g-props", "t-props",
+                                                     10, on_message, s, err, sizeof(err));
+            assert_null(c);
+        } else {
+            kafka_producer_t *p =
+                kafka_producer_new(&loop, brokers, &props, "t-props", err, sizeof(err));
+            if (cases[i].want == NULL) {
+                assert_non_null(p);
+                kafka_producer_free(p, 100);
+                continue;
+            }
+            assert_null(p);
+        }
+        if (strstr(err, cases[i].want) == NULL || strstr(err, "f.ini:7") == NULL ||
+            strstr(err, cases[i].name) == NULL)
+            fail_msg("%s: %s", cases[i].name, err);
+        assert_null(strstr(err, cases[i].value));
+    }
     test_finish_loop(&loop);
     free(s);
 }
@@ -412,9 +490,10 @@ static void test_config_error(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_produce_consume),  cmocka_unit_test(test_at_least_once),
-        cmocka_unit_test(test_brokers_down),     cmocka_unit_test(test_pause_resume),
-        cmocka_unit_test(test_free_undelivered), cmocka_unit_test(test_config_error),
+        cmocka_unit_test(test_produce_consume),    cmocka_unit_test(test_at_least_once),
+        cmocka_unit_test(test_brokers_down),       cmocka_unit_test(test_pause_resume),
+        cmocka_unit_test(test_free_undelivered),   cmocka_unit_test(test_config_error),
+        cmocka_unit_test(test_properties_applied), cmocka_unit_test(test_properties_refused),
     };
 
     return cmocka_run_group_tests(tests, group_setup, group_teardown);

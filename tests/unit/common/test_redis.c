@@ -14,6 +14,7 @@
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -21,6 +22,7 @@
 
 #include "herald_err.h"
 #include "redis.h"
+#include "redis_conf.h"
 #include "test_support.h"
 
 /* ---------------------------------------------------------------------------- conditions */
@@ -211,7 +213,7 @@ static void test_commands(void **state)
     result_t res;
 
     test_redis_start(&f->server, NULL);
-    f->r = redis_new(&f->loop, "127.0.0.1", f->server.port, NULL, 0);
+    f->r = redis_new(&f->loop, "127.0.0.1", f->server.port, NULL, NULL, 0);
     assert_true(test_run_until(&f->loop, is_connected, f->r, 5000));
 
     res = cmd(f, "SET", "k", "v", NULL);
@@ -271,7 +273,7 @@ static void test_server_killed(void **state)
     result_t res;
 
     test_redis_start(&f->server, NULL);
-    f->r = redis_new(&f->loop, "127.0.0.1", f->server.port, NULL, 0);
+    f->r = redis_new(&f->loop, "127.0.0.1", f->server.port, NULL, NULL, 0);
     assert_true(test_run_until(&f->loop, is_connected, f->r, 5000));
 
     /* BLPOP on an empty list waits forever; the GETs queue behind it on the connection. */
@@ -317,7 +319,7 @@ static void test_server_late(void **state)
     fixture_t *f = *state;
     result_t res;
 
-    f->r = redis_new(&f->loop, "127.0.0.1", f->server.port, NULL, 0);
+    f->r = redis_new(&f->loop, "127.0.0.1", f->server.port, NULL, NULL, 0);
     test_run_until(&f->loop, test_never, NULL, 500);
     assert_false(redis_connected(f->r));
     assert_int_equal(redis_command(f->r, on_reply, &res, "PING"), UV_ENOTCONN);
@@ -334,7 +336,7 @@ static void test_auth_select(void **state)
     result_t res;
 
     test_redis_start(&f->server, "s3cret");
-    f->r = redis_new(&f->loop, "127.0.0.1", f->server.port, "s3cret", 2);
+    f->r = redis_new(&f->loop, "127.0.0.1", f->server.port, NULL, "s3cret", 2);
     assert_true(test_run_until(&f->loop, is_connected, f->r, 5000));
     cmd(f, "SET", "where", "db2", NULL);
     res = cmd(f, "SELECT", "0", NULL);
@@ -352,10 +354,120 @@ static void test_auth_wrong(void **state)
     fixture_t *f = *state;
 
     test_redis_start(&f->server, "s3cret");
-    f->r = redis_new(&f->loop, "127.0.0.1", f->server.port, "wrong", 0);
+    f->r = redis_new(&f->loop, "127.0.0.1", f->server.port, NULL, "wrong", 0);
     test_run_until(&f->loop, test_never, NULL, 800); /* refused, dropped and retried a few times */
     assert_false(redis_connected(f->r));
     close_all(f);
+}
+
+/* Runs the loop for ms with stderr (where log lines go) sent to a file; returns what was
+ * written (heap). */
+static char *run_capturing_log(uv_loop_t *loop, int ms)
+{
+    char path[] = "/tmp/herald-test-log-XXXXXX";
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    fflush(stderr);
+    int saved = dup(STDERR_FILENO);
+    assert_true(dup2(fd, STDERR_FILENO) >= 0);
+    test_run_until(loop, test_never, NULL, (uint64_t)ms);
+    fflush(stderr);
+    assert_true(dup2(saved, STDERR_FILENO) >= 0);
+    close(saved);
+    off_t n = lseek(fd, 0, SEEK_END);
+    char *text = calloc(1, (size_t)n + 1);
+    assert_int_equal(pread(fd, text, (size_t)n, 0), n);
+    close(fd);
+    unlink(path);
+    return text;
+}
+
+/* Redis 6 ACL users through [redis] user + password_file: the right pair connects as that
+ * user; a wrong password does not connect, and the log says why without the password. */
+static void test_acl_user(void **state)
+{
+    fixture_t *f = *state;
+    result_t res;
+    char addr[32], pwfile[64];
+
+    test_redis_start(&f->server, "default-s3cret");
+    f->r = redis_new(&f->loop, "127.0.0.1", f->server.port, NULL, "default-s3cret", 0);
+    assert_true(test_run_until(&f->loop, is_connected, f->r, 5000));
+    res = cmd(f, "ACL", "SETUSER", "herald", "on", ">herald-pw-4711", "~*", "+@all", NULL);
+    assert_string_equal(res.str, "OK");
+
+    snprintf(addr, sizeof(addr), "127.0.0.1:%d", f->server.port);
+    snprintf(pwfile, sizeof(pwfile), "%s/redis-password", f->server.dir);
+    FILE *pf = fopen(pwfile, "w");
+    assert_non_null(pf);
+    fputs("herald-pw-4711\n", pf); /* as `echo` writes it: the newline is not part of it */
+    fclose(pf);
+    chmod(pwfile, 0600);
+    redis_conf_t c = {.addr = addr,
+                      .user = "herald",
+                      .password = "",
+                      .password_file = pwfile,
+                      .db = 0,
+                      .prefix = "herald:"};
+    char err[256] = "";
+    assert_int_equal(redis_conf_check(&c, err, sizeof(err)), 0);
+    redis_t *admin = f->r;
+    f->r = redis_conf_connect(&f->loop, &c, err, sizeof(err));
+    assert_non_null(f->r);
+    assert_true(test_run_until(&f->loop, is_connected, f->r, 5000));
+    res = cmd(f, "ACL", "WHOAMI", NULL);
+    assert_string_equal(res.str, "herald");
+    redis_close(f->r, NULL, NULL);
+
+    /* A wrong password: refused, logged with Redis's reason, never with the password. */
+    redis_conf_t wrong = c;
+    wrong.password = "wrong-pw-0815";
+    wrong.password_file = "";
+    f->r = redis_conf_connect(&f->loop, &wrong, err, sizeof(err));
+    assert_non_null(f->r);
+    char *log = run_capturing_log(&f->loop, 800);
+    assert_false(redis_connected(f->r));
+    if (strstr(log, "WRONGPASS") == NULL)
+        fail_msg("no refusal logged: %s", log);
+    assert_null(strstr(log, "wrong-pw-0815"));
+    assert_null(strstr(log, "herald-pw-4711"));
+    free(log);
+    redis_close(f->r, NULL, NULL);
+    f->r = admin;
+    close_all(f);
+}
+
+/* What redis_conf_check refuses, each named, none with the password. */
+static void test_conf_errors(void **state)
+{
+    (void)state;
+    char err[256];
+    redis_conf_t both = {.addr = "127.0.0.1:6379",
+                         .user = "",
+                         .password = "pw-in-both",
+                         .password_file = "/etc/passwd-no",
+                         .prefix = "herald:"};
+    assert_int_equal(redis_conf_check(&both, err, sizeof(err)), HERALD_ECONF);
+    assert_non_null(strstr(err, "not both"));
+    assert_null(strstr(err, "pw-in-both"));
+    redis_conf_t user_only = {.addr = "127.0.0.1:6379",
+                              .user = "u",
+                              .password = "",
+                              .password_file = "",
+                              .prefix = "herald:"};
+    assert_int_equal(redis_conf_check(&user_only, err, sizeof(err)), HERALD_ECONF);
+    assert_non_null(strstr(err, "user"));
+    redis_conf_t missing = {.addr = "127.0.0.1:6379",
+                            .user = "",
+                            .password = "",
+                            .password_file = "/nonexistent/pw",
+                            .prefix = "herald:"};
+    assert_int_equal(redis_conf_check(&missing, err, sizeof(err)), HERALD_ECONF);
+    assert_non_null(strstr(err, "/nonexistent/pw"));
+    redis_conf_t bad_addr = {
+        .addr = "nowhere", .user = "", .password = "", .password_file = "", .prefix = "herald:"};
+    assert_int_equal(redis_conf_check(&bad_addr, err, sizeof(err)), HERALD_ECONF);
+    assert_non_null(strstr(err, "[redis] addr"));
 }
 
 static void test_close_pending(void **state)
@@ -365,7 +477,7 @@ static void test_close_pending(void **state)
     int closed = 0;
 
     test_redis_start(&f->server, NULL);
-    f->r = redis_new(&f->loop, "127.0.0.1", f->server.port, NULL, 0);
+    f->r = redis_new(&f->loop, "127.0.0.1", f->server.port, NULL, NULL, 0);
     assert_true(test_run_until(&f->loop, is_connected, f->r, 5000));
     assert_int_equal(redis_command(f->r, on_reply, &blocked, "BLPOP nolist 0"), 0);
     assert_int_equal(redis_command(f->r, on_reply, &queued, "GET k"), 0);
@@ -387,12 +499,12 @@ static void test_close_while_down(void **state)
 {
     fixture_t *f = *state;
 
-    f->r = redis_new(&f->loop, "127.0.0.1", f->server.port, NULL, 0);
+    f->r = redis_new(&f->loop, "127.0.0.1", f->server.port, NULL, NULL, 0);
     test_run_until(&f->loop, test_never, NULL, 150);
     close_all(f);
 
     assert_int_equal(uv_loop_init(&f->loop), 0);
-    f->r = redis_new(&f->loop, "127.0.0.1", f->server.port, NULL, 0);
+    f->r = redis_new(&f->loop, "127.0.0.1", f->server.port, NULL, NULL, 0);
     close_all(f);
 }
 
@@ -404,6 +516,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_server_late, setup, teardown),
         cmocka_unit_test_setup_teardown(test_auth_select, setup, teardown),
         cmocka_unit_test_setup_teardown(test_auth_wrong, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_acl_user, setup, teardown),
+        cmocka_unit_test(test_conf_errors),
         cmocka_unit_test_setup_teardown(test_close_pending, setup, teardown),
         cmocka_unit_test_setup_teardown(test_close_while_down, setup, teardown),
     };

@@ -247,7 +247,7 @@ static int group_setup(void **state)
     assert_int_equal(uv_loop_init(&g->loop), 0);
     test_redis_init(&g->redis_server);
     test_redis_start(&g->redis_server, NULL);
-    g->redis = redis_new(&g->loop, "127.0.0.1", g->redis_server.port, NULL, 0);
+    g->redis = redis_new(&g->loop, "127.0.0.1", g->redis_server.port, NULL, NULL, 0);
     assert_true(run_until(cond_redis_up));
 
     peer_start(&g->a, "comet-a", "live://1");
@@ -264,8 +264,8 @@ static int group_setup(void **state)
     assert_true(run_until(cond_cmd_done));
 
     assert_int_equal(conf_load(job_conf_items, &g->conf, NULL, err, sizeof(err)), 0);
-    free(g->conf.redis_prefix);
-    g->conf.redis_prefix = strdup(PREFIX);
+    free(g->conf.redis.prefix);
+    g->conf.redis.prefix = strdup(PREFIX);
     g->conf.comet_refresh_ms = 50;
     g->conf.room_refresh_ms = 50;
     g->conf.comet_rpc_timeout_ms = 2000; /* generous: the machine may be busy */
@@ -273,7 +273,7 @@ static int group_setup(void **state)
     g->conf.comet_retries = 3;
     g->conf.max_in_flight = 10000;
 
-    g->job_redis = redis_new(&g->loop, "127.0.0.1", g->redis_server.port, NULL, 0);
+    g->job_redis = redis_new(&g->loop, "127.0.0.1", g->redis_server.port, NULL, NULL, 0);
     job_comets_init(&g->comets, &g->loop, g->job_redis, &g->conf);
     job_deliver_init(&g->deliver, &g->loop, &g->comets, &g->conf);
     job_comets_start(&g->comets, on_ready, g);

@@ -68,7 +68,7 @@ static int setup(void **state)
     uv_timer_init(&loop, &tick);
     server.loop = &loop;
     server.conf = &conf;
-    server.redis = redis_new(&loop, "127.0.0.1", redis_server.port, NULL, 0);
+    server.redis = redis_new(&loop, "127.0.0.1", redis_server.port, NULL, NULL, 0);
     uint64_t deadline = uv_now(&loop) + WAIT_MS;
     uv_timer_start(&tick, on_tick, 10, 10);
     while (!redis_connected(server.redis) && uv_now(&loop) < deadline)

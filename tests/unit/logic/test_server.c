@@ -253,8 +253,8 @@ static int setup(void **state)
     set_str(&conf.http_listen, "127.0.0.1:0");
     set_str(&conf.rpc_listen, "127.0.0.1:0");
     snprintf(addr, sizeof(addr), "127.0.0.1:%d", redis_server.port);
-    set_str(&conf.redis_addr, addr);
-    set_str(&conf.redis_prefix, "herald:");
+    set_str(&conf.redis.addr, addr);
+    set_str(&conf.redis.prefix, "herald:");
     snprintf(addr, sizeof(addr), "127.0.0.1:%d", test_free_port()); /* nothing listens there */
     set_str(&conf.router_addrs, addr);
     snprintf(addr, sizeof(addr), "127.0.0.1:%d", test_free_port());
@@ -276,7 +276,7 @@ static int setup(void **state)
     assert_int_equal(uv_loop_init(&client_loop), 0);
     uv_timer_init(&client_loop, &tick);
     rpc = rpc_client_new(&client_loop, "logic", "127.0.0.1", rpc_port);
-    redis = redis_new(&client_loop, "127.0.0.1", redis_server.port, NULL, 0);
+    redis = redis_new(&client_loop, "127.0.0.1", redis_server.port, NULL, NULL, 0);
     uint64_t deadline = uv_now(&client_loop) + WAIT_MS;
     uv_timer_start(&tick, on_tick, 10, 10);
     while ((!rpc_client_connected(rpc) || !redis_connected(redis)) &&
