@@ -12,8 +12,9 @@
 #   push     user pushes end to end (HTTP → logic → Kafka → job → comet → client) at R/s over N
 #            mids, then a ramp of rates to find the saturation point.
 #   connect  authenticated connections per second (TCP and WebSocket).
-#   With --tls, idle and connect add TLS-over-TCP and WSS rows (every comet serves [tls] with a
-#   throwaway self-signed certificate made at start; full handshakes, no resumption).
+#   With --tls, idle and connect add TLS-over-TCP and WSS rows and fanout a herald-tls row (every
+#   comet serves [tls] with a throwaway self-signed certificate made at start; full handshakes,
+#   no resumption).
 #
 # Options: --bin DIR (default build/bin), --full (longer runs, 50k/100k connections), --no-peers,
 #          --no-save, --conns N, --rate R, --duration T, --subs S, --comets K, --workers W,
@@ -504,6 +505,13 @@ fanout_run() {
         target=$(comet_targets ws) proto=ws kind=room
         push_target=127.0.0.1:$LOGIC_HTTP
         ;;
+    herald-tls)
+        start_herald "${opt_comets:-1}"
+        pids=("${COMET_PIDS[@]}")
+        target=$(comet_targets tls) proto=tcp kind=room
+        push_target=127.0.0.1:$LOGIC_HTTP
+        extra=(--tls)
+        ;;
     nchan)
         start_nchan 1
         pids=("${NGINX_PIDS[@]}")
@@ -572,6 +580,7 @@ scenario_fanout() {
         deliv/s p50_ms p99_ms cpu_s deliv/cpu_s client_cpu msgs/call
     fanout_run herald "$s" "$r" "$t"
     [ "$full" = 1 ] && fanout_run herald-ws "$s" "$r" "$t"
+    [ "$opt_tls" = 1 ] && fanout_run herald-tls "$s" "$r" "$t"
     if [ "$peers" = 1 ]; then
         fanout_run nchan "$s" "$r" "$t"
         fanout_run mosquitto "$s" "$r" "$t"
