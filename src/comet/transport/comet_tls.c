@@ -194,15 +194,19 @@ static int record_one(comet_conn_t *c, uint8_t *rec, size_t len)
 }
 
 /* Ciphertext of a detached connection: whole records are opened where they lie (the loop's read
- * buffer); an incomplete one is kept in tls->pend, which holds at most one record. */
+ * buffer); an incomplete one is kept in tls->pend, sized for it (at most TLS_RECORD_HEADER +
+ * TLS_RECORD_CIPHER_MAX bytes, as OpenSSL's own read buffer) and freed once it is whole. */
 static void record_input(comet_conn_t *c, uint8_t *data, size_t len)
 {
     comet_tls_t *tls = c->tls;
     while (len > 0 && tls->pend_len > 0) {
         /* complete the header, then the record, from the new bytes */
         size_t want = TLS_RECORD_HEADER;
-        if (tls->pend_len >= TLS_RECORD_HEADER)
-            want += (size_t)tls->pend[3] << 8 | tls->pend[4];
+        if (tls->pend_len >= TLS_RECORD_HEADER) {
+            want += (size_t)tls->pend[3] << 8 | tls->pend[4]; /* checked by the peek below */
+            if (tls->pend_len == TLS_RECORD_HEADER)
+                tls->pend = xrealloc(tls->pend, want);
+        }
         size_t take = want - tls->pend_len < len ? want - tls->pend_len : len;
         memcpy(tls->pend + tls->pend_len, data, take);
         tls->pend_len += (uint32_t)take;
@@ -229,8 +233,11 @@ static void record_input(comet_conn_t *c, uint8_t *data, size_t len)
             return;
         }
         if (n == 0) {
-            /* room for the largest record: its header may not be here yet */
-            tls->pend = xmalloc(TLS_RECORD_HEADER + TLS_RECORD_CIPHER_MAX);
+            /* room for this record, or for its header until that is whole */
+            size_t need = TLS_RECORD_HEADER;
+            if (len >= TLS_RECORD_HEADER)
+                need += (size_t)data[3] << 8 | data[4];
+            tls->pend = xmalloc(need);
             memcpy(tls->pend, data, len);
             tls->pend_len = (uint32_t)len;
             return;

@@ -510,7 +510,16 @@ static void test_garbage_closes_only_that_connection(void **state)
     t_write(bad.fd, rec, sizeof rec);
     assert_int_equal(t_wait_closed(bad.fd, T_TIMEOUT_MS), 1);
     tc_close(&bad);
-    assert_int_equal(t_metric(h, "tls_failed"), 4);
+    /* a record header announcing more than a record may hold, then a plaintext handshake */
+    const uint8_t huge[] = {0x17, 0x03, 0x03, 0x41, 0x01}, plain[] = {0x16, 0x03, 0x03, 0, 4};
+    const uint8_t *heads[] = {huge, plain};
+    for (int i = 0; i < 2; i++) {
+        assert_int_equal(tc_open(&bad, h->comet->tls_port, &verified), 1);
+        t_write(bad.fd, heads[i], 5);
+        assert_int_equal(t_wait_closed(bad.fd, T_TIMEOUT_MS), 1);
+        tc_close(&bad);
+    }
+    assert_int_equal(t_metric(h, "tls_failed"), 6);
     tc_heartbeat(&good, 77); /* untouched */
     tc_close(&good);
     harness_stop(h);
