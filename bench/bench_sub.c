@@ -65,7 +65,8 @@ typedef struct sub_s {
     int stopping;
     double t_last_progress;
     ws_codec_t *ws;
-    SSL_CTX *tls; /* --tls */
+    SSL_CTX *tls;         /* --tls */
+    SSL_SESSION *session; /* --tls-resume: the session later connections resume */
     bench_stats_t st;
     uint8_t rbuf[65536];
     uint8_t pbuf[16384]; /* --tls: decrypted input */
@@ -234,6 +235,16 @@ static void conn_ready(sub_conn_t *c)
     sub_t *s = conn_sub(c);
     c->state = SUB_READY;
     s->st.ready++;
+    /* By the auth reply a TLS 1.3 server's tickets have arrived: the session is resumable. */
+    if (s->o->tls_resume && s->session == NULL && c->ssl != NULL) {
+        SSL_SESSION *sess = SSL_get1_session(c->ssl);
+        if (sess != NULL && SSL_SESSION_is_resumable(sess))
+            s->session = sess;
+        else
+            SSL_SESSION_free(sess);
+    }
+    if (c->ssl != NULL && SSL_session_reused(c->ssl))
+        s->st.tls_resumed++;
     s->inflight--;
     launch_more(s);
     check_ready(s);
@@ -535,6 +546,8 @@ static int tls_start(sub_conn_t *c)
         return -1;
     }
     SSL_set_bio(c->ssl, in, out);
+    if (s->session != NULL)
+        SSL_set_session(c->ssl, s->session);
     SSL_set_connect_state(c->ssl);
     c->state = SUB_TLS;
     SSL_do_handshake(c->ssl);
@@ -793,6 +806,7 @@ int bench_sub_run(const bench_opts_t *o, uint32_t lo, uint32_t hi, int report_fd
     report(s, BENCH_MSG_FINAL);
     *out = s->st;
     ws_codec_free(s->ws);
+    SSL_SESSION_free(s->session);
     SSL_CTX_free(s->tls);
     free(s->conns);
     free(s);

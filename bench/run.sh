@@ -271,7 +271,7 @@ comet_targets() { # comet_targets tcp|ws|tls|wss
     local IFS=,
     case $1 in
     ws) echo "${COMET_WS[*]}" ;;
-    tls) echo "${COMET_TLS[*]}" ;;
+    tls | tls-resumed) echo "${COMET_TLS[*]}" ;;
     wss) echo "${COMET_WSS[*]}" ;;
     *) echo "${COMET_TCP[*]}" ;;
     esac
@@ -281,12 +281,13 @@ comet_targets() { # comet_targets tcp|ws|tls|wss
 bench_proto() {
     case $1 in
     tls) echo "--proto tcp --tls" ;;
+    tls-resumed) echo "--proto tcp --tls --tls-resume" ;;
     wss) echo "--proto ws --tls" ;;
     *) echo "--proto $1" ;;
     esac
 }
 
-# herald_protos: the herald rows of idle and connect.
+# herald_protos: the herald rows of idle and connect (connect adds resumed TLS handshakes).
 herald_protos() { if [ "$opt_tls" = 1 ]; then echo "tcp ws tls wss"; else echo "tcp ws"; fi; }
 
 # ------------------------------------------------------------------------------------ peers
@@ -643,17 +644,24 @@ scenario_push() {
 scenario_connect() {
     local n=${opt_conns:-10000} proto subs k
     k=${opt_comets:-$(((n + 18999) / 19000))}
-    printf '%-6s %8s %8s %8s %10s\n' proto conns ready failed conns/s
-    for proto in $(herald_protos); do
+    printf '%-12s %8s %8s %8s %10s %8s %14s\n' proto conns ready failed conns/s resumed \
+        comet_us/conn
+    local protos c0 c1 us
+    protos=$(herald_protos)
+    [ "$opt_tls" = 1 ] && protos+=" tls-resumed"
+    for proto in $protos; do
         start_herald "$k"
+        c0=$(cpu_ticks "${COMET_PIDS[@]}")
         # shellcheck disable=SC2046
         subs_start subs $(bench_proto "$proto") --target "$(comet_targets "$proto")" \
             --conns "$n" --procs 2 --src-addrs 8 --max-inflight 1000
+        c1=$(cpu_ticks "${COMET_PIDS[@]}")
         subs=$(subs_stop subs)
         stop_all
-        printf '%-6s %8d %8d %8d %10.0f\n' "$proto" "$n" "$(jnum "$subs" ready)" \
-            "$(jnum "$subs" failed)" "$(jnum "$subs" setup_rate)"
-        record "{\"record\":\"connect\",\"proto\":\"$proto\",\"conns\":$n,\"comets\":$k,\"bench\":$subs}"
+        us=$(awk -v a="$c0" -v b="$c1" -v hz="$HZ" -v n="$n" 'BEGIN {printf "%.0f", (b - a) / hz / n * 1e6}')
+        printf '%-12s %8d %8d %8d %10.0f %8s %14s\n' "$proto" "$n" "$(jnum "$subs" ready)" \
+            "$(jnum "$subs" failed)" "$(jnum "$subs" setup_rate)" "$(jnum "$subs" tls_resumed)" "$us"
+        record "{\"record\":\"connect\",\"proto\":\"$proto\",\"conns\":$n,\"comets\":$k,\"comet_us_per_conn\":$us,\"bench\":$subs}"
     done
 }
 
