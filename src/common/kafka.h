@@ -70,8 +70,10 @@ typedef void (*kafka_message_cb)(const kafka_msg_t *msg, void *arg);
  * fetch.wait.max.ms): a real broker answers as soon as a message arrives, but herald-kafka-dev
  * (the mock cluster) holds the fetch for the whole wait, so against it this is added latency.
  * props as for kafka_producer_new; refused here: bootstrap.servers, group.id,
- * enable.auto.commit, enable.auto.offset.store and auto.offset.reset (the at-least-once
- * tracking above rests on them). Returns NULL with a message in err on a configuration error. */
+ * enable.auto.commit, enable.auto.offset.store, auto.offset.reset and
+ * partition.assignment.strategy (the at-least-once tracking and the eager rebalance callback
+ * above rest on them), and any alias that changes one of them. Returns NULL with a message in err
+ * on a configuration error. */
 kafka_consumer_t *kafka_consumer_new(uv_loop_t *loop, const char *brokers,
                                      const conf_props_t *props, const char *group,
                                      const char *topic, uint32_t fetch_wait_ms, kafka_message_cb cb,

@@ -290,9 +290,13 @@ static int kafka_consumer_serve(void *owner)
 /* ------------------------------------------------------------------------- lifecycle */
 
 /* The settings the at-least-once tracking rests on (kafka.h): never from property.* */
-static const char *const kafka_consumer_owned[] = {"bootstrap.servers",  "group.id",
-                                                   "enable.auto.commit", "enable.auto.offset.store",
-                                                   "auto.offset.reset",  NULL};
+static const char *const kafka_consumer_owned[] = {"bootstrap.servers",
+                                                   "group.id",
+                                                   "enable.auto.commit",
+                                                   "enable.auto.offset.store",
+                                                   "auto.offset.reset",
+                                                   "partition.assignment.strategy",
+                                                   NULL};
 
 static int kafka_consumer_conf(rd_kafka_conf_t *conf, const char *group, uint32_t fetch_wait_ms,
                                const conf_props_t *props, char *err, size_t errlen)

@@ -94,16 +94,66 @@ int kafka_loop_conf_set(rd_kafka_conf_t *conf, const char *key, const char *valu
     return HERALD_ECONF;
 }
 
+/* The value of name in conf as text. A topic property (acks, auto.offset.reset) lives in the
+ * conf's default topic configuration, made by the first topic property set; before that it
+ * reads as librdkafka's default. */
+static void kafka_loop_conf_value(rd_kafka_conf_t *conf, const char *name, char *buf, size_t cap)
+{
+    rd_kafka_topic_conf_t *tconf = rd_kafka_conf_get_default_topic_conf(conf), *fresh = NULL;
+    size_t n = cap;
+
+    if (rd_kafka_conf_get(conf, name, buf, &n) == RD_KAFKA_CONF_OK)
+        return;
+    if (tconf == NULL)
+        tconf = fresh = rd_kafka_topic_conf_new();
+    n = cap;
+    if (rd_kafka_topic_conf_get(tconf, name, buf, &n) != RD_KAFKA_CONF_OK)
+        snprintf(buf, cap, "(unset)");
+    if (fresh != NULL)
+        rd_kafka_topic_conf_destroy(fresh);
+}
+
+/* The owned property whose value `probe` (a copy of conf with one more property set) changed:
+ * an alias (request.required.acks for acks, metadata.broker.list for bootstrap.servers) is
+ * caught by its effect, and repeating herald's own value is harmless. NULL when none. */
+static const char *kafka_loop_conf_changed(rd_kafka_conf_t *conf, rd_kafka_conf_t *probe,
+                                           const char *const *owned)
+{
+    char want[512], got[512];
+
+    for (; *owned != NULL; owned++) {
+        kafka_loop_conf_value(conf, *owned, want, sizeof(want));
+        kafka_loop_conf_value(probe, *owned, got, sizeof(got));
+        if (strcmp(want, got) != 0)
+            return *owned;
+    }
+    return NULL;
+}
+
 int kafka_loop_conf_props(rd_kafka_conf_t *conf, const conf_props_t *props,
                           const char *const *owned, char *err, size_t errlen)
 {
     for (size_t i = 0; props != NULL && i < props->n; i++) {
         const conf_prop_t *pr = &props->v[i];
-        const char *why = NULL;
+        const char *why = NULL, *changed = NULL;
 
         for (const char *const *o = owned; why == NULL && *o != NULL; o++)
             if (strcmp(pr->name, *o) == 0)
                 why = "set by herald: its delivery guarantees rest on it";
+        if (why == NULL) {
+            rd_kafka_conf_t *probe = rd_kafka_conf_dup(conf);
+            why = kafka_loop_conf_try(probe, pr->name, pr->value);
+            if (why == NULL)
+                changed = kafka_loop_conf_changed(conf, probe, owned);
+            rd_kafka_conf_destroy(probe);
+        }
+        if (changed != NULL) {
+            snprintf(err, errlen,
+                     "%s: [kafka] property.%s: changes %s, set by herald: its delivery "
+                     "guarantees rest on it",
+                     pr->origin, pr->name, changed);
+            return HERALD_ECONF;
+        }
         if (why == NULL)
             why = kafka_loop_conf_try(conf, pr->name, pr->value);
         if (why != NULL) {

@@ -50,7 +50,9 @@ int kafka_loop_conf_set(rd_kafka_conf_t *conf, const char *key, const char *valu
 
 /* Applies the operator's [kafka] property.* pairs (props may be NULL) after the adapter's own
  * settings, so that they override its tunables. A name in `owned` (NULL-terminated; the settings
- * a role's guarantees rest on) is refused, as is any name or value librdkafka refuses: 0, or
+ * a role's guarantees rest on) is refused, and so is a property that changes the value of one of
+ * them on a copy of conf (an alias: request.required.acks, metadata.broker.list), as is any name
+ * or value librdkafka refuses: 0, or
  * HERALD_ECONF with a message naming the property and where it was set, never its value. */
 int kafka_loop_conf_props(rd_kafka_conf_t *conf, const conf_props_t *props,
                           const char *const *owned, char *err, size_t errlen);

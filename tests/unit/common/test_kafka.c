@@ -457,6 +457,10 @@ static void test_properties_refused(void **state)
         {"enable.auto.offset.store", "true", "set by herald", 1},
         {"group.id", "other", "set by herald", 1},
         {"bootstrap.servers", "elsewhere:9092", "set by herald", 1},
+        /* Aliases and synonyms, refused by their effect on an owned property. */
+        {"request.required.acks", "1", "changes acks, set by herald", 0},
+        {"metadata.broker.list", "elsewhere:9092", "changes bootstrap.servers", 1},
+        {"partition.assignment.strategy", "cooperative-sticky", "set by herald", 1},
     };
 
     uv_loop_init(&loop);
