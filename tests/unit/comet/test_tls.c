@@ -537,11 +537,15 @@ static void test_stalled_handshake_cut_by_auth_deadline(void **state)
     assert_int_equal(t_wait_closed(silent, T_TIMEOUT_MS), 1);
     assert_int_equal(t_wait_closed(half, T_TIMEOUT_MS), 1);
     uint64_t ms = (uv_hrtime() - start) / 1000000;
-    assert_true(ms >= 200 && ms < 2500);
+    assert_true(ms >= 200 && ms < 5000); /* auth_timeout 300 ms, swept every second */
     close(silent);
     close(half);
     assert_int_equal(t_metric(h, "timeouts"), 2);
-    assert_int_equal(t_metric(h, "sockets"), 0);
+    /* the count drops in the close callback, a loop turn after the peer saw the FIN */
+    long long sockets = -1;
+    for (int i = 0; i < 100 && (sockets = t_metric(h, "sockets")) != 0; i++)
+        usleep(10 * 1000);
+    assert_int_equal(sockets, 0);
     harness_stop(h);
 }
 
