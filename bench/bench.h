@@ -70,6 +70,8 @@ typedef struct bench_target_s {
 typedef struct bench_opts_s {
     int mode_push; /* 0 = conn, 1 = push */
     bench_proto_t proto;
+    int tls;        /* conn, tcp and ws: over TLS (WSS for ws); the certificate is not checked */
+    int tls_resume; /* conn --tls: resume the first ready connection's session (a ticket) */
     bench_push_kind_t kind;
     bench_target_t targets[BENCH_MAX_TARGETS];
     int n_targets;
@@ -108,7 +110,8 @@ typedef struct bench_stats_s {
     uint64_t hb_sent;
     uint64_t hb_replies;
     uint64_t bytes_in;
-    uint64_t bad_stamps; /* deliveries without a readable timestamp */
+    uint64_t bad_stamps;  /* deliveries without a readable timestamp */
+    uint64_t tls_resumed; /* --tls: ready connections whose handshake resumed a session */
     /* push */
     uint64_t sent;
     uint64_t ok;     /* 2xx replies */

@@ -26,6 +26,8 @@ static void usage(FILE *out)
           "  --mid-base N     connection i is mid N+i; pushes pick mids from N (default 1)\n"
           "conn:\n"
           "  --proto tcp|ws|mqtt|nchan (default tcp)\n"
+          "  --tls            tcp and ws over TLS (TLS-over-TCP, WSS); certificates not checked\n"
+          "  --tls-resume     with --tls: later connections resume the first one's session\n"
           "  --conns N        connections in all (default 100)\n"
           "  --procs P        processes, each with N/P connections (default 1)\n"
           "  --rate R         new connections per second in all (default 0: max-inflight bound)\n"
@@ -80,14 +82,29 @@ static int parse_opts(bench_opts_t *o, int argc, char **argv)
 {
     static const char *protos[] = {"tcp", "ws", "mqtt", "nchan"};
     static const char *kinds[] = {"room", "mids", "nchan", "mqtt"};
-    static const struct option longopts[] = {
-        {"target", 1, 0, 't'},     {"duration", 1, 0, 'd'},     {"progress", 1, 0, 'g'},
-        {"room", 1, 0, 'r'},       {"op", 1, 0, 'o'},           {"mid-base", 1, 0, 'b'},
-        {"proto", 1, 0, 'p'},      {"conns", 1, 0, 'n'},        {"procs", 1, 0, 'P'},
-        {"rate", 1, 0, 'R'},       {"max-inflight", 1, 0, 'i'}, {"src-addrs", 1, 0, 'a'},
-        {"heartbeat", 1, 0, 'h'},  {"path", 1, 0, 'x'},         {"topic", 1, 0, 'T'},
-        {"ready-file", 1, 0, 'f'}, {"kind", 1, 0, 'k'},         {"mids", 1, 0, 'm'},
-        {"size", 1, 0, 's'},       {"help", 0, 0, '?'},         {0, 0, 0, 0}};
+    static const struct option longopts[] = {{"target", 1, 0, 't'},
+                                             {"duration", 1, 0, 'd'},
+                                             {"progress", 1, 0, 'g'},
+                                             {"room", 1, 0, 'r'},
+                                             {"op", 1, 0, 'o'},
+                                             {"mid-base", 1, 0, 'b'},
+                                             {"proto", 1, 0, 'p'},
+                                             {"conns", 1, 0, 'n'},
+                                             {"procs", 1, 0, 'P'},
+                                             {"rate", 1, 0, 'R'},
+                                             {"max-inflight", 1, 0, 'i'},
+                                             {"src-addrs", 1, 0, 'a'},
+                                             {"heartbeat", 1, 0, 'h'},
+                                             {"path", 1, 0, 'x'},
+                                             {"topic", 1, 0, 'T'},
+                                             {"ready-file", 1, 0, 'f'},
+                                             {"kind", 1, 0, 'k'},
+                                             {"mids", 1, 0, 'm'},
+                                             {"size", 1, 0, 's'},
+                                             {"tls", 0, 0, 'L'},
+                                             {"tls-resume", 0, 0, 'E'},
+                                             {"help", 0, 0, '?'},
+                                             {0, 0, 0, 0}};
     int c, have_path = 0, have_conns = 0, have_rate = 0;
     memset(o, 0, sizeof(*o));
     o->mode_push = strcmp(argv[1], "push") == 0;
@@ -169,6 +186,12 @@ static int parse_opts(bench_opts_t *o, int argc, char **argv)
             break;
         case 's':
             o->size = (uint32_t)strtoul(optarg, NULL, 10);
+            break;
+        case 'L':
+            o->tls = 1;
+            break;
+        case 'E':
+            o->tls_resume = 1;
             break;
         default:
             return -1;

@@ -113,6 +113,7 @@ void bench_stats_merge(bench_stats_t *into, const bench_stats_t *from)
     into->hb_replies += from->hb_replies;
     into->bytes_in += from->bytes_in;
     into->bad_stamps += from->bad_stamps;
+    into->tls_resumed += from->tls_resumed;
     into->sent += from->sent;
     into->ok += from->ok;
     into->errors += from->errors;
@@ -148,12 +149,13 @@ void bench_stats_print_json(const bench_stats_t *s, const bench_opts_t *o, FILE 
                 ",\"closed\":%" PRIu64 ",\"kicked\":%" PRIu64 ",\"packets\":%" PRIu64
                 ",\"deliveries\":%" PRIu64 ",\"batches\":%" PRIu64 ",\"hb_sent\":%" PRIu64
                 ",\"hb_replies\":%" PRIu64 ",\"bytes_in\":%" PRIu64 ",\"bad_stamps\":%" PRIu64
+                ",\"tls\":%s,\"tls_resumed\":%" PRIu64
                 ",\"setup_s\":%.3f,\"setup_rate\":%.1f,\"delivery_span_s\":%.3f"
                 ",\"deliveries_per_s\":%.1f,\"latency\":",
                 proto_name(o->proto), o->procs, s->target, s->connected, s->ready, s->failed,
                 s->closed, s->kicked, s->packets, s->deliveries, s->batches, s->hb_sent,
-                s->hb_replies, s->bytes_in, s->bad_stamps, setup,
-                setup > 0 ? (double)s->ready / setup : 0.0, span,
+                s->hb_replies, s->bytes_in, s->bad_stamps, o->tls ? "true" : "false",
+                s->tls_resumed, setup, setup > 0 ? (double)s->ready / setup : 0.0, span,
                 span > 0 ? (double)s->deliveries / span : 0.0);
     } else {
         double run = s->t_end - s->t_ready;

@@ -1,4 +1,5 @@
-/* bench_sub.c - subscriber connections: goim v2 over TCP and WebSocket, MQTT, nchan WebSocket.
+/* bench_sub.c - subscriber connections: goim v2 over TCP and WebSocket (either over TLS with
+ * --tls), MQTT, nchan WebSocket.
  *
  * One loop per process and one flat array of connections, so the bench's own memory per
  * connection stays near the size of a uv_tcp_t. There is no timer per connection: one 1 s tick
@@ -12,6 +13,8 @@
 #include "ws.h"
 
 #include <netinet/in.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,6 +28,7 @@
 typedef enum {
     SUB_IDLE = 0,   /* not started */
     SUB_CONNECTING, /* TCP connect in flight */
+    SUB_TLS,        /* TLS handshake in flight (--tls) */
     SUB_UPGRADING,  /* WebSocket upgrade sent */
     SUB_AUTHING,    /* goim OpAuth or MQTT CONNECT + SUBSCRIBE sent */
     SUB_READY,
@@ -33,6 +37,7 @@ typedef enum {
 
 typedef struct sub_conn_s {
     uv_tcp_t tcp;
+    SSL *ssl;      /* --tls: memory BIOs in and out; NULL otherwise */
     uint8_t *pend; /* incomplete input, NULL when none */
     char *ws_key;  /* during the WebSocket upgrade only */
     uint32_t pend_len;
@@ -60,8 +65,11 @@ typedef struct sub_s {
     int stopping;
     double t_last_progress;
     ws_codec_t *ws;
+    SSL_CTX *tls;         /* --tls */
+    SSL_SESSION *session; /* --tls-resume: the session later connections resume */
     bench_stats_t st;
     uint8_t rbuf[65536];
+    uint8_t pbuf[16384]; /* --tls: decrypted input */
 } sub_t;
 
 typedef struct sub_write_s {
@@ -106,6 +114,8 @@ static void report(sub_t *s, int kind)
 static void on_conn_close(uv_handle_t *h)
 {
     sub_conn_t *c = (sub_conn_t *)h;
+    SSL_free(c->ssl);
+    c->ssl = NULL;
     free(c->pend);
     free(c->ws_key);
     c->pend = NULL;
@@ -143,7 +153,8 @@ static void on_write_done(uv_write_t *req, int status)
     free(w);
 }
 
-static void conn_write(sub_conn_t *c, const uint8_t *data, size_t len)
+/* Bytes to the socket as they are (ciphertext with --tls). */
+static void raw_write(sub_conn_t *c, const uint8_t *data, size_t len)
 {
     uv_buf_t b = uv_buf_init((char *)data, (unsigned)len);
     int r = uv_try_write((uv_stream_t *)&c->tcp, &b, 1);
@@ -163,6 +174,30 @@ static void conn_write(sub_conn_t *c, const uint8_t *data, size_t len)
         free(w);
         conn_end(c);
     }
+}
+
+/* --tls: sends what OpenSSL wrote into the outgoing memory BIO. */
+static void tls_flush(sub_conn_t *c)
+{
+    BIO *out = SSL_get_wbio(c->ssl);
+    uint8_t buf[16384];
+    int n;
+    while (c->state != SUB_DONE && (n = BIO_read(out, buf, sizeof(buf))) > 0)
+        raw_write(c, buf, (size_t)n);
+}
+
+static void conn_write(sub_conn_t *c, const uint8_t *data, size_t len)
+{
+    if (c->ssl == NULL) {
+        raw_write(c, data, len);
+        return;
+    }
+    if (SSL_write(c->ssl, data, (int)len) != (int)len) {
+        ERR_clear_error();
+        conn_end(c);
+        return;
+    }
+    tls_flush(c);
 }
 
 /* Sends one goim packet, in a masked binary frame on WebSocket. */
@@ -200,6 +235,16 @@ static void conn_ready(sub_conn_t *c)
     sub_t *s = conn_sub(c);
     c->state = SUB_READY;
     s->st.ready++;
+    /* By the auth reply a TLS 1.3 server's tickets have arrived: the session is resumable. */
+    if (s->o->tls_resume && s->session == NULL && c->ssl != NULL) {
+        SSL_SESSION *sess = SSL_get1_session(c->ssl);
+        if (sess != NULL && SSL_SESSION_is_resumable(sess))
+            s->session = sess;
+        else
+            SSL_SESSION_free(sess);
+    }
+    if (c->ssl != NULL && SSL_session_reused(c->ssl))
+        s->st.tls_resumed++;
     s->inflight--;
     launch_more(s);
     check_ready(s);
@@ -444,6 +489,35 @@ static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
     *buf = uv_buf_init((char *)s->rbuf, sizeof(s->rbuf));
 }
 
+static void conn_start_protocol(sub_conn_t *c);
+
+/* --tls: ciphertext in; the handshake, then decrypted bytes to feed(). */
+static void tls_input(sub_conn_t *c, const uint8_t *data, size_t len)
+{
+    sub_t *s = conn_sub(c);
+    BIO_write(SSL_get_rbio(c->ssl), data, (int)len);
+    if (c->state == SUB_TLS) {
+        int r = SSL_do_handshake(c->ssl);
+        int err = r == 1 ? SSL_ERROR_NONE : SSL_get_error(c->ssl, r);
+        tls_flush(c);
+        if (err == SSL_ERROR_WANT_READ)
+            return;
+        if (err != SSL_ERROR_NONE || c->state == SUB_DONE) {
+            ERR_clear_error();
+            conn_end(c);
+            return;
+        }
+        conn_start_protocol(c);
+    }
+    int n;
+    while (c->state != SUB_DONE && (n = SSL_read(c->ssl, s->pbuf, sizeof(s->pbuf))) > 0)
+        feed(c, s->pbuf, (size_t)n);
+    if (c->state != SUB_DONE && SSL_get_error(c->ssl, n) != SSL_ERROR_WANT_READ) {
+        ERR_clear_error();
+        conn_end(c);
+    }
+}
+
 static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
 {
     sub_conn_t *c = (sub_conn_t *)stream;
@@ -452,8 +526,34 @@ static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
         return;
     }
     conn_sub(c)->st.bytes_in += (uint64_t)nread;
-    if (nread > 0 && c->state != SUB_DONE)
+    if (nread == 0 || c->state == SUB_DONE)
+        return;
+    if (c->ssl != NULL)
+        tls_input(c, (uint8_t *)buf->base, (size_t)nread);
+    else
         feed(c, (uint8_t *)buf->base, (size_t)nread);
+}
+
+/* --tls: a client SSL over two memory BIOs; sends the ClientHello. Returns 0 or -1. */
+static int tls_start(sub_conn_t *c)
+{
+    sub_t *s = conn_sub(c);
+    BIO *in = BIO_new(BIO_s_mem()), *out = BIO_new(BIO_s_mem());
+    c->ssl = SSL_new(s->tls);
+    if (c->ssl == NULL || in == NULL || out == NULL) {
+        BIO_free(in);
+        BIO_free(out);
+        return -1;
+    }
+    SSL_set_bio(c->ssl, in, out);
+    if (s->session != NULL)
+        SSL_set_session(c->ssl, s->session);
+    SSL_set_connect_state(c->ssl);
+    c->state = SUB_TLS;
+    SSL_do_handshake(c->ssl);
+    ERR_clear_error();
+    tls_flush(c);
+    return 0;
 }
 
 static void conn_start_protocol(sub_conn_t *c)
@@ -502,7 +602,10 @@ static void on_connect(uv_connect_t *req, int status)
         conn_end(c);
         return;
     }
-    conn_start_protocol(c);
+    if (conn_sub(c)->tls == NULL)
+        conn_start_protocol(c);
+    else if (tls_start(c) != 0)
+        conn_end(c);
 }
 
 static void conn_start(sub_t *s, sub_conn_t *c)
@@ -672,6 +775,14 @@ int bench_sub_run(const bench_opts_t *o, uint32_t lo, uint32_t hi, int report_fd
         s->conns[i].idx = lo + i;
     s->loop.data = s;
     s->ws = ws_codec_new(0);
+    if (o->tls) {
+        /* Loopback measurements of the server: no certificate check, small idle clients. */
+        s->tls = SSL_CTX_new(TLS_client_method());
+        if (s->tls == NULL)
+            abort();
+        SSL_CTX_set_mode(s->tls, SSL_MODE_RELEASE_BUFFERS);
+        SSL_CTX_set_verify(s->tls, SSL_VERIFY_NONE, NULL);
+    }
     s->st.target = s->n;
     s->st.t_start = bench_now_s();
     s->t_last_progress = s->st.t_start;
@@ -695,6 +806,8 @@ int bench_sub_run(const bench_opts_t *o, uint32_t lo, uint32_t hi, int report_fd
     report(s, BENCH_MSG_FINAL);
     *out = s->st;
     ws_codec_free(s->ws);
+    SSL_SESSION_free(s->session);
+    SSL_CTX_free(s->tls);
     free(s->conns);
     free(s);
     return rc;

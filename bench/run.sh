@@ -12,10 +12,13 @@
 #   push     user pushes end to end (HTTP → logic → Kafka → job → comet → client) at R/s over N
 #            mids, then a ramp of rates to find the saturation point.
 #   connect  authenticated connections per second (TCP and WebSocket).
+#   With --tls, idle and connect add TLS-over-TCP and WSS rows and fanout a herald-tls row (every
+#   comet serves [tls] with a throwaway self-signed certificate made at start; full handshakes,
+#   no resumption).
 #
 # Options: --bin DIR (default build/bin), --full (longer runs, 50k/100k connections), --no-peers,
 #          --no-save, --conns N, --rate R, --duration T, --subs S, --comets K, --workers W,
-#          --linger MS (job's room.linger; default: job's own default),
+#          --linger MS (job's room.linger; default: job's own default), --tls,
 #          --perf (perf record -g: the first comet during fanout, the whole system during each push
 #          rate; reports in the results folder).
 # Environment: SAT_RATES="2000 4000 8000" (push ramp), PUSH_CONNS=64 (pusher connections),
@@ -31,6 +34,7 @@ RUN_ARGS="$*"
 bin=$root/build/bin
 full=0 peers=1 save=1 perf=0
 opt_conns="" opt_rate="" opt_duration="" opt_subs="" opt_comets="" opt_workers="" opt_linger=""
+opt_tls=0
 while [ $# -gt 0 ]; do
     case $1 in
     --bin) bin=$2; shift ;;
@@ -45,6 +49,7 @@ while [ $# -gt 0 ]; do
     --comets) opt_comets=$2; shift ;;
     --workers) opt_workers=$2; shift ;;
     --linger) opt_linger=$2; shift ;;
+    --tls) opt_tls=1 ;;
     *) echo "unknown option $1" >&2; exit 2 ;;
     esac
     shift
@@ -212,12 +217,19 @@ start_herald() {
         HERALD_KAFKA_BROKERS=$brokers HERALD_ROUTER_ADDRS=127.0.0.1:$router_rpc \
         HERALD_AUTH_MODE=insecure-mid HERALD_REGISTRY_REFRESH=500ms spawn logic "$bin/herald-logic"
     wait_port logic "$LOGIC_HTTP"
-    COMET_PIDS=() COMET_TCP=() COMET_WS=()
+    COMET_PIDS=() COMET_TCP=() COMET_WS=() COMET_TLS=() COMET_WSS=()
+    [ -f "$tmp/tls.pem" ] || openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 \
+        -nodes -days 2 -subj /CN=localhost -addext subjectAltName=DNS:localhost,IP:127.0.0.1 \
+        -keyout "$tmp/tls.key" -out "$tmp/tls.pem" 2>/dev/null || fail "openssl req failed"
     for ((i = 0; i < k; i++)); do
-        local tcp ws
+        local tcp ws tls wss
         tcp=$(free_port)
         ws=$(free_port)
-        HERALD_LOG_LEVEL=warn HERALD_SERVER_ID=bench-comet-$i HERALD_TCP_LISTEN=127.0.0.1:$tcp \
+        tls=$(free_port)
+        wss=$(free_port)
+        HERALD_TLS_LISTEN=127.0.0.1:$tls HERALD_TLS_WSS_LISTEN=127.0.0.1:$wss \
+            HERALD_TLS_CERT=$tmp/tls.pem HERALD_TLS_KEY=$tmp/tls.key \
+            HERALD_LOG_LEVEL=warn HERALD_SERVER_ID=bench-comet-$i HERALD_TCP_LISTEN=127.0.0.1:$tcp \
             HERALD_WEBSOCKET_LISTEN=127.0.0.1:$ws HERALD_RPC_LISTEN=127.0.0.1:$(free_port) \
             HERALD_ADMIN_LISTEN=127.0.0.1:$(free_port) HERALD_LOGIC_ADDRS=127.0.0.1:$logic_rpc \
             HERALD_SERVER_RENEW_ONLINE_INTERVAL=2s HERALD_SERVER_WORKERS=${opt_workers:-0} \
@@ -227,6 +239,8 @@ start_herald() {
         COMET_PIDS+=("${PID[comet$i]}")
         COMET_TCP+=("127.0.0.1:$tcp")
         COMET_WS+=("127.0.0.1:$ws")
+        COMET_TLS+=("127.0.0.1:$tls")
+        COMET_WSS+=("127.0.0.1:$wss")
     done
     JOB_ADMIN=$(free_port)
     HERALD_LOG_LEVEL=warn HERALD_ADMIN_LISTEN=127.0.0.1:$JOB_ADMIN \
@@ -253,10 +267,28 @@ start_herald() {
     fail "job consumed nothing 30 s after a warm-up push"
 }
 
-comet_targets() { # comet_targets tcp|ws
+comet_targets() { # comet_targets tcp|ws|tls|wss
     local IFS=,
-    if [ "$1" = ws ]; then echo "${COMET_WS[*]}"; else echo "${COMET_TCP[*]}"; fi
+    case $1 in
+    ws) echo "${COMET_WS[*]}" ;;
+    tls | tls-resumed) echo "${COMET_TLS[*]}" ;;
+    wss) echo "${COMET_WSS[*]}" ;;
+    *) echo "${COMET_TCP[*]}" ;;
+    esac
 }
+
+# bench_proto tcp|ws|tls|wss: herald-bench's options for it.
+bench_proto() {
+    case $1 in
+    tls) echo "--proto tcp --tls" ;;
+    tls-resumed) echo "--proto tcp --tls --tls-resume" ;;
+    wss) echo "--proto ws --tls" ;;
+    *) echo "--proto $1" ;;
+    esac
+}
+
+# herald_protos: the herald rows of idle and connect (connect adds resumed TLS handshakes).
+herald_protos() { if [ "$opt_tls" = 1 ]; then echo "tcp ws tls wss"; else echo "tcp ws"; fi; }
 
 # ------------------------------------------------------------------------------------ peers
 
@@ -393,7 +425,8 @@ idle_herald() { # idle_herald PROTO N
     local c0 c1 c2 setup_cpu idle_cpu
     before=$(rss_kib "${COMET_PIDS[@]}")
     c0=$(cpu_ticks "${COMET_PIDS[@]}")
-    subs_start subs --proto "$proto" --target "$(comet_targets "$proto")" --conns "$n" \
+    # shellcheck disable=SC2046
+    subs_start subs $(bench_proto "$proto") --target "$(comet_targets "$proto")" --conns "$n" \
         --procs "$(procs_for "$n")" --src-addrs 8 --rate 5000 --max-inflight 512
     c1=$(cpu_ticks "${COMET_PIDS[@]}")
     sleep "${IDLE_HOLD:-3}"
@@ -441,14 +474,15 @@ idle_peer() { # idle_peer nchan|mqtt N
 }
 
 scenario_idle() {
-    local ns n
+    local ns n proto
     ns=${opt_conns:-"5000 10000 18000"}
     [ "$full" = 1 ] && [ -z "$opt_conns" ] && ns="5000 10000 18000 50000 100000"
     printf '%-8s %-6s %8s %6s %10s %10s %10s %8s\n' server proto conns procs rss0_KiB rss1_KiB \
         B/conn failed
     for n in $ns; do
-        idle_herald tcp "$n"
-        idle_herald ws "$n"
+        for proto in $(herald_protos); do
+            idle_herald "$proto" "$n"
+        done
         if [ "$peers" = 1 ]; then
             idle_peer nchan "$n"
             idle_peer mqtt "$n"
@@ -471,6 +505,13 @@ fanout_run() {
         pids=("${COMET_PIDS[@]}")
         target=$(comet_targets ws) proto=ws kind=room
         push_target=127.0.0.1:$LOGIC_HTTP
+        ;;
+    herald-tls)
+        start_herald "${opt_comets:-1}"
+        pids=("${COMET_PIDS[@]}")
+        target=$(comet_targets tls) proto=tcp kind=room
+        push_target=127.0.0.1:$LOGIC_HTTP
+        extra=(--tls)
         ;;
     nchan)
         start_nchan 1
@@ -540,6 +581,7 @@ scenario_fanout() {
         deliv/s p50_ms p99_ms cpu_s deliv/cpu_s client_cpu msgs/call
     fanout_run herald "$s" "$r" "$t"
     [ "$full" = 1 ] && fanout_run herald-ws "$s" "$r" "$t"
+    [ "$opt_tls" = 1 ] && fanout_run herald-tls "$s" "$r" "$t"
     if [ "$peers" = 1 ]; then
         fanout_run nchan "$s" "$r" "$t"
         fanout_run mosquitto "$s" "$r" "$t"
@@ -602,16 +644,24 @@ scenario_push() {
 scenario_connect() {
     local n=${opt_conns:-10000} proto subs k
     k=${opt_comets:-$(((n + 18999) / 19000))}
-    printf '%-6s %8s %8s %8s %10s\n' proto conns ready failed conns/s
-    for proto in tcp ws; do
+    printf '%-12s %8s %8s %8s %10s %8s %14s\n' proto conns ready failed conns/s resumed \
+        comet_us/conn
+    local protos c0 c1 us
+    protos=$(herald_protos)
+    [ "$opt_tls" = 1 ] && protos+=" tls-resumed"
+    for proto in $protos; do
         start_herald "$k"
-        subs_start subs --proto "$proto" --target "$(comet_targets "$proto")" --conns "$n" \
-            --procs 2 --src-addrs 8 --max-inflight 1000
+        c0=$(cpu_ticks "${COMET_PIDS[@]}")
+        # shellcheck disable=SC2046
+        subs_start subs $(bench_proto "$proto") --target "$(comet_targets "$proto")" \
+            --conns "$n" --procs 2 --src-addrs 8 --max-inflight 1000
+        c1=$(cpu_ticks "${COMET_PIDS[@]}")
         subs=$(subs_stop subs)
         stop_all
-        printf '%-6s %8d %8d %8d %10.0f\n' "$proto" "$n" "$(jnum "$subs" ready)" \
-            "$(jnum "$subs" failed)" "$(jnum "$subs" setup_rate)"
-        record "{\"record\":\"connect\",\"proto\":\"$proto\",\"conns\":$n,\"comets\":$k,\"bench\":$subs}"
+        us=$(awk -v a="$c0" -v b="$c1" -v hz="$HZ" -v n="$n" 'BEGIN {printf "%.0f", (b - a) / hz / n * 1e6}')
+        printf '%-12s %8d %8d %8d %10.0f %8s %14s\n' "$proto" "$n" "$(jnum "$subs" ready)" \
+            "$(jnum "$subs" failed)" "$(jnum "$subs" setup_rate)" "$(jnum "$subs" tls_resumed)" "$us"
+        record "{\"record\":\"connect\",\"proto\":\"$proto\",\"conns\":$n,\"comets\":$k,\"comet_us_per_conn\":$us,\"bench\":$subs}"
     done
 }
 

@@ -10,6 +10,8 @@ struct admin_s {
     http_server_t *http;
     const admin_ops_t *ops;
     void *arg;
+    admin_route_cb route; /* admin_set_route, may be NULL */
+    void *route_arg;
     int port;
     void (*close_cb)(void *arg);
     void *close_arg;
@@ -74,7 +76,8 @@ int admin_route(const admin_ops_t *ops, void *arg, http_request_t *req, const ch
 static void on_request(http_request_t *req, void *arg)
 {
     admin_t *a = arg;
-    if (!admin_route(a->ops, a->arg, req, NULL))
+    if (!admin_route(a->ops, a->arg, req, NULL) &&
+        (a->route == NULL || !a->route(a->route_arg, req)))
         http_respond_reply(req, 404, -404, "not found", NULL);
 }
 
@@ -97,6 +100,12 @@ admin_t *admin_new(uv_loop_t *loop, const admin_ops_t *ops, void *arg, const cha
     }
     a->port = http_server_port(a->http);
     return a;
+}
+
+void admin_set_route(admin_t *a, admin_route_cb route, void *arg)
+{
+    a->route = route;
+    a->route_arg = arg;
 }
 
 int admin_port(const admin_t *a)

@@ -13,8 +13,9 @@
  *             "not ready"); data is what ready stored (may stay NULL). Without ops->ready it is
  *             ready whenever it is alive.
  *   /metrics  200, data = ops->metrics(arg) (or {} when NULL).
- *   another path: 404 {"code":-404,"message":"not found"}; a method other than GET or HEAD on a
- *   known path: 405 {"code":-405,"message":"method not allowed"}.
+ *   another path: the answer of the route set with admin_set_route when it has one, else 404
+ * {"code":-404,"message":"not found"}; a method other than GET or HEAD on a known path: 405
+ * {"code":-405,"message":"method not allowed"}.
  */
 #ifndef HERALD_ADMIN_H
 #define HERALD_ADMIN_H
@@ -44,6 +45,12 @@ typedef struct admin_s admin_t;
  * byte of the key). Aborts on OOM. */
 admin_t *admin_new(uv_loop_t *loop, const admin_ops_t *ops, void *arg, const char *host, int port,
                    const http_tls_conf_t *tls, char *err, size_t errlen);
+
+/* A daemon's own admin routes (comet's POST /tls/reload): route(arg, req) is asked for every
+ * request whose path is none of the above, answers req and returns 1, or returns 0 (then 404)
+ * leaving req alone. arg is borrowed and must outlive a. */
+typedef int (*admin_route_cb)(void *arg, http_request_t *req);
+void admin_set_route(admin_t *a, admin_route_cb route, void *arg);
 
 /* Bound port. */
 int admin_port(const admin_t *a);

@@ -40,8 +40,8 @@ static int addr_copy(char *out, const char *addr, size_t len)
 
 static int entry_valid(const registry_entry_t *e)
 {
-    const char *addrs[] = {e->rpc, e->tcp, e->ws};
-    for (size_t i = 0; i < 3; i++)
+    const char *addrs[] = {e->rpc, e->tcp, e->ws, e->tls, e->wss};
+    for (size_t i = 0; i < sizeof addrs / sizeof addrs[0]; i++)
         if (addr_ok(addrs[i], strnlen(addrs[i], REGISTRY_ADDR_MAX + 1)) != 0)
             return HERALD_EINVAL;
     return registry_id_ok(e->id) == 0 && e->weight >= 0 && e->conns >= 0 ? 0 : HERALD_EINVAL;
@@ -64,14 +64,27 @@ int registry_entry_init(registry_entry_t *e, const char *id, const char *rpc, co
     return entry_valid(e);
 }
 
+int registry_entry_set_tls(registry_entry_t *e, const char *tls, const char *wss)
+{
+    tls = tls ? tls : "";
+    wss = wss ? wss : "";
+    size_t tl = strnlen(tls, REGISTRY_ADDR_MAX + 1), wl = strnlen(wss, REGISTRY_ADDR_MAX + 1);
+    if (addr_ok(tls, tl) != 0 || addr_ok(wss, wl) != 0)
+        return HERALD_EINVAL;
+    addr_copy(e->tls, tls, tl);
+    addr_copy(e->wss, wss, wl);
+    return 0;
+}
+
 json_t *registry_entry_json(const registry_entry_t *e)
 {
     if (entry_valid(e) != 0)
         return NULL;
     /* Every string is printable ASCII (checked above), so json_pack cannot refuse one. */
-    return json_pack("{s:s,s:s,s:s,s:s,s:I,s:I,s:I}", "id", e->id, "rpc", e->rpc, "tcp", e->tcp,
-                     "ws", e->ws, "weight", (json_int_t)e->weight, "conns", (json_int_t)e->conns,
-                     "updated_ms", (json_int_t)e->updated_ms);
+    return json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:I,s:I,s:I}", "id", e->id, "rpc", e->rpc, "tcp",
+                     e->tcp, "ws", e->ws, "tls", e->tls, "wss", e->wss, "weight",
+                     (json_int_t)e->weight, "conns", (json_int_t)e->conns, "updated_ms",
+                     (json_int_t)e->updated_ms);
 }
 
 int registry_entry_encode(const registry_entry_t *e, char **out)
@@ -111,7 +124,8 @@ int registry_entry_decode(const char *json, size_t len, registry_entry_t *e)
     json_t *j = json_loadb(json, len, 0, NULL); /* \u0000 is refused: no JSON_ALLOW_NUL */
     int rc = json_is_object(j) ? 0 : HERALD_EINVAL;
     if (rc == 0 && (field_addr(j, "rpc", e->rpc) != 0 || field_addr(j, "tcp", e->tcp) != 0 ||
-                    field_addr(j, "ws", e->ws) != 0))
+                    field_addr(j, "ws", e->ws) != 0 || field_addr(j, "tls", e->tls) != 0 ||
+                    field_addr(j, "wss", e->wss) != 0))
         rc = HERALD_EINVAL;
     if (rc == 0) {
         e->weight = field_int(j, "weight");

@@ -2,13 +2,14 @@
  * RenewOnline) and its readers (every logic's online aggregate, every job's comet set).
  *
  *   <prefix>comets           hash: comet id -> entry, compact JSON:
- *                            {"id","rpc","tcp","ws","weight","conns","updated_ms"}
+ *                            {"id","rpc","tcp","ws","tls","wss","weight","conns","updated_ms"}
  *   <prefix>online:<server>  hash: room id -> members on that comet; expires registry.ttl after
  *                            the comet's last RenewOnline (written and read by logic only)
- * (key names: redis_keys.h). rpc, tcp and ws are the comet's advertised "host:port" addresses
- * ("" when it has none), weight its share of new clients (0: draining), conns its connections,
- * updated_ms the wall clock (unix ms) of its last RenewOnline. An entry is alive while it is at
- * most ttl old (registry_entry_stale); readers ignore, and logic deletes, the others.
+ * (key names: redis_keys.h). rpc, tcp, ws, tls (TLS over TCP) and wss (WebSocket over TLS) are
+ * the comet's advertised "host:port" addresses ("" when it has none; an entry written before tls
+ * and wss existed reads as ""), weight its share of new clients (0: draining), conns its
+ * connections, updated_ms the wall clock (unix ms) of its last RenewOnline. An entry is alive while
+ * it is at most ttl old (registry_entry_stale); readers ignore, and logic deletes, the others.
  *
  * Everything a reader takes from Redis is checked as network input: ids are 1..REGISTRY_ID_MAX
  * printable ASCII bytes (no space), addresses "" or up to REGISTRY_ADDR_MAX printable ASCII
@@ -33,6 +34,8 @@ typedef struct registry_entry_s {
     char rpc[REGISTRY_ADDR_MAX + 1];
     char tcp[REGISTRY_ADDR_MAX + 1];
     char ws[REGISTRY_ADDR_MAX + 1];
+    char tls[REGISTRY_ADDR_MAX + 1];
+    char wss[REGISTRY_ADDR_MAX + 1];
     int64_t weight;
     int64_t conns;
     int64_t updated_ms;
@@ -45,6 +48,10 @@ int registry_id_ok(const char *id);
  * conns >= 0). Returns 0, or HERALD_EINVAL (e is then unspecified). */
 int registry_entry_init(registry_entry_t *e, const char *id, const char *rpc, const char *tcp,
                         const char *ws, int64_t weight, int64_t conns, int64_t updated_ms);
+
+/* Sets the TLS addresses of an entry made by registry_entry_init (tls and wss "" or valid
+ * addresses, as above; NULL reads as ""). Returns 0, or HERALD_EINVAL (e is left unchanged). */
+int registry_entry_set_tls(registry_entry_t *e, const char *tls, const char *wss);
 
 /* The entry as a JSON object (a new reference), or NULL when e is not valid (see
  * registry_entry_init). Aborts on OOM. */

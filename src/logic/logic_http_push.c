@@ -64,9 +64,11 @@ static void on_claimed(int status, logic_idem_state_t state, const char *reply, 
                                 "a push with this idempotency_key is still running; retry later");
     } else if (state == LOGIC_IDEM_DONE) {
         json_t *data = json_loadb(reply, len, JSON_DECODE_ANY, NULL);
-        logic_http_finish_ok(ip->p, json_is_null(data) ? NULL : data);
-        if (json_is_null(data))
+        if (json_is_null(data)) { /* the first call answered no data */
             json_decref(data);
+            data = NULL;
+        }
+        logic_http_finish_ok(ip->p, data); /* steals data */
     } else {
         int rc =
             logic_push_start(ip->ctx->push, &ip->preq, on_idem_push_done, ip, err, sizeof(err));

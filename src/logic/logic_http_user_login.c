@@ -1,7 +1,8 @@
 /* logic_http_user_login.c - IM registration and login with a password (docs/im.md):
  *   POST /herald/v1/users?name=   body {"password":"..."}  -> {"mid","name"}; 409 name taken
  *   POST /herald/v1/login?name=[&platform=]  body {"password":"..."}
- *        -> {"mid","name","token","expires_in","platform","comet":{"id","tcp","ws"}}
+ *        -> {"mid","name","token","expires_in","platform","comet":{"id","tcp","ws","tls","wss"}}
+ *           (tcp and tls "host:port", ws and wss URLs; "" for a listener the comet does not have)
  * Both answer 403 when login.mode = off, and 429 with Retry-After over their rate limits:
  * registrations per client address; login attempts per name and per address, where a right
  * password gives its attempt back, so only failures count (logic_limit.h). The password travels
@@ -231,11 +232,14 @@ static void on_verified(int status, void *arg)
         finish_error(c, 503, "no comet available");
         return;
     }
-    char ws[REGISTRY_ADDR_MAX + 16] = "";
+    char ws[REGISTRY_ADDR_MAX + 16] = "", wss[REGISTRY_ADDR_MAX + 16] = "";
     if (oc->e.ws[0] != '\0')
         snprintf(ws, sizeof(ws), "ws://%s/sub", oc->e.ws);
+    if (oc->e.wss[0] != '\0')
+        snprintf(wss, sizeof(wss), "wss://%s/sub", oc->e.wss);
     /* registry entries are printable ASCII: json_pack takes every string */
-    c->comet = json_pack("{s:s,s:s,s:s}", "id", oc->e.id, "tcp", oc->e.tcp, "ws", ws);
+    c->comet = json_pack("{s:s,s:s,s:s,s:s,s:s}", "id", oc->e.id, "tcp", oc->e.tcp, "ws", ws, "tls",
+                         oc->e.tls, "wss", wss);
     int rc = logic_token_issue(c->ctx, c->mid, c->ctx->conf->auth_token_ttl_ms / 1000, c->token,
                                on_login_token, c);
     if (rc != 0)

@@ -272,11 +272,12 @@ json_t *logic_online_weighted(const logic_online_t *o, const char *platform, int
         if (addr[0] != '\0')
             json_array_append_new(nodes, json_string(addr));
     }
-    json_t *out = json_pack(
-        "{s:s,s:i,s:i,s:i,s:I,s:i,s:{s:i,s:i,s:f,s:f},s:o}", "domain", "", "tcp_port",
-        n ? port_of(order[0]->e.tcp) : 0, "ws_port", n ? port_of(order[0]->e.ws) : 0, "wss_port", 0,
-        "heartbeat", (json_int_t)(heartbeat_ms / 1000), "heartbeat_max", 3, "backoff", "max_delay",
-        300, "base_delay", 3, "factor", 1.8, "jitter", 0.3, "nodes", nodes);
+    json_t *out =
+        json_pack("{s:s,s:i,s:i,s:i,s:I,s:i,s:{s:i,s:i,s:f,s:f},s:o}", "domain", "", "tcp_port",
+                  n ? port_of(order[0]->e.tcp) : 0, "ws_port", n ? port_of(order[0]->e.ws) : 0,
+                  "wss_port", n ? port_of(order[0]->e.wss) : 0, "heartbeat",
+                  (json_int_t)(heartbeat_ms / 1000), "heartbeat_max", 3, "backoff", "max_delay",
+                  300, "base_delay", 3, "factor", 1.8, "jitter", 0.3, "nodes", nodes);
     free(order);
     return out;
 }

@@ -25,7 +25,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         strcpy(back.id, e.id);
         if (e.weight != back.weight || e.conns != back.conns || e.updated_ms != back.updated_ms ||
             strcmp(e.rpc, back.rpc) != 0 || strcmp(e.tcp, back.tcp) != 0 ||
-            strcmp(e.ws, back.ws) != 0)
+            strcmp(e.ws, back.ws) != 0 || strcmp(e.tls, back.tls) != 0 ||
+            strcmp(e.wss, back.wss) != 0)
             abort();
         free(json);
     }

@@ -72,6 +72,9 @@ static login_t login(const char *name, const char *platform)
     const char *ws = json_string_value(json_object_get(comet, "ws"));
     assert_non_null(tcp);
     assert_non_null(ws);
+    /* the cluster's comets have no TLS listener: the TLS addresses are there, empty */
+    assert_string_equal(json_string_value(json_object_get(comet, "tls")), "");
+    assert_string_equal(json_string_value(json_object_get(comet, "wss")), "");
     for (int i = 0; i < cluster_n_comets(g_c); i++) {
         char want[64], want_ws[80];
         snprintf(want, sizeof(want), "127.0.0.1:%d", cluster_comet_port(g_c, i, CLIENT_TCP));

@@ -103,6 +103,8 @@ static void on_census(const comet_census_t *c, void *arg)
     req.rpc_addr = r->rpc_addr;
     req.tcp_addr = r->tcp_addr;
     req.ws_addr = r->ws_addr;
+    req.tls_addr = r->tls_addr;
+    req.wss_addr = r->wss_addr;
     req.weight = (int32_t)r->conf->weight;
     req.conn_count = conns;
     req.n_rooms = i;
@@ -148,12 +150,18 @@ void comet_renew_init(comet_renew_t *r, uv_loop_t *loop, const comet_conf_t *con
     r->timer.data = r;
 }
 
-void comet_renew_start(comet_renew_t *r, int rpc_port, int tcp_port, int ws_port)
+void comet_renew_start(comet_renew_t *r, int rpc_port, int tcp_port, int ws_port, int tls_port,
+                       int wss_port)
 {
     const char *host = r->conf->advertise_host;
     snprintf(r->rpc_addr, sizeof r->rpc_addr, "%s:%d", host, rpc_port);
     snprintf(r->tcp_addr, sizeof r->tcp_addr, "%s:%d", host, tcp_port);
     snprintf(r->ws_addr, sizeof r->ws_addr, "%s:%d", host, ws_port);
+    r->tls_addr[0] = r->wss_addr[0] = '\0';
+    if (tls_port > 0)
+        snprintf(r->tls_addr, sizeof r->tls_addr, "%s:%d", host, tls_port);
+    if (wss_port > 0)
+        snprintf(r->wss_addr, sizeof r->wss_addr, "%s:%d", host, wss_port);
     renew_schedule(r, 0);
 }
 

@@ -2,8 +2,8 @@
  *
  * Every server.renew_online_interval (and right at start, as soon as a logic is connected: the
  * timer polls every COMET_RENEW_RETRY_MS until then) the main thread takes a census of the
- * workers' rooms, sends RenewOnlineReq{server, rpc/tcp/ws addresses, weight, conn_count, rooms}
- * and hands the reply's room counts (summed over all comets) to every worker as an immutable
+ * workers' rooms, sends RenewOnlineReq{server, rpc/tcp/ws/tls/wss addresses, weight, conn_count,
+ * rooms} and hands the reply's room counts (summed over all comets) to every worker as an immutable
  * comet_online_t, for the op 3 heartbeat replies. Main thread only.
  */
 #ifndef COMET_RENEW_H
@@ -28,6 +28,7 @@ typedef struct comet_renew_s {
     int nworkers;
     comet_queue_t *main;
     char rpc_addr[300], tcp_addr[300], ws_addr[300]; /* advertised (comet_renew_start) */
+    char tls_addr[300], wss_addr[300];               /* "" when that listener is off */
     void (*on_closed)(void *arg);                    /* comet_renew_close */
     void *closed_arg;
     int in_flight; /* a census or call is under way */
@@ -43,7 +44,8 @@ void comet_renew_init(comet_renew_t *r, uv_loop_t *loop, const comet_conf_t *con
                       comet_logic_t *logic, comet_worker_t *workers, int n, comet_queue_t *main);
 /* Schedules the first renewal at once, advertising server.advertise_host with these bound
  * ports. */
-void comet_renew_start(comet_renew_t *r, int rpc_port, int tcp_port, int ws_port);
+void comet_renew_start(comet_renew_t *r, int rpc_port, int tcp_port, int ws_port, int tls_port,
+                       int wss_port);
 /* Stops renewing; a call in flight is ignored when it ends. */
 void comet_renew_stop(comet_renew_t *r);
 /* Stops and closes the timer; cb (may be NULL) runs when it is closed. */

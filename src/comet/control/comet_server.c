@@ -56,6 +56,7 @@ static void server_release(comet_server_t *s)
     comet_queue_deinit(&s->queue);
     comet_keys_deinit(&s->keys);
     comet_service_deinit(&s->service);
+    tls_server_free(s->tls);
     free(s);
 }
 
@@ -83,8 +84,9 @@ static void close_main(comet_server_t *s)
     /* Counted before anything closes, in case a close completes synchronously; the queue goes
      * last, so the end always comes from a callback. */
     s->last = 1;
-    s->closes += 4;
+    s->closes += 5;
     admin_close(s->admin, on_main_closed, s);
+    comet_reload_close(&s->reload, on_main_closed, s);
     s->admin = NULL;
     comet_logic_close(&s->logic, on_main_closed, s);
     comet_renew_close(&s->renew, on_main_closed, s);
@@ -194,47 +196,75 @@ static void server_abort(comet_server_t *s)
         uv_run(loop, UV_RUN_ONCE);
 }
 
-static int listen_workers(comet_server_t *s, struct sockaddr_storage *tcp,
-                          struct sockaddr_storage *ws, char *err, size_t errlen)
+/* Where the server listens, resolved before anything is opened. */
+typedef struct server_addrs_s {
+    struct sockaddr_storage ss[COMET_WORKER_LISTENERS];
+    int on[COMET_WORKER_LISTENERS]; /* the listener is configured */
+    char rpc_host[ADDR_HOST_MAX], admin_host[ADDR_HOST_MAX];
+    int rpc_port, admin_port;
+} server_addrs_t;
+
+/* The configuration key of listener i, and its value in *value, for errors. */
+static const char *listener_key(const comet_conf_t *conf, int i, const char **value)
 {
+    static const char *const keys[COMET_WORKER_LISTENERS] = {"tcp.listen", "websocket.listen",
+                                                             "tls.listen", "tls.wss_listen"};
+    const char *values[COMET_WORKER_LISTENERS] = {conf->tcp_listen, conf->ws_listen,
+                                                  conf->tls_listen, conf->wss_listen};
+    *value = values[i];
+    return keys[i];
+}
+
+static int listen_workers(comet_server_t *s, server_addrs_t *a, char *err, size_t errlen)
+{
+    comet_worker_addrs_t wa = {.tls = s->tls};
+    for (int i = 0; i < COMET_WORKER_LISTENERS; i++)
+        wa.addr[i] = a->on[i] ? (struct sockaddr *)&a->ss[i] : NULL;
+    int *ports[COMET_WORKER_LISTENERS] = {&s->tcp_port, &s->ws_port, &s->tls_port, &s->wss_port};
     for (int i = 0; i < s->nworkers; i++) {
         comet_worker_t *w = &s->workers[i];
-        int rc = comet_worker_listen(w, (struct sockaddr *)tcp, (struct sockaddr *)ws);
+        comet_worker_listener_t failed = COMET_WORKER_TCP;
+        int rc = comet_worker_listen(w, &wa, &failed);
         if (rc != 0) {
-            snprintf(err, errlen, "listen tcp %s / websocket %s: %s", s->conf->tcp_listen,
-                     s->conf->ws_listen, uv_strerror(rc));
+            const char *value;
+            const char *key = listener_key(s->conf, failed, &value);
+            snprintf(err, errlen, "listen %s %s: %s", key, value, uv_strerror(rc));
             return rc;
         }
-        if (i == 0) {
-            /* With port 0 the first worker gets an ephemeral port; the others share it. */
-            s->tcp_port = comet_listen_port(&w->tcp_listener);
-            s->ws_port = comet_listen_port(&w->ws_listener);
-            addr_set_port(tcp, s->tcp_port);
-            addr_set_port(ws, s->ws_port);
+        if (i > 0)
+            continue;
+        /* With port 0 the first worker gets an ephemeral port; the others share it. */
+        for (int l = 0; l < COMET_WORKER_LISTENERS; l++) {
+            if (!a->on[l])
+                continue;
+            *ports[l] = comet_worker_port(w, (comet_worker_listener_t)l);
+            addr_set_port(&a->ss[l], *ports[l]);
         }
     }
     return 0;
 }
 
-/* Where the server listens, resolved before anything is opened. */
-typedef struct server_addrs_s {
-    struct sockaddr_storage tcp, ws;
-    char rpc_host[ADDR_HOST_MAX], admin_host[ADDR_HOST_MAX];
-    int rpc_port, admin_port;
-} server_addrs_t;
-
 /* Resolves the listen addresses; an error for a bad one. */
 static int resolve_addrs(const comet_conf_t *conf, server_addrs_t *a, char *err, size_t errlen)
 {
-    int rc = addr_resolve(conf->tcp_listen, &a->tcp);
-    if (rc != 0) {
-        snprintf(err, errlen, "tcp.listen '%s': %s", conf->tcp_listen, herald_strerror(rc));
-        return rc;
+    for (int i = 0; i < COMET_WORKER_LISTENERS; i++) {
+        const char *value;
+        const char *key = listener_key(conf, i, &value);
+        a->on[i] = value != NULL && value[0] != '\0';
+        if (i < COMET_WORKER_TLS && !a->on[i]) {
+            snprintf(err, errlen, "%s: required", key);
+            return HERALD_ECONF;
+        }
+        int rc = a->on[i] ? addr_resolve(value, &a->ss[i]) : 0;
+        if (rc != 0) {
+            snprintf(err, errlen, "%s '%s': %s", key, value, herald_strerror(rc));
+            return rc;
+        }
     }
-    rc = addr_resolve(conf->ws_listen, &a->ws);
-    if (rc != 0) {
-        snprintf(err, errlen, "websocket.listen '%s': %s", conf->ws_listen, herald_strerror(rc));
-        return rc;
+    if ((a->on[COMET_WORKER_TLS] || a->on[COMET_WORKER_WSS]) &&
+        (conf->tls_cert == NULL || conf->tls_cert[0] == '\0')) {
+        snprintf(err, errlen, "tls.cert: required when tls.listen or tls.wss_listen is set");
+        return HERALD_ECONF;
     }
     if (addr_split(conf->rpc_listen, a->rpc_host, &a->rpc_port) != 0) {
         snprintf(err, errlen, "rpc.listen '%s': not host:port", conf->rpc_listen);
@@ -259,7 +289,7 @@ static int server_open(comet_server_t *s, server_addrs_t *a, char *err, size_t e
             s->ninit++;
     }
     if (rc == 0)
-        rc = listen_workers(s, &a->tcp, &a->ws, err, errlen);
+        rc = listen_workers(s, a, err, errlen);
     if (rc == 0) {
         rc = comet_service_listen(&s->service, s->loop, a->rpc_host, a->rpc_port);
         if (rc != 0)
@@ -273,6 +303,12 @@ static int server_open(comet_server_t *s, server_addrs_t *a, char *err, size_t e
             rc = HERALD_ECONF;
         else
             s->admin_port = admin_port(s->admin);
+    }
+    if (rc == 0) {
+        admin_set_route(s->admin, comet_reload_route, &s->reload);
+        rc = comet_reload_start(&s->reload, s->loop, s->tls);
+        if (rc != 0)
+            snprintf(err, errlen, "tls: cannot watch SIGHUP: %s", uv_strerror(rc));
     }
     for (int i = 0; i < s->nworkers && rc == 0; i++) {
         rc = comet_worker_start(&s->workers[i]);
@@ -316,17 +352,25 @@ comet_server_t *comet_server_new(uv_loop_t *loop, const comet_conf_t *conf, char
         s = NULL;
         goto done;
     }
+    if (addrs.on[COMET_WORKER_TLS] || addrs.on[COMET_WORKER_WSS]) {
+        tls_server_conf_t tc = {conf->tls_cert, conf->tls_key, conf->tls_min_version ? 13 : 12,
+                                conf->tls_tickets};
+        s->tls = tls_server_new(&tc, err, errlen);
+        rc = s->tls == NULL ? HERALD_ECONF : 0;
+    }
     comet_renew_init(&s->renew, loop, conf, &s->logic, s->workers, s->nworkers, &s->queue);
     comet_service_init(&s->service, &s->keys, s->workers, s->nworkers, &s->queue);
-    if (server_open(s, &addrs, err, errlen) != 0) {
+    if (rc != 0 || server_open(s, &addrs, err, errlen) != 0) {
         server_abort(s);
         s = NULL;
         goto done;
     }
     s->ready = 1;
-    comet_renew_start(&s->renew, s->rpc_port, s->tcp_port, s->ws_port);
-    log_info("ready: server %s, %d workers, tcp :%d, websocket :%d, rpc :%d, admin :%d",
-             conf->server_id, s->nworkers, s->tcp_port, s->ws_port, s->rpc_port, s->admin_port);
+    comet_renew_start(&s->renew, s->rpc_port, s->tcp_port, s->ws_port, s->tls_port, s->wss_port);
+    log_info("ready: server %s, %d workers, tcp :%d, websocket :%d, tls :%d, wss :%d, rpc :%d, "
+             "admin :%d",
+             conf->server_id, s->nworkers, s->tcp_port, s->ws_port, s->tls_port, s->wss_port,
+             s->rpc_port, s->admin_port);
 done:
     return s;
 }

@@ -19,6 +19,7 @@
 #include "comet_keys.h"
 #include "comet_logic.h"
 #include "comet_queue.h"
+#include "comet_reload.h"
 #include "comet_renew.h"
 #include "comet_service.h"
 #include "comet_worker.h"
@@ -42,7 +43,10 @@ typedef struct comet_server_s {
     comet_renew_t renew;
     comet_service_t service;
     admin_t *admin;
+    tls_server_t *tls;     /* the TLS and WSS listeners' context; NULL when both are off */
+    comet_reload_t reload; /* SIGHUP and POST /tls/reload */
     int tcp_port, ws_port, rpc_port, admin_port; /* bound ports */
+    int tls_port, wss_port;                      /* bound ports, 0 when off */
     int ready;                                   /* comet_server_new completed */
     int stopping;                                /* comet_server_close began */
     int waiting;                                 /* workers the current stop phase waits for */

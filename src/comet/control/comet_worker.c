@@ -15,7 +15,10 @@ static void on_connection(uv_stream_t *listener, int status)
         log_warn_rl("worker %d: listen: %s", w->index, uv_strerror(status));
         return;
     }
-    comet_client_accept(&w->session, listener, listener == (uv_stream_t *)&w->ws_listener);
+    comet_worker_listener_t i = (comet_worker_listener_t)((uv_tcp_t *)listener - w->listeners);
+    int ws = i == COMET_WORKER_WS || i == COMET_WORKER_WSS;
+    int tls = i == COMET_WORKER_TLS || i == COMET_WORKER_WSS;
+    comet_client_accept(&w->session, listener, ws, tls ? w->tls : NULL);
 }
 
 /* The worker whose task t (its field `field`) is. */
@@ -83,20 +86,27 @@ fail:
     return rc;
 }
 
-int comet_worker_listen(comet_worker_t *w, const struct sockaddr *tcp_addr,
-                        const struct sockaddr *ws_addr)
+int comet_worker_listen(comet_worker_t *w, const comet_worker_addrs_t *a,
+                        comet_worker_listener_t *failed)
 {
-    int rc = comet_listen_tcp(&w->loop, &w->tcp_listener, tcp_addr, on_connection);
-    if (rc != 0)
-        return rc;
-    w->tcp_listener.data = w;
-    w->listeners++;
-    rc = comet_listen_tcp(&w->loop, &w->ws_listener, ws_addr, on_connection);
-    if (rc != 0)
-        return rc;
-    w->ws_listener.data = w;
-    w->listeners++;
+    w->tls = a->tls;
+    for (int i = 0; i < COMET_WORKER_LISTENERS; i++) {
+        if (a->addr[i] == NULL)
+            continue;
+        int rc = comet_listen_tcp(&w->loop, &w->listeners[i], a->addr[i], on_connection);
+        if (rc != 0) {
+            *failed = (comet_worker_listener_t)i;
+            return rc;
+        }
+        w->listeners[i].data = w;
+        w->listening |= 1u << i;
+    }
     return 0;
+}
+
+int comet_worker_port(const comet_worker_t *w, comet_worker_listener_t i)
+{
+    return w->listening & (1u << i) ? comet_listen_port(&w->listeners[i]) : -1;
 }
 
 static void worker_main(void *arg)
@@ -129,11 +139,10 @@ static void on_empty(void *arg)
 
 static void close_listeners(comet_worker_t *w)
 {
-    if (w->listeners > 0) {
-        uv_close((uv_handle_t *)&w->tcp_listener, NULL);
-        uv_close((uv_handle_t *)&w->ws_listener, NULL);
-        w->listeners = 0;
-    }
+    for (int i = 0; i < COMET_WORKER_LISTENERS; i++)
+        if (w->listening & (1u << i))
+            uv_close((uv_handle_t *)&w->listeners[i], NULL);
+    w->listening = 0;
 }
 
 static void on_drain_task(comet_task_t *t, void *owner)

@@ -21,10 +21,27 @@
 #include "comet_queue.h"
 #include "comet_session.h"
 #include "comet_stats.h"
+#include "tls_server.h"
 
 #include <stddef.h>
 #include <sys/socket.h>
 #include <uv.h>
+
+/* A worker's listeners: plain TCP and WebSocket always, TLS and WSS when configured. */
+typedef enum {
+    COMET_WORKER_TCP = 0,
+    COMET_WORKER_WS,
+    COMET_WORKER_TLS,
+    COMET_WORKER_WSS,
+    COMET_WORKER_LISTENERS
+} comet_worker_listener_t;
+
+/* Where a worker listens: addr[i] for listener i, NULL for a listener that is off (TLS, WSS).
+ * tls (borrowed) is the context of the TLS and WSS listeners (NULL when both are off). */
+typedef struct comet_worker_addrs_s {
+    const struct sockaddr *addr[COMET_WORKER_LISTENERS];
+    tls_server_t *tls;
+} comet_worker_addrs_t;
 
 typedef struct comet_worker_s {
     int index;
@@ -33,10 +50,10 @@ typedef struct comet_worker_s {
     int started;         /* the thread runs (until joined) */
     int stopped;         /* every handle closed (on_stop_task, or comet_worker_deinit) */
     comet_queue_t queue; /* tasks for this worker (owner: &session) */
-    uv_tcp_t tcp_listener;
-    uv_tcp_t ws_listener;
-    int listeners;       /* listener handles open */
-    comet_stats_t stats; /* written by this worker only */
+    uv_tcp_t listeners[COMET_WORKER_LISTENERS]; /* by comet_worker_listener_t */
+    unsigned listening;                         /* bit i: listeners[i] is open */
+    tls_server_t *tls;                          /* borrowed: the TLS and WSS listeners' context */
+    comet_stats_t stats;                        /* written by this worker only */
     comet_session_t session;
     comet_push_t push;
     comet_queue_t *main;       /* the main thread's queue, borrowed */
@@ -54,10 +71,14 @@ int comet_worker_init(comet_worker_t *w, const comet_conf_t *conf, int index, co
                       comet_queue_t *const *peers, comet_queue_t *main, comet_task_cb on_drained,
                       comet_task_cb on_stopped, char *err, size_t errlen);
 
-/* Binds and listens on tcp_addr and ws_addr with SO_REUSEPORT (main thread, before start).
- * Returns 0 or a UV_E* error. */
-int comet_worker_listen(comet_worker_t *w, const struct sockaddr *tcp_addr,
-                        const struct sockaddr *ws_addr);
+/* Binds and listens on every address of a with SO_REUSEPORT (main thread, before start); a
+ * (and its context) is borrowed for the worker's life. Returns 0, or a UV_E* error with the
+ * failing listener in *failed. */
+int comet_worker_listen(comet_worker_t *w, const comet_worker_addrs_t *a,
+                        comet_worker_listener_t *failed);
+
+/* The port listener i is bound to, or -1 when it is off. */
+int comet_worker_port(const comet_worker_t *w, comet_worker_listener_t i);
 
 /* Starts the thread. Returns 0 or UV_E*. */
 int comet_worker_start(comet_worker_t *w);

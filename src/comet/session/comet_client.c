@@ -4,6 +4,7 @@
 #include "comet_auth.h"
 #include "comet_channel.h"
 #include "comet_tcp.h"
+#include "comet_tls.h"
 #include "herald_err.h"
 
 static int on_packet(comet_conn_t *c, const proto_header_t *h, const uint8_t *body)
@@ -46,11 +47,14 @@ static const char *label(const comet_conn_t *c)
 
 static const comet_conn_ops_t client_ops = {on_packet, on_leave, on_close, label};
 
-void comet_client_accept(comet_session_t *s, uv_stream_t *listener, int ws)
+void comet_client_accept(comet_session_t *s, uv_stream_t *listener, int ws, tls_server_t *tls)
 {
     comet_channel_t *ch = xcalloc(1, sizeof *ch);
     comet_accepts_init(&ch->accepts);
-    comet_tcp_accept(&s->conns, &ch->conn, listener, ws, &client_ops);
+    if (tls != NULL)
+        comet_tls_accept(&s->conns, &ch->conn, listener, ws, &client_ops, tls);
+    else
+        comet_tcp_accept(&s->conns, &ch->conn, listener, ws, &client_ops);
 }
 
 void comet_client_drain(comet_session_t *s)

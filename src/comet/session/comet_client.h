@@ -8,12 +8,14 @@
 #define COMET_CLIENT_H
 
 #include "comet_session.h"
+#include "tls_server.h"
 
 #include <uv.h>
 
 /* Accepts a pending connection on listener (a listening socket on s's loop) as a new channel;
- * ws: the WebSocket listener. */
-void comet_client_accept(comet_session_t *s, uv_stream_t *listener, int ws);
+ * ws: a WebSocket listener; tls (borrowed, may be NULL): a TLS listener, whose handshakes use
+ * that context (comet_tls.h). */
+void comet_client_accept(comet_session_t *s, uv_stream_t *listener, int ws, tls_server_t *tls);
 
 /* Shutdown: no new connection is kept, no Disconnect is sent any more (ServerDown covers them),
  * and every connection is kicked with {"reason":"shutdown"} (one whose Connect is in flight is

@@ -7,6 +7,7 @@
 #include "conf.h"
 #include "http_tls.h"
 
+#include <stdbool.h>
 #include <stdint.h>
 
 typedef struct comet_conf_s {
@@ -23,6 +24,13 @@ typedef struct comet_conf_s {
     char *rpc_listen;
     char *admin_listen;
     http_tls_conf_t admin_tls; /* [admin] tls_cert, tls_key: HTTPS on the admin port */
+    /* [tls]: TLS over TCP and WebSocket over TLS ("" = off), the certificate files */
+    char *tls_listen;
+    char *wss_listen;
+    char *tls_cert;      /* comma list of PEM chain files; the first is the default */
+    char *tls_key;       /* comma list of PEM key files, in the same order */
+    int tls_min_version; /* 0: TLS 1.2, 1: TLS 1.3 ("1.2|1.3") */
+    bool tls_tickets;
     /* [logic] */
     char *logic_addrs;         /* comma list of "host:port" */
     int64_t logic_rpc_timeout; /* ms */

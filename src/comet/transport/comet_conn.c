@@ -55,6 +55,8 @@ int comet_conns_init(comet_conns_t *t, uv_loop_t *loop, const comet_conns_limits
     t->read_buf = xmalloc(COMET_READ_BUF_SIZE);
     t->ws = ws_codec_new(1);
     buf_init(&t->scratch);
+    buf_init(&t->tls_out);
+    buf_init(&t->tls_gather);
     list_init(&t->pending);
     list_init(&t->active);
     list_init(&t->closing);
@@ -97,6 +99,11 @@ void comet_conns_deinit(comet_conns_t *t)
     ws_codec_free(t->ws);
     free(t->read_buf);
     buf_deinit(&t->scratch);
+    buf_deinit(&t->tls_out);
+    buf_deinit(&t->tls_gather);
+    free(t->tls_plain);
+    if (t->tls_cipher != NULL)
+        tls_record_ctx_free(t->tls_cipher);
 }
 
 /* ---------------------------------------------------------------------------- lifecycle */
@@ -182,6 +189,17 @@ int comet_conn_on_input(comet_conn_t *c, size_t nread)
         return 0; /* draining input until the peer closes */
     conn_touch(c);
     return 1;
+}
+
+int comet_conn_on_read(comet_conn_t *c, ssize_t nread)
+{
+    if (nread == 0)
+        return 0;
+    if (nread < 0) {
+        comet_conn_on_eof(c, (int)nread);
+        return 0;
+    }
+    return comet_conn_on_input(c, (size_t)nread);
 }
 
 int comet_conn_on_packet(void *arg, const proto_header_t *h, const uint8_t *body)

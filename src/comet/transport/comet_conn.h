@@ -29,6 +29,7 @@
 #include "comet_stats.h"
 #include "list.h"
 #include "proto.h"
+#include "tls_record.h"
 #include "ws.h"
 
 #include <stddef.h>
@@ -36,12 +37,15 @@
 #include <uv.h>
 
 #define COMET_READ_BUF_SIZE (64 * 1024)
+/* Plaintext a TLS read yields at most: one record. */
+#define COMET_TLS_PLAIN_SIZE (16 * 1024)
 
 /* After its last bytes are queued (kick, refused auth, close frame), a connection waits this long
  * for the peer to close before it is closed anyway. */
 #define COMET_CONN_LINGER_MS 2000
 
 typedef struct comet_conn_s comet_conn_t;
+struct comet_tls_s;
 
 /* What a connection tells the layer above; given at accept, borrowed for the connection's life.
  * Calls come from inside the transport's own functions as well (a write that fails closes the
@@ -93,9 +97,19 @@ typedef struct comet_conns_s {
     uint8_t *read_buf;    /* COMET_READ_BUF_SIZE bytes, lent to every read */
     ws_codec_t *ws;       /* frames WebSocket output; decodes input in place */
     buf_t scratch;        /* a packet before it is framed for WebSocket */
-    list_link_t pending;  /* not yet established, by accept time */
-    list_link_t active;   /* established, by last input */
-    list_link_t closing;  /* finishing, by the time their last bytes were queued */
+    /* TLS (comet_tls.c), shared by the loop's TLS connections: decrypted input (allocated at the
+     * first TLS accept), the ciphertext of one SSL call on its way to the socket, gathered
+     * plaintext of one write, and the ciphertext of the read being processed (of tls_in_conn). */
+    uint8_t *tls_plain;
+    TLS_CIPHER_CTX *tls_cipher; /* records of connections detached from OpenSSL */
+    buf_t tls_out;
+    buf_t tls_gather;
+    const uint8_t *tls_in;
+    size_t tls_in_len;
+    const comet_conn_t *tls_in_conn;
+    list_link_t pending; /* not yet established, by accept time */
+    list_link_t active;  /* established, by last input */
+    list_link_t closing; /* finishing, by the time their last bytes were queued */
     uv_timer_t sweep;
     int draining;                /* no new connection is kept */
     void (*on_empty)(void *arg); /* comet_conns_when_empty */
@@ -130,6 +144,7 @@ struct comet_conn_s {
     uv_tcp_t tcp;                 /* first member; tcp.data is the comet_conns_t */
     const comet_stream_t *stream; /* borrowed */
     const comet_conn_ops_t *ops;  /* borrowed */
+    struct comet_tls_s *tls;      /* TLS streams: the connection's TLS state; else NULL */
     list_link_t link;             /* in pending, active or closing (ordered by t) */
     union {
         proto_reader_t reader; /* TCP */
@@ -248,6 +263,10 @@ void comet_conn_init(comet_conn_t *c, comet_conns_t *t, const comet_stream_t *st
 
 /* The socket is connected: c joins the pending list and reads (or is closed while draining). */
 void comet_conn_start(comet_conn_t *c);
+
+/* A stream's read callback got nread (libuv's): 0 is nothing, an error or EOF closes c. Returns 1
+ * when nread bytes are to be handled (as comet_conn_on_input), else 0. */
+int comet_conn_on_read(comet_conn_t *c, ssize_t nread);
 
 /* nread bytes arrived in the loop's read buffer (comet_conns_t.read_buf). Returns 1 when the
  * caller hands them to the framing (comet_conn_on_packets, or comet_ws_on_read on WebSocket), 0

@@ -14,6 +14,7 @@ typedef struct comet_stats_s {
     _Atomic uint64_t sockets; /* open client sockets, any state */
     _Atomic uint64_t ws;      /* of which WebSocket */
     _Atomic uint64_t conns;   /* authenticated connections */
+    _Atomic uint64_t tls;     /* open client sockets on a TLS listener (TLS or WSS) */
     /* counters */
     _Atomic uint64_t accepted;
     _Atomic uint64_t auth_ok;
@@ -31,6 +32,10 @@ typedef struct comet_stats_s {
     _Atomic uint64_t duplicates;     /* user pushes dropped: the connection had that seq already */
     _Atomic uint64_t fetches;        /* Fetch calls for gaps and backlog pages (comet_sync.c) */
     _Atomic uint64_t fanouts_merged; /* room messages that joined a queued fan-out */
+    _Atomic uint64_t tls_handshakes; /* TLS handshakes completed */
+    _Atomic uint64_t tls_resumed;    /* of which resumed a session (ticket) */
+    _Atomic uint64_t tls_detached;   /* TLS 1.3 connections whose OpenSSL state was freed */
+    _Atomic uint64_t tls_failed;     /* TLS handshakes or records refused (the socket closed) */
 } comet_stats_t;
 
 #define COMET_STAT_ADD(st, field, n)                                                               \

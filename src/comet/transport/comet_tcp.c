@@ -16,7 +16,7 @@ typedef struct tcp_wreq_s {
     uv_buf_t bufs[]; /* as many as the caller's buffers at most; the copied bytes follow */
 } tcp_wreq_t;
 
-static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
+void comet_tcp_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
 {
     /* One buffer per loop: a read callback consumes all of it before the next read starts, and
      * leftovers are copied into the connection only while a packet is incomplete. */
@@ -28,13 +28,7 @@ static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
 static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 {
     comet_conn_t *c = (comet_conn_t *)s;
-    if (nread == 0)
-        return;
-    if (nread < 0) {
-        comet_conn_on_eof(c, (int)nread);
-        return;
-    }
-    if (!comet_conn_on_input(c, (size_t)nread))
+    if (!comet_conn_on_read(c, nread))
         return;
     if (comet_conn_is_ws(c))
         comet_ws_on_read(c, (uint8_t *)buf->base, (size_t)nread);
@@ -44,7 +38,7 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 
 static int tcp_read_start(comet_conn_t *c)
 {
-    int rc = uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read);
+    int rc = uv_read_start((uv_stream_t *)&c->tcp, comet_tcp_alloc, on_read);
     return rc == UV_EALREADY ? 0 : rc;
 }
 
@@ -119,7 +113,7 @@ static int tcp_queue(comet_conn_t *c, const uv_buf_t *bufs, unsigned nbufs, buf_
     return 0;
 }
 
-static int tcp_write(comet_conn_t *c, const uv_buf_t *bufs, unsigned nbufs, buf_shared_t *shared)
+int comet_tcp_write(comet_conn_t *c, const uv_buf_t *bufs, unsigned nbufs, buf_shared_t *shared)
 {
     size_t total = 0;
     for (unsigned i = 0; i < nbufs; i++)
@@ -145,7 +139,7 @@ static void on_shutdown(uv_shutdown_t *req, int status)
         comet_conn_close(c);
 }
 
-static int tcp_shutdown(comet_conn_t *c)
+int comet_tcp_shutdown(comet_conn_t *c)
 {
     uv_shutdown_t *req = xmalloc(sizeof *req);
     int rc = uv_shutdown(req, (uv_stream_t *)&c->tcp, on_shutdown);
@@ -165,20 +159,27 @@ static void tcp_close(comet_conn_t *c)
 }
 
 static const comet_stream_t tcp_stream = {
-    tcp_read_start, tcp_read_stop, tcp_write, tcp_shutdown, tcp_close,
+    tcp_read_start, tcp_read_stop, comet_tcp_write, comet_tcp_shutdown, tcp_close,
 };
 
-void comet_tcp_accept(comet_conns_t *t, comet_conn_t *c, uv_stream_t *listener, int ws,
-                      const comet_conn_ops_t *ops)
+int comet_tcp_take(comet_conns_t *t, comet_conn_t *c, uv_stream_t *listener,
+                   const comet_stream_t *stream, int ws, const comet_conn_ops_t *ops)
 {
     uv_tcp_init(t->loop, &c->tcp);
-    comet_conn_init(c, t, &tcp_stream, ops, ws);
+    comet_conn_init(c, t, stream, ops, ws);
     int rc = uv_accept(listener, (uv_stream_t *)&c->tcp);
     if (rc != 0) {
         log_warn_rl("accept: %s", uv_strerror(rc));
         comet_conn_close(c);
-        return;
+        return rc;
     }
     uv_tcp_nodelay(&c->tcp, 1);
-    comet_conn_start(c);
+    return 0;
+}
+
+void comet_tcp_accept(comet_conns_t *t, comet_conn_t *c, uv_stream_t *listener, int ws,
+                      const comet_conn_ops_t *ops)
+{
+    if (comet_tcp_take(t, c, listener, &tcp_stream, ws, ops) == 0)
+        comet_conn_start(c);
 }

@@ -102,6 +102,7 @@ static void test_entry_round_trip(void **state)
     assert_int_equal(registry_entry_init(&e, "comet-1", "127.0.0.1:3109", "127.0.0.1:3101",
                                          "[::1]:3102", 3, 12, NOW),
                      0);
+    assert_int_equal(registry_entry_set_tls(&e, "127.0.0.1:3103", "example.com:3104"), 0);
     char *json;
     assert_int_equal(registry_entry_encode(&e, &json), 0);
     assert_int_equal(registry_entry_decode(json, strlen(json), &back), 0);
@@ -109,6 +110,8 @@ static void test_entry_round_trip(void **state)
     assert_string_equal(back.id, ""); /* the hash field is the id */
     assert_string_equal(back.rpc, "127.0.0.1:3109");
     assert_string_equal(back.ws, "[::1]:3102");
+    assert_string_equal(back.tls, "127.0.0.1:3103");
+    assert_string_equal(back.wss, "example.com:3104");
     assert_int_equal(back.weight, 3);
     assert_int_equal(back.conns, 12);
     assert_int_equal(back.updated_ms, NOW);
@@ -119,9 +122,20 @@ static void test_entry_round_trip(void **state)
     memset(long_addr, 'h', sizeof(long_addr) - 1);
     long_addr[sizeof(long_addr) - 1] = '\0';
     const char *bad_addrs[] = {"h:\xff", "h:\xc3\x28", "h 1:2", "h:1\n", long_addr};
-    for (size_t i = 0; i < sizeof(bad_addrs) / sizeof(bad_addrs[0]); i++)
+    for (size_t i = 0; i < sizeof(bad_addrs) / sizeof(bad_addrs[0]); i++) {
         assert_int_equal(registry_entry_init(&e, "comet-1", "h:1", bad_addrs[i], "", 0, 0, NOW),
                          HERALD_EINVAL);
+        assert_int_equal(registry_entry_init(&e, "comet-1", "h:1", "", "", 0, 0, NOW), 0);
+        assert_int_equal(registry_entry_set_tls(&e, bad_addrs[i], ""), HERALD_EINVAL);
+        assert_int_equal(registry_entry_set_tls(&e, "", bad_addrs[i]), HERALD_EINVAL);
+        assert_string_equal(e.tls, "");
+    }
+    /* an entry written before tls and wss existed reads them as "" */
+    const char *old = "{\"rpc\":\"h:1\",\"tcp\":\"h:2\",\"ws\":\"h:3\",\"weight\":1,\"conns\":0,"
+                      "\"updated_ms\":1}";
+    assert_int_equal(registry_entry_decode(old, strlen(old), &back), 0);
+    assert_string_equal(back.tls, "");
+    assert_string_equal(back.wss, "");
     assert_int_equal(registry_entry_init(&e, "comet\xff", "h:1", "", "", 0, 0, NOW), HERALD_EINVAL);
     assert_int_equal(registry_entry_init(&e, "", "h:1", "", "", 0, 0, NOW), HERALD_EINVAL);
     assert_int_equal(registry_entry_init(&e, "comet-1", "h:1", "", "", -1, 0, NOW), HERALD_EINVAL);

@@ -466,6 +466,9 @@ static void test_tokens_and_connect(void **state)
     assert_int_equal(metric("connect_failures"), 7);
 }
 
+/* The wss address renew() advertises. */
+static const char *renew_wss = "127.0.0.1:3104";
+
 static Herald__RenewOnlineReply *renew(const char *id, const char *tcp, int64_t conns,
                                        const char *const *rooms, const int32_t *counts, size_t n,
                                        int *status)
@@ -475,6 +478,8 @@ static Herald__RenewOnlineReply *renew(const char *id, const char *tcp, int64_t 
     req.rpc_addr = "127.0.0.1:3109";
     req.tcp_addr = (char *)tcp;
     req.ws_addr = "127.0.0.1:3102";
+    req.tls_addr = "127.0.0.1:3103";
+    req.wss_addr = (char *)renew_wss;
     req.weight = 10;
     req.conn_count = conns;
     Herald__RoomCount rc[8], *ptrs[8];
@@ -560,6 +565,7 @@ static void test_registry_and_online(void **state)
                         "127.0.0.1:4101");
     assert_int_equal(json_array_size(json_object_get(d, "nodes")), 2);
     assert_int_equal(json_integer_value(json_object_get(d, "tcp_port")), 4101);
+    assert_int_equal(json_integer_value(json_object_get(d, "wss_port")), 3104);
     assert_int_equal(json_integer_value(json_object_get(d, "heartbeat")), 30);
     assert_int_equal(json_integer_value(json_object_get(d, "heartbeat_max")), 3);
     assert_non_null(json_object_get(json_object_get(d, "backoff"), "max_delay"));
@@ -581,6 +587,10 @@ static void test_registry_and_online(void **state)
     assert_int_equal(status, HERALD_EINVAL);
     rep = renew("comet c", "x:1", 1, NULL, NULL, 0, &status);
     assert_int_equal(status, HERALD_EINVAL);
+    renew_wss = "bad host:1";
+    rep = renew("comet-c", "x:1", 1, NULL, NULL, 0, &status);
+    assert_int_equal(status, HERALD_EINVAL);
+    renew_wss = "127.0.0.1:3104";
     d = get_data("/goim/nodes/instances");
     assert_int_equal(json_array_size(d), 2);
     json_decref(d);

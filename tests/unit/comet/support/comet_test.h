@@ -59,6 +59,7 @@ typedef struct harness_s {
     uint64_t last_ack_seq;
     int64_t last_renew_conns;
     int last_renew_rooms;
+    char last_renew_tls[64], last_renew_wss[64]; /* the advertised TLS addresses */
     char last_receive[512];
     char last_disconnect_key[64];
     char last_disconnect_device[64];
@@ -179,5 +180,7 @@ int t_json_int(const t_packet_t *p, const char *field);
 
 /* HTTP GET on 127.0.0.1:port; returns the status and the body (NUL-terminated) in out. */
 int t_http_get(int port, const char *path, char *out, size_t cap);
+/* The same with another method (an empty body). */
+int t_http(int port, const char *method, const char *path, char *out, size_t cap);
 
 #endif

@@ -154,10 +154,17 @@ int t_json_int(const t_packet_t *p, const char *field)
 
 int t_http_get(int port, const char *path, char *out, size_t cap)
 {
+    return t_http(port, "GET", path, out, cap);
+}
+
+int t_http(int port, const char *method, const char *path, char *out, size_t cap)
+{
     int fd = t_connect(port);
     char req[256];
     int n = snprintf(req, sizeof req,
-                     "GET %s HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n", path);
+                     "%s %s HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 0\r\n"
+                     "Connection: close\r\n\r\n",
+                     method, path);
     t_write(fd, req, (size_t)n);
     size_t len = 0;
     for (;;) {

@@ -159,6 +159,8 @@ static void t_logic_renew(rpc_call_t *call, const ProtobufCMessage *msg, void *a
     h->renewals++;
     h->last_renew_conns = req->conn_count;
     h->last_renew_rooms = (int)req->n_rooms;
+    snprintf(h->last_renew_tls, sizeof h->last_renew_tls, "%s", req->tls_addr);
+    snprintf(h->last_renew_wss, sizeof h->last_renew_wss, "%s", req->wss_addr);
     uv_mutex_unlock(&h->lock);
     Herald__RenewOnlineReply r = HERALD__RENEW_ONLINE_REPLY__INIT;
     Herald__RoomCount *counts = calloc(req->n_rooms + 1, sizeof *counts);
