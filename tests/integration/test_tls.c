@@ -112,24 +112,27 @@ static void test_wrong_host_or_ca_refused(void **state)
     client_free(cl);
 }
 
-/* Runs `openssl s_client` against port and returns what it printed (caller frees). */
-static char *s_client(int port)
+/* Runs cmd in a shell; returns its exit status and what it printed (stdout), NUL-terminated. */
+static int run_cmd(const char *cmd, char *out, size_t cap)
+{
+    FILE *f = popen(cmd, "r");
+    assert_non_null(f);
+    size_t len = 0, n;
+    while (len + 1 < cap && (n = fread(out + len, 1, cap - 1 - len, f)) > 0)
+        len += n;
+    out[len] = '\0';
+    return pclose(f);
+}
+
+/* Runs `openssl s_client` against port; out gets what it printed. */
+static void s_client(int port, char *out, size_t cap)
 {
     char ca[512], cmd[1024];
     snprintf(cmd, sizeof(cmd),
-             "timeout 10 openssl s_client -connect 127.0.0.1:%d -CAfile %s "
-             "-verify_ip 127.0.0.1 "
+             "timeout 10 openssl s_client -connect 127.0.0.1:%d -CAfile %s -verify_ip 127.0.0.1 "
              "-verify_return_error -brief </dev/null 2>&1",
              port, test_pki_path(ca, sizeof(ca), "ca.pem"));
-    FILE *f = popen(cmd, "r");
-    assert_non_null(f);
-    size_t cap = 16384, len = 0;
-    char *out = calloc(1, cap);
-    size_t n;
-    while (len + 1 < cap && (n = fread(out + len, 1, cap - 1 - len, f)) > 0)
-        len += n;
-    pclose(f);
-    return out;
+    run_cmd(cmd, out, cap);
 }
 
 static void test_s_client_tls13(void **state)
@@ -137,11 +140,11 @@ static void test_s_client_tls13(void **state)
     (void)state;
     const client_transport_t ts[] = {CLIENT_TLS, CLIENT_WSS};
     for (int i = 0; i < 2; i++) {
-        char *out = s_client(cluster_comet_port(g_c, 0, ts[i]));
+        char out[16384];
+        s_client(cluster_comet_port(g_c, 0, ts[i]), out, sizeof(out));
         if (strstr(out, "Protocol version: TLSv1.3") == NULL ||
             strstr(out, "Verification: OK") == NULL)
             fail_msg("s_client on the %s port: %s", cluster_transport_name(ts[i]), out);
-        free(out);
     }
 }
 
@@ -188,12 +191,8 @@ static void test_chat_tls(void **state)
              "--logic 127.0.0.1:%d --name tlschat 2>&1",
              CLUSTER_PASSWORD, HERALD_BIN_DIR, test_pki_path(ca, sizeof(ca), "ca.pem"),
              cluster_logic_http_port(g_c));
-    FILE *f = popen(cmd, "r");
-    assert_non_null(f);
-    char out[4096] = "";
-    size_t len = fread(out, 1, sizeof(out) - 1, f);
-    out[len] = '\0';
-    int status = pclose(f);
+    char out[4096];
+    int status = run_cmd(cmd, out, sizeof(out));
     char want[128];
     snprintf(want, sizeof(want), "connected to 127.0.0.1:%d",
              cluster_comet_port(g_c, 0, CLIENT_TLS));
