@@ -142,8 +142,25 @@ const session = {
   stopped: true,      // logged out or kicked: no reconnect
 };
 
+// A page served over https may open only wss:// (browsers block a ws:// from it): then the
+// comet's WSS address from the login reply, which is "" when that comet has no WSS listener.
+function cometUrl(comet) {
+  if (location.protocol !== 'https:') return comet.ws;
+  if (!comet.wss) throw new Error('this page is served over https, but the comet has no wss:// listener');
+  return comet.wss;
+}
+
 function connect() {
-  const ws = new WebSocket(session.user.comet.ws);
+  let url;
+  try {
+    url = cometUrl(session.user.comet);
+  } catch (e) {
+    show('error', e.message);
+    setStatus('offline');
+    session.stopped = true;
+    return;
+  }
+  const ws = new WebSocket(url);
   ws.binaryType = 'arraybuffer';
   session.ws = ws;
   setStatus('connecting');

@@ -8,6 +8,8 @@
 //      of a message over the comet's size limit
 //   5. print "done" and exit 0. Any failure: "FAIL: why" and the page's log on stderr, exit 1.
 // With HERALD_WEB_SCREENSHOT=<file.png> in the environment, the page's last state is saved there.
+// With HERALD_WEB_SPKI=<base64 SHA-256 of a certificate's public key>, Chromium accepts that one
+// certificate (the test's, made at run time) for https:// and wss://, and no other.
 // Usage: node browser_test.mjs URL NAME ROOM PEER PUSH_TEXT PRIVATE_TEXT ROOM_TEXT
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -43,7 +45,9 @@ async function run() {
     executablePath: CHROMIUM,
     headless: true,
     args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-      '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+      '--disable-background-networking', '--disable-component-update', '--disable-sync',
+      ...(process.env.HERALD_WEB_SPKI
+        ? [`--ignore-certificate-errors-spki-list=${process.env.HERALD_WEB_SPKI}`] : [])],
   });
   page = context.pages()[0] || await context.newPage();
   page.on('pageerror', (e) => console.error(`page error: ${e.message}`));

@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "cluster.h"
+#include "test_pki.h"
 #include "http_client.h"
 #include "proc.h"
 
@@ -133,14 +134,18 @@ static long long wait_ready(proc_t *browser, const char *out_path, const char *e
     }
 }
 
-/* The push the page must show, sent with curl as an operator would. */
+/* The push the page must show, sent with curl as an operator would (over https, trusting the
+ * test CA, when logic serves HTTPS). */
 static void curl_push(long long mid, const char *text)
 {
-    char cmd[512];
+    char cmd[1024], cacert[400] = "";
+    const char *pki = cluster_logic_https_pki(g_c);
+    if (pki != NULL)
+        snprintf(cacert, sizeof(cacert), "--cacert '%s/ca.pem' ", pki);
     snprintf(cmd, sizeof(cmd),
-             "curl -sS -X POST 'http://127.0.0.1:%d/goim/push/mids?operation=1000&mids=%lld' "
+             "curl -sS %s-X POST '%s://127.0.0.1:%d/goim/push/mids?operation=1000&mids=%lld' "
              "--data-binary '%s'",
-             cluster_logic_http_port(g_c), mid, text);
+             cacert, pki ? "https" : "http", cluster_logic_http_port(g_c), mid, text);
     FILE *f = popen(cmd, "r");
     assert_non_null(f);
     char reply[512] = "";
@@ -202,9 +207,10 @@ static void test_static_files(void **state)
     expect_status("GET", "/herald/v1/online/count", 200, "\"code\":0");
 }
 
-static void test_browser_chat(void **state)
+/* The page logs in, chats and gets a push, in headless Chromium, against g_c: over http:// and
+ * ws://, or over https:// and wss:// when g_c serves TLS. */
+static void browser_chat(void)
 {
-    (void)state;
     char token[128], tcp[64], out[512], err[512], listen_out[512], listen_err[512], url[96];
     int64_t bob = login("web-bob", token, sizeof(token), tcp, sizeof(tcp));
     const char *dir = cluster_dir(g_c);
@@ -231,7 +237,9 @@ static void test_browser_chat(void **state)
         proc_start(&listener, "listener", listen_argv, environ, dir, listen_out, listen_err), 0);
     cluster_wait_room(g_c, ROOM, 1, WAIT_MS);
 
-    snprintf(url, sizeof(url), "http://127.0.0.1:%d/web/", cluster_logic_http_port(g_c));
+    const char *pki = cluster_logic_https_pki(g_c);
+    snprintf(url, sizeof(url), "%s://127.0.0.1:%d/web/", pki ? "https" : "http",
+             cluster_logic_http_port(g_c));
     snprintf(out, sizeof(out), "%s/browser.out", dir);
     snprintf(err, sizeof(err), "%s/browser.err", dir);
     char *const browser_argv[] = {"/usr/bin/env",
@@ -273,6 +281,51 @@ static void test_browser_chat(void **state)
     free(heard);
 }
 
+static void test_browser_chat(void **state)
+{
+    (void)state;
+    browser_chat();
+}
+
+/* The base64 SHA-256 of server.pem's public key, for Chromium's
+ * --ignore-certificate-errors-spki-list: the test's own certificate is accepted, no other. */
+static void spki_of_test_certificate(char *out, size_t len)
+{
+    char cmd[600];
+    snprintf(cmd, sizeof(cmd),
+             "openssl x509 -in '%s/server.pem' -pubkey -noout | openssl pkey -pubin -outform der "
+             "| openssl dgst -sha256 -binary | base64",
+             test_pki_dir());
+    FILE *f = popen(cmd, "r");
+    assert_non_null(f);
+    size_t n = fread(out, 1, len - 1, f);
+    out[n] = '\0';
+    assert_int_equal(pclose(f), 0);
+    out[strcspn(out, "\n")] = '\0';
+    assert_true(strlen(out) == 44);
+}
+
+/* The same page served over https by logic, connecting to the comet's wss:// port, as a browser
+ * on an https page must (it may not open ws:// from there). */
+static void test_browser_chat_https(void **state)
+{
+    (void)state;
+    cluster_t *plain = g_c;
+    cluster_opts_t o = {.n_comets = 1, .n_routers = 1};
+    o.env[CLUSTER_LOGIC] = logic_env;
+    o.logic_https_pki = test_pki_dir();
+    o.comet_tls_pki = test_pki_dir();
+    g_c = cluster_start(&o);
+    assert_non_null(g_c);
+    char spki[64];
+    spki_of_test_certificate(spki, sizeof(spki));
+    setenv("HERALD_WEB_SPKI", spki, 1);
+    browser_chat();
+    unsetenv("HERALD_WEB_SPKI");
+    assert_int_equal(cluster_stop(g_c, false), 0);
+    g_c = plain;
+}
+
 /* ------------------------------------------------------------------------------ main */
 
 /* The reason the browser test cannot run here, or NULL. */
@@ -299,6 +352,9 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_static_files),
         cmocka_unit_test(test_browser_chat),
+        cmocka_unit_test(test_browser_chat_https),
     };
-    return cmocka_run_group_tests(tests, group_setup, group_teardown);
+    int failed = cmocka_run_group_tests(tests, group_setup, group_teardown);
+    test_pki_cleanup();
+    return failed;
 }
