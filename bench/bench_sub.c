@@ -509,7 +509,7 @@ static void tls_input(sub_conn_t *c, const uint8_t *data, size_t len)
         }
         conn_start_protocol(c);
     }
-    int n;
+    int n = 0; /* read only after an SSL_read */
     while (c->state != SUB_DONE && (n = SSL_read(c->ssl, s->pbuf, sizeof(s->pbuf))) > 0)
         feed(c, s->pbuf, (size_t)n);
     if (c->state != SUB_DONE && SSL_get_error(c->ssl, n) != SSL_ERROR_WANT_READ) {

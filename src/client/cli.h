@@ -40,6 +40,23 @@ int cli_version_main(int argc, char **argv);
 /* Parses a decimal integer in [min, max] with nothing after it. Returns 0 or -1. */
 int cli_conn_parse_int(const char *s, int64_t min, int64_t max, int64_t *out);
 
+/* --logic [http://|https://]HOST:PORT: where logic's HTTP API is (plain HTTP without a scheme). */
+typedef struct cli_logic_s {
+    char host[ADDR_HOST_MAX];
+    int port;
+    int https;
+} cli_logic_t;
+
+/* Parses a --logic value into l: 0, or -1 when it is not [scheme://]HOST:PORT with a port. */
+int cli_logic_parse(const char *arg, cli_logic_t *l);
+
+/* The URL of path (starting with '/') on l into out: 0, or -1 when it does not fit. */
+int cli_logic_url(const cli_logic_t *l, const char *path, char *out, size_t cap);
+
+#define CLI_LOGIC_USAGE                                                                            \
+    "  --logic ADDR        logic's HTTP API: HOST:PORT, or https://HOST:PORT when logic serves\n"  \
+    "                      HTTPS (verified against --ca FILE, or the system store)\n"
+
 /* Options shared by the subcommands that talk to a comet (getopt_long values >= 256). */
 enum cli_conn_opt {
     CLI_OPT_COMET = 256,

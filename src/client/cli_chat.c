@@ -37,21 +37,20 @@
 enum { OPT_LOGIC = CLI_OPT_FIRST_FREE, OPT_NAME, OPT_PASSWORD };
 
 static const char cli_chat_usage[] =
-    "usage: herald-cli chat --logic HOST:PORT --name NAME [--password P] [--room R] [--tls]\n"
+    "usage: herald-cli chat --logic ADDR --name NAME [--password P] [--room R] [--tls]\n"
     "Interactive chat. Type text to send it to the current room, '@name text' or '@mid text'\n"
     "to send privately, ':olu' to list online users, ':who' to list the room's members,\n"
-    "':room R' to change room, ':q' to quit.\n"
-    "  --logic HOST:PORT   logic's HTTP API (login and user lookups)\n"
+    "':room R' to change room, ':q' to quit.\n" CLI_LOGIC_USAGE
     "  --name NAME         your user name (registered on first use)\n"
     "  --password P        your password, 8-128 bytes (default: $HERALD_PASSWORD, which keeps\n"
     "                      it off the command line and out of ps)\n"
     "  --room R            room to join, e.g. live://lobby\n"
     "  --tls               connect to the comet over TLS (the \"tls\" address of logic's\n"
-    "                      login reply, not \"tcp\"); its certificate is verified\n" CLI_TLS_USAGE;
+    "                      login reply, not \"tcp\"); its certificate is verified\n" CLI_TLS_USAGE
+    "  (--ca applies to an https:// --logic as well)\n";
 
 typedef struct chat_s {
-    char logic_host[ADDR_HOST_MAX];
-    int logic_port;
+    cli_logic_t logic;
     const char *name;
     char *password_body; /* {"password":"..."}, heap */
     char room[256];
@@ -84,7 +83,7 @@ static json_t *chat_http(chat_t *ch, const char *method, const char *path, const
                          int *status)
 {
     char url[2048];
-    if (http_client_url(url, sizeof(url), ch->logic_host, ch->logic_port, path) != 0) {
+    if (cli_logic_url(&ch->logic, path, url, sizeof(url)) != 0) {
         chat_say("! logic: request too long");
         return NULL;
     }
@@ -94,7 +93,10 @@ static json_t *chat_http(chat_t *ch, const char *method, const char *path, const
                              .body_len = body ? strlen(body) : 0,
                              .timeout_ms = CHAT_HTTP_TIMEOUT_MS};
     http_client_resp_t resp;
-    int rc = http_client_request(NULL, &req, &resp);
+    /* --ca names the CA of an https logic too; NULL: the system store */
+    http_client_t *hc = ch->logic.https && ch->tls.ca ? http_client_new(ch->tls.ca) : NULL;
+    int rc = http_client_request(hc, &req, &resp);
+    http_client_free(hc);
     if (rc < 0) {
         chat_say("! logic: %s (%s)", herald_strerror(rc), resp.error);
         return NULL;
@@ -431,7 +433,7 @@ int cli_chat_main(int argc, char **argv)
         if (cli_conn_tls_option(&ch->tls, opt, optarg))
             continue;
         if (opt == OPT_LOGIC)
-            bad |= addr_split(optarg, ch->logic_host, &ch->logic_port) != 0 || ch->logic_port == 0;
+            bad |= cli_logic_parse(optarg, &ch->logic) != 0;
         else if (opt == OPT_NAME)
             ch->name = optarg;
         else if (opt == OPT_PASSWORD)
@@ -445,11 +447,14 @@ int cli_chat_main(int argc, char **argv)
         } else
             bad = 1;
     }
-    if ((ch->tls.ca != NULL || ch->tls.servername != NULL) && !ch->tls.tls) {
-        fputs("herald-cli chat: --ca and --servername go with --tls\n", stderr);
+    if ((ch->tls.ca != NULL && !ch->tls.tls && !ch->logic.https) ||
+        (ch->tls.servername != NULL && !ch->tls.tls)) {
+        fputs("herald-cli chat: --ca goes with --tls or an https:// --logic, --servername with "
+              "--tls\n",
+              stderr);
         bad = 1;
     }
-    if (bad || ch->logic_port == 0 || ch->name == NULL || password == NULL || optind != argc) {
+    if (bad || ch->logic.port == 0 || ch->name == NULL || password == NULL || optind != argc) {
         if (password == NULL && !bad)
             fputs("herald-cli chat: a password is needed: --password P or HERALD_PASSWORD\n",
                   stderr);

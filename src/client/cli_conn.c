@@ -1,6 +1,8 @@
 /* cli_conn.c - what herald-cli's comet subcommands share: number parsing, the
  * connection options, connect + auth, and the heartbeat-keeping wait loop. */
 #include "cli.h"
+
+#include "http_client.h"
 #include "proto.h"
 
 #include <errno.h>
@@ -286,4 +288,22 @@ void cli_conn_close(cli_conn_t *cc)
 {
     client_free(cc->client);
     cc->client = NULL;
+}
+
+int cli_logic_parse(const char *arg, cli_logic_t *l)
+{
+    memset(l, 0, sizeof(*l));
+    if (strncmp(arg, "https://", 8) == 0) {
+        l->https = 1;
+        arg += 8;
+    } else if (strncmp(arg, "http://", 7) == 0) {
+        arg += 7;
+    }
+    return addr_split(arg, l->host, &l->port) == 0 && l->port > 0 ? 0 : -1;
+}
+
+int cli_logic_url(const cli_logic_t *l, const char *path, char *out, size_t cap)
+{
+    return http_client_url(out, cap, l->https ? "https" : "http", l->host, l->port, path) == 0 ? 0
+                                                                                               : -1;
 }

@@ -11,16 +11,16 @@
 #include "herald_err.h"
 #include "http_client.h"
 
-enum { OPT_LOGIC = 256, OPT_MID, OPT_TTL, OPT_BEARER, OPT_TIMEOUT_MS };
+enum { OPT_LOGIC = 256, OPT_MID, OPT_TTL, OPT_BEARER, OPT_TIMEOUT_MS, OPT_CA };
 
 static const char cli_token_usage[] =
-    "usage: herald-cli token --logic HOST:PORT --mid N [--ttl S] [--bearer KEY]\n"
-    "Prints a new auth token for user N, valid S seconds (logic's default: 86400).\n"
-    "  --logic HOST:PORT   logic's HTTP API\n"
-    "  --mid N             user id\n"
+    "usage: herald-cli token --logic ADDR --mid N [--ttl S] [--bearer KEY] [--ca FILE]\n"
+    "Prints a new auth token for user N, valid S seconds (logic's default: "
+    "86400).\n" CLI_LOGIC_USAGE "  --mid N             user id\n"
     "  --ttl S             lifetime in seconds\n"
     "  --bearer KEY        logic's business bearer key (auth.bearer_key), when set\n"
     "  --timeout-ms N      give up after N ms (default 5000)\n"
+    "  --ca FILE           trust the CAs in this PEM file for https://\n"
     "  --help              this text\n";
 
 /* Prints data.token of logic's reply, or why there is none. Returns the exit code. */
@@ -50,13 +50,13 @@ int cli_token_main(int argc, char **argv)
         {"ttl", required_argument, NULL, OPT_TTL},
         {"bearer", required_argument, NULL, OPT_BEARER},
         {"timeout-ms", required_argument, NULL, OPT_TIMEOUT_MS},
+        {"ca", required_argument, NULL, OPT_CA},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
-    char host[ADDR_HOST_MAX];
-    int port = 0;
+    cli_logic_t logic = {.port = 0};
     int64_t mid = 0, ttl = 0, timeout_ms = CLI_DEFAULT_TIMEOUT_MS;
-    const char *bearer = NULL;
+    const char *bearer = NULL, *ca = NULL;
     int opt;
     optind = 0; /* glibc: rescan from scratch, so tests may call the subcommand repeatedly */
     while ((opt = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
@@ -65,7 +65,9 @@ int cli_token_main(int argc, char **argv)
             fputs(cli_token_usage, stdout);
             return CLI_EXIT_OK;
         } else if (opt == OPT_LOGIC) {
-            rc = addr_split(optarg, host, &port) == 0 && port > 0 ? 0 : -1;
+            rc = cli_logic_parse(optarg, &logic);
+        } else if (opt == OPT_CA) {
+            ca = optarg;
         } else if (opt == OPT_MID) {
             rc = cli_conn_parse_int(optarg, 1, INT64_MAX, &mid);
         } else if (opt == OPT_TTL) {
@@ -82,7 +84,7 @@ int cli_token_main(int argc, char **argv)
             return CLI_EXIT_USAGE;
         }
     }
-    if (port == 0 || mid == 0 || optind != argc) {
+    if (logic.port == 0 || mid == 0 || optind != argc || (ca != NULL && !logic.https)) {
         fputs(cli_token_usage, stderr);
         return CLI_EXIT_USAGE;
     }
@@ -101,17 +103,18 @@ int cli_token_main(int argc, char **argv)
         headers[0] = auth;
     }
     char url[512];
-    if (http_client_url(url, sizeof(url), host, port, path) != 0) {
+    if (cli_logic_url(&logic, path, url, sizeof(url)) != 0) {
         fprintf(stderr, "herald-cli token: --logic is too long\n");
         return CLI_EXIT_USAGE;
     }
     http_client_req_t req = {
         .method = "POST", .url = url, .headers = headers, .timeout_ms = (int)timeout_ms};
     http_client_resp_t resp;
-    int rc = http_client_request(NULL, &req, &resp);
+    http_client_t *hc = ca != NULL ? http_client_new(ca) : NULL; /* NULL: the system store */
+    int rc = http_client_request(hc, &req, &resp);
+    http_client_free(hc);
     if (rc < 0) {
-        fprintf(stderr, "herald-cli token: %s:%d: %s (%s)\n", host, port, herald_strerror(rc),
-                resp.error);
+        fprintf(stderr, "herald-cli token: %s: %s (%s)\n", url, herald_strerror(rc), resp.error);
         return rc == -ETIMEDOUT ? CLI_EXIT_TIMEOUT : CLI_EXIT_FAIL;
     }
     rc = cli_token_print(resp.status, resp.body);

@@ -72,11 +72,12 @@ void http_client_free(http_client_t *c)
     free(c);
 }
 
-int http_client_url(char *out, size_t cap, const char *host, int port, const char *path)
+int http_client_url(char *out, size_t cap, const char *scheme, const char *host, int port,
+                    const char *path)
 {
     int v6 = strchr(host, ':') != NULL;
-    int n =
-        snprintf(out, cap, "http://%s%s%s:%d%s", v6 ? "[" : "", host, v6 ? "]" : "", port, path);
+    int n = snprintf(out, cap, "%s://%s%s%s:%d%s", scheme, v6 ? "[" : "", host, v6 ? "]" : "", port,
+                     path);
     return n < 0 || (size_t)n >= cap ? HERALD_EINVAL : 0;
 }
 

@@ -79,8 +79,9 @@ void http_client_free(http_client_t *c);
  * resp->error set). */
 int http_client_request(http_client_t *c, const http_client_req_t *req, http_client_resp_t *resp);
 
-/* Writes "http://host:port" + path into out (an IPv6 host bracketed); path starts with '/'.
- * Returns 0, or HERALD_EINVAL when it does not fit in cap bytes. */
-int http_client_url(char *out, size_t cap, const char *host, int port, const char *path);
+/* Writes "<scheme>://host:port" + path into out (an IPv6 host bracketed); scheme is "http" or
+ * "https", path starts with '/'. Returns 0, or HERALD_EINVAL when it does not fit in cap bytes. */
+int http_client_url(char *out, size_t cap, const char *scheme, const char *host, int port,
+                    const char *path);
 
 #endif

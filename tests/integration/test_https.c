@@ -172,6 +172,47 @@ static void test_admin_https(void **state)
 
 /* A certificate or key that cannot be used stops the daemon at start, naming key and file,
  * never printing the key. */
+/* herald-cli token against the https:// API: with --ca it gets a token that authenticates a
+ * client; without --ca (the system store does not know the test CA) it fails, and says why. */
+static void test_cli_token_https(void **state)
+{
+    (void)state;
+    char logic[64], ca[400], cmd[1200], token[128] = "";
+    snprintf(logic, sizeof(logic), "https://127.0.0.1:%d", cluster_logic_http_port(g_c));
+    snprintf(ca, sizeof(ca), "%s/ca.pem", test_pki_dir());
+    snprintf(cmd, sizeof(cmd), "%s/herald-cli token --logic %s --ca '%s' --bearer %s --mid 8802",
+             HERALD_BIN_DIR, logic, ca, KEY);
+    FILE *f = popen(cmd, "r");
+    assert_non_null(f);
+    if (fgets(token, sizeof(token), f) == NULL)
+        token[0] = '\0';
+    assert_int_equal(pclose(f), 0);
+    token[strcspn(token, "\n")] = '\0';
+    assert_int_equal(strlen(token), 32);
+    int accepts[] = {OP_BIZ};
+    char *auth = cluster_auth_body(token, NULL, accepts, 1);
+    char err[256] = "";
+    json_t *reply = NULL;
+    client_t *cl = cluster_connect(g_c, 0, CLIENT_TCP, auth, &reply, err, sizeof(err));
+    if (cl == NULL)
+        fail_msg("the CLI's token did not authenticate: %s", err);
+    assert_int_equal(json_integer_value(json_object_get(reply, "mid")), 8802);
+    json_decref(reply);
+    client_free(cl);
+    free(auth);
+
+    snprintf(cmd, sizeof(cmd), "%s/herald-cli token --logic %s --bearer %s --mid 8802 2>&1",
+             HERALD_BIN_DIR, logic, KEY);
+    f = popen(cmd, "r");
+    assert_non_null(f);
+    char out[1024] = "";
+    size_t n = fread(out, 1, sizeof(out) - 1, f);
+    out[n] = '\0';
+    assert_int_not_equal(pclose(f), 0);
+    if (strstr(out, "certificate") == NULL && strstr(out, "SSL") == NULL)
+        fail_msg("no certificate error: %s", out);
+}
+
 static void test_bad_files_refused(void **state)
 {
     (void)state;
@@ -226,7 +267,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_https_push),        cmocka_unit_test(test_plain_http_refused),
         cmocka_unit_test(test_tls13_everywhere),  cmocka_unit_test(test_admin_https),
-        cmocka_unit_test(test_bad_files_refused),
+        cmocka_unit_test(test_bad_files_refused), cmocka_unit_test(test_cli_token_https),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }

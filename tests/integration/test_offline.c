@@ -59,7 +59,8 @@ static int push_mids(const int64_t *mids, int n, const char *body, uint64_t *seq
     for (int i = 0; i < n; i++)
         o += snprintf(path + o, sizeof(path) - (size_t)o, "&mids=%lld", (long long)mids[i]);
     char url[sizeof(path) + 32];
-    int rc = http_client_url(url, sizeof(url), "127.0.0.1", cluster_logic_http_port(g_c), path);
+    int rc =
+        http_client_url(url, sizeof(url), "http", "127.0.0.1", cluster_logic_http_port(g_c), path);
     if (rc != 0)
         return rc;
     http_client_req_t req = {.method = "POST",

@@ -57,7 +57,8 @@ static int fetch(const char *method, const char *path, char **body)
 {
     char url[1024];
     assert_int_equal(
-        http_client_url(url, sizeof(url), "127.0.0.1", cluster_logic_http_port(g_c), path), 0);
+        http_client_url(url, sizeof(url), "http", "127.0.0.1", cluster_logic_http_port(g_c), path),
+        0);
     http_client_req_t req = {.method = method, .url = url, .timeout_ms = WAIT_MS};
     http_client_resp_t resp;
     int rc = http_client_request(NULL, &req, &resp);

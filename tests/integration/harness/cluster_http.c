@@ -22,12 +22,12 @@ static int cluster_http_send(int port, const char *https_pki, const char *method
     if (json)
         *json = NULL;
     char url[2048], ca[512];
-    int rc = http_client_url(url, sizeof(url), "127.0.0.1", port, path_query);
+    int rc = http_client_url(url, sizeof(url), https_pki ? "https" : "http", "127.0.0.1", port,
+                             path_query);
     if (rc != 0)
         return rc;
     http_client_t *tls = NULL;
     if (https_pki != NULL) {
-        snprintf(url, sizeof(url), "https://127.0.0.1:%d%s", port, path_query);
         snprintf(ca, sizeof(ca), "%s/ca.pem", https_pki);
         tls = http_client_new(ca);
     }

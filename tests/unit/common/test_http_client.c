@@ -52,7 +52,7 @@ static int exchange(exchange_t *ex, http_client_req_t req, const char *path,
     loopback_t lb;
     loopback_start(&lb, serve_http, ex);
     char url[256];
-    assert_int_equal(http_client_url(url, sizeof(url), "127.0.0.1", lb.port, path), 0);
+    assert_int_equal(http_client_url(url, sizeof(url), "http", "127.0.0.1", lb.port, path), 0);
     req.url = url;
     int rc = http_client_request(NULL, &req, resp);
     loopback_join(&lb);
@@ -226,7 +226,7 @@ static void test_timeout_and_refused(void **state)
     int holder = -1;
     int port = loopback_dead_port(&holder);
     char url[64];
-    assert_int_equal(http_client_url(url, sizeof(url), "127.0.0.1", port, "/"), 0);
+    assert_int_equal(http_client_url(url, sizeof(url), "http", "127.0.0.1", port, "/"), 0);
     http_client_req_t req = {.method = "GET", .url = url, .timeout_ms = 1000};
     assert_int_equal(http_client_request(NULL, &req, &resp), -ECONNREFUSED);
     assert_null(resp.body);
@@ -254,7 +254,7 @@ static void test_keep_alive(void **state)
     loopback_t lb;
     loopback_start(&lb, serve_two, reqs);
     char url[64];
-    assert_int_equal(http_client_url(url, sizeof(url), "127.0.0.1", lb.port, "/hook"), 0);
+    assert_int_equal(http_client_url(url, sizeof(url), "http", "127.0.0.1", lb.port, "/hook"), 0);
     http_client_t *c = http_client_new(NULL);
     static const char *const headers[] = {"Content-Type: application/json", NULL};
     for (int i = 0; i < 2; i++) {
@@ -423,9 +423,11 @@ static void test_bad_arguments(void **state)
     assert_null(resp.body);
 
     char url[32];
-    assert_int_equal(http_client_url(url, sizeof(url), "::1", 80, "/x"), 0);
+    assert_int_equal(http_client_url(url, sizeof(url), "http", "::1", 80, "/x"), 0);
     assert_string_equal(url, "http://[::1]:80/x");
-    assert_int_equal(http_client_url(url, 10, "127.0.0.1", 80, "/x"), HERALD_EINVAL);
+    assert_int_equal(http_client_url(url, 10, "http", "127.0.0.1", 80, "/x"), HERALD_EINVAL);
+    assert_int_equal(http_client_url(url, sizeof(url), "https", "logic.example", 443, "/x"), 0);
+    assert_string_equal(url, "https://logic.example:443/x");
 }
 
 int main(void)

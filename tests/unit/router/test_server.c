@@ -52,7 +52,7 @@ static void fetch_pages(void *arg)
     pages_t *p = arg;
     for (int i = 0; i < 3; i++) {
         char url[64];
-        http_client_url(url, sizeof(url), "127.0.0.1", p->port, page_paths[i]);
+        http_client_url(url, sizeof(url), "http", "127.0.0.1", p->port, page_paths[i]);
         http_client_req_t req = {.method = "GET", .url = url, .timeout_ms = 5000};
         http_client_resp_t resp;
         if (http_client_request(NULL, &req, &resp) == 0) {
