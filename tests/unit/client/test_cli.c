@@ -242,8 +242,8 @@ static void test_parse_addr(void **state)
     char long_host[ADDR_HOST_MAX + 8];
     memset(long_host, 'a', sizeof(long_host));
     strcpy(long_host + ADDR_HOST_MAX, ":1");
-    char *bad[] = {"host", ":80", "[]:80", "h:0", "h:65536", "h:80x", "h:", "h:-1", long_host,
-                   "https://", "ftp://h:1"};
+    char *bad[] = {"host", ":80",  "[]:80",   "h:0",      "h:65536",  "h:80x",
+                   "h:",   "h:-1", long_host, "https://", "ftp://h:1"};
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         char *comet[] = {"listen", "--comet", bad[i], "--token", "t"};
         char *logic[] = {"token", "--logic", bad[i], "--mid", "1"};
