@@ -2,6 +2,7 @@
 #include "http_tls.h"
 
 #include "buf.h"
+#include "file_read.h"
 #include "herald_err.h"
 #include "log.h"
 
@@ -24,43 +25,23 @@ static int is_set(const char *s)
 static int read_pem(const char *section, const char *key, const char *path, int secret, char **out,
                     char *err, size_t errlen)
 {
-    struct stat st;
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    const char *why;
+    size_t len;
+    mode_t mode;
 
-    *out = NULL;
-    if (fd < 0) {
-        snprintf(err, errlen, "[%s] %s %s: cannot open: %s", section, key, path, strerror(errno));
+    if (file_read(path, HTTP_TLS_FILE_MAX, 0, out, &len, &mode, &why) != 0) {
+        snprintf(err, errlen, "[%s] %s %s: %s", section, key, path, why);
         return HERALD_ECONF;
     }
-    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || st.st_size <= 0 ||
-        (uint64_t)st.st_size > HTTP_TLS_FILE_MAX) {
-        snprintf(err, errlen, "[%s] %s %s: not a regular file of 1 to %u bytes", section, key, path,
-                 HTTP_TLS_FILE_MAX);
-        close(fd);
+    if (len == 0) {
+        snprintf(err, errlen, "[%s] %s %s: empty", section, key, path);
+        free(*out);
+        *out = NULL;
         return HERALD_ECONF;
     }
-    if (secret && (st.st_mode & S_IRWXO) != 0)
+    if (secret && (mode & S_IRWXO) != 0)
         log_warn("[%s] %s %s: others may read the private key (mode %04o): chmod 600", section, key,
-                 path, (unsigned)(st.st_mode & 07777));
-    size_t cap = (size_t)st.st_size, len = 0;
-    char *text = xmalloc(cap + 1);
-    while (len < cap) {
-        ssize_t n = read(fd, text + len, cap - len);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0) {
-            snprintf(err, errlen, "[%s] %s %s: read error: %s", section, key, path,
-                     n < 0 ? strerror(errno) : "file shrank while read");
-            close(fd);
-            explicit_bzero(text, cap);
-            free(text);
-            return HERALD_ECONF;
-        }
-        len += (size_t)n;
-    }
-    close(fd);
-    text[len] = '\0';
-    *out = text;
+                 path, (unsigned)(mode & 07777));
     return 0;
 }
 

@@ -6,6 +6,7 @@
  * Anything that is not a plain, known kind of file under the root is 404, with no hint why.
  */
 #include "buf.h"
+#include "file_read.h"
 #include "herald_err.h"
 #include "logic_http.h"
 
@@ -101,28 +102,10 @@ int logic_http_web_resolve(const char *root, const char *url_path, char *out, si
 /* Reads the whole file into a heap buffer (*len bytes). Returns 0 or HERALD_ENOTFOUND. */
 static int web_read(const char *path, char **data, size_t *len)
 {
-    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-    if (fd < 0)
-        return HERALD_ENOTFOUND;
-    struct stat st;
-    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || st.st_size > WEB_FILE_MAX) {
-        close(fd);
-        return HERALD_ENOTFOUND;
-    }
-    size_t want = (size_t)st.st_size, got = 0;
-    char *buf = xmalloc(want + 1);
-    while (got < want) {
-        ssize_t n = read(fd, buf + got, want - got);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            break; /* shrank while read: serve what is there */
-        got += (size_t)n;
-    }
-    close(fd);
-    *data = buf;
-    *len = got;
-    return 0;
+    const char *why;
+    return file_read(path, WEB_FILE_MAX, FILE_READ_NOFOLLOW, data, len, NULL, &why) == 0
+               ? 0
+               : HERALD_ENOTFOUND;
 }
 
 int logic_http_web(logic_http_t *h, http_request_t *req)
