@@ -17,6 +17,14 @@ PACKAGES=(
 SUDO=""
 if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
 
+# The tests and scripts/up.sh use the name localhost (certificates are issued for it, clients
+# verify it). Debian's /etc/hosts always maps it, but a stripped image may lack the line; the name
+# is reserved for loopback (RFC 6761), so put Debian's own line back rather than rely on DNS.
+if ! getent hosts localhost >/dev/null 2>&1; then
+    echo "install-deps: localhost does not resolve; adding '127.0.0.1 localhost' to /etc/hosts"
+    echo "127.0.0.1	localhost" | $SUDO tee -a /etc/hosts >/dev/null
+fi
+
 missing=()
 for p in "${PACKAGES[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

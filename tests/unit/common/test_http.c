@@ -23,6 +23,7 @@
 #include <cmocka.h>
 
 #include "http.h"
+#include "test_support.h"
 #include "test_http_thread.h"
 #include "log.h"
 
@@ -330,8 +331,7 @@ static int teardown(void **state)
     assert_int_equal(fx.closed, 1);
     uv_close((uv_handle_t *)&guard, NULL);
     uv_close((uv_handle_t *)&fx.client.async, NULL);
-    uv_run(&loop, UV_RUN_DEFAULT);
-    assert_int_equal(uv_loop_close(&loop), 0);
+    test_finish_loop(&loop);
     return 0;
 }
 

@@ -401,8 +401,7 @@ static int teardown(void **state)
     RUN_UNTIL(fx.client_closed && fx.server_closed, 3000);
     assert_true(fx.client_closed && fx.server_closed);
     uv_close((uv_handle_t *)&guard, NULL);
-    uv_run(&loop, UV_RUN_DEFAULT);
-    assert_int_equal(uv_loop_close(&loop), 0);
+    test_finish_loop(&loop);
     assert_int_equal(fx.reentrant_cb, 0);
     return 0;
 }

@@ -90,8 +90,7 @@ static int teardown(void **state)
     redis_close(server.redis, on_closed, &closed);
     wait_for(&closed);
     uv_close((uv_handle_t *)&tick, NULL);
-    uv_run(&loop, UV_RUN_DEFAULT);
-    assert_int_equal(uv_loop_close(&loop), 0);
+    test_finish_loop(&loop);
     conf_free(logic_conf_items, &conf);
     test_redis_deinit(&redis_server);
     return 0;

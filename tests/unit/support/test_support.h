@@ -47,7 +47,10 @@ int test_run_until(uv_loop_t *loop, int (*cond)(void *), void *ctx, uint64_t ms)
 /* A condition that never holds: test_run_until(loop, test_never, NULL, ms) runs for ms. */
 int test_never(void *ctx);
 
-/* Runs the loop until every handle is closed, then asserts it closes. */
+/* Runs the loop until every handle is closed, then asserts it closes. A handle still open after
+ * FINISH_LOOP_MS (or open but inactive) fails the test: it is closed first, so a test that failed
+ * half-way fails at once instead of hanging until ctest's timeout. */
+#define FINISH_LOOP_MS 5000
 void test_finish_loop(uv_loop_t *loop);
 
 #endif
