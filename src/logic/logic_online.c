@@ -11,6 +11,7 @@
 #include "buf.h"
 #include "herald_assert.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -229,11 +230,64 @@ json_t *logic_online_total(const logic_online_t *o)
     return json_pack("{s:I,s:I}", "conn_count", conns, "ip_count", (json_int_t)0);
 }
 
+/* The host of "host:port" as a new JSON string, or NULL when addr is "" or not an address. */
+static json_t *host_of(const char *addr)
+{
+    char host[ADDR_HOST_MAX];
+    int port;
+    if (addr[0] == '\0' || addr_split(addr, host, &port) != 0)
+        return NULL;
+    return json_string(host);
+}
+
+/* The client-facing hosts of a comet, each once, comma-separated (goim's ip_addrs metadata). */
+static json_t *client_hosts(const registry_entry_t *e)
+{
+    const char *addrs[] = {e->tcp, e->ws, e->tls, e->wss};
+    char hosts[4][ADDR_HOST_MAX];
+    size_t n = 0;
+    buf_t b;
+    buf_init(&b);
+    for (size_t i = 0; i < 4; i++) {
+        int port, seen = 0;
+        if (addrs[i][0] == '\0' || addr_split(addrs[i], hosts[n], &port) != 0)
+            continue;
+        for (size_t j = 0; j < n && !seen; j++)
+            seen = strcmp(hosts[j], hosts[n]) == 0;
+        if (seen)
+            continue;
+        if (n > 0)
+            buf_append(&b, ",", 1);
+        buf_append(&b, hosts[n], strlen(hosts[n]));
+        n++;
+    }
+    json_t *out = json_stringn(b.len ? (const char *)b.data : "", b.len);
+    buf_deinit(&b);
+    return out;
+}
+
 json_t *logic_online_instances(const logic_online_t *o)
 {
+    /* goim's naming.Instance (bilibili discovery): what goim's business code reads is hostname,
+     * addrs (the comet's RPC address as grpc://host:port) and metadata's weight, conn_count and
+     * ip_addrs; herald's own fields (rpc, tcp, ws, tls, wss, updated_ms) are under "herald". */
     json_t *out = json_array();
-    for (size_t i = 0; i < o->n; i++)
-        json_array_append_new(out, registry_entry_json(&o->comets[i]->e));
+    for (size_t i = 0; i < o->n; i++) {
+        const registry_entry_t *e = &o->comets[i]->e;
+        char weight[24], conns[24];
+        snprintf(weight, sizeof(weight), "%lld", (long long)e->weight);
+        snprintf(conns, sizeof(conns), "%lld", (long long)e->conns);
+        json_t *addrs = json_array();
+        if (e->rpc[0] != '\0')
+            json_array_append_new(addrs, json_sprintf("grpc://%s", e->rpc));
+        json_array_append_new(
+            out, json_pack("{s:s,s:s,s:s,s:s,s:s,s:o,s:s,s:I,s:{s:s,s:s,s:o,s:s},s:o}", "region",
+                           "", "zone", "", "env", "", "appid", "goim.comet", "hostname", e->id,
+                           "addrs", addrs, "version", "", "latest_timestamp",
+                           (json_int_t)e->updated_ms * 1000000, "metadata", "weight", weight,
+                           "conn_count", conns, "ip_addrs", client_hosts(e), "offline",
+                           e->weight > 0 ? "false" : "true", "herald", registry_entry_json(e)));
+    }
     return out;
 }
 
@@ -266,18 +320,26 @@ json_t *logic_online_weighted(const logic_online_t *o, const char *platform, int
         if (o->comets[i]->e.weight > 0)
             order[n++] = o->comets[i];
     qsort(order, n, sizeof(*order), weighted_cmp);
+    /* goim's NodesReply: nodes are hosts, and the ports are tcp_port / ws_port / wss_port, the
+     * same on every comet in goim's deployments (taken here from the first comet). herald's
+     * "comets" gives every offered comet's own addresses, for clusters whose comets differ in
+     * ports (several comets on one host); herald's clients read that. */
     json_t *nodes = json_array();
+    json_t *comets = json_array();
     for (size_t i = 0; i < n; i++) {
-        const char *addr = web ? order[i]->e.ws : order[i]->e.tcp;
-        if (addr[0] != '\0')
-            json_array_append_new(nodes, json_string(addr));
+        const registry_entry_t *e = &order[i]->e;
+        json_t *host = host_of(web ? e->ws : e->tcp);
+        if (host != NULL)
+            json_array_append_new(nodes, host);
+        json_array_append_new(comets, json_pack("{s:s,s:s,s:s,s:s,s:s}", "id", e->id, "tcp", e->tcp,
+                                                "ws", e->ws, "tls", e->tls, "wss", e->wss));
     }
-    json_t *out =
-        json_pack("{s:s,s:i,s:i,s:i,s:I,s:i,s:{s:i,s:i,s:f,s:f},s:o}", "domain", "", "tcp_port",
-                  n ? port_of(order[0]->e.tcp) : 0, "ws_port", n ? port_of(order[0]->e.ws) : 0,
-                  "wss_port", n ? port_of(order[0]->e.wss) : 0, "heartbeat",
-                  (json_int_t)(heartbeat_ms / 1000), "heartbeat_max", 3, "backoff", "max_delay",
-                  300, "base_delay", 3, "factor", 1.8, "jitter", 0.3, "nodes", nodes);
+    json_t *out = json_pack(
+        "{s:s,s:i,s:i,s:i,s:I,s:i,s:{s:i,s:i,s:f,s:f},s:o,s:o}", "domain", "", "tcp_port",
+        n ? port_of(order[0]->e.tcp) : 0, "ws_port", n ? port_of(order[0]->e.ws) : 0, "wss_port",
+        n ? port_of(order[0]->e.wss) : 0, "heartbeat", (json_int_t)(heartbeat_ms / 1000),
+        "heartbeat_max", 3, "backoff", "max_delay", 300, "base_delay", 3, "factor", 1.8, "jitter",
+        0.3, "nodes", nodes, "comets", comets);
     free(order);
     return out;
 }

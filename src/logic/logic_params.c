@@ -234,6 +234,11 @@ int logic_params_push(const logic_query_t *q, logic_push_kind_t kind, const void
             if (rc == 0)
                 out->speed = (int32_t)v;
         }
+        /* goim's tag would narrow a broadcast to tagged connections; herald's connections carry
+         * no tag, so a tagged broadcast is refused rather than sent to everyone. */
+        const char *tag = q->get(q->ctx, "tag");
+        if (rc == 0 && tag != NULL && tag[0] != '\0')
+            rc = fail(err, errlen, "tag is not supported: push/all reaches every connection");
         break;
     }
     default:

@@ -197,6 +197,11 @@ static void test_all(void **state)
     logic_push_req_deinit(&r);
     refused((const char *[]){"operation", "1000", "speed", "fast", NULL}, LOGIC_PUSH_ALL,
             "speed must be an integer");
+    refused((const char *[]){"operation", "1000", "tag", "ios", NULL}, LOGIC_PUSH_ALL,
+            "tag is not supported");
+    assert_int_equal(
+        parse((const char *[]){"operation", "1000", "tag", "", NULL}, LOGIC_PUSH_ALL, &r, err), 0);
+    logic_push_req_deinit(&r);
     refused((const char *[]){"operation", "1000", "speed", "-5", NULL}, LOGIC_PUSH_ALL,
             "speed must be between");
 }

@@ -561,9 +561,13 @@ static void test_registry_and_online(void **state)
     json_decref(d);
     d = get_data("/goim/nodes/weighted");
     /* equal weights: fewest connections first */
+    /* goim's shape: hosts in nodes, the port in tcp_port; herald's comets keep whole addresses */
     assert_string_equal(json_string_value(json_array_get(json_object_get(d, "nodes"), 0)),
-                        "127.0.0.1:4101");
+                        "127.0.0.1");
     assert_int_equal(json_array_size(json_object_get(d, "nodes")), 2);
+    json_t *first = json_array_get(json_object_get(d, "comets"), 0);
+    assert_string_equal(json_string_value(json_object_get(first, "tcp")), "127.0.0.1:4101");
+    assert_int_equal(json_array_size(json_object_get(d, "comets")), 2);
     assert_int_equal(json_integer_value(json_object_get(d, "tcp_port")), 4101);
     assert_int_equal(json_integer_value(json_object_get(d, "wss_port")), 3104);
     assert_int_equal(json_integer_value(json_object_get(d, "heartbeat")), 30);
@@ -572,10 +576,27 @@ static void test_registry_and_online(void **state)
     json_decref(d);
     d = get_data("/goim/nodes/weighted?platform=web");
     assert_string_equal(json_string_value(json_array_get(json_object_get(d, "nodes"), 0)),
-                        "127.0.0.1:3102");
+                        "127.0.0.1");
+    assert_int_equal(json_integer_value(json_object_get(d, "ws_port")), 3102);
     json_decref(d);
     d = get_data("/goim/nodes/instances");
     assert_int_equal(json_array_size(d), 2);
+    /* goim's naming.Instance: hostname, addrs grpc://, metadata strings */
+    json_t *ins = NULL;
+    for (size_t i = 0; i < json_array_size(d); i++)
+        if (strcmp(json_string_value(json_object_get(json_array_get(d, i), "hostname")),
+                   "comet-a") == 0)
+            ins = json_array_get(d, i);
+    assert_non_null(ins);
+    assert_string_equal(json_string_value(json_object_get(ins, "appid")), "goim.comet");
+    assert_non_null(
+        strstr(json_string_value(json_array_get(json_object_get(ins, "addrs"), 0)), "grpc://"));
+    json_t *meta = json_object_get(ins, "metadata");
+    assert_string_equal(json_string_value(json_object_get(meta, "conn_count")), "5");
+    assert_string_equal(json_string_value(json_object_get(meta, "ip_addrs")), "127.0.0.1");
+    assert_string_equal(json_string_value(json_object_get(meta, "offline")), "false");
+    assert_string_equal(json_string_value(json_object_get(json_object_get(ins, "herald"), "id")),
+                        "comet-a");
     json_decref(d);
 
     /* Malformed renewals change nothing. */
