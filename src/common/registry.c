@@ -44,7 +44,9 @@ static int entry_valid(const registry_entry_t *e)
     for (size_t i = 0; i < sizeof addrs / sizeof addrs[0]; i++)
         if (addr_ok(addrs[i], strnlen(addrs[i], REGISTRY_ADDR_MAX + 1)) != 0)
             return HERALD_EINVAL;
-    return registry_id_ok(e->id) == 0 && e->weight >= 0 && e->conns >= 0 ? 0 : HERALD_EINVAL;
+    return registry_id_ok(e->id) == 0 && e->weight >= 0 && e->conns >= 0 && e->ips >= 0
+               ? 0
+               : HERALD_EINVAL;
 }
 
 int registry_entry_init(registry_entry_t *e, const char *id, const char *rpc, const char *tcp,
@@ -81,10 +83,10 @@ json_t *registry_entry_json(const registry_entry_t *e)
     if (entry_valid(e) != 0)
         return NULL;
     /* Every string is printable ASCII (checked above), so json_pack cannot refuse one. */
-    return json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:I,s:I,s:I}", "id", e->id, "rpc", e->rpc, "tcp",
+    return json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:I,s:I,s:I,s:I}", "id", e->id, "rpc", e->rpc, "tcp",
                      e->tcp, "ws", e->ws, "tls", e->tls, "wss", e->wss, "weight",
-                     (json_int_t)e->weight, "conns", (json_int_t)e->conns, "updated_ms",
-                     (json_int_t)e->updated_ms);
+                     (json_int_t)e->weight, "conns", (json_int_t)e->conns, "ips",
+                     (json_int_t)e->ips, "updated_ms", (json_int_t)e->updated_ms);
 }
 
 int registry_entry_encode(const registry_entry_t *e, char **out)
@@ -130,8 +132,9 @@ int registry_entry_decode(const char *json, size_t len, registry_entry_t *e)
     if (rc == 0) {
         e->weight = field_int(j, "weight");
         e->conns = field_int(j, "conns");
+        e->ips = field_int(j, "ips");
         e->updated_ms = field_int(j, "updated_ms");
-        if (e->weight < 0 || e->conns < 0)
+        if (e->weight < 0 || e->conns < 0 || e->ips < 0)
             rc = HERALD_EINVAL;
     }
     json_decref(j);

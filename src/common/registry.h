@@ -2,14 +2,17 @@
  * RenewOnline) and its readers (every logic's online aggregate, every job's comet set).
  *
  *   <prefix>comets           hash: comet id -> entry, compact JSON:
- *                            {"id","rpc","tcp","ws","tls","wss","weight","conns","updated_ms"}
+ *                            {"id","rpc","tcp","ws","tls","wss","weight","conns","ips",
+ *                             "updated_ms"}
  *   <prefix>online:<server>  hash: room id -> members on that comet; expires registry.ttl after
  *                            the comet's last RenewOnline (written and read by logic only)
  * (key names: redis_keys.h). rpc, tcp, ws, tls (TLS over TCP) and wss (WebSocket over TLS) are
  * the comet's advertised "host:port" addresses ("" when it has none; an entry written before tls
  * and wss existed reads as ""), weight its share of new clients (0: draining), conns its
- * connections, updated_ms the wall clock (unix ms) of its last RenewOnline. An entry is alive while
- * it is at most ttl old (registry_entry_stale); readers ignore, and logic deletes, the others.
+ * connections, ips the distinct client addresses among them (goim's ip_count; an entry written
+ * before ips existed reads as 0), updated_ms the wall clock (unix ms) of its last RenewOnline. An
+ * entry is alive while it is at most ttl old (registry_entry_stale); readers ignore, and logic
+ * deletes, the others.
  *
  * Everything a reader takes from Redis is checked as network input: ids are 1..REGISTRY_ID_MAX
  * printable ASCII bytes (no space), addresses "" or up to REGISTRY_ADDR_MAX printable ASCII
@@ -38,6 +41,7 @@ typedef struct registry_entry_s {
     char wss[REGISTRY_ADDR_MAX + 1];
     int64_t weight;
     int64_t conns;
+    int64_t ips;
     int64_t updated_ms;
 } registry_entry_t;
 

@@ -222,12 +222,13 @@ json_t *logic_online_rooms(const logic_online_t *o, const char *type, const char
 
 json_t *logic_online_total(const logic_online_t *o)
 {
-    json_int_t conns = 0;
-    for (size_t i = 0; i < o->n; i++)
+    json_int_t conns = 0, ips = 0;
+    /* As goim: each comet's distinct addresses, summed (a client on two comets counts twice). */
+    for (size_t i = 0; i < o->n; i++) {
         conns += o->comets[i]->e.conns;
-    /* ip_count: comets do not report client addresses, so herald does not track distinct IPs;
-     * the field stays for goim compatibility. */
-    return json_pack("{s:I,s:I}", "conn_count", conns, "ip_count", (json_int_t)0);
+        ips += o->comets[i]->e.ips;
+    }
+    return json_pack("{s:I,s:I}", "conn_count", conns, "ip_count", ips);
 }
 
 /* The host of "host:port" as a new JSON string, or NULL when addr is "" or not an address. */
@@ -274,19 +275,21 @@ json_t *logic_online_instances(const logic_online_t *o)
     json_t *out = json_array();
     for (size_t i = 0; i < o->n; i++) {
         const registry_entry_t *e = &o->comets[i]->e;
-        char weight[24], conns[24];
+        char weight[24], conns[24], ips[24];
         snprintf(weight, sizeof(weight), "%lld", (long long)e->weight);
         snprintf(conns, sizeof(conns), "%lld", (long long)e->conns);
+        snprintf(ips, sizeof(ips), "%lld", (long long)e->ips);
         json_t *addrs = json_array();
         if (e->rpc[0] != '\0')
             json_array_append_new(addrs, json_sprintf("grpc://%s", e->rpc));
         json_array_append_new(
-            out, json_pack("{s:s,s:s,s:s,s:s,s:s,s:o,s:s,s:I,s:{s:s,s:s,s:o,s:s},s:o}", "region",
-                           "", "zone", "", "env", "", "appid", "goim.comet", "hostname", e->id,
-                           "addrs", addrs, "version", "", "latest_timestamp",
-                           (json_int_t)e->updated_ms * 1000000, "metadata", "weight", weight,
-                           "conn_count", conns, "ip_addrs", client_hosts(e), "offline",
-                           e->weight > 0 ? "false" : "true", "herald", registry_entry_json(e)));
+            out,
+            json_pack("{s:s,s:s,s:s,s:s,s:s,s:o,s:s,s:I,s:{s:s,s:s,s:s,s:o,s:s},s:o}", "region", "",
+                      "zone", "", "env", "", "appid", "goim.comet", "hostname", e->id, "addrs",
+                      addrs, "version", "", "latest_timestamp", (json_int_t)e->updated_ms * 1000000,
+                      "metadata", "weight", weight, "conn_count", conns, "ip_count", ips,
+                      "ip_addrs", client_hosts(e), "offline", e->weight > 0 ? "false" : "true",
+                      "herald", registry_entry_json(e)));
     }
     return out;
 }

@@ -44,8 +44,9 @@ static logic_online_comet_t *renewed_comet(const Herald__RenewOnlineReq *req)
     registry_entry_t e;
     if (registry_entry_init(&e, req->server, req->rpc_addr, req->tcp_addr, req->ws_addr,
                             req->weight, req->conn_count, daemon_wall_ms()) != 0 ||
-        registry_entry_set_tls(&e, req->tls_addr, req->wss_addr) != 0)
+        registry_entry_set_tls(&e, req->tls_addr, req->wss_addr) != 0 || req->ip_count < 0)
         return NULL;
+    e.ips = req->ip_count;
     logic_online_comet_t *c = logic_online_comet_new(&e);
     for (size_t i = 0; i < req->n_rooms; i++) {
         const Herald__RoomCount *rc = req->rooms[i];

@@ -112,6 +112,14 @@ static void test_room_count_sums_comets(void **state)
     cluster_expect_room_count(a, "comet 0", 3, 10000);
     cluster_expect_room_count(b, "comet 1 tcp", 3, 3000);
     cluster_expect_room_count(c, "comet 1 ws", 3, 3000);
+    /* Both comets renewed with these clients: each has connections from 127.0.0.1 only, so each
+     * reports one distinct address and logic sums them (goim's ip_count). */
+    json_t *j = NULL;
+    assert_int_equal(cluster_http(g_c, "GET", "/goim/online/total", NULL, &j), 200);
+    json_t *data = json_object_get(j, "data");
+    assert_int_equal(json_integer_value(json_object_get(data, "ip_count")), 2);
+    assert_true(json_integer_value(json_object_get(data, "conn_count")) >= 3);
+    json_decref(j);
     client_free(a);
     client_free(b);
     client_free(c);

@@ -107,6 +107,7 @@ static void on_census(const comet_census_t *c, void *arg)
     req.wss_addr = r->wss_addr;
     req.weight = (int32_t)r->conf->weight;
     req.conn_count = conns;
+    req.ip_count = (int64_t)comet_ips_count(r->ips);
     req.n_rooms = i;
     req.rooms = ptrs;
     int rc = comet_logic_call(r->logic, RPC_LOGIC_RENEW_ONLINE, &req.base,
@@ -137,13 +138,15 @@ static void on_timer(uv_timer_t *t)
 }
 
 void comet_renew_init(comet_renew_t *r, uv_loop_t *loop, const comet_conf_t *conf,
-                      comet_logic_t *logic, comet_worker_t *workers, int n, comet_queue_t *main)
+                      comet_logic_t *logic, comet_worker_t *workers, int n, comet_ips_t *ips,
+                      comet_queue_t *main)
 {
     memset(r, 0, sizeof *r);
     r->conf = conf;
     r->logic = logic;
     r->workers = workers;
     r->nworkers = n;
+    r->ips = ips;
     r->main = main;
     int rc = uv_timer_init(loop, &r->timer); /* only fills the handle in */
     HERALD_ASSERT(rc == 0);

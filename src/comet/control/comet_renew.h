@@ -26,6 +26,7 @@ typedef struct comet_renew_s {
     comet_logic_t *logic;     /* the main thread's logic clients */
     comet_worker_t *workers;
     int nworkers;
+    comet_ips_t *ips; /* distinct client addresses, reported as ip_count */
     comet_queue_t *main;
     char rpc_addr[300], tcp_addr[300], ws_addr[300]; /* advertised (comet_renew_start) */
     char tls_addr[300], wss_addr[300];               /* "" when that listener is off */
@@ -38,10 +39,11 @@ typedef struct comet_renew_s {
     uint64_t renewals;
 } comet_renew_t;
 
-/* Sets r up on loop for workers[0..n) (census, online counts), calling logic from the main
+/* Sets r up on loop for workers[0..n) (census, online counts) and ips, calling logic from the main
  * thread, whose queue is main. Everything is borrowed. Cannot fail (a timer). */
 void comet_renew_init(comet_renew_t *r, uv_loop_t *loop, const comet_conf_t *conf,
-                      comet_logic_t *logic, comet_worker_t *workers, int n, comet_queue_t *main);
+                      comet_logic_t *logic, comet_worker_t *workers, int n, comet_ips_t *ips,
+                      comet_queue_t *main);
 /* Schedules the first renewal at once, advertising server.advertise_host with these bound
  * ports. */
 void comet_renew_start(comet_renew_t *r, int rpc_port, int tcp_port, int ws_port, int tls_port,

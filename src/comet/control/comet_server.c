@@ -55,6 +55,7 @@ static void server_release(comet_server_t *s)
     free(s->queues);
     comet_queue_deinit(&s->queue);
     comet_keys_deinit(&s->keys);
+    comet_ips_deinit(&s->ips);
     comet_service_deinit(&s->service);
     tls_server_free(s->tls);
     free(s);
@@ -283,7 +284,7 @@ static int server_open(comet_server_t *s, server_addrs_t *a, char *err, size_t e
     const comet_conf_t *conf = s->conf;
     int rc = comet_logic_init(&s->logic, s->loop, conf, "main", err, errlen);
     for (int i = 0; i < s->nworkers && rc == 0; i++) {
-        rc = comet_worker_init(&s->workers[i], conf, i, &s->keys, s->queues, &s->queue,
+        rc = comet_worker_init(&s->workers[i], conf, i, &s->keys, &s->ips, s->queues, &s->queue,
                                on_worker_drained, on_worker_stopped, err, errlen);
         if (rc == 0)
             s->ninit++;
@@ -340,9 +341,16 @@ comet_server_t *comet_server_new(uv_loop_t *loop, const comet_conf_t *conf, char
         s->queues[i] = &s->workers[i].queue;
     rc = comet_keys_init(&s->keys);
     if (rc == 0) {
-        rc = comet_queue_init(&s->queue, loop, s);
+        rc = comet_ips_init(&s->ips);
         if (rc != 0)
             comet_keys_deinit(&s->keys);
+    }
+    if (rc == 0) {
+        rc = comet_queue_init(&s->queue, loop, s);
+        if (rc != 0) {
+            comet_ips_deinit(&s->ips);
+            comet_keys_deinit(&s->keys);
+        }
     }
     if (rc != 0) {
         snprintf(err, errlen, "cannot create the main thread's tables: %s", uv_strerror(rc));
@@ -358,7 +366,7 @@ comet_server_t *comet_server_new(uv_loop_t *loop, const comet_conf_t *conf, char
         s->tls = tls_server_new(&tc, err, errlen);
         rc = s->tls == NULL ? HERALD_ECONF : 0;
     }
-    comet_renew_init(&s->renew, loop, conf, &s->logic, s->workers, s->nworkers, &s->queue);
+    comet_renew_init(&s->renew, loop, conf, &s->logic, s->workers, s->nworkers, &s->ips, &s->queue);
     comet_service_init(&s->service, &s->keys, s->workers, s->nworkers, &s->queue);
     if (rc != 0 || server_open(s, &addrs, err, errlen) != 0) {
         server_abort(s);

@@ -38,6 +38,7 @@ typedef struct comet_server_s {
     int nstarted;           /* workers[0..nstarted) have a thread (until joined) */
     comet_queue_t **queues; /* &workers[i].queue, what each worker knows of its peers */
     comet_keys_t keys;
+    comet_ips_t ips;     /* distinct client addresses (goim ip_count), comet-wide */
     comet_queue_t queue; /* tasks for the main thread (owner: the server) */
     comet_logic_t logic; /* the main thread's clients: RenewOnline, ServerDown */
     comet_renew_t renew;

@@ -45,8 +45,8 @@ static void worker_close_loop(comet_worker_t *w)
 }
 
 int comet_worker_init(comet_worker_t *w, const comet_conf_t *conf, int index, comet_keys_t *keys,
-                      comet_queue_t *const *peers, comet_queue_t *main, comet_task_cb on_drained,
-                      comet_task_cb on_stopped, char *err, size_t errlen)
+                      comet_ips_t *ips, comet_queue_t *const *peers, comet_queue_t *main,
+                      comet_task_cb on_drained, comet_task_cb on_stopped, char *err, size_t errlen)
 {
     memset(w, 0, sizeof *w);
     w->index = index;
@@ -66,7 +66,7 @@ int comet_worker_init(comet_worker_t *w, const comet_conf_t *conf, int index, co
         uv_loop_close(&w->loop);
         return rc;
     }
-    rc = comet_session_init(&w->session, &w->loop, conf, index, keys, peers, &w->stats,
+    rc = comet_session_init(&w->session, &w->loop, conf, index, keys, ips, peers, &w->stats,
                             &comet_push_session_ops, &w->push, err, errlen);
     if (rc != 0)
         goto fail;

@@ -63,13 +63,13 @@ typedef struct comet_worker_s {
     comet_task_t stopped_task; /* worker -> main: the worker's loop has ended */
 } comet_worker_t;
 
-/* Creates the loop, queue and layers of worker `index` (main thread, before start). keys, peers
- * (every worker's queue by index) and main are borrowed and must outlive the worker; on_drained
- * and on_stopped run on main's thread, with the worker's drained_task / stopped_task. Returns 0,
- * or an error with the reason in err (errlen bytes) and nothing left to release. */
+/* Creates the loop, queue and layers of worker `index` (main thread, before start). keys, ips,
+ * peers (every worker's queue by index) and main are borrowed and must outlive the worker;
+ * on_drained and on_stopped run on main's thread, with the worker's drained_task / stopped_task.
+ * Returns 0, or an error with the reason in err (errlen bytes) and nothing left to release. */
 int comet_worker_init(comet_worker_t *w, const comet_conf_t *conf, int index, comet_keys_t *keys,
-                      comet_queue_t *const *peers, comet_queue_t *main, comet_task_cb on_drained,
-                      comet_task_cb on_stopped, char *err, size_t errlen);
+                      comet_ips_t *ips, comet_queue_t *const *peers, comet_queue_t *main,
+                      comet_task_cb on_drained, comet_task_cb on_stopped, char *err, size_t errlen);
 
 /* Binds and listens on every address of a with SO_REUSEPORT (main thread, before start); a
  * (and its context) is borrowed for the worker's life. Returns 0, or a UV_E* error with the

@@ -66,6 +66,13 @@ void comet_channel_register(comet_channel_t *ch)
     list_append(&s->all, &ch->all_link);
     ch->flags |= COMET_CHANNEL_F_REGISTERED;
     COMET_STAT_ADD(s->stats, conns, 1);
+    struct sockaddr_storage peer;
+    int len = sizeof peer;
+    ch->ip_hash = 0;
+    if (uv_tcp_getpeername(&ch->conn.tcp, (struct sockaddr *)&peer, &len) == 0)
+        ch->ip_hash = comet_ips_hash((const struct sockaddr *)&peer);
+    if (ch->ip_hash != 0)
+        comet_ips_add(s->ips, ch->ip_hash);
 }
 
 static void channel_unregister(comet_channel_t *ch)
@@ -78,6 +85,9 @@ static void channel_unregister(comet_channel_t *ch)
     s->ops->on_unlink(s->ops_arg, &ch->all_link);
     list_unlink(&ch->all_link);
     COMET_STAT_SUB(s->stats, conns, 1);
+    if (ch->ip_hash != 0)
+        comet_ips_remove(s->ips, ch->ip_hash);
+    ch->ip_hash = 0;
     /* A replaced connection's key lives on in the newer connection: telling logic the key is
      * gone would drop the newer one's placement. At shutdown ServerDown covers everything. */
     if (s->stopping || (ch->flags & COMET_CHANNEL_F_REPLACED))

@@ -67,6 +67,7 @@ struct comet_channel_s {
     uint16_t refs;
     uint8_t state; /* comet_channel_state_t */
     uint8_t flags;
+    uint32_t ip_hash; /* comet_ips_hash of the peer while registered (0: not counted) */
 };
 
 static inline comet_channel_t *comet_channel_of(comet_conn_t *c)

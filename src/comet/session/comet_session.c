@@ -9,8 +9,9 @@ static const char *local_key(const void *item)
 }
 
 int comet_session_init(comet_session_t *s, uv_loop_t *loop, const comet_conf_t *conf, int index,
-                       comet_keys_t *keys, comet_queue_t *const *peers, comet_stats_t *stats,
-                       const comet_session_ops_t *ops, void *arg, char *err, size_t errlen)
+                       comet_keys_t *keys, comet_ips_t *ips, comet_queue_t *const *peers,
+                       comet_stats_t *stats, const comet_session_ops_t *ops, void *arg, char *err,
+                       size_t errlen)
 {
     char owner[32];
     snprintf(owner, sizeof owner, "worker %d", index);
@@ -33,6 +34,7 @@ int comet_session_init(comet_session_t *s, uv_loop_t *loop, const comet_conf_t *
     s->conf = conf;
     s->index = index;
     s->keys = keys;
+    s->ips = ips;
     s->peers = peers;
     s->stats = stats;
     s->ops = ops;

@@ -14,6 +14,7 @@
 #include "buf.h"
 #include "comet_conf.h"
 #include "comet_conn.h"
+#include "comet_ips.h"
 #include "comet_keys.h"
 #include "comet_logic.h"
 #include "comet_online.h"
@@ -47,6 +48,7 @@ typedef struct comet_session_s {
     const comet_conf_t *conf;
     int index;                   /* this worker: what comet_keys routes to */
     comet_keys_t *keys;          /* comet-wide, borrowed */
+    comet_ips_t *ips;            /* comet-wide distinct client addresses, borrowed */
     comet_queue_t *const *peers; /* every worker's queue by index (kicks elsewhere), borrowed */
     comet_stats_t *stats;        /* the worker's counters, borrowed */
     const comet_session_ops_t *ops;
@@ -61,13 +63,14 @@ typedef struct comet_session_s {
 } comet_session_t;
 
 /* Sets s up on the worker's loop: its connections (limits from conf, counters in stats), logic
- * clients ("worker <index>" in their log names) and tables. keys, peers, stats, ops and arg are
- * borrowed and must outlive s. Returns 0, or an error with the reason in err (errlen bytes):
+ * clients ("worker <index>" in their log names) and tables. keys, ips, peers, stats, ops and arg
+ * are borrowed and must outlive s. Returns 0, or an error with the reason in err (errlen bytes):
  * then what was opened is closing (the loop finishes it) and nothing else is left to release.
  * Before the worker's thread starts. */
 int comet_session_init(comet_session_t *s, uv_loop_t *loop, const comet_conf_t *conf, int index,
-                       comet_keys_t *keys, comet_queue_t *const *peers, comet_stats_t *stats,
-                       const comet_session_ops_t *ops, void *arg, char *err, size_t errlen);
+                       comet_keys_t *keys, comet_ips_t *ips, comet_queue_t *const *peers,
+                       comet_stats_t *stats, const comet_session_ops_t *ops, void *arg, char *err,
+                       size_t errlen);
 
 /* Takes over the reference on o (may be NULL) as the online counts; the previous table is
  * released. */
