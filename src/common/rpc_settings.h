@@ -5,6 +5,8 @@
 #define HERALD_RPC_SETTINGS_H
 
 #include "rpc_auth.h"
+#include "tls_client.h"
+#include "tls_server.h"
 
 #include <stdint.h>
 
@@ -14,6 +16,10 @@ typedef struct rpc_settings_now_s {
     uint32_t max_conns;
     uint32_t handshake_timeout_ms;
     uint32_t idle_timeout_ms;
+    /* rpc_configure_tls: both set (TLS with client certificates on every connection) or both
+     * NULL (clear). Borrowed from the settings, which keep them for the process's life. */
+    tls_server_t *tls_server;
+    tls_client_t *tls_client;
 } rpc_settings_now_t;
 
 /* A copy of the current settings (rpc_settings_wipe it when done with its key). */
