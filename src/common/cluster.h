@@ -54,8 +54,8 @@ typedef struct cluster_conf_s {
          CONF_MS,   offsetof(type, cluster.rpc_handshake_timeout),                                 \
          "5s",      10,                                                                            \
          600000,    NULL},                                                                         \
-        {"cluster", "rpc_idle_timeout", CONF_MS, offsetof(type, cluster.rpc_idle_timeout), "0", 0, \
-         CLUSTER_DAY_MS, NULL},                                                                    \
+        {"cluster", "rpc_idle_timeout", CONF_MS, offsetof(type, cluster.rpc_idle_timeout), "0",    \
+         0,         CLUSTER_DAY_MS,     NULL},                                                     \
         {"rpc", "tls_cert", CONF_STR, offsetof(type, cluster.rpc_tls_cert), "", 0, 0, NULL},       \
         {"rpc", "tls_key", CONF_STR, offsetof(type, cluster.rpc_tls_key), "", 0, 0, NULL},         \
         {"rpc", "tls_ca", CONF_STR, offsetof(type, cluster.rpc_tls_ca), "", 0, 0, NULL},           \

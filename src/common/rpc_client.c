@@ -13,6 +13,7 @@
 #include "rpc_settings.h"
 #include "rpc_tls.h"
 
+#include <openssl/ssl.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -466,8 +467,8 @@ static void on_connect(uv_connect_t *req, int status)
     c->state = CLIENT_HANDSHAKE;
     if (c->set.tls_client != NULL) {
         /* TLS first (the ClientHello goes now); the CHALLENGE then arrives inside it. */
-        c->tls = rpc_tls_new(tls_client_ssl(c->set.tls_client), 0, (uv_stream_t *)&c->tcp,
-                             &c->writer, on_alloc, on_read, on_tls_fail);
+        c->tls = rpc_tls_new(SSL_new(c->set.tls_client), 0, (uv_stream_t *)&c->tcp, &c->writer,
+                             on_alloc, on_read, on_tls_fail);
         if (c->tls == NULL) {
             client_attempt_failed(c, HERALD_EINTERNAL, "tls: cannot create the connection's state");
             return;

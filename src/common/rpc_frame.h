@@ -117,7 +117,7 @@ struct rpc_frame_writer_s {
     list_link_t inflight; /* rpc_frame_out_t of the uv_write in flight, freed in its callback */
     uv_buf_t *bufs;       /* scratch vector for uv_write, reused */
     size_t bufs_cap;
-    tls_pipe_t *tls;      /* borrowed, NULL: frames go out in clear */
+    tls_pipe_t *tls; /* borrowed, NULL: frames go out in clear */
     int writing;
     int closed;
 };

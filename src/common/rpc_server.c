@@ -13,6 +13,7 @@
 #include "rpc_tls.h"
 
 #include <arpa/inet.h>
+#include <openssl/ssl.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -357,8 +358,8 @@ static int conn_start(rpc_conn_t *c)
     c->auth = xmalloc(sizeof(*c->auth));
     n = rpc_auth_start(c->auth, RPC_AUTH_SERVER, &s->set.key, out);
     if (s->set.tls_server != NULL) {
-        c->tls = rpc_tls_new(tls_server_ssl(s->set.tls_server), 1, (uv_stream_t *)&c->tcp,
-                             &c->writer, on_conn_alloc, on_conn_read, on_conn_tls_fail);
+        c->tls = rpc_tls_new(SSL_new(s->set.tls_server), 1, (uv_stream_t *)&c->tcp, &c->writer,
+                             on_conn_alloc, on_conn_read, on_conn_tls_fail);
         if (c->tls == NULL) {
             conn_refuse(c, "tls: cannot create the connection's state", &s->stats.tls_failed);
             return 0;

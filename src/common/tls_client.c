@@ -1,22 +1,17 @@
 /* tls_client.c - see tls_client.h. */
 #include "tls_client.h"
 
-#include "buf.h"
 #include "tls_server.h"
 
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
 #include <stdio.h>
-#include <stdlib.h>
 
-struct tls_client_s {
-    SSL_CTX *ctx;
-};
-
-tls_client_t *tls_client_new(const tls_client_conf_t *conf, char *err, size_t errlen)
+SSL_CTX *tls_client_ctx_new(const tls_client_conf_t *conf, char *err, size_t errlen)
 {
     SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
-    tls_client_t *c;
+    int has_cert = conf->cert != NULL && conf->cert[0] != '\0';
+    const char *key = conf->key != NULL ? conf->key : "";
 
     if (ctx == NULL) {
         tls_server_error(err, errlen, "tls", "context");
@@ -32,36 +27,19 @@ tls_client_t *tls_client_new(const tls_client_conf_t *conf, char *err, size_t er
         snprintf(err, errlen, "tls: no CA file to verify servers with");
     } else if (SSL_CTX_load_verify_locations(ctx, conf->ca, NULL) != 1) {
         tls_server_error(err, errlen, "tls ca", conf->ca);
-    } else if (conf->cert != NULL && conf->cert[0] != '\0' &&
-               SSL_CTX_use_certificate_chain_file(ctx, conf->cert) != 1) {
+    } else if (has_cert && SSL_CTX_use_certificate_chain_file(ctx, conf->cert) != 1) {
         tls_server_error(err, errlen, "tls cert", conf->cert);
-    } else if (conf->cert != NULL && conf->cert[0] != '\0' &&
-               SSL_CTX_use_PrivateKey_file(ctx, conf->key ? conf->key : "", SSL_FILETYPE_PEM) != 1) {
-        tls_server_error(err, errlen, "tls key", conf->key ? conf->key : "");
-    } else if (conf->cert != NULL && conf->cert[0] != '\0' && SSL_CTX_check_private_key(ctx) != 1) {
+    } else if (has_cert && SSL_CTX_use_PrivateKey_file(ctx, key, SSL_FILETYPE_PEM) != 1) {
+        tls_server_error(err, errlen, "tls key", key);
+    } else if (has_cert && SSL_CTX_check_private_key(ctx) != 1) {
         tls_server_error(err, errlen, "tls key does not match tls cert", conf->cert);
     } else if (conf->verify_name != NULL && conf->verify_name[0] != '\0' &&
                X509_VERIFY_PARAM_set1_host(SSL_CTX_get0_param(ctx), conf->verify_name, 0) != 1) {
         tls_server_error(err, errlen, "tls verify name", conf->verify_name);
     } else {
         SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
-        c = xcalloc(1, sizeof(*c));
-        c->ctx = ctx;
-        return c;
+        return ctx;
     }
     SSL_CTX_free(ctx);
     return NULL;
-}
-
-SSL *tls_client_ssl(tls_client_t *c)
-{
-    return SSL_new(c->ctx);
-}
-
-void tls_client_free(tls_client_t *c)
-{
-    if (c == NULL)
-        return;
-    SSL_CTX_free(c->ctx);
-    free(c);
 }

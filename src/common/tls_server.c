@@ -17,7 +17,7 @@
 #define TLS_SERVER_MAX_PAIRS 16
 
 struct tls_server_s {
-    char *cert, *key; /* the lists, as configured */
+    char *cert, *key;  /* the lists, as configured */
     char *client_ca;   /* "" when no client certificate is asked for */
     char *client_name; /* "" when any name signed by client_ca will do */
     int min_version;
@@ -130,7 +130,7 @@ void tls_server_error(char *err, size_t errlen, const char *what, const char *fi
  * s->client_name when set). Returns 0, or -1 with err set. */
 static int ctx_require_client(SSL_CTX *ctx, const tls_server_t *s, char *err, size_t errlen)
 {
-    STACK_OF(X509_NAME) *names;
+    STACK_OF(X509_NAME) * names;
 
     if (SSL_CTX_load_verify_locations(ctx, s->client_ca, NULL) != 1) {
         tls_server_error(err, errlen, "tls ca", s->client_ca);
@@ -293,6 +293,15 @@ SSL *tls_server_ssl(tls_server_t *s)
     SSL *ssl = SSL_new(s->ctx);
     uv_mutex_unlock(&s->lock);
     return ssl;
+}
+
+SSL_CTX *tls_server_ctx(tls_server_t *s)
+{
+    uv_mutex_lock(&s->lock);
+    SSL_CTX *ctx = s->ctx;
+    SSL_CTX_up_ref(ctx);
+    uv_mutex_unlock(&s->lock);
+    return ctx;
 }
 
 unsigned tls_server_generation(const tls_server_t *s)

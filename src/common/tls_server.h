@@ -25,6 +25,7 @@
 #include <stddef.h>
 
 typedef struct ssl_st SSL;
+typedef struct ssl_ctx_st SSL_CTX;
 typedef struct tls_server_s tls_server_t;
 
 /* What a context is built from; strings are copied by tls_server_new. */
@@ -58,6 +59,10 @@ int tls_server_reload(tls_server_t *s, char *err, size_t errlen);
 /* A new server-side SSL on the current context (any thread), or NULL when OpenSSL cannot make one
  * (out of memory). The caller owns it (SSL_free). */
 SSL *tls_server_ssl(tls_server_t *s);
+
+/* The current context with a reference for the caller (SSL_CTX_free it), for a user that makes
+ * its SSLs itself and never reloads (the internal RPC). */
+SSL_CTX *tls_server_ctx(tls_server_t *s);
 
 /* The application traffic secrets of a TLS 1.3 handshake (for tls_record.h), as OpenSSL derives
  * them. Never logged. */
