@@ -10,6 +10,7 @@
 #include "tls_client.h"
 #include "tls_server.h"
 
+#include <errno.h>
 #include <openssl/ssl.h>
 #include <stdio.h>
 #include <string.h>
@@ -43,6 +44,20 @@ int rpc_configure(const rpc_settings_t *s)
     return 0;
 }
 
+/* A file that cannot be opened is named with its key and errno's words (OpenSSL would only say
+ * "system lib"). Returns 0, or -1 with err set. */
+static int tls_file_check(const char *key, const char *path, char *err, size_t errlen)
+{
+    FILE *f = fopen(path, "r");
+
+    if (f == NULL) {
+        snprintf(err, errlen, "[rpc] %s %s: cannot open: %s", key, path, strerror(errno));
+        return -1;
+    }
+    fclose(f);
+    return 0;
+}
+
 int rpc_configure_tls(const rpc_tls_conf_t *t, char *err, size_t errlen)
 {
     tls_server_t *server = NULL;
@@ -59,6 +74,10 @@ int rpc_configure_tls(const rpc_tls_conf_t *t, char *err, size_t errlen)
         snprintf(err, errlen, "rpc.tls_key / rpc.tls_ca without rpc.tls_cert");
         return HERALD_ECONF;
     }
+    if (on && (tls_file_check("tls_cert", t->cert, err, errlen) != 0 ||
+               tls_file_check("tls_key", t->key, err, errlen) != 0 ||
+               tls_file_check("tls_ca", t->ca, err, errlen) != 0))
+        return HERALD_ECONF;
     if (on) {
         /* One certificate for both roles: a daemon that serves RPC also calls others. */
         server = tls_server_new(&(tls_server_conf_t){.cert = t->cert,
@@ -79,7 +98,7 @@ int rpc_configure_tls(const rpc_tls_conf_t *t, char *err, size_t errlen)
         }
         if (client_ctx == NULL) {
             SSL_CTX_free(server_ctx);
-            snprintf(err, errlen, "rpc tls: %s", why);
+            snprintf(err, errlen, "[rpc] tls: %s", why);
             return HERALD_ECONF;
         }
     }
