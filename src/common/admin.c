@@ -146,6 +146,7 @@ void admin_put_rpc_server(json_t *metrics, const rpc_server_t *s)
         {"rpc_auth_failed", &st.auth_failed}, {"rpc_auth_timeout", &st.auth_timeout},
         {"rpc_idle_closed", &st.idle_closed}, {"rpc_conns", &st.conns},
         {"rpc_handshaking", &st.handshaking}, {"rpc_read_buf_bytes", &st.read_buf_bytes},
+        {"rpc_tls_failed", &st.tls_failed},
     };
 
     if (s == NULL)

@@ -1,4 +1,4 @@
-/* cluster.c - the [cluster] section: the cluster secret and the RPC server limits. */
+/* cluster.c - the [cluster] section (the cluster secret, the RPC server limits) and [rpc] TLS. */
 #include "cluster.h"
 
 #include "herald_err.h"
@@ -55,5 +55,9 @@ int cluster_apply(const cluster_conf_t *c, char *err, size_t errlen)
                  has_file ? "secret_file" : "secret", RPC_AUTH_SECRET_MIN, RPC_AUTH_SECRET_MAX);
         return HERALD_ECONF;
     }
-    return 0;
+    return rpc_configure_tls(&(rpc_tls_conf_t){.cert = c->rpc_tls_cert,
+                                               .key = c->rpc_tls_key,
+                                               .ca = c->rpc_tls_ca,
+                                               .verify_name = c->rpc_tls_verify_name},
+                             err, errlen);
 }

@@ -47,6 +47,24 @@ typedef struct rpc_settings_s {
  * (nothing changed). The secret is never logged. */
 int rpc_configure(const rpc_settings_t *s);
 
+/* TLS between daemons ([rpc] tls_cert, tls_key, tls_ca, tls_verify_name; docs/security.md "TLS
+ * between daemons"). */
+typedef struct rpc_tls_conf_s {
+    const char *cert;        /* PEM chain of this daemon (leaf first); presented as a server
+                                and as a client, so it needs serverAuth and clientAuth use */
+    const char *key;         /* its PEM private key */
+    const char *ca;          /* PEM CA(s) that sign the peers' certificates */
+    const char *verify_name; /* when set, a peer's certificate must name it (DNS SAN) */
+} rpc_tls_conf_t;
+
+/* With cert set: from now on every RPC server made speaks only TLS (1.2 or 1.3) and requires a
+ * client certificate signed by ca, and every client speaks TLS, presents cert and verifies the
+ * server's against ca; the cluster-secret handshake then runs inside TLS. With t NULL or cert
+ * empty: clear (the default). Same rule as rpc_configure: once at start, before any RPC object
+ * exists. Returns 0, or HERALD_ECONF with the reason in err: key or ca missing, a file that
+ * cannot be read, a key that does not match. Nothing changes on an error. */
+int rpc_configure_tls(const rpc_tls_conf_t *t, char *err, size_t errlen);
+
 /* ------------------------------------------------------------------------------------ server */
 
 typedef struct rpc_server_s rpc_server_t;
@@ -80,6 +98,8 @@ typedef struct rpc_server_stats_s {
     uint64_t accepted;       /* connections accepted and admitted to the handshake */
     uint64_t refused;        /* closed at accept: max_conns connections were open */
     uint64_t auth_failed;    /* handshake failed: wrong secret, garbage, closed early, no secret */
+    uint64_t tls_failed;     /* TLS refused the peer: no client certificate, one of another CA,
+                                not TLS at all, a bad record (rpc_configure_tls) */
     uint64_t auth_timeout;   /* handshake not finished within handshake_timeout_ms */
     uint64_t idle_closed;    /* closed after idle_timeout_ms without a byte */
     uint64_t conns;          /* open now (handshaking or authenticated) */

@@ -11,7 +11,9 @@
 #include "rpc_auth.h"
 #include "rpc_frame.h"
 #include "rpc_settings.h"
+#include "rpc_tls.h"
 
+#include <openssl/ssl.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -71,6 +73,7 @@ struct rpc_client_s {
     int outage_logged;
     rpc_settings_now_t set; /* copied at creation */
     rpc_auth_t *auth;       /* while in CLIENT_HANDSHAKE */
+    rpc_tls_t *tls;         /* with [rpc] tls_*: the TLS of the connection, else NULL */
 
     rpc_frame_reader_t reader;
     rpc_frame_writer_t writer;
@@ -250,6 +253,8 @@ static void on_tcp_closed(uv_handle_t *h)
         free(c->auth);
         c->auth = NULL;
     }
+    rpc_tls_free(c->tls);
+    c->tls = NULL;
     pending_fail_all(c, c->closing ? UV_ECANCELED : UV_ECONNRESET);
     /* A callback above may have closed the client. */
     if (c->closing)
@@ -414,6 +419,34 @@ static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
     }
 }
 
+/* TLS refused the server or its bytes: a failed attempt while the handshakes run (the server's
+ * certificate is not from tls_ca, or the server refused ours: TLS 1.3 says so only after our
+ * side of the handshake), a lost connection after. */
+static void on_tls_fail(uv_stream_t *stream, const char *why)
+{
+    rpc_client_t *c = stream->data;
+    char msg[256];
+
+    snprintf(msg, sizeof(msg), "tls: %s", why);
+    if (c->state == CLIENT_HANDSHAKE) {
+        client_attempt_failed(c, HERALD_EAUTH, msg);
+    } else if (c->state == CLIENT_CONNECTED) {
+        log_warn("rpc %s: %s", c->name, msg);
+        client_drop(c, HERALD_EPROTO);
+    }
+}
+
+static void on_tls_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
+{
+    (void)suggested;
+    rpc_tls_alloc(((rpc_client_t *)h->data)->tls, buf);
+}
+
+static void on_tls_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
+{
+    rpc_tls_read(((rpc_client_t *)stream->data)->tls, nread, buf);
+}
+
 static void on_connect(uv_connect_t *req, int status)
 {
     rpc_client_t *c = req->data;
@@ -432,7 +465,18 @@ static void on_connect(uv_connect_t *req, int status)
     c->auth = xmalloc(sizeof(*c->auth));
     rpc_auth_start(c->auth, RPC_AUTH_CLIENT, &c->set.key, NULL);
     c->state = CLIENT_HANDSHAKE;
-    rc = uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read);
+    if (c->set.tls_client != NULL) {
+        /* TLS first (the ClientHello goes now); the CHALLENGE then arrives inside it. */
+        c->tls = rpc_tls_new(SSL_new(c->set.tls_client), 0, (uv_stream_t *)&c->tcp, &c->writer,
+                             on_alloc, on_read, on_tls_fail);
+        if (c->tls == NULL) {
+            client_attempt_failed(c, HERALD_EINTERNAL, "tls: cannot create the connection's state");
+            return;
+        }
+        rc = uv_read_start((uv_stream_t *)&c->tcp, on_tls_alloc, on_tls_read);
+    } else {
+        rc = uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read);
+    }
     if (rc != 0) {
         client_attempt_failed(c, rc, NULL);
         return;

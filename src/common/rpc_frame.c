@@ -220,14 +220,64 @@ static void on_write_done(uv_write_t *req, int status)
         w->on_error(w, status);
         return;
     }
-    if (w->npending != 0)
+    if (w->npending != 0 || (w->tls != NULL && tls_pipe_out_pending(w->tls) != 0))
         writer_flush(w);
+}
+
+/* TLS: the queued frames are encrypted (once the TLS handshake is over; until then they wait),
+ * then everything OpenSSL has to send, handshake messages included, goes out as one buffer. */
+static void writer_flush_tls(rpc_frame_writer_t *w)
+{
+    rpc_frame_out_t *out;
+    size_t n;
+    int failed = 0;
+    int rc;
+
+    if (tls_pipe_ready(w->tls)) {
+        LIST_FOREACH_SAFE(l, next, &w->pending)
+        {
+            rpc_frame_out_t *f = list_entry(l, rpc_frame_out_t, link);
+
+            failed = failed || tls_pipe_write(w->tls, f->data, f->size) != 0;
+            free(f);
+        }
+        list_init(&w->pending);
+        w->npending = 0;
+        if (failed) {
+            w->on_error(w, UV_EPROTO);
+            return;
+        }
+    }
+    n = tls_pipe_out_pending(w->tls);
+    if (n == 0)
+        return;
+    out = frame_out_alloc(n);
+    out->size = (uint32_t)tls_pipe_out_take(w->tls, out->data, n);
+    list_append(&w->inflight, &out->link);
+    if (w->bufs_cap == 0) {
+        w->bufs_cap = 1;
+        w->bufs = xrealloc(w->bufs, sizeof(*w->bufs));
+    }
+    w->bufs[0] = uv_buf_init((char *)out->data, out->size);
+    w->req.data = w;
+    rc = uv_write(&w->req, w->stream, w->bufs, 1, on_write_done);
+    if (rc != 0) {
+        writer_free_list(&w->inflight);
+        w->on_error(w, rc);
+        return;
+    }
+    w->writing = 1;
 }
 
 static void writer_flush(rpc_frame_writer_t *w)
 {
     size_t i = 0;
     int rc;
+
+    if (w->tls != NULL) {
+        writer_flush_tls(w);
+        return;
+    }
 
     if (w->npending > w->bufs_cap) {
         w->bufs_cap = w->npending * 2;
@@ -272,6 +322,18 @@ void rpc_frame_writer_send(rpc_frame_writer_t *w, rpc_frame_out_t *f)
     list_append(&w->pending, &f->link);
     w->npending++;
     if (!w->writing)
+        writer_flush(w);
+}
+
+void rpc_frame_writer_set_tls(rpc_frame_writer_t *w, tls_pipe_t *tls)
+{
+    w->tls = tls;
+}
+
+void rpc_frame_writer_flush(rpc_frame_writer_t *w)
+{
+    if (!w->closed && !w->writing && w->stream != NULL &&
+        (w->npending != 0 || (w->tls != NULL && tls_pipe_out_pending(w->tls) != 0)))
         writer_flush(w);
 }
 

@@ -7,6 +7,7 @@
 
 #include "list.h"
 #include "rpc.h"
+#include "tls_pipe.h"
 #include <stddef.h>
 #include <stdint.h>
 #include <uv.h>
@@ -116,6 +117,7 @@ struct rpc_frame_writer_s {
     list_link_t inflight; /* rpc_frame_out_t of the uv_write in flight, freed in its callback */
     uv_buf_t *bufs;       /* scratch vector for uv_write, reused */
     size_t bufs_cap;
+    tls_pipe_t *tls; /* borrowed, NULL: frames go out in clear */
     int writing;
     int closed;
 };
@@ -126,6 +128,15 @@ void rpc_frame_writer_init(rpc_frame_writer_t *w, uv_stream_t *stream,
 /* Queues `f` (ownership taken) and starts a write if none is in flight. After deinit, or when
  * the write cannot be started, the frame is just freed (and on_error reports the latter). */
 void rpc_frame_writer_send(rpc_frame_writer_t *w, rpc_frame_out_t *f);
+
+/* From now on frames go through tls (borrowed; it must outlive the writer's use): they are
+ * encrypted when a write starts, and only once tls's handshake is over (until then they wait),
+ * and the handshake's own messages are sent as they come (rpc_frame_writer_flush). */
+void rpc_frame_writer_set_tls(rpc_frame_writer_t *w, tls_pipe_t *tls);
+
+/* Starts a write of whatever waits (queued frames; with TLS, OpenSSL's output) unless one is in
+ * flight, whose completion will. A no-op after deinit. */
+void rpc_frame_writer_flush(rpc_frame_writer_t *w);
 
 /* Drops queued frames; a write in flight is freed by its (cancelled) callback. Call when the
  * stream is being closed. Safe on a zeroed or already deinit'ed writer. */

@@ -10,8 +10,10 @@
 #include "rpc_auth.h"
 #include "rpc_frame.h"
 #include "rpc_settings.h"
+#include "rpc_tls.h"
 
 #include <arpa/inet.h>
+#include <openssl/ssl.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -31,6 +33,7 @@ struct rpc_conn_s {
     rpc_server_t *server; /* NULL once the handle is closed */
     list_link_t link;     /* in server->conns until the handle is closed */
     rpc_auth_t *auth;     /* the handshake while it runs, then NULL: frames are served */
+    rpc_tls_t *tls;       /* with [rpc] tls_*: the TLS under auth and frames, else NULL */
     uint64_t since;       /* uv_now() of the accept while handshaking, then of the last read */
     rpc_frame_reader_t reader;
     rpc_frame_writer_t writer;
@@ -101,6 +104,8 @@ static void on_conn_closed(uv_handle_t *h)
         free(c->auth);
         c->auth = NULL;
     }
+    rpc_tls_free(c->tls);
+    c->tls = NULL;
     list_unlink(&c->link);
     c->server = NULL;
     s->nconns--;
@@ -279,6 +284,36 @@ static void on_conn_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf
     }
 }
 
+/* TLS refused the peer. During the handshakes that is a refusal like a wrong secret (logged
+ * once per address, counted in tls_failed); later, a bad record on an authenticated link. */
+static void on_conn_tls_fail(uv_stream_t *stream, const char *why)
+{
+    rpc_conn_t *c = stream->data;
+    char msg[256];
+
+    if (c->closing)
+        return;
+    if (c->auth != NULL) {
+        snprintf(msg, sizeof(msg), "tls: %s", why);
+        conn_refuse(c, msg, &c->server->stats.tls_failed);
+        return;
+    }
+    c->server->stats.tls_failed++;
+    log_warn_rl("rpc: %s: tls: %s, closing", c->peer, why);
+    conn_close(c);
+}
+
+static void on_conn_tls_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
+{
+    (void)suggested;
+    rpc_tls_alloc(((rpc_conn_t *)h->data)->tls, buf);
+}
+
+static void on_conn_tls_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
+{
+    rpc_tls_read(((rpc_conn_t *)stream->data)->tls, nread, buf);
+}
+
 static void conn_set_peer(rpc_conn_t *c)
 {
     struct sockaddr_storage ss;
@@ -298,8 +333,9 @@ static void conn_set_peer(rpc_conn_t *c)
     snprintf(c->peer, sizeof(c->peer), "%s:%d", c->ip, port);
 }
 
-/* Starts the handshake of a connection just accepted: sends the CHALLENGE, then reads. Returns
- * 0 or a UV_E* error; a connection refused here is closing and 0 is returned. */
+/* Starts the handshake of a connection just accepted: sends the CHALLENGE (with TLS, queued until
+ * the TLS handshake is over), then reads. Returns 0 or a UV_E* error; a connection refused here
+ * is closing and 0 is returned. */
 static int conn_start(rpc_conn_t *c)
 {
     rpc_server_t *s = c->server;
@@ -321,7 +357,17 @@ static int conn_start(rpc_conn_t *c)
     c->since = uv_now(s->loop);
     c->auth = xmalloc(sizeof(*c->auth));
     n = rpc_auth_start(c->auth, RPC_AUTH_SERVER, &s->set.key, out);
+    if (s->set.tls_server != NULL) {
+        c->tls = rpc_tls_new(SSL_new(s->set.tls_server), 1, (uv_stream_t *)&c->tcp, &c->writer,
+                             on_conn_alloc, on_conn_read, on_conn_tls_fail);
+        if (c->tls == NULL) {
+            conn_refuse(c, "tls: cannot create the connection's state", &s->stats.tls_failed);
+            return 0;
+        }
+    }
     conn_send(c, rpc_frame_out_new_raw(out, n));
+    if (c->tls != NULL)
+        return uv_read_start((uv_stream_t *)&c->tcp, on_conn_tls_alloc, on_conn_tls_read);
     return uv_read_start((uv_stream_t *)&c->tcp, on_conn_alloc, on_conn_read);
 }
 

@@ -14,12 +14,12 @@
 #include <string.h>
 #include <uv.h>
 
-/* TLS 1.2 suites: forward secrecy and AEAD only (TLS 1.3 keeps OpenSSL's defaults, all AEAD). */
-#define TLS_SERVER_CIPHERS_12 "ECDHE+AESGCM:ECDHE+CHACHA20:!aNULL"
 #define TLS_SERVER_MAX_PAIRS 16
 
 struct tls_server_s {
-    char *cert, *key; /* the lists, as configured */
+    char *cert, *key;  /* the lists, as configured */
+    char *client_ca;   /* "" when no client certificate is asked for */
+    char *client_name; /* "" when any name signed by client_ca will do */
     int min_version;
     bool tickets;
     uv_mutex_t lock; /* guards ctx against tls_server_ssl on other threads */
@@ -114,7 +114,7 @@ static int on_servername(SSL *ssl, int *alert, void *arg)
 }
 
 /* "<what> '<file>': <OpenSSL's reason>" into err. */
-static void ssl_error(char *err, size_t errlen, const char *what, const char *file)
+void tls_server_error(char *err, size_t errlen, const char *what, const char *file)
 {
     char reason[256];
     unsigned long e = ERR_peek_last_error();
@@ -126,13 +126,40 @@ static void ssl_error(char *err, size_t errlen, const char *what, const char *fi
     snprintf(err, errlen, "%s '%s': %s", what, file, reason);
 }
 
+/* Mutual TLS: ask for a client certificate, require one signed by s->client_ca (and naming
+ * s->client_name when set). Returns 0, or -1 with err set. */
+static int ctx_require_client(SSL_CTX *ctx, const tls_server_t *s, char *err, size_t errlen)
+{
+    STACK_OF(X509_NAME) * names;
+
+    if (SSL_CTX_load_verify_locations(ctx, s->client_ca, NULL) != 1) {
+        tls_server_error(err, errlen, "tls ca", s->client_ca);
+        return -1;
+    }
+    /* The CertificateRequest names the accepted CAs, as a client with several certificates
+     * needs to choose. */
+    names = SSL_load_client_CA_file(s->client_ca);
+    if (names == NULL) {
+        tls_server_error(err, errlen, "tls ca", s->client_ca);
+        return -1;
+    }
+    SSL_CTX_set_client_CA_list(ctx, names);
+    if (s->client_name[0] != '\0' &&
+        X509_VERIFY_PARAM_set1_host(SSL_CTX_get0_param(ctx), s->client_name, 0) != 1) {
+        tls_server_error(err, errlen, "tls verify name", s->client_name);
+        return -1;
+    }
+    SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT, NULL);
+    return 0;
+}
+
 /* One context serving cert/key with the settings of tls_server.h, or NULL with err set. */
 static SSL_CTX *ctx_build(const tls_server_t *s, const char *cert, const char *key, char *err,
                           size_t errlen)
 {
     SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
     if (ctx == NULL) {
-        ssl_error(err, errlen, "tls", "context");
+        tls_server_error(err, errlen, "tls", "context");
         return NULL;
     }
     SSL_CTX_set_min_proto_version(ctx, s->min_version == 13 ? TLS1_3_VERSION : TLS1_2_VERSION);
@@ -145,14 +172,16 @@ static SSL_CTX *ctx_build(const tls_server_t *s, const char *cert, const char *k
     /* Tickets are stateless: sessions are never stored server-side (that would cost memory per
      * session), neither looked up there. */
     SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_SERVER | SSL_SESS_CACHE_NO_INTERNAL);
-    if (SSL_CTX_set_cipher_list(ctx, TLS_SERVER_CIPHERS_12) != 1) {
-        ssl_error(err, errlen, "tls ciphers", TLS_SERVER_CIPHERS_12);
+    if (SSL_CTX_set_cipher_list(ctx, TLS_CIPHERS_12) != 1) {
+        tls_server_error(err, errlen, "tls ciphers", TLS_CIPHERS_12);
     } else if (SSL_CTX_use_certificate_chain_file(ctx, cert) != 1) {
-        ssl_error(err, errlen, "tls.cert", cert);
+        tls_server_error(err, errlen, "tls.cert", cert);
     } else if (SSL_CTX_use_PrivateKey_file(ctx, key, SSL_FILETYPE_PEM) != 1) {
-        ssl_error(err, errlen, "tls.key", key);
+        tls_server_error(err, errlen, "tls.key", key);
     } else if (SSL_CTX_check_private_key(ctx) != 1) {
-        ssl_error(err, errlen, "tls.key does not match tls.cert", cert);
+        tls_server_error(err, errlen, "tls.key does not match tls.cert", cert);
+    } else if (s->client_ca[0] != '\0' && ctx_require_client(ctx, s, err, errlen) != 0) {
+        /* err is set */
     } else {
         return ctx;
     }
@@ -224,6 +253,8 @@ tls_server_t *tls_server_new(const tls_server_conf_t *conf, char *err, size_t er
     tls_server_t *s = xcalloc(1, sizeof *s);
     s->cert = xstrdup(conf->cert ? conf->cert : "");
     s->key = xstrdup(conf->key ? conf->key : "");
+    s->client_ca = xstrdup(conf->client_ca ? conf->client_ca : "");
+    s->client_name = xstrdup(conf->client_name ? conf->client_name : "");
     s->min_version = conf->min_version;
     s->tickets = conf->tickets;
     s->ctx = build(s, err, errlen);
@@ -233,6 +264,8 @@ tls_server_t *tls_server_new(const tls_server_conf_t *conf, char *err, size_t er
         SSL_CTX_free(s->ctx);
         free(s->cert);
         free(s->key);
+        free(s->client_ca);
+        free(s->client_name);
         free(s);
         return NULL;
     }
@@ -262,6 +295,15 @@ SSL *tls_server_ssl(tls_server_t *s)
     return ssl;
 }
 
+SSL_CTX *tls_server_ctx(tls_server_t *s)
+{
+    uv_mutex_lock(&s->lock);
+    SSL_CTX *ctx = s->ctx;
+    SSL_CTX_up_ref(ctx);
+    uv_mutex_unlock(&s->lock);
+    return ctx;
+}
+
 unsigned tls_server_generation(const tls_server_t *s)
 {
     return s->generation;
@@ -275,5 +317,7 @@ void tls_server_free(tls_server_t *s)
     uv_mutex_destroy(&s->lock);
     free(s->cert);
     free(s->key);
+    free(s->client_ca);
+    free(s->client_name);
     free(s);
 }

@@ -1,6 +1,7 @@
-/* tls_server.h - the OpenSSL server context of a TLS listener (comet's [tls]): certificate chains
- * and keys from PEM files, SNI between them, the protocol floor, session tickets, and a reload
- * that swaps the context for new handshakes.
+/* tls_server.h - the OpenSSL server context of a TLS listener (comet's [tls], the internal RPC's
+ * [rpc] tls_*): certificate chains and keys from PEM files, SNI between them, the protocol floor,
+ * session tickets, client certificates (mutual TLS), and a reload that swaps the context for new
+ * handshakes.
  *
  * Several chain/key pairs may be given (comma-separated lists in the same order). The first is
  * the default; a ClientHello whose server name matches one of another certificate's
@@ -24,6 +25,7 @@
 #include <stddef.h>
 
 typedef struct ssl_st SSL;
+typedef struct ssl_ctx_st SSL_CTX;
 typedef struct tls_server_s tls_server_t;
 
 /* What a context is built from; strings are copied by tls_server_new. */
@@ -32,7 +34,18 @@ typedef struct tls_server_conf_s {
     const char *key;  /* PEM key file(s), comma separated, in the same order */
     int min_version;  /* 12 (TLS 1.2) or 13 (TLS 1.3) */
     bool tickets;     /* session tickets (resumption) */
+    /* Mutual TLS (the internal RPC): when set, a PEM file of the CAs whose certificates a client
+     * must present; a handshake without one, or with one they did not sign, fails. NULL or "":
+     * no client certificate is asked for (comet's client ports). */
+    const char *client_ca;
+    /* With client_ca: when set, the client's certificate must also name this DNS name (its
+     * subjectAltName). NULL or "": the CA's signature is enough. */
+    const char *client_name;
 } tls_server_conf_t;
+
+/* TLS 1.2 suites of every herald context, server or client: forward secrecy and AEAD only (TLS 1.3
+ * keeps OpenSSL's defaults, all AEAD). */
+#define TLS_CIPHERS_12 "ECDHE+AESGCM:ECDHE+CHACHA20:!aNULL"
 
 /* Builds the context from conf's files. Returns it, or NULL with the reason (file, what failed)
  * in err (errlen bytes). Aborts on OOM. */
@@ -46,6 +59,10 @@ int tls_server_reload(tls_server_t *s, char *err, size_t errlen);
 /* A new server-side SSL on the current context (any thread), or NULL when OpenSSL cannot make one
  * (out of memory). The caller owns it (SSL_free). */
 SSL *tls_server_ssl(tls_server_t *s);
+
+/* The current context with a reference for the caller (SSL_CTX_free it), for a user that makes
+ * its SSLs itself and never reloads (the internal RPC). */
+SSL_CTX *tls_server_ctx(tls_server_t *s);
 
 /* The application traffic secrets of a TLS 1.3 handshake (for tls_record.h), as OpenSSL derives
  * them. Never logged. */
@@ -61,6 +78,10 @@ void tls_server_capture(SSL *ssl, tls_secrets_t *out);
 
 /* How many times the context was built: 1 after tls_server_new, +1 per successful reload. */
 unsigned tls_server_generation(const tls_server_t *s);
+
+/* "<what> '<file>': <OpenSSL's last reason>" into err (errlen bytes); clears OpenSSL's error
+ * queue. For the other context builders (tls_client.c). */
+void tls_server_error(char *err, size_t errlen, const char *what, const char *file);
 
 /* Frees s (NULL is a no-op); SSLs made from it keep their contexts until they are freed. */
 void tls_server_free(tls_server_t *s);

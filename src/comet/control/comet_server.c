@@ -361,8 +361,10 @@ comet_server_t *comet_server_new(uv_loop_t *loop, const comet_conf_t *conf, char
         goto done;
     }
     if (addrs.on[COMET_WORKER_TLS] || addrs.on[COMET_WORKER_WSS]) {
-        tls_server_conf_t tc = {conf->tls_cert, conf->tls_key, conf->tls_min_version ? 13 : 12,
-                                conf->tls_tickets};
+        tls_server_conf_t tc = {.cert = conf->tls_cert,
+                                .key = conf->tls_key,
+                                .min_version = conf->tls_min_version ? 13 : 12,
+                                .tickets = conf->tls_tickets};
         s->tls = tls_server_new(&tc, err, errlen);
         rc = s->tls == NULL ? HERALD_ECONF : 0;
     }

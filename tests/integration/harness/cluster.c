@@ -167,15 +167,21 @@ static void cluster_env_putf(char ***envp, const char *fmt, ...)
 }
 
 /* The inherited environment without HERALD_* (a run must not depend on the caller's shell),
- * and the cluster's secret file. */
+ * the cluster's secret file and, with opts.rpc_tls_pki, the RPC's TLS files. */
 static char **cluster_env_base(const cluster_t *c)
 {
     char **envp = NULL;
+    const char *pki = c->opts.rpc_tls_pki;
     for (char **e = environ; *e; e++)
         if (strncmp(*e, "HERALD_", 7) != 0)
             cluster_env_put(&envp, *e);
     cluster_env_put(&envp, "HERALD_LOG_LEVEL=debug");
     cluster_env_putf(&envp, "HERALD_CLUSTER_SECRET_FILE=%s/secret", c->dir);
+    if (pki != NULL) {
+        cluster_env_putf(&envp, "HERALD_RPC_TLS_CERT=%s/peer.pem", pki);
+        cluster_env_putf(&envp, "HERALD_RPC_TLS_KEY=%s/peer.key", pki);
+        cluster_env_putf(&envp, "HERALD_RPC_TLS_CA=%s/ca.pem", pki);
+    }
     return envp;
 }
 

@@ -56,6 +56,10 @@ typedef struct cluster_opts_s {
      * server.chain.pem and server.key), and cluster_connect reaches those ports with CLIENT_TLS /
      * CLIENT_WSS trusting its ca.pem (borrowed). */
     const char *comet_tls_pki;
+    /* A test_pki_dir(), or NULL: every daemon's internal RPC is mutual TLS ([rpc] tls_cert /
+     * tls_key that directory's peer.pem and peer.key, tls_ca its ca.pem), served and dialled
+     * (borrowed). */
+    const char *rpc_tls_pki;
 } cluster_opts_t;
 
 typedef struct cluster_s cluster_t;

@@ -39,8 +39,9 @@ static void move(SSL *from, SSL *to)
 static void pair_open(pair_t *p, const char *suite)
 {
     char cert[512], key[512], err[512];
-    tls_server_conf_t conf = {test_pki_path(cert, sizeof cert, "server.pem"),
-                              test_pki_path(key, sizeof key, "server.key"), 13, false};
+    tls_server_conf_t conf = {.cert = test_pki_path(cert, sizeof cert, "server.pem"),
+                              .key = test_pki_path(key, sizeof key, "server.key"),
+                              .min_version = 13};
     p->server = tls_server_new(&conf, err, sizeof err);
     if (p->server == NULL)
         fail_msg("tls_server_new: %s", err);

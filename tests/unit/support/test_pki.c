@@ -45,14 +45,21 @@ static void make_ca(const char *name, const char *cn)
         cn, name, name);
 }
 
-/* A leaf signed by ca: name.pem and name.key, with subjectAltName san and extendedKeyUsage eku. */
-static void make_leaf(const char *name, const char *cn, const char *san, const char *eku)
+/* A leaf signed by the CA `ca` (ca.pem, ca.key): name.pem and name.key, with subjectAltName san
+ * and extendedKeyUsage eku. */
+static void make_leaf_by(const char *ca, const char *name, const char *cn, const char *san,
+                         const char *eku)
 {
     run("printf 'subjectAltName=%s\\nextendedKeyUsage=%s\\nbasicConstraints=CA:FALSE\\n' > %s.ext"
         " && openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj '/CN=%s' "
-        "-keyout %s.key -out %s.csr && openssl x509 -req -in %s.csr -CA ca.pem -CAkey ca.key "
+        "-keyout %s.key -out %s.csr && openssl x509 -req -in %s.csr -CA %s.pem -CAkey %s.key "
         "-CAcreateserial -days 2 -extfile %s.ext -out %s.pem",
-        san, eku, name, cn, name, name, name, name, name);
+        san, eku, name, cn, name, name, name, ca, ca, name, name);
+}
+
+static void make_leaf(const char *name, const char *cn, const char *san, const char *eku)
+{
+    make_leaf_by("ca", name, cn, san, eku);
 }
 
 const char *test_pki_dir(void)
@@ -68,6 +75,10 @@ const char *test_pki_dir(void)
     make_leaf("alt", "alt.test", "DNS:alt.test", "serverAuth");
     make_leaf("wrong", "wrong.test", "DNS:wrong.test", "serverAuth");
     make_leaf("client", "herald-client", "DNS:herald-client", "clientAuth");
+    make_leaf("peer", "herald-rpc", "DNS:herald-rpc,DNS:localhost,IP:127.0.0.1",
+              "serverAuth,clientAuth");
+    make_leaf_by("other-ca", "other-peer", "herald-rpc",
+                 "DNS:herald-rpc,DNS:localhost,IP:127.0.0.1", "serverAuth,clientAuth");
     run("cat server.pem ca.pem > server.chain.pem && chmod 600 *.key");
     return pki_dir;
 }

@@ -7,7 +7,11 @@
  *   <dir>/wrong.pem, wrong.key      CN wrong.test; SAN DNS:wrong.test only: a client that checks
  *                                   the host name "localhost" or 127.0.0.1 must refuse it
  *   <dir>/client.pem, client.key    CN herald-client (clientAuth), for mutual TLS
- *   <dir>/other-ca.pem              a second CA that signed nothing above (a wrong trust anchor)
+ *   <dir>/peer.pem, peer.key        CN herald-rpc; SAN DNS:herald-rpc, DNS:localhost,
+ *                                   IP:127.0.0.1 (serverAuth and clientAuth): a daemon's
+ *                                   certificate for mutual TLS on the internal RPC
+ *   <dir>/other-ca.pem, other-ca.key  a second CA (a wrong trust anchor), which signed only:
+ *   <dir>/other-peer.pem, .key      as peer, but signed by other-ca: a stranger's certificate
  *
  * Keys are EC P-256 (fast to make). Every .pem holds one certificate; server.chain.pem holds
  * server.pem then ca.pem (a chain file as operators write them). */
