@@ -12,6 +12,7 @@ PACKAGES=(
     libcurl4-openssl-dev libsodium-dev libssl-dev openssl
     clang cppcheck clang-format python3
     redis-server redis-tools curl procps tmux
+    prometheus
 )
 
 SUDO=""
@@ -39,5 +40,13 @@ echo "install-deps: installing ${missing[*]}"
 export DEBIAN_FRONTEND=noninteractive
 $SUDO apt-get update -q
 $SUDO apt-get install -y -q --no-install-recommends "${missing[@]}"
+# prometheus is here for its promtool (integration/test_metrics checks every daemon's /metrics
+# with `promtool check metrics`). On a machine run by systemd the package also starts its own
+# server on :9090 on every address; herald does not use it, so stop it again when this run
+# installed it (docs/operations.md shows how to scrape herald).
+if [[ " ${missing[*]} " == *" prometheus "* ]] && command -v systemctl >/dev/null &&
+    [ -d /run/systemd/system ]; then
+    $SUDO systemctl disable --now prometheus >/dev/null 2>&1 || true
+fi
 # The Debian package starts a system redis on :6379; herald runs its own instances on its own
 # ports and never relies on that one, so leave it as the package set it up.

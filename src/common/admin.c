@@ -2,6 +2,10 @@
 #include "admin.h"
 
 #include "buf.h"
+#include "metrics.h"
+#include "rpc_methods.h"
+
+#include <stdio.h>
 
 #include <stdlib.h>
 #include <string.h>
@@ -39,8 +43,26 @@ static void page_ready(const admin_ops_t *ops, void *arg, http_request_t *req)
         http_respond_reply(req, 503, -503, "not ready", or_empty(data));
 }
 
+int admin_wants_prometheus(const http_request_t *req)
+{
+    const char *format = http_request_query(req, "format");
+    if (format != NULL)
+        return strcmp(format, "prometheus") == 0;
+    const char *accept = http_request_header(req, "Accept");
+    return accept != NULL &&
+           (strstr(accept, "text/plain") != NULL || strstr(accept, "openmetrics-text") != NULL);
+}
+
 static void page_metrics(const admin_ops_t *ops, void *arg, http_request_t *req)
 {
+    if (ops->prometheus != NULL && admin_wants_prometheus(req)) {
+        buf_t out;
+        buf_init(&out);
+        ops->prometheus(arg, &out);
+        http_respond(req, 200, METRICS_CONTENT_TYPE, (const char *)out.data, out.len);
+        buf_deinit(&out);
+        return;
+    }
     http_respond_reply(req, 200, 0, "ok", or_empty(ops->metrics ? ops->metrics(arg) : NULL));
 }
 
@@ -154,4 +176,87 @@ void admin_put_rpc_server(json_t *metrics, const rpc_server_t *s)
     rpc_server_stats(s, &st);
     for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++)
         json_object_set_new(metrics, rows[i].name, json_integer((json_int_t)*rows[i].value));
+}
+
+int admin_ready_result(json_t **data, json_t *missing, int draining)
+{
+    int ready = json_array_size(missing) == 0 && !draining;
+    *data = json_pack("{s:b,s:b,s:o}", "ready", ready, "draining", draining, "missing", missing);
+    return ready;
+}
+
+void admin_prom_rpc_server(buf_t *out, const char *daemon, const rpc_server_t *s)
+{
+    rpc_server_stats_t st;
+    const struct {
+        const char *suffix;
+        metrics_type_t type;
+        const uint64_t *value;
+        const char *help;
+    } rows[] = {
+        {"connections_accepted_total", METRICS_COUNTER, &st.accepted,
+         "RPC connections accepted into the handshake"},
+        {"connections_refused_total", METRICS_COUNTER, &st.refused,
+         "RPC connections closed at accept: the connection cap was reached"},
+        {"auth_failures_total", METRICS_COUNTER, &st.auth_failed,
+         "RPC handshakes failed (wrong cluster secret, garbage, closed early)"},
+        {"auth_timeouts_total", METRICS_COUNTER, &st.auth_timeout,
+         "RPC handshakes not finished in time"},
+        {"idle_closed_total", METRICS_COUNTER, &st.idle_closed,
+         "RPC connections closed after the idle timeout"},
+        {"connections", METRICS_GAUGE, &st.conns, "Open RPC connections"},
+        {"handshaking_connections", METRICS_GAUGE, &st.handshaking,
+         "RPC connections still in the handshake"},
+        {"read_buffer_bytes", METRICS_GAUGE, &st.read_buf_bytes,
+         "Bytes of the read buffers of the open RPC connections"},
+        {"server_calls_in_flight", METRICS_GAUGE, &st.calls,
+         "RPC requests read and not yet answered"},
+    };
+    char name[128];
+
+    if (s == NULL)
+        return;
+    rpc_server_stats(s, &st);
+    for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+        snprintf(name, sizeof(name), "herald_%s_rpc_%s", daemon, rows[i].suffix);
+        metrics_family(out, name, rows[i].type, rows[i].help);
+        metrics_sample(out, name, NULL, 0, (double)*rows[i].value);
+    }
+    snprintf(name, sizeof(name), "herald_%s_rpc_server_duration_seconds", daemon);
+    metrics_family(out, name, METRICS_HISTOGRAM,
+                   "Time from reading an RPC request to sending its answer, per method");
+    for (size_t i = 0; i < rpc_server_methods(s); i++) {
+        uint16_t method;
+        const metrics_hist_t *h = rpc_server_latency(s, i, &method);
+        metrics_label_t label = {"method", rpc_method_name(method)};
+        metrics_hist(out, name, &label, 1, h);
+    }
+}
+
+static int listed(const char *name, const char *const *names)
+{
+    for (size_t i = 0; names != NULL && names[i] != NULL; i++)
+        if (strcmp(name, names[i]) == 0)
+            return 1;
+    return 0;
+}
+
+void admin_prom_json(buf_t *out, const char *daemon, json_t *metrics, const char *const *gauges,
+                     const char *const *skip)
+{
+    const char *key;
+    json_t *value;
+    char name[160], help[200];
+
+    json_object_foreach(metrics, key, value)
+    {
+        if (!json_is_integer(value) || listed(key, skip))
+            continue;
+        int gauge = listed(key, gauges);
+        snprintf(name, sizeof(name), "herald_%s_%s%s", daemon, key, gauge ? "" : "_total");
+        snprintf(help, sizeof(help), "%s \"%s\" of the JSON /metrics (docs/operations.md)",
+                 gauge ? "The gauge" : "The counter", key);
+        metrics_family(out, name, gauge ? METRICS_GAUGE : METRICS_COUNTER, help);
+        metrics_sample(out, name, NULL, 0, (double)json_integer_value(value));
+    }
 }

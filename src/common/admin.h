@@ -12,7 +12,9 @@
  *   /ready    200 when ops->ready(arg, &data) returns 1, 503 when it returns 0 (message
  *             "not ready"); data is what ready stored (may stay NULL). Without ops->ready it is
  *             ready whenever it is alive.
- *   /metrics  200, data = ops->metrics(arg) (or {} when NULL).
+ *   /metrics  200, data = ops->metrics(arg) (or {} when NULL); or, when the request asks for
+ *             it (admin_wants_prometheus) and ops->prometheus is set, the Prometheus text
+ *             exposition ops->prometheus writes (metrics.h), Content-Type METRICS_CONTENT_TYPE.
  *   another path: the answer of the route set with admin_set_route when it has one, else 404
  * {"code":-404,"message":"not found"}; a method other than GET or HEAD on a known path: 405
  * {"code":-405,"message":"method not allowed"}.
@@ -20,6 +22,7 @@
 #ifndef HERALD_ADMIN_H
 #define HERALD_ADMIN_H
 
+#include "buf.h"
 #include "http.h"
 #include "rpc.h"
 
@@ -30,8 +33,11 @@ typedef struct admin_ops_s {
     /* Each returns a new JSON object (the reference is stolen), or NULL for {}. */
     json_t *(*health)(void *arg);
     json_t *(*metrics)(void *arg);
-    /* 1 ready, 0 not; *data (starts NULL) may receive a new JSON object saying why. */
+    /* 1 ready, 0 not; *data (starts NULL) may receive a new JSON object saying why
+     * (admin_ready_result builds the common one). */
     int (*ready)(void *arg, json_t **data);
+    /* Appends the daemon's metrics in the Prometheus text format (metrics.h) to out. */
+    void (*prometheus)(void *arg, buf_t *out);
 } admin_ops_t;
 
 typedef struct admin_s admin_t;
@@ -63,6 +69,32 @@ void admin_close(admin_t *a, void (*cb)(void *arg), void *arg);
  * "rpc_refused" (connection cap), "rpc_auth_failed", "rpc_auth_timeout", "rpc_idle_closed",
  * "rpc_conns", "rpc_handshaking" and "rpc_read_buf_bytes". s may be NULL (nothing added). */
 void admin_put_rpc_server(json_t *metrics, const rpc_server_t *s);
+
+/* Writes an RPC server's counters in the Prometheus format, every name starting
+ * herald_<daemon>_rpc_: connections accepted, refused, auth failures and timeouts, idle closes
+ * (counters); open and handshaking connections, read buffer bytes, calls in flight (gauges);
+ * herald_<daemon>_rpc_server_duration_seconds{method} per method (histogram). s may be NULL
+ * (nothing written). */
+void admin_prom_rpc_server(buf_t *out, const char *daemon, const rpc_server_t *s);
+
+/* The integer members of a /metrics JSON object in the Prometheus format, so that both formats
+ * show the same counters under one name each: a member named in gauges (NULL-terminated, may be
+ * NULL) as the gauge herald_<daemon>_<name>, one named in skip (idem: written otherwise by the
+ * caller) not at all, every other as the counter herald_<daemon>_<name>_total. Other members
+ * (strings, objects) are left out. metrics is borrowed. */
+void admin_prom_json(buf_t *out, const char *daemon, json_t *metrics, const char *const *gauges,
+                     const char *const *skip);
+
+/* Nonzero when GET /metrics should answer in the Prometheus text format: ?format=prometheus,
+ * or, without ?format=json, an Accept header naming text/plain or
+ * application/openmetrics-text (what Prometheus sends). Anything else keeps the JSON (curl's
+ * and browsers' default Accept, the web console, the tests). */
+int admin_wants_prometheus(const http_request_t *req);
+
+/* /ready's common answer: sets *data to {"ready":bool,"draining":bool,"missing":[...]} (missing:
+ * an array of the names of what is not reachable, e.g. "redis", "kafka", "logic"; the reference
+ * is stolen) and returns 1 when nothing is missing and the daemon is not draining, else 0. */
+int admin_ready_result(json_t **data, json_t *missing, int draining);
 
 /* For a daemon whose own HTTP server also carries the admin routes: answers req and returns 1
  * when `path` is an admin path (/health, /ready, /metrics, or one of them under `prefix`, which

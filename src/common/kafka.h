@@ -11,6 +11,7 @@
 #define HERALD_KAFKA_H
 
 #include "conf.h"
+#include "metrics.h"
 
 #include <stddef.h>
 #include <stdint.h>
@@ -39,6 +40,10 @@ kafka_producer_t *kafka_producer_new(uv_loop_t *loop, const char *brokers,
  * over message.max.bytes), and then never calls cb. */
 int kafka_produce(kafka_producer_t *p, const void *key, size_t key_len, const void *value,
                   size_t value_len, kafka_delivery_cb cb, void *arg);
+
+/* The time from kafka_produce to the broker's acknowledgement, over the messages produced with a
+ * callback and delivered. Borrowed from p. */
+const metrics_hist_t *kafka_producer_latency(const kafka_producer_t *p);
 
 /* Flushes outstanding messages for up to timeout_ms (blocking the loop: shutdown only), then
  * destroys the producer. Undelivered messages get their callback with HERALD_EUNAVAIL. Not from
@@ -85,6 +90,16 @@ void kafka_consumer_done(kafka_consumer_t *c, int32_t partition, int64_t offset)
 /* Pauses delivery of new messages (back-pressure) / resumes it. */
 void kafka_consumer_pause(kafka_consumer_t *c);
 void kafka_consumer_resume(kafka_consumer_t *c);
+
+/* From librdkafka's statistics (kafka_stats.h, every second): the consumer lag of each partition
+ * of the topic (high watermark minus committed offset; -1 unknown), ascending, borrowed until the
+ * next loop iteration; and the number of brokers up, or -1 before the first statistics. */
+typedef struct kafka_partition_lag_s {
+    int32_t partition;
+    int64_t lag;
+} kafka_partition_lag_t;
+size_t kafka_consumer_lag(const kafka_consumer_t *c, const kafka_partition_lag_t **out);
+int kafka_consumer_brokers_up(const kafka_consumer_t *c);
 
 /* Commits what is done, leaves the group and frees (blocks the loop briefly: shutdown only).
  * Not from inside the message callback. The loop must run once more afterwards, as for

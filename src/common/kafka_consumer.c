@@ -13,6 +13,7 @@
 #include "herald_err.h"
 #include "kafka.h"
 #include "kafka_loop.h"
+#include "kafka_stats.h"
 #include "log.h"
 
 #include <stdio.h>
@@ -54,6 +55,7 @@ struct kafka_consumer_s {
     kafka_part_t **parts; /* indexed by partition id; NULL when not assigned */
     int32_t nparts;
     int paused;
+    kafka_stats_t stats; /* librdkafka's statistics, every KAFKA_STATS_INTERVAL_MS */
 };
 
 /* ----------------------------------------------------------------------- offset tracking */
@@ -298,6 +300,16 @@ static const char *const kafka_consumer_owned[] = {"bootstrap.servers",
                                                    "partition.assignment.strategy",
                                                    NULL};
 
+/* Served from the consumer queue on the loop thread, like every other callback. */
+static int kafka_consumer_on_stats(rd_kafka_t *rk, char *json, size_t len, void *opaque)
+{
+    kafka_loop_t *kl = opaque;
+    kafka_consumer_t *c = kl->owner;
+    (void)rk;
+    kafka_stats_update(&c->stats, json, len, c->topic);
+    return 0; /* librdkafka frees json */
+}
+
 static int kafka_consumer_conf(rd_kafka_conf_t *conf, const char *group, uint32_t fetch_wait_ms,
                                const conf_props_t *props, char *err, size_t errlen)
 {
@@ -312,6 +324,7 @@ static int kafka_consumer_conf(rd_kafka_conf_t *conf, const char *group, uint32_
         {"session.timeout.ms", "6000"},
         {"heartbeat.interval.ms", "1000"},
         {"topic.metadata.refresh.interval.ms", "5000"},
+        {"statistics.interval.ms", KAFKA_STATS_INTERVAL_MS},
     };
     char fetch_wait[16];
 
@@ -325,6 +338,7 @@ static int kafka_consumer_conf(rd_kafka_conf_t *conf, const char *group, uint32_
     if (kafka_loop_conf_props(conf, props, kafka_consumer_owned, err, errlen) < 0)
         return HERALD_ECONF;
     rd_kafka_conf_set_rebalance_cb(conf, kafka_consumer_on_rebalance);
+    rd_kafka_conf_set_stats_cb(conf, kafka_consumer_on_stats);
     return 0;
 }
 
@@ -338,9 +352,21 @@ static void kafka_consumer_release(kafka_consumer_t *c)
      * rd_kafka_destroy would close again, without a bound. */
     if (c->rk)
         rd_kafka_destroy_flags(c->rk, RD_KAFKA_DESTROY_F_NO_CONSUMER_CLOSE);
+    kafka_stats_deinit(&c->stats);
     free(c->topic);
     free(c->group);
     free(c);
+}
+
+size_t kafka_consumer_lag(const kafka_consumer_t *c, const kafka_partition_lag_t **out)
+{
+    *out = c->stats.lags;
+    return c->stats.nlags;
+}
+
+int kafka_consumer_brokers_up(const kafka_consumer_t *c)
+{
+    return c->stats.seen ? c->stats.brokers_up : -1;
 }
 
 kafka_consumer_t *kafka_consumer_new(uv_loop_t *loop, const char *brokers,

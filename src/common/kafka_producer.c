@@ -17,6 +17,7 @@ typedef struct kafka_delivery_s {
     list_link_t link; /* in the producer's pending list */
     kafka_delivery_cb cb;
     void *arg;
+    uint64_t start_ns; /* uv_hrtime() at kafka_produce */
 } kafka_delivery_t;
 
 /* Owned by the caller from kafka_producer_new to kafka_producer_free. */
@@ -24,7 +25,8 @@ struct kafka_producer_s {
     rd_kafka_t *rk;
     rd_kafka_topic_t *rkt;
     kafka_loop_t *kl;
-    list_link_t pending; /* kafka_delivery_t, the messages whose report has not come */
+    list_link_t pending;    /* kafka_delivery_t, the messages whose report has not come */
+    metrics_hist_t latency; /* produce to acknowledged delivery report */
 };
 
 static int kafka_producer_status(rd_kafka_resp_err_t err)
@@ -40,6 +42,11 @@ static int kafka_producer_status(rd_kafka_resp_err_t err)
     }
 }
 
+static kafka_producer_t *kl_producer(kafka_loop_t *kl)
+{
+    return kl->owner;
+}
+
 static void kafka_producer_on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
 {
     kafka_loop_t *kl = opaque;
@@ -52,6 +59,8 @@ static void kafka_producer_on_delivery(rd_kafka_t *rk, const rd_kafka_message_t 
     if (!d)
         return;
     list_unlink(&d->link);
+    if (!m->err)
+        metrics_hist_observe_since(&kl_producer(kl)->latency, d->start_ns);
     d->cb(kafka_producer_status(m->err), d->arg);
     free(d);
 }
@@ -123,6 +132,7 @@ int kafka_produce(kafka_producer_t *p, const void *key, size_t key_len, const vo
         d = xmalloc(sizeof(*d));
         d->cb = cb;
         d->arg = arg;
+        d->start_ns = uv_hrtime();
         list_append(&p->pending, &d->link);
     }
     if (rd_kafka_produce(p->rkt, RD_KAFKA_PARTITION_UA, RD_KAFKA_MSG_F_COPY, (void *)value,
@@ -135,6 +145,11 @@ int kafka_produce(kafka_producer_t *p, const void *key, size_t key_len, const vo
     }
     log_debug("kafka producer: message refused: %s", rd_kafka_err2str(err));
     return err == RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE ? HERALD_EINVAL : HERALD_EUNAVAIL;
+}
+
+const metrics_hist_t *kafka_producer_latency(const kafka_producer_t *p)
+{
+    return &p->latency;
 }
 
 void kafka_producer_free(kafka_producer_t *p, int timeout_ms)

@@ -15,6 +15,8 @@
 #ifndef HERALD_RPC_H
 #define HERALD_RPC_H
 
+#include "metrics.h"
+
 #include <protobuf-c/protobuf-c.h>
 #include <stdint.h>
 #include <uv.h>
@@ -105,10 +107,17 @@ typedef struct rpc_server_stats_s {
     uint64_t conns;          /* open now (handshaking or authenticated) */
     uint64_t handshaking;    /* of those, still in the handshake */
     uint64_t read_buf_bytes; /* bytes of the read buffers of the open connections */
+    uint64_t calls;          /* requests read and not yet answered, on the open connections */
 } rpc_server_stats_t;
 
 /* A snapshot of the counters. */
 void rpc_server_stats(const rpc_server_t *s, rpc_server_stats_t *out);
+
+/* The latency of method i (0 <= i < rpc_server_methods(s), in the order given to rpc_server_new):
+ * from reading a request to sending its answer (reply or error), over the calls answered on a
+ * connection still open; *method gets its id (rpc_methods.h). Borrowed from s. */
+size_t rpc_server_methods(const rpc_server_t *s);
+const metrics_hist_t *rpc_server_latency(const rpc_server_t *s, size_t i, uint16_t *method);
 
 /* Sends the reply and frees the call. `reply` is borrowed (packed here). */
 void rpc_reply(rpc_call_t *call, const ProtobufCMessage *reply);
@@ -149,6 +158,9 @@ rpc_client_t *rpc_client_new(uv_loop_t *loop, const char *name, const char *host
 int rpc_client_call(rpc_client_t *c, uint16_t method, const ProtobufCMessage *req,
                     const ProtobufCMessageDescriptor *reply_desc, uint32_t timeout_ms,
                     rpc_reply_cb cb, void *arg);
+
+/* Calls started and not yet ended (their callback not yet run). */
+size_t rpc_client_in_flight(const rpc_client_t *c);
 
 /* Nonzero while the connection is up. */
 int rpc_client_connected(const rpc_client_t *c);

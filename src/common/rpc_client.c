@@ -619,6 +619,11 @@ int rpc_client_call(rpc_client_t *c, uint16_t method, const ProtobufCMessage *re
     return 0;
 }
 
+size_t rpc_client_in_flight(const rpc_client_t *c)
+{
+    return c->count;
+}
+
 int rpc_client_connected(const rpc_client_t *c)
 {
     return c->state == CLIENT_CONNECTED && !c->closing;

@@ -33,4 +33,8 @@ enum rpc_method {
     RPC_ROUTER_LIST = 307,       /* ListReq -> ListReply */
 };
 
+/* The method's name as proto/herald.proto's service spells it ("PushKeys"), for logs and metric
+ * labels; "unknown" for an id not listed above. */
+const char *rpc_method_name(int method);
+
 #endif

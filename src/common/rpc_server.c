@@ -49,6 +49,8 @@ struct rpc_call_s {
     rpc_conn_t *conn;
     uint32_t call_id;
     uint16_t method;
+    size_t method_index; /* in the server's methods and latency */
+    uint64_t start_ns;   /* uv_hrtime() when the request was read */
 };
 
 /* Owned by the caller of rpc_server_new until rpc_server_close, then freed once the listener
@@ -66,6 +68,7 @@ struct rpc_server_s {
     size_t nconns;          /* in conns */
     size_t open_handles;    /* listener, sweep timer, connections not yet through their close */
     rpc_server_stats_t stats;
+    metrics_hist_t *latency;        /* parallel to methods: request read to reply sent */
     char (*seen)[INET6_ADDRSTRLEN]; /* addresses whose refusal was logged */
     size_t nseen;
     int closing;
@@ -82,6 +85,7 @@ static void server_maybe_free(rpc_server_t *s)
         return;
     rpc_settings_wipe(&s->set);
     free(s->seen);
+    free(s->latency);
     free(s);
     if (cb != NULL)
         cb(arg);
@@ -209,6 +213,8 @@ static int on_conn_frame(void *arg, const rpc_frame_t *f)
     call->conn = c;
     call->call_id = f->call_id;
     call->method = f->method;
+    call->method_index = (size_t)(m - s->methods);
+    call->start_ns = uv_hrtime();
     c->refs++;
     m->handler(call, req, s->arg);
     protobuf_c_message_free_unpacked(req, NULL);
@@ -449,6 +455,7 @@ rpc_server_t *rpc_server_new(uv_loop_t *loop, const rpc_method_t *methods, size_
     s->loop = loop;
     s->methods = methods;
     s->nmethods = n;
+    s->latency = xcalloc(n ? n : 1, sizeof(*s->latency));
     s->arg = arg;
     s->port = -1;
     rpc_settings_get(&s->set);
@@ -492,6 +499,7 @@ void rpc_server_stats(const rpc_server_t *s, rpc_server_stats_t *out)
 {
     *out = s->stats;
     out->conns = s->nconns;
+    out->calls = 0;
     out->handshaking = 0;
     out->read_buf_bytes = 0;
     LIST_FOREACH(l, &s->conns)
@@ -500,7 +508,19 @@ void rpc_server_stats(const rpc_server_t *s, rpc_server_stats_t *out)
 
         out->handshaking += c->auth != NULL;
         out->read_buf_bytes += rpc_frame_reader_cap(&c->reader);
+        out->calls += c->refs - 1; /* one reference is the handle's, one per call in flight */
     }
+}
+
+size_t rpc_server_methods(const rpc_server_t *s)
+{
+    return s->nmethods;
+}
+
+const metrics_hist_t *rpc_server_latency(const rpc_server_t *s, size_t i, uint16_t *method)
+{
+    *method = s->methods[i].method;
+    return &s->latency[i];
 }
 
 /* Sends f (NULL: nothing, the connection is gone) and frees the call. */
@@ -508,6 +528,9 @@ static void call_finish(rpc_call_t *call, rpc_frame_out_t *f)
 {
     rpc_conn_t *c = call->conn;
 
+    /* A closing connection may have outlived its server: only an open one may touch it. */
+    if (!c->closing)
+        metrics_hist_observe_since(&c->server->latency[call->method_index], call->start_ns);
     if (f != NULL)
         conn_send(c, f);
     free(call);

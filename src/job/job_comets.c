@@ -136,6 +136,16 @@ void job_comets_health(const job_comets_t *cs, json_t *out)
     json_object_set_new(out, "comets_connected", json_integer((json_int_t)connected));
 }
 
+void job_comets_prometheus(const job_comets_t *cs, buf_t *out)
+{
+    size_t n = job_comets_count(cs), connected = 0;
+    for (size_t i = 0; i < n; i++)
+        connected += rpc_peer_connected(rpc_pool_at(cs->pool, i)) != 0;
+    metrics_gauge(out, "herald_job_comets", "Comets known from the registry", (double)n);
+    metrics_gauge(out, "herald_job_comets_connected", "Comets whose RPC connection is up",
+                  (double)connected);
+}
+
 int job_comet_has_room(const job_comet_t *c, const char *room)
 {
     return c->rooms != NULL && strmap_get(c->rooms, room, strlen(room)) != NULL;

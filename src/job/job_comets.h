@@ -93,6 +93,9 @@ job_comet_t *job_comets_find(const job_comets_t *cs, const char *id);
 /* "comets" (live) and "comets_connected" (RPC connection up) into the JSON object out. */
 void job_comets_health(const job_comets_t *cs, json_t *out);
 
+/* The comets known and connected, as Prometheus gauges (metrics.h). */
+void job_comets_prometheus(const job_comets_t *cs, buf_t *out);
+
 /* Nonzero when the comet's last Rooms answer listed `room`. */
 int job_comet_has_room(const job_comet_t *c, const char *room);
 

@@ -354,7 +354,8 @@ void job_deliver_on_message(const kafka_msg_t *km, void *arg)
     m->proto.op = pm->operation;
     m->proto.seq = 0;
     m->proto.body = pm->msg;
-    m->pending = 1; /* the dispatch below */
+    m->proto.accepted_us = pm->accepted_us; /* the comet measures the push latency from it */
+    m->pending = 1;                         /* the dispatch below */
     d->in_flight++;
     if (!d->over_limit && d->in_flight > (size_t)d->conf->max_in_flight) {
         d->over_limit = 1;
@@ -463,6 +464,34 @@ void job_deliver_metrics(const job_deliver_t *d, json_t *out)
     json_object_set_new(out, "retries", json_integer((json_int_t)s->retries));
     json_object_set_new(out, "batches", json_integer((json_int_t)s->batches));
     json_object_set_new(out, "batched_messages", json_integer((json_int_t)s->batched_messages));
+}
+
+void job_deliver_prometheus(const job_deliver_t *d, buf_t *out)
+{
+    const job_stats_t *s = &d->stats;
+    const struct {
+        const char *name;
+        uint64_t value;
+        const char *help;
+    } counters[] = {
+        {"herald_job_consumed_total", s->consumed, "Kafka envelopes received"},
+        {"herald_job_malformed_total", s->malformed,
+         "Envelopes that did not parse or made no sense"},
+        {"herald_job_delivered_total", s->delivered, "Comet RPCs answered with success"},
+        {"herald_job_failed_total", s->failed, "Comet RPCs given up (retries spent, errors)"},
+        {"herald_job_skipped_total", s->skipped,
+         "Deliveries to comets not registered or not connected"},
+        {"herald_job_retries_total", s->retries, "Comet RPC retries"},
+        {"herald_job_room_batches_total", s->batches, "BroadcastRoom calls"},
+        {"herald_job_room_batched_messages_total", s->batched_messages,
+         "Room messages carried by BroadcastRoom calls"},
+    };
+    for (size_t i = 0; i < sizeof counters / sizeof counters[0]; i++)
+        metrics_counter(out, counters[i].name, counters[i].help, counters[i].value);
+    metrics_gauge(out, "herald_job_messages_in_flight",
+                  "Kafka messages consumed whose delivery has not ended", (double)d->in_flight);
+    metrics_gauge(out, "herald_job_consumer_paused", "1 while the Kafka consumer is paused",
+                  d->paused ? 1 : 0);
 }
 
 void job_deliver_stop(job_deliver_t *d)

@@ -21,6 +21,7 @@
 #include "job_comets.h"
 #include "job_conf.h"
 #include "kafka.h"
+#include "metrics.h"
 #include "list.h"
 
 #include <jansson.h>
@@ -83,6 +84,9 @@ void job_deliver_on_message(const kafka_msg_t *msg, void *arg);
 
 /* Messages consumed and not yet done. */
 size_t job_deliver_in_flight(const job_deliver_t *d);
+
+/* The counters above, messages in flight and paused, in the Prometheus format (metrics.h). */
+void job_deliver_prometheus(const job_deliver_t *d, buf_t *out);
 
 /* "in_flight" and "paused" into the JSON object out (admin /health and /metrics). */
 void job_deliver_health(const job_deliver_t *d, json_t *out);

@@ -69,6 +69,7 @@ static void close_parts(job_server_t *s)
     s->open = 1; /* hold until every close below has been started */
     if (s->consumer != NULL) {
         job_deliver_attach(&s->deliver, NULL);
+        s->admin_src.consumer = NULL;
         kafka_consumer_free(s->consumer);
         s->consumer = NULL;
     }
@@ -117,7 +118,7 @@ job_server_t *job_server_new(uv_loop_t *loop, const job_conf_t *conf, char *err,
     s->redis = redis;
     job_comets_init(&s->comets, loop, s->redis, conf);
     job_deliver_init(&s->deliver, loop, &s->comets, conf);
-    s->admin_src = (job_admin_t){s->redis, &s->comets, &s->deliver};
+    s->admin_src = (job_admin_t){s->redis, &s->comets, &s->deliver, NULL, 0};
 
     addr_split(conf->admin_listen, host, &port);
     s->admin =
@@ -135,6 +136,7 @@ job_server_t *job_server_new(uv_loop_t *loop, const job_conf_t *conf, char *err,
         close_parts(s);
         return NULL;
     }
+    s->admin_src.consumer = s->consumer;
     job_deliver_hold(&s->deliver, 1);
     job_deliver_attach(&s->deliver, s->consumer);
     job_comets_start(&s->comets, on_comets_ready, s);
@@ -165,6 +167,7 @@ void job_server_close(job_server_t *s, void (*cb)(void *arg), void *arg)
 {
     s->close_cb = cb;
     s->close_arg = arg;
+    s->admin_src.draining = 1;
     job_deliver_stop(&s->deliver);
     s->drain_deadline = uv_now(s->loop) + (uint64_t)s->conf->shutdown_timeout_ms;
     uv_timer_start(&s->drain_timer, on_drain_timer, 0, JOB_DRAIN_POLL_MS);

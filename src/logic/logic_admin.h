@@ -2,9 +2,12 @@
  *   /health   {"redis":"up|down","kafka":"up|failing|unknown","routers":[{"addr","up"}],
  *              "comets":N}: liveness plus the state of each backend, so a probe can tell
  *              "logic is up" from "logic can push"
- *   /ready    200 while Redis is connected and the last Kafka delivery did not fail, else 503
- *             with the same data as /health
- *   /metrics  every module's counters (logic_http, logic_push, logic_rpc, logic_events)
+ *   /ready    200 while Redis is connected, the last Kafka delivery did not fail and every
+ *             router is connected, and logic is not stopping; else 503. data
+ *             {"ready","draining","missing":["redis"|"kafka"|"routers"...]}
+ *   /metrics  every module's counters (logic_http, logic_push, logic_rpc, logic_events); in
+ *             the Prometheus format (admin_wants_prometheus) the same as herald_logic_*_total
+ *             plus the latency histograms and gauges (docs/operations.md)
  * and the same under /herald/v1/. Loop thread only.
  */
 #ifndef LOGIC_ADMIN_H

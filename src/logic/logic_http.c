@@ -9,6 +9,7 @@
 #include "log.h"
 #include "logic_http_access.h"
 #include "logic_http_cors.h"
+#include "metrics.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -22,6 +23,12 @@ struct logic_http_s {
     logic_http_cors_t *cors;
     list_link_t pending; /* suspended requests */
     uint64_t requests, errors_4xx, errors_5xx;
+    /* The request on_request is running a route for (loop thread: one at a time), so that
+     * logic_http_suspend can hand its route and start to the pending request. */
+    size_t current_route;
+    uint64_t current_start_ns;
+    int current_suspended;
+    metrics_hist_t *latency; /* parallel to routes: request to answer */
     void (*close_cb)(void *arg);
     void *close_arg;
 };
@@ -30,6 +37,8 @@ struct logic_http_pending_s {
     logic_http_t *h;     /* NULL once the server closed: the answer goes nowhere */
     http_request_t *req; /* NULL with h */
     list_link_t link;    /* in h->pending */
+    size_t route;        /* in routes, for the latency */
+    uint64_t start_ns;   /* uv_hrtime() when the request arrived */
 };
 
 typedef struct route_s {
@@ -62,6 +71,8 @@ static const route_t routes[] = {
     {"GET", "/herald/v1/online/count", logic_http_user_online_count},
     {"GET", "/herald/v1/rooms/members", logic_http_room_members},
 };
+
+#define ROUTES (sizeof(routes) / sizeof(routes[0]))
 
 int logic_http_status(int herald_err)
 {
@@ -130,7 +141,7 @@ static void on_request(http_request_t *req, void *arg)
     const char *method = http_request_method(req), *path = http_request_path(req);
     const route_t *found = NULL;
     int path_known = 0;
-    for (size_t i = 0; i < sizeof(routes) / sizeof(routes[0]) && found == NULL; i++) {
+    for (size_t i = 0; i < ROUTES && found == NULL; i++) {
         if (strcmp(routes[i].path, path) != 0)
             continue;
         path_known = 1;
@@ -144,7 +155,34 @@ static void on_request(http_request_t *req, void *arg)
                          path_known ? "method not allowed" : "no such route");
         return;
     }
+    h->current_route = (size_t)(found - routes);
+    h->current_start_ns = uv_hrtime();
+    h->current_suspended = 0;
     found->handler(h, req);
+    /* Answered in the handler, unless it suspended the request (then logic_http_finish_*). */
+    if (!h->current_suspended)
+        metrics_hist_observe_since(&h->latency[h->current_route], h->current_start_ns);
+    h->current_suspended = 1; /* a later suspend outside a handler carries no route time */
+    h->current_start_ns = 0;
+}
+
+void logic_http_prometheus(const logic_http_t *h, buf_t *out)
+{
+    metrics_family(out, "herald_logic_http_request_duration_seconds", METRICS_HISTOGRAM,
+                   "Time from a request to its answer, per API route (admin routes and the web "
+                   "console excluded)");
+    for (size_t i = 0; i < ROUTES; i++) {
+        metrics_label_t labels[2] = {{"method", routes[i].method}, {"route", routes[i].path}};
+        metrics_hist(out, "herald_logic_http_request_duration_seconds", labels, 2, &h->latency[i]);
+    }
+    size_t waiting = 0;
+    LIST_FOREACH(l, &h->pending)
+    {
+        waiting++;
+    }
+    metrics_gauge(out, "herald_logic_http_requests_waiting",
+                  "Requests waiting on a backend (Redis, routers, Kafka) for their answer",
+                  (double)waiting);
 }
 
 /* An explicit non-loopback listener without a key is allowed (a private network, a proxy in
@@ -179,6 +217,7 @@ logic_http_t *logic_http_new(const logic_ctx_t *ctx, const admin_ops_t *admin, v
     h->admin = admin;
     h->admin_arg = admin_arg;
     h->cors = cors;
+    h->latency = xcalloc(ROUTES, sizeof(*h->latency));
     list_init(&h->pending);
     http_limits_t limits = {
         .max_body = (size_t)conf->http_max_body,
@@ -208,6 +247,7 @@ static void on_server_closed(void *arg)
     void (*cb)(void *) = h->close_cb;
     void *cb_arg = h->close_arg;
     logic_http_cors_free(h->cors);
+    free(h->latency);
     free(h);
     if (cb != NULL)
         cb(cb_arg);
@@ -235,8 +275,20 @@ logic_http_pending_t *logic_http_suspend(logic_http_t *h, http_request_t *req)
     logic_http_pending_t *p = xcalloc(1, sizeof(*p));
     p->h = h;
     p->req = req;
+    p->route = h->current_route;
+    p->start_ns = h->current_start_ns;
+    h->current_suspended = 1;
     list_append(&h->pending, &p->link);
     return p;
+}
+
+/* The end of a suspended request: its route's latency, then p's memory. */
+static void pending_free(logic_http_pending_t *p)
+{
+    if (p->h != NULL)
+        metrics_hist_observe_since(&p->h->latency[p->route], p->start_ns);
+    list_unlink(&p->link);
+    free(p);
 }
 
 void logic_http_finish_ok(logic_http_pending_t *p, json_t *data)
@@ -245,16 +297,14 @@ void logic_http_finish_ok(logic_http_pending_t *p, json_t *data)
         logic_http_ok(p->h, p->req, data);
     else
         json_decref(data);
-    list_unlink(&p->link);
-    free(p);
+    pending_free(p);
 }
 
 void logic_http_finish_error(logic_http_pending_t *p, int status, const char *message)
 {
     if (p->req != NULL)
         logic_http_error(p->h, p->req, status, message);
-    list_unlink(&p->link);
-    free(p);
+    pending_free(p);
 }
 
 static const char *query_get(void *ctx, const char *name)
@@ -282,6 +332,5 @@ void logic_http_finish_limited(logic_http_pending_t *p, int64_t retry_ms, const 
         p->h->errors_4xx++;
         http_respond_reply_header(p->req, 429, -400, message, NULL, "Retry-After", secs);
     }
-    list_unlink(&p->link);
-    free(p);
+    pending_free(p);
 }

@@ -30,6 +30,10 @@ const logic_ctx_t *logic_http_ctx(const logic_http_t *h);
 /* Its counters into the metrics object out: http_requests, http_errors_4xx, http_errors_5xx. */
 void logic_http_metrics(const logic_http_t *h, json_t *out);
 
+/* herald_logic_http_request_duration_seconds{method,route} per route of the table and the
+ * requests waiting on a backend, in the Prometheus format (metrics.h). */
+void logic_http_prometheus(const logic_http_t *h, buf_t *out);
+
 /* Stops the listener; requests waiting for a backend are dropped (their work still completes,
  * the answer goes nowhere). Frees h and calls cb (may be NULL) when done. */
 void logic_http_close(logic_http_t *h, void (*cb)(void *arg), void *arg);

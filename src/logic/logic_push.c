@@ -7,7 +7,7 @@
 #include "logic_push.h"
 
 #include "buf.h"
-#include "daemon.h"
+#include "metrics.h"
 #include "herald.pb-c.h"
 #include "herald_err.h"
 #include "log.h"
@@ -68,6 +68,7 @@ typedef struct push_s {
     logic_push_req_t req;
     logic_push_cb cb;
     void *arg;
+    uint64_t accepted_us;  /* metrics_wall_us() when the push was accepted: PushMsg.accepted_us */
     uint64_t *seqs;        /* MIDS: seqs[i] is the sequence number of req.mids[i] */
     unsigned char *online; /* MIDS: a placement of req.mids[i] was found */
     int stored;            /* MIDS: the message is in every user's inbox */
@@ -163,7 +164,8 @@ static int produce(push_t *p, Herald__PushMsg *m, const char *kafka_key)
     m->msg.data = p->req.msg;
     m->msg.len = p->req.msg_len;
     m->from_mid = p->req.from_mid;
-    m->created_ms = daemon_wall_ms();
+    m->created_ms = (int64_t)(p->accepted_us / 1000);
+    m->accepted_us = p->accepted_us;
     size_t len = herald__push_msg__get_packed_size(m);
     uint8_t *buf = xmalloc(len ? len : 1);
     herald__push_msg__pack(m, buf);
@@ -421,6 +423,7 @@ int logic_push_start(logic_push_t *m, logic_push_req_t *req, logic_push_cb cb, v
     memset(req, 0, sizeof(*req));
     p->cb = cb;
     p->arg = arg;
+    p->accepted_us = metrics_wall_us();
     switch (p->req.kind) {
     case LOGIC_PUSH_KEYS:
         start_keys(p);

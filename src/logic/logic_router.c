@@ -128,6 +128,11 @@ int logic_router_connected(const logic_router_t *r, size_t i)
     return rpc_client_connected(r->clients[i]);
 }
 
+size_t logic_router_in_flight(const logic_router_t *r, size_t i)
+{
+    return rpc_client_in_flight(r->clients[i]);
+}
+
 /* ------------------------------------------------------------------------------------ Get */
 
 typedef struct get_ctx_s {

@@ -68,6 +68,8 @@ int logic_router_del_server(logic_router_t *r, const char *server, logic_router_
 size_t logic_router_count(const logic_router_t *r);
 const char *logic_router_addr(const logic_router_t *r, size_t i);
 int logic_router_connected(const logic_router_t *r, size_t i);
+/* Calls to router i started and not yet ended. */
+size_t logic_router_in_flight(const logic_router_t *r, size_t i);
 
 /* Closes every client (calls in flight fail with HERALD_EUNAVAIL), then frees and calls cb (may
  * be NULL). The caller makes no call after this one (logic_server's `stopping` guards that). */

@@ -52,6 +52,11 @@ void logic_rpc_metrics(const logic_rpc_t *r, json_t *out)
     admin_put_rpc_server(out, r->srv);
 }
 
+const rpc_server_t *logic_rpc_server(const logic_rpc_t *r)
+{
+    return r->srv;
+}
+
 typedef struct call_ctx_s {
     rpc_call_t *call;
     const logic_ctx_t *ctx;

@@ -48,6 +48,9 @@ void logic_rpc_count(logic_rpc_t *r, logic_rpc_counter_t which);
  * heartbeats, renew_onlines, receives, receive_failures, acks, server_downs, fetches). */
 void logic_rpc_metrics(const logic_rpc_t *r, json_t *out);
 
+/* The RPC server, for its Prometheus metrics (admin_prom_rpc_server). */
+const rpc_server_t *logic_rpc_server(const logic_rpc_t *r);
+
 /* Handlers (arg is the logic_rpc_t). logic_rpc_connect.c: */
 void logic_rpc_connect(rpc_call_t *call, const ProtobufCMessage *req, void *arg);
 /* logic_rpc_im.c: upstream messages and acknowledgements */

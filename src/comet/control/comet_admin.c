@@ -1,6 +1,8 @@
 /* comet_admin.c - see comet_admin.h. */
 #include "comet_admin.h"
 
+#include "admin.h"
+
 #include <stddef.h>
 
 /* Sum over the workers of the counter at offset in comet_stats_t. */
@@ -40,4 +42,61 @@ json_t *comet_admin_health(const char *server_id, const comet_worker_t *workers,
 {
     return json_pack("{s:s,s:i,s:I,s:b,s:b}", "server", server_id, "workers", n, "conns",
                      SUM(conns), "logic_connected", logic_connected, "stopping", stopping);
+}
+
+/* Gauges of the JSON; every other integer member is a counter. */
+static const char *const json_gauges[] = {"workers", "conns",     "sockets", "ws_conns",
+                                          "rooms",   "tls_conns", NULL};
+
+static double clamp0(int64_t v)
+{
+    return v < 0 ? 0 : (double)v;
+}
+
+void comet_admin_prometheus(buf_t *out, const char *server_id, const comet_worker_t *workers, int n,
+                            const comet_renew_t *renew, const rpc_server_t *rpc,
+                            const comet_logic_t *main_logic)
+{
+    json_t *m = comet_admin_metrics(server_id, workers, n, renew);
+    admin_prom_json(out, "comet", m, json_gauges, NULL);
+    json_decref(m);
+
+    /* Each gauge is read on its own while the workers run: a socket moving between two of them
+     * meanwhile could make a difference negative for a moment. */
+    int64_t sockets = SUM(sockets), ws = SUM(ws), tls = SUM(tls), wss = SUM(wss);
+    const struct {
+        const char *transport;
+        double value;
+    } by_transport[] = {
+        {"tcp", clamp0(sockets - ws - tls + wss)},
+        {"ws", clamp0(ws - wss)},
+        {"tls", clamp0(tls - wss)},
+        {"wss", clamp0(wss)},
+    };
+    metrics_family(out, "herald_comet_connections", METRICS_GAUGE,
+                   "Open client sockets by transport (authenticated or not)");
+    for (size_t i = 0; i < sizeof by_transport / sizeof by_transport[0]; i++) {
+        metrics_label_t label = {"transport", by_transport[i].transport};
+        metrics_sample(out, "herald_comet_connections", &label, 1, by_transport[i].value);
+    }
+    metrics_gauge(out, "herald_comet_queued_bytes",
+                  "Bytes queued on client sockets and not yet written", (double)SUM(unsent_bytes));
+    uint64_t calls = comet_logic_in_flight(main_logic);
+    for (int i = 0; i < n; i++)
+        calls += comet_logic_in_flight(&workers[i].session.logic);
+    metrics_gauge(out, "herald_comet_logic_calls_in_flight",
+                  "RPC calls to logic started and not yet answered", (double)calls);
+
+    metrics_hist_t push = {0}, fanout = {0};
+    for (int i = 0; i < n; i++) {
+        metrics_hist_merge(&push, &workers[i].stats.push_latency);
+        metrics_hist_merge(&fanout, &workers[i].stats.fanout_time);
+    }
+    metrics_family(out, "herald_comet_push_latency_seconds", METRICS_HISTOGRAM,
+                   "From logic accepting a push to its write to the last socket on a worker");
+    metrics_hist(out, "herald_comet_push_latency_seconds", NULL, 0, &push);
+    metrics_family(out, "herald_comet_fanout_duration_seconds", METRICS_HISTOGRAM,
+                   "A room or broadcast fan-out on a worker, from queued to its last write");
+    metrics_hist(out, "herald_comet_fanout_duration_seconds", NULL, 0, &fanout);
+    admin_prom_rpc_server(out, "comet", rpc);
 }

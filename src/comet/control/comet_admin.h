@@ -22,4 +22,12 @@ json_t *comet_admin_health(const char *server_id, const comet_worker_t *workers,
 json_t *comet_admin_metrics(const char *server_id, const comet_worker_t *workers, int n,
                             const comet_renew_t *renew);
 
+/* /metrics in the Prometheus format (metrics.h): the counters and gauges above as
+ * herald_comet_*, connections by transport, queued bytes, logic calls in flight (main_logic's
+ * and every worker's), the push latency and fan-out histograms summed over the workers, and
+ * the RPC server's metrics (rpc may be NULL). */
+void comet_admin_prometheus(buf_t *out, const char *server_id, const comet_worker_t *workers, int n,
+                            const comet_renew_t *renew, const rpc_server_t *rpc,
+                            const comet_logic_t *main_logic);
+
 #endif

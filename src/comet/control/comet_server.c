@@ -36,12 +36,20 @@ static json_t *on_metrics(void *arg)
 static int on_ready(void *arg, json_t **data)
 {
     const comet_server_t *s = arg;
-    int logic = comet_logic_connected(&s->logic);
-    *data = json_pack("{s:b,s:b}", "logic_connected", logic, "stopping", s->stopping);
-    return logic && !s->stopping;
+    json_t *missing = json_array();
+    if (!comet_logic_connected(&s->logic))
+        json_array_append_new(missing, json_string("logic"));
+    return admin_ready_result(data, missing, s->stopping);
 }
 
-static const admin_ops_t admin_ops = {on_health, on_metrics, on_ready};
+static void on_prometheus(void *arg, buf_t *out)
+{
+    const comet_server_t *s = arg;
+    comet_admin_prometheus(out, s->conf->server_id, s->workers, s->nworkers, &s->renew,
+                           s->service.rpc, &s->logic);
+}
+
+static const admin_ops_t admin_ops = {on_health, on_metrics, on_ready, on_prometheus};
 
 /* -------------------------------------------------------------------------- closing */
 

@@ -80,7 +80,7 @@ static service_call_t *call_new(comet_service_t *svc, rpc_call_t *call, comet_pu
 /* Posts a part to every worker with the same shared payload (ROOM, ALL). */
 static void push_everywhere(comet_service_t *svc, rpc_call_t *call, comet_push_kind_t kind,
                             const char *room, int32_t opcode, buf_shared_t *tcp, buf_shared_t *ws,
-                            uint32_t packets, uint32_t rate)
+                            uint32_t packets, uint32_t rate, uint64_t accepted_us)
 {
     service_call_t *op = call_new(svc, call, kind, svc->nworkers);
     for (int i = 0; i < svc->nworkers; i++) {
@@ -91,6 +91,7 @@ static void push_everywhere(comet_service_t *svc, rpc_call_t *call, comet_push_k
         t->ws = buf_shared_ref(ws);
         t->packets = packets;
         t->rate = rate;
+        t->accepted_us = accepted_us;
         comet_worker_post(&svc->workers[i], &t->task);
     }
 }
@@ -99,7 +100,7 @@ static void push_everywhere(comet_service_t *svc, rpc_call_t *call, comet_push_k
  * the body by reference. Replies 0 at once when no key is on this comet. */
 static void push_by_key(comet_service_t *svc, rpc_call_t *call, comet_push_kind_t kind, char **keys,
                         size_t n, const uint64_t *seqs, int32_t opcode, uint32_t seq,
-                        buf_shared_t *body)
+                        buf_shared_t *body, uint64_t accepted_us)
 {
     int *route = xmalloc((n ? n : 1) * sizeof *route);
     size_t *per = xcalloc((size_t)svc->nworkers, sizeof *per);
@@ -127,6 +128,7 @@ static void push_by_key(comet_service_t *svc, rpc_call_t *call, comet_push_kind_
         t->opcode = opcode;
         t->seq = seq;
         t->body = buf_shared_ref(body);
+        t->accepted_us = accepted_us;
         comet_worker_post(&svc->workers[w], &t->task);
     }
     free(route);
@@ -189,7 +191,7 @@ static void on_push_keys(rpc_call_t *call, const ProtobufCMessage *msg, void *ar
     }
     buf_shared_t *body = shared_copy(req->proto->body.data, req->proto->body.len);
     push_by_key(svc, call, COMET_PUSH_KEYS, req->keys, req->n_keys, req->n_seqs ? req->seqs : NULL,
-                req->proto->op, req->proto->seq, body);
+                req->proto->op, req->proto->seq, body, req->proto->accepted_us);
     buf_shared_unref(body);
 }
 
@@ -215,8 +217,14 @@ static void on_broadcast_room(rpc_call_t *call, const ProtobufCMessage *msg, voi
     }
     buf_shared_t *tcp, *ws;
     encode_protos(svc, req->protos, req->n_protos, &tcp, &ws);
+    /* The batch's latency is its oldest message's. */
+    uint64_t accepted_us = 0;
+    for (size_t i = 0; i < req->n_protos; i++)
+        if (req->protos[i]->accepted_us != 0 &&
+            (accepted_us == 0 || req->protos[i]->accepted_us < accepted_us))
+            accepted_us = req->protos[i]->accepted_us;
     push_everywhere(svc, call, COMET_PUSH_ROOM, req->room_id, -1, tcp, ws, (uint32_t)req->n_protos,
-                    0);
+                    0, accepted_us);
     buf_shared_unref(tcp);
     buf_shared_unref(ws);
 }
@@ -239,7 +247,8 @@ static void on_broadcast(rpc_call_t *call, const ProtobufCMessage *msg, void *ar
         if (rate == 0)
             rate = 1;
     }
-    push_everywhere(svc, call, COMET_PUSH_ALL, NULL, req->proto->op, tcp, ws, 1, rate);
+    push_everywhere(svc, call, COMET_PUSH_ALL, NULL, req->proto->op, tcp, ws, 1, rate,
+                    req->proto->accepted_us);
     buf_shared_unref(tcp);
     buf_shared_unref(ws);
 }
@@ -315,7 +324,7 @@ static void on_kick(rpc_call_t *call, const ProtobufCMessage *msg, void *arg)
     /* reason is the op 6 body: a JSON object as is, or a word to wrap as {"reason":...} */
     const char *reason = req->reason ? req->reason : "";
     buf_shared_t *body = reason[0] == '{' ? shared_copy(reason, strlen(reason)) : kick_body(reason);
-    push_by_key(svc, call, COMET_PUSH_KICK, req->keys, req->n_keys, NULL, 0, 0, body);
+    push_by_key(svc, call, COMET_PUSH_KICK, req->keys, req->n_keys, NULL, 0, 0, body, 0);
     buf_shared_unref(body);
 }
 

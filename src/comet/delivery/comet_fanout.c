@@ -18,6 +18,8 @@ struct comet_fanout_job_s {
     int32_t op;            /* accepts filter, or -1 for none (room pushes) */
     uint32_t rate;         /* paced: connections per second */
     uint64_t credit_milli; /* paced: thousandths of a write earned and not spent */
+    uint64_t accepted_us;  /* the oldest message's accept time at logic, 0 unknown */
+    uint64_t start_ns;     /* uv_hrtime() when it was queued */
 };
 
 static void on_idle(uv_idle_t *idle);
@@ -46,6 +48,23 @@ static void job_free(comet_fanout_t *f, comet_fanout_job_t *job)
     buf_shared_unref(job->tcp);
     buf_shared_unref(job->ws);
     free(job);
+}
+
+void comet_fanout_push_latency(comet_stats_t *stats, uint64_t accepted_us)
+{
+    if (accepted_us == 0)
+        return;
+    uint64_t now = metrics_wall_us();
+    metrics_hist_observe_ns(&stats->push_latency,
+                            now > accepted_us ? (now - accepted_us) * 1000u : 0);
+}
+
+/* A fan-out that visited its last connection. */
+static void job_done(comet_fanout_t *f, comet_fanout_job_t *job)
+{
+    metrics_hist_observe_since(&f->stats->fanout_time, job->start_ns);
+    comet_fanout_push_latency(f->stats, job->accepted_us);
+    job_free(f, job);
 }
 
 /* Visits up to max_visits connections, writing to at most max_writes; returns the writes. */
@@ -87,7 +106,7 @@ static void run_now(comet_fanout_t *f)
         f->now_head = job->next;
         if (f->now_head == NULL)
             f->now_tail = NULL;
-        job_free(f, job);
+        job_done(f, job);
     }
     if (f->now_head != NULL && !uv_is_active((uv_handle_t *)&f->idle))
         uv_idle_start(&f->idle, on_idle);
@@ -123,14 +142,16 @@ static void on_tick(uv_timer_t *t)
             f->paced_tail = NULL;
             uv_timer_stop(&f->tick);
         }
-        job_free(f, job);
+        job_done(f, job);
     }
 }
 
 static comet_fanout_job_t *job_new(list_link_t *list, buf_shared_t *tcp, buf_shared_t *ws,
-                                   uint32_t packets, int32_t op)
+                                   uint32_t packets, int32_t op, uint64_t accepted_us)
 {
     comet_fanout_job_t *job = xcalloc(1, sizeof *job);
+    job->accepted_us = accepted_us;
+    job->start_ns = uv_hrtime();
     job->cursor = list_first(list);
     job->end = list->prev;
     job->tcp = buf_shared_ref(tcp);
@@ -164,7 +185,7 @@ static void shared_append(buf_shared_t **dst, const buf_shared_t *add)
 }
 
 uint32_t comet_fanout_room(comet_fanout_t *f, comet_room_t *room, buf_shared_t *tcp,
-                           buf_shared_t *ws, uint32_t packets)
+                           buf_shared_t *ws, uint32_t packets, uint64_t accepted_us)
 {
     if (room->count == 0)
         return 0;
@@ -179,10 +200,12 @@ uint32_t comet_fanout_room(comet_fanout_t *f, comet_room_t *room, buf_shared_t *
         shared_append(&tail->ws, ws);
         tail->packets += packets;
         tail->end = room->members.prev;
+        if (tail->accepted_us == 0 || (accepted_us != 0 && accepted_us < tail->accepted_us))
+            tail->accepted_us = accepted_us;
         COMET_STAT_ADD(f->stats, fanouts_merged, 1);
         return room->count;
     }
-    comet_fanout_job_t *job = job_new(&room->members, tcp, ws, packets, -1);
+    comet_fanout_job_t *job = job_new(&room->members, tcp, ws, packets, -1, accepted_us);
     job->room = room;
     comet_room_hold(room);
     uint32_t n = room->count;
@@ -191,11 +214,11 @@ uint32_t comet_fanout_room(comet_fanout_t *f, comet_room_t *room, buf_shared_t *
 }
 
 uint32_t comet_fanout_all(comet_fanout_t *f, list_link_t *all, uint32_t count, int32_t op,
-                          buf_shared_t *tcp, buf_shared_t *ws, uint32_t rate)
+                          buf_shared_t *tcp, buf_shared_t *ws, uint32_t rate, uint64_t accepted_us)
 {
     if (list_empty(all))
         return 0;
-    comet_fanout_job_t *job = job_new(all, tcp, ws, 1, op);
+    comet_fanout_job_t *job = job_new(all, tcp, ws, 1, op, accepted_us);
     if (rate == 0) {
         enqueue_now(f, job);
         return count;

@@ -15,8 +15,12 @@
  * not begun joins it instead of queueing its own: its payload is appended, and each member gets
  * both in one write, up to COMET_FANOUT_MERGE_MAX bytes. So a worker short of CPU writes fewer,
  * larger batches instead of building an ever longer queue (bench/RESULTS.md §2: a write costs
- * the same whatever it carries). Order is kept: the queued fan-out is the room's newest. Worker
- * thread only.
+ * the same whatever it carries). Order is kept: the queued fan-out is the room's newest.
+ *
+ * accepted_us (the push's Proto.accepted_us, 0 unknown) and the fan-out's start feed the
+ * worker's push_latency and fanout_time histograms when its last connection was written; a
+ * merged fan-out keeps the oldest accept time; a cancelled one records nothing. Worker thread
+ * only.
  */
 #ifndef COMET_FANOUT_H
 #define COMET_FANOUT_H
@@ -57,13 +61,18 @@ int comet_fanout_init(comet_fanout_t *f, uv_loop_t *loop, uint32_t batch, comet_
  * bytes are appended to a queued fan-out of the room (see above). Returns the number of members
  * targeted. */
 uint32_t comet_fanout_room(comet_fanout_t *f, comet_room_t *room, buf_shared_t *tcp,
-                           buf_shared_t *ws, uint32_t packets);
+                           buf_shared_t *ws, uint32_t packets, uint64_t accepted_us);
 
 /* Writes to every authenticated connection of the worker (list `all`, linked through
  * comet_channel_t.all_link) that accepts op; rate = connections written per second (0 = no limit).
  * Returns the number of connections targeted before the accepts filter. */
 uint32_t comet_fanout_all(comet_fanout_t *f, list_link_t *all, uint32_t count, int32_t op,
-                          buf_shared_t *tcp, buf_shared_t *ws, uint32_t rate);
+                          buf_shared_t *tcp, buf_shared_t *ws, uint32_t rate, uint64_t accepted_us);
+
+/* Records a push written to its last connection in stats->push_latency: the time since
+ * accepted_us (logic's metrics_wall_us() at accept; 0 = unknown, nothing recorded). A clock
+ * behind logic's counts as 0. */
+void comet_fanout_push_latency(comet_stats_t *stats, uint64_t accepted_us);
 
 /* Must be called before a room_link or all_link is unlinked from its list. */
 void comet_fanout_unlink(comet_fanout_t *f, list_link_t *link);

@@ -88,17 +88,21 @@ static int deliver(comet_push_t *p, comet_push_part_t *t)
     case COMET_PUSH_KICK:
         for (size_t i = 0; i < t->n; i++)
             delivered += deliver_key(s, t, i);
+        /* Written (or queued behind earlier bytes) to every connection of this worker. */
+        if (delivered > 0)
+            comet_fanout_push_latency(s->stats, t->accepted_us);
         break;
     case COMET_PUSH_ROOM: {
         comet_room_t *room = comet_rooms_find(&s->rooms, t->room, strlen(t->room));
         if (room)
-            delivered = (int)comet_fanout_room(&p->fanout, room, t->tcp, t->ws, t->packets);
+            delivered =
+                (int)comet_fanout_room(&p->fanout, room, t->tcp, t->ws, t->packets, t->accepted_us);
         break;
     }
     case COMET_PUSH_ALL:
         delivered =
             (int)comet_fanout_all(&p->fanout, &s->all, (uint32_t)COMET_STAT_GET(s->stats, conns),
-                                  t->opcode, t->tcp, t->ws, t->rate);
+                                  t->opcode, t->tcp, t->ws, t->rate, t->accepted_us);
         break;
     }
     if (t->kind != COMET_PUSH_KICK)

@@ -85,6 +85,7 @@ typedef struct comet_push_part_s {
     buf_shared_t *tcp, *ws; /* ROOM, ALL: the packets encoded once for each framing */
     uint32_t packets;       /* ROOM, ALL: packets in tcp */
     uint32_t rate;          /* ALL: connections per second, 0 = no limit */
+    uint64_t accepted_us;   /* when logic accepted the push (the oldest of a batch), 0 unknown */
 } comet_push_part_t;
 
 /* A zeroed part of call; the caller fills its fields and posts it to a worker's queue, where it

@@ -50,21 +50,50 @@ int comet_logic_connected(const comet_logic_t *l)
     return 0;
 }
 
+/* A call in flight, counted in l->in_flight until its callback ran. */
+typedef struct logic_call_s {
+    comet_logic_t *l;
+    rpc_reply_cb cb;
+    void *arg;
+} logic_call_t;
+
+static void on_call_reply(int status, const ProtobufCMessage *reply, void *arg)
+{
+    logic_call_t *lc = arg;
+    atomic_fetch_sub_explicit(&lc->l->in_flight, 1, memory_order_relaxed);
+    lc->cb(status, reply, lc->arg);
+    free(lc);
+}
+
 int comet_logic_call(comet_logic_t *l, uint16_t method, const ProtobufCMessage *req,
                      const ProtobufCMessageDescriptor *reply_desc, uint32_t timeout_ms,
                      rpc_reply_cb cb, void *arg)
 {
+    logic_call_t *lc = xmalloc(sizeof *lc);
+    *lc = (logic_call_t){l, cb, arg};
     for (size_t tries = 0; tries < l->n; tries++) {
         rpc_client_t *c = l->clients[l->next];
         l->next = (l->next + 1) % l->n;
         if (!rpc_client_connected(c))
             continue;
+        atomic_fetch_add_explicit(&l->in_flight, 1, memory_order_relaxed);
         int rc = rpc_client_call(c, method, req, reply_desc,
-                                 timeout_ms ? timeout_ms : l->timeout_ms, cb, arg);
-        if (rc != UV_ENOTCONN)
+                                 timeout_ms ? timeout_ms : l->timeout_ms, on_call_reply, lc);
+        if (rc == 0)
+            return 0;
+        atomic_fetch_sub_explicit(&l->in_flight, 1, memory_order_relaxed);
+        if (rc != UV_ENOTCONN) {
+            free(lc);
             return rc;
+        }
     }
+    free(lc);
     return UV_ENOTCONN;
+}
+
+uint64_t comet_logic_in_flight(const comet_logic_t *l)
+{
+    return atomic_load_explicit(&l->in_flight, memory_order_relaxed);
 }
 
 static void on_notify_reply(int status, const ProtobufCMessage *reply, void *arg)

@@ -10,6 +10,7 @@
 #include "comet_conf.h"
 #include "rpc.h"
 
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <uv.h>
@@ -20,6 +21,7 @@ typedef struct comet_logic_s {
     size_t next;    /* round-robin position */
     size_t closing; /* clients whose close has not completed */
     uint32_t timeout_ms;
+    _Atomic uint64_t in_flight; /* calls started and not ended; read by the main thread */
     void (*on_closed)(void *arg);
     void *closed_arg;
 } comet_logic_t;
@@ -29,6 +31,9 @@ typedef struct comet_logic_s {
  * address is not host:port, with the reason in err (errlen bytes); then nothing was created. */
 int comet_logic_init(comet_logic_t *l, uv_loop_t *loop, const comet_conf_t *conf, const char *owner,
                      char *err, size_t errlen);
+
+/* Calls started by comet_logic_call and not yet ended. Any thread (for /metrics). */
+uint64_t comet_logic_in_flight(const comet_logic_t *l);
 
 /* Nonzero when at least one logic is connected. */
 int comet_logic_connected(const comet_logic_t *l);

@@ -1,20 +1,25 @@
 /* comet_stats.h - counters of one worker, read by the main thread for /metrics and RenewOnline.
  *
  * Each counter has a single writer (its worker), so updates are relaxed load + store (plain moves
- * on x86, no locked instruction) and readers on other threads see a recent value.
+ * on x86, no locked instruction) and readers on other threads see a recent value. The
+ * histograms are metrics.h's (relaxed atomic adds), summed over the workers for /metrics.
  */
 #ifndef COMET_STATS_H
 #define COMET_STATS_H
+
+#include "metrics.h"
 
 #include <stdatomic.h>
 #include <stdint.h>
 
 typedef struct comet_stats_s {
     /* gauges */
-    _Atomic uint64_t sockets; /* open client sockets, any state */
-    _Atomic uint64_t ws;      /* of which WebSocket */
-    _Atomic uint64_t conns;   /* authenticated connections */
-    _Atomic uint64_t tls;     /* open client sockets on a TLS listener (TLS or WSS) */
+    _Atomic uint64_t sockets;      /* open client sockets, any state */
+    _Atomic uint64_t ws;           /* of which WebSocket */
+    _Atomic uint64_t conns;        /* authenticated connections */
+    _Atomic uint64_t tls;          /* open client sockets on a TLS listener (TLS or WSS) */
+    _Atomic uint64_t wss;          /* of which WebSocket (WSS) */
+    _Atomic uint64_t unsent_bytes; /* bytes queued on the sockets, not yet written */
     /* counters */
     _Atomic uint64_t accepted;
     _Atomic uint64_t auth_ok;
@@ -36,6 +41,9 @@ typedef struct comet_stats_s {
     _Atomic uint64_t tls_resumed;    /* of which resumed a session (ticket) */
     _Atomic uint64_t tls_detached;   /* TLS 1.3 connections whose OpenSSL state was freed */
     _Atomic uint64_t tls_failed;     /* TLS handshakes or records refused (the socket closed) */
+    /* histograms */
+    metrics_hist_t push_latency; /* logic's accept (Proto.accepted_us) to the socket write */
+    metrics_hist_t fanout_time;  /* a room or broadcast fan-out: queued to its last write */
 } comet_stats_t;
 
 #define COMET_STAT_ADD(st, field, n)                                                               \

@@ -52,6 +52,7 @@ static void on_write_done(uv_write_t *req, int status)
     tcp_wreq_t *wr = (tcp_wreq_t *)req;
     comet_conn_t *c = (comet_conn_t *)req->handle;
     c->unsent -= wr->len;
+    COMET_STAT_SUB(comet_conn_conns(c)->stats, unsent_bytes, wr->len);
     buf_shared_unref(wr->shared);
     free(wr);
     if (status < 0 && status != UV_ECANCELED) {
@@ -110,6 +111,7 @@ static int tcp_queue(comet_conn_t *c, const uv_buf_t *bufs, unsigned nbufs, buf_
         return rc;
     }
     c->unsent += wr->len;
+    COMET_STAT_ADD(comet_conn_conns(c)->stats, unsent_bytes, wr->len);
     return 0;
 }
 

@@ -408,6 +408,8 @@ static void on_close(uv_handle_t *h)
         c->tls = NULL;
     }
     COMET_STAT_SUB(t->stats, tls, 1);
+    if (comet_conn_is_ws(c))
+        COMET_STAT_SUB(t->stats, wss, 1);
     comet_conn_on_closed(c);
 }
 
@@ -427,6 +429,8 @@ void comet_tls_accept(comet_conns_t *t, comet_conn_t *c, uv_stream_t *listener, 
     if (t->tls_plain == NULL)
         t->tls_plain = xmalloc(COMET_TLS_PLAIN_SIZE);
     COMET_STAT_ADD(t->stats, tls, 1);
+    if (ws)
+        COMET_STAT_ADD(t->stats, wss, 1);
     if (comet_tcp_take(t, c, listener, &tls_stream, ws, ops) != 0)
         return;
     comet_tls_t *tls = xcalloc(1, sizeof *tls);

@@ -595,6 +595,47 @@ static void test_send_msg_and_ack(void **state)
     harness_stop(h);
 }
 
+/* The value of the Prometheus sample line `series` in text, or -1. */
+static double prom_sample(const char *text, const char *series)
+{
+    size_t n = strlen(series);
+    for (const char *p = text; p != NULL && *p; p = strchr(p, '\n'), p = p ? p + 1 : NULL)
+        if (strncmp(p, series, n) == 0 && p[n] == ' ')
+            return strtod(p + n + 1, NULL);
+    return -1;
+}
+
+/* /metrics?format=prometheus while two workers write: a key push and a room push each move the
+ * push latency histogram (both carry Proto.accepted_us), the room push the fan-out histogram,
+ * and the connections are counted by transport. */
+static void test_prometheus_metrics(void **state)
+{
+    harness_t *h = harness_start(2, 1);
+    t_packet_t p;
+    int fd = t_connect(h->comet->tcp_port);
+    assert_int_equal(t_auth(fd, AUTH_A, &p), 1);
+    assert_int_equal(t_push_keys(h, "key-a", NULL, 1000, "hello"), 1);
+    assert_int_equal(t_recv(fd, &p, T_TIMEOUT_MS), 1);
+    assert_int_equal(t_push_room(h, "live://1", 1, 1000, "room"), 1);
+    assert_int_equal(t_recv(fd, &p, T_TIMEOUT_MS), 1);
+    assert_string_equal((const char *)p.body, "room");
+
+    static char body[65536];
+    assert_int_equal(
+        t_http_get(h->comet->admin_port, "/metrics?format=prometheus", body, sizeof body), 200);
+    assert_true(prom_sample(body, "herald_comet_push_latency_seconds_count") >= 2);
+    assert_true(prom_sample(body, "herald_comet_push_latency_seconds_bucket{le=\"+Inf\"}") ==
+                prom_sample(body, "herald_comet_push_latency_seconds_count"));
+    assert_true(prom_sample(body, "herald_comet_fanout_duration_seconds_count") >= 1);
+    assert_true(prom_sample(body, "herald_comet_connections{transport=\"tcp\"}") == 1);
+    assert_true(prom_sample(body, "herald_comet_connections{transport=\"ws\"}") == 0);
+    assert_true(prom_sample(body, "herald_comet_pushes_total") >= 2);
+    assert_true(prom_sample(body, "herald_comet_rpc_server_duration_seconds_count{method="
+                                  "\"PushKeys\"}") >= 1);
+    close(fd);
+    harness_stop(h);
+}
+
 static void test_logic_down(void **state)
 {
     harness_t *h = harness_start(1, 0);
@@ -739,6 +780,7 @@ int main(void)
         cmocka_unit_test(test_auth_denied_and_bad_first_packet),
         cmocka_unit_test(test_malformed_closes_only_that_connection),
         cmocka_unit_test(test_push_keys_accepts_and_seq),
+        cmocka_unit_test(test_prometheus_metrics),
         cmocka_unit_test(test_seq_gap_fetches),
         cmocka_unit_test(test_push_before_registration_is_fetched),
         cmocka_unit_test(test_positions_reported),

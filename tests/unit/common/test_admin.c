@@ -10,6 +10,7 @@
 
 #include "admin.h"
 #include "http_client.h"
+#include "metrics.h"
 #include "test_pki.h"
 #include "test_support.h"
 
@@ -57,16 +58,24 @@ static int get_done(void *arg)
     return __atomic_load_n(&((get_t *)arg)->done, __ATOMIC_SEQ_CST);
 }
 
-/* Sends "METHOD path" to port while running loop; the raw response lands in out. */
-static void exchange(uv_loop_t *loop, int port, const char *method, const char *path, char *out,
-                     size_t len)
+/* Sends the raw request to port while running loop; the raw response lands in out. */
+static void exchange_raw(uv_loop_t *loop, int port, const char *request, char *out, size_t len)
 {
     get_t g = {.port = port};
-    snprintf(g.request, sizeof(g.request), "%s %s HTTP/1.0\r\nHost: t\r\n\r\n", method, path);
+    snprintf(g.request, sizeof(g.request), "%s", request);
     assert_int_equal(pthread_create(&g.thread, NULL, get_main, &g), 0);
     assert_true(test_run_until(loop, get_done, &g, 5000));
     pthread_join(g.thread, NULL);
     snprintf(out, len, "%s", g.response);
+}
+
+/* Sends "METHOD path" to port while running loop; the raw response lands in out. */
+static void exchange(uv_loop_t *loop, int port, const char *method, const char *path, char *out,
+                     size_t len)
+{
+    char request[256];
+    snprintf(request, sizeof(request), "%s %s HTTP/1.0\r\nHost: t\r\n\r\n", method, path);
+    exchange_raw(loop, port, request, out, len);
 }
 
 typedef struct state_s {
@@ -139,6 +148,59 @@ static void test_own_listener(void **unused)
 
     admin_close(a, NULL, NULL);
     test_finish_loop(&loop);
+}
+
+static void prometheus(void *arg, buf_t *out)
+{
+    metrics_counter(out, "herald_test_pushes_total", "Pushes", 42);
+}
+
+/* /metrics answers the Prometheus text format when asked (?format=prometheus, or an Accept
+ * naming text/plain or OpenMetrics, as Prometheus sends), JSON otherwise; ?format=json wins
+ * over the Accept header; /ready's common body names what is missing. */
+static void test_metrics_formats(void **unused)
+{
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    state_t st = {0};
+    admin_ops_t prom_ops = ops;
+    prom_ops.prometheus = prometheus;
+    char err[256];
+    admin_t *a = admin_new(&loop, &prom_ops, &st, "127.0.0.1", 0, NULL, err, sizeof(err));
+    assert_non_null(a);
+    int port = admin_port(a);
+    char r[4096];
+    const char *text = "# TYPE herald_test_pushes_total counter\nherald_test_pushes_total 42\n";
+
+    exchange(&loop, port, "GET", "/metrics?format=prometheus", r, sizeof(r));
+    expect(r, 200, text);
+    expect(r, 200, "Content-Type: text/plain; version=0.0.4");
+    exchange_raw(&loop, port,
+                 "GET /metrics HTTP/1.0\r\nAccept: application/openmetrics-text;version=1.0.0,"
+                 "text/plain;version=0.0.4;q=0.5,*/*;q=0.1\r\n\r\n",
+                 r, sizeof(r));
+    expect(r, 200, text);
+    exchange_raw(&loop, port, "GET /metrics?format=json HTTP/1.0\r\nAccept: text/plain\r\n\r\n", r,
+                 sizeof(r));
+    expect(r, 200, "\"data\":{\"pushes\":42}");
+    exchange_raw(&loop, port, "GET /metrics HTTP/1.0\r\nAccept: */*\r\n\r\n", r, sizeof(r));
+    expect(r, 200, "\"data\":{\"pushes\":42}");
+    admin_close(a, NULL, NULL);
+    test_finish_loop(&loop);
+
+    json_t *data = NULL;
+    json_t *missing = json_array();
+    json_array_append_new(missing, json_string("redis"));
+    assert_int_equal(admin_ready_result(&data, missing, 0), 0);
+    assert_string_equal(json_string_value(json_array_get(json_object_get(data, "missing"), 0)),
+                        "redis");
+    assert_true(json_is_false(json_object_get(data, "ready")));
+    json_decref(data);
+    assert_int_equal(admin_ready_result(&data, json_array(), 1), 0);
+    assert_true(json_is_true(json_object_get(data, "draining")));
+    json_decref(data);
+    assert_int_equal(admin_ready_result(&data, json_array(), 0), 1);
+    json_decref(data);
 }
 
 static void test_listen_error(void **unused)
@@ -271,9 +333,8 @@ static void test_https_listener(void **unused)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_own_listener),
-        cmocka_unit_test(test_listen_error),
-        cmocka_unit_test(test_https_listener),
+        cmocka_unit_test(test_own_listener),      cmocka_unit_test(test_metrics_formats),
+        cmocka_unit_test(test_listen_error),      cmocka_unit_test(test_https_listener),
         cmocka_unit_test(test_route_with_prefix),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

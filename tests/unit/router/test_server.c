@@ -151,9 +151,14 @@ static void test_ready_follows_stopping(void **state)
     router_admin_t view = {.rpc = &rpc};
     json_t *data = NULL;
     assert_int_equal(router_admin_ops.ready(&view, &data), 1);
+    assert_true(json_is_true(json_object_get(data, "ready")));
+    json_decref(data);
+    data = NULL;
     view.stopping = 1;
     assert_int_equal(router_admin_ops.ready(&view, &data), 0);
-    assert_null(data);
+    assert_true(json_is_true(json_object_get(data, "draining")));
+    assert_int_equal(json_array_size(json_object_get(data, "missing")), 0);
+    json_decref(data);
     json_t *h = router_admin_ops.health(&view);
     assert_int_equal(json_integer_value(json_object_get(h, "users")), 0);
     json_decref(h);

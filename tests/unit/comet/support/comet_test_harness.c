@@ -1,6 +1,7 @@
 /* comet_test_harness.c - the harness's loop thread, comet's RPC service called from the test
  * thread, start and stop (comet_test.h). */
 #include "comet_test.h"
+#include "metrics.h"
 #include "test_support.h"
 
 #include <signal.h>
@@ -244,6 +245,7 @@ int t_push_keys(harness_t *h, const char *key, const uint64_t *seq, int32_t op, 
     p.op = op;
     p.body.data = (uint8_t *)body;
     p.body.len = strlen(body);
+    p.accepted_us = metrics_wall_us(); /* as job copies logic's accept time */
     Herald__PushKeysReq req = HERALD__PUSH_KEYS_REQ__INIT;
     char *keys[1] = {(char *)key};
     req.n_keys = 1;
@@ -272,6 +274,7 @@ int t_push_room(harness_t *h, const char *room, int n, int32_t op, const char *b
         protos[i].op = op;
         protos[i].body.data = (uint8_t *)body;
         protos[i].body.len = strlen(body);
+        protos[i].accepted_us = metrics_wall_us();
         pp[i] = &protos[i];
     }
     Herald__BroadcastRoomReq req = HERALD__BROADCAST_ROOM_REQ__INIT;
