@@ -12,6 +12,7 @@ PACKAGES=(
     libcurl4-openssl-dev libsodium-dev libssl-dev openssl
     clang cppcheck clang-format python3
     redis-server redis-tools curl procps tmux
+    dpkg-dev fakeroot file systemd python3-yaml
 )
 
 SUDO=""
