@@ -1,5 +1,6 @@
 /* bench_main.c - herald-bench command line, process fan-out and the merged summary. */
 #include "bench.h"
+#include "cmdline.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -12,41 +13,39 @@
 
 #define BENCH_MAX_PROCS 64
 
-static void usage(FILE *out)
-{
-    fputs("usage: herald-bench conn [options]   subscribers: connect, authenticate, count, time\n"
-          "       herald-bench push [options]   pusher: R messages/s\n"
-          "common:\n"
-          "  --target HOST:PORT[,HOST:PORT...]  servers (connection i uses target i mod T)\n"
-          "  --duration S     conn: hold S seconds once all are set up (0: until SIGTERM);\n"
-          "                   push: send for S seconds (default 10)\n"
-          "  --progress S     progress line on stderr every S seconds (default 0: none)\n"
-          "  --room ID        goim room (default live://1000)\n"
-          "  --op N           business op: accepts of subscribers, operation of pushes (1000)\n"
-          "  --mid-base N     connection i is mid N+i; pushes pick mids from N (default 1)\n"
-          "conn:\n"
-          "  --proto tcp|ws|mqtt|nchan (default tcp)\n"
-          "  --tls            tcp and ws over TLS (TLS-over-TCP, WSS); certificates not checked\n"
-          "  --tls-resume     with --tls: later connections resume the first one's session\n"
-          "  --conns N        connections in all (default 100)\n"
-          "  --procs P        processes, each with N/P connections (default 1)\n"
-          "  --rate R         new connections per second in all (default 0: max-inflight bound)\n"
-          "  --max-inflight N set-ups in flight per process (default 256)\n"
-          "  --src-addrs K    bind to 127.0.0.1..127.0.0.K (default 0: kernel's choice)\n"
-          "  --heartbeat S    goim op 2 / MQTT PINGREQ every S seconds (default 30, 0: none)\n"
-          "  --path P         WebSocket path (default /sub; nchan: /sub/<channel>)\n"
-          "  --topic T        MQTT topic (default bench/room)\n"
-          "  --ready-file F   created once every connection is set up\n"
-          "push:\n"
-          "  --kind room|mids|nchan|mqtt (default room)\n"
-          "  --rate R         messages per second (default 100)\n"
-          "  --conns C        HTTP keep-alive connections (default 8)\n"
-          "  --mids M         mids pick from [mid-base, mid-base+M) (default 1000)\n"
-          "  --size B         body bytes, >= 20, <= 1024 (default 32)\n"
-          "  --path P         nchan publisher path (default /pub/room)\n"
-          "Prints one JSON summary line on stdout.\n",
-          out);
-}
+static const char bench_usage[] =
+    "usage: herald-bench conn [options]   subscribers: connect, authenticate, count, time\n"
+    "       herald-bench push [options]   pusher: R messages/s\n"
+    "       herald-bench -V | --version | -h | --help\n"
+    "common:\n"
+    "  --target HOST:PORT[,HOST:PORT...]  servers (connection i uses target i mod T)\n"
+    "  --duration S     conn: hold S seconds once all are set up (0: until SIGTERM);\n"
+    "                   push: send for S seconds (default 10)\n"
+    "  --progress S     progress line on stderr every S seconds (default 0: none)\n"
+    "  --room ID        goim room (default live://1000)\n"
+    "  --op N           business op: accepts of subscribers, operation of pushes (1000)\n"
+    "  --mid-base N     connection i is mid N+i; pushes pick mids from N (default 1)\n"
+    "conn:\n"
+    "  --proto tcp|ws|mqtt|nchan (default tcp)\n"
+    "  --tls            tcp and ws over TLS (TLS-over-TCP, WSS); certificates not checked\n"
+    "  --tls-resume     with --tls: later connections resume the first one's session\n"
+    "  --conns N        connections in all (default 100)\n"
+    "  --procs P        processes, each with N/P connections (default 1)\n"
+    "  --rate R         new connections per second in all (default 0: max-inflight bound)\n"
+    "  --max-inflight N set-ups in flight per process (default 256)\n"
+    "  --src-addrs K    bind to 127.0.0.1..127.0.0.K (default 0: kernel's choice)\n"
+    "  --heartbeat S    goim op 2 / MQTT PINGREQ every S seconds (default 30, 0: none)\n"
+    "  --path P         WebSocket path (default /sub; nchan: /sub/<channel>)\n"
+    "  --topic T        MQTT topic (default bench/room)\n"
+    "  --ready-file F   created once every connection is set up\n"
+    "push:\n"
+    "  --kind room|mids|nchan|mqtt (default room)\n"
+    "  --rate R         messages per second (default 100)\n"
+    "  --conns C        HTTP keep-alive connections (default 8)\n"
+    "  --mids M         mids pick from [mid-base, mid-base+M) (default 1000)\n"
+    "  --size B         body bytes, >= 20, <= 1024 (default 32)\n"
+    "  --path P         nchan publisher path (default /pub/room)\n"
+    "Prints one JSON summary line on stdout.\n";
 
 static int parse_targets(bench_opts_t *o, const char *arg)
 {
@@ -78,6 +77,7 @@ static int parse_enum(const char *arg, const char *const *names, int n)
     return -1;
 }
 
+/* Returns 0, 1 for --help, or -1 on a bad option (getopt_long has named it). */
 static int parse_opts(bench_opts_t *o, int argc, char **argv)
 {
     static const char *protos[] = {"tcp", "ws", "mqtt", "nchan"};
@@ -103,7 +103,7 @@ static int parse_opts(bench_opts_t *o, int argc, char **argv)
                                              {"size", 1, 0, 's'},
                                              {"tls", 0, 0, 'L'},
                                              {"tls-resume", 0, 0, 'E'},
-                                             {"help", 0, 0, '?'},
+                                             {"help", 0, 0, 'H'},
                                              {0, 0, 0, 0}};
     int c, have_path = 0, have_conns = 0, have_rate = 0;
     memset(o, 0, sizeof(*o));
@@ -193,6 +193,8 @@ static int parse_opts(bench_opts_t *o, int argc, char **argv)
         case 'E':
             o->tls_resume = 1;
             break;
+        case 'H':
+            return 1;
         default:
             return -1;
         }
@@ -350,15 +352,26 @@ static int run_procs(const bench_opts_t *o, bench_stats_t *out)
 
 int main(int argc, char **argv)
 {
-    if (argc < 2 || (strcmp(argv[1], "conn") != 0 && strcmp(argv[1], "push") != 0)) {
-        usage(argc >= 2 && strcmp(argv[1], "--help") == 0 ? stdout : stderr);
-        return argc >= 2 && strcmp(argv[1], "--help") == 0 ? 0 : 2;
+    static const char prog[] = "herald-bench";
+    if (argc >= 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0))
+        return cmdline_help(bench_usage);
+    if (argc >= 2 && (strcmp(argv[1], "--version") == 0 || strcmp(argv[1], "-V") == 0)) {
+        cmdline_print_version(prog);
+        return CMDLINE_EXIT_OK;
+    }
+    if (argc < 2)
+        return cmdline_bad_usage(prog, "no mode given", bench_usage);
+    if (strcmp(argv[1], "conn") != 0 && strcmp(argv[1], "push") != 0) {
+        char why[320];
+        snprintf(why, sizeof(why), "unknown mode or option '%.256s'", argv[1]);
+        return cmdline_bad_usage(prog, why, bench_usage);
     }
     static bench_opts_t o;
-    if (parse_opts(&o, argc, argv) != 0) {
-        usage(stderr);
-        return 2;
-    }
+    int prc = parse_opts(&o, argc, argv);
+    if (prc > 0)
+        return cmdline_help(bench_usage);
+    if (prc < 0)
+        return cmdline_bad_usage(prog, "bad option or value", bench_usage);
     signal(SIGPIPE, SIG_IGN);
     static bench_stats_t st;
     int rc;

@@ -23,15 +23,24 @@
 #          rate; reports in the results folder).
 # Environment: SAT_RATES="2000 4000 8000" (push ramp), PUSH_CONNS=64 (pusher connections),
 #          IDLE_HOLD=3 (seconds between set-up and the RSS reading), KEEP_TMP=1 (keep the logs).
-# Needs build/bin from a Release build (cmake -DCMAKE_BUILD_TYPE=Release) and, for the peers,
-# scripts/install-bench-deps.sh. Builds nothing. Loopback only.
+# Binaries: --bin DIR, or build/bin. When build/bin lacks them, run.sh makes a Release build
+# there first (scripts/install-deps.sh, then scripts/build.sh with HERALD_BUILD_TYPE=Release);
+# with --bin it only says what is missing. The peers need scripts/install-bench-deps.sh.
+# Loopback only. run.sh --help prints this text.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
+usage() { sed -n '2,/^set -euo pipefail$/p' "$0" | sed -e '$d' -e 's/^# \{0,1\}//'; }
 scenario=${1:-}
-[ -n "$scenario" ] || { sed -n '2,24p' "$0"; exit 2; }
+case $scenario in
+-h | --help) usage; exit 0 ;;
+smoke | idle | fanout | push | connect) ;;
+"") usage >&2; exit 2 ;;
+*) echo "unknown scenario $scenario (smoke, idle, fanout, push, connect; --help)" >&2; exit 2 ;;
+esac
 shift
 RUN_ARGS="$*"
-bin=$root/build/bin
+default_bin=$root/build/bin
+bin=$default_bin
 full=0 peers=1 save=1 perf=0
 opt_conns="" opt_rate="" opt_duration="" opt_subs="" opt_comets="" opt_workers="" opt_linger=""
 opt_tls=0
@@ -50,13 +59,28 @@ while [ $# -gt 0 ]; do
     --workers) opt_workers=$2; shift ;;
     --linger) opt_linger=$2; shift ;;
     --tls) opt_tls=1 ;;
-    *) echo "unknown option $1" >&2; exit 2 ;;
+    -h | --help) usage; exit 0 ;;
+    *) echo "unknown option $1 (bench/run.sh --help)" >&2; exit 2 ;;
     esac
     shift
 done
-for b in herald-bench herald-comet herald-logic herald-router herald-job herald-kafka-dev; do
-    [ -x "$bin/$b" ] || { echo "missing $bin/$b: build first (see bench/README.md)" >&2; exit 1; }
-done
+BINARIES=(herald-bench herald-comet herald-logic herald-router herald-job herald-kafka-dev)
+missing_binaries() {
+    local b
+    for b in "${BINARIES[@]}"; do [ -x "$bin/$b" ] || echo "$b"; done
+}
+if [ -n "$(missing_binaries)" ]; then
+    if [ "$bin" != "$default_bin" ]; then
+        echo "missing in $bin: $(missing_binaries | tr '\n' ' ')- build them (bench/README.md:" \
+            "cmake -S . -B build -DCMAKE_BUILD_TYPE=Release && cmake --build build -j2) or give" \
+            "--bin the build's bin/ folder" >&2
+        exit 1
+    fi
+    echo "run.sh: no herald binaries in $bin: making a Release build into $root/build" >&2
+    "$root/scripts/install-deps.sh" >&2
+    HERALD_BUILD_TYPE=Release "$root/scripts/build.sh" >&2
+    [ -z "$(missing_binaries)" ] || { echo "build made no $(missing_binaries)" >&2; exit 1; }
+fi
 bin=$(cd "$bin" && pwd)
 ulimit -n 20000 2>/dev/null || true
 # Daemons read only the environment below: never the caller's HERALD_* settings.
@@ -665,10 +689,6 @@ scenario_connect() {
     done
 }
 
-case $scenario in
-smoke | idle | fanout | push | connect) ;;
-*) echo "unknown scenario $scenario (smoke, idle, fanout, push, connect)" >&2; exit 2 ;;
-esac
 record "$(versions)"
 log "scenario $scenario; logs in $tmp; load: $(uptime | sed 's/.*load/load/')"
 "scenario_$scenario"

@@ -13,6 +13,7 @@ PACKAGES=(
     clang cppcheck clang-format python3
     redis-server redis-tools curl procps tmux
     prometheus
+    dpkg-dev fakeroot file systemd python3-yaml
 )
 
 SUDO=""

@@ -28,8 +28,6 @@ int cli_token_main(int argc, char **argv);
 int cli_listen_main(int argc, char **argv);
 int cli_send_main(int argc, char **argv);
 int cli_chat_main(int argc, char **argv);
-/* herald-cli -V / --version: prints "herald-cli <version> (<git revision>)" as the daemons do. */
-int cli_version_main(int argc, char **argv);
 
 /* ------------------------------------------------------------------ cli_conn.c: shared parts */
 

@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "cmdline.h"
 
 typedef struct cli_command_s {
     const char *name;
@@ -17,29 +18,32 @@ static const cli_command_t cli_commands[] = {
     {"chat", cli_chat_main, "interactive chat: log in by name, rooms, private messages"},
 };
 
-static void cli_usage(FILE *out)
+/* The usage text, with a line per command from cli_commands. */
+static const char *cli_usage(void)
 {
-    fputs("usage: herald-cli COMMAND [OPTIONS]   (herald-cli COMMAND --help for details)\n"
-          "       herald-cli -V | --version\n"
-          "commands:\n",
-          out);
-    for (size_t i = 0; i < sizeof(cli_commands) / sizeof(cli_commands[0]); i++)
-        fprintf(out, "  %-8s %s\n", cli_commands[i].name, cli_commands[i].summary);
+    static char text[1024];
+    size_t n = (size_t)snprintf(text, sizeof(text), "%s",
+                                "usage: herald-cli COMMAND [OPTIONS]   (herald-cli COMMAND --help "
+                                "for details)\n"
+                                "       herald-cli -V | --version | -h | --help\n"
+                                "commands:\n");
+    for (size_t i = 0; i < sizeof(cli_commands) / sizeof(cli_commands[0]) && n < sizeof(text); i++)
+        n += (size_t)snprintf(text + n, sizeof(text) - n, "  %-8s %s\n", cli_commands[i].name,
+                              cli_commands[i].summary);
+    return text;
 }
 
 int main(int argc, char **argv)
 {
-    if (argc < 2) {
-        cli_usage(stderr);
-        return CLI_EXIT_USAGE;
-    }
+    if (argc < 2)
+        return cmdline_bad_usage("herald-cli", "no command given", cli_usage());
     if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
-        strcmp(argv[1], "help") == 0) {
-        cli_usage(stdout);
+        strcmp(argv[1], "help") == 0)
+        return cmdline_help(cli_usage());
+    if (strcmp(argv[1], "--version") == 0 || strcmp(argv[1], "-V") == 0) {
+        cmdline_print_version("herald-cli");
         return CLI_EXIT_OK;
     }
-    if (strcmp(argv[1], "--version") == 0 || strcmp(argv[1], "-V") == 0)
-        return cli_version_main(argc - 1, argv + 1);
     for (size_t i = 0; i < sizeof(cli_commands) / sizeof(cli_commands[0]); i++) {
         if (strcmp(argv[1], cli_commands[i].name) != 0)
             continue;
@@ -49,7 +53,7 @@ int main(int argc, char **argv)
         argv[1] = name;
         return cli_commands[i].main(argc - 1, argv + 1);
     }
-    fprintf(stderr, "herald-cli: unknown command '%s'\n", argv[1]);
-    cli_usage(stderr);
-    return CLI_EXIT_USAGE;
+    char why[320];
+    snprintf(why, sizeof(why), "unknown command or option '%.256s'", argv[1]);
+    return cmdline_bad_usage("herald-cli", why, cli_usage());
 }

@@ -1,7 +1,7 @@
 /* daemon.c - command line, configuration loading and signal handling shared by every daemon. */
 #include "daemon.h"
 #include "cluster.h"
-#include "herald_version.h"
+#include "cmdline.h"
 #include "http_tls.h"
 #include "log.h"
 
@@ -13,28 +13,31 @@
 #include <time.h>
 #include <unistd.h>
 
-static void daemon_usage(FILE *out, const char *name)
-{
-    fprintf(out,
-            "usage: herald-%s [-c FILE] [-t] [-V] [-h]\n"
-            "  -c FILE        configuration file (default conf/%s.ini if it exists)\n"
-            "  -t             check the configuration and exit\n"
-            "  -V, --version  print the version and exit\n"
-            "  -h             show this help\n"
-            "Every key can be overridden by HERALD_<SECTION>_<KEY> in the environment.\n",
-            name, name);
-}
+/* Usage of herald-<name>, a format with the name for each %s (a macro: -Wformat-nonliteral). */
+#define DAEMON_USAGE_FMT                                                                           \
+    "usage: herald-%s [-c FILE] [-t] [-V] [-h]\n"                                                  \
+    "  -c, --config FILE  configuration file (default conf/%s.ini if it exists)\n"                 \
+    "  -t, --test         check the configuration and exit (0: ok, 1: the error)\n"                \
+    "  -V, --version      print the version and exit\n"                                            \
+    "  -h, --help         show this help\n"                                                        \
+    "Every key can be overridden by HERALD_<SECTION>_<KEY> in the environment.\n"
 
 void daemon_setup(int argc, char **argv, const daemon_spec_t *spec)
 {
     const char *name = spec->name;
     const conf_item_t *items = spec->conf_items;
     void *conf = spec->conf;
-    static const struct option longopts[] = {{"version", no_argument, NULL, 'V'}, {0}};
+    static const struct option longopts[] = {{"config", required_argument, NULL, 'c'},
+                                             {"test", no_argument, NULL, 't'},
+                                             {"version", no_argument, NULL, 'V'},
+                                             {"help", no_argument, NULL, 'h'},
+                                             {0}};
     const char *path = NULL;
     int check = 0, opt;
-    char def_path[256], err[1024];
+    char prog[64], usage[sizeof(DAEMON_USAGE_FMT) + 64], def_path[256], err[1024];
 
+    snprintf(prog, sizeof(prog), "herald-%s", name);
+    snprintf(usage, sizeof(usage), DAEMON_USAGE_FMT, name, name);
     log_init(name, LOG_INFO);
     while ((opt = getopt_long(argc, argv, "c:tVh", longopts, NULL)) != -1) {
         switch (opt) {
@@ -45,20 +48,18 @@ void daemon_setup(int argc, char **argv, const daemon_spec_t *spec)
             check = 1;
             break;
         case 'V':
-            printf("herald-%s %s (%s)\n", name, HERALD_VERSION, HERALD_GIT_REV);
-            exit(0);
+            cmdline_print_version(prog);
+            exit(CMDLINE_EXIT_OK);
         case 'h':
-            daemon_usage(stdout, name);
-            exit(0);
-        default:
-            daemon_usage(stderr, name);
-            exit(1);
+            exit(cmdline_help(usage));
+        default: /* getopt_long has named the option */
+            exit(cmdline_bad_usage(prog, NULL, usage));
         }
     }
     if (optind < argc) {
-        fprintf(stderr, "herald-%s: unexpected argument '%s'\n", name, argv[optind]);
-        daemon_usage(stderr, name);
-        exit(1);
+        char why[320];
+        snprintf(why, sizeof(why), "unexpected argument '%.256s'", argv[optind]);
+        exit(cmdline_bad_usage(prog, why, usage));
     }
     if (path == NULL) {
         /* A missing default file is not an error: containers configure through the
@@ -91,7 +92,8 @@ void daemon_setup(int argc, char **argv, const daemon_spec_t *spec)
         conf_free(items, conf);
         exit(1);
     }
-    log_info("configuration: %s", path ? path : "defaults and environment");
+    log_info("%s %s, configuration: %s", prog, cmdline_version(),
+             path ? path : "defaults and environment");
 }
 
 /* Process-wide: a process has one set of signal dispositions. */

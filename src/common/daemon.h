@@ -1,12 +1,13 @@
 /* daemon.h - what every herald daemon's main() shares: command line, config loading, signals.
  *
- *   herald-<name> [-c FILE] [-t] [-V] [-h]
+ *   herald-<name> [-c FILE] [-t] [-V] [-h]   (long options: --config, --test, --version, --help)
  *     -c FILE  config file (default conf/<name>.ini if it exists, else defaults + environment)
  *     -t       check the configuration (with the cluster secret and the HTTPS certificate and key
  *              files it names), print "FILE: ok" or the error, exit 0 / 1 (nginx -t)
- *     -V, --version
- *              print "herald-<name> <version> (<git describe at configure time, or unknown>)"
+ *     -V       print "herald-<name> <version> (<git describe at configure time, or unknown>)"
  *              on stdout and exit 0
+ *     -h       usage on stdout, exit 0; an unknown option or argument: usage on stderr, exit 2
+ * (cmdline.h, the conventions every herald binary shares).
  */
 #ifndef HERALD_DAEMON_H
 #define HERALD_DAEMON_H

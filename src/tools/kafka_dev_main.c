@@ -1,14 +1,16 @@
 /* kafka_dev_main.c - herald-kafka-dev: a Kafka-protocol cluster for one machine, built on
  * librdkafka's mock cluster (docs/internals.md, "Processes").
  *
- *   herald-kafka-dev [-b BROKERS] [-p PARTITIONS] [-t TOPIC[,TOPIC...]]
+ *   herald-kafka-dev [-b BROKERS] [-p PARTITIONS] [-t TOPIC[,TOPIC...]] [-V] [-h]
  *
  * Prints one line "bootstrap=host:port,..." on stdout, then serves until SIGINT or SIGTERM.
  * SIGUSR1 takes every broker down, SIGUSR2 brings them back (failure tests). The brokers live in
  * librdkafka's own threads; the loop here only waits for signals.
  */
+#include "cmdline.h"
 #include "log.h"
 
+#include <getopt.h>
 #include <librdkafka/rdkafka.h>
 #include <librdkafka/rdkafka_mock.h>
 #include <stdio.h>
@@ -29,15 +31,21 @@ typedef struct kafka_dev_s {
     uv_signal_t signals[KAFKA_DEV_NSIGNALS];
 } kafka_dev_t;
 
-static void kafka_dev_usage(FILE *out)
-{
-    fprintf(out,
-            "usage: herald-kafka-dev [-b BROKERS] [-p PARTITIONS] [-t TOPIC[,TOPIC...]]\n"
-            "  -b BROKERS     mock brokers (default 1, at most %d)\n"
-            "  -p PARTITIONS  partitions per topic (default 4, at most %d)\n"
-            "  -t TOPICS      comma-separated topics (default herald-push,herald-events)\n",
-            KAFKA_DEV_MAX_BROKERS, KAFKA_DEV_MAX_PARTITIONS);
-}
+/* The limits above as strings, for the usage text. */
+#define KAFKA_DEV_STR(x) #x
+#define KAFKA_DEV_XSTR(x) KAFKA_DEV_STR(x)
+#define KAFKA_DEV_MAX_BROKERS_S KAFKA_DEV_XSTR(KAFKA_DEV_MAX_BROKERS)
+#define KAFKA_DEV_MAX_PARTITIONS_S KAFKA_DEV_XSTR(KAFKA_DEV_MAX_PARTITIONS)
+
+static const char kafka_dev_usage[] =
+    "usage: herald-kafka-dev [-b BROKERS] [-p PARTITIONS] [-t TOPIC[,TOPIC...]] [-V] [-h]\n"
+    "  -b, --brokers BROKERS        mock brokers (default 1, at most " KAFKA_DEV_MAX_BROKERS_S ")\n"
+    "  -p, --partitions PARTITIONS  partitions per topic (default 4, at "
+    "most " KAFKA_DEV_MAX_PARTITIONS_S ")\n"
+    "  -t, --topics TOPICS          comma-separated topics (default herald-push,herald-events)\n"
+    "  -V, --version                print the version and exit\n"
+    "  -h, --help                   show this help\n"
+    "Prints \"bootstrap=host:port,...\" on stdout, then serves until SIGINT or SIGTERM.\n";
 
 static int kafka_dev_parse_int(const char *s, int min, int max, int *out)
 {
@@ -115,6 +123,11 @@ static int kafka_dev_create_topics(rd_kafka_mock_cluster_t *cluster, const char 
 
 int main(int argc, char **argv)
 {
+    static const struct option kafka_dev_longopts[] = {
+        {"brokers", required_argument, NULL, 'b'}, {"partitions", required_argument, NULL, 'p'},
+        {"topics", required_argument, NULL, 't'},  {"version", no_argument, NULL, 'V'},
+        {"help", no_argument, NULL, 'h'},          {0}};
+    static const char prog[] = "herald-kafka-dev";
     const char *topics = "herald-push,herald-events";
     int brokers = 1, partitions = 4, opt;
     const char *level_env = getenv("HERALD_LOG_LEVEL");
@@ -125,35 +138,30 @@ int main(int argc, char **argv)
     kafka_dev_t dev;
     uv_loop_t loop;
 
-    while ((opt = getopt(argc, argv, "b:p:t:h")) != -1) {
+    while ((opt = getopt_long(argc, argv, "b:p:t:Vh", kafka_dev_longopts, NULL)) != -1) {
         switch (opt) {
         case 'b':
-            if (kafka_dev_parse_int(optarg, 1, KAFKA_DEV_MAX_BROKERS, &brokers) < 0) {
-                kafka_dev_usage(stderr);
-                return 2;
-            }
+            if (kafka_dev_parse_int(optarg, 1, KAFKA_DEV_MAX_BROKERS, &brokers) < 0)
+                return cmdline_bad_usage(prog, "bad -b", kafka_dev_usage);
             break;
         case 'p':
-            if (kafka_dev_parse_int(optarg, 1, KAFKA_DEV_MAX_PARTITIONS, &partitions) < 0) {
-                kafka_dev_usage(stderr);
-                return 2;
-            }
+            if (kafka_dev_parse_int(optarg, 1, KAFKA_DEV_MAX_PARTITIONS, &partitions) < 0)
+                return cmdline_bad_usage(prog, "bad -p", kafka_dev_usage);
             break;
         case 't':
             topics = optarg;
             break;
+        case 'V':
+            cmdline_print_version(prog);
+            return CMDLINE_EXIT_OK;
         case 'h':
-            kafka_dev_usage(stdout);
-            return 0;
-        default:
-            kafka_dev_usage(stderr);
-            return 2;
+            return cmdline_help(kafka_dev_usage);
+        default: /* getopt_long has named the option */
+            return cmdline_bad_usage(prog, NULL, kafka_dev_usage);
         }
     }
-    if (optind != argc) {
-        kafka_dev_usage(stderr);
-        return 2;
-    }
+    if (optind != argc)
+        return cmdline_bad_usage(prog, "unexpected argument", kafka_dev_usage);
     if (level_env && log_level_parse(level_env, &level) != 0) {
         fprintf(stderr, "HERALD_LOG_LEVEL: unknown level %s\n", level_env);
         return 2;

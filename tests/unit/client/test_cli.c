@@ -212,23 +212,6 @@ static void test_usage_errors(void **state)
 
 /* --comet and --logic are split by addr_split; a port of 0 is no server to dial; a host over
  * ADDR_HOST_MAX is refused, not cut. */
-/* "herald-cli <version> (<revision>)", the daemons' -V line. */
-static void test_version(void **state)
-{
-    char *argv[] = {"--version"};
-    char *out, *err;
-    assert_int_equal(run(cli_version_main, ARGC(argv), argv, &out, &err), CLI_EXIT_OK);
-    unsigned major, minor, patch;
-    char rev[64] = "";
-    int n = 0;
-    if (sscanf(out, "herald-cli %u.%u.%u (%63[^)])%n", &major, &minor, &patch, rev, &n) != 4 ||
-        n == 0 || strcmp(out + n, "\n") != 0)
-        fail_msg("version line '%s'", out);
-    assert_string_equal(err, "");
-    free(out);
-    free(err);
-}
-
 static void test_parse_addr(void **state)
 {
     cli_conn_opts_t o;
@@ -354,7 +337,6 @@ int main(void)
         cmocka_unit_test(test_listen_exit_codes),
         cmocka_unit_test(test_usage_errors),
         cmocka_unit_test(test_parse_addr),
-        cmocka_unit_test(test_version),
         cmocka_unit_test(test_send),
         cmocka_unit_test(test_token),
     };
