@@ -211,6 +211,8 @@ void admin_prom_rpc_server(buf_t *out, const char *daemon, const rpc_server_t *s
          "Bytes of the read buffers of the open RPC connections"},
         {"server_calls_in_flight", METRICS_GAUGE, &st.calls,
          "RPC requests read and not yet answered"},
+        {"tls_failures_total", METRICS_COUNTER, &st.tls_failed,
+         "RPC connections whose TLS was refused (no or a foreign client certificate, not TLS)"},
     };
     char name[128];
 

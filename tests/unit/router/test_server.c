@@ -120,8 +120,9 @@ static void test_lifecycle_and_admin(void **state)
     /* The RPC server's counters (admin_metrics_rpc): test_port_open's connection was accepted
      * and refused mid-handshake, so they are present but not all 0. */
     static const char *const rpc_metrics[] = {
-        "rpc_accepted",    "rpc_refused", "rpc_auth_failed", "rpc_auth_timeout",
-        "rpc_idle_closed", "rpc_conns",   "rpc_handshaking", "rpc_read_buf_bytes"};
+        "rpc_accepted",     "rpc_refused",        "rpc_auth_failed",
+        "rpc_auth_timeout", "rpc_idle_closed",    "rpc_conns",
+        "rpc_handshaking",  "rpc_read_buf_bytes", "rpc_tls_failed"};
     json_t *m = json_object_get(p.json[2], "data");
     assert_int_equal(json_object_size(m), sizeof(metrics) / sizeof(metrics[0]) +
                                               sizeof(rpc_metrics) / sizeof(rpc_metrics[0]));
