@@ -17,10 +17,10 @@
 #     reaches a herald-cli client. Without root or overlayfs step 5 is reported as not run.
 #     (No systemd runs as PID 1 here, so the units are executed from their ExecStart lines.)
 set -euo pipefail
-if [ $# -ne 1 ] || [ "$1" = --help ] || [ "$1" = -h ]; then
-    echo "usage: scripts/test-deb.sh BUILD_DIR" >&2
-    [ $# -eq 1 ] && exit 0 || exit 2
-fi
+case ${1:-} in
+-h | --help) sed -n '2,/^set -euo pipefail$/p' "$0" | sed -e '$d' -e 's/^# \{0,1\}//'; exit 0 ;;
+esac
+[ $# -eq 1 ] || { echo "usage: scripts/test-deb.sh BUILD_DIR (--help: what it checks)" >&2; exit 2; }
 build=$(cd "$1" && pwd)
 src=$(cd "$(dirname "$0")/.." && pwd)
 for tool in cpack dpkg-deb dpkg-shlibdeps fakeroot; do

@@ -142,11 +142,13 @@ int main(int argc, char **argv)
         switch (opt) {
         case 'b':
             if (kafka_dev_parse_int(optarg, 1, KAFKA_DEV_MAX_BROKERS, &brokers) < 0)
-                return cmdline_bad_usage(prog, "bad -b", kafka_dev_usage);
+                return cmdline_bad_usage(prog, "-b, --brokers: not 1.." KAFKA_DEV_MAX_BROKERS_S,
+                                         kafka_dev_usage);
             break;
         case 'p':
             if (kafka_dev_parse_int(optarg, 1, KAFKA_DEV_MAX_PARTITIONS, &partitions) < 0)
-                return cmdline_bad_usage(prog, "bad -p", kafka_dev_usage);
+                return cmdline_bad_usage(
+                    prog, "-p, --partitions: not 1.." KAFKA_DEV_MAX_PARTITIONS_S, kafka_dev_usage);
             break;
         case 't':
             topics = optarg;
