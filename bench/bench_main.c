@@ -44,6 +44,10 @@ static void usage(FILE *out)
           "  --mids M         mids pick from [mid-base, mid-base+M) (default 1000)\n"
           "  --size B         body bytes, >= 20, <= 1024 (default 32)\n"
           "  --path P         nchan publisher path (default /pub/room)\n"
+          "       herald-bench rpc [options]    the internal RPC in this process, one core:\n"
+          "  --calls N        calls (default 200000), --depth D in flight (default 64)\n"
+          "  --size B         request bytes (default 64), --connects K timed connects (200)\n"
+          "  --tls DIR        mutual TLS with DIR/peer.pem, peer.key, ca.pem (default: clear)\n"
           "Prints one JSON summary line on stdout.\n",
           out);
 }
@@ -350,6 +354,8 @@ static int run_procs(const bench_opts_t *o, bench_stats_t *out)
 
 int main(int argc, char **argv)
 {
+    if (argc >= 2 && strcmp(argv[1], "rpc") == 0)
+        return bench_rpc_main(argc - 1, argv + 1);
     if (argc < 2 || (strcmp(argv[1], "conn") != 0 && strcmp(argv[1], "push") != 0)) {
         usage(argc >= 2 && strcmp(argv[1], "--help") == 0 ? stdout : stderr);
         return argc >= 2 && strcmp(argv[1], "--help") == 0 ? 0 : 2;
