@@ -161,4 +161,9 @@ int bench_sub_run(const bench_opts_t *o, uint32_t lo, uint32_t hi, int report_fd
 /* Runs the pusher for o->duration_s. Returns 0 or -1. */
 int bench_push_run(const bench_opts_t *o, bench_stats_t *out);
 
+/* `herald-bench rpc [--calls N] [--depth D] [--size B] [--connects K] [--tls DIR]`: the internal
+ * RPC in this process, in clear or (--tls: DIR/peer.pem, peer.key, ca.pem) over mutual TLS
+ * (bench_rpc.c). argv[0] is "rpc". Prints one JSON line; returns the exit status. */
+int bench_rpc_main(int argc, char **argv);
+
 #endif

@@ -16,6 +16,7 @@
 static const char bench_usage[] =
     "usage: herald-bench conn [options]   subscribers: connect, authenticate, count, time\n"
     "       herald-bench push [options]   pusher: R messages/s\n"
+    "       herald-bench rpc [options]    the internal RPC in this process, one core\n"
     "       herald-bench -V | --version | -h | --help\n"
     "common:\n"
     "  --target HOST:PORT[,HOST:PORT...]  servers (connection i uses target i mod T)\n"
@@ -45,6 +46,10 @@ static const char bench_usage[] =
     "  --mids M         mids pick from [mid-base, mid-base+M) (default 1000)\n"
     "  --size B         body bytes, >= 20, <= 1024 (default 32)\n"
     "  --path P         nchan publisher path (default /pub/room)\n"
+    "rpc:\n"
+    "  --calls N        calls (default 200000), --depth D in flight (default 64)\n"
+    "  --size B         request bytes (default 64), --connects K timed connects (200)\n"
+    "  --tls DIR        mutual TLS with DIR/peer.pem, peer.key, ca.pem (default: clear)\n"
     "Prints one JSON summary line on stdout.\n";
 
 static int parse_targets(bench_opts_t *o, const char *arg)
@@ -361,6 +366,8 @@ int main(int argc, char **argv)
     }
     if (argc < 2)
         return cmdline_bad_usage(prog, "no mode given", bench_usage);
+    if (strcmp(argv[1], "rpc") == 0)
+        return bench_rpc_main(argc - 1, argv + 1);
     if (strcmp(argv[1], "conn") != 0 && strcmp(argv[1], "push") != 0) {
         char why[320];
         snprintf(why, sizeof(why), "unknown mode or option '%.256s'", argv[1]);

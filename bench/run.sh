@@ -12,6 +12,9 @@
 #   push     user pushes end to end (HTTP → logic → Kafka → job → comet → client) at R/s over N
 #            mids, then a ramp of rates to find the saturation point.
 #   connect  authenticated connections per second (TCP and WebSocket).
+#   rpc      the internal RPC in one process (herald-bench rpc), in clear and over mutual TLS
+#            ([rpc] tls_*, a throwaway CA made at start): connect time, calls/s and CPU per call,
+#            pipelined small calls, one call at a time, and 4 KiB requests.
 #   With --tls, idle and connect add TLS-over-TCP and WSS rows and fanout a herald-tls row (every
 #   comet serves [tls] with a throwaway self-signed certificate made at start; full handshakes,
 #   no resumption).
@@ -33,9 +36,9 @@ usage() { sed -n '2,/^set -euo pipefail$/p' "$0" | sed -e '$d' -e 's/^# \{0,1\}/
 scenario=${1:-}
 case $scenario in
 -h | --help) usage; exit 0 ;;
-smoke | idle | fanout | push | connect) ;;
+smoke | idle | fanout | push | connect | rpc) ;;
 "") usage >&2; exit 2 ;;
-*) echo "unknown scenario $scenario (smoke, idle, fanout, push, connect; --help)" >&2; exit 2 ;;
+*) echo "unknown scenario $scenario (smoke, idle, fanout, push, connect, rpc; --help)" >&2; exit 2 ;;
 esac
 shift
 RUN_ARGS="$*"
@@ -686,6 +689,37 @@ scenario_connect() {
         printf '%-12s %8d %8d %8d %10.0f %8s %14s\n' "$proto" "$n" "$(jnum "$subs" ready)" \
             "$(jnum "$subs" failed)" "$(jnum "$subs" setup_rate)" "$(jnum "$subs" tls_resumed)" "$us"
         record "{\"record\":\"connect\",\"proto\":\"$proto\",\"conns\":$n,\"comets\":$k,\"comet_us_per_conn\":$us,\"bench\":$subs}"
+    done
+}
+
+# The internal RPC, clear against mutual TLS, each shape back to back under the same load.
+scenario_rpc() {
+    local pki=$tmp/rpc-pki shape out tls args
+    mkdir -p "$pki"
+    (
+        cd "$pki"
+        openssl req -x509 -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 1 \
+            -subj '/CN=bench CA' -keyout ca.key -out ca.pem \
+            -addext basicConstraints=critical,CA:TRUE -addext keyUsage=critical,keyCertSign
+        openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj '/CN=herald-rpc' \
+            -keyout peer.key -out peer.csr
+        printf 'subjectAltName=DNS:herald-rpc\nextendedKeyUsage=serverAuth,clientAuth\n' >peer.ext
+        openssl x509 -req -in peer.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 1 \
+            -extfile peer.ext -out peer.pem
+    ) >"$tmp/rpc-pki.log" 2>&1 || fail "openssl could not make the RPC test PKI ($tmp/rpc-pki.log)"
+    printf '%-10s %-5s %12s %12s %12s %12s\n' shape tls connect_us connect_cpu calls/s cpu_us/call
+    for shape in "pipelined:--calls 200000 --depth 64 --size 64" \
+        "one-by-one:--calls 50000 --depth 1 --size 64" "4k:--calls 100000 --depth 64 --size 4096"; do
+        for tls in clear mtls; do
+            # shellcheck disable=SC2206 # the shape's options, one per word
+            args=(${shape#*:})
+            [ "$tls" = mtls ] && args+=(--tls "$pki")
+            out=$("$bin/herald-bench" rpc "${args[@]}" --connects 100) || fail "herald-bench rpc failed"
+            printf '%-10s %-5s %12s %12s %12s %12s\n' "${shape%%:*}" "$tls" \
+                "$(jnum "$out" connect_p50_us)" "$(jnum "$out" connect_cpu_us)" \
+                "$(jnum "$out" calls_per_s)" "$(jnum "$out" cpu_us_per_call)"
+            record "{\"record\":\"rpc_run\",\"shape\":\"${shape%%:*}\",\"bench\":$out}"
+        done
     done
 }
 

@@ -9,7 +9,8 @@
  *                int32 big-endian herald/uv error code followed by a UTF-8 message
  * Replies may come in any order. A frame over RPC_MAX_FRAME or with an unknown flag closes the
  * connection. Before the first frame, every connection runs the handshake of rpc_auth.h: both
- * ends prove they know the cluster secret given to rpc_configure. Everything here runs on the
+ * ends prove they know the cluster secret given to rpc_configure. With rpc_configure_tls, all of
+ * it (handshake and frames) runs inside mutual TLS (rpc_tls.h). Everything here runs on the
  * loop thread that created the object.
  */
 #ifndef HERALD_RPC_H

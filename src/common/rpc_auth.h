@@ -18,8 +18,9 @@
  * the client sends none before it has checked WELCOME.
  *
  * What it does not do: encrypt or sign the frames that follow (an on-path attacker can still read
- * or hijack a connection; TLS is for that). The first 4 bytes of a CHALLENGE read as an RPC frame
- * length of 1.2 GB, so a peer that speaks frames at once fails fast on either side.
+ * or hijack a connection; [rpc] tls_*, rpc_configure_tls in rpc.h, is for that). The first 4 bytes
+ * of a CHALLENGE read as an RPC frame length of 1.2 GB, so a peer that speaks frames at once fails
+ * fast on either side.
  */
 #ifndef HERALD_RPC_AUTH_H
 #define HERALD_RPC_AUTH_H
