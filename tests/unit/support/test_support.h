@@ -50,4 +50,9 @@ int test_never(void *ctx);
 /* Runs the loop until every handle is closed, then asserts it closes. */
 void test_finish_loop(uv_loop_t *loop);
 
+/* The value of the sample `series` (name and labels as written, e.g.
+ * herald_comet_connections{transport="tcp"}) in a Prometheus text exposition, or -1 when no line
+ * holds it. */
+double test_prom_sample(const char *text, const char *series);
+
 #endif
