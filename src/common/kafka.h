@@ -77,7 +77,8 @@ typedef void (*kafka_message_cb)(const kafka_msg_t *msg, void *arg);
  * props as for kafka_producer_new; refused here: bootstrap.servers, group.id,
  * enable.auto.commit, enable.auto.offset.store, auto.offset.reset and
  * partition.assignment.strategy (the at-least-once tracking and the eager rebalance callback
- * above rest on them), and any alias that changes one of them. Returns NULL with a message in err
+ * above rest on them), statistics.interval.ms (job's readiness and consumer lag read the
+ * statistics), and any alias that changes one of them. Returns NULL with a message in err
  * on a configuration error. */
 kafka_consumer_t *kafka_consumer_new(uv_loop_t *loop, const char *brokers,
                                      const conf_props_t *props, const char *group,

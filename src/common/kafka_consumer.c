@@ -298,6 +298,7 @@ static const char *const kafka_consumer_owned[] = {"bootstrap.servers",
                                                    "enable.auto.offset.store",
                                                    "auto.offset.reset",
                                                    "partition.assignment.strategy",
+                                                   "statistics.interval.ms",
                                                    NULL};
 
 /* Served from the consumer queue on the loop thread, like every other callback. */

@@ -198,3 +198,11 @@ void metrics_gauge(buf_t *out, const char *name, const char *help, double value)
     metrics_family(out, name, METRICS_GAUGE, help);
     metrics_sample(out, name, NULL, 0, value);
 }
+
+void metrics_rows(buf_t *out, const metrics_row_t *rows, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        metrics_family(out, rows[i].name, rows[i].type, rows[i].help);
+        metrics_sample(out, rows[i].name, NULL, 0, rows[i].value);
+    }
+}

@@ -77,6 +77,16 @@ void metrics_hist(buf_t *out, const char *name, const metrics_label_t *labels, s
 void metrics_counter(buf_t *out, const char *name, const char *help, uint64_t value);
 void metrics_gauge(buf_t *out, const char *name, const char *help, double value);
 
+/* A daemon's table of single-sample families, written in order by metrics_rows. */
+typedef struct metrics_row_s {
+    const char *name;
+    metrics_type_t type; /* METRICS_COUNTER or METRICS_GAUGE */
+    double value;
+    const char *help;
+} metrics_row_t;
+
+void metrics_rows(buf_t *out, const metrics_row_t *rows, size_t n);
+
 /* The Content-Type of the exposition. */
 #define METRICS_CONTENT_TYPE "text/plain; version=0.0.4; charset=utf-8"
 

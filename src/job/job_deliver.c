@@ -469,29 +469,27 @@ void job_deliver_metrics(const job_deliver_t *d, json_t *out)
 void job_deliver_prometheus(const job_deliver_t *d, buf_t *out)
 {
     const job_stats_t *s = &d->stats;
-    const struct {
-        const char *name;
-        uint64_t value;
-        const char *help;
-    } counters[] = {
-        {"herald_job_consumed_total", s->consumed, "Kafka envelopes received"},
-        {"herald_job_malformed_total", s->malformed,
-         "Envelopes that did not parse or made no sense"},
-        {"herald_job_delivered_total", s->delivered, "Comet RPCs answered with success"},
-        {"herald_job_failed_total", s->failed, "Comet RPCs given up (retries spent, errors)"},
-        {"herald_job_skipped_total", s->skipped,
-         "Deliveries to comets not registered or not connected"},
-        {"herald_job_retries_total", s->retries, "Comet RPC retries"},
-        {"herald_job_room_batches_total", s->batches, "BroadcastRoom calls"},
-        {"herald_job_room_batched_messages_total", s->batched_messages,
-         "Room messages carried by BroadcastRoom calls"},
+#define C(n, v, h)                                                                                 \
+    {                                                                                              \
+        "herald_job_" n, METRICS_COUNTER, (double)(v), h                                           \
+    }
+    const metrics_row_t rows[] = {
+        C("consumed_total", s->consumed, "Kafka envelopes received"),
+        C("malformed_total", s->malformed, "Envelopes that did not parse or made no sense"),
+        C("delivered_total", s->delivered, "Comet RPCs answered with success"),
+        C("failed_total", s->failed, "Comet RPCs given up (retries spent, errors)"),
+        C("skipped_total", s->skipped, "Deliveries to comets not registered or not connected"),
+        C("retries_total", s->retries, "Comet RPC retries"),
+        C("room_batches_total", s->batches, "BroadcastRoom calls"),
+        C("room_batched_messages_total", s->batched_messages,
+          "Room messages carried by BroadcastRoom calls"),
+        {"herald_job_messages_in_flight", METRICS_GAUGE, (double)d->in_flight,
+         "Kafka messages consumed whose delivery has not ended"},
+        {"herald_job_consumer_paused", METRICS_GAUGE, d->paused ? 1 : 0,
+         "1 while the Kafka consumer is paused"},
     };
-    for (size_t i = 0; i < sizeof counters / sizeof counters[0]; i++)
-        metrics_counter(out, counters[i].name, counters[i].help, counters[i].value);
-    metrics_gauge(out, "herald_job_messages_in_flight",
-                  "Kafka messages consumed whose delivery has not ended", (double)d->in_flight);
-    metrics_gauge(out, "herald_job_consumer_paused", "1 while the Kafka consumer is paused",
-                  d->paused ? 1 : 0);
+#undef C
+    metrics_rows(out, rows, sizeof rows / sizeof rows[0]);
 }
 
 void job_deliver_stop(job_deliver_t *d)

@@ -35,26 +35,26 @@ static void router_admin_prometheus(void *arg, buf_t *out)
 {
     const router_admin_t *a = arg;
     const router_stats_t *s = &a->rpc->stats;
-    const struct {
-        const char *name;
-        uint64_t value;
-        const char *help;
-    } counters[] = {
-        {"herald_router_puts_total", s->puts, "Put calls (placements registered)"},
-        {"herald_router_gets_total", s->gets, "Get calls (placements looked up)"},
-        {"herald_router_dels_total", s->dels, "Del calls (placements removed)"},
-        {"herald_router_renews_total", s->renews, "Renew calls (heartbeats of placements)"},
-        {"herald_router_lists_total", s->lists, "List calls (pages of online users)"},
-        {"herald_router_evicted_total", s->evicted, "Placements evicted by the overflow policy"},
-        {"herald_router_rejected_total", s->rejected, "Placements refused by the overflow policy"},
-        {"herald_router_expired_total", s->expired, "Placements expired without a heartbeat"},
+#define C(n, v, h)                                                                                 \
+    {                                                                                              \
+        "herald_router_" n, METRICS_COUNTER, (double)(v), h                                        \
+    }
+    const metrics_row_t rows[] = {
+        C("puts_total", s->puts, "Put calls (placements registered)"),
+        C("gets_total", s->gets, "Get calls (placements looked up)"),
+        C("dels_total", s->dels, "Del calls (placements removed)"),
+        C("renews_total", s->renews, "Renew calls (heartbeats of placements)"),
+        C("lists_total", s->lists, "List calls (pages of online users)"),
+        C("evicted_total", s->evicted, "Placements evicted by the overflow policy"),
+        C("rejected_total", s->rejected, "Placements refused by the overflow policy"),
+        C("expired_total", s->expired, "Placements expired without a heartbeat"),
+        {"herald_router_users", METRICS_GAUGE, (double)router_table_users(a->rpc->table),
+         "Users with at least one placement"},
+        {"herald_router_placements", METRICS_GAUGE, (double)router_table_conns(a->rpc->table),
+         "Placements (connections) held"},
     };
-    for (size_t i = 0; i < sizeof counters / sizeof counters[0]; i++)
-        metrics_counter(out, counters[i].name, counters[i].help, counters[i].value);
-    metrics_gauge(out, "herald_router_users", "Users with at least one placement",
-                  (double)router_table_users(a->rpc->table));
-    metrics_gauge(out, "herald_router_placements", "Placements (connections) held",
-                  (double)router_table_conns(a->rpc->table));
+#undef C
+    metrics_rows(out, rows, sizeof rows / sizeof rows[0]);
     admin_prom_rpc_server(out, "router", a->rpc_server);
 }
 

@@ -24,6 +24,7 @@
 
 #include "cluster.h"
 #include "http_client.h"
+#include "test_support.h"
 
 #define OP_BIZ 1000
 #define WAIT_MS 15000
@@ -71,16 +72,6 @@ static char *scrape(int port)
     char *body;
     assert_int_equal(get(port, "/metrics?format=prometheus", NULL, &body), 200);
     return body;
-}
-
-/* The value of the sample line that starts with `series` followed by a space, or -1. */
-static double sample(const char *text, const char *series)
-{
-    size_t n = strlen(series);
-    for (const char *p = text; p != NULL && *p; p = strchr(p, '\n'), p = p ? p + 1 : NULL)
-        if (strncmp(p, series, n) == 0 && p[n] == ' ')
-            return strtod(p + n + 1, NULL);
-    return -1;
 }
 
 /* Runs `promtool check metrics` on text; fails the test with promtool's words unless it exits
@@ -148,7 +139,7 @@ static int comet_push_count(void *arg)
 {
     const double *before = arg;
     char *text = scrape(cluster_comet_admin_port(g_c, 0));
-    double now = sample(text, "herald_comet_push_latency_seconds_count");
+    double now = test_prom_sample(text, "herald_comet_push_latency_seconds_count");
     free(text);
     return now > *before;
 }
@@ -167,7 +158,7 @@ static int job_reports_lag(void *arg)
 static void test_push_moves_latency(void **state)
 {
     char *text = scrape(cluster_comet_admin_port(g_c, 0));
-    double before = sample(text, "herald_comet_push_latency_seconds_count");
+    double before = test_prom_sample(text, "herald_comet_push_latency_seconds_count");
     free(text);
     assert_true(before >= 0);
 
@@ -179,17 +170,18 @@ static void test_push_moves_latency(void **state)
     assert_true(wait_for(comet_push_count, &before, WAIT_MS));
 
     text = scrape(cluster_comet_admin_port(g_c, 0));
-    double count = sample(text, "herald_comet_push_latency_seconds_count");
-    double inf = sample(text, "herald_comet_push_latency_seconds_bucket{le=\"+Inf\"}");
+    double count = test_prom_sample(text, "herald_comet_push_latency_seconds_count");
+    double inf = test_prom_sample(text, "herald_comet_push_latency_seconds_bucket{le=\"+Inf\"}");
     assert_true(count == inf);
-    assert_true(sample(text, "herald_comet_connections{transport=\"tcp\"}") >= 1);
+    assert_true(test_prom_sample(text, "herald_comet_connections{transport=\"tcp\"}") >= 1);
     free(text);
 
     text = scrape(cluster_logic_http_port(g_c));
-    assert_true(sample(text, "herald_logic_http_request_duration_seconds_count{method=\"POST\","
-                             "route=\"/goim/push/mids\"}") >= 1);
-    assert_true(sample(text, "herald_logic_kafka_produce_duration_seconds_count") >= 1);
-    assert_true(sample(text, "herald_logic_pushes_accepted_total") >= 1);
+    assert_true(test_prom_sample(text,
+                                 "herald_logic_http_request_duration_seconds_count{method=\"POST\","
+                                 "route=\"/goim/push/mids\"}") >= 1);
+    assert_true(test_prom_sample(text, "herald_logic_kafka_produce_duration_seconds_count") >= 1);
+    assert_true(test_prom_sample(text, "herald_logic_pushes_accepted_total") >= 1);
     free(text);
 
     assert_true(wait_for(job_reports_lag, NULL, WAIT_MS));

@@ -1,6 +1,7 @@
 /* comet end to end over TCP: a real comet (2 worker threads) on loopback, a test-only logic RPC
  * server, blocking clients and RPC calls as job makes them (see comet_test.h). */
 #include "comet_test.h"
+#include "test_support.h"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -595,16 +596,6 @@ static void test_send_msg_and_ack(void **state)
     harness_stop(h);
 }
 
-/* The value of the Prometheus sample line `series` in text, or -1. */
-static double prom_sample(const char *text, const char *series)
-{
-    size_t n = strlen(series);
-    for (const char *p = text; p != NULL && *p; p = strchr(p, '\n'), p = p ? p + 1 : NULL)
-        if (strncmp(p, series, n) == 0 && p[n] == ' ')
-            return strtod(p + n + 1, NULL);
-    return -1;
-}
-
 /* /metrics?format=prometheus while two workers write: a key push and a room push each move the
  * push latency histogram (both carry Proto.accepted_us), the room push the fan-out histogram,
  * and the connections are counted by transport. */
@@ -623,15 +614,15 @@ static void test_prometheus_metrics(void **state)
     static char body[65536];
     assert_int_equal(
         t_http_get(h->comet->admin_port, "/metrics?format=prometheus", body, sizeof body), 200);
-    assert_true(prom_sample(body, "herald_comet_push_latency_seconds_count") >= 2);
-    assert_true(prom_sample(body, "herald_comet_push_latency_seconds_bucket{le=\"+Inf\"}") ==
-                prom_sample(body, "herald_comet_push_latency_seconds_count"));
-    assert_true(prom_sample(body, "herald_comet_fanout_duration_seconds_count") >= 1);
-    assert_true(prom_sample(body, "herald_comet_connections{transport=\"tcp\"}") == 1);
-    assert_true(prom_sample(body, "herald_comet_connections{transport=\"ws\"}") == 0);
-    assert_true(prom_sample(body, "herald_comet_pushes_total") >= 2);
-    assert_true(prom_sample(body, "herald_comet_rpc_server_duration_seconds_count{method="
-                                  "\"PushKeys\"}") >= 1);
+    assert_true(test_prom_sample(body, "herald_comet_push_latency_seconds_count") >= 2);
+    assert_true(test_prom_sample(body, "herald_comet_push_latency_seconds_bucket{le=\"+Inf\"}") ==
+                test_prom_sample(body, "herald_comet_push_latency_seconds_count"));
+    assert_true(test_prom_sample(body, "herald_comet_fanout_duration_seconds_count") >= 1);
+    assert_true(test_prom_sample(body, "herald_comet_connections{transport=\"tcp\"}") == 1);
+    assert_true(test_prom_sample(body, "herald_comet_connections{transport=\"ws\"}") == 0);
+    assert_true(test_prom_sample(body, "herald_comet_pushes_total") >= 2);
+    assert_true(test_prom_sample(body, "herald_comet_rpc_server_duration_seconds_count{method="
+                                       "\"PushKeys\"}") >= 1);
     close(fd);
     harness_stop(h);
 }

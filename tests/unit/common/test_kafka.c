@@ -461,6 +461,7 @@ static void test_properties_refused(void **state)
         {"request.required.acks", "1", "changes acks, set by herald", 0},
         {"metadata.broker.list", "elsewhere:9092", "changes bootstrap.servers", 1},
         {"partition.assignment.strategy", "cooperative-sticky", "set by herald", 1},
+        {"statistics.interval.ms", "0", "set by herald", 1},
     };
 
     uv_loop_init(&loop);

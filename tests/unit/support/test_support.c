@@ -10,6 +10,7 @@
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
@@ -155,4 +156,13 @@ void test_finish_loop(uv_loop_t *loop)
     uv_run(loop, UV_RUN_DEFAULT);
     assert_int_equal(left.n, 0);
     assert_int_equal(uv_loop_close(loop), 0);
+}
+
+double test_prom_sample(const char *text, const char *series)
+{
+    size_t n = strlen(series);
+    for (const char *p = text; p != NULL && *p; p = strchr(p, '\n'), p = p ? p + 1 : NULL)
+        if (strncmp(p, series, n) == 0 && p[n] == ' ')
+            return strtod(p + n + 1, NULL);
+    return -1;
 }

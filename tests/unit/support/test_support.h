@@ -53,4 +53,9 @@ int test_never(void *ctx);
 #define FINISH_LOOP_MS 5000
 void test_finish_loop(uv_loop_t *loop);
 
+/* The value of the sample `series` (name and labels as written, e.g.
+ * herald_comet_connections{transport="tcp"}) in a Prometheus text exposition, or -1 when no line
+ * holds it. */
+double test_prom_sample(const char *text, const char *series);
+
 #endif
