@@ -22,11 +22,13 @@ static void strmap_seed_init(void)
 
 /* FNV-1a over the bytes, seeded, then a murmur3 finaliser so the low bits (the slot index) depend
  * on every input bit. */
-static uint32_t strmap_hash(const char *key, size_t len)
+uint32_t strmap_hash(const void *key, size_t len)
 {
+    const uint8_t *p = key;
+    pthread_once(&strmap_seed_once, strmap_seed_init);
     uint64_t h = 0xcbf29ce484222325ull ^ strmap_seed;
     for (size_t i = 0; i < len; i++) {
-        h ^= (uint8_t)key[i];
+        h ^= p[i];
         h *= 0x100000001b3ull;
     }
     h ^= h >> 33;

@@ -39,6 +39,10 @@ void *strmap_put(strmap_t *m, void *item);
 /* Removes item if the table holds this very pointer under its key. Returns 1 if removed. */
 int strmap_del(strmap_t *m, const void *item);
 
+/* The table's seeded hash of len bytes, never 0: for other tables that hash bytes a client
+ * chooses (comet_ips). Any thread. */
+uint32_t strmap_hash(const void *key, size_t len);
+
 /* Iteration: start with *pos = 0; returns the next item or NULL at the end. The table must not be
  * modified during an iteration. */
 void *strmap_next(const strmap_t *m, uint32_t *pos);

@@ -4,27 +4,15 @@
 #include "comet_ips.h"
 
 #include "buf.h"
+#include "strmap.h"
 
 #include <netinet/in.h>
-#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
-
-static uint64_t ips_seed;
-static pthread_once_t ips_seed_once = PTHREAD_ONCE_INIT;
-
-static void ips_seed_init(void)
-{
-    uint64_t seed = 0;
-    if (uv_random(NULL, NULL, &seed, sizeof seed, 0, NULL) != 0)
-        seed = uv_hrtime();
-    ips_seed = seed | 1;
-}
 
 int comet_ips_init(comet_ips_t *t)
 {
     memset(t, 0, sizeof *t);
-    pthread_once(&ips_seed_once, ips_seed_init);
     return uv_mutex_init(&t->lock);
 }
 
@@ -35,31 +23,17 @@ void comet_ips_deinit(comet_ips_t *t)
     uv_mutex_destroy(&t->lock);
 }
 
-/* Seeded FNV-1a over the IP's bytes, then murmur3's finaliser so the low bits (the slot) mix. */
-static uint32_t hash_bytes(const uint8_t *p, size_t len)
-{
-    uint64_t h = 0xcbf29ce484222325ull ^ ips_seed;
-    for (size_t i = 0; i < len; i++)
-        h = (h ^ p[i]) * 0x100000001b3ull;
-    h ^= h >> 33;
-    h *= 0xff51afd7ed558ccdull;
-    h ^= h >> 33;
-    uint32_t out = (uint32_t)h ^ (uint32_t)(h >> 32);
-    return out != 0 ? out : 1;
-}
-
 uint32_t comet_ips_hash(const struct sockaddr *sa)
 {
     static const uint8_t v4_mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
-    pthread_once(&ips_seed_once, ips_seed_init);
     if (sa->sa_family == AF_INET)
-        return hash_bytes((const uint8_t *)&((const struct sockaddr_in *)sa)->sin_addr, 4);
+        return strmap_hash((const uint8_t *)&((const struct sockaddr_in *)sa)->sin_addr, 4);
     if (sa->sa_family != AF_INET6)
         return 0;
     const uint8_t *a = ((const struct sockaddr_in6 *)sa)->sin6_addr.s6_addr;
     if (memcmp(a, v4_mapped, sizeof v4_mapped) == 0)
-        return hash_bytes(a + 12, 4);
-    return hash_bytes(a, 16);
+        return strmap_hash(a + 12, 4);
+    return strmap_hash(a, 16);
 }
 
 /* The slot holding h, or the empty slot where it would go. cap > 0. */

@@ -4,7 +4,8 @@
  *
  * One table for the whole comet (workers add and remove under its mutex, the main thread reads
  * the count), holding a connection count per address. An address is kept as a 32-bit seeded hash
- * of its IP (no port; an IPv4-mapped IPv6 address is its IPv4 address), and that hash is all a
+ * of its IP (strmap_hash, so a client cannot choose addresses that collide; no port; an
+ * IPv4-mapped IPv6 address is its IPv4 address), and that hash is all a
  * connection stores (it fits in padding of comet_channel_t, so the count costs a connection
  * nothing): two addresses whose hashes collide count once, so at a million distinct addresses
  * the count may be short by about one in ten thousand. The table costs 8 bytes a slot, grown at
