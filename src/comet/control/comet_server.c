@@ -21,7 +21,7 @@ static json_t *on_health(void *arg)
 {
     const comet_server_t *s = arg;
     return comet_admin_health(s->conf->server_id, s->workers, s->nworkers,
-                              comet_logic_connected(&s->logic), s->stopping);
+                              comet_logic_connected(&s->logic), s->stopping || s->draining);
 }
 
 static json_t *on_metrics(void *arg)
@@ -32,13 +32,14 @@ static json_t *on_metrics(void *arg)
     return m;
 }
 
-/* Ready: a logic is connected (clients can authenticate) and the stop has not begun. */
+/* Ready: a logic is connected (clients can authenticate) and neither drain nor stop began. */
 static int on_ready(void *arg, json_t **data)
 {
     const comet_server_t *s = arg;
     int logic = comet_logic_connected(&s->logic);
-    *data = json_pack("{s:b,s:b}", "logic_connected", logic, "stopping", s->stopping);
-    return logic && !s->stopping;
+    *data = json_pack("{s:b,s:b,s:b}", "logic_connected", logic, "draining", s->draining,
+                      "stopping", s->stopping);
+    return logic && !s->stopping && !s->draining;
 }
 
 static const admin_ops_t admin_ops = {on_health, on_metrics, on_ready};
