@@ -48,13 +48,13 @@ typedef struct comet_server_s {
     int tcp_port, ws_port, rpc_port, admin_port; /* bound ports */
     int tls_port, wss_port;                      /* bound ports, 0 when off */
     int ready;                                   /* comet_server_new completed */
-    int draining; /* comet_drain_start began (comet_drain.h): not ready */
-    int stopping; /* comet_server_close began */
-    int waiting;  /* workers the current stop phase waits for */
-    int closes;   /* main-thread closes in flight */
-    int last;     /* the main thread's handles are closing: the end comes with closes == 0 */
+    int stopping;                                /* comet_server_close began */
+    int waiting;                                 /* workers the current stop phase waits for */
+    int closes;                                  /* main-thread closes in flight */
+    int last; /* the main thread's handles are closing: the end comes with closes == 0 */
     void (*on_closed)(void *arg);
     void *closed_arg;
+    int draining; /* comet_drain_start began (comet_drain.h): not ready, stop to follow */
 } comet_server_t;
 
 /* Binds every listener (port 0 = ephemeral, shared by all workers), starts the workers, the RPC
