@@ -26,7 +26,7 @@ static int start(uv_loop_t *loop, const void *c, void **out)
  * the main loop, where both must begin. */
 static void stop(void *s)
 {
-    comet_drain_start(s);
+    comet_drain_start(s, NULL, NULL);
 }
 
 int main(int argc, char **argv)

@@ -31,6 +31,8 @@ typedef struct drain_part_s {
 /* Owned by the drain itself: freed by the last done task, before the stop begins. */
 struct comet_drain_s {
     comet_server_t *s;
+    void (*on_closed)(void *arg); /* for comet_server_close */
+    void *closed_arg;
     drain_part_t *parts;
     int pending; /* parts not done */
 };
@@ -136,18 +138,20 @@ static void on_done(comet_task_t *t, void *owner)
     if (--d->pending > 0)
         return;
     comet_server_t *s = d->s;
+    void (*cb)(void *) = d->on_closed;
+    void *arg = d->closed_arg;
     free(d->parts);
     free(d);
     log_info("drained: stopping");
-    comet_server_close(s, NULL, NULL);
+    comet_server_close(s, cb, arg);
 }
 
-void comet_drain_start(comet_server_t *s)
+void comet_drain_start(comet_server_t *s, void (*cb)(void *arg), void *arg)
 {
     HERALD_ASSERT(!s->draining && !s->stopping);
     int64_t ms = s->conf->drain_time;
     if (!s->ready || ms == 0 || s->nstarted == 0) {
-        comet_server_close(s, NULL, NULL);
+        comet_server_close(s, cb, arg);
         return;
     }
     log_info("draining: clients are told to reconnect elsewhere over %" PRId64 " ms", ms);
@@ -155,6 +159,8 @@ void comet_drain_start(comet_server_t *s)
     comet_renew_drain(&s->renew);
     comet_drain_t *d = xcalloc(1, sizeof *d);
     d->s = s;
+    d->on_closed = cb;
+    d->closed_arg = arg;
     d->pending = s->nstarted;
     d->parts = xcalloc((size_t)s->nstarted, sizeof *d->parts);
     for (int i = 0; i < s->nstarted; i++) {

@@ -28,9 +28,10 @@
 /* The op 6 reason of a drain notice. */
 #define COMET_DRAIN_REASON "reconnect"
 
-/* Begins the drain of s (above), then stops it: s is freed by the stop as comet_server_close
- * does. Call once, on the main thread, instead of comet_server_close. */
-void comet_drain_start(comet_server_t *s);
+/* Begins the drain of s (above), then the stop: comet_server_close(s, cb, arg), which frees s
+ * and calls cb(arg) (cb may be NULL). Call once, on the main thread, instead of
+ * comet_server_close. */
+void comet_drain_start(comet_server_t *s, void (*cb)(void *arg), void *arg);
 
 /* Pure: the ms after the drain began at which connection i (0 <= i < n) of worker w (0 <= w <
  * nworkers) is told to go and closed. The n * nworkers slots split [0, drain_ms) evenly and the
