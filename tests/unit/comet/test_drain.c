@@ -135,7 +135,11 @@ static void test_drain_moves_every_client_then_stops(void **state)
     char body[512];
     assert_int_equal(t_http_get(admin, "/ready", body, sizeof body), 503);
     assert_non_null(strstr(body, "\"draining\":true"));
-    assert_true(connect_refused(port));
+    /* every worker closes its listener as its drain begins: soon all of them have */
+    int refused = 0;
+    for (int i = 0; i < 100 && !(refused = connect_refused(port)); i++)
+        usleep(10 * 1000);
+    assert_true(refused);
     assert_true(harness_wait(h, &h->renewals, renewals + 1));
     assert_int_equal(renew_weight(h), 0);
     /* then every connection is closed (after its slot) and says Disconnect: not ServerDown's
