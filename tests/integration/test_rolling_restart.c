@@ -4,7 +4,8 @@
  * RR_CLIENTS users hold one connection each, half on comet 0 and half on comet 1, and redial
  * with the client library's policy (client_redial.h): after a drain notice, to the first other
  * comet of logic's /goim/nodes/weighted, resuming with last_seq. RR_CLI more users run
- * `herald-cli listen --reconnect --logic`. While pushes go to every user, comet 0 gets SIGTERM
+ * `herald-cli listen --reconnect --logic`, and one IM user runs `herald-cli chat` (which moves
+ * through a new login). While pushes go to every user, comet 0 gets SIGTERM
  * (server.drain_time = RR_DRAIN_MS), must exit 0, is restarted; then comet 1 gets SIGTERM and
  * must exit 0. Checked, per user: every push accepted for it arrived exactly once and in order
  * (seq 1..n, no gap, no repeat), each move was announced by op 6 {"reason":"reconnect"}, every
@@ -17,12 +18,14 @@
 
 #include <cmocka.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <jansson.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "client_net.h"
@@ -34,6 +37,8 @@
 #define OP_BIZ 1000
 #define RR_CLIENTS 150
 #define RR_CLI 4
+#define RR_USERS (RR_CLIENTS + RR_CLI + 1) /* the last one: herald-cli chat */
+#define RR_CHAT_NAME "rr-chat"
 #define RR_DRAIN_MS 2000
 #define RR_MID_BASE 51000
 #define RR_CLI_MID_BASE 52000
@@ -68,7 +73,8 @@ typedef struct rr_event_s {
 
 static cluster_t *g_c;
 static rr_client_t g_clients[RR_CLIENTS];
-static uint32_t g_pushed[RR_CLIENTS + RR_CLI]; /* pushes accepted per user, by index */
+static uint32_t g_pushed[RR_USERS]; /* pushes accepted per user, by index */
+static int64_t g_chat_mid;
 static rr_event_t g_events[RR_MAX_EVENTS];
 static int g_nevents;
 static int g_phase;
@@ -93,6 +99,8 @@ static int group_teardown(void **state)
 
 static int64_t user_mid(int u)
 {
+    if (u == RR_USERS - 1)
+        return g_chat_mid;
     return u < RR_CLIENTS ? RR_MID_BASE + u : RR_CLI_MID_BASE + (u - RR_CLIENTS);
 }
 
@@ -108,7 +116,7 @@ static void push_tick(void)
     for (int i = 0; i < RR_PUSH_MIDS; i++) {
         idx[i] = g_next_push;
         mids[i] = user_mid(g_next_push);
-        g_next_push = (g_next_push + 1) % (RR_CLIENTS + RR_CLI);
+        g_next_push = (g_next_push + 1) % RR_USERS;
     }
     cluster_push_mids(g_c, OP_BIZ, mids, RR_PUSH_MIDS, "rolling");
     for (int i = 0; i < RR_PUSH_MIDS; i++)
@@ -371,6 +379,50 @@ static int cli_caught_up(void)
     return 1;
 }
 
+/* ------------------------------------------------------------------------ herald-cli chat */
+
+static proc_t g_chat;
+static int g_chat_in = -1; /* the write end of its stdin (a FIFO) */
+
+static void chat_out_path(char *out, size_t cap)
+{
+    snprintf(out, cap, "%s/chat.out", cluster_dir(g_c));
+}
+
+/* Lines of chat's output that contain what. */
+static int chat_count(const char *what)
+{
+    char path[512], line[4096];
+    chat_out_path(path, sizeof(path));
+    FILE *f = fopen(path, "r");
+    int n = 0;
+    while (f != NULL && fgets(line, sizeof(line), f) != NULL)
+        n += strstr(line, what) != NULL;
+    if (f != NULL)
+        fclose(f);
+    return n;
+}
+
+static void chat_start(void)
+{
+    g_chat_mid = cluster_register_ok(g_c, RR_CHAT_NAME);
+    char fifo[512], out[512], err[512], cmd[2048];
+    snprintf(fifo, sizeof(fifo), "%s/chat.in", cluster_dir(g_c));
+    assert_int_equal(mkfifo(fifo, 0600), 0);
+    g_chat_in = open(fifo, O_RDWR); /* a writer, so that the chat's stdin never ends */
+    assert_true(g_chat_in >= 0);
+    chat_out_path(out, sizeof(out));
+    snprintf(err, sizeof(err), "%s/chat.err", cluster_dir(g_c));
+    snprintf(cmd, sizeof(cmd),
+             "HERALD_PASSWORD=%s exec %s/herald-cli chat --logic 127.0.0.1:%d --name %s < '%s'",
+             CLUSTER_PASSWORD, HERALD_BIN_DIR, cluster_logic_http_port(g_c), RR_CHAT_NAME, fifo);
+    char *argv[] = {"/bin/sh", "-c", cmd, NULL};
+    assert_int_equal(proc_start(&g_chat, "chat", argv, environ, cluster_dir(g_c), out, err), 0);
+    for (int i = 0; i < 100 && chat_count("connected to") == 0; i++)
+        proc_sleep_ms(50);
+    assert_int_equal(chat_count("connected to"), 1);
+}
+
 /* ------------------------------------------------------------------------------- the test */
 
 static void test_rolling_restart(void **state)
@@ -392,6 +444,7 @@ static void test_rolling_restart(void **state)
     }
     for (int i = 0; i < RR_CLI; i++)
         cli_start(i);
+    chat_start();
     proc_sleep_ms(300); /* the listeners' auth */
     g_pushing = 1;
     rr_run(1000, NULL);
@@ -437,6 +490,21 @@ static void test_rolling_restart(void **state)
         client_free(g_clients[i].cl);
         free(g_clients[i].token);
     }
+
+    /* herald-cli chat: one line per push, moved at least once (comet 1 drained last), never
+     * kicked, and it quits on ":q". */
+    int want = (int)g_pushed[RR_USERS - 1];
+    until = client_net_now_ms() + RR_QUIET_MS;
+    while (chat_count("push: rolling") < want && client_net_now_ms() < until)
+        proc_sleep_ms(100);
+    int got = chat_count("push: rolling"), moves = chat_count("moving to another comet");
+    if (got != want || moves < 1 || chat_count("kicked") != 0)
+        fail_msg("herald-cli chat: %d of %d pushes, %d moves", got, want, moves);
+    fprintf(stderr, "herald-cli chat: %d pushes, each once, %d moves\n", got, moves);
+    assert_int_equal(write(g_chat_in, ":q\n", 3), 3);
+    assert_true(proc_wait(&g_chat, 5000));
+    assert_true(proc_exited_ok(&g_chat));
+    close(g_chat_in);
 }
 
 int main(void)
