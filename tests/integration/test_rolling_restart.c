@@ -500,7 +500,7 @@ static void test_rolling_restart(void **state)
     int got = chat_count("push: rolling"), moves = chat_count("moving to another comet");
     if (got != want || moves < 1 || chat_count("kicked") != 0)
         fail_msg("herald-cli chat: %d of %d pushes, %d moves", got, want, moves);
-    fprintf(stderr, "herald-cli chat: %d pushes, each once, %d moves\n", got, moves);
+    fprintf(stderr, "herald-cli chat: %d pushes shown of %d, %d moves\n", got, want, moves);
     assert_int_equal(write(g_chat_in, ":q\n", 3), 3);
     assert_true(proc_wait(&g_chat, 5000));
     assert_true(proc_exited_ok(&g_chat));
