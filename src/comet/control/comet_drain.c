@@ -116,7 +116,9 @@ static void on_begin(comet_task_t *t, void *owner)
     comet_worker_stop_accepting(p->w);
     size_t n = 0;
     LIST_FOREACH(l, &s->all)
-    n++;
+    {
+        n++;
+    }
     p->chans = xcalloc(n ? n : 1, sizeof *p->chans);
     LIST_FOREACH(l, &s->all)
     {
