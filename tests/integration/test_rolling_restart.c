@@ -277,8 +277,8 @@ static void rr_drain(int index)
     assert_true(cluster_exited_ok(g_c, CLUSTER_COMET, index));
 }
 
-/* The redials of a phase: n of them, over at least half the drain time, at most max_share
- * percent of them within any RR_WINDOW_MS. */
+/* The redials of a phase: `want` of them, over at least half the drain time, at most a quarter
+ * of them within any RR_WINDOW_MS. */
 static void assert_spread(int phase, int want)
 {
     int64_t at[RR_MAX_EVENTS];
