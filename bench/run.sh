@@ -260,7 +260,7 @@ start_herald() {
             HERALD_WEBSOCKET_LISTEN=127.0.0.1:$ws HERALD_RPC_LISTEN=127.0.0.1:$(free_port) \
             HERALD_ADMIN_LISTEN=127.0.0.1:$(free_port) HERALD_LOGIC_ADDRS=127.0.0.1:$logic_rpc \
             HERALD_SERVER_RENEW_ONLINE_INTERVAL=2s HERALD_SERVER_WORKERS=${opt_workers:-0} \
-            spawn "comet$i" "$bin/herald-comet"
+            HERALD_SERVER_DRAIN_TIME=0 spawn "comet$i" "$bin/herald-comet"
         wait_port "comet$i" "$tcp"
         wait_port "comet$i" "$ws"
         COMET_PIDS+=("${PID[comet$i]}")

@@ -14,7 +14,8 @@ cluster_all_alive() {
     for d in "${DAEMONS[@]}"; do cluster_alive "$d" || return 1; done
 }
 
-# Stops in reverse start order: SIGTERM, then SIGKILL after 10 s.
+# Stops in reverse start order: SIGTERM, then SIGKILL after 20 s (a comet with clients first
+# drains them over server.drain_time, 10 s by default).
 cluster_stop_all() {
     local i d pid n
     for ((i = ${#DAEMONS[@]} - 1; i >= 0; i--)); do
@@ -22,9 +23,9 @@ cluster_stop_all() {
         pid=$(cluster_pid "$d")
         if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then
             kill -TERM "$pid" 2>/dev/null || true
-            for ((n = 0; n < 100; n++)); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+            for ((n = 0; n < 200; n++)); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
             if kill -0 "$pid" 2>/dev/null; then
-                echo "$d (pid $pid) did not stop in 10 s: SIGKILL" >&2
+                echo "$d (pid $pid) did not stop in 20 s: SIGKILL" >&2
                 kill -KILL "$pid" 2>/dev/null || true
             fi
             echo "stopped $d"

@@ -139,6 +139,7 @@ const session = {
   heartbeat: null,
   retryMs: 500,
   retryTimer: null,
+  moveTimer: null,    // a drain notice: when to move to another comet
   stopped: true,      // logged out or kicked: no reconnect
 };
 
@@ -187,8 +188,47 @@ function connect() {
     clearInterval(session.heartbeat);
     session.ws = null;
     setStatus('offline');
-    if (!session.stopped) reconnectLater();
+    // A comet that drains closes at the time its notice named: the move timer dials then.
+    if (!session.stopped && !session.moveTimer) reconnectLater();
   };
+}
+
+// The comet to move to after a drain notice: the first of logic's node list that is not the one
+// being left (logic no longer lists a draining comet; the check covers a list read before it
+// knew). Its wss:// address is known only for the first node (wss_port); an https page that
+// needs it and does not get it logs in again, which picks a comet too.
+async function nextComet(leaving) {
+  const data = await api('GET', '/goim/nodes/weighted', { platform: 'web' });
+  const nodes = data.nodes || [];
+  const node = nodes.find((n) => `ws://${n}/sub` !== leaving.ws);
+  if (!node) return leaving; // the only comet there is: it may be back
+  const host = node.slice(0, node.lastIndexOf(':'));
+  const wss = node === nodes[0] && data.wss_port ? `wss://${host}:${data.wss_port}/sub` : '';
+  if (location.protocol === 'https:' && !wss)
+    return (session.user = await login(session.user.name, session.password)).comet;
+  return { id: node, ws: `ws://${node}/sub`, wss };
+}
+
+// Op 6 {"reason":"reconnect","after_ms":N}: this comet is going away. Pushes still arrive on it
+// for N ms; then the page moves to another comet, resuming with last_seq (nothing is missed).
+// N differs per connection, so a comet's clients do not all reconnect in the same second.
+function moveLater(afterMs) {
+  const ms = Math.min(Math.max(Number(afterMs) || 0, 0), 3600000);
+  show('info', `the comet is going away; moving to another in ${(ms / 1000).toFixed(1)} s`);
+  clearTimeout(session.moveTimer);
+  session.moveTimer = setTimeout(async () => {
+    const old = session.ws;
+    session.ws = null; // its close is expected: no reconnectLater
+    if (old) old.close();
+    clearInterval(session.heartbeat);
+    try {
+      session.user.comet = await nextComet(session.user.comet);
+    } catch (e) {
+      show('error', `no other comet: ${e.message}`);
+    }
+    session.moveTimer = null;
+    if (!session.stopped) connect();
+  }, ms);
 }
 
 function reconnectLater() {
@@ -218,7 +258,9 @@ function onPacket(p) {
     session.ws.send(pack(OP.HEARTBEAT, 0)); // refreshes the online count
     return;
   case OP.DISCONNECT: {
-    const reason = (parseJson(p.body) || {}).reason || decoder.decode(p.body);
+    const body = parseJson(p.body) || {};
+    if (body.reason === 'reconnect') return moveLater(body.after_ms);
+    const reason = body.reason || decoder.decode(p.body);
     show('error', `disconnected by the server: ${reason}`);
     session.stopped = true;
     return;
@@ -305,6 +347,8 @@ async function logout() {
   session.stopped = true;
   session.password = '';
   clearTimeout(session.retryTimer);
+  clearTimeout(session.moveTimer);
+  session.moveTimer = null;
   try {
     await api('POST', '/herald/v1/logout', { token: session.user.token });
   } finally {

@@ -163,6 +163,7 @@ int cli_conn_check(const cli_conn_opts_t *o);
 /* An authenticated connection that keeps itself alive with heartbeats. */
 typedef struct cli_conn_s {
     client_t *client;
+    int64_t auth_last_seq; /* the auth reply's "last_seq" (the user's newest seq), -1: none */
     int heartbeat_ms;
     int64_t next_heartbeat_ms; /* on client_net_now_ms()'s clock */
 } cli_conn_t;

@@ -10,7 +10,8 @@
  *   :q            quit
  * Messages print as "[HH:MM:SS] name: text" ("name (private): text" for private ones). When the
  * connection drops it reconnects by itself with the last per-user seq it got, so the offline
- * inbox hands over what it missed.
+ * inbox hands over what it missed; a comet that drains (op 6 {"reason":"reconnect"}) is left at
+ * the time it names, for the comet a new login picks (client_redial.h).
  */
 #include "cli.h"
 
@@ -25,13 +26,13 @@
 #include <unistd.h>
 
 #include "client_net.h"
+#include "client_redial.h"
 #include "herald_err.h"
 #include "http_client.h"
 #include "proto.h"
 
 #define CHAT_OP 1000
 #define CHAT_LINE_MAX 2048
-#define CHAT_RECONNECT_MAX_MS 5000
 #define CHAT_HTTP_TIMEOUT_MS 5000
 
 enum { OPT_LOGIC = CLI_OPT_FIRST_FREE, OPT_NAME, OPT_PASSWORD };
@@ -60,7 +61,8 @@ typedef struct chat_s {
     cli_conn_opts_t tls; /* only its --tls, --ca and --servername are used */
     int64_t mid;
     int64_t last_seq; /* highest per-user seq received */
-    uint32_t seq;     /* of our op 4 and op 12 packets */
+    client_redial_t redial;
+    uint32_t seq; /* of our op 4 and op 12 packets */
     cli_conn_t cc;
     char line[CHAT_LINE_MAX];
     size_t line_len;
@@ -168,22 +170,26 @@ static int chat_connect(chat_t *ch)
     return cli_conn_open(&ch->cc, &o) == CLI_EXIT_OK ? 0 : -1;
 }
 
-/* Reconnects with backoff until it works; a refused token means a new login (logic may also
- * pick another comet). Returns 0, or -1 when stdin closed meanwhile (the user left). */
+/* Reconnects as client_redial.h says until it works: after a drain notice through a new login
+ * at once (logic picks a comet that is not draining), after another end first to the same
+ * comet and then through a new login (a refused token, or logic may pick another comet), with
+ * backoff. Returns 0, or -1 when stdin closed meanwhile (the user left). */
 static int chat_reconnect(chat_t *ch)
 {
+    int moving = client_redial_leave_at(&ch->redial) >= 0;
     cli_conn_close(&ch->cc);
-    int backoff = 200;
+    int64_t delay = client_redial_ended(&ch->redial, client_net_now_ms());
     for (;;) {
-        chat_say("* reconnecting...");
-        if (chat_connect(ch) == 0 || (chat_login(ch) == 0 && chat_connect(ch) == 0)) {
-            chat_say("* reconnected");
+        struct pollfd pfd = {.fd = STDIN_FILENO, .events = POLLIN};
+        if (delay > 0 && poll(&pfd, 1, (int)delay) > 0 && (pfd.revents & (POLLHUP | POLLERR)))
+            return -1;
+        chat_say(moving ? "* moving to another comet..." : "* reconnecting...");
+        if ((!moving && chat_connect(ch) == 0) || (chat_login(ch) == 0 && chat_connect(ch) == 0)) {
+            client_redial_connected(&ch->redial);
+            chat_say("* reconnected to %s:%d", ch->comet_host, ch->comet_port);
             return 0;
         }
-        struct pollfd pfd = {.fd = STDIN_FILENO, .events = POLLIN};
-        if (poll(&pfd, 1, backoff) > 0 && (pfd.revents & (POLLHUP | POLLERR)))
-            return -1;
-        backoff = backoff * 2 > CHAT_RECONNECT_MAX_MS ? CHAT_RECONNECT_MAX_MS : backoff * 2;
+        delay = client_redial_failed(&ch->redial);
     }
 }
 
@@ -226,7 +232,11 @@ static void chat_packet(chat_t *ch, const client_packet_t *p)
         snprintf(ch->room, sizeof(ch->room), "%.*s", (int)p->body_len, (const char *)p->body);
         chat_say(ch->room[0] ? "* in room %s" : "* left the room%s", ch->room);
     } else if (p->op == PROTO_OP_DISCONNECT_REPLY) {
-        chat_say("* kicked: %.*s", (int)p->body_len, (const char *)p->body);
+        if (client_redial_on_kick(&ch->redial, p->body, p->body_len, client_net_now_ms()))
+            chat_say("* the comet is going away: moving in %lld ms",
+                     (long long)(client_redial_leave_at(&ch->redial) - client_net_now_ms()));
+        else
+            chat_say("* kicked: %.*s", (int)p->body_len, (const char *)p->body);
     }
 }
 
@@ -470,6 +480,7 @@ int cli_chat_main(int argc, char **argv)
         free(ch);
         return CLI_EXIT_USAGE;
     }
+    client_redial_init(&ch->redial, 0, 0, (uint64_t)getpid() << 32 ^ (uint64_t)client_net_now_ms());
     if (chat_login(ch) != 0 || chat_connect(ch) != 0) {
         chat_free(ch);
         return CLI_EXIT_FAIL;
@@ -479,8 +490,10 @@ int cli_chat_main(int argc, char **argv)
     int quit = 0;
     while (!quit) {
         client_packet_t p;
-        int rc = cli_conn_wait(&ch->cc, STDIN_FILENO, -1, &p);
-        if (rc == CLI_CONN_PACKET) {
+        int rc = cli_conn_wait(&ch->cc, STDIN_FILENO, client_redial_leave_at(&ch->redial), &p);
+        if (rc == 0 && client_redial_leave_due(&ch->redial, client_net_now_ms())) {
+            quit = chat_reconnect(ch) != 0;
+        } else if (rc == CLI_CONN_PACKET) {
             chat_packet(ch, &p);
             client_packet_free(&p);
         } else if (rc == CLI_CONN_FD_READY) {

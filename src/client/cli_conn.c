@@ -207,12 +207,18 @@ static void cli_conn_print_refusal(const cli_conn_opts_t *o, const client_packet
     json_decref(j);
 }
 
-static int cli_conn_heartbeat_ms(const client_packet_t *reply)
+/* What the client keeps of the auth reply: the heartbeat interval and the user's newest seq. */
+static void cli_conn_read_reply(cli_conn_t *cc, const client_packet_t *reply)
 {
     json_t *j = json_loadb((const char *)reply->body, reply->body_len, 0, NULL);
     json_int_t ms = json_integer_value(json_object_get(j, "heartbeat_ms"));
+    json_t *last = json_object_get(j, "last_seq");
+    cc->heartbeat_ms = ms > 0 && ms <= INT32_MAX ? (int)ms : CLI_DEFAULT_HEARTBEAT_MS;
+    cc->auth_last_seq = json_is_integer(last) && json_integer_value(last) >= 0 &&
+                                json_integer_value(last) <= UINT32_MAX
+                            ? json_integer_value(last)
+                            : -1;
     json_decref(j);
-    return ms > 0 && ms <= INT32_MAX ? (int)ms : CLI_DEFAULT_HEARTBEAT_MS;
 }
 
 int cli_conn_open(cli_conn_t *cc, const cli_conn_opts_t *o)
@@ -249,7 +255,7 @@ int cli_conn_open(cli_conn_t *cc, const cli_conn_opts_t *o)
     }
     if (o->verbose)
         fprintf(stderr, "herald-cli %s: authenticated: %s\n", o->cmd, (const char *)reply.body);
-    cc->heartbeat_ms = cli_conn_heartbeat_ms(&reply);
+    cli_conn_read_reply(cc, &reply);
     cc->next_heartbeat_ms = client_net_now_ms() + cc->heartbeat_ms;
     client_packet_free(&reply);
     return CLI_EXIT_OK;

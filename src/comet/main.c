@@ -1,5 +1,6 @@
 /* herald-comet: holds client TCP and WebSocket connections (DESIGN.md §1). */
 #include "comet_conf.h"
+#include "comet_drain.h"
 #include "comet_server.h"
 #include "daemon.h"
 #include "log.h"
@@ -20,11 +21,12 @@ static int start(uv_loop_t *loop, const void *c, void **out)
     return 0;
 }
 
-/* comet_server_close frees the server: daemon_spec needs no free hook. The signal arrives on the
- * main loop, where the close must begin. */
+/* The first SIGTERM or SIGINT drains the comet (server.drain_time), which then closes it:
+ * comet_server_close frees the server, so daemon_spec needs no free hook. The signal arrives on
+ * the main loop, where both must begin. */
 static void stop(void *s)
 {
-    comet_server_close(s, NULL, NULL);
+    comet_drain_start(s, NULL, NULL);
 }
 
 int main(int argc, char **argv)

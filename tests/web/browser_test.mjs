@@ -7,6 +7,9 @@
 //   4. list the online users (NAME among them), change room (op 12/13), and see the op 5 error
 //      of a message over the comet's size limit
 //   5. print "done" and exit 0. Any failure: "FAIL: why" and the page's log on stderr, exit 1.
+// With HERALD_WEB_MODE=drain the steps after 1 are instead: the page is told its comet drains
+// (test_web.c sends SIGTERM), moves to the other comet and shows PUSH_TEXT (pushed during the
+// drain) and PRIVATE_TEXT (pushed after the old comet exited), with no error in the log.
 // With HERALD_WEB_SCREENSHOT=<file.png> in the environment, the page's last state is saved there.
 // With HERALD_WEB_SPKI=<base64 SHA-256 of a certificate's public key>, Chromium accepts that one
 // certificate (the test's, made at run time) for https:// and wss://, and no other.
@@ -68,6 +71,7 @@ async function run() {
   const mid = await page.locator('#me-mid').getAttribute('data-mid');
   if (!/^[0-9]+$/.test(mid || '')) throw new Error(`no mid on the page: ${mid}`);
   console.log(`ready mid=${mid}`);
+  if (process.env.HERALD_WEB_MODE === 'drain') return runDrain(mid);
 
   await expectLog('push', pushText);
 
@@ -95,6 +99,26 @@ async function run() {
   await page.fill('#text', 'x'.repeat(3000));
   await page.press('#text', 'Enter');
   await expectLog('error', 'not sent (-1001');
+  console.log('done');
+}
+
+// The comet the page is on drains: a notice, a move to the other comet, every push once.
+async function runDrain(mid) {
+  await expectLog('info', 'the comet is going away');
+  await page.waitForFunction(() => [...document.querySelectorAll('#log li.info')]
+    .filter((li) => li.textContent.includes('connected to')).length >= 2, null,
+  { timeout: STEP_MS })
+    .catch(() => { throw new Error('the page never connected to another comet'); });
+  await expectLog('push', pushText);
+  await expectLog('push', privateText);
+  for (const text of [pushText, privateText]) {
+    const n = await page.locator('#log li.push', { hasText: text }).count();
+    if (n !== 1) throw new Error(`"${text}" shown ${n} times`);
+  }
+  const errors = await page.locator('#log li.error').allInnerTexts();
+  if (errors.length > 0) throw new Error(`errors in the log: ${errors.join(' | ')}`);
+  if ((await page.locator('#me-mid').getAttribute('data-mid')) !== mid)
+    throw new Error('another user after the move');
   console.log('done');
 }
 

@@ -328,6 +328,66 @@ static void test_browser_chat_https(void **state)
     g_c = plain;
 }
 
+/* The comet the page is on drains (SIGTERM, drain_time 2 s): the page moves to the other comet
+ * and misses no push, neither one sent during the drain nor one sent after the comet exited. */
+static const char *const drain_env[] = {"HERALD_SERVER_DRAIN_TIME=2s", NULL};
+
+static void test_browser_moves_off_a_draining_comet(void **state)
+{
+    (void)state;
+    cluster_t *plain = g_c;
+    cluster_opts_t o = {.n_comets = 2, .n_routers = 1};
+    o.env[CLUSTER_LOGIC] = logic_env;
+    o.env[CLUSTER_COMET] = drain_env;
+    g_c = cluster_start(&o);
+    assert_non_null(g_c);
+    const char *dir = cluster_dir(g_c);
+    char url[96], out[512], err[512];
+    snprintf(url, sizeof(url), "http://127.0.0.1:%d/web/", cluster_logic_http_port(g_c));
+    snprintf(out, sizeof(out), "%s/browser.out", dir);
+    snprintf(err, sizeof(err), "%s/browser.err", dir);
+    char *const argv[] = {"/usr/bin/env",
+                          "node",
+                          HERALD_WEB_TEST_DIR "/browser_test.mjs",
+                          url,
+                          "web-mover",
+                          ROOM,
+                          "nobody",
+                          "push-during-drain",
+                          "push-after-move",
+                          "unused",
+                          NULL};
+    setenv("HERALD_WEB_MODE", "drain", 1);
+    proc_t browser = {0};
+    assert_int_equal(proc_start(&browser, "browser", argv, environ, HERALD_WEB_TEST_DIR, out, err),
+                     0);
+    unsetenv("HERALD_WEB_MODE");
+    long long mid = wait_ready(&browser, out, err);
+    /* the comet that holds the page's connection */
+    int on = -1;
+    for (int i = 0; i < 2 && on < 0; i++) {
+        long long conns = 0;
+        if (cluster_metric(cluster_comet_admin_port(g_c, i), "/metrics", "conns", &conns) &&
+            conns == 1)
+            on = i;
+    }
+    assert_true(on >= 0);
+    assert_int_equal(cluster_kill(g_c, CLUSTER_COMET, on, SIGTERM), 0);
+    curl_push(mid, "push-during-drain");
+    char status[64];
+    assert_true(cluster_wait_exit(g_c, CLUSTER_COMET, on, WAIT_MS, status, sizeof(status)));
+    assert_string_equal(status, "exit 0");
+    curl_push(mid, "push-after-move");
+    if (!proc_wait(&browser, BROWSER_DONE_MS) || !proc_exited_ok(&browser)) {
+        proc_stop(&browser, 2000);
+        dump("browser stdout", out);
+        dump("browser stderr", err);
+        fail_msg("the page did not move off the draining comet");
+    }
+    assert_int_equal(cluster_stop(g_c, false), 0);
+    g_c = plain;
+}
+
 /* ------------------------------------------------------------------------------ main */
 
 /* The reason the browser test cannot run here, or NULL. */
@@ -358,6 +418,7 @@ int main(void)
         cmocka_unit_test(test_static_files),
         cmocka_unit_test(test_browser_chat),
         cmocka_unit_test(test_browser_chat_https),
+        cmocka_unit_test(test_browser_moves_off_a_draining_comet),
     };
     int failed = cmocka_run_group_tests(tests, group_setup, group_teardown);
     test_pki_cleanup();

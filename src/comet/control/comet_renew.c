@@ -70,7 +70,8 @@ static void on_reply(int status, const ProtobufCMessage *msg, void *arg)
     r->failing = 0;
     r->renewals++;
     publish(r, (const Herald__RenewOnlineReply *)msg);
-    renew_schedule(r, (uint64_t)r->conf->renew_online_interval);
+    renew_schedule(r, r->again ? 0 : (uint64_t)r->conf->renew_online_interval);
+    r->again = 0;
 }
 
 static void on_census(const comet_census_t *c, void *arg)
@@ -105,7 +106,7 @@ static void on_census(const comet_census_t *c, void *arg)
     req.ws_addr = r->ws_addr;
     req.tls_addr = r->tls_addr;
     req.wss_addr = r->wss_addr;
-    req.weight = (int32_t)r->conf->weight;
+    req.weight = r->draining ? 0 : (int32_t)r->conf->weight;
     req.conn_count = conns;
     req.ip_count = (int64_t)comet_ips_count(r->ips);
     req.n_rooms = i;
@@ -166,6 +167,15 @@ void comet_renew_start(comet_renew_t *r, int rpc_port, int tcp_port, int ws_port
     if (wss_port > 0)
         snprintf(r->wss_addr, sizeof r->wss_addr, "%s:%d", host, wss_port);
     renew_schedule(r, 0);
+}
+
+void comet_renew_drain(comet_renew_t *r)
+{
+    r->draining = 1;
+    if (r->in_flight)
+        r->again = 1; /* its census may predate the flag */
+    else
+        renew_schedule(r, 0);
 }
 
 void comet_renew_stop(comet_renew_t *r)

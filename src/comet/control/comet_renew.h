@@ -35,6 +35,8 @@ typedef struct comet_renew_s {
     int in_flight; /* a census or call is under way */
     int stopped;
     int failing;    /* the last attempt failed (logged once per failure streak) */
+    int draining;   /* comet_renew_drain: weight 0 from now on */
+    int again;      /* renew again as soon as the call in flight ends */
     uint64_t rooms; /* rooms at the last census, for /metrics */
     uint64_t renewals;
 } comet_renew_t;
@@ -48,6 +50,9 @@ void comet_renew_init(comet_renew_t *r, uv_loop_t *loop, const comet_conf_t *con
  * ports. */
 void comet_renew_start(comet_renew_t *r, int rpc_port, int tcp_port, int ws_port, int tls_port,
                        int wss_port);
+/* The comet is draining: from now on every RenewOnline says weight 0 (logic then offers it to no
+ * new client), and one is sent at once (after the call in flight, if any). */
+void comet_renew_drain(comet_renew_t *r);
 /* Stops renewing; a call in flight is ignored when it ends. */
 void comet_renew_stop(comet_renew_t *r);
 /* Stops and closes the timer; cb (may be NULL) runs when it is closed. */

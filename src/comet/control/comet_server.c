@@ -21,7 +21,7 @@ static json_t *on_health(void *arg)
 {
     const comet_server_t *s = arg;
     return comet_admin_health(s->conf->server_id, s->workers, s->nworkers,
-                              comet_logic_connected(&s->logic), s->stopping);
+                              comet_logic_connected(&s->logic), s->stopping || s->draining);
 }
 
 static json_t *on_metrics(void *arg)
@@ -32,14 +32,14 @@ static json_t *on_metrics(void *arg)
     return m;
 }
 
-/* Ready: a logic is connected (clients can authenticate) and the stop has not begun. */
+/* Ready: a logic is connected (clients can authenticate) and neither drain nor stop began. */
 static int on_ready(void *arg, json_t **data)
 {
     const comet_server_t *s = arg;
     json_t *missing = json_array();
     if (!comet_logic_connected(&s->logic))
         json_array_append_new(missing, json_string("logic"));
-    return admin_ready_result(data, missing, s->stopping);
+    return admin_ready_result(data, missing, s->stopping || s->draining);
 }
 
 static void on_prometheus(void *arg, buf_t *out)

@@ -55,6 +55,7 @@ typedef struct comet_server_s {
     int last; /* the main thread's handles are closing: the end comes with closes == 0 */
     void (*on_closed)(void *arg);
     void *closed_arg;
+    int draining; /* comet_drain_start began (comet_drain.h): not ready, stop to follow */
 } comet_server_t;
 
 /* Binds every listener (port 0 = ephemeral, shared by all workers), starts the workers, the RPC

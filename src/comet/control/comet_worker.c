@@ -145,6 +145,11 @@ static void close_listeners(comet_worker_t *w)
     w->listening = 0;
 }
 
+void comet_worker_stop_accepting(comet_worker_t *w)
+{
+    close_listeners(w);
+}
+
 static void on_drain_task(comet_task_t *t, void *owner)
 {
     comet_worker_t *w = WORKER_OF(t, drain_task);

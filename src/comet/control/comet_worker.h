@@ -86,6 +86,10 @@ int comet_worker_start(comet_worker_t *w);
 /* Any thread: hands task to the worker. */
 void comet_worker_post(comet_worker_t *w, comet_task_t *task);
 
+/* Worker thread: closes the listeners (new clients are refused; the kernel spreads them over the
+ * other workers' listeners until those close too). Closing again is a no-op. */
+void comet_worker_stop_accepting(comet_worker_t *w);
+
 /* Any thread: the worker stops accepting, drops fan-outs, flushes acks, kicks every connection
  * (comet_client_drain), and posts drained_task once no socket is left. */
 void comet_worker_post_drain(comet_worker_t *w);

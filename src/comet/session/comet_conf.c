@@ -16,6 +16,7 @@ const conf_item_t comet_conf_items[] = {
     ITEM("server", "weight", CONF_INT, weight, "1", 0, 1000000),
     ITEM("server", "renew_online_interval", CONF_MS, renew_online_interval, "10s", 100, DAY_MS),
     ITEM("server", "fanout_batch", CONF_INT, fanout_batch, "4096", 1, 1000000),
+    ITEM("server", "drain_time", CONF_MS, drain_time, "10s", 0, 3600000),
     ITEM("tcp", "listen", CONF_STR, tcp_listen, "0.0.0.0:3101", 0, 0),
     ITEM("websocket", "listen", CONF_STR, ws_listen, "0.0.0.0:3102", 0, 0),
     ITEM("rpc", "listen", CONF_STR, rpc_listen, "127.0.0.1:3109", 0, 0),

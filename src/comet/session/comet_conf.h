@@ -18,6 +18,7 @@ typedef struct comet_conf_s {
     int64_t weight;
     int64_t renew_online_interval; /* ms */
     int64_t fanout_batch;          /* connections a worker writes per loop iteration in a fan-out */
+    int64_t drain_time;            /* ms over which SIGTERM moves the clients away; 0 = at once */
     /* [tcp], [websocket], [rpc], [admin]: "host:port" */
     char *tcp_listen;
     char *ws_listen;

@@ -572,6 +572,9 @@ static int cluster_configure(cluster_t *c)
         cluster_env_putf(&d->envp, "HERALD_ADMIN_LISTEN=127.0.0.1:%d", c->comet_admin[i]);
         cluster_env_putf(&d->envp, "HERALD_LOGIC_ADDRS=127.0.0.1:%d", c->logic_rpc);
         cluster_env_put(&d->envp, "HERALD_SERVER_RENEW_ONLINE_INTERVAL=1s");
+        /* Stopping a comet closes its connections at once, as the tests expect (and fast);
+         * test_rolling_restart sets a drain time through opts.env. */
+        cluster_env_put(&d->envp, "HERALD_SERVER_DRAIN_TIME=0");
         if (o->comet_workers > 0)
             cluster_env_putf(&d->envp, "HERALD_SERVER_WORKERS=%d", o->comet_workers);
         d->ports[d->n_ports++] = c->comet_tcp[i];

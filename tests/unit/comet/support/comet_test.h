@@ -79,7 +79,9 @@ typedef struct harness_s {
     const ProtobufCMessage *const *burst_reqs;
     size_t burst_n, burst_replies;
     int burst_status;
-    int stop_requested; /* harness_request_stop: comet_server_close on the loop thread */
+    int stop_requested;  /* harness_request_stop: comet_server_close on the loop thread */
+    int drain_requested; /* harness_request_drain: comet_drain_start on the loop thread */
+    int64_t last_renew_weight;
 } harness_t;
 
 /* ----------------------------------------------------------------------------- the harness */
@@ -98,6 +100,8 @@ harness_t *harness_start(int workers, int logic_up);
 
 /* Begins comet's graceful stop on the loop thread (then the test logic and the loop stop). */
 void harness_request_stop(harness_t *h);
+/* The same through comet's drain (comet_drain.h, what SIGTERM does): the stop follows it. */
+void harness_request_drain(harness_t *h);
 /* Waits for the loop thread to end and checks the loop is empty. */
 void harness_join(harness_t *h);
 /* After harness_join: frees what is left. */

@@ -1,6 +1,8 @@
 /* comet_test_harness.c - the harness's loop thread, comet's RPC service called from the test
  * thread, start and stop (comet_test.h). */
 #include "comet_test.h"
+
+#include "comet_drain.h"
 #include "metrics.h"
 #include "test_support.h"
 
@@ -71,10 +73,16 @@ static void on_wake(uv_async_t *a)
     const ProtobufCMessage *req = h->call_req;
     const ProtobufCMessage *const *burst = h->burst_reqs;
     int stop = h->stop_requested;
+    int drain = h->drain_requested;
     h->call_req = NULL;
     h->burst_reqs = NULL;
     h->stop_requested = 0;
+    h->drain_requested = 0;
     uv_mutex_unlock(&h->lock);
+    if (drain) {
+        comet_drain_start(h->comet, on_comet_closed, h);
+        return;
+    }
     if (stop) {
         comet_server_close(h->comet, on_comet_closed, h);
         return;
@@ -213,6 +221,14 @@ void harness_request_stop(harness_t *h)
 {
     uv_mutex_lock(&h->lock);
     h->stop_requested = 1;
+    uv_mutex_unlock(&h->lock);
+    uv_async_send(&h->wake);
+}
+
+void harness_request_drain(harness_t *h)
+{
+    uv_mutex_lock(&h->lock);
+    h->drain_requested = 1;
     uv_mutex_unlock(&h->lock);
     uv_async_send(&h->wake);
 }

@@ -158,6 +158,7 @@ static void t_logic_renew(rpc_call_t *call, const ProtobufCMessage *msg, void *a
     uv_mutex_lock(&h->lock);
     h->renewals++;
     h->last_renew_conns = req->conn_count;
+    h->last_renew_weight = req->weight;
     h->last_renew_rooms = (int)req->n_rooms;
     snprintf(h->last_renew_tls, sizeof h->last_renew_tls, "%s", req->tls_addr);
     snprintf(h->last_renew_wss, sizeof h->last_renew_wss, "%s", req->wss_addr);
