@@ -193,20 +193,22 @@ function connect() {
   };
 }
 
-// The comet to move to after a drain notice: the first of logic's node list that is not the one
-// being left (logic no longer lists a draining comet; the check covers a list read before it
-// knew). Its wss:// address is known only for the first node (wss_port); an https page that
-// needs it and does not get it logs in again, which picks a comet too.
+// The comet to move to after a drain notice: the first of logic's comets (nodes/weighted's
+// "comets", best first) that is not the one being left (logic no longer lists a draining comet;
+// the check covers a list read before it knew). An https page needs the comet's wss address; a
+// comet without one is skipped there.
 async function nextComet(leaving) {
   const data = await api('GET', '/goim/nodes/weighted', { platform: 'web' });
-  const nodes = data.nodes || [];
-  const node = nodes.find((n) => `ws://${n}/sub` !== leaving.ws);
-  if (!node) return leaving; // the only comet there is: it may be back
-  const host = node.slice(0, node.lastIndexOf(':'));
-  const wss = node === nodes[0] && data.wss_port ? `wss://${host}:${data.wss_port}/sub` : '';
-  if (location.protocol === 'https:' && !wss)
-    return (session.user = await login(session.user.name, session.password)).comet;
-  return { id: node, ws: `ws://${node}/sub`, wss };
+  const https = location.protocol === 'https:';
+  const url = (c) => (https ? `wss://${c.wss}/sub` : `ws://${c.ws}/sub`);
+  const usable = (data.comets || []).filter((c) => (https ? c.wss : c.ws));
+  const next = usable.find((c) => url(c) !== (https ? leaving.wss : leaving.ws)) || usable[0];
+  if (!next) return leaving; // no comet listed: the one left may be back
+  return {
+    id: next.id,
+    ws: next.ws ? `ws://${next.ws}/sub` : '',
+    wss: next.wss ? `wss://${next.wss}/sub` : '',
+  };
 }
 
 // Op 6 {"reason":"reconnect","after_ms":N}: this comet is going away. Pushes still arrive on it

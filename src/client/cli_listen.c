@@ -210,9 +210,12 @@ static int cli_listen_redial(listen_t *l)
             char url[1024], err[512];
             const char *path =
                 l->o.ws ? "/goim/nodes/weighted?platform=web" : "/goim/nodes/weighted?platform=cli";
+            const char *transport =
+                l->o.ws ? (l->o.tls ? "wss" : "ws") : (l->o.tls ? "tls" : "tcp");
             if (cli_logic_url(&l->logic, path, url, sizeof(url)) != 0 ||
-                client_redial_fetch(url, NULL, CLI_DEFAULT_TIMEOUT_MS, leaving, l->o.host,
-                                    sizeof(l->o.host), &l->o.port, err, sizeof(err)) != 0) {
+                client_redial_fetch(url, NULL, CLI_DEFAULT_TIMEOUT_MS, transport, leaving,
+                                    l->o.host, sizeof(l->o.host), &l->o.port, err,
+                                    sizeof(err)) != 0) {
                 fprintf(stderr, "herald-cli listen: %s\n", err);
                 delay = client_redial_failed(&l->redial);
                 continue;
@@ -286,10 +289,8 @@ int cli_listen_main(int argc, char **argv)
         fprintf(stderr, "herald-cli listen: unexpected argument '%s'\n", argv[optind]);
         code = CLI_EXIT_USAGE;
     }
-    if (code < 0 && l->logic.port > 0 && (!l->reconnect || l->o.tls)) {
-        fputs("herald-cli listen: --logic goes with --reconnect, and not with --tls (the node "
-              "list names TCP and WebSocket addresses)\n",
-              stderr);
+    if (code < 0 && l->logic.port > 0 && !l->reconnect) {
+        fputs("herald-cli listen: --logic goes with --reconnect\n", stderr);
         code = CLI_EXIT_USAGE;
     }
     if (code < 0 && cli_conn_check(&l->o) < 0)

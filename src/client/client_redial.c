@@ -84,16 +84,16 @@ void client_redial_connected(client_redial_t *r)
     r->leave_at = -1;
 }
 
-int client_redial_pick(const json_t *nodes, const char *leaving, char *host, size_t cap, int *port)
+int client_redial_pick(const json_t *data, const char *transport, const char *leaving, char *host,
+                       size_t cap, int *port)
 {
-    if (json_is_object(nodes))
-        nodes = json_object_get(nodes, "nodes");
+    const json_t *comets = json_object_get(data, "comets");
     const char *chosen = NULL;
     size_t i;
     const json_t *v;
-    json_array_foreach(nodes, i, v)
+    json_array_foreach(comets, i, v)
     {
-        const char *addr = json_string_value(v);
+        const char *addr = json_string_value(json_object_get(v, transport));
         char h[ADDR_HOST_MAX];
         int p = 0;
         if (addr == NULL || addr_split(addr, h, &p) != 0 || p <= 0 || strlen(h) >= cap)
@@ -114,8 +114,9 @@ int client_redial_pick(const json_t *nodes, const char *leaving, char *host, siz
     return 0;
 }
 
-int client_redial_fetch(const char *url, const char *ca_file, int timeout_ms, const char *leaving,
-                        char *host, size_t cap, int *port, char *err, size_t errlen)
+int client_redial_fetch(const char *url, const char *ca_file, int timeout_ms, const char *transport,
+                        const char *leaving, char *host, size_t cap, int *port, char *err,
+                        size_t errlen)
 {
     http_client_req_t req = {.method = "GET", .url = url, .timeout_ms = timeout_ms};
     http_client_resp_t resp;
@@ -128,7 +129,7 @@ int client_redial_fetch(const char *url, const char *ca_file, int timeout_ms, co
     }
     json_t *j = resp.status == 200 ? json_loads(resp.body, 0, NULL) : NULL;
     free(resp.body);
-    rc = client_redial_pick(json_object_get(j, "data"), leaving, host, cap, port);
+    rc = client_redial_pick(json_object_get(j, "data"), transport, leaving, host, cap, port);
     json_decref(j);
     if (rc != 0)
         snprintf(err, errlen, "nodes: %s", resp.status == 200 ? "no comet listed" : "HTTP error");

@@ -65,16 +65,19 @@ int64_t client_redial_failed(client_redial_t *r);
 /* A dial succeeded (authenticated): the backoff starts over and the notice is forgotten. */
 void client_redial_connected(client_redial_t *r);
 
-/* Picks the address to dial from a nodes/weighted reply: `nodes` is its "data" object or its
- * "nodes" array of "host:port" strings, best first. The first that is not `leaving` (may be
- * NULL), else `leaving` itself when it is the only one listed. Returns 0 with host (cap bytes)
- * and port, or -1 when no usable address is listed. */
-int client_redial_pick(const json_t *nodes, const char *leaving, char *host, size_t cap, int *port);
+/* Picks the address to dial from the data of a nodes/weighted reply: its "comets" array, best
+ * first, of {"id","tcp","ws","tls","wss"} "host:port" addresses ("" when a comet has no such
+ * listener); `transport` names the field to dial ("tcp", "ws", "tls" or "wss"). The first comet
+ * whose address is not `leaving` (may be NULL), else `leaving` itself when it is the only one
+ * listed. Returns 0 with host (cap bytes) and port, or -1 when no usable address is listed. */
+int client_redial_pick(const json_t *data, const char *transport, const char *leaving, char *host,
+                       size_t cap, int *port);
 
 /* GET url (logic's /goim/nodes/weighted?platform=..., http:// or https:// verified against
  * ca_file, NULL: the system store) and client_redial_pick from its data. Returns 0, or -1 with
  * the reason in err. */
-int client_redial_fetch(const char *url, const char *ca_file, int timeout_ms, const char *leaving,
-                        char *host, size_t cap, int *port, char *err, size_t errlen);
+int client_redial_fetch(const char *url, const char *ca_file, int timeout_ms, const char *transport,
+                        const char *leaving, char *host, size_t cap, int *port, char *err,
+                        size_t errlen);
 
 #endif

@@ -150,7 +150,7 @@ static void rr_dial(rr_client_t *rc)
     int port = 0;
     snprintf(url, sizeof(url), "http://127.0.0.1:%d/goim/nodes/weighted?platform=cli",
              cluster_logic_http_port(g_c));
-    if (client_redial_fetch(url, NULL, 2000, rc->addr, host, sizeof(host), &port, err,
+    if (client_redial_fetch(url, NULL, 2000, "tcp", rc->addr, host, sizeof(host), &port, err,
                             sizeof(err)) == 0)
         rc->cl = client_connect(CLIENT_TCP, host, port, 2000, err, sizeof(err));
     if (rc->cl != NULL && rr_auth(rc) != 0) {

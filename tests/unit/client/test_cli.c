@@ -186,19 +186,17 @@ static void test_usage_errors(void **state)
     char *a7[] = {"listen", "--comet", "h:1", "--token", "t", "--count", "0"};
     char *a8[] = {"listen", "--comet", "h:1", "--token",
                   "t",      "--logic", "h:2"}; /* no --reconnect */
-    char *a9[] = {"listen",      "--comet", "h:1",     "--token", "t",
-                  "--reconnect", "--tls",   "--logic", "h:2"}; /* nodes list no TLS address */
     char *a10[] = {"listen", "--comet", "h:1", "--token", "t", "--reconnect", "--logic", "h"};
     struct {
         int (*cmd)(int, char **);
         int argc;
         char **argv;
     } cases[] = {
-        {cli_listen_main, ARGC(a1), a1}, {cli_listen_main, ARGC(a2), a2},
-        {cli_listen_main, ARGC(a3), a3}, {cli_send_main, ARGC(a4), a4},
-        {cli_send_main, ARGC(a5), a5},   {cli_token_main, ARGC(a6), a6},
-        {cli_listen_main, ARGC(a7), a7}, {cli_listen_main, ARGC(a8), a8},
-        {cli_listen_main, ARGC(a9), a9}, {cli_listen_main, ARGC(a10), a10},
+        {cli_listen_main, ARGC(a1), a1},   {cli_listen_main, ARGC(a2), a2},
+        {cli_listen_main, ARGC(a3), a3},   {cli_send_main, ARGC(a4), a4},
+        {cli_send_main, ARGC(a5), a5},     {cli_token_main, ARGC(a6), a6},
+        {cli_listen_main, ARGC(a7), a7},   {cli_listen_main, ARGC(a8), a8},
+        {cli_listen_main, ARGC(a10), a10},
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         char *out, *err;

@@ -6,6 +6,7 @@
 
 #include <cmocka.h>
 #include <jansson.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "client_redial.h"
@@ -97,36 +98,59 @@ static void test_jitter_spreads_clients(void **state)
     assert_true(distinct > 100);
 }
 
+/* A nodes/weighted data object whose comets have these tcp addresses (ws: the port + 1). */
+static json_t *weighted(int n, const char *const *tcp)
+{
+    json_t *comets = json_array();
+    for (int i = 0; i < n; i++) {
+        char ws[96] = "";
+        char h[64];
+        int p;
+        if (sscanf(tcp[i], "%63[^:]:%d", h, &p) == 2)
+            snprintf(ws, sizeof ws, "%s:%d", h, p + 1);
+        json_array_append_new(comets, json_pack("{s:s,s:s,s:s,s:s}", "id", "c", "tcp", tcp[i], "ws",
+                                                ws, "tls", "", "wss", ""));
+    }
+    return json_pack("{s:[s],s:o}", "nodes", "ignored", "comets", comets);
+}
+
 static void test_pick_skips_the_comet_left(void **state)
 {
+    (void)state;
     char host[64];
     int port = 0;
-    json_t *nodes = json_pack("[s,s,s]", "10.0.0.1:3101", "10.0.0.2:3101", "10.0.0.3:3101");
-    assert_int_equal(client_redial_pick(nodes, "10.0.0.1:3101", host, sizeof host, &port), 0);
+    json_t *d = weighted(3, (const char *[]){"10.0.0.1:3101", "10.0.0.2:3101", "10.0.0.3:3101"});
+    assert_int_equal(client_redial_pick(d, "tcp", "10.0.0.1:3101", host, sizeof host, &port), 0);
     assert_string_equal(host, "10.0.0.2");
     assert_int_equal(port, 3101);
-    assert_int_equal(client_redial_pick(nodes, NULL, host, sizeof host, &port), 0);
+    assert_int_equal(client_redial_pick(d, "tcp", NULL, host, sizeof host, &port), 0);
     assert_string_equal(host, "10.0.0.1");
-    assert_int_equal(client_redial_pick(nodes, "10.0.0.9:1", host, sizeof host, &port), 0);
+    assert_int_equal(client_redial_pick(d, "tcp", "10.0.0.9:1", host, sizeof host, &port), 0);
     assert_string_equal(host, "10.0.0.1");
-    json_decref(nodes);
-    /* the data object of the reply; the comet left when it is the only one (it came back) */
-    json_t *data = json_pack("{s:[s]}", "nodes", "127.0.0.1:4000");
-    assert_int_equal(client_redial_pick(data, "127.0.0.1:4000", host, sizeof host, &port), 0);
+    /* the transport picks the field: ws addresses, the one left compared as a ws address */
+    assert_int_equal(client_redial_pick(d, "ws", "10.0.0.1:3102", host, sizeof host, &port), 0);
+    assert_string_equal(host, "10.0.0.2");
+    assert_int_equal(port, 3102);
+    /* no comet has a TLS listener */
+    assert_int_equal(client_redial_pick(d, "tls", NULL, host, sizeof host, &port), -1);
+    json_decref(d);
+    /* the comet left when it is the only one (it came back) */
+    d = weighted(1, (const char *[]){"127.0.0.1:4000"});
+    assert_int_equal(client_redial_pick(d, "tcp", "127.0.0.1:4000", host, sizeof host, &port), 0);
     assert_string_equal(host, "127.0.0.1");
     assert_int_equal(port, 4000);
-    json_decref(data);
+    json_decref(d);
     /* unusable entries are skipped; nothing usable is an error */
-    json_t *bad = json_pack("[i,s,s,s]", 5, "no-port", "h:0", "good:77");
-    assert_int_equal(client_redial_pick(bad, NULL, host, sizeof host, &port), 0);
+    d = weighted(3, (const char *[]){"no-port", "h:0", "good:77"});
+    assert_int_equal(client_redial_pick(d, "tcp", NULL, host, sizeof host, &port), 0);
     assert_string_equal(host, "good");
     assert_int_equal(port, 77);
-    assert_int_equal(client_redial_pick(bad, NULL, host, 3, &port), -1); /* "good" does not fit */
-    json_decref(bad);
-    json_t *empty = json_array();
-    assert_int_equal(client_redial_pick(empty, NULL, host, sizeof host, &port), -1);
+    assert_int_equal(client_redial_pick(d, "tcp", NULL, host, 3, &port), -1); /* does not fit */
+    json_decref(d);
+    json_t *empty = json_object();
+    assert_int_equal(client_redial_pick(empty, "tcp", NULL, host, sizeof host, &port), -1);
     json_decref(empty);
-    assert_int_equal(client_redial_pick(NULL, NULL, host, sizeof host, &port), -1);
+    assert_int_equal(client_redial_pick(NULL, "tcp", NULL, host, sizeof host, &port), -1);
 }
 
 static void test_fetch_failure_is_reported(void **state)
@@ -134,8 +158,8 @@ static void test_fetch_failure_is_reported(void **state)
     char host[64], err[256];
     int port = 0;
     /* port 1 on loopback: nothing listens */
-    assert_int_equal(client_redial_fetch("http://127.0.0.1:1/goim/nodes/weighted", NULL, 1000, NULL,
-                                         host, sizeof host, &port, err, sizeof err),
+    assert_int_equal(client_redial_fetch("http://127.0.0.1:1/goim/nodes/weighted", NULL, 1000,
+                                         "tcp", NULL, host, sizeof host, &port, err, sizeof err),
                      -1);
     assert_non_null(strstr(err, "nodes:"));
 }
