@@ -235,6 +235,22 @@ void admin_prom_rpc_server(buf_t *out, const char *daemon, const rpc_server_t *s
     }
 }
 
+void admin_prom_rpc_client(buf_t *out, const char *daemon)
+{
+    char name[128];
+    snprintf(name, sizeof(name), "herald_%s_rpc_client_duration_seconds", daemon);
+    metrics_family(out, name, METRICS_HISTOGRAM,
+                   "Time from starting an RPC call to its end (reply, error or timeout), per "
+                   "method this daemon calls");
+    for (size_t i = 0; i < RPC_METHODS; i++) {
+        const metrics_hist_t *h = rpc_client_latency(i);
+        if (metrics_hist_count(h) == 0)
+            continue; /* a method this daemon never calls */
+        metrics_label_t label = {"method", rpc_method_name(rpc_method_at(i))};
+        metrics_hist(out, name, &label, 1, h);
+    }
+}
+
 static int listed(const char *name, const char *const *names)
 {
     for (size_t i = 0; names != NULL && names[i] != NULL; i++)

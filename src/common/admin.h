@@ -85,6 +85,10 @@ void admin_prom_rpc_server(buf_t *out, const char *daemon, const rpc_server_t *s
 void admin_prom_json(buf_t *out, const char *daemon, json_t *metrics, const char *const *gauges,
                      const char *const *skip);
 
+/* herald_<daemon>_rpc_client_duration_seconds{method}: the process's RPC calls
+ * (rpc_client_latency), for each method called at least once. */
+void admin_prom_rpc_client(buf_t *out, const char *daemon);
+
 /* Nonzero when GET /metrics should answer in the Prometheus text format: ?format=prometheus,
  * or, without ?format=json, an Accept header naming text/plain or
  * application/openmetrics-text (what Prometheus sends). Anything else keeps the JSON (curl's

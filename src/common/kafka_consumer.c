@@ -292,14 +292,11 @@ static int kafka_consumer_serve(void *owner)
 /* ------------------------------------------------------------------------- lifecycle */
 
 /* The settings the at-least-once tracking rests on (kafka.h): never from property.* */
-static const char *const kafka_consumer_owned[] = {"bootstrap.servers",
-                                                   "group.id",
-                                                   "enable.auto.commit",
-                                                   "enable.auto.offset.store",
-                                                   "auto.offset.reset",
-                                                   "partition.assignment.strategy",
-                                                   "statistics.interval.ms",
-                                                   NULL};
+static const char *const kafka_consumer_owned[] = {
+    "bootstrap.servers",      "group.id",
+    "enable.auto.commit",     "enable.auto.offset.store",
+    "auto.offset.reset",      "partition.assignment.strategy",
+    "statistics.interval.ms", NULL};
 
 /* Served from the consumer queue on the loop thread, like every other callback. */
 static int kafka_consumer_on_stats(rd_kafka_t *rk, char *json, size_t len, void *opaque)

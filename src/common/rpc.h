@@ -160,6 +160,11 @@ int rpc_client_call(rpc_client_t *c, uint16_t method, const ProtobufCMessage *re
                     const ProtobufCMessageDescriptor *reply_desc, uint32_t timeout_ms,
                     rpc_reply_cb cb, void *arg);
 
+/* The time from rpc_client_call to its callback (reply, error, timeout, disconnect), over every
+ * client of the process, for the method at index i of rpc_methods.h (rpc_method_at). Any
+ * thread. */
+const metrics_hist_t *rpc_client_latency(size_t i);
+
 /* Calls started and not yet ended (their callback not yet run). */
 size_t rpc_client_in_flight(const rpc_client_t *c);
 

@@ -2,6 +2,8 @@
  * pipelined calls, per-call deadlines on one timer, reconnect with backoff. */
 #include "rpc.h"
 
+#include "rpc_methods.h"
+
 #include "addr.h"
 
 #include "buf.h"
@@ -34,6 +36,7 @@ struct rpc_pending_s {
     rpc_pending_t *hnext;
     list_link_t link;  /* in the client's by_deadline */
     uint64_t deadline; /* uv_now() ms, RPC_NO_DEADLINE for none */
+    uint64_t start_ns; /* uv_hrtime() when the call started */
     uint32_t id;
     uint16_t method;
     const ProtobufCMessageDescriptor *reply_desc;
@@ -157,9 +160,22 @@ static void pending_remove(rpc_client_t *c, rpc_pending_t *p)
     list_unlink(&p->link);
 }
 
+/* Every client's calls in this process, per method (rpc_methods.h): one table, since a daemon's
+ * clients to one kind of peer (a pool of comets, comet's workers) answer the same question. The
+ * histograms are thread-safe (metrics.h), so comet's workers share it. */
+static metrics_hist_t client_latency[RPC_METHODS];
+
+const metrics_hist_t *rpc_client_latency(size_t i)
+{
+    return &client_latency[i];
+}
+
 /* Runs the callback of a call already removed from the client, then frees it. */
 static void pending_finish(rpc_pending_t *p, int status, const ProtobufCMessage *reply)
 {
+    int i = rpc_method_index(p->method);
+    if (i >= 0)
+        metrics_hist_observe_since(&client_latency[i], p->start_ns);
     p->cb(status, reply, p->arg);
     free(p);
 }
@@ -606,6 +622,7 @@ int rpc_client_call(rpc_client_t *c, uint16_t method, const ProtobufCMessage *re
     p = xmalloc(sizeof(*p));
     p->id = id;
     p->method = method;
+    p->start_ns = uv_hrtime();
     p->reply_desc = reply_desc;
     p->cb = cb;
     p->arg = arg;

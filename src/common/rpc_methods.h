@@ -4,6 +4,8 @@
 #ifndef HERALD_RPC_METHODS_H
 #define HERALD_RPC_METHODS_H
 
+#include <stddef.h>
+
 enum rpc_method {
     /* Logic service, called by comet */
     RPC_LOGIC_CONNECT = 101,      /* ConnectReq -> ConnectReply */
@@ -36,5 +38,11 @@ enum rpc_method {
 /* The method's name as proto/herald.proto's service spells it ("PushKeys"), for logs and metric
  * labels; "unknown" for an id not listed above. */
 const char *rpc_method_name(int method);
+
+/* The methods above as a dense index (for per-method tables): 0 <= rpc_method_index(id) <
+ * RPC_METHODS for a listed id, -1 for another; rpc_method_at(i) is the id at index i. */
+#define RPC_METHODS 21
+int rpc_method_index(int method);
+int rpc_method_at(size_t i);
 
 #endif

@@ -44,6 +44,7 @@ static void on_prometheus(void *arg, buf_t *out)
     const job_admin_t *a = arg;
     job_deliver_prometheus(a->deliver, out);
     job_comets_prometheus(a->comets, out);
+    admin_prom_rpc_client(out, "job");
     metrics_gauge(out, "herald_job_redis_up", "1 while the Redis connection is up",
                   redis_connected(a->redis) ? 1 : 0);
     metrics_gauge(out, "herald_job_kafka_brokers_up",

@@ -75,6 +75,7 @@ static void on_prometheus(void *arg, buf_t *out)
     admin_prom_json(out, "logic", m, NULL, rpc_server_members);
     json_decref(m);
     admin_prom_rpc_server(out, "logic", logic_rpc_server(a->rpc));
+    admin_prom_rpc_client(out, "logic");
     logic_http_prometheus(a->http, out);
 
     metrics_family(out, "herald_logic_kafka_produce_duration_seconds", METRICS_HISTOGRAM,

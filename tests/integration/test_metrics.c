@@ -6,7 +6,8 @@
  *   prometheus package, installed by scripts/install-deps.sh); an Accept: text/plain scrape
  *   gets the same format, a plain one keeps the JSON.
  * - A push to a connected user moves the comet's push latency histogram, logic's HTTP route and
- *   Kafka produce histograms; job reports a consumer lag per partition.
+ *   Kafka produce histograms and the RPC client histograms of job (PushKeys) and comet
+ *   (Connect); job reports a consumer lag per partition.
  * - /ready of logic and job answers 503 naming "redis" while redis-server is stopped, 200 again
  *   once it is back; /health stays 200 meanwhile, and comet and router stay ready.
  */
@@ -184,6 +185,17 @@ static void test_push_moves_latency(void **state)
     assert_true(test_prom_sample(text, "herald_logic_pushes_accepted_total") >= 1);
     free(text);
 
+    /* The same calls as their callers see them. */
+    text = scrape(cluster_job_admin_port(g_c));
+    assert_true(
+        test_prom_sample(text,
+                         "herald_job_rpc_client_duration_seconds_count{method=\"PushKeys\"}") >= 1);
+    free(text);
+    text = scrape(cluster_comet_admin_port(g_c, 0));
+    assert_true(test_prom_sample(
+                    text, "herald_comet_rpc_client_duration_seconds_count{method=\"Connect\"}") >=
+                1);
+    free(text);
     assert_true(wait_for(job_reports_lag, NULL, WAIT_MS));
     client_free(cl);
 }

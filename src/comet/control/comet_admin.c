@@ -99,4 +99,5 @@ void comet_admin_prometheus(buf_t *out, const char *server_id, const comet_worke
                    "A room or broadcast fan-out on a worker, from queued to its last write");
     metrics_hist(out, "herald_comet_fanout_duration_seconds", NULL, 0, &fanout);
     admin_prom_rpc_server(out, "comet", rpc);
+    admin_prom_rpc_client(out, "comet");
 }

@@ -644,6 +644,13 @@ static void test_logic_down(void **state)
     assert_int_equal(json_integer_value(json_object_get(j, "code")), 0);
     assert_true(json_is_false(json_object_get(json_object_get(j, "data"), "logic_connected")));
     json_decref(j);
+    /* Alive but not ready, and /ready says why. */
+    assert_int_equal(t_http_get(h->comet->admin_port, "/ready", body, sizeof body), 503);
+    j = json_loads(body, 0, NULL);
+    assert_non_null(j);
+    json_t *missing = json_object_get(json_object_get(j, "data"), "missing");
+    assert_string_equal(json_string_value(json_array_get(missing, 0)), "logic");
+    json_decref(j);
     assert_int_equal(t_http_get(h->comet->admin_port, "/nope", body, sizeof body), 404);
     harness_stop(h);
 }
