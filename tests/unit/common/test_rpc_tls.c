@@ -358,6 +358,39 @@ static void test_call_over_mtls(void **state)
     assert_int_equal(st.auth_failed, 0);
 }
 
+static int all_called(void *arg)
+{
+    result_t *r = arg;
+
+    for (int i = 0; i < 500; i++)
+        if (r[i].calls == 0)
+            return 0;
+    return 1;
+}
+
+/* 500 calls started in one go: the writer encrypts its queue as one stream (frames share
+ * records) and every call gets its own reply. */
+static void test_pipelined_over_mtls(void **state)
+{
+    static result_t r[500];
+    Herald__CountReq req = HERALD__COUNT_REQ__INIT;
+
+    (void)state;
+    memset(r, 0, sizeof(r));
+    for (int i = 0; i < 500; i++)
+        assert_int_equal(rpc_client_call(fx.client, RPC_ROUTER_COUNT,
+                                         (const ProtobufCMessage *)&req,
+                                         &herald__count_reply__descriptor, 5000, on_reply, &r[i]),
+                         0);
+    assert_true(test_run_until(&loop, all_called, r, 5000));
+    for (int i = 0; i < 500; i++) {
+        assert_int_equal(r[i].calls, 1);
+        assert_int_equal(r[i].status, 0);
+        assert_int_equal(r[i].conns, 42);
+    }
+    assert_int_equal(fx.handled, 500);
+}
+
 /* openssl s_client with the cluster's certificate: TLS 1.3, the server asks for a certificate
  * naming the cluster's CA, and the cluster-secret CHALLENGE comes inside TLS. Without a
  * certificate: refused in the handshake, counted, nothing handled. */
@@ -522,6 +555,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_call_over_mtls, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_pipelined_over_mtls, setup, teardown),
         cmocka_unit_test_setup_teardown(test_s_client_with_and_without_cert, setup, teardown),
         cmocka_unit_test_setup_teardown(test_wrong_ca_refused, setup, teardown),
         cmocka_unit_test_setup_teardown(test_plain_and_tls_mismatch_refused, setup, teardown),
