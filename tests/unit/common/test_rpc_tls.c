@@ -392,8 +392,8 @@ static void test_pipelined_over_mtls(void **state)
 }
 
 /* openssl s_client with the cluster's certificate: TLS 1.3, the server asks for a certificate
- * naming the cluster's CA, and the cluster-secret CHALLENGE comes inside TLS. Without a
- * certificate: refused in the handshake, counted, nothing handled. */
+ * naming the cluster's CA, and the cluster-secret CHALLENGE comes inside TLS; so with TLS 1.2,
+ * not with 1.1. Without a certificate: refused in the handshake, counted, nothing handled. */
 static void test_s_client_with_and_without_cert(void **state)
 {
     char cert[512], key[512];
@@ -411,11 +411,22 @@ static void test_s_client_with_and_without_cert(void **state)
     free(out);
     assert_int_equal(stats(fx.server).tls_failed, 0);
 
+    /* TLS 1.2 (ECDHE, AEAD) works too; TLS 1.1 does not. */
+    const char *with12[] = {"-tls1_2", with[0], with[1], with[2], with[3], NULL};
+    out = s_client(fx.port, with12);
+    assert_non_null(strstr(out, "TLSv1.2"));
+    assert_non_null(strstr(out, "HRA1"));
+    free(out);
+    const char *with11[] = {"-tls1_1", with[0], with[1], with[2], with[3], NULL};
+    out = s_client(fx.port, with11);
+    assert_null(strstr(out, "HRA1"));
+    free(out);
+
     out = s_client(fx.port, NULL);
     assert_non_null(strstr(out, "certificate required"));
     assert_null(strstr(out, "HRA1"));
     free(out);
-    assert_int_equal(stats(fx.server).tls_failed, 1);
+    assert_int_equal(stats(fx.server).tls_failed, 2); /* TLS 1.1 and no certificate */
     assert_int_equal(fx.handled, 0);
     count_works(fx.client);
 }
