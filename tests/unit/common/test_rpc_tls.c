@@ -391,6 +391,22 @@ static void test_pipelined_over_mtls(void **state)
     assert_int_equal(fx.handled, 500);
 }
 
+/* The server goes away and comes back on the same port: the client's next connection is a new
+ * TLS session (its old TLS state was freed with the socket) and calls work again. */
+static void test_reconnect_over_mtls(void **state)
+{
+    (void)state;
+    count_works(fx.client);
+    server_close(fx.server);
+    assert_false(test_run_until(&loop, connected, fx.client, 300));
+    fx.server = rpc_server_new(&loop, methods, 2, &fx);
+    assert_int_equal(rpc_server_listen(fx.server, "127.0.0.1", fx.port), 0);
+    assert_true(test_run_until(&loop, connected, fx.client, 6000));
+    count_works(fx.client);
+    assert_int_equal(stats(fx.server).accepted, 1);
+    assert_int_equal(stats(fx.server).tls_failed, 0);
+}
+
 /* openssl s_client with the cluster's certificate: TLS 1.3, the server asks for a certificate
  * naming the cluster's CA, and the cluster-secret CHALLENGE comes inside TLS; so with TLS 1.2,
  * not with 1.1. Without a certificate: refused in the handshake, counted, nothing handled. */
@@ -567,6 +583,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_call_over_mtls, setup, teardown),
         cmocka_unit_test_setup_teardown(test_pipelined_over_mtls, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_reconnect_over_mtls, setup, teardown),
         cmocka_unit_test_setup_teardown(test_s_client_with_and_without_cert, setup, teardown),
         cmocka_unit_test_setup_teardown(test_wrong_ca_refused, setup, teardown),
         cmocka_unit_test_setup_teardown(test_plain_and_tls_mismatch_refused, setup, teardown),
