@@ -358,9 +358,58 @@ static void test_call_over_mtls(void **state)
     assert_int_equal(st.auth_failed, 0);
 }
 
+static int all_called(void *arg)
+{
+    result_t *r = arg;
+
+    for (int i = 0; i < 500; i++)
+        if (r[i].calls == 0)
+            return 0;
+    return 1;
+}
+
+/* 500 calls started in one go: the writer encrypts its queue as one stream (frames share
+ * records) and every call gets its own reply. */
+static void test_pipelined_over_mtls(void **state)
+{
+    static result_t r[500];
+    Herald__CountReq req = HERALD__COUNT_REQ__INIT;
+
+    (void)state;
+    memset(r, 0, sizeof(r));
+    for (int i = 0; i < 500; i++)
+        assert_int_equal(rpc_client_call(fx.client, RPC_ROUTER_COUNT,
+                                         (const ProtobufCMessage *)&req,
+                                         &herald__count_reply__descriptor, 5000, on_reply, &r[i]),
+                         0);
+    assert_true(test_run_until(&loop, all_called, r, 5000));
+    for (int i = 0; i < 500; i++) {
+        assert_int_equal(r[i].calls, 1);
+        assert_int_equal(r[i].status, 0);
+        assert_int_equal(r[i].conns, 42);
+    }
+    assert_int_equal(fx.handled, 500);
+}
+
+/* The server goes away and comes back on the same port: the client's next connection is a new
+ * TLS session (its old TLS state was freed with the socket) and calls work again. */
+static void test_reconnect_over_mtls(void **state)
+{
+    (void)state;
+    count_works(fx.client);
+    server_close(fx.server);
+    assert_false(test_run_until(&loop, connected, fx.client, 300));
+    fx.server = rpc_server_new(&loop, methods, 2, &fx);
+    assert_int_equal(rpc_server_listen(fx.server, "127.0.0.1", fx.port), 0);
+    assert_true(test_run_until(&loop, connected, fx.client, 6000));
+    count_works(fx.client);
+    assert_int_equal(stats(fx.server).accepted, 1);
+    assert_int_equal(stats(fx.server).tls_failed, 0);
+}
+
 /* openssl s_client with the cluster's certificate: TLS 1.3, the server asks for a certificate
- * naming the cluster's CA, and the cluster-secret CHALLENGE comes inside TLS. Without a
- * certificate: refused in the handshake, counted, nothing handled. */
+ * naming the cluster's CA, and the cluster-secret CHALLENGE comes inside TLS; so with TLS 1.2,
+ * not with 1.1. Without a certificate: refused in the handshake, counted, nothing handled. */
 static void test_s_client_with_and_without_cert(void **state)
 {
     char cert[512], key[512];
@@ -378,11 +427,22 @@ static void test_s_client_with_and_without_cert(void **state)
     free(out);
     assert_int_equal(stats(fx.server).tls_failed, 0);
 
+    /* TLS 1.2 (ECDHE, AEAD) works too; TLS 1.1 does not. */
+    const char *with12[] = {"-tls1_2", with[0], with[1], with[2], with[3], NULL};
+    out = s_client(fx.port, with12);
+    assert_non_null(strstr(out, "TLSv1.2"));
+    assert_non_null(strstr(out, "HRA1"));
+    free(out);
+    const char *with11[] = {"-tls1_1", with[0], with[1], with[2], with[3], NULL};
+    out = s_client(fx.port, with11);
+    assert_null(strstr(out, "HRA1"));
+    free(out);
+
     out = s_client(fx.port, NULL);
     assert_non_null(strstr(out, "certificate required"));
     assert_null(strstr(out, "HRA1"));
     free(out);
-    assert_int_equal(stats(fx.server).tls_failed, 1);
+    assert_int_equal(stats(fx.server).tls_failed, 2); /* TLS 1.1 and no certificate */
     assert_int_equal(fx.handled, 0);
     count_works(fx.client);
 }
@@ -522,6 +582,8 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_call_over_mtls, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_pipelined_over_mtls, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_reconnect_over_mtls, setup, teardown),
         cmocka_unit_test_setup_teardown(test_s_client_with_and_without_cert, setup, teardown),
         cmocka_unit_test_setup_teardown(test_wrong_ca_refused, setup, teardown),
         cmocka_unit_test_setup_teardown(test_plain_and_tls_mismatch_refused, setup, teardown),
