@@ -183,9 +183,9 @@ static int got_all(void *ctx)
 static kafka_consumer_t *consumer(uv_loop_t *loop, const char *group, const char *topic, sink_t *s)
 {
     char err[256] = "";
+    kafka_group_t g = {group, topic, 10, 6000};
 
-    s->c =
-        kafka_consumer_new(loop, brokers, NULL, group, topic, 10, on_message, s, err, sizeof(err));
+    s->c = kafka_consumer_new(loop, brokers, NULL, &g, on_message, s, err, sizeof(err));
     if (!s->c)
         fail_msg("kafka_consumer_new: %s", err);
     return s->c;
@@ -403,8 +403,9 @@ static void test_config_error(void **state)
     sink_t *s = calloc(1, sizeof(*s));
 
     uv_loop_init(&loop);
-    assert_null(kafka_consumer_new(&loop, brokers, NULL, "", "t-basic", 10, on_message, s, err,
-                                   sizeof(err)));
+    kafka_group_t g = {"", "t-basic", 10, 6000};
+
+    assert_null(kafka_consumer_new(&loop, brokers, NULL, &g, on_message, s, err, sizeof(err)));
     assert_true(err[0] != '\0');
     test_finish_loop(&loop);
     free(s);
@@ -461,6 +462,7 @@ static void test_properties_refused(void **state)
         {"request.required.acks", "1", "changes acks, set by herald", 0},
         {"metadata.broker.list", "elsewhere:9092", "changes bootstrap.servers", 1},
         {"partition.assignment.strategy", "cooperative-sticky", "set by herald", 1},
+        {"session.timeout.ms", "1000", "set by herald", 1},
     };
 
     uv_loop_init(&loop);
@@ -469,8 +471,9 @@ static void test_properties_refused(void **state)
         conf_props_t props = {v, 1};
         err[0] = '\0';
         if (cases[i].consumer == 1) {
-            kafka_consumer_t *c = kafka_consumer_new(&loop, brokers, &props, "g-props", "t-props",
-                                                     10, on_message, s, err, sizeof(err));
+            kafka_group_t g = {"g-props", "t-props", 10, 6000};
+            kafka_consumer_t *c =
+                kafka_consumer_new(&loop, brokers, &props, &g, on_message, s, err, sizeof(err));
             assert_null(c);
         } else {
             kafka_producer_t *p =
