@@ -1,18 +1,18 @@
 /* test_job_failover.c - how long delivery stalls when a job dies or Kafka goes away
  * (docs/delivery.md, "Failures"), with real daemons and herald-kafka-dev.
  *
- * Two jobs share the consumer group, each with a session of SESSION_MS. Users on both comets
+ * Two jobs share the consumer group, each with a session of 3.5 s. Users on both comets
  * get a steady load of pushes, one sending thread per user; every connection audits what it
  * gets: each accepted push exactly once, in seq order, with the body it was accepted for.
  *
  * - kill -9 of the job that delivers: the other takes its partitions once the broker drops the
- *   dead member (one session), and the worst delay of a push is bounded by STALL_BOUND_MS.
+ *   dead member (after its session), and the worst delay of a push is bounded by STALL_BOUND_MS.
  * - every broker down for OUTAGE_MS, then back: delivery resumes within RESUME_BOUND_MS of the
  *   brokers' return, and everything pushed meanwhile arrives within that bound too.
  *
  * The bounds come from measurement on herald-kafka-dev (librdkafka's mock cluster), whose group
- * coordinator checks sessions once a second and waits a fixed delay before it hands out
- * partitions; why each bound is what it is, is written at its #define and in docs/delivery.md. */
+ * coordinator is slower than a real Kafka's; why each bound is what it is, is written at its
+ * #define and in docs/delivery.md. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -33,24 +33,25 @@
 #define USERS 8
 #define MAX_PUSHES 400      /* per user and test */
 #define PUSH_INTERVAL_MS 40 /* per user: 8 users, about 200 pushes/s in all */
-#define SESSION_MS 3500      /* the jobs' [kafka] session_timeout */
 #define KILL_AFTER_MS 1500  /* load before the kill */
 #define LOAD_AFTER_MS 5000  /* load after the kill or the brokers' return */
 #define OUTAGE_MS 4000      /* brokers down */
 #define DRAIN_WAIT_MS 30000 /* for the last accepted pushes to arrive */
 #define GROUP_WAIT_MS 30000 /* for the group to hand every partition out */
 #define PARTITIONS 4        /* herald-kafka-dev's, in the harness */
-/* A killed job's partitions wait for the mock to drop it: its session timer runs once a second
- * and drops a member silent for SESSION_MS, so that is 1.1 to 2.1 s after the kill; then it
- * waits SESSION_MS - 1000 ms (100 ms) for members to rejoin before it assigns. Measured on the
- * loaded 2-core machine: worst delay of a push 1.3 to 2.4 s. The bound leaves 1 s for the
- * machine's load on top of the 2.2 s the mock's timers allow. */
-#define STALL_BOUND_MS 20000
-/* The brokers back: clients reconnect within reconnect.backoff.max.ms (1 s); the outage was
- * longer than the session, so the group re-forms, and the mock holds the first join of an empty
- * group for 3 s (Kafka's group.initial.rebalance.delay.ms default). Measured: 4.0 to 4.6 s.
- * The bound leaves 1.5 s for the machine's load on top of the 4.2 s the mock allows. */
-#define RESUME_BOUND_MS 20000
+/* herald-kafka-dev's group coordinator (librdkafka 2.0.2's mock cluster) drops a member that
+ * was silent for a session only at its once-a-second check, and then waits session - 1000 ms
+ * before it assigns, even when every live member has rejoined at once. It holds the first join
+ * of an empty group for 3 s and meanwhile expires the waiting members by their session, so a
+ * group whose session is 3 s or less never forms on it: the jobs run with 3.5 s, the shortest it
+ * takes with a margin. So a killed job's partitions move 5.4 to 7 s after the kill (silent
+ * 2.9..3.5 s, found by the check up to 1 s later, 2.5 s of waiting, the survivor's rejoin).
+ * Measured on the loaded 2-core machine: 5.9 to 6.0 s. The bound adds 1.5 s for the load. */
+#define STALL_BOUND_MS 8500
+/* The brokers back: clients reconnect within reconnect.backoff.max.ms (1 s, +50 % jitter at
+ * most), the group re-forms (the 4 s outage outlasted the session) and fetching resumes.
+ * Measured: 1.6 s. The bound adds 1.4 s for the load to the 2 s target. */
+#define RESUME_BOUND_MS 3000
 
 static cluster_t *g_c;
 
@@ -308,8 +309,8 @@ static long long worst_delay(const user_t *users, long long since_ms, long long 
 
 /* ------------------------------------------------------------------------------ tests */
 
-/* kill -9 of the job that delivers: the survivor takes every partition within a session and a
- * tick of the mock's timer, and no accepted push is lost, repeated or reordered. */
+/* kill -9 of the job that delivers: the survivor takes every partition (STALL_BOUND_MS), and no
+ * accepted push is lost, repeated or reordered. */
 static void test_kill_one_job(void **state)
 {
     static user_t users[USERS];
