@@ -257,6 +257,50 @@ static void test_produce_consume(void **state)
     free(s);
 }
 
+typedef struct pair_s {
+    sink_t *a, *b;
+} pair_t;
+
+static int shared(void *ctx)
+{
+    const pair_t *g = ctx;
+    int na = kafka_consumer_assigned(g->a->c), nb = kafka_consumer_assigned(g->b->c);
+
+    return na > 0 && nb > 0 && na + nb == PARTITIONS;
+}
+
+static int b_has_all(void *ctx)
+{
+    return kafka_consumer_assigned(((const pair_t *)ctx)->b->c) == PARTITIONS;
+}
+
+/* Two consumers of one group with a 3.5 s session (the shortest herald-kafka-dev forms a group
+ * with, docs/delivery.md): they share the partitions, and when one leaves, the other holds them
+ * all. kafka_consumer_assigned follows each assignment. */
+static void test_group_shared(void **state)
+{
+    uv_loop_t loop;
+    sink_t *a = calloc(1, sizeof(*a)), *b = calloc(1, sizeof(*b));
+    kafka_group_t g = {"g-shared", "t-shared", 10, 3500};
+    char err[256] = "";
+    pair_t pair = {a, b};
+
+    make_topic("t-shared");
+    uv_loop_init(&loop);
+    a->c = kafka_consumer_new(&loop, brokers, NULL, &g, on_message, a, err, sizeof(err));
+    b->c = kafka_consumer_new(&loop, brokers, NULL, &g, on_message, b, err, sizeof(err));
+    assert_non_null(a->c);
+    assert_non_null(b->c);
+    assert_int_equal(kafka_consumer_assigned(a->c), 0);
+    assert_true(test_run_until(&loop, shared, &pair, 20000));
+    kafka_consumer_free(a->c);
+    assert_true(test_run_until(&loop, b_has_all, &pair, 20000));
+    kafka_consumer_free(b->c);
+    test_finish_loop(&loop);
+    free(a);
+    free(b);
+}
+
 static void test_at_least_once(void **state)
 {
     enum { N = 80 };
@@ -497,10 +541,11 @@ static void test_properties_refused(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_produce_consume),    cmocka_unit_test(test_at_least_once),
-        cmocka_unit_test(test_brokers_down),       cmocka_unit_test(test_pause_resume),
-        cmocka_unit_test(test_free_undelivered),   cmocka_unit_test(test_config_error),
-        cmocka_unit_test(test_properties_applied), cmocka_unit_test(test_properties_refused),
+        cmocka_unit_test(test_produce_consume),    cmocka_unit_test(test_group_shared),
+        cmocka_unit_test(test_at_least_once),      cmocka_unit_test(test_brokers_down),
+        cmocka_unit_test(test_pause_resume),       cmocka_unit_test(test_free_undelivered),
+        cmocka_unit_test(test_config_error),       cmocka_unit_test(test_properties_applied),
+        cmocka_unit_test(test_properties_refused),
     };
 
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
