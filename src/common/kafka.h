@@ -70,23 +70,40 @@ typedef struct kafka_msg_s {
  * (at-least-once: nothing is committed past a message still in flight). */
 typedef void (*kafka_message_cb)(const kafka_msg_t *msg, void *arg);
 
-/* Joins consumer group `group` on `topic`, starting from the committed offsets (earliest when
- * none). fetch_wait_ms is how long a broker may hold a fetch that finds nothing (librdkafka's
- * fetch.wait.max.ms): a real broker answers as soon as a message arrives, but herald-kafka-dev
- * (the mock cluster) holds the fetch for the whole wait, so against it this is added latency.
- * props as for kafka_producer_new; refused here: bootstrap.servers, group.id,
- * enable.auto.commit, enable.auto.offset.store, auto.offset.reset and
- * partition.assignment.strategy (the at-least-once tracking and the eager rebalance callback
- * above rest on them), statistics.interval.ms (job's readiness and consumer lag read the
- * statistics), and any alias that changes one of them. Returns NULL with a message in err
- * on a configuration error. */
+/* A consumer group membership: what kafka_consumer_new joins and how. Borrowed by
+ * kafka_consumer_new (the strings are copied). */
+typedef struct kafka_group_s {
+    const char *group; /* group.id */
+    const char *topic; /* the one topic subscribed to */
+    /* How long a broker may hold a fetch that finds nothing (librdkafka's fetch.wait.max.ms): a
+     * real broker answers as soon as a message arrives, but herald-kafka-dev (the mock cluster)
+     * holds the fetch for the whole wait, so against it this is added latency. */
+    uint32_t fetch_wait_ms;
+    /* session.timeout.ms: a member that sends no heartbeat for this long is dropped and its
+     * partitions go to the others, so it bounds how long a killed member's partitions wait. The
+     * heartbeat interval is a sixth of it. A real broker refuses a value outside its
+     * group.min.session.timeout.ms .. group.max.session.timeout.ms (6 s .. 30 min by default):
+     * the consumer then logs the broker's error and gets no partitions. */
+    uint32_t session_timeout_ms;
+} kafka_group_t;
+
+/* Joins consumer group g->group on g->topic, starting from the committed offsets (earliest when
+ * none). props as for kafka_producer_new; refused here: bootstrap.servers, group.id,
+ * session.timeout.ms (set from g), enable.auto.commit, enable.auto.offset.store,
+ * auto.offset.reset and partition.assignment.strategy (the at-least-once tracking and the eager
+ * rebalance callback above rest on them), statistics.interval.ms (job's readiness and consumer
+ * lag read the statistics), and any alias that changes one of them. Returns NULL with a message
+ * in err on a configuration error. */
 kafka_consumer_t *kafka_consumer_new(uv_loop_t *loop, const char *brokers,
-                                     const conf_props_t *props, const char *group,
-                                     const char *topic, uint32_t fetch_wait_ms, kafka_message_cb cb,
-                                     void *arg, char *err, size_t errlen);
+                                     const conf_props_t *props, const kafka_group_t *g,
+                                     kafka_message_cb cb, void *arg, char *err, size_t errlen);
 
 /* Marks (partition, offset) handled. Offsets of a revoked partition are ignored. */
 void kafka_consumer_done(kafka_consumer_t *c, int32_t partition, int64_t offset);
+
+/* How many partitions the group has assigned to this consumer now (0 before the first
+ * assignment, and between a revoke and the next assignment). */
+int kafka_consumer_assigned(const kafka_consumer_t *c);
 
 /* Pauses delivery of new messages (back-pressure) / resumes it. */
 void kafka_consumer_pause(kafka_consumer_t *c);

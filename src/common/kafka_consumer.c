@@ -54,6 +54,7 @@ struct kafka_consumer_s {
     char *group;
     kafka_part_t **parts; /* indexed by partition id; NULL when not assigned */
     int32_t nparts;
+    int assigned; /* partitions in the current assignment */
     int paused;
     kafka_stats_t stats; /* librdkafka's statistics, every KAFKA_STATS_INTERVAL_MS */
 };
@@ -182,6 +183,11 @@ static void kafka_consumer_set_paused(kafka_consumer_t *c, int pause)
     rd_kafka_topic_partition_list_destroy(assigned);
 }
 
+int kafka_consumer_assigned(const kafka_consumer_t *c)
+{
+    return c->assigned;
+}
+
 void kafka_consumer_pause(kafka_consumer_t *c)
 {
     if (c->paused)
@@ -240,6 +246,7 @@ static void kafka_consumer_on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
         log_info("kafka consumer %s: %d partition(s) of %s assigned", c->group, parts->cnt,
                  c->topic);
         rd_kafka_assign(rk, parts);
+        c->assigned = parts->cnt;
         if (c->paused)
             rd_kafka_pause_partitions(rk, parts);
         kafka_loop_alive(c->kl);
@@ -251,6 +258,7 @@ static void kafka_consumer_on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
         log_info("kafka consumer %s: %d partition(s) revoked", c->group, parts->cnt);
     /* With enable.auto.commit, the unassign commits the offsets stored so far. */
     rd_kafka_assign(rk, NULL);
+    c->assigned = 0;
 }
 
 static void kafka_consumer_deliver(kafka_consumer_t *c, const rd_kafka_message_t *m)
@@ -291,12 +299,17 @@ static int kafka_consumer_serve(void *owner)
 
 /* ------------------------------------------------------------------------- lifecycle */
 
-/* The settings the at-least-once tracking rests on (kafka.h): never from property.* */
-static const char *const kafka_consumer_owned[] = {
-    "bootstrap.servers",      "group.id",
-    "enable.auto.commit",     "enable.auto.offset.store",
-    "auto.offset.reset",      "partition.assignment.strategy",
-    "statistics.interval.ms", NULL};
+/* The settings the at-least-once tracking rests on (kafka.h), and the session, which has a key
+ * of its own: never from property.* */
+static const char *const kafka_consumer_owned[] = {"bootstrap.servers",
+                                                   "group.id",
+                                                   "session.timeout.ms",
+                                                   "enable.auto.commit",
+                                                   "enable.auto.offset.store",
+                                                   "auto.offset.reset",
+                                                   "partition.assignment.strategy",
+                                                   "statistics.interval.ms",
+                                                   NULL};
 
 /* Served from the consumer queue on the loop thread, like every other callback. */
 static int kafka_consumer_on_stats(rd_kafka_t *rk, char *json, size_t len, void *opaque)
@@ -308,27 +321,34 @@ static int kafka_consumer_on_stats(rd_kafka_t *rk, char *json, size_t len, void 
     return 0; /* librdkafka frees json */
 }
 
-static int kafka_consumer_conf(rd_kafka_conf_t *conf, const char *group, uint32_t fetch_wait_ms,
+/* Heartbeats per session: the 1 s heartbeat of the 6 s default session, and five more chances
+ * after a late one before the membership is lost (librdkafka's own 3 s in 45 s gives 15, but a
+ * short session with Kafka's usual third would give only 3). */
+#define KAFKA_CONSUMER_HEARTBEATS_PER_SESSION 6
+
+static int kafka_consumer_conf(rd_kafka_conf_t *conf, const kafka_group_t *g,
                                const conf_props_t *props, char *err, size_t errlen)
 {
-    /* Short session and heartbeat: a dead job's partitions move on within seconds. A short
-     * metadata refresh: a topic created after start-up is found quickly. The fetch wait is the
-     * caller's (see kafka.h). */
+    /* A short metadata refresh: a topic created after start-up is found quickly. The fetch
+     * wait and the session are the caller's (see kafka.h). */
     static const char *const kv[][2] = {
         {"auto.offset.reset", "earliest"},
         {"enable.auto.commit", "true"},
         {"enable.auto.offset.store", "false"},
         {"auto.commit.interval.ms", "1000"},
-        {"session.timeout.ms", "6000"},
-        {"heartbeat.interval.ms", "1000"},
         {"topic.metadata.refresh.interval.ms", "5000"},
         {"statistics.interval.ms", KAFKA_STATS_INTERVAL_MS},
     };
-    char fetch_wait[16];
+    uint32_t heartbeat = g->session_timeout_ms / KAFKA_CONSUMER_HEARTBEATS_PER_SESSION;
+    char fetch_wait[16], session[16], heartbeat_ms[16];
 
-    snprintf(fetch_wait, sizeof(fetch_wait), "%u", fetch_wait_ms);
-    if (kafka_loop_conf_set(conf, "group.id", group, err, errlen) < 0 ||
-        kafka_loop_conf_set(conf, "fetch.wait.max.ms", fetch_wait, err, errlen) < 0)
+    snprintf(fetch_wait, sizeof(fetch_wait), "%u", g->fetch_wait_ms);
+    snprintf(session, sizeof(session), "%u", g->session_timeout_ms);
+    snprintf(heartbeat_ms, sizeof(heartbeat_ms), "%u", heartbeat > 0 ? heartbeat : 1);
+    if (kafka_loop_conf_set(conf, "group.id", g->group, err, errlen) < 0 ||
+        kafka_loop_conf_set(conf, "fetch.wait.max.ms", fetch_wait, err, errlen) < 0 ||
+        kafka_loop_conf_set(conf, "session.timeout.ms", session, err, errlen) < 0 ||
+        kafka_loop_conf_set(conf, "heartbeat.interval.ms", heartbeat_ms, err, errlen) < 0)
         return HERALD_ECONF;
     for (size_t i = 0; i < sizeof(kv) / sizeof(kv[0]); i++)
         if (kafka_loop_conf_set(conf, kv[i][0], kv[i][1], err, errlen) < 0)
@@ -368,9 +388,8 @@ int kafka_consumer_brokers_up(const kafka_consumer_t *c)
 }
 
 kafka_consumer_t *kafka_consumer_new(uv_loop_t *loop, const char *brokers,
-                                     const conf_props_t *props, const char *group,
-                                     const char *topic, uint32_t fetch_wait_ms, kafka_message_cb cb,
-                                     void *arg, char *err, size_t errlen)
+                                     const conf_props_t *props, const kafka_group_t *g,
+                                     kafka_message_cb cb, void *arg, char *err, size_t errlen)
 {
     kafka_consumer_t *c = xcalloc(1, sizeof(*c));
     rd_kafka_topic_partition_list_t *topics;
@@ -379,13 +398,13 @@ kafka_consumer_t *kafka_consumer_new(uv_loop_t *loop, const char *brokers,
 
     c->cb = cb;
     c->arg = arg;
-    c->topic = xstrdup(topic);
-    c->group = xstrdup(group);
+    c->topic = xstrdup(g->topic);
+    c->group = xstrdup(g->group);
     c->kl = kafka_loop_new(loop, "consumer", c);
     conf = kafka_loop_conf_new(c->kl, brokers, err, errlen);
     if (!conf)
         goto fail;
-    if (kafka_consumer_conf(conf, group, fetch_wait_ms, props, err, errlen) < 0) {
+    if (kafka_consumer_conf(conf, g, props, err, errlen) < 0) {
         rd_kafka_conf_destroy(conf);
         goto fail;
     }
@@ -397,11 +416,11 @@ kafka_consumer_t *kafka_consumer_new(uv_loop_t *loop, const char *brokers,
     /* Everything, rebalances and errors included, now comes on the consumer queue. */
     rd_kafka_poll_set_consumer(c->rk);
     topics = rd_kafka_topic_partition_list_new(1);
-    rd_kafka_topic_partition_list_add(topics, topic, RD_KAFKA_PARTITION_UA);
+    rd_kafka_topic_partition_list_add(topics, g->topic, RD_KAFKA_PARTITION_UA);
     rerr = rd_kafka_subscribe(c->rk, topics);
     rd_kafka_topic_partition_list_destroy(topics);
     if (rerr) {
-        snprintf(err, errlen, "kafka subscribe %s: %s", topic, rd_kafka_err2str(rerr));
+        snprintf(err, errlen, "kafka subscribe %s: %s", g->topic, rd_kafka_err2str(rerr));
         goto fail;
     }
     if (kafka_loop_start(c->kl, rd_kafka_queue_get_consumer(c->rk), kafka_consumer_serve, err,

@@ -15,6 +15,7 @@ const conf_item_t job_conf_items[] = {
     {"kafka", "group", CONF_STR, F(kafka_group), "herald-job", 0, 0, NULL},
     {"kafka", "max_in_flight", CONF_INT, F(max_in_flight), "10000", 1, 10000000, NULL},
     {"kafka", "fetch_wait_max", CONF_MS, F(kafka_fetch_wait_ms), "10ms", 1, 5000, NULL},
+    {"kafka", "session_timeout", CONF_MS, F(kafka_session_timeout_ms), "6s", 300, 300000, NULL},
     {"kafka", "property.", CONF_PROPS, F(kafka_props), NULL, 0, 0, NULL},
     REDIS_CONF_ITEMS(job_conf_t),
     {"comet", "refresh", CONF_MS, F(comet_refresh_ms), "2s", 10, HOUR, NULL},

@@ -18,12 +18,13 @@ typedef struct job_conf_s {
     char *kafka_brokers;       /* bootstrap servers */
     char *kafka_topic;
     char *kafka_group;
-    int64_t max_in_flight;       /* messages consumed and not yet done before pausing */
-    int64_t kafka_fetch_wait_ms; /* longest a broker holds an empty fetch (see kafka.h) */
-    conf_props_t kafka_props;    /* [kafka] property.*: librdkafka settings (kafka.h) */
-    redis_conf_t redis;          /* [redis]: where, how to authenticate, the key prefix */
-    int64_t comet_refresh_ms;    /* registry read interval */
-    int64_t comet_ttl_ms;        /* registry entries older than this are dead */
+    int64_t max_in_flight;            /* messages consumed and not yet done before pausing */
+    int64_t kafka_fetch_wait_ms;      /* longest a broker holds an empty fetch (see kafka.h) */
+    int64_t kafka_session_timeout_ms; /* group session: a dead job's partitions move after it */
+    conf_props_t kafka_props;         /* [kafka] property.*: librdkafka settings (kafka.h) */
+    redis_conf_t redis;               /* [redis]: where, how to authenticate, the key prefix */
+    int64_t comet_refresh_ms;         /* registry read interval */
+    int64_t comet_ttl_ms;             /* registry entries older than this are dead */
     int64_t comet_rpc_timeout_ms;
     int64_t comet_retries;          /* retries of a call that timed out or lost its connection */
     int64_t comet_retry_backoff_ms; /* first retry delay, doubled per retry */

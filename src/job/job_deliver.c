@@ -451,6 +451,9 @@ void job_deliver_health(const job_deliver_t *d, json_t *out)
 {
     json_object_set_new(out, "in_flight", json_integer((json_int_t)d->in_flight));
     json_object_set_new(out, "paused", json_boolean(d->paused));
+    json_object_set_new(
+        out, "partitions",
+        json_integer(d->consumer != NULL ? (json_int_t)kafka_consumer_assigned(d->consumer) : 0));
 }
 
 void job_deliver_metrics(const job_deliver_t *d, json_t *out)

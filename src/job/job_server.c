@@ -127,10 +127,14 @@ job_server_t *job_server_new(uv_loop_t *loop, const job_conf_t *conf, char *err,
         close_parts(s);
         return NULL;
     }
-    s->consumer =
-        kafka_consumer_new(loop, conf->kafka_brokers, &conf->kafka_props, conf->kafka_group,
-                           conf->kafka_topic, (uint32_t)conf->kafka_fetch_wait_ms,
-                           job_deliver_on_message, &s->deliver, kerr, sizeof(kerr));
+    kafka_group_t group = {
+        .group = conf->kafka_group,
+        .topic = conf->kafka_topic,
+        .fetch_wait_ms = (uint32_t)conf->kafka_fetch_wait_ms,
+        .session_timeout_ms = (uint32_t)conf->kafka_session_timeout_ms,
+    };
+    s->consumer = kafka_consumer_new(loop, conf->kafka_brokers, &conf->kafka_props, &group,
+                                     job_deliver_on_message, &s->deliver, kerr, sizeof(kerr));
     if (s->consumer == NULL) {
         snprintf(err, errlen, "kafka consumer: %s", kerr);
         close_parts(s);
@@ -140,9 +144,9 @@ job_server_t *job_server_new(uv_loop_t *loop, const job_conf_t *conf, char *err,
     job_deliver_hold(&s->deliver, 1);
     job_deliver_attach(&s->deliver, s->consumer);
     job_comets_start(&s->comets, on_comets_ready, s);
-    log_info("consuming %s as group %s from %s; registry %s at %s; admin on %s", conf->kafka_topic,
-             conf->kafka_group, conf->kafka_brokers, s->comets.registry_key, conf->redis.addr,
-             conf->admin_listen);
+    log_info("consuming %s as group %s (session %lld ms) from %s; registry %s at %s; admin on %s",
+             conf->kafka_topic, conf->kafka_group, (long long)conf->kafka_session_timeout_ms,
+             conf->kafka_brokers, s->comets.registry_key, conf->redis.addr, conf->admin_listen);
     return s;
 }
 

@@ -150,8 +150,9 @@ static void test_events(void **state)
     assert_int_equal(uv_loop_init(&loop), 0);
     seen_t s = {.from = from, .to = to, .from_key = from_key, .text = "event hi", .loop = &loop};
     char err[256] = "";
-    s.consumer = kafka_consumer_new(&loop, cluster_kafka_brokers(g_c), NULL, "test-events",
-                                    "herald-events", FETCH_WAIT_MS, on_event, &s, err, sizeof(err));
+    kafka_group_t group = {"test-events", "herald-events", FETCH_WAIT_MS, 6000};
+    s.consumer = kafka_consumer_new(&loop, cluster_kafka_brokers(g_c), NULL, &group, on_event, &s,
+                                    err, sizeof(err));
     if (s.consumer == NULL)
         fail_msg("kafka_consumer_new: %s", err);
     uv_timer_t deadline;

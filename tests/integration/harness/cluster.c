@@ -51,8 +51,9 @@ struct cluster_s {
     int comet_tcp[CLUSTER_MAX_COMETS], comet_ws[CLUSTER_MAX_COMETS];
     int comet_rpc[CLUSTER_MAX_COMETS], comet_admin[CLUSTER_MAX_COMETS];
     int comet_tls[CLUSTER_MAX_COMETS], comet_wss[CLUSTER_MAX_COMETS]; /* 0 without TLS */
-    int job_admin;
-    cluster_daemon_t redis, kafka, logic, job;
+    int job_admin[CLUSTER_MAX_JOBS];
+    cluster_daemon_t redis, kafka, logic;
+    cluster_daemon_t jobs[CLUSTER_MAX_JOBS];
     cluster_daemon_t routers[CLUSTER_MAX_ROUTERS];
     cluster_daemon_t comets[CLUSTER_MAX_COMETS];
 };
@@ -226,7 +227,7 @@ static cluster_daemon_t *cluster_daemon(cluster_t *c, cluster_kind_t kind, int i
     case CLUSTER_LOGIC:
         return index == 0 ? &c->logic : NULL;
     case CLUSTER_JOB:
-        return index == 0 ? &c->job : NULL;
+        return index >= 0 && index < c->opts.n_jobs ? &c->jobs[index] : NULL;
     case CLUSTER_ROUTER:
         return index >= 0 && index < c->opts.n_routers ? &c->routers[index] : NULL;
     case CLUSTER_COMET:
@@ -240,7 +241,8 @@ static cluster_daemon_t *cluster_daemon(cluster_t *c, cluster_kind_t kind, int i
 static int cluster_daemons(cluster_t *c, cluster_daemon_t **out)
 {
     int n = 0;
-    out[n++] = &c->job;
+    for (int i = 0; i < c->opts.n_jobs; i++)
+        out[n++] = &c->jobs[i];
     for (int i = 0; i < c->opts.n_comets; i++)
         out[n++] = &c->comets[i];
     out[n++] = &c->logic;
@@ -256,7 +258,8 @@ static void cluster_daemon_config(cluster_t *c, cluster_daemon_t *d, cluster_kin
 {
     d->kind = kind;
     d->index = index;
-    if (kind == CLUSTER_ROUTER || kind == CLUSTER_COMET)
+    if (kind == CLUSTER_ROUTER || kind == CLUSTER_COMET ||
+        (kind == CLUSTER_JOB && c->opts.n_jobs > 1))
         snprintf(d->name, sizeof(d->name), "%s-%d", cluster_kind_names[kind], index);
     else
         snprintf(d->name, sizeof(d->name), "%s", cluster_kind_names[kind]);
@@ -406,8 +409,20 @@ static int cluster_running_comets(cluster_t *c)
     return n;
 }
 
-/* Waits until logic lists `n` comets and job's /metrics "comets" and "comets_connected" (RPC
- * connection up) are both `n`. */
+/* True when job `index` is not running or its /metrics "comets" and "comets_connected" (RPC
+ * connection up) are both `n`; the figures it read go to *job_n and *job_connected. */
+static bool cluster_job_sees(cluster_t *c, int index, int n, long long *job_n,
+                             long long *job_connected, bool *has_metric)
+{
+    if (c->jobs[index].proc.pid <= 0 || proc_poll(&c->jobs[index].proc))
+        return true;
+    *has_metric =
+        cluster_metric(c->job_admin[index], "/metrics", "comets", job_n) &&
+        cluster_metric(c->job_admin[index], "/metrics", "comets_connected", job_connected);
+    return *has_metric && *job_n == n && *job_connected == n;
+}
+
+/* Waits until logic lists `n` comets and every running job sees them (cluster_job_sees). */
 static int cluster_wait_comets(cluster_t *c, int n, bool need_logic, bool need_job)
 {
     long long deadline = proc_now_ms() + CLUSTER_READY_WAIT_MS;
@@ -417,13 +432,10 @@ static int cluster_wait_comets(cluster_t *c, int n, bool need_logic, bool need_j
     for (;;) {
         if (need_logic)
             logic_n = cluster_logic_instances(c);
-        if (need_job) {
-            job_has_metric =
-                cluster_metric(c->job_admin, "/metrics", "comets", &job_n) &&
-                cluster_metric(c->job_admin, "/metrics", "comets_connected", &job_connected);
-        }
         bool logic_ok = !need_logic || logic_n == n;
-        bool job_ok = !need_job || (job_has_metric && job_n == n && job_connected == n);
+        bool job_ok = true;
+        for (int i = 0; need_job && job_ok && i < c->opts.n_jobs; i++)
+            job_ok = cluster_job_sees(c, i, n, &job_n, &job_connected, &job_has_metric);
         if (logic_ok && job_ok)
             return 0;
         if (proc_now_ms() >= deadline) {
@@ -440,7 +452,7 @@ static int cluster_wait_comets(cluster_t *c, int n, bool need_logic, bool need_j
 
 static void cluster_print_logs(cluster_t *c)
 {
-    cluster_daemon_t *all[CLUSTER_MAX_COMETS + CLUSTER_MAX_ROUTERS + 4];
+    cluster_daemon_t *all[CLUSTER_MAX_COMETS + CLUSTER_MAX_ROUTERS + CLUSTER_MAX_JOBS + 3];
     int n = cluster_daemons(c, all);
     for (int i = n - 1; i >= 0; i--) {
         char st[64], title[96];
@@ -477,7 +489,9 @@ static int cluster_configure(cluster_t *c)
     c->redis_port = cluster_port_pick();
     c->logic_http = cluster_port_pick();
     c->logic_rpc = cluster_port_pick();
-    c->job_admin = cluster_port_pick();
+    for (int i = 0; i < o->n_jobs; i++)
+        if ((c->job_admin[i] = cluster_port_pick()) < 0)
+            return -1;
     for (int i = 0; i < o->n_routers; i++) {
         c->router_rpc[i] = cluster_port_pick();
         c->router_admin[i] = cluster_port_pick();
@@ -495,7 +509,7 @@ static int cluster_configure(cluster_t *c)
             c->comet_admin[i] < 0 || c->comet_tls[i] < 0 || c->comet_wss[i] < 0)
             return -1;
     }
-    if (c->redis_port < 0 || c->logic_http < 0 || c->logic_rpc < 0 || c->job_admin < 0)
+    if (c->redis_port < 0 || c->logic_http < 0 || c->logic_rpc < 0)
         return -1;
     for (int i = 0; i < o->n_routers; i++)
         if (c->router_rpc[i] < 0 || c->router_admin[i] < 0)
@@ -586,15 +600,17 @@ static int cluster_configure(cluster_t *c)
         cluster_daemon_extra_env(c, d);
     }
 
-    d = &c->job;
-    cluster_daemon_config(c, d, CLUSTER_JOB, 0, HERALD_BIN_DIR "/herald-job");
-    cluster_env_putf(&d->envp, "HERALD_ADMIN_LISTEN=127.0.0.1:%d", c->job_admin);
-    cluster_env_putf(&d->envp, "HERALD_REDIS_ADDR=127.0.0.1:%d", c->redis_port);
-    cluster_env_put(&d->envp, "HERALD_ROOM_REFRESH=200ms");
-    cluster_env_put(&d->envp, "HERALD_COMET_REFRESH=500ms");
-    d->ports[d->n_ports++] = c->job_admin;
+    for (int i = 0; i < o->n_jobs; i++) {
+        d = &c->jobs[i];
+        cluster_daemon_config(c, d, CLUSTER_JOB, i, HERALD_BIN_DIR "/herald-job");
+        cluster_env_putf(&d->envp, "HERALD_ADMIN_LISTEN=127.0.0.1:%d", c->job_admin[i]);
+        cluster_env_putf(&d->envp, "HERALD_REDIS_ADDR=127.0.0.1:%d", c->redis_port);
+        cluster_env_put(&d->envp, "HERALD_ROOM_REFRESH=200ms");
+        cluster_env_put(&d->envp, "HERALD_COMET_REFRESH=500ms");
+        d->ports[d->n_ports++] = c->job_admin[i];
+    }
 
-    cluster_daemon_t *all[CLUSTER_MAX_COMETS + CLUSTER_MAX_ROUTERS + 4];
+    cluster_daemon_t *all[CLUSTER_MAX_COMETS + CLUSTER_MAX_ROUTERS + CLUSTER_MAX_JOBS + 3];
     int n = cluster_daemons(c, all);
     for (int i = 0; i < n; i++)
         for (const char *const *a = o->args[all[i]->kind]; a && *a; a++)
@@ -612,7 +628,8 @@ static int cluster_start_daemon(cluster_t *c, cluster_daemon_t *d)
 cluster_t *cluster_start(const cluster_opts_t *opts)
 {
     if (opts->n_comets < 1 || opts->n_comets > CLUSTER_MAX_COMETS || opts->n_routers < 1 ||
-        opts->n_routers > CLUSTER_MAX_ROUTERS) {
+        opts->n_routers > CLUSTER_MAX_ROUTERS || opts->n_jobs < 0 ||
+        opts->n_jobs > CLUSTER_MAX_JOBS) {
         fprintf(stderr, "harness: bad cluster options\n");
         return NULL;
     }
@@ -621,6 +638,8 @@ cluster_t *cluster_start(const cluster_opts_t *opts)
     if (c == NULL)
         abort();
     c->opts = *opts;
+    if (c->opts.n_jobs == 0)
+        c->opts.n_jobs = 1;
     snprintf(c->dir, sizeof(c->dir), "/tmp/herald-integ-XXXXXX");
     if (mkdtemp(c->dir) == NULL) {
         fprintf(stderr, "harness: mkdtemp: %s\n", strerror(errno));
@@ -636,9 +655,11 @@ cluster_t *cluster_start(const cluster_opts_t *opts)
     if (cluster_daemon_spawn(c, &c->kafka) != 0 || cluster_kafka_wait_bootstrap(c) != 0)
         goto fail;
     cluster_env_putf(&c->logic.envp, "HERALD_KAFKA_BROKERS=%s", c->kafka_bootstrap);
-    cluster_env_putf(&c->job.envp, "HERALD_KAFKA_BROKERS=%s", c->kafka_bootstrap);
     cluster_daemon_extra_env(c, &c->logic);
-    cluster_daemon_extra_env(c, &c->job);
+    for (int i = 0; i < c->opts.n_jobs; i++) {
+        cluster_env_putf(&c->jobs[i].envp, "HERALD_KAFKA_BROKERS=%s", c->kafka_bootstrap);
+        cluster_daemon_extra_env(c, &c->jobs[i]);
+    }
     for (int i = 0; i < opts->n_routers; i++)
         if (cluster_start_daemon(c, &c->routers[i]) != 0)
             goto fail;
@@ -647,8 +668,9 @@ cluster_t *cluster_start(const cluster_opts_t *opts)
     for (int i = 0; i < opts->n_comets; i++)
         if (cluster_start_daemon(c, &c->comets[i]) != 0)
             goto fail;
-    if (cluster_start_daemon(c, &c->job) != 0)
-        goto fail;
+    for (int i = 0; i < c->opts.n_jobs; i++)
+        if (cluster_start_daemon(c, &c->jobs[i]) != 0)
+            goto fail;
     if (cluster_wait_comets(c, opts->n_comets, true, true) != 0)
         goto fail;
     return c;
@@ -662,7 +684,7 @@ int cluster_stop(cluster_t *c, bool failed)
 {
     if (c == NULL)
         return 0;
-    cluster_daemon_t *all[CLUSTER_MAX_COMETS + CLUSTER_MAX_ROUTERS + 4];
+    cluster_daemon_t *all[CLUSTER_MAX_COMETS + CLUSTER_MAX_ROUTERS + CLUSTER_MAX_JOBS + 3];
     int n = cluster_daemons(c, all);
     int rc = 0;
     for (int i = 0; i < n; i++) {
@@ -774,7 +796,12 @@ int cluster_router_admin_port(const cluster_t *c, int index)
 
 int cluster_job_admin_port(const cluster_t *c)
 {
-    return c->job_admin;
+    return c->job_admin[0];
+}
+
+int cluster_job_admin_port_at(const cluster_t *c, int index)
+{
+    return c->job_admin[index];
 }
 
 int cluster_n_comets(const cluster_t *c)

@@ -1,6 +1,6 @@
 /* cluster.h - a whole herald cluster of real processes for the integration tests:
- * redis-server, herald-kafka-dev, N routers, logic, M comets and job, on free loopback ports,
- * with their logs and working directory in a temporary directory.
+ * redis-server, herald-kafka-dev, N routers, logic, M comets and one or two jobs, on free loopback
+ * ports, with their logs and working directory in a temporary directory.
  *
  * The daemons are started from HERALD_BIN_DIR with cwd = the temp dir (so no conf/<name>.ini is
  * found: defaults plus HERALD_* environment overrides apply). Inherited HERALD_* variables are
@@ -32,10 +32,14 @@ typedef enum {
 /* Random bytes of the cluster secret each cluster_start makes (written as hex). */
 #define CLUSTER_SECRET_BYTES 32
 #define CLUSTER_MAX_ROUTERS 2
+#define CLUSTER_MAX_JOBS 2
 
 typedef struct cluster_opts_s {
-    int n_comets;      /* 1..CLUSTER_MAX_COMETS */
-    int n_routers;     /* 1..CLUSTER_MAX_ROUTERS */
+    int n_comets;  /* 1..CLUSTER_MAX_COMETS */
+    int n_routers; /* 1..CLUSTER_MAX_ROUTERS */
+    /* 0 or 1: one job, named "job". 2..CLUSTER_MAX_JOBS: that many jobs in the same consumer
+     * group, "job-0", "job-1" (index of CLUSTER_JOB), each with its own admin port. */
+    int n_jobs;
     int comet_workers; /* HERALD_SERVER_WORKERS of every comet; 0 = the daemon's default */
     /* Extra "KEY=VALUE" environment per daemon kind, NULL-terminated (or NULL); applied last,
      * so it replaces the harness's own settings. */
@@ -104,7 +108,8 @@ int cluster_logic_http_port(const cluster_t *c);
 int cluster_comet_port(const cluster_t *c, int index, client_transport_t transport);
 int cluster_comet_admin_port(const cluster_t *c, int index);
 int cluster_router_admin_port(const cluster_t *c, int index);
-int cluster_job_admin_port(const cluster_t *c);
+int cluster_job_admin_port(const cluster_t *c); /* job 0 */
+int cluster_job_admin_port_at(const cluster_t *c, int index);
 int cluster_n_comets(const cluster_t *c);
 /* The cluster secret every daemon was given (hex text, HERALD_CLUSTER_SECRET_FILE). */
 const char *cluster_secret(const cluster_t *c);

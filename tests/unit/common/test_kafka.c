@@ -183,9 +183,9 @@ static int got_all(void *ctx)
 static kafka_consumer_t *consumer(uv_loop_t *loop, const char *group, const char *topic, sink_t *s)
 {
     char err[256] = "";
+    kafka_group_t g = {group, topic, 10, 6000};
 
-    s->c =
-        kafka_consumer_new(loop, brokers, NULL, group, topic, 10, on_message, s, err, sizeof(err));
+    s->c = kafka_consumer_new(loop, brokers, NULL, &g, on_message, s, err, sizeof(err));
     if (!s->c)
         fail_msg("kafka_consumer_new: %s", err);
     return s->c;
@@ -255,6 +255,50 @@ static void test_produce_consume(void **state)
     test_finish_loop(&loop);
     free(d);
     free(s);
+}
+
+typedef struct pair_s {
+    sink_t *a, *b;
+} pair_t;
+
+static int shared(void *ctx)
+{
+    const pair_t *g = ctx;
+    int na = kafka_consumer_assigned(g->a->c), nb = kafka_consumer_assigned(g->b->c);
+
+    return na > 0 && nb > 0 && na + nb == PARTITIONS;
+}
+
+static int b_has_all(void *ctx)
+{
+    return kafka_consumer_assigned(((const pair_t *)ctx)->b->c) == PARTITIONS;
+}
+
+/* Two consumers of one group with a 3.5 s session (the shortest herald-kafka-dev forms a group
+ * with, docs/delivery.md): they share the partitions, and when one leaves, the other holds them
+ * all. kafka_consumer_assigned follows each assignment. */
+static void test_group_shared(void **state)
+{
+    uv_loop_t loop;
+    sink_t *a = calloc(1, sizeof(*a)), *b = calloc(1, sizeof(*b));
+    kafka_group_t g = {"g-shared", "t-shared", 10, 3500};
+    char err[256] = "";
+    pair_t pair = {a, b};
+
+    make_topic("t-shared");
+    uv_loop_init(&loop);
+    a->c = kafka_consumer_new(&loop, brokers, NULL, &g, on_message, a, err, sizeof(err));
+    b->c = kafka_consumer_new(&loop, brokers, NULL, &g, on_message, b, err, sizeof(err));
+    assert_non_null(a->c);
+    assert_non_null(b->c);
+    assert_int_equal(kafka_consumer_assigned(a->c), 0);
+    assert_true(test_run_until(&loop, shared, &pair, 20000));
+    kafka_consumer_free(a->c);
+    assert_true(test_run_until(&loop, b_has_all, &pair, 20000));
+    kafka_consumer_free(b->c);
+    test_finish_loop(&loop);
+    free(a);
+    free(b);
 }
 
 static void test_at_least_once(void **state)
@@ -403,8 +447,9 @@ static void test_config_error(void **state)
     sink_t *s = calloc(1, sizeof(*s));
 
     uv_loop_init(&loop);
-    assert_null(kafka_consumer_new(&loop, brokers, NULL, "", "t-basic", 10, on_message, s, err,
-                                   sizeof(err)));
+    kafka_group_t g = {"", "t-basic", 10, 6000};
+
+    assert_null(kafka_consumer_new(&loop, brokers, NULL, &g, on_message, s, err, sizeof(err)));
     assert_true(err[0] != '\0');
     test_finish_loop(&loop);
     free(s);
@@ -462,6 +507,7 @@ static void test_properties_refused(void **state)
         {"metadata.broker.list", "elsewhere:9092", "changes bootstrap.servers", 1},
         {"partition.assignment.strategy", "cooperative-sticky", "set by herald", 1},
         {"statistics.interval.ms", "0", "set by herald", 1},
+        {"session.timeout.ms", "1000", "set by herald", 1},
     };
 
     uv_loop_init(&loop);
@@ -470,8 +516,9 @@ static void test_properties_refused(void **state)
         conf_props_t props = {v, 1};
         err[0] = '\0';
         if (cases[i].consumer == 1) {
-            kafka_consumer_t *c = kafka_consumer_new(&loop, brokers, &props, "g-props", "t-props",
-                                                     10, on_message, s, err, sizeof(err));
+            kafka_group_t g = {"g-props", "t-props", 10, 6000};
+            kafka_consumer_t *c =
+                kafka_consumer_new(&loop, brokers, &props, &g, on_message, s, err, sizeof(err));
             assert_null(c);
         } else {
             kafka_producer_t *p =
@@ -495,10 +542,11 @@ static void test_properties_refused(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_produce_consume),    cmocka_unit_test(test_at_least_once),
-        cmocka_unit_test(test_brokers_down),       cmocka_unit_test(test_pause_resume),
-        cmocka_unit_test(test_free_undelivered),   cmocka_unit_test(test_config_error),
-        cmocka_unit_test(test_properties_applied), cmocka_unit_test(test_properties_refused),
+        cmocka_unit_test(test_produce_consume),    cmocka_unit_test(test_group_shared),
+        cmocka_unit_test(test_at_least_once),      cmocka_unit_test(test_brokers_down),
+        cmocka_unit_test(test_pause_resume),       cmocka_unit_test(test_free_undelivered),
+        cmocka_unit_test(test_config_error),       cmocka_unit_test(test_properties_applied),
+        cmocka_unit_test(test_properties_refused),
     };
 
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
