@@ -27,7 +27,7 @@ typedef struct comet_renew_s {
     comet_worker_t *workers;
     int nworkers;
     comet_queue_t *main;
-    char rpc_addr[300], tcp_addr[300], ws_addr[300]; /* advertised (comet_renew_start) */
+    char rpc_addr[300], tcp_addr[300], ws_addr[300]; /* advertised (comet_renew_advertise) */
     char tls_addr[300], wss_addr[300];               /* "" when that listener is off */
     void (*on_closed)(void *arg);                    /* comet_renew_close */
     void *closed_arg;
@@ -42,10 +42,12 @@ typedef struct comet_renew_s {
  * thread, whose queue is main. Everything is borrowed. Cannot fail (a timer). */
 void comet_renew_init(comet_renew_t *r, uv_loop_t *loop, const comet_conf_t *conf,
                       comet_logic_t *logic, comet_worker_t *workers, int n, comet_queue_t *main);
-/* Schedules the first renewal at once, advertising server.advertise_host with these bound
- * ports. */
-void comet_renew_start(comet_renew_t *r, int rpc_port, int tcp_port, int ws_port, int tls_port,
-                       int wss_port);
+/* Sets the addresses the comet registers: server.advertise_host with these bound ports. Before
+ * the workers start: their room announcements carry r->rpc_addr (comet_join.h). */
+void comet_renew_advertise(comet_renew_t *r, int rpc_port, int tcp_port, int ws_port, int tls_port,
+                           int wss_port);
+/* Schedules the first renewal at once. */
+void comet_renew_start(comet_renew_t *r);
 /* Stops renewing; a call in flight is ignored when it ends. */
 void comet_renew_stop(comet_renew_t *r);
 /* Stops and closes the timer; cb (may be NULL) runs when it is closed. */
