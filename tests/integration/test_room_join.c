@@ -142,6 +142,9 @@ static void test_crowd(void **state)
     char *tokens[CROWD];
     for (int i = 0; i < CROWD; i++)
         tokens[i] = cluster_issue_token(g_c, g_next_mid++);
+    long long joins_before = 0;
+    assert_true(
+        cluster_metric(cluster_logic_http_port(g_c), "/metrics", "room_joins", &joins_before));
     /* Every auth is sent before any reply is read: they cross in the comets, and most of them
      * find the room's announcement already in flight. */
     for (int i = 0; i < CROWD; i++) {
@@ -163,6 +166,11 @@ static void test_crowd(void **state)
             fail_msg("crowd %d: no op 8 with code 0 (recv %d, op %u)", i, rc, p.op);
         client_packet_free(&p);
     }
+    /* one announcement per room and comet worker, not one per client */
+    long long joins_after = 0;
+    assert_true(
+        cluster_metric(cluster_logic_http_port(g_c), "/metrics", "room_joins", &joins_after));
+    assert_true(joins_after - joins_before >= 2 && joins_after - joins_before <= 4);
     cluster_push_room(g_c, OP, room, "{\"crowd\":true}");
     for (int i = 0; i < CROWD; i++) {
         char who[32];
@@ -171,7 +179,9 @@ static void test_crowd(void **state)
     }
     for (int i = 0; i < CROWD; i++)
         client_free(cl[i]);
-    printf("# a crowd of %d joined one fresh room over 2 comets: all got the push\n", CROWD);
+    printf("# a crowd of %d joined one fresh room over 2 comets (%lld JoinRoom calls): all got "
+           "the push\n",
+           CROWD, joins_after - joins_before);
 }
 
 static void test_job_restarted(void **state)
