@@ -199,10 +199,13 @@ int job_comets_join(job_comets_t *cs, const char *id, const char *rpc_addr, cons
             return HERALD_EINVAL;
         c->seen = cs->generation;
     }
-    /* The JOIN shows the comet is up: a client that lost it is about to get it back (a comet
-     * restarted at the same address), so its first pushes wait for that rather than drop. */
-    if (!rpc_peer_connected(c->peer))
+    /* The JOIN shows the comet is up: a client that lost it (a comet restarted at the same
+     * address) dials again now instead of at the end of its backoff, and the pushes behind the
+     * JOIN wait for that connection rather than drop. */
+    if (!rpc_peer_connected(c->peer)) {
         c->was_connected = 0;
+        rpc_peer_redial(c->peer);
+    }
     if (c->rooms == NULL)
         c->rooms = room_set_new(); /* its census will add the rest */
     room_set_add(c->rooms, room)->joined = ++cs->epoch;

@@ -10,7 +10,9 @@
  *   - a crowd of 200 connections authenticating into one fresh room at once, then one push:
  *     every one of them gets it;
  *   - job restarted just before the join (it gets its partitions back only seconds later);
- *   - a comet started just before the join, which job has dropped and not yet seen again.
+ *   - a comet started just before the join, which job has dropped and not yet seen again;
+ *   - a comet killed and started again at its address, which job still has, its client in a
+ *     long reconnect backoff.
  *
  * The first argument, when given, is job's room.refresh (default: the daemon's own, 1s). ctest
  * runs it twice: with the default, and with 10m so that the room census cannot be what makes a
@@ -205,6 +207,32 @@ static long long job_comets(void)
     return n;
 }
 
+/* A client of comet 1, just (re)started, auths into a fresh room and one push follows at once.
+ * The comet may take a moment to reach logic: until then an auth is refused, and tried again. */
+static void join_fresh_comet(const char *what)
+{
+    char room[128], who[64];
+    room_name(room, sizeof room, what, 0);
+    snprintf(who, sizeof who, "client of the %s comet", what);
+    char *token = cluster_issue_token(g_c, g_next_mid++);
+    char *auth = cluster_auth_body(token, room, NULL, 0);
+    client_t *cl = NULL;
+    long long deadline = proc_now_ms() + 10000;
+    while (cl == NULL) {
+        char err[256] = "";
+        cl = cluster_connect(g_c, 1, CLIENT_TCP, auth, NULL, err, sizeof err);
+        if (cl == NULL && proc_now_ms() > deadline)
+            fail_msg("%s: the auth is refused: %s", who, err);
+        if (cl == NULL)
+            proc_sleep_ms(20);
+    }
+    free(auth);
+    free(token);
+    cluster_push_room(g_c, OP, room, "{\"fresh\":true}");
+    expect_next(cl, who, OP, "{\"fresh\":true}", RECV_MS);
+    client_free(cl);
+}
+
 static void test_comet_started(void **state)
 {
     (void)state;
@@ -220,29 +248,27 @@ static void test_comet_started(void **state)
             fail_msg("job still lists %lld comets", job_comets());
         proc_sleep_ms(50);
     }
-    /* Started again: job has no client to it, and may not have read its registry entry. The
-     * comet may take a moment to reach logic: until then an auth is refused, and tried again. */
+    /* Started again: job has no client to it, and may not have read its registry entry. */
     assert_int_equal(cluster_restart(g_c, CLUSTER_COMET, 1, false), 0);
-    char room[128];
-    room_name(room, sizeof room, "started", 0);
-    char *token = cluster_issue_token(g_c, g_next_mid++);
-    char *auth = cluster_auth_body(token, room, NULL, 0);
-    client_t *cl = NULL;
-    deadline = proc_now_ms() + 10000;
-    while (cl == NULL) {
-        char err[256] = "";
-        cl = cluster_connect(g_c, 1, CLIENT_TCP, auth, NULL, err, sizeof err);
-        if (cl == NULL && proc_now_ms() > deadline)
-            fail_msg("the started comet refuses the auth: %s", err);
-        if (cl == NULL)
-            proc_sleep_ms(20);
-    }
-    free(auth);
-    free(token);
-    cluster_push_room(g_c, OP, room, "{\"started\":true}");
-    expect_next(cl, "client of the started comet", OP, "{\"started\":true}", RECV_MS);
-    client_free(cl);
+    join_fresh_comet("started");
     printf("# a comet started just before the join: the push arrived\n");
+}
+
+/* Comet 1 killed (no ServerDown: job keeps it, its client backing off longer and longer) and
+ * started again at the same address: its announcement makes job dial it at once. */
+static void test_comet_restarted(void **state)
+{
+    (void)state;
+    assert_int_equal(cluster_kill(g_c, CLUSTER_COMET, 1, SIGKILL), 0);
+    char status[64];
+    assert_true(cluster_wait_exit(g_c, CLUSTER_COMET, 1, 20000, status, sizeof status));
+    /* job redials after 0.1, 0.3, 0.7, 1.5, 3.1 and 6.3 s (rpc.h): started after 3.5 s, the comet
+     * would wait for the last one, far beyond the retries of a push (0.7 s) */
+    proc_sleep_ms(3500);
+    assert_int_equal(cluster_restart(g_c, CLUSTER_COMET, 1, false), 0);
+    join_fresh_comet("restarted");
+    printf("# a comet killed and restarted at its address just before the join: the push "
+           "arrived\n");
 }
 
 int main(int argc, char **argv)
@@ -251,10 +277,9 @@ int main(int argc, char **argv)
         g_refresh = argv[1];
     printf("# job room.refresh = %s\n", g_refresh);
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_rounds),
-        cmocka_unit_test(test_crowd),
-        cmocka_unit_test(test_job_restarted),
-        cmocka_unit_test(test_comet_started),
+        cmocka_unit_test(test_rounds),          cmocka_unit_test(test_crowd),
+        cmocka_unit_test(test_job_restarted),   cmocka_unit_test(test_comet_started),
+        cmocka_unit_test(test_comet_restarted),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
