@@ -171,6 +171,11 @@ size_t rpc_client_in_flight(const rpc_client_t *c);
 /* Nonzero while the connection is up. */
 int rpc_client_connected(const rpc_client_t *c);
 
+/* When the client waits out a reconnect backoff, tries again now, with the backoff back at its
+ * start: the caller has news that the peer is up (job: a comet announced a room). Otherwise
+ * (connected, an attempt under way, closing) does nothing. */
+void rpc_client_redial(rpc_client_t *c);
+
 /* The name given at creation. */
 const char *rpc_client_name(const rpc_client_t *c);
 

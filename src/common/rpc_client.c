@@ -581,6 +581,15 @@ static void on_retry_timer(uv_timer_t *t)
 
 /* ------------------------------------------------------------------------------------- API */
 
+void rpc_client_redial(rpc_client_t *c)
+{
+    if (c->closing || c->state != CLIENT_IDLE)
+        return;
+    uv_timer_stop(&c->retry_timer);
+    c->backoff_ms = RPC_BACKOFF_MIN_MS;
+    client_start_attempt(c);
+}
+
 rpc_client_t *rpc_client_new(uv_loop_t *loop, const char *name, const char *host, int port)
 {
     rpc_client_t *c = xcalloc(1, sizeof(*c));

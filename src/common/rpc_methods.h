@@ -16,6 +16,7 @@ enum rpc_method {
     RPC_LOGIC_ACK = 106,          /* AckReq -> AckReply */
     RPC_LOGIC_SERVER_DOWN = 107,  /* ServerDownReq -> ServerDownReply */
     RPC_LOGIC_FETCH = 108,        /* FetchReq -> FetchReply (a range of a user's inbox) */
+    RPC_LOGIC_JOIN_ROOM = 109,    /* JoinRoomReq -> JoinRoomReply (a room's first member here) */
 
     /* Comet service, called by job (and logic for kicks and room members) */
     RPC_COMET_PUSH_KEYS = 201,      /* PushKeysReq -> PushKeysReply */

@@ -236,6 +236,12 @@ int rpc_peer_connected(const rpc_peer_t *peer)
     return peer->client != NULL && rpc_client_connected(peer->client);
 }
 
+void rpc_peer_redial(rpc_peer_t *peer)
+{
+    if (peer->client != NULL)
+        rpc_client_redial(peer->client);
+}
+
 void *rpc_peer_data(const rpc_peer_t *peer)
 {
     return peer->data;

@@ -84,6 +84,8 @@ const char *rpc_peer_addr(const rpc_peer_t *peer);
 int rpc_peer_gone(const rpc_peer_t *peer);
 /* 1 while its client's connection is up (0 once gone). */
 int rpc_peer_connected(const rpc_peer_t *peer);
+/* rpc_client_redial on its client (nothing once gone). */
+void rpc_peer_redial(rpc_peer_t *peer);
 
 /* The owner's data of the peer (NULL until set); freed through ops->peer_free. */
 void *rpc_peer_data(const rpc_peer_t *peer);

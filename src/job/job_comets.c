@@ -22,20 +22,37 @@ static void on_part_closed(job_comets_t *cs)
         cs->close_cb(cs->close_arg);
 }
 
-/* A comet's room set: the items are the room names themselves, copied from a Rooms reply. */
-static const char *room_name_key(const void *item)
+/* One room of a comet's set. `joined` is the epoch of the last JOIN announcement of the room by
+ * this comet (0: only a census listed it). */
+typedef struct comet_room_s {
+    uint64_t joined;
+    char name[];
+} comet_room_t;
+
+static const char *comet_room_key(const void *item)
 {
-    return item;
+    return ((const comet_room_t *)item)->name;
 }
 
-static strmap_t *room_set_new(const Herald__RoomsReply *reply)
+static strmap_t *room_set_new(void)
 {
     strmap_t *set = xmalloc(sizeof(*set));
-    strmap_init(set, room_name_key);
-    for (size_t i = 0; i < reply->n_rooms; i++)
-        if (reply->rooms[i] != NULL)
-            free(strmap_put(set, xstrdup(reply->rooms[i]))); /* a repeated name replaces */
+    strmap_init(set, comet_room_key);
     return set;
+}
+
+/* Adds room to set (or finds it there) and returns it. */
+static comet_room_t *room_set_add(strmap_t *set, const char *room)
+{
+    size_t len = strlen(room);
+    comet_room_t *e = strmap_get(set, room, len);
+    if (e != NULL)
+        return e;
+    e = xmalloc(sizeof(*e) + len + 1);
+    e->joined = 0;
+    memcpy(e->name, room, len + 1);
+    strmap_put(set, e);
+    return e;
 }
 
 static void room_set_free(strmap_t *set)
@@ -43,11 +60,28 @@ static void room_set_free(strmap_t *set)
     if (set == NULL)
         return;
     uint32_t pos = 0;
-    void *name;
-    while ((name = strmap_next(set, &pos)) != NULL)
-        free(name);
+    void *e;
+    while ((e = strmap_next(set, &pos)) != NULL)
+        free(e);
     strmap_deinit(set);
     free(set);
+}
+
+/* The set a census answer makes: the rooms it lists, and the rooms of the old set announced by
+ * a JOIN after the census was sent (epoch `sent`), which the answer may predate. Frees old. */
+static strmap_t *room_set_census(strmap_t *old, const Herald__RoomsReply *reply, uint64_t sent)
+{
+    strmap_t *set = room_set_new();
+    for (size_t i = 0; i < reply->n_rooms; i++)
+        if (reply->rooms[i] != NULL)
+            room_set_add(set, reply->rooms[i]);
+    uint32_t pos = 0;
+    const comet_room_t *e;
+    while (old != NULL && (e = strmap_next(old, &pos)) != NULL)
+        if (e->joined > sent)
+            room_set_add(set, e->name)->joined = e->joined;
+    room_set_free(old);
+    return set;
 }
 
 /* The pool's peer_free: the peer's last reference is gone. Every batch was handed back before
@@ -83,7 +117,8 @@ void job_comet_unref(job_comet_t *c)
     rpc_peer_unref(c->peer);
 }
 
-static job_comet_t *comet_add(job_comets_t *cs, const char *id, const char *rpc_addr)
+static job_comet_t *comet_add(job_comets_t *cs, const char *id, const char *rpc_addr,
+                              int provisional)
 {
     rpc_peer_t *peer = rpc_pool_put(cs->pool, id, rpc_addr);
     if (peer == NULL)
@@ -93,7 +128,10 @@ static job_comet_t *comet_add(job_comets_t *cs, const char *id, const char *rpc_
     c->batches = job_room_new((size_t)cs->conf->room_batch_max, (size_t)cs->conf->room_batch_bytes);
     c->owner = cs;
     rpc_peer_set_data(peer, c);
-    log_info("comet %s added (rpc %s)", id, rpc_addr);
+    if (provisional)
+        c->provisional_until = uv_now(cs->loop) + (uint64_t)cs->conf->comet_ttl_ms;
+    log_info("comet %s added (rpc %s)%s", id, rpc_addr,
+             provisional ? ", provisionally: announced a room before the registry listed it" : "");
     return c;
 }
 
@@ -151,6 +189,39 @@ int job_comet_has_room(const job_comet_t *c, const char *room)
     return c->rooms != NULL && strmap_get(c->rooms, room, strlen(room)) != NULL;
 }
 
+int job_comet_connecting(job_comet_t *c)
+{
+    if (rpc_peer_connected(c->peer))
+        c->was_connected = 1;
+    return !c->was_connected && !job_comet_gone(c);
+}
+
+int job_comets_join(job_comets_t *cs, const char *id, const char *rpc_addr, const char *room)
+{
+    if (cs->closing)
+        return UV_ECANCELED;
+    job_comet_t *c = job_comets_find(cs, id);
+    if (c == NULL) {
+        if (rpc_addr == NULL || addr_port_of(rpc_addr) <= 0)
+            return HERALD_ENOTFOUND; /* no address to reach it by: the registry will tell */
+        c = comet_add(cs, id, rpc_addr, 1);
+        if (c == NULL)
+            return HERALD_EINVAL;
+        c->seen = cs->generation;
+    }
+    /* The JOIN shows the comet is up: a client that lost it (a comet restarted at the same
+     * address) dials again now instead of at the end of its backoff, and the pushes behind the
+     * JOIN wait for that connection rather than drop. */
+    if (!rpc_peer_connected(c->peer)) {
+        c->was_connected = 0;
+        rpc_peer_redial(c->peer);
+    }
+    if (c->rooms == NULL)
+        c->rooms = room_set_new(); /* its census will add the rest */
+    room_set_add(c->rooms, room)->joined = ++cs->epoch;
+    return 0;
+}
+
 int job_comets_entry_check(const registry_entry_t *e, int64_t now_wall_ms, int64_t ttl_ms)
 {
     if (addr_port_of(e->rpc) <= 0)
@@ -179,9 +250,11 @@ static void registry_apply(job_comets_t *cs, const redis_reply_t *reply, size_t 
         c = NULL;
     }
     if (c == NULL)
-        c = comet_add(cs, e.id, e.rpc);
-    if (c != NULL)
+        c = comet_add(cs, e.id, e.rpc, 0);
+    if (c != NULL) {
         c->seen = cs->generation;
+        c->provisional_until = 0; /* the registry confirms it */
+    }
 }
 
 static void on_refresh_timer(uv_timer_t *t);
@@ -225,12 +298,14 @@ static void on_registry(int status, const redis_reply_t *reply, void *arg)
         return;
     }
     int64_t now_wall = daemon_wall_ms();
+    uint64_t now = uv_now(cs->loop);
     cs->generation++;
     for (size_t i = 0; i < registry_reply_count(reply); i++)
         registry_apply(cs, reply, i, now_wall);
     for (size_t i = 0; i < job_comets_count(cs);) {
         job_comet_t *c = job_comets_at(cs, i);
-        if (c->seen != cs->generation)
+        /* a comet that announced a room before it registered is kept for comet.ttl */
+        if (c->seen != cs->generation && now >= c->provisional_until)
             comet_remove(cs, c); /* moves another comet into i */
         else
             i++;
@@ -265,8 +340,7 @@ static void on_rooms(int status, const ProtobufCMessage *msg, void *arg)
         c->rooms_due = uv_now(c->owner->loop) + (uint64_t)c->owner->conf->room_refresh_ms;
         if (status == 0) {
             const Herald__RoomsReply *reply = (const Herald__RoomsReply *)msg;
-            room_set_free(c->rooms);
-            c->rooms = room_set_new(reply);
+            c->rooms = room_set_census(c->rooms, reply, c->rooms_sent);
             check_ready(c->owner);
         } else {
             log_warn_rl("comet %s: Rooms failed: %s", job_comet_id(c), herald_strerror(status));
@@ -287,6 +361,8 @@ static void on_rooms_timer(uv_timer_t *t)
         job_comet_t *c = job_comets_at(cs, i);
         if (c->rooms_polling || now < c->rooms_due || !rpc_peer_connected(c->peer))
             continue;
+        c->was_connected = 1;
+        c->rooms_sent = ++cs->epoch;
         int rc = rpc_peer_call(c->peer, RPC_COMET_ROOMS, (const ProtobufCMessage *)&req,
                                &herald__rooms_reply__descriptor,
                                (uint32_t)cs->conf->comet_rpc_timeout_ms, on_rooms, c);

@@ -7,11 +7,17 @@
  * into the pool; one that vanished or went stale is removed and its client closed. When Redis
  * cannot be read the current set is kept.
  *
- * Every room.refresh each connected comet is asked for its rooms (Comet Rooms RPC) and the set is
- * replaced by the answer; a new comet is asked as soon as it is connected. Room pushes go only to
- * comets whose set holds the room, so the first member of a room on a comet can miss room pushes
- * sent before the next poll (at most room.refresh plus one RPC round trip); until a comet's first
- * answer, it gets no room pushes.
+ * Room sets. Room pushes go only to comets whose set holds the room. A comet announces a room
+ * the moment it gets the room's first member (a JOIN envelope in the room's own Kafka stream,
+ * job_comets_join): the room enters the set before job reads any push of that room produced
+ * after it, so a push never overtakes a join (docs/delivery.md "Rooms: no window after a join").
+ * A JOIN from a comet that the registry does not list yet (it just started) adds it
+ * provisionally at the rpc address the JOIN carries, kept for comet.ttl unless the registry
+ * confirms it. The census repairs and removes: every room.refresh each connected comet is asked
+ * for its rooms (Comet Rooms RPC), and the set becomes the answer, except that a room announced
+ * after that census was sent stays (each Rooms call and each JOIN take the next epoch, and a
+ * room keeps the epoch of its last JOIN), so a stale answer cannot undo a join. A new comet is
+ * asked as soon as it is connected.
  *
  * Ready: once the registry was read and every comet in it answered Rooms (or comet.rpc_timeout
  * passed since the read), the ready callback runs, once: herald-job holds the Kafka consumer
@@ -43,12 +49,16 @@ typedef struct job_comets_s job_comets_t;
 /* One comet: job's state beside its pool peer. Freed with the peer's last reference. */
 typedef struct job_comet_s {
     rpc_peer_t *peer;    /* id, client, references */
-    strmap_t *rooms;     /* rooms with members (items: owned strings), from the last Rooms
-                          * answer; NULL before it */
+    strmap_t *rooms;     /* rooms with members (items owned, private to job_comets.c), from the
+                          * last Rooms answer and later JOINs; NULL before either */
     job_room_t *batches; /* room batching toward this comet (job_room.h) */
     int rooms_polling;   /* a Rooms call is in flight */
     uint64_t rooms_due;  /* uv_now() ms of the next Rooms poll; 0: as soon as connected */
     uint64_t seen;       /* registry generation that last listed it */
+    uint64_t rooms_sent; /* epoch of the Rooms call in flight or last answered */
+    uint64_t provisional_until; /* uv_now() ms: kept until then without a registry entry (added
+                                 * by a JOIN); 0 once the registry listed it */
+    int was_connected;          /* its client was seen connected at least once */
     job_comets_t *owner;
 } job_comet_t;
 
@@ -61,6 +71,7 @@ struct job_comets_s {
     rpc_pool_t *pool; /* the live comets; each peer's data is its job_comet_t */
     uv_timer_t refresh_timer, rooms_timer;
     uint64_t generation;
+    uint64_t epoch;         /* orders Rooms calls and JOINs (see "Room sets") */
     int registry_read;      /* the registry was read at least once */
     uint64_t first_read_ms; /* uv_now() of that first read */
     int refreshing;         /* an HGETALL is in flight */
@@ -98,6 +109,16 @@ void job_comets_prometheus(const job_comets_t *cs, buf_t *out);
 
 /* Nonzero when the comet's last Rooms answer listed `room`. */
 int job_comet_has_room(const job_comet_t *c, const char *room);
+
+/* A JOIN envelope: comet id (at rpc_addr, may be NULL or "") has members of room. Adds the room
+ * to its set at once, and the comet provisionally when job does not know it (see above).
+ * Returns 0; HERALD_ENOTFOUND when the comet is unknown and rpc_addr is not a host:port;
+ * UV_ECANCELED while closing. */
+int job_comets_join(job_comets_t *cs, const char *id, const char *rpc_addr, const char *room);
+
+/* 1 while job has never seen its client connected (just added): a call that finds it not
+ * connected is retried rather than dropped. */
+int job_comet_connecting(job_comet_t *c);
 
 const char *job_comet_id(const job_comet_t *c);
 /* 1 once removed from the registry: start no new call. */

@@ -6,6 +6,7 @@
 #include "herald_err.h"
 #include "log.h"
 #include "proto.h"
+#include "registry.h"
 #include "rpc_methods.h"
 
 #include <stdlib.h>
@@ -138,9 +139,11 @@ static int call_outcome(job_call_t *c, int status)
         d->stats.delivered++;
         return 0;
     }
-    /* not connected at a retry: the connection was lost and is still being re-established */
+    /* not connected at a retry: the connection was lost and is still being re-established; not
+     * connected yet: a comet just added (a JOIN from a comet that just started) is still being
+     * dialled, and the member it announced waits for this push */
     int retryable = status == UV_ETIMEDOUT || status == UV_ECONNRESET ||
-                    (status == UV_ENOTCONN && c->attempt > 0);
+                    (status == UV_ENOTCONN && (c->attempt > 0 || job_comet_connecting(c->comet)));
     if (retryable && c->attempt < d->conf->comet_retries && !job_comet_gone(c->comet) &&
         !d->closing) {
         c->attempt++;
@@ -321,8 +324,27 @@ static const char *envelope_check(const Herald__PushMsg *pm)
         return pm->room == NULL || pm->room[0] == '\0' ? "room push without room" : NULL;
     case HERALD__PUSH_MSG__TYPE__BROADCAST:
         return NULL;
+    case HERALD__PUSH_MSG__TYPE__JOIN:
+        if (pm->room == NULL || !proto_room_id_valid(pm->room, strlen(pm->room)))
+            return "join without a valid room";
+        return registry_id_ok(pm->server) != 0 ? "join without a valid comet id" : NULL;
     default:
         return "unknown type";
+    }
+}
+
+/* A comet announced a room: from the next message of the room's stream on, its pushes go there
+ * too. Nothing to deliver, so the envelope is done at once. */
+static void on_join(job_deliver_t *d, const Herald__PushMsg *pm)
+{
+    int rc = job_comets_join(d->comets, pm->server, pm->rpc_addr, pm->room);
+    if (rc == 0) {
+        d->stats.joins++;
+    } else if (rc != UV_ECANCELED) {
+        d->stats.joins_dropped++;
+        log_warn_rl("comet %.128s announced room %.64s without a usable rpc address, and the "
+                    "registry does not list it: ignored",
+                    pm->server, pm->room);
     }
 }
 
@@ -340,6 +362,13 @@ void job_deliver_on_message(const kafka_msg_t *km, void *arg)
                     (long long)km->offset, why);
         if (pm != NULL)
             herald__push_msg__free_unpacked(pm, NULL);
+        if (d->consumer != NULL)
+            kafka_consumer_done(d->consumer, km->partition, km->offset);
+        return;
+    }
+    if (pm->type == HERALD__PUSH_MSG__TYPE__JOIN) {
+        on_join(d, pm);
+        herald__push_msg__free_unpacked(pm, NULL);
         if (d->consumer != NULL)
             kafka_consumer_done(d->consumer, km->partition, km->offset);
         return;
@@ -467,6 +496,8 @@ void job_deliver_metrics(const job_deliver_t *d, json_t *out)
     json_object_set_new(out, "retries", json_integer((json_int_t)s->retries));
     json_object_set_new(out, "batches", json_integer((json_int_t)s->batches));
     json_object_set_new(out, "batched_messages", json_integer((json_int_t)s->batched_messages));
+    json_object_set_new(out, "room_joins", json_integer((json_int_t)s->joins));
+    json_object_set_new(out, "room_joins_dropped", json_integer((json_int_t)s->joins_dropped));
 }
 
 void job_deliver_prometheus(const job_deliver_t *d, buf_t *out)

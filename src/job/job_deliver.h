@@ -7,10 +7,13 @@
  *                      comet's room batching (job_room.h); the room stays busy for room.linger
  *                      after each call is sent, even if the comet answered sooner
  *   BROADCAST          Broadcast to every comet, speed divided by the number of comets (goim)
+ *   JOIN               no call: the comet joins the room's set at once (job_comets_join), so
+ *                      the room's pushes behind it in the stream reach it
  *
  * A call is over when the comet replied, or definitively failed: a comet that is not registered
  * or not connected gets nothing (the message still counts as handled); a call that timed out or
- * lost its connection is retried comet.retries times, waiting comet.retry_backoff doubled each
+ * lost its connection, or found a comet not connected yet that job never saw connected (just
+ * added), is retried comet.retries times, waiting comet.retry_backoff doubled each
  * time (at most JOB_DELIVER_BACKOFF_MAX_MS), then given up. A malformed envelope is logged (rate
  * limited) and marked done at once. Back-pressure: over kafka.max_in_flight messages in flight the
  * consumer is paused, and resumed below half of it. Everything runs on the loop thread.
@@ -38,6 +41,8 @@ typedef struct job_stats_s {
     uint64_t retries;          /* RPC retries */
     uint64_t batches;          /* BroadcastRoom calls */
     uint64_t batched_messages; /* room messages carried by them */
+    uint64_t joins;            /* JOIN envelopes applied to a comet's room set */
+    uint64_t joins_dropped;    /* JOINs of a comet job does not know and cannot reach */
 } job_stats_t;
 
 /* Caller's storage, valid until the loop has ended (calls finishing during shutdown use it).

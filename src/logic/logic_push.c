@@ -114,7 +114,9 @@ static void push_free(push_t *p)
 static void push_finish(push_t *p)
 {
     json_t *data = NULL;
-    if (p->status == 0) {
+    if (p->req.kind == LOGIC_PUSH_JOIN) {
+        /* an announcement, not a push: counted by its caller (logic_rpc_room.c) */
+    } else if (p->status == 0) {
         p->m->accepted++;
         if (p->req.kind == LOGIC_PUSH_MIDS)
             data = mids_data(p, 1);
@@ -396,17 +398,38 @@ static int start_mids(push_t *p)
 
 /* ------------------------------------------------------------------------------ room, all */
 
+/* The Kafka key of a room's stream: its pushes and its JOIN announcements share it, so they
+ * share one partition and job sees them in the order logic produced them. */
+static const char *room_stream_key(const char *room)
+{
+    return room;
+}
+
 static int start_single(push_t *p)
 {
     Herald__PushMsg m = HERALD__PUSH_MSG__INIT;
-    if (p->req.kind == LOGIC_PUSH_ROOM) {
-        m.type = HERALD__PUSH_MSG__TYPE__ROOM;
+    if (p->req.kind == LOGIC_PUSH_ROOM || p->req.kind == LOGIC_PUSH_JOIN) {
+        m.type = p->req.kind == LOGIC_PUSH_ROOM ? HERALD__PUSH_MSG__TYPE__ROOM
+                                                : HERALD__PUSH_MSG__TYPE__JOIN;
         m.room = p->req.room;
-        return produce(p, &m, p->req.room); /* keyed by room: one order per room */
+        m.server = p->req.server;
+        m.rpc_addr = p->req.rpc_addr;
+        return produce(p, &m, room_stream_key(p->req.room)); /* one order per room */
     }
     m.type = HERALD__PUSH_MSG__TYPE__BROADCAST;
     m.speed = p->req.speed;
     return produce(p, &m, NULL);
+}
+
+int logic_push_join(logic_push_t *m, const char *room, const char *server, const char *rpc_addr,
+                    logic_push_cb cb, void *arg, char *err, size_t errlen)
+{
+    logic_push_req_t req = {0};
+    req.kind = LOGIC_PUSH_JOIN;
+    req.room = xstrdup(room);
+    req.server = xstrdup(server);
+    req.rpc_addr = xstrdup(rpc_addr);
+    return logic_push_start(m, &req, cb, arg, err, errlen);
 }
 
 int logic_push_start(logic_push_t *m, logic_push_req_t *req, logic_push_cb cb, void *arg, char *err,
@@ -437,7 +460,8 @@ int logic_push_start(logic_push_t *m, logic_push_req_t *req, logic_push_cb cb, v
     if (p->pending == 0) { /* nothing in flight: it failed before anything went out */
         int rc = p->status ? p->status : HERALD_EINTERNAL;
         snprintf(err, errlen, "%s", p->message);
-        m->failed++;
+        if (p->req.kind != LOGIC_PUSH_JOIN)
+            m->failed++;
         push_free(p);
         return rc;
     }

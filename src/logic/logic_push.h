@@ -8,6 +8,8 @@
  *            (logic_inbox.h) -> router Get (batched per shard) -> one PUSH envelope per comet,
  *            with each key's user sequence number
  *   room  -> one ROOM envelope, Kafka key = room id (order per room)
+ *   join  -> one JOIN envelope (a comet has members of the room), with the room's Kafka key:
+ *            it travels in the room's ordered stream, ahead of every push accepted after it
  *   all   -> one BROADCAST envelope
  * The callback runs once every envelope got its Kafka delivery report (or something failed).
  * The module counts pushes and deliveries, and remembers whether the last delivery failed.
@@ -46,6 +48,13 @@ typedef void (*logic_push_cb)(int status, const char *message, json_t *data, voi
  * and never calls cb. */
 int logic_push_start(logic_push_t *p, logic_push_req_t *req, logic_push_cb cb, void *arg, char *err,
                      size_t errlen);
+
+/* Announces that comet `server` (RPC address rpc_addr) has members of `room` (all validated by
+ * the caller; borrowed): one JOIN envelope, keyed exactly as the room's pushes. cb (status and
+ * message as for logic_push_start, data NULL) runs once Kafka acknowledged it or it failed.
+ * Returns as logic_push_start. Not counted in pushes_accepted / pushes_failed. */
+int logic_push_join(logic_push_t *p, const char *room, const char *server, const char *rpc_addr,
+                    logic_push_cb cb, void *arg, char *err, size_t errlen);
 
 /* 1 when the last Kafka delivery succeeded, -1 when it failed, 0 before the first one. */
 int logic_push_kafka_state(const logic_push_t *p);

@@ -11,6 +11,8 @@ void logic_push_req_deinit(logic_push_req_t *req)
     free(req->keys);
     free(req->mids);
     free(req->room);
+    free(req->server);
+    free(req->rpc_addr);
     free(req->msg);
     memset(req, 0, sizeof(*req));
 }

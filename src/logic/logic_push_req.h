@@ -12,6 +12,7 @@ typedef enum {
     LOGIC_PUSH_MIDS = 1,
     LOGIC_PUSH_ROOM = 2,
     LOGIC_PUSH_ALL = 3,
+    LOGIC_PUSH_JOIN = 4, /* not a push: a comet's room announcement (logic_push_join) */
 } logic_push_kind_t;
 
 /* A validated push request. Every pointer is heap-owned by the struct: logic_push_start() takes
@@ -25,8 +26,10 @@ typedef struct logic_push_req_s {
     size_t nkeys;
     int64_t *mids; /* MIDS: nmids distinct user ids, in request order */
     size_t nmids;
-    char *room;   /* ROOM: the full room id, "type://room" */
-    uint8_t *msg; /* body of the pushed packet (may be NULL when msg_len is 0) */
+    char *room;     /* ROOM, JOIN: the full room id, "type://room" */
+    char *server;   /* JOIN: the comet's server.id */
+    char *rpc_addr; /* JOIN: the comet's RPC address */
+    uint8_t *msg;   /* body of the pushed packet (may be NULL when msg_len is 0) */
     size_t msg_len;
     int64_t from_mid; /* sender of an upstream message, 0 for business pushes */
 } logic_push_req_t;

@@ -31,8 +31,9 @@ struct logic_rpc_s {
 };
 
 static const char *const counter_names[LOGIC_RPC_COUNTERS] = {
-    "connects", "connect_failures", "disconnects", "heartbeats",   "renew_onlines",
-    "receives", "receive_failures", "acks",        "server_downs", "fetches",
+    "connects",      "connect_failures", "disconnects",      "heartbeats",
+    "renew_onlines", "receives",         "receive_failures", "acks",
+    "server_downs",  "fetches",          "room_joins",       "room_join_failures",
 };
 
 const logic_ctx_t *logic_rpc_ctx(const logic_rpc_t *r)
@@ -301,6 +302,7 @@ GUARDED(guard_receive, logic_rpc_im_receive)
 GUARDED(guard_ack, logic_rpc_im_ack)
 GUARDED(guard_server_down, on_server_down)
 GUARDED(guard_fetch, logic_rpc_inbox_fetch)
+GUARDED(guard_join_room, logic_rpc_room_join)
 
 static const rpc_method_t methods[] = {
     {RPC_LOGIC_CONNECT, &herald__connect_req__descriptor, guard_connect},
@@ -311,6 +313,7 @@ static const rpc_method_t methods[] = {
     {RPC_LOGIC_ACK, &herald__ack_req__descriptor, guard_ack},
     {RPC_LOGIC_SERVER_DOWN, &herald__server_down_req__descriptor, guard_server_down},
     {RPC_LOGIC_FETCH, &herald__fetch_req__descriptor, guard_fetch},
+    {RPC_LOGIC_JOIN_ROOM, &herald__join_room_req__descriptor, guard_join_room},
 };
 
 logic_rpc_t *logic_rpc_new(const logic_ctx_t *ctx, char *err, size_t errlen)

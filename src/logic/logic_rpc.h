@@ -27,7 +27,9 @@ typedef enum {
     LOGIC_RPC_RECEIVE_FAILURES,
     LOGIC_RPC_ACKS, /* ack entries stored */
     LOGIC_RPC_SERVER_DOWNS,
-    LOGIC_RPC_FETCHES, /* comet Fetch calls (gaps in a connection's stream, backlog pages) */
+    LOGIC_RPC_FETCHES,    /* comet Fetch calls (gaps in a connection's stream, backlog pages) */
+    LOGIC_RPC_ROOM_JOINS, /* JoinRoom announcements acknowledged by Kafka */
+    LOGIC_RPC_ROOM_JOIN_FAILURES, /* JoinRoom refused (bad request) or not produced */
     LOGIC_RPC_COUNTERS
 } logic_rpc_counter_t;
 
@@ -45,7 +47,8 @@ const logic_ctx_t *logic_rpc_ctx(const logic_rpc_t *r);
 void logic_rpc_count(logic_rpc_t *r, logic_rpc_counter_t which);
 
 /* The counters into the metrics object out (connects, connect_failures, disconnects,
- * heartbeats, renew_onlines, receives, receive_failures, acks, server_downs, fetches). */
+ * heartbeats, renew_onlines, receives, receive_failures, acks, server_downs, fetches,
+ * room_joins, room_join_failures). */
 void logic_rpc_metrics(const logic_rpc_t *r, json_t *out);
 
 /* The RPC server, for its Prometheus metrics (admin_prom_rpc_server). */
@@ -58,5 +61,7 @@ void logic_rpc_im_receive(rpc_call_t *call, const ProtobufCMessage *req, void *a
 void logic_rpc_im_ack(rpc_call_t *call, const ProtobufCMessage *req, void *arg);
 /* logic_rpc_inbox.c: a range of a user's inbox (comet's gap and backlog pages) */
 void logic_rpc_inbox_fetch(rpc_call_t *call, const ProtobufCMessage *req, void *arg);
+/* logic_rpc_room.c: a comet's first member of a room (the JOIN announcement) */
+void logic_rpc_room_join(rpc_call_t *call, const ProtobufCMessage *req, void *arg);
 
 #endif

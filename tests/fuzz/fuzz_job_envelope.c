@@ -2,7 +2,10 @@
  * value handed to job_deliver_on_message, the kafka_message_cb: it unpacks the envelope and
  * checks it (envelope_check, static) before any delivery. No comet is registered, so every
  * envelope, valid or not, must be done before the callback returns: nothing left in flight, one
- * more consumed, and one more malformed at most (always one for bytes that do not unpack). */
+ * more consumed, and one more malformed at most (always one for bytes that do not unpack). A
+ * JOIN envelope goes in without its rpc_addr (repacked): with a usable address job would add
+ * that comet and dial it (unit/job/test_deliver covers it); without one, an unknown comet's JOIN
+ * is dropped after the same checks. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -42,6 +45,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     /* An exact-size copy, so ASan sees any read past the message. */
     uint8_t *value = malloc(size ? size : 1);
     memcpy(value, data, size);
+    Herald__PushMsg *join = herald__push_msg__unpack(NULL, size, value);
+    if (join != NULL && join->type == HERALD__PUSH_MSG__TYPE__JOIN && join->rpc_addr[0] != '\0') {
+        char *addr = join->rpc_addr; /* free_unpacked frees it: put back before */
+        join->rpc_addr = "";
+        size = herald__push_msg__get_packed_size(join);
+        free(value);
+        value = malloc(size ? size : 1);
+        herald__push_msg__pack(join, value);
+        join->rpc_addr = addr;
+    }
+    herald__push_msg__free_unpacked(join, NULL);
     kafka_msg_t km = {.partition = 0, .offset = fz.offset++, .value = value, .value_len = size};
     job_stats_t before = fz.deliver.stats;
     job_deliver_on_message(&km, &fz.deliver);

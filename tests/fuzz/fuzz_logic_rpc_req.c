@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "addr.h"
 #include "herald.pb-c.h"
 #include "logic_body.h"
 #include "logic_params.h"
@@ -104,6 +105,15 @@ static void check_room_members(const ProtobufCMessage *msg)
     check_room(((const Herald__RoomMembersReq *)msg)->room);
 }
 
+static void check_join_room(const ProtobufCMessage *msg)
+{
+    const Herald__JoinRoomReq *req = (const Herald__JoinRoomReq *)msg;
+    check_room(req->room);
+    (void)registry_id_ok(req->server);
+    if (req->rpc_addr != NULL)
+        (void)addr_port_of(req->rpc_addr);
+}
+
 static const struct {
     const ProtobufCMessageDescriptor *desc;
     fuzz_check_fn check;
@@ -132,6 +142,8 @@ static const struct {
     {&herald__count_req__descriptor, NULL},
     {&herald__del_server_req__descriptor, NULL},
     {&herald__list_req__descriptor, NULL},
+    /* logic service, added later: appended so that the corpus' first bytes keep their meaning */
+    {&herald__join_room_req__descriptor, check_join_room},
 };
 
 /* Packs msg into a new buffer (free() it), checking the size protobuf-c announced. */

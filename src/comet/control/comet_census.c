@@ -43,7 +43,8 @@ static void on_part(comet_task_t *t, void *owner)
     uint32_t pos = 0;
     comet_room_t *room;
     while ((room = comet_rooms_next(&s->rooms, &pos)) != NULL) {
-        if (room->count == 0)
+        /* a room being announced is listed too: job may have applied its JOIN already */
+        if (room->count == 0 && room->state != COMET_ROOM_JOINING)
             continue;
         size_t len = strlen(room->id);
         census_room_t *e = strmap_get(&c->rooms, room->id, len);

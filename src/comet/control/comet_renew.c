@@ -154,8 +154,8 @@ void comet_renew_init(comet_renew_t *r, uv_loop_t *loop, const comet_conf_t *con
     r->timer.data = r;
 }
 
-void comet_renew_start(comet_renew_t *r, int rpc_port, int tcp_port, int ws_port, int tls_port,
-                       int wss_port)
+void comet_renew_advertise(comet_renew_t *r, int rpc_port, int tcp_port, int ws_port, int tls_port,
+                           int wss_port)
 {
     const char *host = r->conf->advertise_host;
     snprintf(r->rpc_addr, sizeof r->rpc_addr, "%s:%d", host, rpc_port);
@@ -166,6 +166,10 @@ void comet_renew_start(comet_renew_t *r, int rpc_port, int tcp_port, int ws_port
         snprintf(r->tls_addr, sizeof r->tls_addr, "%s:%d", host, tls_port);
     if (wss_port > 0)
         snprintf(r->wss_addr, sizeof r->wss_addr, "%s:%d", host, wss_port);
+}
+
+void comet_renew_start(comet_renew_t *r)
+{
     renew_schedule(r, 0);
 }
 

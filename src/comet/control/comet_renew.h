@@ -28,7 +28,7 @@ typedef struct comet_renew_s {
     int nworkers;
     comet_ips_t *ips; /* distinct client addresses, reported as ip_count */
     comet_queue_t *main;
-    char rpc_addr[300], tcp_addr[300], ws_addr[300]; /* advertised (comet_renew_start) */
+    char rpc_addr[300], tcp_addr[300], ws_addr[300]; /* advertised (comet_renew_advertise) */
     char tls_addr[300], wss_addr[300];               /* "" when that listener is off */
     void (*on_closed)(void *arg);                    /* comet_renew_close */
     void *closed_arg;
@@ -46,10 +46,12 @@ typedef struct comet_renew_s {
 void comet_renew_init(comet_renew_t *r, uv_loop_t *loop, const comet_conf_t *conf,
                       comet_logic_t *logic, comet_worker_t *workers, int n, comet_ips_t *ips,
                       comet_queue_t *main);
-/* Schedules the first renewal at once, advertising server.advertise_host with these bound
- * ports. */
-void comet_renew_start(comet_renew_t *r, int rpc_port, int tcp_port, int ws_port, int tls_port,
-                       int wss_port);
+/* Sets the addresses the comet registers: server.advertise_host with these bound ports. Before
+ * the workers start: their room announcements carry r->rpc_addr (comet_join.h). */
+void comet_renew_advertise(comet_renew_t *r, int rpc_port, int tcp_port, int ws_port, int tls_port,
+                           int wss_port);
+/* Schedules the first renewal at once. */
+void comet_renew_start(comet_renew_t *r);
 /* The comet is draining: from now on every RenewOnline says weight 0 (logic then offers it to no
  * new client), and one is sent at once (after the call in flight, if any). */
 void comet_renew_drain(comet_renew_t *r);

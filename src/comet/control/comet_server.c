@@ -319,6 +319,12 @@ static int server_open(comet_server_t *s, server_addrs_t *a, char *err, size_t e
         if (rc != 0)
             snprintf(err, errlen, "tls: cannot watch SIGHUP: %s", uv_strerror(rc));
     }
+    if (rc == 0) {
+        comet_renew_advertise(&s->renew, s->rpc_port, s->tcp_port, s->ws_port, s->tls_port,
+                              s->wss_port);
+        for (int i = 0; i < s->nworkers; i++)
+            s->workers[i].session.rpc_addr = s->renew.rpc_addr; /* before its thread starts */
+    }
     for (int i = 0; i < s->nworkers && rc == 0; i++) {
         rc = comet_worker_start(&s->workers[i]);
         if (rc != 0)
@@ -384,7 +390,7 @@ comet_server_t *comet_server_new(uv_loop_t *loop, const comet_conf_t *conf, char
         goto done;
     }
     s->ready = 1;
-    comet_renew_start(&s->renew, s->rpc_port, s->tcp_port, s->ws_port, s->tls_port, s->wss_port);
+    comet_renew_start(&s->renew);
     log_info("ready: server %s, %d workers, tcp :%d, websocket :%d, tls :%d, wss :%d, rpc :%d, "
              "admin :%d",
              conf->server_id, s->nworkers, s->tcp_port, s->ws_port, s->tls_port, s->wss_port,

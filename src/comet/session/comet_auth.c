@@ -3,6 +3,8 @@
 
 #include "comet_allowed.h"
 #include "buf.h"
+#include "comet_join.h"
+#include "herald_assert.h"
 #include "comet_keys.h"
 #include "comet_session.h"
 #include "herald.pb-c.h"
@@ -25,6 +27,9 @@ struct comet_auth_s {
     uint32_t seq;                             /* the OpAuth packet's seq, echoed in op 8 */
     buf_t deferred;                           /* whole packets received after OpAuth, in order */
     uint32_t misses[COMET_KEYS_MISS_BUCKETS]; /* comet_keys_misses before Connect was sent */
+    comet_join_wait_t join;      /* waiting on the room's announcement (comet_join.h) */
+    Herald__ConnectReply *reply; /* meanwhile: logic's reply, a copy we own */
+    size_t room_len;             /* of reply->room_id: the room it enters, 0 = none */
 };
 
 /* The key and the device name in one allocation (one pointer per connection). */
@@ -77,16 +82,7 @@ static void auth_accept(comet_auth_t *a, const Herald__ConnectReply *r)
     ch->id.key = key_device_dup(r->key, r->device);
     for (size_t i = 0; i < r->n_accepts; i++)
         comet_accepts_add(&ch->accepts, r->accepts[i]);
-    if (r->rooms_restricted)
-        ch->allowed_rooms = comet_allowed_new(r->rooms, r->n_rooms);
-    size_t room_len = r->room_id ? strlen(r->room_id) : 0;
-    if (room_len > 0 && (!proto_room_id_valid(r->room_id, room_len) ||
-                         !comet_allowed_has(ch->allowed_rooms, r->room_id, room_len))) {
-        log_warn_rl("key=%s: logic gave an invalid or disallowed room id, joining none",
-                    ch->id.key);
-        room_len = 0;
-    }
-    comet_channel_set_room(ch, r->room_id, room_len);
+    comet_channel_set_room(ch, r->room_id, a->room_len);
     ch->last_renew = comet_conns_now(&s->conns);
     ch->state = COMET_CHANNEL_AUTHED;
     /* A connection that still holds this key (a goim client's own key, reconnecting) took the
@@ -137,14 +133,81 @@ static void auth_accept(comet_auth_t *a, const Herald__ConnectReply *r)
     s->ops->on_authed(s->ops_arg, ch, r->last_seq, missed);
     if (ch->state != COMET_CHANNEL_AUTHED)
         return;
-    if (a->deferred.len > 0) {
-        proto_reader_t reader;
-        proto_reader_init(&reader);
-        proto_reader_feed(&reader, a->deferred.data, a->deferred.len, s->conns.limits.max_body,
-                          comet_channel_on_packet, ch);
-        proto_reader_deinit(&reader);
+    comet_channel_replay(ch, &a->deferred);
+}
+
+/* A Connect that logic accepted for a connection that closed meanwhile (deadline, peer gone,
+ * shutdown): logic placed it, so take it back, unless a newer connection registered that key
+ * here in the meantime. */
+static void auth_abandoned(comet_session_t *s, const Herald__ConnectReply *r)
+{
+    int holder;
+    comet_keys_route(s->keys, &r->key, 1, &holder);
+    if (holder < 0)
+        disconnect_notify(s, r->mid, r->key);
+}
+
+static void auth_free(comet_auth_t *a)
+{
+    comet_channel_t *ch = a->ch;
+    if (a->reply != NULL)
+        herald__connect_reply__free_unpacked(a->reply, NULL);
+    buf_deinit(&a->deferred);
+    free(a);
+    comet_channel_unref(ch);
+}
+
+static void on_room_announced(comet_join_wait_t *w, comet_room_t *room, int status)
+{
+    (void)room;
+    (void)status; /* a failed announcement lets the channel in all the same (comet_join.h) */
+    comet_auth_t *a = list_entry(w, comet_auth_t, join);
+    comet_channel_t *ch = a->ch;
+    ch->auth = NULL;
+    if (ch->state == COMET_CHANNEL_AUTHING)
+        auth_accept(a, a->reply);
+    else
+        auth_abandoned(comet_channel_session(ch), a->reply);
+    auth_free(a);
+}
+
+/* A protobuf-c copy of r that outlives the reply callback. Aborts on OOM. */
+static Herald__ConnectReply *reply_copy(const Herald__ConnectReply *r)
+{
+    size_t len = herald__connect_reply__get_packed_size(r);
+    uint8_t *buf = xmalloc(len ? len : 1);
+    herald__connect_reply__pack(r, buf);
+    Herald__ConnectReply *copy = herald__connect_reply__unpack(NULL, len, buf);
+    free(buf);
+    HERALD_ASSERT(copy != NULL);
+    return copy;
+}
+
+/* Logic accepted ch: its room is checked, and when ch is the room's first member on this worker
+ * the rest waits for the room's announcement (comet_join.h), still AUTHING (reading paused,
+ * packets deferred). Returns 1 when it waits (a is kept), 0 when ch was answered. */
+static int auth_admit(comet_auth_t *a, const Herald__ConnectReply *r)
+{
+    comet_channel_t *ch = a->ch;
+    comet_session_t *s = comet_channel_session(ch);
+    if (r->rooms_restricted)
+        ch->allowed_rooms = comet_allowed_new(r->rooms, r->n_rooms);
+    size_t room_len = r->room_id ? strlen(r->room_id) : 0;
+    if (room_len > 0 && (!proto_room_id_valid(r->room_id, room_len) ||
+                         !comet_allowed_has(ch->allowed_rooms, r->room_id, room_len))) {
+        log_warn_rl("mid=%lld: logic gave an invalid or disallowed room id, joining none",
+                    (long long)r->mid);
+        room_len = 0;
     }
-    comet_conn_resume(&ch->conn);
+    a->room_len = room_len;
+    a->join.cb = on_room_announced;
+    if (room_len > 0 && comet_join_enter(s, r->room_id, room_len, &a->join)) {
+        a->reply = reply_copy(r);
+        ch->auth = a;
+        return 1;
+    }
+    auth_accept(a, r);
+    return 0;
 }
 
 static void on_connect_reply(int status, const ProtobufCMessage *msg, void *arg)
@@ -155,14 +218,8 @@ static void on_connect_reply(int status, const ProtobufCMessage *msg, void *arg)
     const Herald__ConnectReply *r = (const Herald__ConnectReply *)msg;
     ch->auth = NULL;
     if (ch->state != COMET_CHANNEL_AUTHING) {
-        /* Closed meanwhile (deadline, peer gone, shutdown): logic placed it, so take it back,
-         * unless a newer connection registered that key here in the meantime. */
-        if (status == 0 && r->code == 0 && reply_valid(r)) {
-            int holder;
-            comet_keys_route(s->keys, &r->key, 1, &holder);
-            if (holder < 0)
-                disconnect_notify(s, r->mid, r->key);
-        }
+        if (status == 0 && r->code == 0 && reply_valid(r))
+            auth_abandoned(s, r);
     } else if (status != 0) {
         int code = comet_logic_code(status);
         auth_fail(ch, a->seq, code, herald_strerror(code));
@@ -171,12 +228,10 @@ static void on_connect_reply(int status, const ProtobufCMessage *msg, void *arg)
     } else if (!reply_valid(r)) {
         log_warn_rl("logic replied to Connect without a valid key");
         auth_fail(ch, a->seq, HERALD_EINTERNAL, herald_strerror(HERALD_EINTERNAL));
-    } else {
-        auth_accept(a, r);
+    } else if (auth_admit(a, r)) {
+        return; /* waits on the room's announcement: a lives on */
     }
-    buf_deinit(&a->deferred);
-    free(a);
-    comet_channel_unref(ch);
+    auth_free(a);
 }
 
 void comet_auth_start(comet_channel_t *ch, const proto_header_t *h, const uint8_t *body)
@@ -210,10 +265,5 @@ void comet_auth_start(comet_channel_t *ch, const proto_header_t *h, const uint8_
 void comet_auth_defer(comet_channel_t *ch, const proto_header_t *h, const uint8_t *body)
 {
     /* Bounded by one read (reading is paused while the auth is in flight). */
-    uint32_t len = h->pack_len - PROTO_HEADER_LEN;
-    uint8_t *p = buf_reserve(&ch->auth->deferred, h->pack_len);
-    proto_header_write(p, h->op, h->seq, len);
-    if (len)
-        memcpy(p + PROTO_HEADER_LEN, body, len);
-    ch->auth->deferred.len += h->pack_len;
+    comet_channel_keep_packet(&ch->auth->deferred, h, body);
 }

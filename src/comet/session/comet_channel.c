@@ -2,9 +2,12 @@
 #include "comet_channel.h"
 
 #include "comet_allowed.h"
+#include "comet_join.h"
 #include "herald_err.h"
 #include "log.h"
 #include "rpc_methods.h"
+
+#include "herald_assert.h"
 
 #include <jansson.h>
 #include <stdlib.h>
@@ -309,6 +312,99 @@ static void on_send_msg(comet_channel_t *ch, const proto_header_t *h, const uint
     }
 }
 
+/* An op 12 whose op 13 waits on the room's announcement. Holds a reference on the channel. */
+typedef struct room_change_s {
+    comet_join_wait_t join;
+    list_link_t link; /* in the session's room_changes */
+    comet_channel_t *ch;
+    uint32_t seq;   /* the op 12's, echoed in op 13 */
+    buf_t deferred; /* whole packets that came behind the op 12, in order */
+} room_change_t;
+
+static room_change_t *room_change_of(comet_channel_t *ch)
+{
+    LIST_FOREACH(l, &comet_channel_session(ch)->room_changes)
+    {
+        room_change_t *c = list_entry(l, room_change_t, link);
+        if (c->ch == ch)
+            return c;
+    }
+    return NULL;
+}
+
+/* Keeps a copy of a packet that came while ch's op 13 waits. Bounded: reading is paused, so at
+ * most the rest of one read. */
+static void room_change_defer(comet_channel_t *ch, const proto_header_t *h, const uint8_t *body)
+{
+    room_change_t *c = room_change_of(ch);
+    HERALD_ASSERT(c != NULL);
+    comet_channel_keep_packet(&c->deferred, h, body);
+}
+
+void comet_channel_keep_packet(buf_t *out, const proto_header_t *h, const uint8_t *body)
+{
+    uint32_t len = h->pack_len - PROTO_HEADER_LEN;
+    uint8_t *p = buf_reserve(out, h->pack_len);
+    proto_header_write(p, h->op, h->seq, len);
+    if (len)
+        memcpy(p + PROTO_HEADER_LEN, body, len);
+    out->len += h->pack_len;
+}
+
+static void on_room_announced(comet_join_wait_t *w, comet_room_t *room, int status)
+{
+    (void)status; /* a failed announcement lets the channel in all the same (comet_join.h) */
+    room_change_t *c = list_entry(w, room_change_t, join);
+    comet_channel_t *ch = c->ch;
+    list_unlink(&c->link);
+    ch->flags &= ~COMET_CHANNEL_F_JOINING;
+    if (ch->state == COMET_CHANNEL_AUTHED) {
+        size_t len = strlen(room->id);
+        comet_channel_set_room(ch, room->id, len);
+        comet_conn_send_packet(&ch->conn, PROTO_OP_CHANGE_ROOM_REPLY, c->seq, room->id, len);
+        comet_channel_replay(ch, &c->deferred);
+    }
+    buf_deinit(&c->deferred);
+    free(c);
+    comet_channel_unref(ch);
+}
+
+void comet_channel_replay(comet_channel_t *ch, const buf_t *packets)
+{
+    if (packets->len > 0) {
+        proto_reader_t reader;
+        proto_reader_init(&reader);
+        proto_reader_feed(&reader, packets->data, packets->len,
+                          comet_channel_session(ch)->conns.limits.max_body, comet_channel_on_packet,
+                          ch);
+        proto_reader_deinit(&reader);
+    }
+    if (ch->state == COMET_CHANNEL_AUTHED && !(ch->flags & COMET_CHANNEL_F_JOINING))
+        comet_conn_resume(&ch->conn);
+}
+
+/* Starts waiting for room id's announcement when this worker has not made it: returns 1 then
+ * (op 13 follows from on_room_announced), 0 when ch may enter at once. */
+static int room_change_wait(comet_channel_t *ch, uint32_t seq, const char *id, size_t len)
+{
+    comet_session_t *s = comet_channel_session(ch);
+    room_change_t *c = xcalloc(1, sizeof *c);
+    c->join.cb = on_room_announced;
+    if (!comet_join_enter(s, id, len, &c->join)) {
+        free(c);
+        return 0;
+    }
+    c->ch = ch;
+    c->seq = seq;
+    buf_init(&c->deferred);
+    list_append(&s->room_changes, &c->link);
+    comet_channel_ref(ch);
+    comet_channel_set_room(ch, NULL, 0);
+    ch->flags |= COMET_CHANNEL_F_JOINING;
+    comet_conn_pause(&ch->conn);
+    return 1;
+}
+
 static int on_change_room(comet_channel_t *ch, const proto_header_t *h, const uint8_t *body,
                           size_t len)
 {
@@ -320,6 +416,10 @@ static int on_change_room(comet_channel_t *ch, const proto_header_t *h, const ui
                                COMET_CHANNEL_ROOM_REFUSED, strlen(COMET_CHANNEL_ROOM_REFUSED));
         return 0;
     }
+    int same =
+        ch->room != NULL && len == strlen(ch->room->id) && memcmp(ch->room->id, body, len) == 0;
+    if (len > 0 && !same && room_change_wait(ch, h->seq, (const char *)body, len))
+        return 0;
     comet_channel_set_room(ch, (const char *)body, len);
     comet_conn_send_packet(&ch->conn, PROTO_OP_CHANGE_ROOM_REPLY, h->seq, body, len);
     return 0;
@@ -369,6 +469,10 @@ static int channel_dispatch(comet_channel_t *ch, const proto_header_t *h, const 
 int comet_channel_on_packet(void *arg, const proto_header_t *h, const uint8_t *body)
 {
     comet_channel_t *ch = arg;
+    if (ch->flags & COMET_CHANNEL_F_JOINING) {
+        room_change_defer(ch, h, body);
+        return 0;
+    }
     COMET_STAT_ADD(comet_channel_session(ch)->stats, packets_in, 1);
     int rc = channel_dispatch(ch, h, body);
     if (rc != 0 && ch->conn.state < COMET_CONN_CLOSED)

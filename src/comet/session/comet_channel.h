@@ -43,6 +43,8 @@ enum {
     COMET_CHANNEL_F_REGISTERED = 1, /* in the key tables, a room and the broadcast list */
     COMET_CHANNEL_F_REPLACED = 2,   /* kicked by a newer connection with its key: no Disconnect */
     COMET_CHANNEL_F_CLOSED = 4,     /* the socket is closed: freed at the last unref */
+    COMET_CHANNEL_F_JOINING = 8,    /* its op 12 waits on the room's announcement (comet_join.h):
+                                     * in no room, reading paused, later packets deferred */
 };
 
 struct comet_channel_s {
@@ -109,9 +111,21 @@ uint32_t comet_channel_append_protos(comet_channel_t *ch, buf_t *out, Herald__Pr
 /* proto_packet_cb for an authenticated channel (arg = comet_channel_t): heartbeat (2), send (4),
  * change room (12), sub/unsub (14/16) and ack (18) are handled, other ops are ignored. A change
  * to a room not in ch->allowed_rooms is answered op 13 with COMET_CHANNEL_ROOM_REFUSED as body
- * and the channel stays where it was. Returns
- * nonzero when the connection is closing, to stop the reader. */
+ * and the channel stays where it was. A change to a room this worker has not announced yet
+ * leaves the old room at once and answers op 13 once the new room is announced (comet_join.h),
+ * with the channel in it; until then reading is paused and packets already read are kept and
+ * handled afterwards, in order (COMET_CHANNEL_F_JOINING). Returns nonzero when the connection is
+ * closing, to stop the reader. */
 int comet_channel_on_packet(void *arg, const proto_header_t *h, const uint8_t *body);
+
+/* Appends a copy of packet h (body borrowed) to out, header included: what comet_channel_replay
+ * reads back. */
+void comet_channel_keep_packet(buf_t *out, const proto_header_t *h, const uint8_t *body);
+
+/* Handles packets (whole ones, back to back, as kept while ch waited: its auth, or an op 12's
+ * announcement) through comet_channel_on_packet, then resumes reading unless ch is closing or
+ * waits again. */
+void comet_channel_replay(comet_channel_t *ch, const buf_t *packets);
 
 /* Kicks this worker's authenticated channel with key (op 6 body, len bytes); with before_seq
  * != 0 only if it registered before that (comet_keys_before), and then as replaced (no

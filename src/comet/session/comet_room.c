@@ -40,18 +40,26 @@ comet_room_t *comet_rooms_next(const comet_rooms_t *rs, uint32_t *pos)
     return strmap_next(&rs->map, pos);
 }
 
-comet_room_t *comet_room_join(comet_rooms_t *rs, const char *id, size_t len, list_link_t *member)
+comet_room_t *comet_rooms_intern(comet_rooms_t *rs, const char *id, size_t len)
 {
     comet_room_t *room = strmap_get(&rs->map, id, len);
     if (room == NULL) {
         room = xmalloc(sizeof *room + len + 1);
         list_init(&room->members);
+        list_init(&room->waiters);
         room->count = 0;
         room->holds = 0;
+        room->state = COMET_ROOM_NEW;
         memcpy(room->id, id, len);
         room->id[len] = '\0';
         strmap_put(&rs->map, room);
     }
+    return room;
+}
+
+comet_room_t *comet_room_join(comet_rooms_t *rs, const char *id, size_t len, list_link_t *member)
+{
+    comet_room_t *room = comet_rooms_intern(rs, id, len);
     list_append(&room->members, member);
     room->count++;
     return room;
@@ -68,7 +76,8 @@ static void room_free_if_unused(comet_rooms_t *rs, comet_room_t *room)
 void comet_room_leave(comet_rooms_t *rs, comet_room_t *room, list_link_t *member)
 {
     list_unlink(member);
-    room->count--;
+    if (--room->count == 0 && room->state == COMET_ROOM_ANNOUNCED)
+        room->state = COMET_ROOM_NEW;
     room_free_if_unused(rs, room);
 }
 

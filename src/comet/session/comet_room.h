@@ -14,10 +14,22 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* Whether job knows that this worker has members of the room (comet_join.h). A room's first
+ * member makes it JOINING until logic has put the announcement into the room's Kafka stream;
+ * then it is ANNOUNCED while it has members. When its last member leaves it is NEW again: job's
+ * census may drop it from then on, so the next first member announces it again. */
+typedef enum {
+    COMET_ROOM_NEW = 0, /* not announced (or the announcement failed) */
+    COMET_ROOM_JOINING, /* announcement in flight; channels wait in `waiters` */
+    COMET_ROOM_ANNOUNCED,
+} comet_room_state_t;
+
 typedef struct comet_room_s {
     list_link_t members; /* list of members' links, in join order */
+    list_link_t waiters; /* JOINING: channels waiting to enter (comet_join.c owns the entries) */
     uint32_t count;      /* members */
-    uint32_t holds;      /* fan-outs iterating the member list (comet_room_hold) */
+    uint32_t holds;      /* fan-outs iterating the member list, an announcement in flight */
+    uint8_t state;       /* comet_room_state_t */
     char id[];           /* NUL-terminated */
 } comet_room_t;
 
@@ -38,11 +50,16 @@ size_t comet_rooms_count(const comet_rooms_t *rs);
 /* Iteration over rooms (the table must not change meanwhile): *pos = 0 first, NULL at the end. */
 comet_room_t *comet_rooms_next(const comet_rooms_t *rs, uint32_t *pos);
 
+/* The room `id` (valid, see proto_room_id_valid), created empty (NEW) when there is none: the
+ * caller joins or holds it before anything can free it. Aborts on OOM. */
+comet_room_t *comet_rooms_intern(comet_rooms_t *rs, const char *id, size_t len);
+
 /* Appends member (in no list) to the room `id` (valid, see proto_room_id_valid), creating it.
  * Returns the room. Aborts on OOM. */
 comet_room_t *comet_room_join(comet_rooms_t *rs, const char *id, size_t len, list_link_t *member);
 
-/* Unlinks member from room; frees the room when it has no member and no hold left. */
+/* Unlinks member from room; the room is NEW again when that was its last member, and freed
+ * when it has no hold left either. */
 void comet_room_leave(comet_rooms_t *rs, comet_room_t *room, list_link_t *member);
 
 /* Keeps room alive while a fan-out iterates its members, even if they all leave. */

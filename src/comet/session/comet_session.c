@@ -42,6 +42,8 @@ int comet_session_init(comet_session_t *s, uv_loop_t *loop, const comet_conf_t *
     strmap_init(&s->local, local_key);
     comet_rooms_init(&s->rooms);
     list_init(&s->all);
+    list_init(&s->room_changes);
+    s->rpc_addr = NULL;
     s->online = NULL;
     buf_init(&s->out);
     s->stopping = 0;

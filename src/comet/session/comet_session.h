@@ -59,7 +59,11 @@ typedef struct comet_session_s {
     comet_logic_t logic;
     comet_online_t *online; /* room counts over all comets; NULL until the first RenewOnline */
     buf_t out;              /* building multi-packet writes (auth reply + backlog, fetched pages) */
-    int stopping;           /* draining: no Disconnect calls (ServerDown covers them) */
+    const char *rpc_addr;   /* this comet's advertised RPC address, as registered (borrowed, set
+                             * before the worker starts; NULL: none), for JoinRoom */
+    list_link_t room_changes; /* channels whose op 13 waits on a room announcement
+                               * (comet_channel.c) */
+    int stopping;             /* draining: no Disconnect calls (ServerDown covers them) */
 } comet_session_t;
 
 /* Sets s up on the worker's loop: its connections (limits from conf, counters in stats), logic

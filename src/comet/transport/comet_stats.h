@@ -34,6 +34,8 @@ typedef struct comet_stats_s {
     _Atomic uint64_t timeouts; /* auth and heartbeat deadlines */
     _Atomic uint64_t slow_consumers;
     _Atomic uint64_t rooms_refused;  /* op 12 to a room the connection's token does not list */
+    _Atomic uint64_t room_announces; /* JoinRoom calls answered: a room's first member here */
+    _Atomic uint64_t room_announce_failures; /* JoinRoom calls failed or not sent (comet_join.h) */
     _Atomic uint64_t duplicates;     /* user pushes dropped: the connection had that seq already */
     _Atomic uint64_t fetches;        /* Fetch calls for gaps and backlog pages (comet_sync.c) */
     _Atomic uint64_t fanouts_merged; /* room messages that joined a queued fan-out */

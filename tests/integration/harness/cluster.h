@@ -231,8 +231,8 @@ int cluster_send_msg(client_t *cl, uint32_t seq, const char *body, int timeout_m
 int32_t cluster_expect_room_count(client_t *cl, const char *who, int32_t count, int timeout_ms);
 
 /* Waits until logic reports `count` members online in `room` (GET /goim/online/room), bounded
- * by timeout_ms, and then until job has refreshed its room map (job sends room pushes only to
- * comets it knows have members). Asserts. */
+ * by timeout_ms. Asserts. (Room pushes need no wait after a join: comets announce their rooms
+ * to job before the client is told it is in.) */
 void cluster_wait_room(cluster_t *c, const char *room, long long count, int timeout_ms);
 
 #endif

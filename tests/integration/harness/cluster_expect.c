@@ -137,9 +137,8 @@ void cluster_wait_room(cluster_t *c, const char *room, long long count, int time
                      count, timeout_ms);
         proc_sleep_ms(100);
     }
-    /* job learns which comets hold which rooms from their Rooms RPC every room.refresh
-     * (200 ms in the harness): nothing observable tells when it has, so wait three periods. */
-    proc_sleep_ms(600);
+    /* Nothing more to wait for: a comet announces a room's first member to job before the
+     * client gets op 8 / op 13 (docs/delivery.md "Rooms: no window after a join"). */
 }
 
 int cluster_send_msg(client_t *cl, uint32_t seq, const char *body, int timeout_ms)

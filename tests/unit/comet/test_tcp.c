@@ -382,6 +382,103 @@ static void test_rooms_and_batches(void **state)
     harness_stop(h);
 }
 
+static long long now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static int rooms_listed(harness_t *h, const char *room)
+{
+    Herald__RoomsReq rreq = HERALD__ROOMS_REQ__INIT;
+    ProtobufCMessage *reply = NULL;
+    assert_int_equal(
+        harness_call(h, RPC_COMET_ROOMS, &rreq.base, &herald__rooms_reply__descriptor, &reply), 0);
+    const Herald__RoomsReply *rooms = (const Herald__RoomsReply *)reply;
+    int found = 0;
+    for (size_t i = 0; i < rooms->n_rooms; i++)
+        found += strcmp(rooms->rooms[i], room) == 0;
+    protobuf_c_message_free_unpacked(reply, NULL);
+    return found;
+}
+
+/* A room's first member on a worker is announced (JoinRoom) before its op 8 / op 13: the reply
+ * waits for logic's answer; members that come meanwhile wait on the same call; the census lists
+ * the room while it is announced; packets behind the op 12 are handled after its op 13, in
+ * order; user pushes meanwhile are not lost. A room already announced is entered at once. */
+static void test_room_announcement(void **state)
+{
+    harness_t *h = harness_start(1, 1);
+    enum { DELAY = 300 };
+    uv_mutex_lock(&h->lock);
+    h->join_delay_ms = DELAY;
+    uv_mutex_unlock(&h->lock);
+    t_packet_t p;
+    /* two auths into a new room: one JoinRoom, both op 8 only after it is answered */
+    int a = t_connect(h->comet->tcp_port), b = t_connect(h->comet->tcp_port);
+    long long t0 = now_ms();
+    t_send(a, PROTO_OP_AUTH, 1,
+           "{\"mid\":1,\"key\":\"ka\",\"room_id\":\"ann://1\",\"accepts\":[1001]}");
+    t_send(b, PROTO_OP_AUTH, 1, "{\"mid\":2,\"key\":\"kb\",\"room_id\":\"ann://1\"}");
+    assert_true(harness_wait(h, &h->joins, 1));
+    assert_int_equal(rooms_listed(h, "ann://1"), 1); /* being announced: listed */
+    assert_int_equal(t_recv_op(a, PROTO_OP_AUTH_REPLY, &p, T_TIMEOUT_MS), 1);
+    assert_int_equal(t_recv_op(b, PROTO_OP_AUTH_REPLY, &p, T_TIMEOUT_MS), 1);
+    assert_true(now_ms() - t0 >= DELAY - 20);
+    assert_int_equal(harness_get(h, &h->joins), 1);
+    char want[128];
+    snprintf(want, sizeof want, "ann://1 %s 127.0.0.1:%d", h->conf.server_id, h->comet->rpc_port);
+    uv_mutex_lock(&h->lock);
+    assert_string_equal(h->last_join, want);
+    uv_mutex_unlock(&h->lock);
+    assert_int_equal(t_push_room(h, "ann://1", 1, 1000, "in 1"), 2);
+    assert_int_equal(t_recv(a, &p, T_TIMEOUT_MS), 1);
+    assert_string_equal((const char *)p.body, "in 1");
+
+    /* op 12 to a new room with a heartbeat right behind it: op 13 after the announcement, then
+     * the heartbeat's reply; a user push meanwhile is written, not lost */
+    uint8_t buf[256];
+    size_t n = t_packet_build(buf, PROTO_OP_CHANGE_ROOM, 7, "ann://2", 7);
+    n += t_packet_build(buf + n, PROTO_OP_HEARTBEAT, 8, NULL, 0);
+    t0 = now_ms();
+    t_write(a, buf, n);
+    assert_true(harness_wait(h, &h->joins, 2));
+    assert_int_equal(t_push_keys(h, "ka", NULL, 1001, "by key"), 1);
+    assert_int_equal(t_recv(a, &p, T_TIMEOUT_MS), 1);
+    assert_string_equal((const char *)p.body, "by key");
+    assert_int_equal(t_recv(a, &p, T_TIMEOUT_MS), 1);
+    assert_int_equal(p.op, PROTO_OP_CHANGE_ROOM_REPLY);
+    assert_int_equal(p.seq, 7);
+    assert_string_equal((const char *)p.body, "ann://2");
+    assert_true(now_ms() - t0 >= DELAY - 20);
+    assert_int_equal(t_recv(a, &p, T_TIMEOUT_MS), 1);
+    assert_int_equal(p.op, PROTO_OP_HEARTBEAT_REPLY);
+    assert_int_equal(p.seq, 8);
+    assert_int_equal(t_push_room(h, "ann://2", 1, 1000, "in 2"), 1);
+    assert_int_equal(t_recv(a, &p, T_TIMEOUT_MS), 1);
+    assert_string_equal((const char *)p.body, "in 2");
+
+    /* b into ann://2, already announced: op 13 without a JoinRoom */
+    t_send(b, PROTO_OP_CHANGE_ROOM, 9, "ann://2");
+    assert_int_equal(t_recv_op(b, PROTO_OP_CHANGE_ROOM_REPLY, &p, T_TIMEOUT_MS), 1);
+    assert_int_equal(harness_get(h, &h->joins), 2);
+    /* ann://1 emptied: announced again by its next first member */
+    t_send(a, PROTO_OP_CHANGE_ROOM, 10, "ann://1");
+    assert_int_equal(t_recv_op(a, PROTO_OP_CHANGE_ROOM_REPLY, &p, T_TIMEOUT_MS), 1);
+    assert_int_equal(harness_get(h, &h->joins), 3);
+    assert_int_equal(t_metric(h, "room_announces"), 3);
+    assert_int_equal(t_metric(h, "room_announce_failures"), 0);
+    /* a client that leaves while its op 13 waits is simply gone */
+    t_send(b, PROTO_OP_CHANGE_ROOM, 11, "ann://3");
+    assert_true(harness_wait(h, &h->joins, 4));
+    close(b);
+    usleep((DELAY + 100) * 1000);
+    assert_int_equal(rooms_listed(h, "ann://3"), 0);
+    close(a);
+    harness_stop(h);
+}
+
 static int broadcast(harness_t *h, int32_t op, int speed, const char *body)
 {
     Herald__Proto pr = HERALD__PROTO__INIT;
@@ -783,6 +880,7 @@ int main(void)
         cmocka_unit_test(test_push_before_registration_is_fetched),
         cmocka_unit_test(test_positions_reported),
         cmocka_unit_test(test_rooms_and_batches),
+        cmocka_unit_test(test_room_announcement),
         cmocka_unit_test(test_room_merge_when_behind),
         cmocka_unit_test(test_broadcast),
         cmocka_unit_test(test_kicks),

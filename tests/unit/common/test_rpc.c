@@ -627,6 +627,25 @@ static void test_server_gone_and_back(void **state)
     assert_int_equal(refused.calls, 0);
 }
 
+/* A client deep in its backoff dials again at once when told the peer is back. */
+static void test_redial(void **state)
+{
+    rpc_server_close(fx.server, on_server_closed, &fx.server_closed);
+    fx.server = NULL;
+    RUN_UNTIL(fx.server_closed, 2000);
+    RUN_UNTIL(0, 1700); /* attempts after 0.1, 0.3, 0.7, 1.5 s: the next one is at 3.1 s */
+    fx.server_closed = 0;
+    fx.server = start_server(fx.port);
+    assert_int_equal(rpc_server_port(fx.server), fx.port);
+    RUN_UNTIL(0, 200);
+    assert_false(rpc_client_connected(fx.client)); /* still waiting out its backoff */
+    rpc_client_redial(fx.client);
+    RUN_UNTIL(rpc_client_connected(fx.client), 500);
+    assert_true(rpc_client_connected(fx.client));
+    rpc_client_redial(fx.client); /* connected: nothing happens */
+    assert_true(rpc_client_connected(fx.client));
+}
+
 static void test_close_with_calls_in_flight(void **state)
 {
     result_t r[5] = {{0}};
@@ -1130,6 +1149,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_async_error_unknown, setup, teardown),
         cmocka_unit_test_setup_teardown(test_timeout, setup, teardown),
         cmocka_unit_test_setup_teardown(test_server_gone_and_back, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_redial, setup, teardown),
         cmocka_unit_test_setup_teardown(test_close_with_calls_in_flight, setup, teardown),
         cmocka_unit_test_setup_teardown(test_not_connected, setup, teardown),
         cmocka_unit_test_setup_teardown(test_resolved_name, setup, teardown),

@@ -35,7 +35,9 @@
 
 typedef struct peer_s {
     const char *id;
-    const char *room; /* the one room it reports, or NULL */
+    const char *room;   /* the one room it reports, or NULL */
+    const char *joined; /* a room it announced (JOIN) without reporting it */
+    int hold_rooms;     /* keep Rooms calls unanswered */
     rpc_server_t *server;
     int hold_room, hold_push; /* keep those calls unanswered */
     rpc_call_t *held[MAX_HELD];
@@ -89,7 +91,8 @@ static void on_broadcast_room(rpc_call_t *call, const ProtobufCMessage *msg, voi
     peer_t *p = arg;
     const Herald__BroadcastRoomReq *req = (const Herald__BroadcastRoomReq *)msg;
     assert_true(p->room_calls < MAX_HELD);
-    assert_string_equal(req->room_id, p->room);
+    assert_string_equal(req->room_id,
+                        p->joined && strcmp(req->room_id, p->joined) == 0 ? p->joined : p->room);
     p->room_sizes[p->room_calls++] = req->n_protos;
     for (size_t i = 0; i < req->n_protos && p->n_room_ops < 256; i++) {
         assert_int_equal(req->protos[i]->ver, 1);
@@ -120,6 +123,10 @@ static void on_rooms(rpc_call_t *call, const ProtobufCMessage *msg, void *arg)
     char *rooms[1] = {(char *)p->room};
     Herald__RoomsReply reply = HERALD__ROOMS_REPLY__INIT;
     p->rooms_calls++;
+    if (p->hold_rooms) {
+        hold(p, call); /* released with an empty answer: no rooms */
+        return;
+    }
     reply.rooms = rooms;
     reply.n_rooms = p->room ? 1 : 0;
     rpc_reply(call, (const ProtobufCMessage *)&reply);
@@ -559,6 +566,135 @@ static void test_timeout_retried_then_given_up(void **state)
     run_for(50);
 }
 
+/* A JOIN for room of comet id (at rpc_addr). */
+static void feed_join(const char *id, const char *rpc_addr, const char *room)
+{
+    Herald__PushMsg pm = HERALD__PUSH_MSG__INIT;
+    pm.type = HERALD__PUSH_MSG__TYPE__JOIN;
+    pm.server = (char *)id;
+    pm.rpc_addr = (char *)rpc_addr;
+    pm.room = (char *)room;
+    feed(&pm);
+}
+
+static void feed_room_to(const char *room)
+{
+    Herald__PushMsg pm = HERALD__PUSH_MSG__INIT;
+    pm.type = HERALD__PUSH_MSG__TYPE__ROOM;
+    pm.operation = 1000;
+    pm.room = (char *)room;
+    pm.msg.data = (uint8_t *)"j";
+    pm.msg.len = 1;
+    feed(&pm);
+}
+
+static int g_rooms_calls;
+static int cond_b_rooms_call_held(fixture_t *f)
+{
+    return f->b.n_held > 0;
+}
+static int cond_b_rooms_answered_again(fixture_t *f)
+{
+    return f->b.rooms_calls > g_rooms_calls + 1;
+}
+static int cond_b_has_j1(fixture_t *f)
+{
+    return job_comet_has_room(job_comets_find(&f->comets, "comet-b"), "live://j1");
+}
+static int cond_b_lost_j1(fixture_t *f)
+{
+    return !cond_b_has_j1(f);
+}
+
+/* A JOIN puts the room into the comet's set at once: the push right behind it goes there. A
+ * census answer that was under way before the JOIN does not take the room out again; the next
+ * census, sent after it, does (the comet reports no such room). */
+static void test_join(void **state)
+{
+    job_comet_t *b = job_comets_find(&g->comets, "comet-b");
+    assert_false(job_comet_has_room(b, "live://j1"));
+    g->b.hold_rooms = 1;
+    assert_true(run_until(cond_b_rooms_call_held));
+    g_rooms_calls = g->b.rooms_calls;
+    uint64_t joins = g->deliver.stats.joins;
+    g->b.joined = "live://j1";
+    feed_join("comet-b", "", "live://j1");
+    assert_int_equal(g->deliver.stats.joins, joins + 1);
+    assert_int_equal(g->deliver.in_flight, 0); /* nothing to deliver: done at once */
+    assert_true(job_comet_has_room(b, "live://j1"));
+    int calls = g->b.room_calls;
+    feed_room_to("live://j1");
+    assert_true(run_until(cond_idle));
+    assert_int_equal(g->b.room_calls, calls + 1);
+    /* the stale census (sent before the JOIN) answers "no rooms": j1 stays */
+    g->b.hold_rooms = 0;
+    release(&g->b);
+    run_for(20);
+    assert_true(job_comet_has_room(b, "live://j1"));
+    /* a census sent after the JOIN removes it */
+    assert_true(run_until(cond_b_rooms_answered_again));
+    assert_true(run_until(cond_b_lost_j1));
+    g->b.joined = NULL;
+    /* a JOIN without a valid room or comet id is malformed */
+    uint64_t malformed = g->deliver.stats.malformed;
+    feed_join("comet-b", "", "");
+    feed_join("", "", "live://j1");
+    assert_int_equal(g->deliver.stats.malformed, malformed + 2);
+}
+
+static peer_t g_c_peer;
+static int cond_c_room_call(fixture_t *f)
+{
+    (void)f;
+    return g_c_peer.room_calls == 1;
+}
+static int cond_c_gone(fixture_t *f)
+{
+    return job_comets_find(&f->comets, "comet-c") == NULL;
+}
+static int c_closed;
+static void on_c_closed(void *arg)
+{
+    (void)arg;
+    c_closed = 1;
+}
+static int cond_c_closed(fixture_t *f)
+{
+    (void)f;
+    return c_closed;
+}
+
+/* A JOIN of a comet the registry does not list (it just started) adds it at the JOIN's rpc
+ * address; the push right behind finds it still connecting and is retried, not dropped. The
+ * comet stays over registry refreshes (until comet.ttl). Without a usable address the JOIN is
+ * dropped. */
+static void test_join_unknown_comet(void **state)
+{
+    peer_start(&g_c_peer, "comet-c", NULL);
+    g_c_peer.joined = "live://c1";
+    char addr[64];
+    snprintf(addr, sizeof addr, "127.0.0.1:%d", rpc_server_port(g_c_peer.server));
+    size_t n = job_comets_count(&g->comets);
+    int64_t ttl = g->conf.comet_ttl_ms;
+    g->conf.comet_ttl_ms = 600; /* what the provisional comet gets; no refresh runs meanwhile */
+    feed_join("comet-c", addr, "live://c1");
+    g->conf.comet_ttl_ms = ttl;
+    assert_int_equal(job_comets_count(&g->comets), n + 1);
+    feed_room_to("live://c1");
+    assert_true(run_until(cond_c_room_call));
+    assert_true(run_until(cond_idle));
+    run_for(200); /* registry refreshes without comet-c */
+    assert_non_null(job_comets_find(&g->comets, "comet-c"));
+    assert_true(run_until(cond_c_gone)); /* its comet.ttl is over */
+    uint64_t dropped = g->deliver.stats.joins_dropped;
+    feed_join("comet-d", "", "live://c1");
+    feed_join("comet-d", "nowhere", "live://c1");
+    assert_int_equal(g->deliver.stats.joins_dropped, dropped + 2);
+    assert_null(job_comets_find(&g->comets, "comet-d"));
+    rpc_server_close(g_c_peer.server, on_c_closed, NULL);
+    assert_true(run_until(cond_c_closed));
+}
+
 static int cond_one_comet(fixture_t *f)
 {
     return job_comets_count(&f->comets) == 1;
@@ -613,6 +749,8 @@ int main(void)
         cmocka_unit_test(test_broadcast_speed_split),
         cmocka_unit_test(test_malformed),
         cmocka_unit_test(test_timeout_retried_then_given_up),
+        cmocka_unit_test(test_join),
+        cmocka_unit_test(test_join_unknown_comet),
         cmocka_unit_test(test_comet_vanishes),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);

@@ -760,6 +760,31 @@ static void test_receive(void **state)
     assert_int_equal(metric("receive_failures"), 5);
 }
 
+/* JoinRoom refuses what it cannot announce, before anything reaches Kafka. */
+static void test_join_room_validation(void **state)
+{
+    (void)state;
+    static const char *const bad[][3] = {
+        {"", "comet-a", "127.0.0.1:3109"},        {"live://\n1", "comet-a", "127.0.0.1:3109"},
+        {"live://1", "", "127.0.0.1:3109"},       {"live://1", "comet a", "127.0.0.1:3109"},
+        {"live://1", "comet-a", "127.0.0.1"},     {"live://1", "comet-a", "127.0.0.1:0"},
+        {"live://1", "comet-a", "host:notaport"},
+    };
+    json_int_t failures = metric("room_join_failures");
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        Herald__JoinRoomReq req = HERALD__JOIN_ROOM_REQ__INIT;
+        req.room = (char *)bad[i][0];
+        req.server = (char *)bad[i][1];
+        req.rpc_addr = (char *)bad[i][2];
+        int status;
+        assert_null(call(RPC_LOGIC_JOIN_ROOM, &req, &herald__join_room_reply__descriptor, &status));
+        assert_int_equal(status, HERALD_EINVAL);
+    }
+    assert_int_equal(metric("room_join_failures"), failures + 7);
+    assert_int_equal(metric("room_joins"), 0);
+    assert_int_equal(metric("kafka_produced"), 0);
+}
+
 static void test_placement_calls_with_router_down(void **state)
 {
     (void)state;
@@ -879,6 +904,7 @@ int main(void)
         cmocka_unit_test(test_renew_online_not_utf8),
         cmocka_unit_test(test_ack_keeps_max),
         cmocka_unit_test(test_receive),
+        cmocka_unit_test(test_join_room_validation),
         cmocka_unit_test(test_placement_calls_with_router_down),
         cmocka_unit_test(test_online_users_empty_shard), /* last: the router is up from here */
     };

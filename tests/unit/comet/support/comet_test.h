@@ -66,6 +66,9 @@ typedef struct harness_s {
     uint64_t last_disconnect_seq;
     char last_ack_device[64];
     int fetches;
+    int joins;             /* JoinRoom calls */
+    int join_delay_ms;     /* the test logic answers JoinRoom this much later */
+    char last_join[600];   /* "room server rpc_addr" of the last JoinRoom */
     uint64_t inbox_newest; /* set by the test before the Fetch it causes */
     int inbox_page;
     /* one cross-thread call at a time (harness_call) */

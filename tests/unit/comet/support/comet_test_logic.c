@@ -222,6 +222,42 @@ static void t_logic_server_down(rpc_call_t *call, const ProtobufCMessage *msg, v
     rpc_reply(call, &r.base);
 }
 
+/* A JoinRoom answered after the harness's join_delay_ms, as logic answers once Kafka took the
+ * announcement. */
+typedef struct t_join_s {
+    uv_timer_t timer;
+    rpc_call_t *call;
+} t_join_t;
+
+static void on_join_timer_closed(uv_handle_t *handle)
+{
+    free(handle->data);
+}
+
+static void on_join_timer(uv_timer_t *t)
+{
+    t_join_t *j = t->data;
+    Herald__JoinRoomReply r = HERALD__JOIN_ROOM_REPLY__INIT;
+    rpc_reply(j->call, &r.base);
+    uv_close((uv_handle_t *)&j->timer, on_join_timer_closed);
+}
+
+static void t_logic_join_room(rpc_call_t *call, const ProtobufCMessage *msg, void *arg)
+{
+    harness_t *h = arg;
+    const Herald__JoinRoomReq *req = (const Herald__JoinRoomReq *)msg;
+    uv_mutex_lock(&h->lock);
+    h->joins++;
+    snprintf(h->last_join, sizeof h->last_join, "%s %s %s", req->room, req->server, req->rpc_addr);
+    int delay = h->join_delay_ms;
+    uv_mutex_unlock(&h->lock);
+    t_join_t *j = calloc(1, sizeof *j);
+    j->call = call;
+    j->timer.data = j;
+    uv_timer_init(&h->loop, &j->timer);
+    uv_timer_start(&j->timer, on_join_timer, (uint64_t)delay, 0);
+}
+
 const rpc_method_t t_logic_methods[] = {
     {RPC_LOGIC_CONNECT, &herald__connect_req__descriptor, t_logic_connect},
     {RPC_LOGIC_DISCONNECT, &herald__disconnect_req__descriptor, t_logic_disconnect},
@@ -231,5 +267,6 @@ const rpc_method_t t_logic_methods[] = {
     {RPC_LOGIC_ACK, &herald__ack_req__descriptor, t_logic_ack},
     {RPC_LOGIC_SERVER_DOWN, &herald__server_down_req__descriptor, t_logic_server_down},
     {RPC_LOGIC_FETCH, &herald__fetch_req__descriptor, t_logic_fetch},
+    {RPC_LOGIC_JOIN_ROOM, &herald__join_room_req__descriptor, t_logic_join_room},
 };
 const size_t t_logic_methods_count = sizeof t_logic_methods / sizeof t_logic_methods[0];
