@@ -2,6 +2,7 @@
 #include "admin.h"
 
 #include "buf.h"
+#include "log.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -24,9 +25,12 @@ static json_t *or_empty(json_t *data)
     return data != NULL ? data : json_object();
 }
 
+/* Every daemon's /health also says the level it logs at now (a SIGHUP may have changed it). */
 static void page_health(const admin_ops_t *ops, void *arg, http_request_t *req)
 {
-    http_respond_reply(req, 200, 0, "ok", or_empty(ops->health ? ops->health(arg) : NULL));
+    json_t *data = or_empty(ops->health ? ops->health(arg) : NULL);
+    json_object_set_new(data, "log_level", json_string(log_level_name(LOG_LEVEL_NOW())));
+    http_respond_reply(req, 200, 0, "ok", data);
 }
 
 static void page_ready(const admin_ops_t *ops, void *arg, http_request_t *req)

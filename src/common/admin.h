@@ -8,7 +8,8 @@
  * /herald/v1/ aliases). Loop thread only; the callbacks run on the loop thread.
  *
  * Answers:
- *   /health   200, data = ops->health(arg) (or {} when NULL): the process is up and serving.
+ *   /health   200, data = ops->health(arg) (or {} when NULL) with "log_level" (debug, info,
+ *             warn or error: the level logged at now) added: the process is up and serving.
  *   /ready    200 when ops->ready(arg, &data) returns 1, 503 when it returns 0 (message
  *             "not ready"); data is what ready stored (may stay NULL). Without ops->ready it is
  *             ready whenever it is alive.

@@ -27,17 +27,29 @@ static void stop(void *s)
     router_server_close(s, NULL, NULL);
 }
 
+/* What SIGHUP applies besides [log] (docs/operations.md, "Signals"): keys read where they are
+ * used, on the main loop. */
+static const char *const reloadable[] = {
+    "placement.sweep_slots",
+    NULL,
+};
+
 int main(int argc, char **argv)
 {
-    static const daemon_spec_t spec = {"router",
-                                       router_conf_items,
-                                       &conf,
-                                       offsetof(router_conf_t, log_level),
-                                       offsetof(router_conf_t, cluster),
-                                       start,
-                                       stop,
-                                       NULL,
-                                       "admin",
-                                       offsetof(router_conf_t, admin_tls)};
+    static const daemon_spec_t spec = {
+        .name = "router",
+        .conf_items = router_conf_items,
+        .conf = &conf,
+        .conf_size = sizeof conf,
+        .log_offset = offsetof(router_conf_t, log),
+        .cluster_offset = offsetof(router_conf_t, cluster),
+        .start = start,
+        .stop = stop,
+        .free = NULL,
+        .http_tls_section = "admin",
+        .http_tls_offset = offsetof(router_conf_t, admin_tls),
+        .reloadable = reloadable,
+        .reload = NULL,
+    };
     return daemon_run(argc, argv, &spec);
 }

@@ -105,7 +105,7 @@ static void auth_accept(comet_auth_t *a, const Herald__ConnectReply *r)
 
     uint32_t heartbeat_ms = r->heartbeat_ms;
     if (heartbeat_ms == 0)
-        heartbeat_ms = (uint32_t)(s->conf->heartbeat_timeout / 3);
+        heartbeat_ms = s->limits.conns.idle_timeout_ms / 3;
     json_t *j = json_pack("{s:i,s:I,s:s,s:s,s:I,s:I,s:b}", "code", 0, "mid", (json_int_t)ch->mid,
                           "key", ch->id.key, "room_id", ch->room ? ch->room->id : "",
                           "heartbeat_ms", (json_int_t)heartbeat_ms, "last_seq",

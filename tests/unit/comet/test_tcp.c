@@ -595,6 +595,40 @@ static void test_send_msg_and_ack(void **state)
     harness_stop(h);
 }
 
+static void max_msg_small(comet_conf_t *conf)
+{
+    conf->max_msg = 10;
+}
+
+/* A reload's limits reach the worker's loop: an open connection stays and its next message is
+ * held to the new [protocol] max_msg. */
+static void test_reload_limits(void **state)
+{
+    harness_t *h = harness_start(2, 1);
+    t_packet_t p;
+    const char *msg = "{\"to_mid\":9,\"op\":1000,\"msg\":\"hi\"}";
+    int fd = t_connect(h->comet->tcp_port);
+    assert_int_equal(t_auth(fd, AUTH_A, &p), 1);
+    t_send(fd, PROTO_OP_SEND_MSG, 1, msg);
+    assert_int_equal(t_recv_op(fd, PROTO_OP_SEND_MSG_REPLY, &p, T_TIMEOUT_MS), 1);
+    assert_int_equal(t_json_int(&p, "code"), 0);
+    harness_reload(h, max_msg_small);
+    /* posted to the worker: taken on its next loop turn */
+    int code = 0;
+    for (uint32_t seq = 2; seq < 100 && code == 0; seq++) {
+        t_send(fd, PROTO_OP_SEND_MSG, seq, msg);
+        assert_int_equal(t_recv_op(fd, PROTO_OP_SEND_MSG_REPLY, &p, T_TIMEOUT_MS), 1);
+        code = t_json_int(&p, "code");
+        if (code == 0)
+            usleep(10 * 1000);
+    }
+    assert_int_equal(code, HERALD_ETOOBIG);
+    t_send(fd, PROTO_OP_HEARTBEAT, 7, NULL);
+    assert_int_equal(t_recv_op(fd, PROTO_OP_HEARTBEAT_REPLY, &p, T_TIMEOUT_MS), 1);
+    close(fd);
+    harness_stop(h);
+}
+
 static void test_logic_down(void **state)
 {
     harness_t *h = harness_start(1, 0);
@@ -750,6 +784,7 @@ int main(void)
         cmocka_unit_test(test_logic_down),
         cmocka_unit_test(test_deadlines),
         cmocka_unit_test(test_slow_consumer),
+        cmocka_unit_test(test_reload_limits),
         cmocka_unit_test(test_graceful_shutdown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
