@@ -218,7 +218,9 @@ function onPacket(p) {
     session.ws.send(pack(OP.HEARTBEAT, 0)); // refreshes the online count
     return;
   case OP.DISCONNECT: {
-    const reason = (parseJson(p.body) || {}).reason || decoder.decode(p.body);
+    const kick = parseJson(p.body) || {};
+    if (kick.reason === 'auth') return onAuthRefused(kick); // docs/protocol.md
+    const reason = kick.reason || decoder.decode(p.body);
     show('error', `disconnected by the server: ${reason}`);
     session.stopped = true;
     return;
@@ -228,20 +230,21 @@ function onPacket(p) {
   }
 }
 
-async function onAuthReply(reply) {
-  if (reply.code !== undefined && reply.code !== 0) {
-    // The token was refused (revoked, expired): log in again, then reconnect.
-    show('error', `auth refused: ${reply.message || reply.code}; logging in again`);
-    session.ws.close();
-    try {
-      session.user = await login(session.user.name, session.password);
-    } catch (e) {
-      show('error', `login failed: ${e.message}`);
-      session.stopped = true;
-      clearTimeout(session.retryTimer);
-    }
-    return;
+// Op 6 {"reason":"auth","code","message"}: the token was refused (revoked, expired). Log in
+// again; the close that follows reconnects with the new token.
+async function onAuthRefused(kick) {
+  show('error', `auth refused: ${kick.message || kick.code}; logging in again`);
+  session.ws.close();
+  try {
+    session.user = await login(session.user.name, session.password);
+  } catch (e) {
+    show('error', `login failed: ${e.message}`);
+    session.stopped = true;
+    clearTimeout(session.retryTimer);
   }
+}
+
+async function onAuthReply(reply) {
   session.retryMs = 500;
   setStatus('connected');
   $('me-mid').textContent = `mid ${reply.mid}`;

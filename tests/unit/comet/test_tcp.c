@@ -91,7 +91,9 @@ static void test_auth_denied_and_bad_first_packet(void **state)
     t_packet_t p;
     int fd = t_connect(h->comet->tcp_port);
     assert_int_equal(t_auth(fd, "{\"code\":-1100}", &p), 1);
-    assert_int_equal(p.op, PROTO_OP_AUTH_REPLY);
+    /* a refusal is a kick, never an op 8 (goim clients take any op 8 for success) */
+    assert_int_equal(p.op, PROTO_OP_DISCONNECT_REPLY);
+    assert_non_null(strstr((const char *)p.body, "\"reason\":\"auth\""));
     assert_int_equal(t_json_int(&p, "code"), HERALD_EAUTH);
     assert_non_null(strstr((const char *)p.body, "denied by test logic"));
     assert_int_equal(t_wait_closed(fd, T_TIMEOUT_MS), 1);
@@ -635,7 +637,7 @@ static void test_logic_down(void **state)
     t_packet_t p;
     int fd = t_connect(h->comet->tcp_port);
     assert_int_equal(t_auth(fd, AUTH_A, &p), 1);
-    assert_int_equal(p.op, PROTO_OP_AUTH_REPLY);
+    assert_int_equal(p.op, PROTO_OP_DISCONNECT_REPLY);
     assert_int_equal(t_json_int(&p, "code"), HERALD_EUNAVAIL);
     assert_int_equal(t_wait_closed(fd, T_TIMEOUT_MS), 1);
     close(fd);
