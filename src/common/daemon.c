@@ -132,8 +132,13 @@ static void daemon_reload(void)
     /* The log file is reopened in any case: after logrotate renamed it, a bad edit of the
      * configuration must not keep the daemon writing into the renamed file. */
     char log_err[512];
-    if (log_apply(daemon_log_conf(spec), log_err, sizeof log_err) != 0)
+    const log_conf_t *lc = daemon_log_conf(spec);
+    if (log_apply(lc, log_err, sizeof log_err) != 0)
         log_error("reload: %s; lines go where they went", log_err);
+    else
+        log_info("reload: logging at %s as %s to %s", log_level_name((log_level_t)lc->level),
+                 lc->format == LOG_FORMAT_JSON ? "json" : "text",
+                 lc->file && lc->file[0] ? lc->file : "stderr");
     if (rc == 0 && spec->reload != NULL)
         spec->reload(daemon_sig.server);
 }
