@@ -22,6 +22,12 @@ int daemon_reload_is_reloadable(const daemon_reload_spec_t *spec, const conf_ite
     return 0;
 }
 
+/* A CONF_PROPS family is named by its prefix: "property.*". */
+static const char *props_mark(const conf_item_t *it)
+{
+    return it->type == CONF_PROPS ? "*" : "";
+}
+
 int daemon_reload_conf(const daemon_reload_spec_t *spec, void *running, const char *path,
                        daemon_reload_report_t *report, char *err, size_t errlen)
 {
@@ -35,11 +41,11 @@ int daemon_reload_conf(const daemon_reload_spec_t *spec, void *running, const ch
             if (daemon_reload_is_reloadable(spec, it)) {
                 conf_item_swap(it, running, fresh);
                 report->applied++;
-                log_info("reload: [%s] %s: applied", it->section, it->key);
+                log_info("reload: [%s] %s%s: applied", it->section, it->key, props_mark(it));
             } else {
                 report->restart++;
-                log_warn("reload: [%s] %s: changed, needs a restart; running value kept",
-                         it->section, it->key);
+                log_warn("reload: [%s] %s%s: changed, needs a restart; running value kept",
+                         it->section, it->key, props_mark(it));
             }
         }
         log_info("reload: %s: %u changed keys applied, %u need a restart",
