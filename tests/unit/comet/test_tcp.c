@@ -4,6 +4,7 @@
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <sys/socket.h>
 
 #define AUTH_A "{\"mid\":7,\"key\":\"key-a\",\"room_id\":\"live://1\",\"accepts\":[1000]}"
@@ -739,6 +740,57 @@ static void test_slow_consumer(void **state)
     harness_stop(h);
 }
 
+/* docs/protocol.md, "Slow consumers": a kicked slow consumer that reads only after the linger
+ * gets what the kernels held, then the end of the stream, and never the op 6 (comet dropped it
+ * with the rest of its queue when it closed the socket). */
+static void test_slow_consumer_late_reader(void **state)
+{
+    harness_t *h = harness_start_with(1, 1, small_pending);
+    t_packet_t p;
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    int rcvbuf = 4096;
+    setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof rcvbuf);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)h->comet->tcp_port)};
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    assert_int_equal(connect(fd, (struct sockaddr *)&a, sizeof a), 0);
+    assert_int_equal(t_auth(fd, "{\"mid\":3,\"key\":\"late\",\"accepts\":[1000]}", &p), 1);
+    static char big[8000];
+    memset(big, 'z', sizeof big - 1);
+    int pushes = 0;
+    while (pushes < 2000 && t_push_keys(h, "late", NULL, 1000, big) == 1)
+        pushes++;
+    assert_true(pushes < 2000);
+    /* past the linger and the next sweep (every second) */
+    usleep((COMET_CONN_LINGER_MS + 1500) * 1000);
+    static uint8_t stream[16 << 20]; /* more than the kernels hold (tcp_wmem max: 4 MiB) */
+    size_t len = 0;
+    ssize_t n;
+    do {
+        struct pollfd pfd = {.fd = fd, .events = POLLIN};
+        assert_int_equal(poll(&pfd, 1, T_TIMEOUT_MS), 1);
+        n = read(fd, stream + len, sizeof stream - len);
+        if (n > 0)
+            len += (size_t)n;
+    } while (n > 0 && len < sizeof stream);
+    assert_true(n <= 0); /* the end of the stream (or a reset), not a full buffer */
+    size_t off = 0, packets = 0;
+    while (off + PROTO_HEADER_LEN <= len) {
+        uint32_t pack_len = (uint32_t)stream[off] << 24 | (uint32_t)stream[off + 1] << 16 |
+                            (uint32_t)stream[off + 2] << 8 | stream[off + 3];
+        uint32_t op = (uint32_t)stream[off + 8] << 24 | (uint32_t)stream[off + 9] << 16 |
+                      (uint32_t)stream[off + 10] << 8 | stream[off + 11];
+        assert_true(pack_len >= PROTO_HEADER_LEN);
+        if (off + pack_len > len)
+            break; /* cut in the middle of a packet */
+        assert_int_not_equal(op, PROTO_OP_DISCONNECT_REPLY);
+        off += pack_len;
+        packets++;
+    }
+    print_message("late reader: %zu bytes, %zu whole packets, no op 6\n", len, packets);
+    close(fd);
+    harness_stop(h);
+}
+
 static void test_graceful_shutdown(void **state)
 {
     harness_t *h = harness_start(2, 1);
@@ -786,6 +838,7 @@ int main(void)
         cmocka_unit_test(test_logic_down),
         cmocka_unit_test(test_deadlines),
         cmocka_unit_test(test_slow_consumer),
+        cmocka_unit_test(test_slow_consumer_late_reader),
         cmocka_unit_test(test_reload_limits),
         cmocka_unit_test(test_graceful_shutdown),
     };
