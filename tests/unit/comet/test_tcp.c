@@ -714,9 +714,10 @@ static void small_pending(comet_conf_t *conf)
     conf->max_pending_bytes = 4096;
 }
 
-static void test_slow_consumer(void **state)
+/* A client with a tiny receive buffer that authenticates as `key` and never reads, pushed to
+ * until comet kicks it as a slow consumer. Returns its socket. */
+static int slow_client(harness_t *h, const char *key)
 {
-    harness_t *h = harness_start_with(1, 1, small_pending);
     t_packet_t p;
     int fd = socket(AF_INET, SOCK_STREAM, 0);
     int rcvbuf = 4096;
@@ -724,13 +725,23 @@ static void test_slow_consumer(void **state)
     struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)h->comet->tcp_port)};
     a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     assert_int_equal(connect(fd, (struct sockaddr *)&a, sizeof a), 0);
-    assert_int_equal(t_auth(fd, "{\"mid\":3,\"key\":\"slow\",\"accepts\":[1000]}", &p), 1);
+    char auth[128];
+    snprintf(auth, sizeof auth, "{\"mid\":3,\"key\":\"%s\",\"accepts\":[1000]}", key);
+    assert_int_equal(t_auth(fd, auth, &p), 1);
     static char big[8000];
     memset(big, 'z', sizeof big - 1);
     int pushes = 0;
-    while (pushes < 2000 && t_push_keys(h, "slow", NULL, 1000, big) == 1)
+    while (pushes < 2000 && t_push_keys(h, key, NULL, 1000, big) == 1)
         pushes++;
     assert_true(pushes < 2000); /* kicked: later pushes find no connection */
+    return fd;
+}
+
+static void test_slow_consumer(void **state)
+{
+    harness_t *h = harness_start_with(1, 1, small_pending);
+    t_packet_t p;
+    int fd = slow_client(h, "slow");
     /* the stream is still well-formed and ends with the kick */
     assert_int_equal(t_recv_op(fd, PROTO_OP_DISCONNECT_REPLY, &p, T_TIMEOUT_MS), 1);
     assert_string_equal((const char *)p.body, "{\"reason\":\"slow consumer\"}");
@@ -746,20 +757,7 @@ static void test_slow_consumer(void **state)
 static void test_slow_consumer_late_reader(void **state)
 {
     harness_t *h = harness_start_with(1, 1, small_pending);
-    t_packet_t p;
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    int rcvbuf = 4096;
-    setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof rcvbuf);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)h->comet->tcp_port)};
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    assert_int_equal(connect(fd, (struct sockaddr *)&a, sizeof a), 0);
-    assert_int_equal(t_auth(fd, "{\"mid\":3,\"key\":\"late\",\"accepts\":[1000]}", &p), 1);
-    static char big[8000];
-    memset(big, 'z', sizeof big - 1);
-    int pushes = 0;
-    while (pushes < 2000 && t_push_keys(h, "late", NULL, 1000, big) == 1)
-        pushes++;
-    assert_true(pushes < 2000);
+    int fd = slow_client(h, "late");
     /* past the linger and the next sweep (every second) */
     usleep((COMET_CONN_LINGER_MS + 1500) * 1000);
     static uint8_t stream[16 << 20]; /* more than the kernels hold (tcp_wmem max: 4 MiB) */
