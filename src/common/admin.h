@@ -14,6 +14,10 @@
  *             "not ready"); data is what ready stored (may stay NULL). Without ops->ready it is
  *             ready whenever it is alive.
  *   /metrics  200, data = ops->metrics(arg) (or {} when NULL).
+ *   /log/level  on an admin listener of its own (admin_new) only, not through admin_route: GET
+ *             answers {"log_level":"info"}; POST ?level=debug|info|warn|error sets the level of
+ *             the process until the next SIGHUP (which applies [log] level from the file) or
+ *             restart, and answers the same; 400 for another level, 405 for another method.
  *   another path: the answer of the route set with admin_set_route when it has one, else 404
  * {"code":-404,"message":"not found"}; a method other than GET or HEAD on a known path: 405
  * {"code":-405,"message":"method not allowed"}.
@@ -26,6 +30,8 @@
 
 #include <jansson.h>
 #include <uv.h>
+
+#define ADMIN_LOG_LEVEL_PATH "/log/level"
 
 typedef struct admin_ops_s {
     /* Each returns a new JSON object (the reference is stolen), or NULL for {}. */
