@@ -40,6 +40,8 @@ static const char *const reloadable[] = {
     "server.fanout_batch",
     "server.weight",
     "server.renew_online_interval",
+    "tls.cert",
+    "tls.key",
     NULL,
 };
 

@@ -26,7 +26,7 @@ int comet_reload_now(comet_reload_t *r, char *err, size_t errlen)
         snprintf(err, errlen, "no TLS listener is configured");
         return HERALD_EINVAL;
     }
-    int rc = tls_server_reload(r->tls, err, errlen);
+    int rc = tls_server_reload(r->tls, r->conf->tls_cert, r->conf->tls_key, err, errlen);
     if (rc != 0) {
         r->failures++;
         log_warn("tls reload failed, keeping the old certificates: %s", err);

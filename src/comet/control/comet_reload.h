@@ -1,8 +1,9 @@
 /* comet_reload.h - what a reload changes in a running comet: the certificates of the TLS
- * listeners (the [tls] cert and key files read again, tls_server_reload) and the workers'
- * limits (comet_limits.h, posted to each worker's loop). SIGHUP does both, after the shared
- * configuration reload (daemon.h, "Signals"; the keys comet declares reloadable are in main.c);
- * POST /tls/reload on the admin port does the certificates only.
+ * listeners (the files [tls] cert and key name in the running configuration read again,
+ * tls_server_reload; a SIGHUP may have changed the names) and the workers' limits (comet_limits.h,
+ * posted to each worker's loop). SIGHUP does both, after the shared configuration reload (daemon.h,
+ * "Signals"; the keys comet declares reloadable are in main.c); POST /tls/reload on the admin port
+ * does the certificates only.
  *
  * Certificates: new handshakes on every worker use the new ones; open connections keep their
  * sessions; a reload that fails (a missing or bad file, a key that does not match) keeps the
@@ -31,8 +32,9 @@ typedef struct comet_reload_s {
 void comet_reload_init(comet_reload_t *r, const comet_conf_t *conf, tls_server_t *tls,
                        comet_worker_t *workers, const int *nstarted);
 
-/* Reloads the certificates now. Returns 0, HERALD_ECONF with the reason in err (old
- * certificates kept), or HERALD_EINVAL when no TLS listener is configured. Logs the outcome. */
+/* Reloads the certificates now, from the files r->conf names. Returns 0, HERALD_ECONF with the
+ * reason in err (old certificates kept), or HERALD_EINVAL when no TLS listener is configured. Logs
+ * the outcome. */
 int comet_reload_now(comet_reload_t *r, char *err, size_t errlen);
 
 /* After a configuration reload (SIGHUP): the certificates (when TLS is on), then the limits of

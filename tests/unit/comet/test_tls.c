@@ -627,6 +627,14 @@ static void no_change(comet_conf_t *conf)
     (void)conf;
 }
 
+/* A SIGHUP whose file names other certificate files: alt.pem / alt.key. */
+static void renamed_files(comet_conf_t *conf)
+{
+    char cert[512], key[512];
+    set(&conf->tls_cert, test_pki_path(cert, sizeof cert, "alt.pem"));
+    set(&conf->tls_key, test_pki_path(key, sizeof key, "alt.key"));
+}
+
 static void test_reload_keeps_connections(void **state)
 {
     harness_t *h = harness_start_with(2, 1, tls_live);
@@ -668,6 +676,11 @@ static void test_reload_keeps_connections(void **state)
         usleep(20 * 1000);
     }
     assert_string_equal(cn, "localhost");
+    /* the reload takes the file names of the running configuration, which it may change */
+    harness_reload(h, renamed_files);
+    new_conn_cn(h, cn, sizeof cn);
+    assert_string_equal(cn, "alt.test");
+    reload_expect(h, 200, "\"generation\":5", "alt.test");
     tc_heartbeat(&old, 2);
     tc_close(&old);
     harness_stop(h);
