@@ -204,6 +204,9 @@ int daemon_run(int argc, char **argv, const daemon_spec_t *spec)
         conf_free(spec->conf_items, spec->conf);
         return 1;
     }
+    /* Until the watcher runs, a SIGHUP (a log rotation at the wrong moment) must not end the
+     * daemon while it starts; the watcher replaces this disposition. */
+    signal(SIGHUP, SIG_IGN);
     uv_loop_t *loop = uv_default_loop();
     void *server = NULL;
     int rc = spec->start(loop, spec->conf, &server);
