@@ -54,6 +54,12 @@ typedef struct daemon_spec_s {
     void (*reload)(void *server);
 } daemon_spec_t;
 
+/* The members of a daemon_spec_t that follow from its config struct `var` of type `type`, whose
+ * [log] and [cluster] sections are the members `log` and `cluster`. */
+#define DAEMON_SPEC_CONF(type, var)                                                                \
+    .conf = &(var), .conf_size = sizeof(var), .log_offset = offsetof(type, log),                   \
+    .cluster_offset = offsetof(type, cluster)
+
 /* Parses argv, loads the config into spec->conf (via conf_load), applies its [cluster] section
  * (cluster_apply: the secret and the RPC limits), reads its HTTPS files (http_tls_load; whether
  * the key matches the certificate is known only when the server starts) and handles -t, -V and -h

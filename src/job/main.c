@@ -37,17 +37,12 @@ int main(int argc, char **argv)
     static const daemon_spec_t spec = {
         .name = "job",
         .conf_items = job_conf_items,
-        .conf = &conf,
-        .conf_size = sizeof conf,
-        .log_offset = offsetof(job_conf_t, log),
-        .cluster_offset = offsetof(job_conf_t, cluster),
+        DAEMON_SPEC_CONF(job_conf_t, conf),
         .start = start,
         .stop = stop,
-        .free = NULL,
         .http_tls_section = "admin",
         .http_tls_offset = offsetof(job_conf_t, admin_tls),
         .reloadable = reloadable,
-        .reload = NULL,
     };
     return daemon_run(argc, argv, &spec);
 }

@@ -39,17 +39,12 @@ int main(int argc, char **argv)
     static const daemon_spec_t spec = {
         .name = "logic",
         .conf_items = logic_conf_items,
-        .conf = &conf,
-        .conf_size = sizeof conf,
-        .log_offset = offsetof(logic_conf_t, log),
-        .cluster_offset = offsetof(logic_conf_t, cluster),
+        DAEMON_SPEC_CONF(logic_conf_t, conf),
         .start = start,
         .stop = stop,
-        .free = NULL,
         .http_tls_section = "http",
         .http_tls_offset = offsetof(logic_conf_t, http_tls),
         .reloadable = reloadable,
-        .reload = NULL,
     };
     return daemon_run(argc, argv, &spec);
 }
