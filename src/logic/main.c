@@ -31,7 +31,9 @@ static const char *const reloadable[] = {
     "login.addr_refill",       "login.register_burst", "login.register_refill",
     "chat.sender_rate",        "chat.sender_burst",    "auth.token_ttl",
     "push.idempotency_window", "inbox.max_count",      "inbox.max_age",
-    "inbox.page_bytes",        "inbox.sender_share",   NULL,
+    "inbox.page_bytes",        "inbox.sender_share",
+    "protocol.heartbeat",
+    "registry.ttl",   NULL,
 };
 
 int main(int argc, char **argv)
