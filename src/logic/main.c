@@ -27,13 +27,23 @@ static void stop(void *s)
 /* What SIGHUP applies besides [log] (docs/operations.md, "Signals"): keys read where they are
  * used, on the main loop. */
 static const char *const reloadable[] = {
-    "login.name_burst",        "login.name_refill",    "login.addr_burst",
-    "login.addr_refill",       "login.register_burst", "login.register_refill",
-    "chat.sender_rate",        "chat.sender_burst",    "auth.token_ttl",
-    "push.idempotency_window", "inbox.max_count",      "inbox.max_age",
-    "inbox.page_bytes",        "inbox.sender_share",
+    "login.name_burst",
+    "login.name_refill",
+    "login.addr_burst",
+    "login.addr_refill",
+    "login.register_burst",
+    "login.register_refill",
+    "chat.sender_rate",
+    "chat.sender_burst",
+    "auth.token_ttl",
+    "push.idempotency_window",
+    "inbox.max_count",
+    "inbox.max_age",
+    "inbox.page_bytes",
+    "inbox.sender_share",
     "protocol.heartbeat",
-    "registry.ttl",   NULL,
+    "registry.ttl",
+    NULL,
 };
 
 int main(int argc, char **argv)
