@@ -218,11 +218,17 @@ static void test_hup_applies_log_level_and_limits(void **state)
 {
     for (size_t i = 0; i < N_DAEMONS; i++)
         write_conf(i, "debug", "");
-    /* comet: a reloadable limit and a key that needs a restart */
+    /* comet: a reloadable limit and a key that needs a restart; logic: a reloadable default */
     write_conf(2, "debug", "[protocol]\nmax_msg = 8\n[logic]\nrpc_timeout = 4s\n");
+    write_conf(1, "debug", "[auth]\ntoken_ttl = 1h\n");
     hup_all();
     for (size_t i = 0; i < N_DAEMONS; i++)
         expect_log_level(i, "debug");
+    json_t *j = NULL;
+    assert_int_equal(cluster_http(g_c, "POST", "/herald/v1/tokens?mid=3303", NULL, &j), 200);
+    assert_int_equal(json_integer_value(json_object_get(json_object_get(j, "data"), "expires_in")),
+                     3600);
+    json_decref(j);
     expect_in_file(g_comet_log, "reload: [protocol] max_msg: applied");
     expect_in_file(g_comet_log, "reload: [logic] rpc_timeout: changed, needs a restart");
     expect_all_alive_and_pushing("after the level change");
