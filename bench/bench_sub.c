@@ -290,7 +290,8 @@ static int goim_packet(sub_conn_t *c, const proto_header_t *h, const uint8_t *bo
         return 0;
     case PROTO_OP_DISCONNECT_REPLY:
         s->st.kicked++;
-        return 0;
+        /* a refused auth is op 6 {"reason":"auth",...} (docs/protocol.md) */
+        return c->state == SUB_AUTHING ? -1 : 0;
     default:
         if (h->op >= PROTO_OP_BUSINESS_MIN)
             delivery(s, body, len);

@@ -262,6 +262,7 @@ function onPacket(p) {
   case OP.DISCONNECT: {
     const body = parseJson(p.body) || {};
     if (body.reason === 'reconnect') return moveLater(body.after_ms);
+    if (body.reason === 'auth') return onAuthRefused(body); // docs/protocol.md
     const reason = body.reason || decoder.decode(p.body);
     show('error', `disconnected by the server: ${reason}`);
     session.stopped = true;
@@ -272,20 +273,21 @@ function onPacket(p) {
   }
 }
 
-async function onAuthReply(reply) {
-  if (reply.code !== undefined && reply.code !== 0) {
-    // The token was refused (revoked, expired): log in again, then reconnect.
-    show('error', `auth refused: ${reply.message || reply.code}; logging in again`);
-    session.ws.close();
-    try {
-      session.user = await login(session.user.name, session.password);
-    } catch (e) {
-      show('error', `login failed: ${e.message}`);
-      session.stopped = true;
-      clearTimeout(session.retryTimer);
-    }
-    return;
+// Op 6 {"reason":"auth","code","message"}: the token was refused (revoked, expired). Log in
+// again; the close that follows reconnects with the new token.
+async function onAuthRefused(kick) {
+  show('error', `auth refused: ${kick.message || kick.code}; logging in again`);
+  session.ws.close();
+  try {
+    session.user = await login(session.user.name, session.password);
+  } catch (e) {
+    show('error', `login failed: ${e.message}`);
+    session.stopped = true;
+    clearTimeout(session.retryTimer);
   }
+}
+
+async function onAuthReply(reply) {
   session.retryMs = 500;
   setStatus('connected');
   $('me-mid').textContent = `mid ${reply.mid}`;

@@ -257,11 +257,11 @@ int client_auth(client_t *c, const char *auth_json, client_packet_t *reply, int 
         return HERALD_EAUTH; /* a comet refusing a token may just close the connection */
     if (rc < 0)
         return rc;
-    if (p.op != PROTO_OP_AUTH_REPLY) {
+    if (p.op != PROTO_OP_AUTH_REPLY && p.op != PROTO_OP_DISCONNECT_REPLY) {
         client_packet_free(&p);
         return HERALD_EPROTO;
     }
-    rc = client_auth_code(&p);
+    rc = p.op == PROTO_OP_DISCONNECT_REPLY ? HERALD_EAUTH : client_auth_code(&p);
     if (reply != NULL)
         *reply = p;
     else

@@ -63,12 +63,13 @@ void client_packet_free(client_packet_t *p);
 
 /* Sends OpAuth with `auth_json` and waits for OpAuthReply (skipping nothing: the first packet must
  * be the reply). Returns 0 and the reply packet in *reply (caller frees), HERALD_EAUTH when the
- * server closed the connection instead (bad token), or another negative code.
- * A reply whose JSON body has a nonzero "code" also gives HERALD_EAUTH, with that reply
- * in *reply (caller frees: it holds the server's "message"); an empty or non-JSON body is success
- * (goim servers). No reply within timeout_ms gives -ETIMEDOUT (== UV_ETIMEDOUT); a first packet
- * other than op 8 gives HERALD_EPROTO. *reply is zeroed on every other failure; reply may be
- * NULL. */
+ * server refused, or another negative code. A refusal is op 6 instead of op 8 (herald:
+ * {"reason":"auth","code":N,"message":"..."}, docs/protocol.md; or a kick for another reason,
+ * such as {"reason":"shutdown"}), with that packet in *reply (caller frees), or the connection
+ * closed without a reply (goim). An op 8 whose JSON body has a nonzero "code" (herald before op 6
+ * refusals) is a refusal too; an empty or non-JSON op 8 body is success (goim servers). No reply
+ * within timeout_ms gives -ETIMEDOUT (== UV_ETIMEDOUT); a first packet other than op 8 or op 6
+ * gives HERALD_EPROTO. *reply is zeroed on every other failure; reply may be NULL. */
 int client_auth(client_t *c, const char *auth_json, client_packet_t *reply, int timeout_ms);
 
 /* Sends a heartbeat (op 2). The reply (op 3, body int32 room count) comes through client_recv. */

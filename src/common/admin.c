@@ -2,6 +2,7 @@
 #include "admin.h"
 
 #include "buf.h"
+#include "log.h"
 #include "metrics.h"
 #include "rpc_methods.h"
 
@@ -28,9 +29,12 @@ static json_t *or_empty(json_t *data)
     return data != NULL ? data : json_object();
 }
 
+/* Every daemon's /health also says the level it logs at now (a SIGHUP may have changed it). */
 static void page_health(const admin_ops_t *ops, void *arg, http_request_t *req)
 {
-    http_respond_reply(req, 200, 0, "ok", or_empty(ops->health ? ops->health(arg) : NULL));
+    json_t *data = or_empty(ops->health ? ops->health(arg) : NULL);
+    json_object_set_new(data, "log_level", json_string(log_level_name(LOG_LEVEL_NOW())));
+    http_respond_reply(req, 200, 0, "ok", data);
 }
 
 static void page_ready(const admin_ops_t *ops, void *arg, http_request_t *req)
@@ -95,10 +99,34 @@ int admin_route(const admin_ops_t *ops, void *arg, http_request_t *req, const ch
     return 0;
 }
 
+/* /log/level on an admin listener of its own (see admin.h). Returns 0 for another path. */
+static int page_log_level(http_request_t *req)
+{
+    if (strcmp(http_request_path(req), ADMIN_LOG_LEVEL_PATH) != 0)
+        return 0;
+    const char *method = http_request_method(req);
+    const char *word = http_request_query(req, "level");
+    log_level_t level;
+    if (strcmp(method, "POST") == 0) {
+        if (word == NULL || log_level_parse(word, &level) != 0) {
+            http_respond_reply(req, 400, -400, "level must be debug, info, warn or error", NULL);
+            return 1;
+        }
+        log_set_level(level);
+        log_warn("admin: log level %s until the next SIGHUP or restart", log_level_name(level));
+    } else if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0) {
+        http_respond_reply(req, 405, -405, "method not allowed", NULL);
+        return 1;
+    }
+    http_respond_reply(req, 200, 0, "ok",
+                       json_pack("{s:s}", "log_level", log_level_name(LOG_LEVEL_NOW())));
+    return 1;
+}
+
 static void on_request(http_request_t *req, void *arg)
 {
     admin_t *a = arg;
-    if (!admin_route(a->ops, a->arg, req, NULL) &&
+    if (!admin_route(a->ops, a->arg, req, NULL) && !page_log_level(req) &&
         (a->route == NULL || !a->route(a->route_arg, req)))
         http_respond_reply(req, 404, -404, "not found", NULL);
 }

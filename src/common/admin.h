@@ -8,13 +8,18 @@
  * /herald/v1/ aliases). Loop thread only; the callbacks run on the loop thread.
  *
  * Answers:
- *   /health   200, data = ops->health(arg) (or {} when NULL): the process is up and serving.
+ *   /health   200, data = ops->health(arg) (or {} when NULL) with "log_level" (debug, info,
+ *             warn or error: the level logged at now) added: the process is up and serving.
  *   /ready    200 when ops->ready(arg, &data) returns 1, 503 when it returns 0 (message
  *             "not ready"); data is what ready stored (may stay NULL). Without ops->ready it is
  *             ready whenever it is alive.
  *   /metrics  200, data = ops->metrics(arg) (or {} when NULL); or, when the request asks for
  *             it (admin_wants_prometheus) and ops->prometheus is set, the Prometheus text
  *             exposition ops->prometheus writes (metrics.h), Content-Type METRICS_CONTENT_TYPE.
+ *   /log/level  on an admin listener of its own (admin_new) only, not through admin_route: GET
+ *             answers {"log_level":"info"}; POST ?level=debug|info|warn|error sets the level of
+ *             the process until the next SIGHUP (which applies [log] level from the file) or
+ *             restart, and answers the same; 400 for another level, 405 for another method.
  *   another path: the answer of the route set with admin_set_route when it has one, else 404
  * {"code":-404,"message":"not found"}; a method other than GET or HEAD on a known path: 405
  * {"code":-405,"message":"method not allowed"}.
@@ -28,6 +33,8 @@
 
 #include <jansson.h>
 #include <uv.h>
+
+#define ADMIN_LOG_LEVEL_PATH "/log/level"
 
 typedef struct admin_ops_s {
     /* Each returns a new JSON object (the reference is stolen), or NULL for {}. */

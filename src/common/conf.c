@@ -459,6 +459,56 @@ void conf_free(const conf_item_t *items, void *target)
     }
 }
 
+static size_t conf_item_size(const conf_item_t *it)
+{
+    switch (it->type) {
+    case CONF_INT:
+    case CONF_MS:
+    case CONF_SIZE:
+        return sizeof(int64_t);
+    case CONF_BOOL:
+        return sizeof(bool);
+    case CONF_STR:
+        return sizeof(char *);
+    case CONF_ENUM:
+        return sizeof(int);
+    case CONF_PROPS:
+        break;
+    }
+    return sizeof(conf_props_t);
+}
+
+static int conf_str_equal(const char *a, const char *b)
+{
+    return strcmp(a ? a : "", b ? b : "") == 0;
+}
+
+int conf_item_equal(const conf_item_t *it, const void *a, const void *b)
+{
+    const void *fa = conf_field(it, (void *)a), *fb = conf_field(it, (void *)b);
+    if (it->type == CONF_STR)
+        return conf_str_equal(*(char *const *)fa, *(char *const *)fb);
+    if (it->type != CONF_PROPS)
+        return memcmp(fa, fb, conf_item_size(it)) == 0;
+    const conf_props_t *pa = fa, *pb = fb;
+    if (pa->n != pb->n)
+        return 0;
+    for (size_t i = 0; i < pa->n; i++)
+        if (strcmp(pa->v[i].name, pb->v[i].name) != 0 ||
+            strcmp(pa->v[i].value, pb->v[i].value) != 0)
+            return 0;
+    return 1;
+}
+
+void conf_item_swap(const conf_item_t *it, void *a, void *b)
+{
+    unsigned char tmp[sizeof(conf_props_t)];
+    size_t n = conf_item_size(it);
+    memcpy(tmp, conf_field(it, a), n);
+    memcpy(conf_field(it, a), conf_field(it, b), n);
+    memcpy(conf_field(it, b), tmp, n);
+}
+
 char **conf_list_split(const char *s, size_t *n)
 {
     size_t cap = 1;

@@ -76,6 +76,14 @@ int conf_load(const conf_item_t *items, void *target, const char *path, char *er
 /* Frees every CONF_STR and CONF_PROPS field of target. The struct itself belongs to the caller. */
 void conf_free(const conf_item_t *items, void *target);
 
+/* For a reload (daemon_reload.h): a and b are two structs loaded from the same table.
+ * conf_item_equal tells whether item it holds the same value in both (CONF_PROPS: the same pairs
+ * in the same order). conf_item_swap exchanges its values (strings and pairs by pointer, nothing
+ * copied): the running struct takes the new value, the new struct (then released with
+ * conf_free) the old one. */
+int conf_item_equal(const conf_item_t *it, const void *a, const void *b);
+void conf_item_swap(const conf_item_t *it, void *a, void *b);
+
 /* Splits a comma-separated list ("a:1, b:2") in place-independent fashion: returns a
  * NULL-terminated array of trimmed heap strings (free with conf_list_free), count in *n. */
 char **conf_list_split(const char *s, size_t *n);

@@ -1,7 +1,9 @@
 /* daemon.c - command line, configuration loading and signal handling shared by every daemon. */
 #include "daemon.h"
+#include "buf.h"
 #include "cluster.h"
 #include "cmdline.h"
+#include "daemon_reload.h"
 #include "http_tls.h"
 #include "log.h"
 
@@ -21,6 +23,10 @@
     "  -V, --version      print the version and exit\n"                                            \
     "  -h, --help         show this help\n"                                                        \
     "Every key can be overridden by HERALD_<SECTION>_<KEY> in the environment.\n"
+
+/* The configuration file the daemon loaded (NULL: defaults and environment), read again on
+ * SIGHUP. Process-wide, like the signals. */
+static char *daemon_conf_path;
 
 void daemon_setup(int argc, char **argv, const daemon_spec_t *spec)
 {
@@ -92,40 +98,82 @@ void daemon_setup(int argc, char **argv, const daemon_spec_t *spec)
         conf_free(items, conf);
         exit(1);
     }
+    free(daemon_conf_path);
+    daemon_conf_path = path != NULL ? xstrdup(path) : NULL;
     log_info("%s %s, configuration: %s", prog, cmdline_version(),
              path ? path : "defaults and environment");
 }
 
+#define DAEMON_NSIGNALS 3
+
 /* Process-wide: a process has one set of signal dispositions. */
 static struct {
-    uv_signal_t handles[2];
-    void (*stop_cb)(void *arg);
-    void *arg;
+    uv_signal_t handles[DAEMON_NSIGNALS];
+    const daemon_spec_t *spec;
+    void *server;
     int started;
     int stopping;
 } daemon_sig;
 
+static log_conf_t *daemon_log_conf(const daemon_spec_t *spec)
+{
+    return (log_conf_t *)((char *)spec->conf + spec->log_offset);
+}
+
+static void daemon_reload(void)
+{
+    const daemon_spec_t *spec = daemon_sig.spec;
+    const daemon_reload_spec_t rs = {spec->conf_items, spec->conf_size, spec->reloadable};
+    daemon_reload_report_t report;
+    char err[1024];
+    log_info("signal SIGHUP: reloading %s",
+             daemon_conf_path ? daemon_conf_path : "defaults and environment");
+    int rc = daemon_reload_conf(&rs, spec->conf, daemon_conf_path, &report, err, sizeof err);
+    if (rc != 0)
+        log_error("reload: %s; keeping the running configuration", err);
+    /* The log file is reopened in any case: after logrotate renamed it, a bad edit of the
+     * configuration must not keep the daemon writing into the renamed file. */
+    char log_err[512];
+    const log_conf_t *lc = daemon_log_conf(spec);
+    if (log_apply(lc, log_err, sizeof log_err) != 0)
+        log_error("reload: %s; lines go where they went", log_err);
+    else
+        log_info("reload: logging at %s as %s to %s", log_level_name((log_level_t)lc->level),
+                 lc->format == LOG_FORMAT_JSON ? "json" : "text",
+                 lc->file && lc->file[0] ? lc->file : "stderr");
+    if (rc == 0 && spec->reload != NULL)
+        spec->reload(daemon_sig.server);
+}
+
 static void on_signal(uv_signal_t *h, int signum)
 {
+    if (signum == SIGHUP) {
+        if (daemon_sig.stopping)
+            log_info("signal SIGHUP: stopping, nothing reloaded");
+        else
+            daemon_reload();
+        return;
+    }
     if (daemon_sig.stopping) {
         log_warn("signal %s again: exiting now", strsignal(signum));
         exit(1);
     }
     daemon_sig.stopping = 1;
     log_info("signal %s: stopping", strsignal(signum));
-    daemon_sig.stop_cb(daemon_sig.arg);
+    daemon_sig.spec->stop(daemon_sig.server);
 }
 
-void daemon_signals_start(uv_loop_t *loop, void (*stop_cb)(void *arg), void *arg)
+/* Watches SIGINT, SIGTERM and SIGHUP on loop for the running server (daemon.h, "Signals"). */
+static void daemon_signals_start(uv_loop_t *loop, const daemon_spec_t *spec, void *server)
 {
-    static const int signums[2] = {SIGINT, SIGTERM};
+    static const int signums[DAEMON_NSIGNALS] = {SIGINT, SIGTERM, SIGHUP};
 
     /* A peer that closes while we write must cost an EPIPE on that socket, not the process. */
     signal(SIGPIPE, SIG_IGN);
-    daemon_sig.stop_cb = stop_cb;
-    daemon_sig.arg = arg;
+    daemon_sig.spec = spec;
+    daemon_sig.server = server;
     daemon_sig.stopping = 0;
-    for (int i = 0; i < 2; i++) {
+    for (int i = 0; i < DAEMON_NSIGNALS; i++) {
         uv_signal_t *h = &daemon_sig.handles[i];
         int rc = uv_signal_init(loop, h);
         if (rc == 0)
@@ -140,24 +188,32 @@ void daemon_signals_start(uv_loop_t *loop, void (*stop_cb)(void *arg), void *arg
     daemon_sig.started = 1;
 }
 
-void daemon_signals_close(void)
+static void daemon_signals_close(void)
 {
     if (!daemon_sig.started)
         return;
     daemon_sig.started = 0;
-    for (int i = 0; i < 2; i++)
+    for (int i = 0; i < DAEMON_NSIGNALS; i++)
         uv_close((uv_handle_t *)&daemon_sig.handles[i], NULL);
 }
 
 int daemon_run(int argc, char **argv, const daemon_spec_t *spec)
 {
     daemon_setup(argc, argv, spec);
-    log_init(spec->name, *(const int *)((const char *)spec->conf + spec->log_level_offset));
+    char err[512];
+    if (log_apply(daemon_log_conf(spec), err, sizeof err) != 0) {
+        log_error("configuration: %s", err);
+        conf_free(spec->conf_items, spec->conf);
+        return 1;
+    }
+    /* Until the watcher runs, a SIGHUP (a log rotation at the wrong moment) must not end the
+     * daemon while it starts; the watcher replaces this disposition. */
+    signal(SIGHUP, SIG_IGN);
     uv_loop_t *loop = uv_default_loop();
     void *server = NULL;
     int rc = spec->start(loop, spec->conf, &server);
     if (rc == 0)
-        daemon_signals_start(loop, spec->stop, server);
+        daemon_signals_start(loop, spec, server);
     /* The signal watchers do not keep the loop alive: it ends once the server has closed every
      * handle (or at once after a failed start, when what it opened has finished closing), and
      * until then a second signal still exits at once. */
@@ -169,6 +225,8 @@ int daemon_run(int argc, char **argv, const daemon_spec_t *spec)
     if (uv_loop_close(loop) != 0)
         log_warn("loop closed with handles left");
     conf_free(spec->conf_items, spec->conf);
+    free(daemon_conf_path);
+    daemon_conf_path = NULL;
     if (rc != 0)
         return 1;
     log_info("stopped");

@@ -273,11 +273,27 @@ tls_server_t *tls_server_new(const tls_server_conf_t *conf, char *err, size_t er
     return s;
 }
 
-int tls_server_reload(tls_server_t *s, char *err, size_t errlen)
+int tls_server_reload(tls_server_t *s, const char *cert, const char *key, char *err, size_t errlen)
 {
+    char *old_cert = s->cert, *old_key = s->key;
+    if (cert != NULL || key != NULL) {
+        s->cert = xstrdup(cert ? cert : "");
+        s->key = xstrdup(key ? key : "");
+    }
     SSL_CTX *ctx = build(s, err, errlen);
-    if (ctx == NULL)
+    if (ctx == NULL) {
+        if (s->cert != old_cert) {
+            free(s->cert);
+            free(s->key);
+            s->cert = old_cert;
+            s->key = old_key;
+        }
         return HERALD_ECONF;
+    }
+    if (s->cert != old_cert) {
+        free(old_cert);
+        free(old_key);
+    }
     uv_mutex_lock(&s->lock);
     SSL_CTX *old = s->ctx;
     s->ctx = ctx;

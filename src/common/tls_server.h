@@ -51,10 +51,11 @@ typedef struct tls_server_conf_s {
  * in err (errlen bytes). Aborts on OOM. */
 tls_server_t *tls_server_new(const tls_server_conf_t *conf, char *err, size_t errlen);
 
-/* Reads the same files again into a new context. On success new handshakes use it from now on
- * and 0 is returned; on failure the current context stays and HERALD_ECONF is returned with the
- * reason in err. */
-int tls_server_reload(tls_server_t *s, char *err, size_t errlen);
+/* Reads the files into a new context: the lists cert and key (same form as tls_server_conf_t's;
+ * copied), or, when both are NULL, the files s was last built from. On success new handshakes use
+ * it from now on, s keeps those lists for the next reload, and 0 is returned; on failure the
+ * current context and lists stay and HERALD_ECONF is returned with the reason in err. */
+int tls_server_reload(tls_server_t *s, const char *cert, const char *key, char *err, size_t errlen);
 
 /* A new server-side SSL on the current context (any thread), or NULL when OpenSSL cannot make one
  * (out of memory). The caller owns it (SSL_free). */

@@ -7,7 +7,7 @@
 #define HOUR (3600LL * 1000)
 
 const conf_item_t job_conf_items[] = {
-    {"log", "level", CONF_ENUM, F(log_level), "info", 0, 0, "debug|info|warn|error"},
+    LOG_CONF_ITEMS(job_conf_t),
     {"admin", "listen", CONF_STR, F(admin_listen), "127.0.0.1:3148", 0, 0, NULL},
     HTTP_TLS_CONF_ITEMS(job_conf_t, "admin", admin_tls),
     {"kafka", "brokers", CONF_STR, F(kafka_brokers), "127.0.0.1:9092", 0, 0, NULL},

@@ -4,6 +4,7 @@
 
 #include "cluster.h"
 #include "conf.h"
+#include "log.h"
 #include "http_tls.h"
 #include "redis_conf.h"
 
@@ -12,7 +13,7 @@
 /* Filled by conf_load(job_conf_items, ...); release the strings with
  * conf_free(job_conf_items, conf). */
 typedef struct job_conf_s {
-    int log_level;             /* log_level_t */
+    log_conf_t log;            /* [log]: level, format, file */
     char *admin_listen;        /* host:port of the admin HTTP endpoint */
     http_tls_conf_t admin_tls; /* [admin] tls_cert, tls_key: HTTPS on the admin port */
     char *kafka_brokers;       /* bootstrap servers */

@@ -8,6 +8,7 @@
 
 #include "cluster.h"
 #include "conf.h"
+#include "log.h"
 #include "http_tls.h"
 #include "redis_conf.h"
 #include <stdint.h>
@@ -87,7 +88,7 @@ typedef struct logic_conf_s {
     int64_t inbox_max_age_ms;           /* [inbox] max_age: older messages are dropped */
     int64_t inbox_page_bytes;   /* [inbox] page_bytes: backlog bytes per Connect / Fetch reply */
     int64_t inbox_sender_share; /* [inbox] sender_share: one chat sender's entries per inbox */
-    int log_level;              /* [log] level: log_level_t */
+    log_conf_t log;             /* [log]: level, format, file */
     /* client JWTs and protected rooms (docs/security.md) */
     char *auth_jwt_secret;      /* [auth] jwt_secret: HS256 key; "" = HS256 refused. Never logged */
     char *auth_jwt_public_key;  /* [auth] jwt_public_key: PEM file (RS256/ES256); "" = none */

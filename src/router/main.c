@@ -27,17 +27,24 @@ static void stop(void *s)
     router_server_close(s, NULL, NULL);
 }
 
+/* What SIGHUP applies besides [log] (docs/operations.md, "Signals"): keys read where they are
+ * used, on the main loop. */
+static const char *const reloadable[] = {
+    "placement.sweep_slots",
+    NULL,
+};
+
 int main(int argc, char **argv)
 {
-    static const daemon_spec_t spec = {"router",
-                                       router_conf_items,
-                                       &conf,
-                                       offsetof(router_conf_t, log_level),
-                                       offsetof(router_conf_t, cluster),
-                                       start,
-                                       stop,
-                                       NULL,
-                                       "admin",
-                                       offsetof(router_conf_t, admin_tls)};
+    static const daemon_spec_t spec = {
+        .name = "router",
+        .conf_items = router_conf_items,
+        DAEMON_SPEC_CONF(router_conf_t, conf),
+        .start = start,
+        .stop = stop,
+        .http_tls_section = "admin",
+        .http_tls_offset = offsetof(router_conf_t, admin_tls),
+        .reloadable = reloadable,
+    };
     return daemon_run(argc, argv, &spec);
 }

@@ -8,7 +8,7 @@
 #define F(field) offsetof(router_conf_t, field)
 
 const conf_item_t router_conf_items[] = {
-    {"log", "level", CONF_ENUM, F(log_level), "info", 0, 0, "debug|info|warn|error"},
+    LOG_CONF_ITEMS(router_conf_t),
     {"rpc", "listen", CONF_STR, F(rpc_listen), "127.0.0.1:3129", 0, 0, NULL},
     {"admin", "listen", CONF_STR, F(admin_listen), "127.0.0.1:3128", 0, 0, NULL},
     HTTP_TLS_CONF_ITEMS(router_conf_t, "admin", admin_tls),

@@ -4,6 +4,7 @@
 
 #include "cluster.h"
 #include "conf.h"
+#include "log.h"
 #include "http_tls.h"
 
 #include <stdint.h>
@@ -11,7 +12,7 @@
 /* Filled by conf_load(router_conf_items, ...); release the strings with
  * conf_free(router_conf_items, conf). */
 typedef struct router_conf_s {
-    int log_level;             /* log_level_t */
+    log_conf_t log;            /* [log]: level, format, file */
     char *rpc_listen;          /* host:port of the Router RPC service */
     char *admin_listen;        /* host:port of the admin HTTP endpoint */
     http_tls_conf_t admin_tls; /* [admin] tls_cert, tls_key: HTTPS on the admin port */

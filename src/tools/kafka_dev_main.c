@@ -4,7 +4,9 @@
  *   herald-kafka-dev [-b BROKERS] [-p PARTITIONS] [-t TOPIC[,TOPIC...]] [-V] [-h]
  *
  * Prints one line "bootstrap=host:port,..." on stdout, then serves until SIGINT or SIGTERM.
- * SIGUSR1 takes every broker down, SIGUSR2 brings them back (failure tests). The brokers live in
+ * SIGUSR1 takes every broker down, SIGUSR2 brings them back (failure tests). SIGHUP changes
+ * nothing (it has no configuration file and logs to stderr) and does not stop it, as in the
+ * daemons (docs/operations.md, "Signals"). The brokers live in
  * librdkafka's own threads; the loop here only waits for signals.
  */
 #include "cmdline.h"
@@ -23,7 +25,7 @@
 #define KAFKA_DEV_MAX_PARTITIONS 1024
 #define KAFKA_DEV_MAX_TOPIC_LEN 249 /* Kafka's limit */
 
-static const int kafka_dev_signums[] = {SIGINT, SIGTERM, SIGUSR1, SIGUSR2};
+static const int kafka_dev_signums[] = {SIGINT, SIGTERM, SIGUSR1, SIGUSR2, SIGHUP};
 #define KAFKA_DEV_NSIGNALS (sizeof(kafka_dev_signums) / sizeof(kafka_dev_signums[0]))
 
 typedef struct kafka_dev_s {
@@ -81,6 +83,10 @@ static void kafka_dev_on_signal(uv_signal_t *handle, int signum)
             log_error("brokers %s: %s", signum == SIGUSR1 ? "down" : "up", rd_kafka_err2str(err));
         else
             log_info("brokers %s", signum == SIGUSR1 ? "down" : "up");
+        return;
+    }
+    if (signum == SIGHUP) {
+        log_info("signal SIGHUP: nothing to reload");
         return;
     }
     log_info("signal %d: stopping", signum);

@@ -5,8 +5,8 @@
  * - good HS256 and RS256 JWTs connect and receive a push to their sub; an opaque token still
  *   works (mode both);
  * - expired, wrongly signed, alg none, ES256 (no EC key configured) and HS256-signed-with-the-
- *   public-key JWTs are answered op 8 with code -1100 and closed, and their user is not online
- *   (a push reaches nobody);
+ *   public-key JWTs are answered op 6 {"reason":"auth"} with code -1100 and closed, and their user
+ * is not online (a push reaches nobody);
  * - a JWT's rooms claim and an opaque token's rooms= list the rooms a client may join: a listed
  *   room works (auth body and op 12) and gets room pushes; an unlisted one is refused (at auth:
  *   closed; with op 12: op 13 with the error body, the client stays put) and gets none of that
@@ -94,7 +94,8 @@ static client_t *connect_ok(const char *token, const char *room, long long mid)
     return cl;
 }
 
-/* Connects with token in room and asserts the refusal: op 8 with code `code`, then closed. */
+/* Connects with token in room and asserts the refusal: op 6 {"reason":"auth"} with code `code`,
+ * then closed. */
 static void connect_refused(const char *who, const char *token, const char *room, int code)
 {
     int accepts[] = {OP_BIZ};
@@ -110,7 +111,9 @@ static void connect_refused(const char *who, const char *token, const char *room
     if (rc != HERALD_EAUTH)
         fail_msg("%s: client_auth gave %d, not a refusal", who, rc);
     json_t *j = json_loadb((const char *)p.body, p.body_len, 0, NULL);
-    if (p.op != 8 || json_integer_value(json_object_get(j, "code")) != code)
+    const char *reason = json_string_value(json_object_get(j, "reason"));
+    if (p.op != 6 || reason == NULL || strcmp(reason, "auth") != 0 ||
+        json_integer_value(json_object_get(j, "code")) != code)
         fail_msg("%s: refused with op %u body %.*s, wanted code %d", who, p.op, (int)p.body_len,
                  (const char *)p.body, code);
     json_decref(j);

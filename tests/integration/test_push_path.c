@@ -73,7 +73,8 @@ static void test_auth_tcp_and_ws(void **state)
     client_free(ws);
 }
 
-/* A refused auth: op 8 with a non-zero code, then the server closes the connection. */
+/* A refused auth: op 6 {"reason":"auth"} with a non-zero code, then the server closes the
+ * connection. */
 static void expect_refused(client_transport_t t, const char *auth)
 {
     char err[256] = "";
@@ -83,12 +84,13 @@ static void expect_refused(client_transport_t t, const char *auth)
         fail_msg("connect: %s", err);
     client_packet_t p = {0};
     int rc = client_auth(cl, auth, &p, 5000);
-    if (rc != HERALD_EAUTH || p.op != 8)
-        fail_msg("auth %s over %s: want op 8 with an error code, got rc %d op %u body %.*s", auth,
+    if (rc != HERALD_EAUTH || p.op != 6)
+        fail_msg("auth %s over %s: want op 6 with an error code, got rc %d op %u body %.*s", auth,
                  cluster_transport_name(t), rc, p.op, (int)p.body_len,
                  p.body ? (const char *)p.body : "");
     json_t *j = json_loadb((const char *)p.body, p.body_len, 0, NULL);
     json_t *code = json_object_get(j, "code");
+    assert_string_equal(json_string_value(json_object_get(j, "reason")), "auth");
     assert_true(json_is_integer(code));
     assert_int_not_equal(json_integer_value(code), 0);
     json_decref(j);

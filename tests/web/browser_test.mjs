@@ -6,7 +6,9 @@
 //      (room messages reach every member, the sender too) and for no error in the log
 //   4. list the online users (NAME among them), change room (op 12/13), and see the op 5 error
 //      of a message over the comet's size limit
-//   5. print "done" and exit 0. Any failure: "FAIL: why" and the page's log on stderr, exit 1.
+//   5. revoke the page's token and drop its connection: the reconnect is refused (op 6
+//      {"reason":"auth"}), the page logs in again and is connected with a new token
+//   6. print "done" and exit 0. Any failure: "FAIL: why" and the page's log on stderr, exit 1.
 // With HERALD_WEB_MODE=drain the steps after 1 are instead: the page is told its comet drains
 // (test_web.c sends SIGTERM), moves to the other comet and shows PUSH_TEXT (pushed during the
 // drain) and PRIVATE_TEXT (pushed after the old comet exited), with no error in the log.
@@ -99,6 +101,20 @@ async function run() {
   await page.fill('#text', 'x'.repeat(3000));
   await page.press('#text', 'Enter');
   await expectLog('error', 'not sent (-1001');
+
+  // A refused auth is op 6 {"reason":"auth",...} (docs/protocol.md): the page logs in again.
+  const oldToken = await page.evaluate(async () => {
+    const token = session.user.token;
+    const r = await fetch(`/herald/v1/tokens?token=${encodeURIComponent(token)}`, { method: 'DELETE' });
+    if (r.status !== 200) throw new Error(`DELETE /herald/v1/tokens: ${r.status}`);
+    session.ws.close();
+    return token;
+  });
+  await expectLog('error', 'auth refused: unknown or expired token; logging in again');
+  await page.locator('#status[data-state="connected"]').waitFor({ timeout: STEP_MS })
+    .catch(() => { throw new Error('not connected again after the refused auth'); });
+  if ((await page.evaluate(() => session.user.token)) === oldToken)
+    throw new Error('connected again with the revoked token');
   console.log('done');
 }
 

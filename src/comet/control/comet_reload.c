@@ -1,14 +1,24 @@
 /* comet_reload.c - see comet_reload.h. */
 #include "comet_reload.h"
 
+#include "comet_limits.h"
 #include "herald_err.h"
 #include "log.h"
 
-#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 
 #define RELOAD_PATH "/tls/reload"
+
+void comet_reload_init(comet_reload_t *r, const comet_conf_t *conf, tls_server_t *tls,
+                       comet_worker_t *workers, const int *nstarted)
+{
+    memset(r, 0, sizeof *r);
+    r->conf = conf;
+    r->tls = tls;
+    r->workers = workers;
+    r->nstarted = nstarted;
+}
 
 int comet_reload_now(comet_reload_t *r, char *err, size_t errlen)
 {
@@ -16,7 +26,7 @@ int comet_reload_now(comet_reload_t *r, char *err, size_t errlen)
         snprintf(err, errlen, "no TLS listener is configured");
         return HERALD_EINVAL;
     }
-    int rc = tls_server_reload(r->tls, err, errlen);
+    int rc = tls_server_reload(r->tls, r->conf->tls_cert, r->conf->tls_key, err, errlen);
     if (rc != 0) {
         r->failures++;
         log_warn("tls reload failed, keeping the old certificates: %s", err);
@@ -27,25 +37,15 @@ int comet_reload_now(comet_reload_t *r, char *err, size_t errlen)
     return 0;
 }
 
-static void on_hup(uv_signal_t *h, int signum)
+void comet_reload_apply(comet_reload_t *r)
 {
-    (void)signum;
     char err[512];
-    comet_reload_now(h->data, err, sizeof err);
-}
-
-int comet_reload_start(comet_reload_t *r, uv_loop_t *loop, tls_server_t *tls)
-{
-    memset(r, 0, sizeof *r);
-    r->tls = tls;
-    if (tls == NULL)
-        return 0;
-    int rc = uv_signal_init(loop, &r->hup);
-    if (rc != 0)
-        return rc;
-    r->watching = 1;
-    r->hup.data = r;
-    return uv_signal_start(&r->hup, on_hup, SIGHUP);
+    if (r->tls != NULL)
+        comet_reload_now(r, err, sizeof err);
+    comet_limits_t limits;
+    comet_limits_from_conf(&limits, r->conf);
+    for (int i = 0; i < *r->nstarted; i++)
+        comet_worker_post_limits(&r->workers[i], &limits);
 }
 
 int comet_reload_route(void *arg, http_request_t *req)
@@ -65,24 +65,4 @@ int comet_reload_route(void *arg, http_request_t *req)
             req, 200, 0, "ok",
             json_pack("{s:I}", "generation", (json_int_t)tls_server_generation(r->tls)));
     return 1;
-}
-
-static void on_closed(uv_handle_t *h)
-{
-    comet_reload_t *r = h->data;
-    if (r->close_cb != NULL)
-        r->close_cb(r->close_arg);
-}
-
-void comet_reload_close(comet_reload_t *r, void (*cb)(void *arg), void *arg)
-{
-    if (!r->watching) {
-        if (cb != NULL)
-            cb(arg);
-        return;
-    }
-    r->watching = 0;
-    r->close_cb = cb;
-    r->close_arg = arg;
-    uv_close((uv_handle_t *)&r->hup, on_closed);
 }

@@ -1,44 +1,49 @@
-/* comet_reload.h - certificate reload of comet's TLS listeners: on SIGHUP and on POST /tls/reload
- * at the admin port, the [tls] cert and key files are read again (tls_server_reload). New
- * handshakes on every worker use the new certificates; open connections keep their sessions; a
- * reload that fails (a missing or bad file, a key that does not match) keeps the old certificates
- * and says why (a log line; the admin call's reply).
+/* comet_reload.h - what a reload changes in a running comet: the certificates of the TLS
+ * listeners (the files [tls] cert and key name in the running configuration read again,
+ * tls_server_reload; a SIGHUP may have changed the names) and the workers' limits (comet_limits.h,
+ * posted to each worker's loop). SIGHUP does both, after the shared configuration reload (daemon.h,
+ * "Signals"; the keys comet declares reloadable are in main.c); POST /tls/reload on the admin port
+ * does the certificates only.
+ *
+ * Certificates: new handshakes on every worker use the new ones; open connections keep their
+ * sessions; a reload that fails (a missing or bad file, a key that does not match) keeps the
+ * old certificates and says why (a log line; the admin call's reply).
  *
  * Main thread only (the signal is watched on the main loop, the admin endpoint runs there).
  */
 #ifndef COMET_RELOAD_H
 #define COMET_RELOAD_H
 
+#include "comet_conf.h"
+#include "comet_worker.h"
 #include "http.h"
 #include "tls_server.h"
 
-#include <uv.h>
-
 typedef struct comet_reload_s {
-    uv_signal_t hup;
-    tls_server_t *tls; /* borrowed; NULL when no TLS listener is configured */
-    unsigned reloads;  /* successful reloads */
-    unsigned failures; /* reloads that kept the old certificates */
-    int watching;      /* hup is initialised (until comet_reload_close) */
-    void (*close_cb)(void *arg);
-    void *close_arg;
+    const comet_conf_t *conf; /* borrowed: the running configuration */
+    tls_server_t *tls;        /* borrowed; NULL when no TLS listener is configured */
+    comet_worker_t *workers;  /* borrowed */
+    const int *nstarted;      /* borrowed: workers[0..*nstarted) run */
+    unsigned reloads;         /* successful certificate reloads */
+    unsigned failures;        /* certificate reloads that kept the old certificates */
 } comet_reload_t;
 
-/* Watches SIGHUP on loop when tls is not NULL (without TLS there is nothing to reload and SIGHUP
- * keeps its default action). Returns 0 or UV_E*. */
-int comet_reload_start(comet_reload_t *r, uv_loop_t *loop, tls_server_t *tls);
+/* Everything is borrowed and must outlive r. */
+void comet_reload_init(comet_reload_t *r, const comet_conf_t *conf, tls_server_t *tls,
+                       comet_worker_t *workers, const int *nstarted);
 
-/* Reloads now. Returns 0, HERALD_ECONF with the reason in err (old certificates kept), or
- * HERALD_EINVAL when no TLS listener is configured. Logs the outcome. */
+/* Reloads the certificates now, from the files r->conf names. Returns 0, HERALD_ECONF with the
+ * reason in err (old certificates kept), or HERALD_EINVAL when no TLS listener is configured. Logs
+ * the outcome. */
 int comet_reload_now(comet_reload_t *r, char *err, size_t errlen);
+
+/* After a configuration reload (SIGHUP): the certificates (when TLS is on), then the limits of
+ * r->conf, posted to every started worker. Before the stop begins. */
+void comet_reload_apply(comet_reload_t *r);
 
 /* admin_route_cb (arg: the comet_reload_t): POST /tls/reload answers {"code":0,"message":"ok",
  * "data":{"generation":N}} after a reload, 500 {"code":-500,"message":<reason>} when it failed,
  * 409 {"code":-409,...} without TLS, 405 for another method; any other path is not ours. */
 int comet_reload_route(void *arg, http_request_t *req);
-
-/* Stops watching; cb(arg) (may be NULL) runs once the signal handle is closed (at once, from
- * inside this call, when nothing was watched). */
-void comet_reload_close(comet_reload_t *r, void (*cb)(void *arg), void *arg);
 
 #endif

@@ -93,9 +93,8 @@ static void close_main(comet_server_t *s)
     /* Counted before anything closes, in case a close completes synchronously; the queue goes
      * last, so the end always comes from a callback. */
     s->last = 1;
-    s->closes += 5;
+    s->closes += 4;
     admin_close(s->admin, on_main_closed, s);
-    comet_reload_close(&s->reload, on_main_closed, s);
     s->admin = NULL;
     comet_logic_close(&s->logic, on_main_closed, s);
     comet_renew_close(&s->renew, on_main_closed, s);
@@ -314,10 +313,8 @@ static int server_open(comet_server_t *s, server_addrs_t *a, char *err, size_t e
             s->admin_port = admin_port(s->admin);
     }
     if (rc == 0) {
+        comet_reload_init(&s->reload, conf, s->tls, s->workers, &s->nstarted);
         admin_set_route(s->admin, comet_reload_route, &s->reload);
-        rc = comet_reload_start(&s->reload, s->loop, s->tls);
-        if (rc != 0)
-            snprintf(err, errlen, "tls: cannot watch SIGHUP: %s", uv_strerror(rc));
     }
     if (rc == 0) {
         comet_renew_advertise(&s->renew, s->rpc_port, s->tcp_port, s->ws_port, s->tls_port,

@@ -45,7 +45,7 @@ typedef struct comet_server_s {
     comet_service_t service;
     admin_t *admin;
     tls_server_t *tls;     /* the TLS and WSS listeners' context; NULL when both are off */
-    comet_reload_t reload; /* SIGHUP and POST /tls/reload */
+    comet_reload_t reload; /* SIGHUP (main.c's reload hook) and POST /tls/reload */
     int tcp_port, ws_port, rpc_port, admin_port; /* bound ports */
     int tls_port, wss_port;                      /* bound ports, 0 when off */
     int ready;                                   /* comet_server_new completed */

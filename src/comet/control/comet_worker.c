@@ -6,6 +6,7 @@
 #include "log.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 static void on_connection(uv_stream_t *listener, int status)
@@ -129,6 +130,29 @@ int comet_worker_start(comet_worker_t *w)
 void comet_worker_post(comet_worker_t *w, comet_task_t *task)
 {
     comet_queue_push(&w->queue, task);
+}
+
+/* A reload's limits on their way to one worker; freed by the worker. */
+typedef struct worker_limits_task_s {
+    comet_task_t task; /* first member */
+    comet_limits_t limits;
+} worker_limits_task_t;
+
+static void on_limits_task(comet_task_t *t, void *owner)
+{
+    worker_limits_task_t *lt = (worker_limits_task_t *)t;
+    comet_worker_t *w = (comet_worker_t *)((char *)owner - offsetof(comet_worker_t, session));
+    comet_session_set_limits(&w->session, &lt->limits);
+    comet_fanout_set_batch(&w->push.fanout, lt->limits.fanout_batch);
+    free(lt);
+}
+
+void comet_worker_post_limits(comet_worker_t *w, const comet_limits_t *l)
+{
+    worker_limits_task_t *lt = xcalloc(1, sizeof *lt);
+    lt->task.run = on_limits_task;
+    lt->limits = *l;
+    comet_worker_post(w, &lt->task);
 }
 
 static void on_empty(void *arg)

@@ -90,6 +90,10 @@ void comet_worker_post(comet_worker_t *w, comet_task_t *task);
  * other workers' listeners until those close too). Closing again is a no-op. */
 void comet_worker_stop_accepting(comet_worker_t *w);
 
+/* Main thread, while the worker runs and before the drain: the worker takes l (copied) as its
+ * limits on its own loop (comet_session_set_limits, the fan-out batch). */
+void comet_worker_post_limits(comet_worker_t *w, const comet_limits_t *l);
+
 /* Any thread: the worker stops accepting, drops fan-outs, flushes acks, kicks every connection
  * (comet_client_drain), and posts drained_task once no socket is left. */
 void comet_worker_post_drain(comet_worker_t *w);

@@ -25,6 +25,11 @@ struct comet_fanout_job_s {
 static void on_idle(uv_idle_t *idle);
 static void on_tick(uv_timer_t *t);
 
+void comet_fanout_set_batch(comet_fanout_t *f, uint32_t batch)
+{
+    f->batch = batch ? batch : 1;
+}
+
 int comet_fanout_init(comet_fanout_t *f, uv_loop_t *loop, uint32_t batch, comet_rooms_t *rooms,
                       comet_stats_t *stats)
 {

@@ -56,6 +56,9 @@ typedef struct comet_fanout_s {
 int comet_fanout_init(comet_fanout_t *f, uv_loop_t *loop, uint32_t batch, comet_rooms_t *rooms,
                       comet_stats_t *stats);
 
+/* A reload's new batch (at least 1), for the batches that run from now on. */
+void comet_fanout_set_batch(comet_fanout_t *f, uint32_t batch);
+
 /* Writes tcp to the TCP members and ws to the WebSocket members of room, ignoring accepts (room
  * pushes always reach). References are taken on both buffers and a hold on the room, or the
  * bytes are appended to a queued fan-out of the room (see above). Returns the number of members

@@ -31,8 +31,7 @@ const comet_session_ops_t comet_push_session_ops = {on_authed, on_ack, on_unlink
 int comet_push_init(comet_push_t *p, comet_session_t *s, uv_loop_t *loop)
 {
     p->session = s;
-    int rc =
-        comet_fanout_init(&p->fanout, loop, (uint32_t)s->conf->fanout_batch, &s->rooms, s->stats);
+    int rc = comet_fanout_init(&p->fanout, loop, s->limits.fanout_batch, &s->rooms, s->stats);
     if (rc == 0)
         rc = comet_ack_init(&p->acks, loop, &s->logic);
     return rc;

@@ -54,13 +54,15 @@ static void disconnect_notify(comet_session_t *s, int64_t mid, const char *key)
                        &herald__disconnect_reply__descriptor);
 }
 
+/* A refused auth is a kick (op 6), never an op 8: goim clients take any op 8 for success. */
 static void auth_fail(comet_channel_t *ch, uint32_t seq, int code, const char *message)
 {
     COMET_STAT_ADD(comet_channel_session(ch)->stats, auth_failed, 1);
-    json_t *j = json_pack("{s:i,s:s}", "code", code, "message", message ? message : "");
+    json_t *j = json_pack("{s:s,s:i,s:s}", "reason", "auth", "code", code, "message",
+                          message ? message : "");
     char *body = j ? json_dumps(j, JSON_COMPACT) : NULL;
     if (body)
-        comet_conn_send_packet(&ch->conn, PROTO_OP_AUTH_REPLY, seq, body, strlen(body));
+        comet_conn_send_packet(&ch->conn, PROTO_OP_DISCONNECT_REPLY, seq, body, strlen(body));
     free(body);
     json_decref(j);
     comet_conn_finish(&ch->conn);
@@ -101,7 +103,7 @@ static void auth_accept(comet_auth_t *a, const Herald__ConnectReply *r)
 
     uint32_t heartbeat_ms = r->heartbeat_ms;
     if (heartbeat_ms == 0)
-        heartbeat_ms = (uint32_t)(s->conf->heartbeat_timeout / 3);
+        heartbeat_ms = s->limits.conns.idle_timeout_ms / 3;
     json_t *j = json_pack("{s:i,s:I,s:s,s:s,s:I,s:I,s:b}", "code", 0, "mid", (json_int_t)ch->mid,
                           "key", ch->id.key, "room_id", ch->room ? ch->room->id : "",
                           "heartbeat_ms", (json_int_t)heartbeat_ms, "last_seq",

@@ -6,8 +6,9 @@
  * the user's other keys listed in kick_keys are kicked, op 8 {"code":0,"mid",...} and the first
  * backlog page are written, and the layer above is told (comet_session_ops_t.on_authed: the
  * channel takes its place in the user's stream). On an error code, or when logic is unavailable
- * (HERALD_EUNAVAIL) or too slow (HERALD_ETIMEDOUT), op 8 {"code":<code>,"message":"..."} is
- * written and the connection is closed after the write. Worker thread only.
+ * (HERALD_EUNAVAIL) or too slow (HERALD_ETIMEDOUT), op 6 {"reason":"auth","code":<code>,
+ * "message":"..."} (with the OpAuth's seq) is written and the connection is closed after the
+ * write (docs/protocol.md). Worker thread only.
  */
 #ifndef COMET_AUTH_H
 #define COMET_AUTH_H

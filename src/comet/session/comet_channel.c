@@ -212,7 +212,7 @@ static void on_heartbeat(comet_channel_t *ch, const proto_header_t *h)
                        (uint8_t)((uint32_t)online >> 8), (uint8_t)online};
     comet_conn_send_packet(&ch->conn, PROTO_OP_HEARTBEAT_REPLY, h->seq, body, sizeof body);
     uint32_t now = comet_conns_now(&s->conns);
-    if ((uint32_t)(now - ch->last_renew) < (uint64_t)s->conf->renew_interval)
+    if ((uint32_t)(now - ch->last_renew) < s->limits.renew_interval)
         return;
     ch->last_renew = now;
     Herald__HeartbeatReq req = HERALD__HEARTBEAT_REQ__INIT;
@@ -275,11 +275,11 @@ static void on_send_msg(comet_channel_t *ch, const proto_header_t *h, const uint
                         size_t len)
 {
     comet_session_t *s = comet_channel_session(ch);
-    if (len > (uint64_t)s->conf->max_msg) {
+    if (len > s->limits.max_msg) {
         send_reply_code(ch, h->seq, HERALD_ETOOBIG, "message too big");
         return;
     }
-    if (!rate_ok(ch, comet_conns_now(&s->conns), s->conf->upstream_rate)) {
+    if (!rate_ok(ch, comet_conns_now(&s->conns), (int64_t)s->limits.upstream_rate)) {
         send_reply_code(ch, h->seq, HERALD_ERATE, "too many messages per second");
         return;
     }

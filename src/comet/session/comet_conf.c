@@ -39,8 +39,7 @@ const conf_item_t comet_conf_items[] = {
          1024LL * 1024 * 1024),
     ITEM("protocol", "max_msg", CONF_SIZE, max_msg, "2k", 1, 1024 * 1024),
     ITEM("protocol", "upstream_rate", CONF_INT, upstream_rate, "20", 0, 1000),
-    {"log", "level", CONF_ENUM, offsetof(comet_conf_t, log_level), "info", 0, 0,
-     "debug|info|warn|error"},
+    LOG_CONF_ITEMS(comet_conf_t),
     CLUSTER_CONF_ITEMS(comet_conf_t),
     {NULL, NULL, 0, 0, NULL, 0, 0, NULL},
 };

@@ -5,6 +5,7 @@
 
 #include "cluster.h"
 #include "conf.h"
+#include "log.h"
 #include "http_tls.h"
 
 #include <stdbool.h>
@@ -44,7 +45,7 @@ typedef struct comet_conf_s {
     int64_t max_msg;       /* OpSendMsg body bytes; larger ones get op 5 HERALD_ETOOBIG */
     int64_t upstream_rate; /* OpSendMsg per second per connection (burst: one second's worth) */
     /* [log] */
-    int log_level;          /* log_level_t */
+    log_conf_t log;         /* [log]: level, format, file */
     cluster_conf_t cluster; /* [cluster]: the secret and the RPC server limits */
 } comet_conf_t;
 

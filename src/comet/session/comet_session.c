@@ -19,13 +19,8 @@ int comet_session_init(comet_session_t *s, uv_loop_t *loop, const comet_conf_t *
     int rc = comet_logic_init(&s->logic, loop, conf, owner, err, errlen);
     if (rc != 0)
         return rc;
-    const comet_conns_limits_t limits = {
-        .max_body = (uint32_t)conf->max_body,
-        .max_pending = (uint64_t)conf->max_pending_bytes,
-        .auth_timeout_ms = (uint32_t)conf->auth_timeout,
-        .idle_timeout_ms = (uint32_t)conf->heartbeat_timeout,
-    };
-    rc = comet_conns_init(&s->conns, loop, &limits, stats);
+    comet_limits_from_conf(&s->limits, conf);
+    rc = comet_conns_init(&s->conns, loop, &s->limits.conns, stats);
     if (rc != 0) {
         snprintf(err, errlen, "worker %d: %s", index, uv_strerror(rc));
         comet_logic_close(&s->logic, NULL, NULL);
@@ -48,6 +43,12 @@ int comet_session_init(comet_session_t *s, uv_loop_t *loop, const comet_conf_t *
     buf_init(&s->out);
     s->stopping = 0;
     return 0;
+}
+
+void comet_session_set_limits(comet_session_t *s, const comet_limits_t *l)
+{
+    s->limits = *l;
+    s->conns.limits = l->conns;
 }
 
 void comet_session_set_online(comet_session_t *s, comet_online_t *o)

@@ -16,6 +16,7 @@
 #include "comet_conn.h"
 #include "comet_ips.h"
 #include "comet_keys.h"
+#include "comet_limits.h"
 #include "comet_logic.h"
 #include "comet_online.h"
 #include "comet_queue.h"
@@ -44,8 +45,9 @@ typedef struct comet_session_ops_s {
 } comet_session_ops_t;
 
 typedef struct comet_session_s {
-    comet_conns_t conns; /* this worker's client connections */
-    const comet_conf_t *conf;
+    comet_conns_t conns;         /* this worker's client connections */
+    const comet_conf_t *conf;    /* what a reload never changes: read the limits from `limits` */
+    comet_limits_t limits;       /* this worker's copy (comet_limits.h) */
     int index;                   /* this worker: what comet_keys routes to */
     comet_keys_t *keys;          /* comet-wide, borrowed */
     comet_ips_t *ips;            /* comet-wide distinct client addresses, borrowed */
@@ -75,6 +77,11 @@ int comet_session_init(comet_session_t *s, uv_loop_t *loop, const comet_conf_t *
                        comet_keys_t *keys, comet_ips_t *ips, comet_queue_t *const *peers,
                        comet_stats_t *stats, const comet_session_ops_t *ops, void *arg, char *err,
                        size_t errlen);
+
+/* Worker thread: from now on the session and its connections work with l (copied): a reload's
+ * new limits, posted by the main thread (comet_worker_post_limits). Deadlines apply to every
+ * connection at the next sweep; the fan-out batch is the delivery layer's (comet_push). */
+void comet_session_set_limits(comet_session_t *s, const comet_limits_t *l);
 
 /* Takes over the reference on o (may be NULL) as the online counts; the previous table is
  * released. */

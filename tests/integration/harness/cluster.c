@@ -282,11 +282,30 @@ static void cluster_daemon_arg(cluster_daemon_t *d, const char *arg)
     abort();
 }
 
+/* Removes variable `key` (no '=') from the list. */
+static void cluster_env_unset(char **envp, const char *key)
+{
+    size_t klen = strlen(key);
+    for (char **e = envp; e && *e; e++) {
+        if (strncmp(*e, key, klen) != 0 || (*e)[klen] != '=')
+            continue;
+        free(*e);
+        do
+            e[0] = e[1];
+        while (*++e != NULL);
+        return;
+    }
+}
+
 static void cluster_daemon_extra_env(cluster_t *c, cluster_daemon_t *d)
 {
     const char *const *extra = c->opts.env[d->kind];
-    for (; extra && *extra; extra++)
-        cluster_env_put(&d->envp, *extra);
+    for (; extra && *extra; extra++) {
+        if (strchr(*extra, '=') == NULL)
+            cluster_env_unset(d->envp, *extra);
+        else
+            cluster_env_put(&d->envp, *extra);
+    }
 }
 
 static void cluster_daemon_free(cluster_daemon_t *d)

@@ -42,7 +42,8 @@ typedef struct cluster_opts_s {
     int n_jobs;
     int comet_workers; /* HERALD_SERVER_WORKERS of every comet; 0 = the daemon's default */
     /* Extra "KEY=VALUE" environment per daemon kind, NULL-terminated (or NULL); applied last,
-     * so it replaces the harness's own settings. */
+     * so it replaces the harness's own settings. A bare "KEY" removes the harness's KEY (e.g.
+     * "HERALD_LOG_LEVEL", which would override a config file's [log] level). */
     const char *const *env[CLUSTER_KIND_COUNT];
     /* Extra command-line arguments per daemon kind, NULL-terminated (or NULL); appended after
      * the harness's own (redis-server takes the last value of a repeated option, e.g.

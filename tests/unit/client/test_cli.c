@@ -105,8 +105,8 @@ static void test_listen_text_and_json(void **state)
     }
 }
 
-/* Goim-style auth; answers with lb->arg as the auth reply (NULL: ok) and one push, then closes
- * the connection. */
+/* Goim-style auth; answers op 8 and one push (lb->arg NULL), or refuses with op 6 and the body
+ * lb->arg; then closes the connection. */
 static void serve_short(loopback_t *lb, int fd)
 {
     json_t *auth = read_auth(fd);
@@ -115,7 +115,7 @@ static void serve_short(loopback_t *lb, int fd)
     LOOPBACK_CHECK(lb, json_object_get(auth, "token") == NULL);
     json_decref(auth);
     const char *reply = lb->arg != NULL ? lb->arg : "{\"code\":0}";
-    LOOPBACK_CHECK(lb, write_str_packet(fd, 8, 0, reply) == 0);
+    LOOPBACK_CHECK(lb, write_str_packet(fd, lb->arg != NULL ? 6 : 8, 0, reply) == 0);
     if (lb->arg == NULL)
         LOOPBACK_CHECK(lb, write_str_packet(fd, 1000, 1, "only") == 0);
 }
@@ -140,8 +140,8 @@ static void test_listen_exit_codes(void **state)
         const char *out;
         const char *err;
     } cases[] = {
-        {serve_short, "{\"code\":-1100,\"message\":\"token expired\"}", "1", CLI_EXIT_FAIL, "",
-         "auth refused: token expired (code -1100)"},
+        {serve_short, "{\"reason\":\"auth\",\"code\":-1100,\"message\":\"token expired\"}", "1",
+         CLI_EXIT_FAIL, "", "auth refused: token expired (code -1100)"},
         {serve_short, NULL, "5", CLI_EXIT_FAIL, "op=1000 seq=1 body=only\n",
          "connection closed after 1 packets"},
         {serve_quiet, NULL, "2", CLI_EXIT_TIMEOUT, "", "timed out after 0 of 2 packets"},

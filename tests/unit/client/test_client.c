@@ -138,34 +138,44 @@ static void test_tcp_timeouts(void **state)
     loopback_join(&lb);
 }
 
+/* How serve_refuse refuses: a packet (op, body), or a bare close (body NULL). */
+typedef struct refusal_s {
+    uint32_t op;
+    const char *body;
+} refusal_t;
+
 static void serve_refuse(loopback_t *lb, int fd)
 {
     uint32_t op = 0, seq = 0;
     char body[512];
     size_t len = 0;
     LOOPBACK_CHECK(lb, read_packet(fd, &op, &seq, body, sizeof(body), &len) == 0 && op == 7);
-    const char *reply = lb->arg;
-    if (reply != NULL) {
+    const refusal_t *r = lb->arg;
+    if (r->body != NULL) {
         bytes_t out = {.len = 0};
-        bytes_str_packet(&out, 8, seq, reply);
+        bytes_str_packet(&out, r->op, seq, r->body);
         LOOPBACK_CHECK(lb, loopback_write(fd, out.data, out.len) == 0);
     }
 }
 
 static void test_tcp_auth_refused(void **state)
 {
-    /* with a reply that says why, then by a bare close */
-    const char *replies[] = {"{\"code\":-1100,\"message\":\"bad token\"}", NULL};
-    for (int i = 0; i < 2; i++) {
+    /* herald's op 6 kick that says why, an older herald's op 8 with an error code, a bare close */
+    const refusal_t replies[] = {
+        {6, "{\"reason\":\"auth\",\"code\":-1100,\"message\":\"bad token\"}"},
+        {8, "{\"code\":-1100,\"message\":\"bad token\"}"},
+        {0, NULL},
+    };
+    for (int i = 0; i < 3; i++) {
         loopback_t lb;
-        loopback_start(&lb, serve_refuse, (void *)replies[i]);
+        loopback_start(&lb, serve_refuse, (void *)&replies[i]);
         char err[256];
         client_t *c = client_connect(CLIENT_TCP, "127.0.0.1", lb.port, 2000, err, sizeof(err));
         assert_non_null(c);
         client_packet_t reply;
         assert_int_equal(client_auth(c, auth_json, &reply, LOOPBACK_TIMEOUT_MS), HERALD_EAUTH);
-        if (replies[i] != NULL) {
-            assert_int_equal(reply.op, 8);
+        if (replies[i].body != NULL) {
+            assert_int_equal(reply.op, replies[i].op);
             assert_non_null(strstr((const char *)reply.body, "bad token"));
         } else {
             assert_null(reply.body);
@@ -180,7 +190,8 @@ static void test_tcp_auth_refused(void **state)
 static void test_tcp_auth_goim_empty_reply(void **state)
 {
     loopback_t lb;
-    loopback_start(&lb, serve_refuse, (void *)"");
+    static const refusal_t empty_op8 = {8, ""};
+    loopback_start(&lb, serve_refuse, (void *)&empty_op8);
     char err[256];
     client_t *c = client_connect(CLIENT_TCP, "127.0.0.1", lb.port, 2000, err, sizeof(err));
     assert_non_null(c);

@@ -5,6 +5,7 @@
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <sys/socket.h>
 
 #define AUTH_A "{\"mid\":7,\"key\":\"key-a\",\"room_id\":\"live://1\",\"accepts\":[1000]}"
@@ -92,7 +93,9 @@ static void test_auth_denied_and_bad_first_packet(void **state)
     t_packet_t p;
     int fd = t_connect(h->comet->tcp_port);
     assert_int_equal(t_auth(fd, "{\"code\":-1100}", &p), 1);
-    assert_int_equal(p.op, PROTO_OP_AUTH_REPLY);
+    /* a refusal is a kick, never an op 8 (goim clients take any op 8 for success) */
+    assert_int_equal(p.op, PROTO_OP_DISCONNECT_REPLY);
+    assert_non_null(strstr((const char *)p.body, "\"reason\":\"auth\""));
     assert_int_equal(t_json_int(&p, "code"), HERALD_EAUTH);
     assert_non_null(strstr((const char *)p.body, "denied by test logic"));
     assert_int_equal(t_wait_closed(fd, T_TIMEOUT_MS), 1);
@@ -724,13 +727,47 @@ static void test_prometheus_metrics(void **state)
     harness_stop(h);
 }
 
+static void max_msg_small(comet_conf_t *conf)
+{
+    conf->max_msg = 10;
+}
+
+/* A reload's limits reach the worker's loop: an open connection stays and its next message is
+ * held to the new [protocol] max_msg. */
+static void test_reload_limits(void **state)
+{
+    harness_t *h = harness_start(2, 1);
+    t_packet_t p;
+    const char *msg = "{\"to_mid\":9,\"op\":1000,\"msg\":\"hi\"}";
+    int fd = t_connect(h->comet->tcp_port);
+    assert_int_equal(t_auth(fd, AUTH_A, &p), 1);
+    t_send(fd, PROTO_OP_SEND_MSG, 1, msg);
+    assert_int_equal(t_recv_op(fd, PROTO_OP_SEND_MSG_REPLY, &p, T_TIMEOUT_MS), 1);
+    assert_int_equal(t_json_int(&p, "code"), 0);
+    harness_reload(h, max_msg_small);
+    /* posted to the worker: taken on its next loop turn */
+    int code = 0;
+    for (uint32_t seq = 2; seq < 100 && code == 0; seq++) {
+        t_send(fd, PROTO_OP_SEND_MSG, seq, msg);
+        assert_int_equal(t_recv_op(fd, PROTO_OP_SEND_MSG_REPLY, &p, T_TIMEOUT_MS), 1);
+        code = t_json_int(&p, "code");
+        if (code == 0)
+            usleep(10 * 1000);
+    }
+    assert_int_equal(code, HERALD_ETOOBIG);
+    t_send(fd, PROTO_OP_HEARTBEAT, 7, NULL);
+    assert_int_equal(t_recv_op(fd, PROTO_OP_HEARTBEAT_REPLY, &p, T_TIMEOUT_MS), 1);
+    close(fd);
+    harness_stop(h);
+}
+
 static void test_logic_down(void **state)
 {
     harness_t *h = harness_start(1, 0);
     t_packet_t p;
     int fd = t_connect(h->comet->tcp_port);
     assert_int_equal(t_auth(fd, AUTH_A, &p), 1);
-    assert_int_equal(p.op, PROTO_OP_AUTH_REPLY);
+    assert_int_equal(p.op, PROTO_OP_DISCONNECT_REPLY);
     assert_int_equal(t_json_int(&p, "code"), HERALD_EUNAVAIL);
     assert_int_equal(t_wait_closed(fd, T_TIMEOUT_MS), 1);
     close(fd);
@@ -813,9 +850,10 @@ static void small_pending(comet_conf_t *conf)
     conf->max_pending_bytes = 4096;
 }
 
-static void test_slow_consumer(void **state)
+/* A client with a tiny receive buffer that authenticates as `key` and never reads, pushed to
+ * until comet kicks it as a slow consumer. Returns its socket. */
+static int slow_client(harness_t *h, const char *key)
 {
-    harness_t *h = harness_start_with(1, 1, small_pending);
     t_packet_t p;
     int fd = socket(AF_INET, SOCK_STREAM, 0);
     int rcvbuf = 4096;
@@ -823,19 +861,67 @@ static void test_slow_consumer(void **state)
     struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)h->comet->tcp_port)};
     a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     assert_int_equal(connect(fd, (struct sockaddr *)&a, sizeof a), 0);
-    assert_int_equal(t_auth(fd, "{\"mid\":3,\"key\":\"slow\",\"accepts\":[1000]}", &p), 1);
+    char auth[128];
+    snprintf(auth, sizeof auth, "{\"mid\":3,\"key\":\"%s\",\"accepts\":[1000]}", key);
+    assert_int_equal(t_auth(fd, auth, &p), 1);
     static char big[8000];
     memset(big, 'z', sizeof big - 1);
     int pushes = 0;
-    while (pushes < 2000 && t_push_keys(h, "slow", NULL, 1000, big) == 1)
+    while (pushes < 2000 && t_push_keys(h, key, NULL, 1000, big) == 1)
         pushes++;
     assert_true(pushes < 2000); /* kicked: later pushes find no connection */
+    return fd;
+}
+
+static void test_slow_consumer(void **state)
+{
+    harness_t *h = harness_start_with(1, 1, small_pending);
+    t_packet_t p;
+    int fd = slow_client(h, "slow");
     /* the stream is still well-formed and ends with the kick */
     assert_int_equal(t_recv_op(fd, PROTO_OP_DISCONNECT_REPLY, &p, T_TIMEOUT_MS), 1);
     assert_string_equal((const char *)p.body, "{\"reason\":\"slow consumer\"}");
     close(fd);
     assert_int_equal(t_metric(h, "slow_consumers"), 1);
     assert_true(t_metric(h, "kicks") >= 1);
+    harness_stop(h);
+}
+
+/* docs/protocol.md, "Slow consumers": a kicked slow consumer that reads only after the linger
+ * gets what the kernels held, then the end of the stream, and never the op 6 (comet dropped it
+ * with the rest of its queue when it closed the socket). */
+static void test_slow_consumer_late_reader(void **state)
+{
+    harness_t *h = harness_start_with(1, 1, small_pending);
+    int fd = slow_client(h, "late");
+    /* past the linger and the next sweep (every second) */
+    usleep((COMET_CONN_LINGER_MS + 1500) * 1000);
+    static uint8_t stream[16 << 20]; /* more than the kernels hold (tcp_wmem max: 4 MiB) */
+    size_t len = 0;
+    ssize_t n;
+    do {
+        struct pollfd pfd = {.fd = fd, .events = POLLIN};
+        assert_int_equal(poll(&pfd, 1, T_TIMEOUT_MS), 1);
+        n = read(fd, stream + len, sizeof stream - len);
+        if (n > 0)
+            len += (size_t)n;
+    } while (n > 0 && len < sizeof stream);
+    assert_true(n <= 0); /* the end of the stream (or a reset), not a full buffer */
+    size_t off = 0, packets = 0;
+    while (off + PROTO_HEADER_LEN <= len) {
+        uint32_t pack_len = (uint32_t)stream[off] << 24 | (uint32_t)stream[off + 1] << 16 |
+                            (uint32_t)stream[off + 2] << 8 | stream[off + 3];
+        uint32_t op = (uint32_t)stream[off + 8] << 24 | (uint32_t)stream[off + 9] << 16 |
+                      (uint32_t)stream[off + 10] << 8 | stream[off + 11];
+        assert_true(pack_len >= PROTO_HEADER_LEN);
+        if (off + pack_len > len)
+            break; /* cut in the middle of a packet */
+        assert_int_not_equal(op, PROTO_OP_DISCONNECT_REPLY);
+        off += pack_len;
+        packets++;
+    }
+    print_message("late reader: %zu bytes, %zu whole packets, no op 6\n", len, packets);
+    close(fd);
     harness_stop(h);
 }
 
@@ -888,6 +974,8 @@ int main(void)
         cmocka_unit_test(test_logic_down),
         cmocka_unit_test(test_deadlines),
         cmocka_unit_test(test_slow_consumer),
+        cmocka_unit_test(test_slow_consumer_late_reader),
+        cmocka_unit_test(test_reload_limits),
         cmocka_unit_test(test_graceful_shutdown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

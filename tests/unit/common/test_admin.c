@@ -10,6 +10,7 @@
 
 #include "admin.h"
 #include "http_client.h"
+#include "log.h"
 #include "metrics.h"
 #include "test_pki.h"
 #include "test_support.h"
@@ -146,6 +147,25 @@ static void test_own_listener(void **unused)
     exchange(&loop, port, "GET", "/herald/v1/health", r, sizeof(r));
     expect(r, 404, NULL);
 
+    /* the log level: shown by /health and /log/level, changed by POST /log/level */
+    log_set_level(LOG_INFO);
+    exchange(&loop, port, "GET", "/health", r, sizeof(r));
+    expect(r, 200, "\"log_level\":\"info\"");
+    exchange(&loop, port, "POST", "/log/level?level=debug", r, sizeof(r));
+    expect(r, 200, "{\"code\":0,\"message\":\"ok\",\"data\":{\"log_level\":\"debug\"}}");
+    assert_int_equal(LOG_LEVEL_NOW(), LOG_DEBUG);
+    exchange(&loop, port, "GET", "/health", r, sizeof(r));
+    expect(r, 200, "\"log_level\":\"debug\"");
+    exchange(&loop, port, "POST", "/log/level?level=loud", r, sizeof(r));
+    expect(r, 400, "\"code\":-400");
+    exchange(&loop, port, "POST", "/log/level", r, sizeof(r));
+    expect(r, 400, NULL);
+    exchange(&loop, port, "DELETE", "/log/level", r, sizeof(r));
+    expect(r, 405, NULL);
+    exchange(&loop, port, "GET", "/log/level", r, sizeof(r));
+    expect(r, 200, "\"log_level\":\"debug\"");
+    log_set_level(LOG_INFO);
+
     admin_close(a, NULL, NULL);
     test_finish_loop(&loop);
 }
@@ -253,6 +273,10 @@ static void test_route_with_prefix(void **unused)
     exchange(&loop, port, "GET", "/herald/v1/metricsx", r, sizeof(r));
     expect(r, 404, "api route");
     exchange(&loop, port, "GET", "/herald/v2/metrics", r, sizeof(r));
+    expect(r, 404, "api route");
+    /* /log/level is an admin listener's own: a server that carries the admin routes (logic's
+     * API port, behind its bearer key or not) does not get it */
+    exchange(&loop, port, "POST", "/log/level?level=debug", r, sizeof(r));
     expect(r, 404, "api route");
     closed_flag = 0;
     http_server_close(s, on_closed, NULL);

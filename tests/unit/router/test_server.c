@@ -112,7 +112,8 @@ static void test_lifecycle_and_admin(void **state)
         assert_int_equal(json_integer_value(json_object_get(p.json[i], "code")), 0);
     }
     json_t *health = json_object_get(p.json[0], "data");
-    assert_int_equal(json_object_size(health), 2);
+    assert_int_equal(json_object_size(health), 3);
+    assert_string_equal(json_string_value(json_object_get(health, "log_level")), "info");
     assert_true(json_is_integer(json_object_get(health, "users")));
     assert_true(json_is_integer(json_object_get(health, "conns")));
     static const char *const metrics[] = {"users",  "conns", "puts",    "gets",     "dels",

@@ -85,6 +85,7 @@ typedef struct harness_s {
     int stop_requested;  /* harness_request_stop: comet_server_close on the loop thread */
     int drain_requested; /* harness_request_drain: comet_drain_start on the loop thread */
     int64_t last_renew_weight;
+    void (*reload_tweak)(comet_conf_t *conf); /* harness_reload, on the loop thread */
 } harness_t;
 
 /* ----------------------------------------------------------------------------- the harness */
@@ -100,6 +101,11 @@ typedef void (*harness_tweak_cb)(comet_conf_t *conf);
  * logic_up = 0 points comet at a port where nothing listens. */
 harness_t *harness_start_with(int workers, int logic_up, harness_tweak_cb tweak);
 harness_t *harness_start(int workers, int logic_up);
+
+/* What SIGHUP does in herald-comet, on the loop thread: tweak changes the running configuration
+ * (daemon_reload_conf's part), then comet_reload_apply (the reload hook). Returns once both ran;
+ * the workers take the new limits on their own loops a moment later. */
+void harness_reload(harness_t *h, harness_tweak_cb tweak);
 
 /* Begins comet's graceful stop on the loop thread (then the test logic and the loop stop). */
 void harness_request_stop(harness_t *h);

@@ -74,6 +74,8 @@ static void on_wake(uv_async_t *a)
     const ProtobufCMessage *const *burst = h->burst_reqs;
     int stop = h->stop_requested;
     int drain = h->drain_requested;
+    harness_tweak_cb reload = h->reload_tweak;
+    h->reload_tweak = NULL;
     h->call_req = NULL;
     h->burst_reqs = NULL;
     h->stop_requested = 0;
@@ -85,6 +87,12 @@ static void on_wake(uv_async_t *a)
     }
     if (stop) {
         comet_server_close(h->comet, on_comet_closed, h);
+        return;
+    }
+    if (reload != NULL) {
+        reload(&h->conf);
+        comet_reload_apply(&h->comet->reload);
+        uv_sem_post(&h->done);
         return;
     }
     if (burst != NULL) {
@@ -134,6 +142,15 @@ int harness_call(harness_t *h, uint16_t method, const ProtobufCMessage *req,
         h->call_reply = NULL;
     }
     return h->call_status;
+}
+
+void harness_reload(harness_t *h, harness_tweak_cb tweak)
+{
+    uv_mutex_lock(&h->lock);
+    h->reload_tweak = tweak;
+    uv_mutex_unlock(&h->lock);
+    uv_async_send(&h->wake);
+    uv_sem_wait(&h->done);
 }
 
 int harness_call_burst(harness_t *h, uint16_t method, const ProtobufCMessage *const *reqs, size_t n,
