@@ -14,6 +14,8 @@ enum rpc_method {
     RPC_LOGIC_ACK = 106,          /* AckReq -> AckReply */
     RPC_LOGIC_SERVER_DOWN = 107,  /* ServerDownReq -> ServerDownReply */
     RPC_LOGIC_FETCH = 108,        /* FetchReq -> FetchReply (a range of a user's inbox) */
+    RPC_LOGIC_REPLAY = 109,       /* ReplayReq -> ReplayReply (a comet's placements after a
+                                   * router's new epoch) */
 
     /* Comet service, called by job (and logic for kicks and room members) */
     RPC_COMET_PUSH_KEYS = 201,      /* PushKeysReq -> PushKeysReply */
@@ -22,6 +24,8 @@ enum rpc_method {
     RPC_COMET_ROOMS = 204,          /* RoomsReq -> RoomsReply */
     RPC_COMET_KICK = 205,           /* KickReq -> KickReply */
     RPC_COMET_ROOM_MEMBERS = 206,   /* RoomMembersReq -> RoomMembersReply (logic's members route) */
+    RPC_COMET_REPLAY_ROUTER = 207,  /* ReplayRouterReq -> ReplayRouterReply (logic: a router's
+                                     * new epoch; the comet answers with Replay calls) */
 
     /* Router service, called by logic */
     RPC_ROUTER_PUT = 301,        /* PutReq -> PutReply */
@@ -31,6 +35,11 @@ enum rpc_method {
     RPC_ROUTER_COUNT = 305,      /* CountReq -> CountReply */
     RPC_ROUTER_DEL_SERVER = 306, /* DelServerReq -> DelServerReply */
     RPC_ROUTER_LIST = 307,       /* ListReq -> ListReply */
+    RPC_ROUTER_PUT_BATCH = 308,  /* PutBatchReq -> PutBatchReply (a comet's replay) */
+    RPC_ROUTER_INFO = 309,       /* RouterInfoReq -> RouterInfoReply (the router's epoch) */
 };
+
+/* Placements in one ReplayReq (comet -> logic) and one PutBatchReq (logic -> router). */
+#define RPC_REPLAY_BATCH_MAX 4096
 
 #endif

@@ -14,8 +14,17 @@
 #include <string.h>
 
 /* Owned by logic_server; freed when the last client finished closing (logic_router_close). */
+/* The arg of a client's on_connected hook. */
+typedef struct up_slot_s {
+    struct logic_router_s *r;
+    size_t i;
+} up_slot_t;
+
 struct logic_router_s {
     rpc_client_t **clients;
+    up_slot_t *up_slots; /* one per client */
+    logic_router_up_cb on_up;
+    void *on_up_arg;
     char **addrs;
     size_t n;
     logic_ring_t ring;
@@ -66,6 +75,7 @@ logic_router_t *logic_router_new(uv_loop_t *loop, const char *const *addrs, size
         return NULL;
     }
     r->clients = xcalloc(n, sizeof(*r->clients));
+    r->up_slots = xcalloc(n, sizeof(*r->up_slots));
     r->addrs = xcalloc(n, sizeof(*r->addrs));
     r->timeout_ms = timeout_ms;
     r->n = n;
@@ -75,8 +85,38 @@ logic_router_t *logic_router_new(uv_loop_t *loop, const char *const *addrs, size
         addr_split(addrs[i], host, &port);
         r->addrs[i] = xstrdup(addrs[i]);
         r->clients[i] = rpc_client_new(loop, name, host, port);
+        rpc_client_set_backoff_max(r->clients[i], LOGIC_ROUTER_BACKOFF_MAX_MS);
+        r->up_slots[i] = (up_slot_t){r, i};
     }
     return r;
+}
+
+static void on_client_up(void *arg)
+{
+    up_slot_t *slot = arg;
+    if (slot->r->on_up != NULL)
+        slot->r->on_up(slot->i, slot->r->on_up_arg);
+}
+
+void logic_router_watch(logic_router_t *r, logic_router_up_cb on_up, void *arg)
+{
+    r->on_up = on_up;
+    r->on_up_arg = arg;
+    for (size_t i = 0; i < r->n; i++)
+        rpc_client_set_on_connected(r->clients[i], on_up ? on_client_up : NULL, &r->up_slots[i]);
+}
+
+size_t logic_router_owner(const logic_router_t *r, int64_t mid)
+{
+    return logic_ring_node(&r->ring, mid);
+}
+
+long logic_router_find(const logic_router_t *r, const char *name)
+{
+    for (size_t i = 0; i < r->n; i++)
+        if (strcmp(r->addrs[i], name) == 0)
+            return (long)i;
+    return -1;
 }
 
 typedef struct call_ctx_s {
@@ -287,6 +327,7 @@ static void on_client_closed(void *arg)
         free(r->addrs[i]);
     free(r->addrs);
     free(r->clients);
+    free(r->up_slots);
     logic_ring_deinit(&r->ring);
     free(r);
     if (cb != NULL)

@@ -65,6 +65,18 @@ typedef void (*logic_router_del_server_cb)(int status, int64_t removed, void *ar
 int logic_router_del_server(logic_router_t *r, const char *server, logic_router_del_server_cb cb,
                             void *arg);
 
+/* on_up(i, arg) runs each time router i's connection comes up (the first time included), so the
+ * caller can ask for its epoch (RouterInfo) before anything else. NULL removes it. The clients
+ * reconnect within LOGIC_ROUTER_BACKOFF_MAX_MS of a restarted router listening again. */
+#define LOGIC_ROUTER_BACKOFF_MAX_MS 200
+typedef void (*logic_router_up_cb)(size_t i, void *arg);
+void logic_router_watch(logic_router_t *r, logic_router_up_cb on_up, void *arg);
+
+/* The index of the router that owns mid, and the index of the router named `name` (its
+ * address as given to logic_router_new), or -1. */
+size_t logic_router_owner(const logic_router_t *r, int64_t mid);
+long logic_router_find(const logic_router_t *r, const char *name);
+
 size_t logic_router_count(const logic_router_t *r);
 const char *logic_router_addr(const logic_router_t *r, size_t i);
 int logic_router_connected(const logic_router_t *r, size_t i);

@@ -28,6 +28,7 @@ typedef enum {
     LOGIC_RPC_ACKS, /* ack entries stored */
     LOGIC_RPC_SERVER_DOWNS,
     LOGIC_RPC_FETCHES, /* comet Fetch calls (gaps in a connection's stream, backlog pages) */
+    LOGIC_RPC_REPLAYS, /* comet Replay calls (placements put back after a router's new epoch) */
     LOGIC_RPC_COUNTERS
 } logic_rpc_counter_t;
 

@@ -18,6 +18,7 @@
 #include "logic_online.h"
 #include "logic_push.h"
 #include "logic_registry.h"
+#include "logic_replay.h"
 #include "logic_router.h"
 #include "logic_rpc.h"
 #include "redis_conf.h"
@@ -96,6 +97,7 @@ static int make_services(logic_server_t *s, char *err, size_t errlen)
     ctx->online = logic_online_new();
     ctx->registry = logic_registry_new(ctx);
     ctx->comets = logic_comets_new(ctx);
+    ctx->replay = logic_replay_new(ctx);
     ctx->push = logic_push_new(ctx);
     ctx->login = logic_login_new(ctx);
     ctx->password = logic_password_new(ctx->loop, ctx->conf);
@@ -154,6 +156,7 @@ static void finish(logic_server_t *s)
     void *arg = s->close_arg;
     logic_login_free(s->ctx.login);
     logic_push_free(s->ctx.push);
+    logic_replay_free(s->ctx.replay);
     logic_online_free(s->ctx.online);
     logic_jwt_keys_free(s->jwt);
     free(s);

@@ -1,8 +1,8 @@
 /* router_admin.h - what herald-router's admin endpoint (src/common/admin.h) shows:
- *   GET /health   {"code":0,"message":"ok","data":{"users":N,"conns":N}}
+ *   GET /health   {"code":0,"message":"ok","data":{"users":N,"conns":N,"epoch":"<16 hex>"}}
  *   GET /ready    200 while serving; 503 {"code":-503,"message":"not ready"} once stopping
  *   GET /metrics  {"code":0,"message":"ok","data":{"users","conns","puts","gets","dels","renews",
- *                 "lists","evicted","rejected","expired"}}
+ *                 "lists","evicted","rejected","expired","put_batches","batch_puts"}}
  * Loop thread only.
  */
 #ifndef ROUTER_ADMIN_H

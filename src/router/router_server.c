@@ -98,6 +98,7 @@ router_server_t *router_server_new(uv_loop_t *loop, const router_conf_t *conf, c
                                 (uint64_t)conf->ttl_ms);
     s->rpc.table = s->table;
     s->rpc.now_ms = router_server_now_ms;
+    s->rpc.epoch = router_rpc_epoch_new();
     s->admin_view.rpc = &s->rpc;
     s->rpc_server = rpc_server_new(loop, methods, n_methods, &s->rpc);
     s->admin_view.rpc_server = s->rpc_server;
@@ -113,8 +114,9 @@ router_server_t *router_server_new(uv_loop_t *loop, const router_conf_t *conf, c
     uv_timer_init(loop, &s->sweep_timer);
     s->sweep_timer.data = s;
     uv_timer_start(&s->sweep_timer, on_sweep, (uint64_t)conf->sweep_ms, (uint64_t)conf->sweep_ms);
-    log_info("rpc on %s, admin on %s, %lld conns per user (%s), ttl %lld ms", conf->rpc_listen,
-             conf->admin_listen, (long long)conf->max_conns,
+    log_info("rpc on %s, admin on %s, epoch %016llx, %lld conns per user (%s), ttl %lld ms",
+             conf->rpc_listen, conf->admin_listen, (unsigned long long)s->rpc.epoch,
+             (long long)conf->max_conns,
              conf->overflow == ROUTER_OVERFLOW_KICK_OLDEST ? "kick-oldest" : "reject-new",
              (long long)conf->ttl_ms);
     return s;

@@ -4,7 +4,8 @@
  * timer polls every COMET_RENEW_RETRY_MS until then) the main thread takes a census of the
  * workers' rooms, sends RenewOnlineReq{server, rpc/tcp/ws/tls/wss addresses, weight, conn_count,
  * rooms} and hands the reply's room counts (summed over all comets) to every worker as an immutable
- * comet_online_t, for the op 3 heartbeat replies. Main thread only.
+ * comet_online_t, for the op 3 heartbeat replies; the reply's router epochs go to
+ * comet_replay_request (a router this comet has not replayed to yet). Main thread only.
  */
 #ifndef COMET_RENEW_H
 #define COMET_RENEW_H
@@ -12,6 +13,7 @@
 #include "comet_conf.h"
 #include "comet_logic.h"
 #include "comet_queue.h"
+#include "comet_replay.h"
 #include "comet_worker.h"
 
 #include <stdint.h>
@@ -27,6 +29,7 @@ typedef struct comet_renew_s {
     comet_worker_t *workers;
     int nworkers;
     comet_queue_t *main;
+    comet_replay_t *replay;                          /* the reply's router epochs go there */
     char rpc_addr[300], tcp_addr[300], ws_addr[300]; /* advertised (comet_renew_start) */
     char tls_addr[300], wss_addr[300];               /* "" when that listener is off */
     void (*on_closed)(void *arg);                    /* comet_renew_close */
@@ -41,7 +44,8 @@ typedef struct comet_renew_s {
 /* Sets r up on loop for workers[0..n) (census, online counts), calling logic from the main
  * thread, whose queue is main. Everything is borrowed. Cannot fail (a timer). */
 void comet_renew_init(comet_renew_t *r, uv_loop_t *loop, const comet_conf_t *conf,
-                      comet_logic_t *logic, comet_worker_t *workers, int n, comet_queue_t *main);
+                      comet_logic_t *logic, comet_worker_t *workers, int n, comet_queue_t *main,
+                      comet_replay_t *replay);
 /* Schedules the first renewal at once, advertising server.advertise_host with these bound
  * ports. */
 void comet_renew_start(comet_renew_t *r, int rpc_port, int tcp_port, int ws_port, int tls_port,

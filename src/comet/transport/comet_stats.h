@@ -28,14 +28,16 @@ typedef struct comet_stats_s {
     _Atomic uint64_t protocol_errors;
     _Atomic uint64_t timeouts; /* auth and heartbeat deadlines */
     _Atomic uint64_t slow_consumers;
-    _Atomic uint64_t rooms_refused;  /* op 12 to a room the connection's token does not list */
-    _Atomic uint64_t duplicates;     /* user pushes dropped: the connection had that seq already */
-    _Atomic uint64_t fetches;        /* Fetch calls for gaps and backlog pages (comet_sync.c) */
-    _Atomic uint64_t fanouts_merged; /* room messages that joined a queued fan-out */
-    _Atomic uint64_t tls_handshakes; /* TLS handshakes completed */
-    _Atomic uint64_t tls_resumed;    /* of which resumed a session (ticket) */
-    _Atomic uint64_t tls_detached;   /* TLS 1.3 connections whose OpenSSL state was freed */
-    _Atomic uint64_t tls_failed;     /* TLS handshakes or records refused (the socket closed) */
+    _Atomic uint64_t rooms_refused;   /* op 12 to a room the connection's token does not list */
+    _Atomic uint64_t duplicates;      /* user pushes dropped: the connection had that seq already */
+    _Atomic uint64_t fetches;         /* Fetch calls for gaps and backlog pages (comet_sync.c) */
+    _Atomic uint64_t replayed;        /* placements sent back after a router's new epoch */
+    _Atomic uint64_t replay_catchups; /* of which were behind their user's newest: fetched */
+    _Atomic uint64_t fanouts_merged;  /* room messages that joined a queued fan-out */
+    _Atomic uint64_t tls_handshakes;  /* TLS handshakes completed */
+    _Atomic uint64_t tls_resumed;     /* of which resumed a session (ticket) */
+    _Atomic uint64_t tls_detached;    /* TLS 1.3 connections whose OpenSSL state was freed */
+    _Atomic uint64_t tls_failed;      /* TLS handshakes or records refused (the socket closed) */
 } comet_stats_t;
 
 #define COMET_STAT_ADD(st, field, n)                                                               \
