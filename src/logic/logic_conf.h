@@ -55,7 +55,9 @@ typedef struct logic_conf_s {
     char *kafka_brokers;             /* [kafka] brokers: bootstrap list */
     char *kafka_topic;               /* [kafka] topic of the push envelopes */
     conf_props_t kafka_props;        /* [kafka] property.*: librdkafka settings (kafka.h) */
-    char *router_addrs;          /* [router] addrs: comma list; the hash ring is built from it */
+    char *router_addrs;          /* [router] addrs: comma list, always in the hash ring */
+    int64_t router_refresh_ms;   /* [router] refresh: period of the router registry read */
+    int64_t router_ttl_ms;       /* [router] ttl: a registry entry older than this is dead */
     int auth_mode;               /* [auth] mode: enum logic_auth_mode */
     char *auth_bearer_key;       /* [auth] bearer_key: "" = every route is open */
     int64_t auth_token_ttl_ms;   /* [auth] token_ttl: default lifetime of issued tokens */

@@ -13,19 +13,55 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "logic_ring.h"
+
+/* A router's own epoch (RouterInfo), by name: kept while logic runs (a handful of routers). */
+typedef struct known_s {
+    char *name;
+    uint64_t epoch;
+} known_t;
+
 /* Owned by logic_server; freed by logic_replay_free. */
 struct logic_replay_s {
     const logic_ctx_t *ctx;
-    size_t n;         /* routers */
-    uint64_t *epochs; /* by router index; 0 = not known yet */
+    known_t *known;
+    size_t nknown;
     uint64_t router_epochs, replays_asked, replayed;
 };
 
+static known_t *known_find(logic_replay_t *rp, const char *name, int add)
+{
+    for (size_t i = 0; i < rp->nknown; i++)
+        if (strcmp(rp->known[i].name, name) == 0)
+            return &rp->known[i];
+    if (!add)
+        return NULL;
+    rp->known = xrealloc(rp->known, (rp->nknown + 1) * sizeof(*rp->known));
+    rp->known[rp->nknown] = (known_t){xstrdup(name), 0};
+    return &rp->known[rp->nknown++];
+}
+
 /* ------------------------------------------------------------------- a router came up */
+
+/* What a comet replays to: the router's own epoch mixed with the ring's identity, never 0. */
+static uint64_t effective_epoch(uint64_t epoch, uint64_t ring_id)
+{
+    uint64_t e = logic_ring_hash_mid((int64_t)(epoch ^ ring_id));
+    return e != 0 ? e : 1;
+}
+
+uint64_t logic_replay_epoch(const logic_replay_t *rp, size_t i)
+{
+    logic_router_t *r = logic_ctx_router(rp->ctx);
+    if (r == NULL || i >= logic_router_count(r))
+        return 0;
+    const known_t *k = known_find((logic_replay_t *)rp, logic_router_addr(r, i), 0);
+    return k != NULL && k->epoch != 0 ? effective_epoch(k->epoch, logic_router_ring_id(r)) : 0;
+}
 
 typedef struct info_ctx_s {
     logic_replay_t *rp;
-    size_t i;
+    char *name;
 } info_ctx_t;
 
 static void on_asked(int status, const ProtobufCMessage *reply, void *arg)
@@ -62,17 +98,29 @@ static void on_info(int status, const ProtobufCMessage *reply, void *arg)
 {
     info_ctx_t c = *(info_ctx_t *)arg;
     free(arg);
-    if (status != 0) {
-        log_warn_rl("router %s: RouterInfo failed: %s", logic_router_addr(c.rp->ctx->router, c.i),
-                    herald_strerror(status));
-        return;
-    }
-    uint64_t epoch = ((const Herald__RouterInfoReply *)reply)->epoch;
-    if (epoch == 0 || epoch == c.rp->epochs[c.i])
+    logic_router_t *r = logic_ctx_router(c.rp->ctx);
+    long i = r != NULL ? logic_router_find(r, c.name) : -1;
+    uint64_t epoch = status == 0 ? ((const Herald__RouterInfoReply *)reply)->epoch : 0;
+    if (status != 0)
+        log_warn_rl("router %s: RouterInfo failed: %s", c.name, herald_strerror(status));
+    known_t *k = epoch != 0 && i >= 0 ? known_find(c.rp, c.name, 1) : NULL;
+    free(c.name);
+    if (k == NULL || k->epoch == epoch)
         return; /* the link came back to the same router: its table is intact */
-    c.rp->epochs[c.i] = epoch;
+    k->epoch = epoch;
     c.rp->router_epochs++;
-    ask_comets(c.rp, c.i, epoch);
+    ask_comets(c.rp, (size_t)i, logic_replay_epoch(c.rp, (size_t)i));
+}
+
+void logic_replay_ring_changed(logic_replay_t *rp)
+{
+    logic_router_t *r = logic_ctx_router(rp->ctx);
+    size_t n = r != NULL ? logic_router_count(r) : 0;
+    for (size_t i = 0; i < n; i++) {
+        uint64_t e = logic_replay_epoch(rp, i);
+        if (e != 0) /* a router not asked yet is, when its link comes up */
+            ask_comets(rp, i, e);
+    }
 }
 
 static void on_router_up(size_t i, void *arg)
@@ -82,19 +130,19 @@ static void on_router_up(size_t i, void *arg)
     if (r == NULL)
         return;
     info_ctx_t *c = xmalloc(sizeof(*c));
-    *c = (info_ctx_t){rp, i};
+    *c = (info_ctx_t){rp, xstrdup(logic_router_addr(r, i))};
     Herald__RouterInfoReq req = HERALD__ROUTER_INFO_REQ__INIT;
     if (logic_router_call_at(r, i, RPC_ROUTER_INFO, (const ProtobufCMessage *)&req,
-                             &herald__router_info_reply__descriptor, on_info, c) != 0)
+                             &herald__router_info_reply__descriptor, on_info, c) != 0) {
+        free(c->name);
         free(c);
+    }
 }
 
 logic_replay_t *logic_replay_new(const logic_ctx_t *ctx)
 {
     logic_replay_t *rp = xcalloc(1, sizeof(*rp));
     rp->ctx = ctx;
-    rp->n = logic_router_count(ctx->router);
-    rp->epochs = xcalloc(rp->n, sizeof(*rp->epochs));
     logic_router_watch(ctx->router, on_router_up, rp);
     return rp;
 }
@@ -103,13 +151,10 @@ void logic_replay_free(logic_replay_t *rp)
 {
     if (rp == NULL)
         return;
-    free(rp->epochs);
+    for (size_t i = 0; i < rp->nknown; i++)
+        free(rp->known[i].name);
+    free(rp->known);
     free(rp);
-}
-
-uint64_t logic_replay_epoch(const logic_replay_t *rp, size_t i)
-{
-    return i < rp->n ? rp->epochs[i] : 0;
 }
 
 void logic_replay_metrics(const logic_replay_t *rp, json_t *out)
@@ -173,16 +218,20 @@ static void on_put_batch(int status, const ProtobufCMessage *reply, void *arg)
         apply_end(a, rc, NULL);
 }
 
-int logic_replay_apply(logic_replay_t *rp, const char *router,
+int logic_replay_apply(logic_replay_t *rp, const char *router, uint64_t epoch,
                        const Herald__Placement *const *placements, size_t n, logic_replay_cb cb,
                        void *arg)
 {
     logic_router_t *r = logic_ctx_router(rp->ctx);
-    if (r == NULL)
+    if (r == NULL || logic_router_count(r) == 0)
         return HERALD_EUNAVAIL;
     long only = -1;
     if (router != NULL && router[0] != '\0' && (only = logic_router_find(r, router)) < 0)
         return HERALD_EINVAL;
+    /* A replay for another ring than this logic's (one of the two has not seen the change yet)
+     * could leave the router's new share out: refused, the comet asks again later. */
+    if (only >= 0 && epoch != 0 && epoch != logic_replay_epoch(rp, (size_t)only))
+        return HERALD_EUNAVAIL;
     size_t nr = logic_router_count(r);
     size_t *owner = xcalloc(n + 1, sizeof(*owner));
     size_t *per = xcalloc(nr, sizeof(*per));

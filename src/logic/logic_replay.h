@@ -33,8 +33,15 @@ typedef struct logic_replay_s logic_replay_t;
 logic_replay_t *logic_replay_new(const logic_ctx_t *ctx);
 void logic_replay_free(logic_replay_t *rp);
 
-/* The epoch last seen of router i (0: not asked yet). */
+/* What comets replay router i (an index of the current ring) to: its own epoch (RouterInfo)
+ * mixed with the ring's identity, so that a restart and a change of the ring (a router added or
+ * removed: users move) both make a new one. 0 while its epoch is not known. */
 uint64_t logic_replay_epoch(const logic_replay_t *rp, size_t i);
+
+/* The ring changed (logic_router_set answered 1): every comet replays to every router whose
+ * epoch is known, so the users that moved are placed on their new owner (a new router's own
+ * request follows its RouterInfo). */
+void logic_replay_ring_changed(logic_replay_t *rp);
 
 /* newest is parallel to the placements of the apply (0 for one it did not put), borrowed during
  * the callback; status 0, or the first error (HERALD_EUNAVAIL, HERALD_ETIMEDOUT, a router's code),
@@ -47,8 +54,9 @@ typedef void (*logic_replay_cb)(int status, const uint64_t *newest, void *arg);
  * users' newest seqs: a push that found no placement had stored its message before that read
  * (docs/delivery.md "A router restarts"). Returns 0 and calls cb once later; 1 when router owns
  * none of them (nothing to do, cb not called); HERALD_EINVAL (router not in the ring) or
- * HERALD_EUNAVAIL (an owner not connected, or stopping), cb not called. */
-int logic_replay_apply(logic_replay_t *rp, const char *router,
+ * HERALD_EUNAVAIL (an owner not connected, stopping, or epoch not 0 and not
+ * logic_replay_epoch of that router: the comet replays for another ring), cb not called. */
+int logic_replay_apply(logic_replay_t *rp, const char *router, uint64_t epoch,
                        const Herald__Placement *const *placements, size_t n, logic_replay_cb cb,
                        void *arg);
 

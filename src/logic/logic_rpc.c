@@ -336,7 +336,7 @@ static void on_replay(rpc_call_t *call, const ProtobufCMessage *msg, void *arg)
     c->nseqs = req->n_placements;
     int rc = req->n_placements == 0
                  ? 1
-                 : logic_replay_apply(r->ctx->replay, req->router,
+                 : logic_replay_apply(r->ctx->replay, req->router, req->epoch,
                                       (const Herald__Placement *const *)req->placements,
                                       req->n_placements, on_replayed, c);
     if (rc == 1) { /* none of them is that router's: nothing to catch up */

@@ -19,6 +19,7 @@
 #include "logic_push.h"
 #include "logic_registry.h"
 #include "logic_replay.h"
+#include "logic_routers.h"
 #include "logic_router.h"
 #include "logic_rpc.h"
 #include "redis_conf.h"
@@ -38,6 +39,7 @@ struct logic_server_s {
     logic_http_t *http;
     logic_rpc_t *rpc;
     logic_jwt_keys_t *jwt; /* ctx.jwt, owned here */
+    logic_routers_t *routers; /* the ring follows the router registry */
     int stopping;
     int closing; /* closes still to finish in the current stage */
     void (*close_cb)(void *arg);
@@ -98,6 +100,7 @@ static int make_services(logic_server_t *s, char *err, size_t errlen)
     ctx->registry = logic_registry_new(ctx);
     ctx->comets = logic_comets_new(ctx);
     ctx->replay = logic_replay_new(ctx);
+    s->routers = logic_routers_new(ctx);
     ctx->push = logic_push_new(ctx);
     ctx->login = logic_login_new(ctx);
     ctx->password = logic_password_new(ctx->loop, ctx->conf);
@@ -181,6 +184,11 @@ static void on_backend_closed(void *arg)
         return;
     logic_ctx_t *ctx = &s->ctx;
     s->closing = 1; /* hold, as below */
+    if (s->routers != NULL) {
+        s->closing++;
+        logic_routers_close(s->routers, on_last_closed, s);
+        s->routers = NULL;
+    }
     if (ctx->registry != NULL) {
         s->closing++;
         logic_registry_close(ctx->registry, on_last_closed, s);

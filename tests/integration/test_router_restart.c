@@ -1,13 +1,18 @@
-/* test_router_restart.c - a router killed with SIGKILL and restarted under a steady push load
- * (docs/delivery.md "A router restarts"): the comets replay the placements it owned, so within
- * about a second every push to a connected user is answered online:true again, and the pushes
- * accepted meanwhile (answered online:false, or 503 while the router was away: both stored in
- * the inbox) arrive at once, without waiting for a later push. Every connection's stream is
- * audited seq by seq: 1, 2, 3... exactly once, in order, none missing.
+/* test_router_restart.c - routers restarting, joining and leaving under a steady push load
+ * (docs/delivery.md "Routers restart, join and leave"):
+ *   - a router killed with SIGKILL and restarted: the comets replay the placements it owned, so
+ *     within about a second every push to a connected user is answered online:true again, and
+ *     the pushes accepted meanwhile (answered online:false, or 503 while the router was away:
+ *     both stored in the inbox) arrive at once, without waiting for a later push;
+ *   - a router that logic does not list, found through the router registry when it starts and
+ *     dropped when it stops: the users that move to it and back are placed on their new owner.
+ * Every connection's stream is audited seq by seq: 1, 2, 3... exactly once, in order, none
+ * missing, and none late.
  *
- * Two routers, two comets; the comets' RenewOnline interval is long (20 s), so what puts the
- * placements back is logic's ReplayRouter call, not the RenewOnline backstop, and the
- * connections' own renewals (protocol.renew_interval, 2 min) never run during the test. */
+ * Three routers (router 2 not in logic's router.addrs), two comets; the comets' RenewOnline
+ * interval is long (20 s), so what puts the placements back is logic's ReplayRouter call, not
+ * the RenewOnline backstop, and the connections' own renewals (protocol.renew_interval, 2 min)
+ * never run during the test. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -42,7 +47,7 @@ static cluster_t *g_c;
 static int group_setup(void **state)
 {
     static const char *const comet_env[] = {"HERALD_SERVER_RENEW_ONLINE_INTERVAL=20s", NULL};
-    cluster_opts_t o = {.n_comets = 2, .n_routers = 2, .comet_workers = 2};
+    cluster_opts_t o = {.n_comets = 2, .n_routers = 3, .n_unlisted_routers = 1, .comet_workers = 2};
     o.env[CLUSTER_COMET] = comet_env;
     g_c = cluster_start(&o);
     return g_c ? 0 : -1;
@@ -197,21 +202,53 @@ static long long comets_metric(const char *name)
     return sum;
 }
 
-/* ------------------------------------------------------------------------------- tests */
-
-static void test_router_killed_and_restarted(void **state)
+/* The routers in logic's ring (GET /herald/v1/health), or -1. */
+static int ring_size(void)
 {
+    json_t *j = NULL;
+    int st = cluster_http(g_c, "GET", "/herald/v1/health", NULL, &j);
+    json_t *routers = json_object_get(json_object_get(j, "data"), "routers");
+    int n = st == 200 && json_is_array(routers) ? (int)json_array_size(routers) : -1;
+    json_decref(j);
+    return n;
+}
+
+/* Waits (10 s) until logic's ring has n routers; returns when it saw it. Asserts. */
+static long long wait_ring(int n)
+{
+    long long deadline = proc_now_ms() + 10000;
+    while (ring_size() != n && proc_now_ms() < deadline)
+        proc_sleep_ms(20);
+    if (ring_size() != n)
+        fail_msg("logic's ring has %d routers, want %d", ring_size(), n);
+    return proc_now_ms();
+}
+
+/* A test's users, connected, read and pushed to. */
+typedef struct load_s {
     int64_t mids[NUSERS];
-    conn_t *conns = calloc(NUSERS, sizeof(*conns));
+    conn_t *conns;
+    reader_t reader;
+    pusher_t pusher;
+    push_t last;
+} load_t;
+
+/* Connects NUSERS users from first_mid (alternating comets), warms the path, starts pushing. */
+static void load_start(load_t *l, int64_t first_mid)
+{
+    memset(l, 0, sizeof(*l));
+    l->conns = calloc(NUSERS, sizeof(*l->conns));
+    conn_t *conns = l->conns;
+    int64_t *mids = l->mids;
     for (int i = 0; i < NUSERS; i++) {
-        mids[i] = 9001 + i;
+        mids[i] = first_mid + i;
         conns[i].mid = mids[i];
         conns[i].next = 1;
         conns[i].arrived_ms = calloc(MAX_SEQ + 1, sizeof(long long));
         conns[i].cl = cluster_user(g_c, i % 2, CLIENT_TCP, mids[i], NULL, OP_BIZ, NULL);
     }
-    reader_t reader = {.conns = conns};
-    assert_int_equal(pthread_create(&reader.thread, NULL, reader_run, &reader), 0);
+    l->reader.conns = conns;
+    assert_int_equal(pthread_create(&l->reader.thread, NULL, reader_run, &l->reader), 0);
     /* The whole path warm first (job's consumer has its partitions), so lateness is the
      * router's doing only. */
     push_t warm = {0};
@@ -222,99 +259,162 @@ static void test_router_killed_and_restarted(void **state)
         while (__atomic_load_n(&conns[i].next, __ATOMIC_ACQUIRE) <= warm.seq[i] &&
                proc_now_ms() < warm_deadline)
             proc_sleep_ms(20);
-    pusher_t pusher = {.mids = mids, .pushes = calloc(MAX_PUSHES, sizeof(push_t))};
-    assert_int_equal(pthread_create(&pusher.thread, NULL, pusher_run, &pusher), 0);
+    l->pusher.mids = mids;
+    l->pusher.pushes = calloc(MAX_PUSHES, sizeof(push_t));
+    assert_int_equal(pthread_create(&l->pusher.thread, NULL, pusher_run, &l->pusher), 0);
+}
 
-    proc_sleep_ms(BEFORE_KILL_MS);
-    long long batch_before = router_metric(0, "batch_puts");
-    long long t_kill = proc_now_ms();
-    assert_int_equal(cluster_kill(g_c, CLUSTER_ROUTER, 0, SIGKILL), 0);
-    char st[64];
-    assert_true(cluster_wait_exit(g_c, CLUSTER_ROUTER, 0, 5000, st, sizeof(st)));
-    assert_int_equal(cluster_restart(g_c, CLUSTER_ROUTER, 0, false), 0);
-    long long t_up = proc_now_ms(); /* its ports accept: it has been listening since before */
-    proc_sleep_ms(AFTER_RESTART_MS);
-    __atomic_store_n(&pusher.stop, 1, __ATOMIC_RELEASE);
-    assert_int_equal(pthread_join(pusher.thread, NULL), 0);
-
+/* Stops pushing, pushes once more and waits until every connection has everything. */
+static void load_stop(load_t *l)
+{
+    __atomic_store_n(&l->pusher.stop, 1, __ATOMIC_RELEASE);
+    assert_int_equal(pthread_join(l->pusher.thread, NULL), 0);
     /* A last push: each connection must then have exactly 1..its seq. */
-    push_t last = {0};
-    push_mids(mids, NUSERS, "last", &last);
-    assert_int_equal(last.status, 200);
+    push_mids(l->mids, NUSERS, "last", &l->last);
+    assert_int_equal(l->last.status, 200);
     long long deadline = proc_now_ms() + SETTLE_MS;
     for (int i = 0; i < NUSERS; i++)
-        while (__atomic_load_n(&conns[i].next, __ATOMIC_ACQUIRE) <= last.seq[i] &&
-               conns[i].error[0] == '\0' && proc_now_ms() < deadline)
+        while (__atomic_load_n(&l->conns[i].next, __ATOMIC_ACQUIRE) <= l->last.seq[i] &&
+               l->conns[i].error[0] == '\0' && proc_now_ms() < deadline)
             proc_sleep_ms(20);
-    __atomic_store_n(&reader.stop, 1, __ATOMIC_RELEASE);
-    assert_int_equal(pthread_join(reader.thread, NULL), 0);
+    __atomic_store_n(&l->reader.stop, 1, __ATOMIC_RELEASE);
+    assert_int_equal(pthread_join(l->reader.thread, NULL), 0);
+}
 
-    /* The audit. */
+/* The audit against the events at events[0..n) (when the ring lost or got a router back):
+ * every connection got 1..its last seq exactly once in order; no answer online:false more than
+ * ONLINE_FALSE_MAX_MS after the latest event before it; no push arrived more than LATE_MAX_MS
+ * after max(its answer, the latest event before that). what names the case in the summary. */
+static void load_audit(load_t *l, const char *what, const long long *events, int n)
+{
     int failed = 0, ok = 0, offline_late = 0;
     long long last_offline_ms = -1, worst_late_ms = 0;
     int64_t worst_mid = 0;
-    for (int k = 0; k < pusher.count; k++) {
-        const push_t *p = &pusher.pushes[k];
+    for (int k = 0; k < l->pusher.count; k++) {
+        const push_t *p = &l->pusher.pushes[k];
         if (p->status != 200) {
-            failed++; /* a 503 while the router was away: stored all the same */
+            failed++; /* a 503 while a router was away: stored all the same */
             continue;
         }
         ok++;
+        long long ev_sent = 0, ev_answered = 0;
+        for (int e = 0; e < n; e++) {
+            if (events[e] <= p->sent_ms)
+                ev_sent = events[e];
+            if (events[e] <= p->answered_ms + LATE_MAX_MS)
+                ev_answered = events[e];
+        }
         for (int i = 0; i < NUSERS; i++) {
             if (!p->online[i]) {
-                if (p->sent_ms - t_up > last_offline_ms)
-                    last_offline_ms = p->sent_ms - t_up;
-                if (p->sent_ms > t_up + ONLINE_FALSE_MAX_MS)
+                long long since = ev_sent ? p->sent_ms - ev_sent : p->sent_ms;
+                if (ev_sent && since > last_offline_ms)
+                    last_offline_ms = since;
+                if (!ev_sent || since > ONLINE_FALSE_MAX_MS)
                     offline_late++;
             }
             uint64_t s = p->seq[i];
-            if (s == 0 || s > MAX_SEQ || s >= conns[i].next)
+            if (s == 0 || s > MAX_SEQ || s >= l->conns[i].next)
                 continue; /* missing: reported below */
-            long long from = p->answered_ms > t_up ? p->answered_ms : t_up;
-            long long late = conns[i].arrived_ms[s] - from;
+            long long from = p->answered_ms > ev_answered ? p->answered_ms : ev_answered;
+            long long late = l->conns[i].arrived_ms[s] - from;
             if (late > worst_late_ms) {
                 worst_late_ms = late;
-                worst_mid = mids[i];
+                worst_mid = l->mids[i];
             }
         }
     }
-    print_message("router 0 killed at +%lld ms, listening again by +%lld ms; %d pushes x %d users "
-                  "answered 200, %d failed while it was away; online:false answered until %lld ms "
-                  "after it was back; the latest delivery came %lld ms after max(accepted, back) "
-                  "(mid %lld); router 0 took %lld placements by PutBatch; comets replayed %lld, "
-                  "%lld of them caught up\n",
-                  t_kill - pusher.pushes[0].sent_ms, t_up - pusher.pushes[0].sent_ms, ok, NUSERS,
-                  failed, last_offline_ms, worst_late_ms, (long long)worst_mid,
-                  router_metric(0, "batch_puts") - (batch_before > 0 ? batch_before : 0),
+    print_message("%s: %d pushes x %d users answered 200, %d failed; online:false answered until "
+                  "%lld ms after the event; the latest delivery came %lld ms after max(accepted, "
+                  "event) (mid %lld); comets replayed %lld placements, %lld caught up\n",
+                  what, ok, NUSERS, failed, last_offline_ms, worst_late_ms, (long long)worst_mid,
                   comets_metric("replayed"), comets_metric("replay_catchups"));
     for (int i = 0; i < NUSERS; i++) {
-        if (conns[i].error[0] != '\0')
-            fail_msg("%s", conns[i].error);
-        if (conns[i].next != last.seq[i] + 1)
-            fail_msg("mid %lld: got 1..%llu, want 1..%llu", (long long)mids[i],
-                     (unsigned long long)conns[i].next - 1, (unsigned long long)last.seq[i]);
+        if (l->conns[i].error[0] != '\0')
+            fail_msg("%s", l->conns[i].error);
+        if (l->conns[i].next != l->last.seq[i] + 1)
+            fail_msg("mid %lld: got 1..%llu, want 1..%llu", (long long)l->mids[i],
+                     (unsigned long long)l->conns[i].next - 1, (unsigned long long)l->last.seq[i]);
     }
     assert_true(ok > 100);
-    assert_true(router_metric(0, "batch_puts") > 0);
     if (offline_late > 0)
-        fail_msg("%d answers online:false more than %d ms after the router was back", offline_late,
+        fail_msg("%d answers online:false more than %d ms after a router event", offline_late,
                  ONLINE_FALSE_MAX_MS);
     if (worst_late_ms > LATE_MAX_MS)
-        fail_msg("mid %lld: a push arrived %lld ms after max(accepted, router back)",
+        fail_msg("mid %lld: a push arrived %lld ms after max(accepted, event)",
                  (long long)worst_mid, worst_late_ms);
+}
 
+static void load_free(load_t *l)
+{
     for (int i = 0; i < NUSERS; i++) {
-        client_free(conns[i].cl);
-        free(conns[i].arrived_ms);
+        client_free(l->conns[i].cl);
+        free(l->conns[i].arrived_ms);
     }
-    free(conns);
-    free(pusher.pushes);
+    free(l->conns);
+    free(l->pusher.pushes);
+}
+
+/* ------------------------------------------------------------------------------- tests */
+
+static void test_router_killed_and_restarted(void **state)
+{
+    wait_ring(3);
+    load_t l;
+    load_start(&l, 9001);
+    proc_sleep_ms(BEFORE_KILL_MS);
+    assert_int_equal(cluster_kill(g_c, CLUSTER_ROUTER, 0, SIGKILL), 0);
+    char st[64];
+    assert_true(cluster_wait_exit(g_c, CLUSTER_ROUTER, 0, 5000, st, sizeof(st)));
+    long long t_start = proc_now_ms(); /* the bounds count from its start, not from its ports */
+    assert_int_equal(cluster_restart(g_c, CLUSTER_ROUTER, 0, false), 0);
+    print_message("router 0 listening %lld ms after it was started again\n",
+                  proc_now_ms() - t_start);
+    proc_sleep_ms(AFTER_RESTART_MS);
+    load_stop(&l);
+    load_audit(&l, "router 0 killed and restarted", &t_start, 1);
+    long long took = router_metric(0, "batch_puts"); /* the new process's count */
+    print_message("router 0 took %lld placements back by PutBatch\n", took);
+    assert_true(took > 0);
+    load_free(&l);
+}
+
+/* Router 2 is not in logic's router.addrs: it joins the ring when it registers and leaves it
+ * when it stops (its graceful stop deletes its entry); the users that move are placed on their
+ * new owner at once both times, and nothing pushed meanwhile is lost or late. */
+static void test_router_joins_and_leaves(void **state)
+{
+    wait_ring(3);
+    assert_int_equal(cluster_kill(g_c, CLUSTER_ROUTER, 2, SIGTERM), 0);
+    char st[64];
+    assert_true(cluster_wait_exit(g_c, CLUSTER_ROUTER, 2, 10000, st, sizeof(st)));
+    assert_true(cluster_exited_ok(g_c, CLUSTER_ROUTER, 2));
+    wait_ring(2);
+
+    load_t l;
+    load_start(&l, 9101);
+    proc_sleep_ms(BEFORE_KILL_MS);
+    long long events[2];
+    assert_int_equal(cluster_restart(g_c, CLUSTER_ROUTER, 2, false), 0);
+    events[0] = wait_ring(3);
+    proc_sleep_ms(AFTER_RESTART_MS);
+    long long took = router_metric(2, "batch_puts");
+    assert_int_equal(cluster_kill(g_c, CLUSTER_ROUTER, 2, SIGTERM), 0);
+    events[1] = wait_ring(2);
+    proc_sleep_ms(AFTER_RESTART_MS);
+    load_stop(&l);
+    load_audit(&l, "router 2 joined and left the ring", events, 2);
+    print_message("router 2 took %lld placements by PutBatch when it joined\n", took);
+    assert_true(took > 0);
+    load_free(&l);
+    assert_true(cluster_wait_exit(g_c, CLUSTER_ROUTER, 2, 10000, st, sizeof(st)));
+    assert_int_equal(cluster_restart(g_c, CLUSTER_ROUTER, 2, false), 0);
 }
 
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_router_killed_and_restarted),
+        cmocka_unit_test(test_router_joins_and_leaves),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }

@@ -103,6 +103,7 @@ static void batch_send(replay_batch_t *b)
     Herald__ReplayReq req = HERALD__REPLAY_REQ__INIT;
     req.server = (char *)b->s->conf->server_id;
     req.router = b->origin->router;
+    req.epoch = b->origin->epoch;
     req.placements = b->ptrs;
     req.n_placements = b->n;
     int rc = comet_logic_call(&b->s->logic, RPC_LOGIC_REPLAY, &req.base,

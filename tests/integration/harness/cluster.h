@@ -31,12 +31,14 @@ typedef enum {
 #define CLUSTER_MAX_COMETS 3
 /* Random bytes of the cluster secret each cluster_start makes (written as hex). */
 #define CLUSTER_SECRET_BYTES 32
-#define CLUSTER_MAX_ROUTERS 2
+#define CLUSTER_MAX_ROUTERS 3
 
 typedef struct cluster_opts_s {
-    int n_comets;      /* 1..CLUSTER_MAX_COMETS */
-    int n_routers;     /* 1..CLUSTER_MAX_ROUTERS */
-    int comet_workers; /* HERALD_SERVER_WORKERS of every comet; 0 = the daemon's default */
+    int n_comets;  /* 1..CLUSTER_MAX_COMETS */
+    int n_routers; /* 1..CLUSTER_MAX_ROUTERS; every router registers in the router registry */
+    int n_unlisted_routers; /* of those, the last ones logic finds only there (not in its
+                             * router.addrs); at most n_routers - 1 */
+    int comet_workers;      /* HERALD_SERVER_WORKERS of every comet; 0 = the daemon's default */
     /* Extra "KEY=VALUE" environment per daemon kind, NULL-terminated (or NULL); applied last,
      * so it replaces the harness's own settings. */
     const char *const *env[CLUSTER_KIND_COUNT];
