@@ -38,7 +38,7 @@ struct logic_server_s {
     logic_admin_t admin;
     logic_http_t *http;
     logic_rpc_t *rpc;
-    logic_jwt_keys_t *jwt; /* ctx.jwt, owned here */
+    logic_jwt_keys_t *jwt;    /* ctx.jwt, owned here */
     logic_routers_t *routers; /* the ring follows the router registry */
     int stopping;
     int closing; /* closes still to finish in the current stage */
