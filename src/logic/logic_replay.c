@@ -68,7 +68,7 @@ static void on_asked(int status, const ProtobufCMessage *reply, void *arg)
 {
     (void)reply;
     (void)arg;
-    if (status != 0)
+    if (status != 0 && status != UV_ECANCELED) /* ECANCELED: logic is stopping */
         log_warn_rl("replay: a comet did not take ReplayRouter: %s", herald_strerror(status));
 }
 
@@ -101,7 +101,7 @@ static void on_info(int status, const ProtobufCMessage *reply, void *arg)
     logic_router_t *r = logic_ctx_router(c.rp->ctx);
     long i = r != NULL ? logic_router_find(r, c.name) : -1;
     uint64_t epoch = status == 0 ? ((const Herald__RouterInfoReply *)reply)->epoch : 0;
-    if (status != 0)
+    if (status != 0 && r != NULL)
         log_warn_rl("router %s: RouterInfo failed: %s", c.name, herald_strerror(status));
     known_t *k = epoch != 0 && i >= 0 ? known_find(c.rp, c.name, 1) : NULL;
     free(c.name);
