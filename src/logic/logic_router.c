@@ -111,7 +111,8 @@ static int name_cmp(const void *a, const void *b)
 static uint64_t ring_id_of(const char *const *names, size_t n)
 {
     const char **sorted = xcalloc(n + 1, sizeof(*sorted));
-    memcpy(sorted, names, n * sizeof(*sorted));
+    if (n > 0) /* names may be NULL for an empty set */
+        memcpy(sorted, names, n * sizeof(*sorted));
     qsort(sorted, n, sizeof(*sorted), name_cmp);
     uint64_t h = 0x84222325cbf29ce4ULL;
     for (size_t i = 0; i < n; i++)
