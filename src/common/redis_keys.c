@@ -73,6 +73,11 @@ int redis_key_username(char *out, const char *prefix, const char *name)
     return key(out, prefix, "username:%s", name);
 }
 
+int redis_key_routers(char *out, const char *prefix)
+{
+    return key(out, prefix, "routers");
+}
+
 int redis_key_comets(char *out, const char *prefix)
 {
     return key(out, prefix, "comets");

@@ -59,6 +59,8 @@ int redis_key_idem(char *out, const char *prefix, const char *route, const char 
 
 /* comets             hash: comet id -> registry entry (registry.h) */
 int redis_key_comets(char *out, const char *prefix);
+/* routers            hash: router name (its RPC address) -> router entry (router_entry.h) */
+int redis_key_routers(char *out, const char *prefix);
 /* online:<server>    hash: room -> members on that comet, TTL registry.ttl (registry.h) */
 int redis_key_online(char *out, const char *prefix, const char *server);
 

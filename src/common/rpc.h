@@ -142,11 +142,14 @@ typedef struct rpc_client_s rpc_client_t;
  * remote's error code from rpc_reply_error (message logged at debug level). */
 typedef void (*rpc_reply_cb)(int status, const ProtobufCMessage *reply, void *arg);
 
+#define RPC_BACKOFF_MIN_MS 100
+#define RPC_BACKOFF_MAX_MS 5000
+
 /* Creates a client for host:port. It connects at once and reconnects forever with exponential
- * backoff (100 ms doubling up to 5 s); the first failure and the recovery are logged once each,
- * as "rpc <name>: ...". A connection counts as up once the handshake (rpc_auth.h) has succeeded;
- * a failed handshake is a failed attempt. `name` (copied) identifies the peer in logs, e.g. "router
- * 127.0.0.1:3129".
+ * backoff (100 ms doubling up to 5 s, rpc_client_set_backoff_max); the first failure and the
+ * recovery are logged once each, as "rpc <name>: ...". A connection counts as up once the handshake
+ * (rpc_auth.h) has succeeded; a failed handshake is a failed attempt. `name` (copied) identifies
+ * the peer in logs, e.g. "router 127.0.0.1:3129".
  */
 rpc_client_t *rpc_client_new(uv_loop_t *loop, const char *name, const char *host, int port);
 
@@ -175,6 +178,15 @@ int rpc_client_connected(const rpc_client_t *c);
  * start: the caller has news that the peer is up (job: a comet announced a room). Otherwise
  * (connected, an attempt under way, closing) does nothing. */
 void rpc_client_redial(rpc_client_t *c);
+
+/* cb(arg) runs each time the connection comes up (the handshake done, the first time
+ * included), on the loop, before any other news of that connection; it may call rpc_client_call
+ * on c. NULL removes it. For peers whose restart must be noticed at once (logic's routers). */
+void rpc_client_set_on_connected(rpc_client_t *c, void (*cb)(void *arg), void *arg);
+
+/* Caps the reconnect backoff at max_ms (at least RPC_BACKOFF_MIN_MS; default 5 s): a peer that
+ * restarts is reached again within max_ms of listening. */
+void rpc_client_set_backoff_max(rpc_client_t *c, uint32_t max_ms);
 
 /* The name given at creation. */
 const char *rpc_client_name(const rpc_client_t *c);

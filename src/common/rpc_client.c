@@ -21,8 +21,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define RPC_BACKOFF_MIN_MS 100
-#define RPC_BACKOFF_MAX_MS 5000
 /* A connect that neither succeeds nor fails (blackholed peer) counts as failed after this; the
  * handshake that follows has the settings' handshake_timeout_ms. */
 #define RPC_CONNECT_TIMEOUT_MS 5000
@@ -73,6 +71,9 @@ struct rpc_client_s {
     uv_timer_t call_timer;  /* deadline of the first call in the list */
     int timers_open;
     uint32_t backoff_ms;
+    uint32_t backoff_max_ms;
+    void (*on_connected)(void *arg);
+    void *on_connected_arg;
     int outage_logged;
     rpc_settings_now_t set; /* copied at creation */
     rpc_auth_t *auth;       /* while in CLIENT_HANDSHAKE */
@@ -254,8 +255,8 @@ static void client_schedule_retry(rpc_client_t *c)
     c->state = CLIENT_IDLE;
     uv_timer_start(&c->retry_timer, on_retry_timer, c->backoff_ms, 0);
     c->backoff_ms *= 2;
-    if (c->backoff_ms > RPC_BACKOFF_MAX_MS)
-        c->backoff_ms = RPC_BACKOFF_MAX_MS;
+    if (c->backoff_ms > c->backoff_max_ms)
+        c->backoff_ms = c->backoff_max_ms;
 }
 
 static void on_tcp_closed(uv_handle_t *h)
@@ -411,6 +412,8 @@ static void client_handshake(rpc_client_t *c, ssize_t nread)
     c->backoff_ms = RPC_BACKOFF_MIN_MS;
     c->outage_logged = 0;
     log_info("rpc %s: connected", c->name);
+    if (c->on_connected != NULL)
+        c->on_connected(c->on_connected_arg);
 }
 
 static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
@@ -606,12 +609,26 @@ rpc_client_t *rpc_client_new(uv_loop_t *loop, const char *name, const char *host
     c->call_timer.data = c;
     c->timers_open = 2;
     c->backoff_ms = RPC_BACKOFF_MIN_MS;
+    c->backoff_max_ms = RPC_BACKOFF_MAX_MS;
     c->nbuckets = RPC_BUCKETS_MIN;
     c->buckets = xcalloc(c->nbuckets, sizeof(*c->buckets));
     list_init(&c->by_deadline);
     /* reader and writer stay zeroed (valid and empty) until a connection is up */
     client_start_attempt(c);
     return c;
+}
+
+void rpc_client_set_on_connected(rpc_client_t *c, void (*cb)(void *arg), void *arg)
+{
+    c->on_connected = cb;
+    c->on_connected_arg = arg;
+}
+
+void rpc_client_set_backoff_max(rpc_client_t *c, uint32_t max_ms)
+{
+    c->backoff_max_ms = max_ms < RPC_BACKOFF_MIN_MS ? RPC_BACKOFF_MIN_MS : max_ms;
+    if (c->backoff_ms > c->backoff_max_ms)
+        c->backoff_ms = c->backoff_max_ms;
 }
 
 int rpc_client_call(rpc_client_t *c, uint16_t method, const ProtobufCMessage *req,

@@ -17,6 +17,8 @@ enum rpc_method {
     RPC_LOGIC_SERVER_DOWN = 107,  /* ServerDownReq -> ServerDownReply */
     RPC_LOGIC_FETCH = 108,        /* FetchReq -> FetchReply (a range of a user's inbox) */
     RPC_LOGIC_JOIN_ROOM = 109,    /* JoinRoomReq -> JoinRoomReply (a room's first member here) */
+    RPC_LOGIC_REPLAY = 110,       /* ReplayReq -> ReplayReply (a comet's placements after a
+                                   * router's new epoch) */
 
     /* Comet service, called by job (and logic for kicks and room members) */
     RPC_COMET_PUSH_KEYS = 201,      /* PushKeysReq -> PushKeysReply */
@@ -25,6 +27,8 @@ enum rpc_method {
     RPC_COMET_ROOMS = 204,          /* RoomsReq -> RoomsReply */
     RPC_COMET_KICK = 205,           /* KickReq -> KickReply */
     RPC_COMET_ROOM_MEMBERS = 206,   /* RoomMembersReq -> RoomMembersReply (logic's members route) */
+    RPC_COMET_REPLAY_ROUTER = 207,  /* ReplayRouterReq -> ReplayRouterReply (logic: a router's
+                                     * new epoch; the comet answers with Replay calls) */
 
     /* Router service, called by logic */
     RPC_ROUTER_PUT = 301,        /* PutReq -> PutReply */
@@ -34,6 +38,8 @@ enum rpc_method {
     RPC_ROUTER_COUNT = 305,      /* CountReq -> CountReply */
     RPC_ROUTER_DEL_SERVER = 306, /* DelServerReq -> DelServerReply */
     RPC_ROUTER_LIST = 307,       /* ListReq -> ListReply */
+    RPC_ROUTER_PUT_BATCH = 308,  /* PutBatchReq -> PutBatchReply (a comet's replay) */
+    RPC_ROUTER_INFO = 309,       /* RouterInfoReq -> RouterInfoReply (the router's epoch) */
 };
 
 /* The method's name as proto/herald.proto's service spells it ("PushKeys"), for logs and metric
@@ -42,8 +48,11 @@ const char *rpc_method_name(int method);
 
 /* The methods above as a dense index (for per-method tables): 0 <= rpc_method_index(id) <
  * RPC_METHODS for a listed id, -1 for another; rpc_method_at(i) is the id at index i. */
-#define RPC_METHODS 21
+#define RPC_METHODS 26
 int rpc_method_index(int method);
 int rpc_method_at(size_t i);
+
+/* Placements in one ReplayReq (comet -> logic) and one PutBatchReq (logic -> router). */
+#define RPC_REPLAY_BATCH_MAX 4096
 
 #endif

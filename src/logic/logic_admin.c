@@ -4,6 +4,9 @@
 #include "logic_events.h"
 #include "logic_online.h"
 #include "logic_push.h"
+#include "logic_replay.h"
+
+#include <stdio.h>
 #include "logic_router.h"
 #include "metrics.h"
 
@@ -12,10 +15,14 @@ static json_t *on_health(void *arg)
     const logic_admin_t *a = arg;
     const logic_ctx_t *ctx = a->ctx;
     json_t *routers = json_array();
-    for (size_t i = 0; i < logic_router_count(ctx->router); i++)
-        json_array_append_new(routers,
-                              json_pack("{s:s,s:b}", "addr", logic_router_addr(ctx->router, i),
-                                        "up", logic_router_connected(ctx->router, i)));
+    for (size_t i = 0; i < logic_router_count(ctx->router); i++) {
+        char epoch[17];
+        snprintf(epoch, sizeof(epoch), "%016llx",
+                 (unsigned long long)logic_replay_epoch(ctx->replay, i));
+        json_array_append_new(
+            routers, json_pack("{s:s,s:b,s:s}", "addr", logic_router_addr(ctx->router, i), "up",
+                               logic_router_connected(ctx->router, i), "epoch", epoch));
+    }
     /* The Kafka producer reports no connection state; the last delivery report is the signal. */
     int kafka = logic_push_kafka_state(ctx->push);
     return json_pack("{s:s,s:s,s:o,s:I}", "redis", redis_connected(ctx->redis) ? "up" : "down",
@@ -56,6 +63,7 @@ static json_t *on_metrics(void *arg)
     logic_http_metrics(a->http, m);
     logic_push_metrics(a->ctx->push, m);
     logic_rpc_metrics(a->rpc, m);
+    logic_replay_metrics(a->ctx->replay, m);
     logic_events_metrics(a->ctx->events, m); /* after push: it adds to kafka_failed */
     return m;
 }

@@ -23,6 +23,8 @@ const conf_item_t logic_conf_items[] = {
     {"kafka", "topic", CONF_STR, F(kafka_topic), "herald-push", 0, 0, NULL},
     {"kafka", "property.", CONF_PROPS, F(kafka_props), NULL, 0, 0, NULL},
     {"router", "addrs", CONF_STR, F(router_addrs), "127.0.0.1:3129", 0, 0, NULL},
+    {"router", "refresh", CONF_MS, F(router_refresh_ms), "500ms", 50, 60000, NULL},
+    {"router", "ttl", CONF_MS, F(router_ttl_ms), "3s", 200, 3600 * 1000, NULL},
     {"auth", "mode", CONF_ENUM, F(auth_mode), "token", 0, 0, "token|insecure-mid|jwt|both"},
     {"auth", "bearer_key", CONF_STR, F(auth_bearer_key), "", 0, 0, NULL},
     {"auth", "token_ttl", CONF_MS, F(auth_token_ttl_ms), "24h", 1000, 3650 * DAY_MS, NULL},

@@ -56,10 +56,12 @@ typedef struct logic_conf_s {
     char *kafka_brokers;             /* [kafka] brokers: bootstrap list */
     char *kafka_topic;               /* [kafka] topic of the push envelopes */
     conf_props_t kafka_props;        /* [kafka] property.*: librdkafka settings (kafka.h) */
-    char *router_addrs;          /* [router] addrs: comma list; the hash ring is built from it */
-    int auth_mode;               /* [auth] mode: enum logic_auth_mode */
-    char *auth_bearer_key;       /* [auth] bearer_key: "" = every route is open */
-    int64_t auth_token_ttl_ms;   /* [auth] token_ttl: default lifetime of issued tokens */
+    char *router_addrs;              /* [router] addrs: comma list, always in the hash ring */
+    int64_t router_refresh_ms;       /* [router] refresh: period of the router registry read */
+    int64_t router_ttl_ms;           /* [router] ttl: a registry entry older than this is dead */
+    int auth_mode;                   /* [auth] mode: enum logic_auth_mode */
+    char *auth_bearer_key;           /* [auth] bearer_key: "" = every route is open */
+    int64_t auth_token_ttl_ms;       /* [auth] token_ttl: default lifetime of issued tokens */
     int64_t heartbeat_ms;        /* [protocol] heartbeat: interval clients must heartbeat within */
     int64_t registry_ttl_ms;     /* [registry] ttl: a comet silent this long is dead */
     int64_t registry_refresh_ms; /* [registry] refresh: period of the online aggregate reload */

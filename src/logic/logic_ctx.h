@@ -22,6 +22,7 @@ struct logic_router_s;
 struct logic_online_s;
 struct logic_registry_s;
 struct logic_comets_s;
+struct logic_replay_s;
 struct logic_events_s;
 struct logic_push_s;
 struct logic_login_s;
@@ -37,6 +38,7 @@ typedef struct logic_ctx_s {
     struct logic_online_s *online;      /* the comets and room counts in memory (logic_online.h) */
     struct logic_registry_s *registry;  /* the online aggregate's Redis side (logic_registry.h) */
     struct logic_comets_s *comets;      /* logic's own calls to comets (logic_comets.h) */
+    struct logic_replay_s *replay;      /* router epochs and comet replays (logic_replay.h) */
     struct logic_events_s *events;      /* business events; NULL when off (logic_events.h) */
     struct logic_push_s *push;          /* the push path (logic_push.h) */
     struct logic_login_s *login;        /* comet choice, duplicate logins (logic_login.h) */

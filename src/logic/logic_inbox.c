@@ -8,6 +8,7 @@
 #include "log.h"
 #include "proto.h"
 #include "redis_keys.h"
+#include "rpc_methods.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -241,6 +242,69 @@ int logic_inbox_store(const logic_ctx_t *ctx, const int64_t *mids, size_t n, int
     if (st->pending == 0) {
         free(st->seqs);
         free(st);
+        return HERALD_EUNAVAIL;
+    }
+    return 0;
+}
+
+/* --------------------------------------------------------------------------------- newest */
+
+typedef struct newest_s {
+    logic_inbox_newest_cb cb;
+    void *arg;
+    size_t n;
+} newest_t;
+
+static void on_newest(int status, const redis_reply_t *reply, void *arg)
+{
+    newest_t nw = *(newest_t *)arg;
+    free(arg);
+    if (status != 0 || redis_reply_type(reply) != REDIS_REPLY_T_ARRAY ||
+        redis_reply_count(reply) != nw.n) {
+        log_warn_rl("inbox: reading users' newest seq failed");
+        nw.cb(HERALD_EUNAVAIL, NULL, nw.arg);
+        return;
+    }
+    uint64_t *seqs = xcalloc(nw.n, sizeof(*seqs));
+    for (size_t i = 0; i < nw.n; i++) {
+        size_t len;
+        const char *v = redis_reply_str(redis_reply_element(reply, i), &len);
+        char num[24];
+        if (v == NULL || len == 0 || len >= sizeof(num))
+            continue; /* nil: the user never got a push */
+        memcpy(num, v, len);
+        num[len] = '\0';
+        seqs[i] = strtoull(num, NULL, 10);
+    }
+    nw.cb(0, seqs, nw.arg);
+    free(seqs);
+}
+
+int logic_inbox_newest(const logic_ctx_t *ctx, const int64_t *mids, size_t n,
+                       logic_inbox_newest_cb cb, void *arg)
+{
+    if (n == 0 || n > RPC_REPLAY_BATCH_MAX)
+        return HERALD_EINVAL;
+    redis_t *redis = inbox_redis(ctx);
+    if (redis == NULL)
+        return HERALD_EUNAVAIL;
+    const char **argv = xcalloc(n + 1, sizeof(*argv));
+    size_t *argvlen = xcalloc(n + 1, sizeof(*argvlen));
+    char(*keys)[REDIS_KEY_MAX] = xmalloc(n * sizeof(*keys));
+    argv[0] = "MGET";
+    argvlen[0] = 4;
+    for (size_t i = 0; i < n; i++) {
+        argvlen[i + 1] = (size_t)redis_key_seq(keys[i], ctx->conf->redis.prefix, mids[i]);
+        argv[i + 1] = keys[i];
+    }
+    newest_t *nw = xmalloc(sizeof(*nw));
+    *nw = (newest_t){cb, arg, n};
+    int rc = redis_command_argv(redis, on_newest, nw, (int)n + 1, argv, argvlen);
+    free(keys);
+    free(argvlen);
+    free(argv);
+    if (rc != 0) {
+        free(nw);
         return HERALD_EUNAVAIL;
     }
     return 0;

@@ -70,6 +70,15 @@ typedef void (*logic_inbox_read_cb)(int status, const logic_inbox_page_t *page, 
 int logic_inbox_read(const logic_ctx_t *ctx, int64_t mid, const logic_inbox_from_t *from,
                      logic_inbox_read_cb cb, void *arg);
 
+/* The users' newest sequence numbers: seqs is parallel to the mids of the call (0 for a user
+ * with none), borrowed during the callback; status 0, or HERALD_EUNAVAIL (seqs NULL). */
+typedef void (*logic_inbox_newest_cb)(int status, const uint64_t *seqs, void *arg);
+
+/* Reads seq:<mid> of each of mids[0..n) (1 <= n <= RPC_REPLAY_BATCH_MAX; copied) in one MGET.
+ * Returns 0 and calls cb exactly once, or HERALD_EUNAVAIL (HERALD_EINVAL for n out of range). */
+int logic_inbox_newest(const logic_ctx_t *ctx, const int64_t *mids, size_t n,
+                       logic_inbox_newest_cb cb, void *arg);
+
 /* The two position hashes. */
 typedef enum { LOGIC_INBOX_ACK = 0, LOGIC_INBOX_SENT = 1 } logic_inbox_pos_t;
 

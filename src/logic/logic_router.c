@@ -14,13 +14,26 @@
 #include <string.h>
 
 /* Owned by logic_server; freed when the last client finished closing (logic_router_close). */
+/* One router: its ring name (address) and client. Owned by the router set; freed when its client
+ * has closed (removed from the ring, or at logic_router_close). */
+typedef struct node_s {
+    struct logic_router_s *r;
+    char *addr;
+    rpc_client_t *client;
+} node_t;
+
+/* Owned by logic_server; freed when the last client finished closing (logic_router_close). */
 struct logic_router_s {
-    rpc_client_t **clients;
-    char **addrs;
+    uv_loop_t *loop;
+    node_t **nodes; /* the ring's routers, in the order given to logic_router_new / _set */
     size_t n;
-    logic_ring_t ring;
+    logic_ring_t ring; /* valid when n > 0 */
+    uint64_t ring_id;
     uint32_t timeout_ms;
-    size_t closing; /* clients still closing */
+    logic_router_up_cb on_up;
+    void *on_up_arg;
+    size_t closing; /* clients still closing (removed ones, and all of them at close) */
+    int close_requested;
     void (*close_cb)(void *arg);
     void *close_arg;
 };
@@ -43,40 +56,169 @@ static int translate(int status)
     }
 }
 
-logic_router_t *logic_router_new(uv_loop_t *loop, const char *const *addrs, size_t n,
-                                 uint32_t timeout_ms, char *err, size_t errlen)
+static void on_client_up(void *arg)
 {
-    if (n == 0) {
-        snprintf(err, errlen, "router.addrs: no router");
-        return NULL;
-    }
-    /* Check every address before connecting anything, so a bad list leaves nothing to close. */
+    node_t *node = arg;
+    logic_router_t *r = node->r;
+    for (size_t i = 0; i < r->n; i++)
+        if (r->nodes[i] == node && r->on_up != NULL)
+            r->on_up(i, r->on_up_arg);
+}
+
+static node_t *node_new(logic_router_t *r, const char *addr)
+{
+    char host[ADDR_HOST_MAX], name[300];
+    int port;
+    addr_split(addr, host, &port); /* checked by the caller */
+    node_t *node = xcalloc(1, sizeof(*node));
+    node->r = r;
+    node->addr = xstrdup(addr);
+    snprintf(name, sizeof(name), "router %s", addr);
+    node->client = rpc_client_new(r->loop, name, host, port);
+    rpc_client_set_backoff_max(node->client, LOGIC_ROUTER_BACKOFF_MAX_MS);
+    rpc_client_set_on_connected(node->client, on_client_up, node);
+    return node;
+}
+
+static void router_free(logic_router_t *r)
+{
+    void (*cb)(void *) = r->close_cb;
+    void *cb_arg = r->close_arg;
+    free(r->nodes);
+    if (r->n > 0)
+        logic_ring_deinit(&r->ring);
+    free(r);
+    if (cb != NULL)
+        cb(cb_arg);
+}
+
+static void on_node_closed(void *arg)
+{
+    node_t *node = arg;
+    logic_router_t *r = node->r;
+    free(node->addr);
+    free(node);
+    if (--r->closing == 0 && r->close_requested)
+        router_free(r);
+}
+
+static int name_cmp(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* The ring's identity: a hash of its sorted names (every logic with the same set agrees). */
+static uint64_t ring_id_of(const char *const *names, size_t n)
+{
+    const char **sorted = xcalloc(n + 1, sizeof(*sorted));
+    if (n > 0) /* names may be NULL for an empty set */
+        memcpy(sorted, names, n * sizeof(*sorted));
+    qsort(sorted, n, sizeof(*sorted), name_cmp);
+    uint64_t h = 0x84222325cbf29ce4ULL;
+    for (size_t i = 0; i < n; i++)
+        h = logic_ring_hash_str(sorted[i], strlen(sorted[i])) ^ (h * 0x100000001b3ULL);
+    free(sorted);
+    return h;
+}
+
+/* Checks names[0..n): host:port each, none twice. 0, or HERALD_EINVAL with a message in err. */
+static int names_check(const char *const *names, size_t n, char *err, size_t errlen)
+{
     char host[ADDR_HOST_MAX];
     int port;
     for (size_t i = 0; i < n; i++) {
-        if (addr_split(addrs[i], host, &port) != 0) {
-            snprintf(err, errlen, "router.addrs: bad address \"%s\"", addrs[i]);
-            return NULL;
+        if (addr_split(names[i], host, &port) != 0) {
+            snprintf(err, errlen, "router.addrs: bad address \"%s\"", names[i]);
+            return HERALD_EINVAL;
+        }
+        for (size_t j = 0; j < i; j++) {
+            if (strcmp(names[i], names[j]) == 0) {
+                snprintf(err, errlen, "router.addrs: a router is listed twice");
+                return HERALD_EINVAL;
+            }
         }
     }
+    return 0;
+}
+
+logic_router_t *logic_router_new(uv_loop_t *loop, const char *const *addrs, size_t n,
+                                 uint32_t timeout_ms, char *err, size_t errlen)
+{
+    /* Check every address before connecting anything, so a bad list leaves nothing to close. */
+    if (names_check(addrs, n, err, errlen) != 0)
+        return NULL;
     logic_router_t *r = xcalloc(1, sizeof(*r));
-    if (logic_ring_init(&r->ring, addrs, n, LOGIC_RING_VNODES) != 0) {
-        snprintf(err, errlen, "router.addrs: a router is listed twice");
+    r->loop = loop;
+    r->timeout_ms = timeout_ms;
+    if (logic_router_set(r, addrs, n) < 0) {
+        snprintf(err, errlen, "router.addrs: too many routers");
         free(r);
         return NULL;
     }
-    r->clients = xcalloc(n, sizeof(*r->clients));
-    r->addrs = xcalloc(n, sizeof(*r->addrs));
-    r->timeout_ms = timeout_ms;
-    r->n = n;
-    for (size_t i = 0; i < n; i++) {
-        char name[300];
-        snprintf(name, sizeof(name), "router %s", addrs[i]);
-        addr_split(addrs[i], host, &port);
-        r->addrs[i] = xstrdup(addrs[i]);
-        r->clients[i] = rpc_client_new(loop, name, host, port);
-    }
     return r;
+}
+
+int logic_router_set(logic_router_t *r, const char *const *names, size_t n)
+{
+    char err[128];
+    if (names_check(names, n, err, sizeof(err)) != 0)
+        return HERALD_EINVAL;
+    uint64_t id = ring_id_of(names, n);
+    if (r->nodes != NULL && id == r->ring_id && n == r->n)
+        return 0;
+    logic_ring_t ring;
+    if (n > 0 && logic_ring_init(&ring, names, n, LOGIC_RING_VNODES) != 0)
+        return HERALD_EINVAL;
+    node_t **nodes = xcalloc(n + 1, sizeof(*nodes));
+    for (size_t i = 0; i < n; i++) {
+        for (size_t k = 0; k < r->n && nodes[i] == NULL; k++) {
+            if (r->nodes[k] != NULL && strcmp(r->nodes[k]->addr, names[i]) == 0) {
+                nodes[i] = r->nodes[k];
+                r->nodes[k] = NULL; /* kept */
+            }
+        }
+        if (nodes[i] == NULL)
+            nodes[i] = node_new(r, names[i]);
+    }
+    for (size_t k = 0; k < r->n; k++) { /* left the ring: calls in flight fail */
+        if (r->nodes[k] != NULL) {
+            r->closing++;
+            rpc_client_close(r->nodes[k]->client, on_node_closed, r->nodes[k]);
+        }
+    }
+    free(r->nodes);
+    if (r->n > 0)
+        logic_ring_deinit(&r->ring);
+    r->nodes = nodes;
+    r->n = n;
+    if (n > 0)
+        r->ring = ring;
+    r->ring_id = id;
+    return 1;
+}
+
+uint64_t logic_router_ring_id(const logic_router_t *r)
+{
+    return r->ring_id;
+}
+
+void logic_router_watch(logic_router_t *r, logic_router_up_cb on_up, void *arg)
+{
+    r->on_up = on_up;
+    r->on_up_arg = arg;
+}
+
+size_t logic_router_owner(const logic_router_t *r, int64_t mid)
+{
+    return logic_ring_node(&r->ring, mid);
+}
+
+long logic_router_find(const logic_router_t *r, const char *name)
+{
+    for (size_t i = 0; i < r->n; i++)
+        if (strcmp(r->nodes[i]->addr, name) == 0)
+            return (long)i;
+    return -1;
 }
 
 typedef struct call_ctx_s {
@@ -95,6 +237,8 @@ int logic_router_call(logic_router_t *r, int64_t mid, uint16_t method, const Pro
                       const ProtobufCMessageDescriptor *reply_desc, logic_router_reply_cb cb,
                       void *arg)
 {
+    if (r->n == 0)
+        return HERALD_EUNAVAIL;
     return logic_router_call_at(r, logic_ring_node(&r->ring, mid), method, req, reply_desc, cb,
                                 arg);
 }
@@ -103,7 +247,9 @@ int logic_router_call_at(logic_router_t *r, size_t i, uint16_t method, const Pro
                          const ProtobufCMessageDescriptor *reply_desc, logic_router_reply_cb cb,
                          void *arg)
 {
-    rpc_client_t *c = r->clients[i];
+    if (i >= r->n)
+        return HERALD_EUNAVAIL;
+    rpc_client_t *c = r->nodes[i]->client;
     call_ctx_t *ctx = xmalloc(sizeof(*ctx));
     *ctx = (call_ctx_t){cb, arg};
     if (rpc_client_call(c, method, req, reply_desc, r->timeout_ms, on_call_reply, ctx) != 0) {
@@ -120,17 +266,17 @@ size_t logic_router_count(const logic_router_t *r)
 
 const char *logic_router_addr(const logic_router_t *r, size_t i)
 {
-    return r->addrs[i];
+    return r->nodes[i]->addr;
 }
 
 int logic_router_connected(const logic_router_t *r, size_t i)
 {
-    return rpc_client_connected(r->clients[i]);
+    return rpc_client_connected(r->nodes[i]->client);
 }
 
 size_t logic_router_in_flight(const logic_router_t *r, size_t i)
 {
-    return rpc_client_in_flight(r->clients[i]);
+    return rpc_client_in_flight(r->nodes[i]->client);
 }
 
 /* ------------------------------------------------------------------------------------ Get */
@@ -184,6 +330,8 @@ int logic_router_get(logic_router_t *r, const int64_t *mids, size_t n, logic_rou
 {
     if (n == 0)
         return HERALD_EINVAL;
+    if (r->n == 0)
+        return HERALD_EUNAVAIL;
     /* Bucket the mids by shard: shard[i] is the node of mids[i]; per[node] the bucket size. */
     size_t *shard = xcalloc(n, sizeof(*shard));
     size_t *per = xcalloc(r->n, sizeof(*per));
@@ -191,7 +339,7 @@ int logic_router_get(logic_router_t *r, const int64_t *mids, size_t n, logic_rou
         per[shard[i] = logic_ring_node(&r->ring, mids[i])]++;
     int rc = 0;
     for (size_t node = 0; node < r->n; node++)
-        if (per[node] > 0 && !rpc_client_connected(r->clients[node]))
+        if (per[node] > 0 && !rpc_client_connected(r->nodes[node]->client))
             rc = HERALD_EUNAVAIL;
     if (rc != 0) {
         free(per);
@@ -213,7 +361,7 @@ int logic_router_get(logic_router_t *r, const int64_t *mids, size_t n, logic_rou
         Herald__GetReq req = HERALD__GET_REQ__INIT;
         req.n_mids = m;
         req.mids = bucket;
-        if (rpc_client_call(r->clients[node], RPC_ROUTER_GET, (const ProtobufCMessage *)&req,
+        if (rpc_client_call(r->nodes[node]->client, RPC_ROUTER_GET, (const ProtobufCMessage *)&req,
                             &herald__get_reply__descriptor, r->timeout_ms, on_get_reply, g) == 0)
             g->pending++;
         else if (g->status == 0)
@@ -264,9 +412,9 @@ int logic_router_del_server(logic_router_t *r, const char *server, logic_router_
     Herald__DelServerReq req = HERALD__DEL_SERVER_REQ__INIT;
     req.server = (char *)server;
     for (size_t i = 0; i < r->n; i++) {
-        if (rpc_client_call(r->clients[i], RPC_ROUTER_DEL_SERVER, (const ProtobufCMessage *)&req,
-                            &herald__del_server_reply__descriptor, r->timeout_ms,
-                            on_del_server_reply, d) == 0)
+        if (rpc_client_call(r->nodes[i]->client, RPC_ROUTER_DEL_SERVER,
+                            (const ProtobufCMessage *)&req, &herald__del_server_reply__descriptor,
+                            r->timeout_ms, on_del_server_reply, d) == 0)
             d->pending++;
         else if (d->status == 0)
             d->status = HERALD_EUNAVAIL;
@@ -281,29 +429,14 @@ int logic_router_del_server(logic_router_t *r, const char *server, logic_router_
 
 /* ---------------------------------------------------------------------------------- close */
 
-static void on_client_closed(void *arg)
-{
-    logic_router_t *r = arg;
-    if (--r->closing > 0)
-        return;
-    void (*cb)(void *) = r->close_cb;
-    void *cb_arg = r->close_arg;
-    for (size_t i = 0; i < r->n; i++)
-        free(r->addrs[i]);
-    free(r->addrs);
-    free(r->clients);
-    logic_ring_deinit(&r->ring);
-    free(r);
-    if (cb != NULL)
-        cb(cb_arg);
-}
-
 void logic_router_close(logic_router_t *r, void (*cb)(void *arg), void *arg)
 {
     r->close_cb = cb;
     r->close_arg = arg;
-    r->closing = r->n + 1; /* hold: a client might finish closing synchronously */
+    r->close_requested = 1;
+    r->closing += r->n + 1; /* hold: a client might finish closing synchronously */
     for (size_t i = 0; i < r->n; i++)
-        rpc_client_close(r->clients[i], on_client_closed, r);
-    on_client_closed(r);
+        rpc_client_close(r->nodes[i]->client, on_node_closed, r->nodes[i]);
+    if (--r->closing == 0)
+        router_free(r);
 }

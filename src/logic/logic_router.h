@@ -17,8 +17,9 @@
 
 typedef struct logic_router_s logic_router_t;
 
-/* Creates clients for addrs[0..n-1] ("host:port", borrowed). Returns NULL and writes a message
- * into err when an address is malformed or repeated, or n is 0. */
+/* Creates clients for addrs[0..n-1] ("host:port", borrowed; n may be 0: the routers then come
+ * from the registry, logic_routers.h). Returns NULL and writes a message into err when an
+ * address is malformed or repeated. */
 logic_router_t *logic_router_new(uv_loop_t *loop, const char *const *addrs, size_t n,
                                  uint32_t timeout_ms, char *err, size_t errlen);
 
@@ -64,6 +65,27 @@ int logic_router_get(logic_router_t *r, const int64_t *mids, size_t n, logic_rou
 typedef void (*logic_router_del_server_cb)(int status, int64_t removed, void *arg);
 int logic_router_del_server(logic_router_t *r, const char *server, logic_router_del_server_cb cb,
                             void *arg);
+
+/* on_up(i, arg) runs each time router i's connection comes up (the first time included), so the
+ * caller can ask for its epoch (RouterInfo) before anything else. NULL removes it. The clients
+ * reconnect within LOGIC_ROUTER_BACKOFF_MAX_MS of a restarted router listening again. */
+#define LOGIC_ROUTER_BACKOFF_MAX_MS 200
+typedef void (*logic_router_up_cb)(size_t i, void *arg);
+void logic_router_watch(logic_router_t *r, logic_router_up_cb on_up, void *arg);
+
+/* The index of the router that owns mid, and the index of the router named `name` (its
+ * address as given to logic_router_new), or -1. */
+size_t logic_router_owner(const logic_router_t *r, int64_t mid);
+long logic_router_find(const logic_router_t *r, const char *name);
+
+/* Replaces the ring by names[0..n) (borrowed): clients of routers that stay are kept (and their
+ * indexes may change), new ones get a client, the others are closed (their calls in flight fail
+ * with HERALD_EUNAVAIL). With n 0 every call fails with HERALD_EUNAVAIL. Returns 1 when the set
+ * changed, 0 when it is the same, HERALD_EINVAL (a bad or repeated name: nothing changed). */
+int logic_router_set(logic_router_t *r, const char *const *names, size_t n);
+
+/* The ring's identity: a hash of its set of names, the same in every logic with that set. */
+uint64_t logic_router_ring_id(const logic_router_t *r);
 
 size_t logic_router_count(const logic_router_t *r);
 const char *logic_router_addr(const logic_router_t *r, size_t i);

@@ -1,5 +1,5 @@
 /* logic_rpc.c - method table and the small Logic handlers: Disconnect, Heartbeat, RenewOnline,
- * ServerDown. */
+ * ServerDown, Replay. */
 #include "logic_rpc.h"
 
 #include "addr.h"
@@ -13,6 +13,7 @@
 #include "logic_online.h"
 #include "logic_params.h"
 #include "logic_registry.h"
+#include "logic_replay.h"
 #include "logic_router.h"
 #include "registry.h"
 #include "rpc_methods.h"
@@ -31,9 +32,9 @@ struct logic_rpc_s {
 };
 
 static const char *const counter_names[LOGIC_RPC_COUNTERS] = {
-    "connects",      "connect_failures", "disconnects",      "heartbeats",
-    "renew_onlines", "receives",         "receive_failures", "acks",
-    "server_downs",  "fetches",          "room_joins",       "room_join_failures",
+    "connects",   "connect_failures",   "disconnects", "heartbeats",   "renew_onlines",
+    "receives",   "receive_failures",   "acks",        "server_downs", "fetches",
+    "room_joins", "room_join_failures", "replays",
 };
 
 const logic_ctx_t *logic_rpc_ctx(const logic_rpc_t *r)
@@ -64,6 +65,7 @@ typedef struct call_ctx_s {
     Herald__Placement placement; /* Heartbeat: strings are heap copies */
     char **rooms;                /* RenewOnline: the rooms the comet asked about */
     size_t nrooms;
+    size_t nseqs; /* Replay: the placements of the call, the seqs of its reply */
 } call_ctx_t;
 
 static call_ctx_t *ctx_new(rpc_call_t *call, const logic_ctx_t *ctx)
@@ -224,7 +226,25 @@ static void on_renewed(int status, void *arg)
     Herald__RenewOnlineReply out = HERALD__RENEW_ONLINE_REPLY__INIT;
     out.n_rooms = c->nrooms;
     out.rooms = ptrs;
+    /* The router epochs this logic knows: the comet replays to any it has not (logic_replay.h). */
+    logic_router_t *router = logic_ctx_router(c->ctx);
+    size_t nr = router ? logic_router_count(router) : 0;
+    Herald__RouterEpoch *epochs = xcalloc(nr + 1, sizeof(*epochs));
+    Herald__RouterEpoch **eptrs = xcalloc(nr + 1, sizeof(*eptrs));
+    for (size_t i = 0; i < nr; i++) {
+        uint64_t epoch = logic_replay_epoch(c->ctx->replay, i);
+        if (epoch == 0)
+            continue;
+        herald__router_epoch__init(&epochs[out.n_routers]);
+        epochs[out.n_routers].router = (char *)logic_router_addr(router, i);
+        epochs[out.n_routers].epoch = epoch;
+        eptrs[out.n_routers] = &epochs[out.n_routers];
+        out.n_routers++;
+    }
+    out.routers = eptrs;
     rpc_reply(c->call, (const ProtobufCMessage *)&out);
+    free(eptrs);
+    free(epochs);
     free(ptrs);
     free(counts);
     ctx_free(c);
@@ -283,6 +303,59 @@ static void on_server_down(rpc_call_t *call, const ProtobufCMessage *msg, void *
     }
 }
 
+/* -------------------------------------------------------------------------------- Replay */
+
+static void on_replayed(int status, const uint64_t *newest, void *arg)
+{
+    call_ctx_t *c = arg;
+    if (status != 0) {
+        rpc_reply_error(c->call, status, "replay: a router or redis failed");
+    } else {
+        Herald__ReplayReply out = HERALD__REPLAY_REPLY__INIT;
+        out.newest_seqs = (uint64_t *)newest;
+        out.n_newest_seqs = c->nseqs;
+        rpc_reply(c->call, (const ProtobufCMessage *)&out);
+    }
+    ctx_free(c);
+}
+
+static void on_replay(rpc_call_t *call, const ProtobufCMessage *msg, void *arg)
+{
+    logic_rpc_t *r = arg;
+    const Herald__ReplayReq *req = (const Herald__ReplayReq *)msg;
+    if (registry_id_ok(req->server) != 0 || req->router == NULL ||
+        req->n_placements > RPC_REPLAY_BATCH_MAX) {
+        rpc_reply_error(call, HERALD_EINVAL, "bad Replay");
+        return;
+    }
+    for (size_t i = 0; i < req->n_placements; i++) {
+        const Herald__Placement *p = req->placements[i];
+        if (p == NULL || !placement_ok(p->mid, p->key, p->server) ||
+            strcmp(p->server, req->server) != 0) {
+            rpc_reply_error(call, HERALD_EINVAL, "bad placement");
+            return;
+        }
+    }
+    logic_rpc_count(r, LOGIC_RPC_REPLAYS);
+    call_ctx_t *c = ctx_new(call, r->ctx);
+    c->nseqs = req->n_placements;
+    int rc = req->n_placements == 0
+                 ? 1
+                 : logic_replay_apply(r->ctx->replay, req->router, req->epoch,
+                                      (const Herald__Placement *const *)req->placements,
+                                      req->n_placements, on_replayed, c);
+    if (rc == 1) { /* none of them is that router's: nothing to catch up */
+        uint64_t *zeros = xcalloc(req->n_placements + 1, sizeof(*zeros));
+        on_replayed(0, zeros, c);
+        free(zeros);
+    } else if (rc != 0) {
+        rpc_reply_error(call, rc,
+                        rc == HERALD_EINVAL ? "router not in this logic's ring"
+                                            : "router unavailable");
+        ctx_free(c);
+    }
+}
+
 /* --------------------------------------------------------------------------------- table */
 
 /* While stopping, every call is refused at once: the backends are closing. */
@@ -303,6 +376,7 @@ GUARDED(guard_ack, logic_rpc_im_ack)
 GUARDED(guard_server_down, on_server_down)
 GUARDED(guard_fetch, logic_rpc_inbox_fetch)
 GUARDED(guard_join_room, logic_rpc_room_join)
+GUARDED(guard_replay, on_replay)
 
 static const rpc_method_t methods[] = {
     {RPC_LOGIC_CONNECT, &herald__connect_req__descriptor, guard_connect},
@@ -314,6 +388,7 @@ static const rpc_method_t methods[] = {
     {RPC_LOGIC_SERVER_DOWN, &herald__server_down_req__descriptor, guard_server_down},
     {RPC_LOGIC_FETCH, &herald__fetch_req__descriptor, guard_fetch},
     {RPC_LOGIC_JOIN_ROOM, &herald__join_room_req__descriptor, guard_join_room},
+    {RPC_LOGIC_REPLAY, &herald__replay_req__descriptor, guard_replay},
 };
 
 logic_rpc_t *logic_rpc_new(const logic_ctx_t *ctx, char *err, size_t errlen)

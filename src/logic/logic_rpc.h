@@ -30,6 +30,7 @@ typedef enum {
     LOGIC_RPC_FETCHES,    /* comet Fetch calls (gaps in a connection's stream, backlog pages) */
     LOGIC_RPC_ROOM_JOINS, /* JoinRoom announcements acknowledged by Kafka */
     LOGIC_RPC_ROOM_JOIN_FAILURES, /* JoinRoom refused (bad request) or not produced */
+    LOGIC_RPC_REPLAYS, /* comet Replay calls (placements put back after a router's new epoch) */
     LOGIC_RPC_COUNTERS
 } logic_rpc_counter_t;
 

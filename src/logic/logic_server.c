@@ -18,6 +18,8 @@
 #include "logic_online.h"
 #include "logic_push.h"
 #include "logic_registry.h"
+#include "logic_replay.h"
+#include "logic_routers.h"
 #include "logic_router.h"
 #include "logic_rpc.h"
 #include "redis_conf.h"
@@ -36,7 +38,8 @@ struct logic_server_s {
     logic_admin_t admin;
     logic_http_t *http;
     logic_rpc_t *rpc;
-    logic_jwt_keys_t *jwt; /* ctx.jwt, owned here */
+    logic_jwt_keys_t *jwt;    /* ctx.jwt, owned here */
+    logic_routers_t *routers; /* the ring follows the router registry */
     int stopping;
     int closing; /* closes still to finish in the current stage */
     void (*close_cb)(void *arg);
@@ -96,6 +99,8 @@ static int make_services(logic_server_t *s, char *err, size_t errlen)
     ctx->online = logic_online_new();
     ctx->registry = logic_registry_new(ctx);
     ctx->comets = logic_comets_new(ctx);
+    ctx->replay = logic_replay_new(ctx);
+    s->routers = logic_routers_new(ctx);
     ctx->push = logic_push_new(ctx);
     ctx->login = logic_login_new(ctx);
     ctx->password = logic_password_new(ctx->loop, ctx->conf);
@@ -154,6 +159,7 @@ static void finish(logic_server_t *s)
     void *arg = s->close_arg;
     logic_login_free(s->ctx.login);
     logic_push_free(s->ctx.push);
+    logic_replay_free(s->ctx.replay);
     logic_online_free(s->ctx.online);
     logic_jwt_keys_free(s->jwt);
     free(s);
@@ -178,6 +184,11 @@ static void on_backend_closed(void *arg)
         return;
     logic_ctx_t *ctx = &s->ctx;
     s->closing = 1; /* hold, as below */
+    if (s->routers != NULL) {
+        s->closing++;
+        logic_routers_close(s->routers, on_last_closed, s);
+        s->routers = NULL;
+    }
     if (ctx->registry != NULL) {
         s->closing++;
         logic_registry_close(ctx->registry, on_last_closed, s);

@@ -1,11 +1,15 @@
 /* router_admin.c - /health, /ready and /metrics data of herald-router (see router_admin.h). */
 #include "router_admin.h"
 
+#include <stdio.h>
+
 static json_t *router_admin_health(void *arg)
 {
     const router_admin_t *a = arg;
-    return json_pack("{s:I, s:I}", "users", (json_int_t)router_table_users(a->rpc->table), "conns",
-                     (json_int_t)router_table_conns(a->rpc->table));
+    char epoch[17];
+    snprintf(epoch, sizeof(epoch), "%016llx", (unsigned long long)a->rpc->epoch);
+    return json_pack("{s:I, s:I, s:s}", "users", (json_int_t)router_table_users(a->rpc->table),
+                     "conns", (json_int_t)router_table_conns(a->rpc->table), "epoch", epoch);
 }
 
 static json_t *router_admin_metrics(void *arg)
@@ -13,11 +17,13 @@ static json_t *router_admin_metrics(void *arg)
     const router_admin_t *a = arg;
     const router_stats_t *s = &a->rpc->stats;
     json_t *j = router_admin_health(arg);
-    json_t *counters =
-        json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "puts", (json_int_t)s->puts, "gets",
-                  (json_int_t)s->gets, "dels", (json_int_t)s->dels, "renews", (json_int_t)s->renews,
-                  "lists", (json_int_t)s->lists, "evicted", (json_int_t)s->evicted, "rejected",
-                  (json_int_t)s->rejected, "expired", (json_int_t)s->expired);
+    json_object_del(j, "epoch"); /* a name, not a counter: /health only */
+    json_t *counters = json_pack(
+        "{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "puts", (json_int_t)s->puts, "gets",
+        (json_int_t)s->gets, "dels", (json_int_t)s->dels, "renews", (json_int_t)s->renews, "lists",
+        (json_int_t)s->lists, "evicted", (json_int_t)s->evicted, "rejected",
+        (json_int_t)s->rejected, "expired", (json_int_t)s->expired, "put_batches",
+        (json_int_t)s->put_batches, "batch_puts", (json_int_t)s->batch_puts);
     json_object_update(j, counters);
     json_decref(counters);
     admin_put_rpc_server(j, a->rpc_server);

@@ -1,10 +1,11 @@
 /* router_admin.h - what herald-router's admin endpoint (src/common/admin.h) shows:
- *   GET /health   {"code":0,"message":"ok","data":{"users":N,"conns":N}}
+ *   GET /health   {"code":0,"message":"ok","data":{"users":N,"conns":N,"epoch":"<16 hex>",
+ *                 "log_level":"info"}}
  *   GET /ready    200 while serving; 503 {"code":-503,"message":"not ready","data":{"ready":false,
  *                 "draining":true,"missing":[]}} once stopping (a router needs no peer)
  *   GET /metrics  {"code":0,"message":"ok","data":{"users","conns","puts","gets","dels","renews",
- *                 "lists","evicted","rejected","expired"}}; in the Prometheus format
- *                 (admin_wants_prometheus) herald_router_* (docs/operations.md)
+ *                 "lists","evicted","rejected","expired","put_batches","batch_puts"}}; in the
+ *                 Prometheus format (admin_wants_prometheus) herald_router_* (docs/operations.md)
  * Loop thread only.
  */
 #ifndef ROUTER_ADMIN_H

@@ -19,5 +19,8 @@ const conf_item_t router_conf_items[] = {
     {"placement", "sweep_interval", CONF_MS, F(sweep_ms), "1s", 10, 60000, NULL},
     {"placement", "sweep_slots", CONF_INT, F(sweep_slots), "65536", 64, 1LL << 30, NULL},
     CLUSTER_CONF_ITEMS(router_conf_t),
+    {"registry", "advertise", CONF_STR, F(registry_advertise), "", 0, 0, NULL},
+    {"registry", "refresh", CONF_MS, F(registry_refresh_ms), "1s", 100, 60000, NULL},
+    REDIS_CONF_ITEMS(router_conf_t),
     {NULL, NULL, 0, 0, NULL, 0, 0, NULL},
 };

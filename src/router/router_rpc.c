@@ -7,8 +7,17 @@
 #include "log.h"
 #include "rpc_methods.h"
 
+#include <sodium.h>
 #include <stdlib.h>
 #include <string.h>
+
+uint64_t router_rpc_epoch_new(void)
+{
+    uint64_t e = 0;
+    while (e == 0)
+        randombytes_buf(&e, sizeof(e));
+    return e;
+}
 
 /* A placement from the request must name a key and a server within the table's bounds (Del and
  * Renew accept an empty server: "any"). */
@@ -52,6 +61,48 @@ static void on_put(rpc_call_t *call, const ProtobufCMessage *msg, void *arg)
         reply.evicted = evicted_list;
         reply.n_evicted = 1;
     }
+    rpc_reply(call, (const ProtobufCMessage *)&reply);
+}
+
+static void on_put_batch(rpc_call_t *call, const ProtobufCMessage *msg, void *arg)
+{
+    router_rpc_t *r = arg;
+    const Herald__PutBatchReq *req = (const Herald__PutBatchReq *)msg;
+    if (req->n_placements > RPC_REPLAY_BATCH_MAX) {
+        rpc_reply_error(call, HERALD_EINVAL, "put_batch: too many placements in one call");
+        return;
+    }
+    for (size_t i = 0; i < req->n_placements; i++) {
+        if (!placement_valid(req->placements[i], 1)) {
+            rpc_reply_error(call, HERALD_EINVAL, "put_batch: placement needs a key and a server");
+            return;
+        }
+    }
+    /* The comets replay what they hold: an eviction here would drop a live connection that a
+     * Connect had admitted, so evictions are not returned (the overflow policy still bounds the
+     * table; a connection pushed out is put again by its next renewal, if it is still up). */
+    uint64_t now = r->now_ms();
+    Herald__PutBatchReply reply = HERALD__PUT_BATCH_REPLY__INIT;
+    for (size_t i = 0; i < req->n_placements; i++) {
+        const Herald__Placement *p = req->placements[i];
+        router_evicted_t ev;
+        if (router_table_put(r->table, p->mid, p->key, p->server, now, &ev) == 0)
+            reply.put++;
+        if (ev.has)
+            r->stats.evicted++;
+    }
+    r->stats.put_batches++;
+    r->stats.batch_puts += (uint64_t)reply.put;
+    reply.epoch = r->epoch;
+    rpc_reply(call, (const ProtobufCMessage *)&reply);
+}
+
+static void on_info(rpc_call_t *call, const ProtobufCMessage *msg, void *arg)
+{
+    (void)msg;
+    router_rpc_t *r = arg;
+    Herald__RouterInfoReply reply = HERALD__ROUTER_INFO_REPLY__INIT;
+    reply.epoch = r->epoch;
     rpc_reply(call, (const ProtobufCMessage *)&reply);
 }
 
@@ -183,6 +234,8 @@ static const rpc_method_t router_rpc_table[] = {
     {RPC_ROUTER_COUNT, &herald__count_req__descriptor, on_count},
     {RPC_ROUTER_DEL_SERVER, &herald__del_server_req__descriptor, on_del_server},
     {RPC_ROUTER_LIST, &herald__list_req__descriptor, on_list},
+    {RPC_ROUTER_PUT_BATCH, &herald__put_batch_req__descriptor, on_put_batch},
+    {RPC_ROUTER_INFO, &herald__router_info_req__descriptor, on_info},
 };
 
 const rpc_method_t *router_rpc_methods(size_t *n)

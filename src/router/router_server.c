@@ -7,6 +7,7 @@
 #include "herald_err.h"
 #include "log.h"
 #include "router_admin.h"
+#include "router_registry.h"
 #include "router_rpc.h"
 #include "router_table.h"
 #include "rpc.h"
@@ -22,8 +23,9 @@ struct router_server_s {
     router_admin_t admin_view;
     rpc_server_t *rpc_server;
     admin_t *admin;
+    router_registry_t *registry; /* NULL when registry.advertise is "" */
     uv_timer_t sweep_timer;
-    int open; /* parts not yet closed (rpc server, admin, timer); s is freed at 0 */
+    int open; /* parts not yet closed (rpc server, admin, timer, registry); s is freed at 0 */
     void (*close_cb)(void *arg);
     void *close_arg;
 };
@@ -98,6 +100,7 @@ router_server_t *router_server_new(uv_loop_t *loop, const router_conf_t *conf, c
                                 (uint64_t)conf->ttl_ms);
     s->rpc.table = s->table;
     s->rpc.now_ms = router_server_now_ms;
+    s->rpc.epoch = router_rpc_epoch_new();
     s->admin_view.rpc = &s->rpc;
     s->rpc_server = rpc_server_new(loop, methods, n_methods, &s->rpc);
     s->admin_view.rpc_server = s->rpc_server;
@@ -110,11 +113,21 @@ router_server_t *router_server_new(uv_loop_t *loop, const router_conf_t *conf, c
         free(s);
         return NULL;
     }
+    s->registry = router_registry_new(loop, conf, s->rpc.epoch, err, errlen);
+    if (s->registry == NULL && err[0] != '\0') {
+        /* The listeners are open: close them as a stop would, and answer NULL. */
+        rpc_server_close(s->rpc_server, NULL, NULL);
+        admin_close(s->admin, NULL, NULL);
+        router_table_free(s->table);
+        free(s);
+        return NULL;
+    }
     uv_timer_init(loop, &s->sweep_timer);
     s->sweep_timer.data = s;
     uv_timer_start(&s->sweep_timer, on_sweep, (uint64_t)conf->sweep_ms, (uint64_t)conf->sweep_ms);
-    log_info("rpc on %s, admin on %s, %lld conns per user (%s), ttl %lld ms", conf->rpc_listen,
-             conf->admin_listen, (long long)conf->max_conns,
+    log_info("rpc on %s, admin on %s, epoch %016llx, %lld conns per user (%s), ttl %lld ms",
+             conf->rpc_listen, conf->admin_listen, (unsigned long long)s->rpc.epoch,
+             (long long)conf->max_conns,
              conf->overflow == ROUTER_OVERFLOW_KICK_OLDEST ? "kick-oldest" : "reject-new",
              (long long)conf->ttl_ms);
     return s;
@@ -135,7 +148,9 @@ void router_server_close(router_server_t *s, void (*cb)(void *arg), void *arg)
     s->admin_view.stopping = 1;
     s->close_cb = cb;
     s->close_arg = arg;
-    s->open = 3;
+    s->open = s->registry != NULL ? 4 : 3;
+    if (s->registry != NULL)
+        router_registry_close(s->registry, on_part_closed, s);
     rpc_server_close(s->rpc_server, on_part_closed, s);
     admin_close(s->admin, on_part_closed, s);
     uv_close((uv_handle_t *)&s->sweep_timer, on_sweep_timer_closed);

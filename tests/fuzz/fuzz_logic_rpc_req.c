@@ -89,6 +89,15 @@ static void check_server_down(const ProtobufCMessage *msg)
     (void)registry_id_ok(((const Herald__ServerDownReq *)msg)->server);
 }
 
+static void check_replay(const ProtobufCMessage *msg)
+{
+    const Herald__ReplayReq *req = (const Herald__ReplayReq *)msg;
+    (void)registry_id_ok(req->server);
+    for (size_t i = 0; i < req->n_placements; i++)
+        if (req->placements[i] != NULL)
+            check_placement(req->placements[i]->key, req->placements[i]->server);
+}
+
 static void check_room(const char *room)
 {
     if (room != NULL)
@@ -144,6 +153,10 @@ static const struct {
     {&herald__list_req__descriptor, NULL},
     /* logic service, added later: appended so that the corpus' first bytes keep their meaning */
     {&herald__join_room_req__descriptor, check_join_room},
+    {&herald__replay_req__descriptor, check_replay},
+    {&herald__replay_router_req__descriptor, NULL},
+    {&herald__put_batch_req__descriptor, NULL},
+    {&herald__router_info_req__descriptor, NULL},
 };
 
 /* Packs msg into a new buffer (free() it), checking the size protobuf-c announced. */

@@ -24,7 +24,7 @@ json_t *comet_admin_metrics(const char *server_id, const comet_worker_t *workers
 {
     return json_pack(
         "{s:s,s:i,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,"
-        "s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I}",
+        "s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I}",
         "server", server_id, "workers", n, "conns", SUM(conns), "sockets", SUM(sockets), "ws_conns",
         SUM(ws), "rooms", (json_int_t)renew->rooms, "accepted", SUM(accepted), "auth_ok",
         SUM(auth_ok), "auth_failed", SUM(auth_failed), "packets_in", SUM(packets_in), "packets_out",
@@ -36,7 +36,7 @@ json_t *comet_admin_metrics(const char *server_id, const comet_worker_t *workers
         "room_announces", SUM(room_announces), "room_announce_failures",
         SUM(room_announce_failures), "tls_conns", SUM(tls), "tls_handshakes", SUM(tls_handshakes),
         "tls_resumed", SUM(tls_resumed), "tls_detached", SUM(tls_detached), "tls_failed",
-        SUM(tls_failed));
+        SUM(tls_failed), "replayed", SUM(replayed), "replay_catchups", SUM(replay_catchups));
 }
 
 json_t *comet_admin_health(const char *server_id, const comet_worker_t *workers, int n,

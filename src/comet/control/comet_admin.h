@@ -5,8 +5,8 @@
  * object of counters summed over the workers: server, workers, conns, sockets, ws_conns, rooms,
  * accepted, auth_ok, auth_failed, packets_in, packets_out, bytes_in, bytes_out, kicks, pushes,
  * protocol_errors, timeouts, slow_consumers, renewals, duplicates, fetches, fanouts_merged,
- * rooms_refused (tests, tests/integration and bench read these names). Main thread; the workers'
- * counters are read while they run.
+ * rooms_refused, replayed, replay_catchups (tests, tests/integration and bench read these names).
+ * Main thread; the workers' counters are read while they run.
  */
 #ifndef COMET_ADMIN_H
 #define COMET_ADMIN_H

@@ -69,7 +69,11 @@ static void on_reply(int status, const ProtobufCMessage *msg, void *arg)
         log_info("registered with logic as %s", r->conf->server_id);
     r->failing = 0;
     r->renewals++;
-    publish(r, (const Herald__RenewOnlineReply *)msg);
+    const Herald__RenewOnlineReply *reply = (const Herald__RenewOnlineReply *)msg;
+    publish(r, reply);
+    for (size_t i = 0; i < reply->n_routers; i++)
+        if (reply->routers[i] != NULL)
+            comet_replay_request(r->replay, reply->routers[i]->router, reply->routers[i]->epoch);
     renew_schedule(r, r->again ? 0 : (uint64_t)r->conf->renew_online_interval);
     r->again = 0;
 }
@@ -140,7 +144,7 @@ static void on_timer(uv_timer_t *t)
 
 void comet_renew_init(comet_renew_t *r, uv_loop_t *loop, const comet_conf_t *conf,
                       comet_logic_t *logic, comet_worker_t *workers, int n, comet_ips_t *ips,
-                      comet_queue_t *main)
+                      comet_queue_t *main, comet_replay_t *replay)
 {
     memset(r, 0, sizeof *r);
     r->conf = conf;
@@ -149,6 +153,7 @@ void comet_renew_init(comet_renew_t *r, uv_loop_t *loop, const comet_conf_t *con
     r->nworkers = n;
     r->ips = ips;
     r->main = main;
+    r->replay = replay;
     int rc = uv_timer_init(loop, &r->timer); /* only fills the handle in */
     HERALD_ASSERT(rc == 0);
     r->timer.data = r;

@@ -4,7 +4,8 @@
  * timer polls every COMET_RENEW_RETRY_MS until then) the main thread takes a census of the
  * workers' rooms, sends RenewOnlineReq{server, rpc/tcp/ws/tls/wss addresses, weight, conn_count,
  * rooms} and hands the reply's room counts (summed over all comets) to every worker as an immutable
- * comet_online_t, for the op 3 heartbeat replies. Main thread only.
+ * comet_online_t, for the op 3 heartbeat replies; the reply's router epochs go to
+ * comet_replay_request (a router this comet has not replayed to yet). Main thread only.
  */
 #ifndef COMET_RENEW_H
 #define COMET_RENEW_H
@@ -12,6 +13,7 @@
 #include "comet_conf.h"
 #include "comet_logic.h"
 #include "comet_queue.h"
+#include "comet_replay.h"
 #include "comet_worker.h"
 
 #include <stdint.h>
@@ -28,6 +30,7 @@ typedef struct comet_renew_s {
     int nworkers;
     comet_ips_t *ips; /* distinct client addresses, reported as ip_count */
     comet_queue_t *main;
+    comet_replay_t *replay;                          /* the reply's router epochs go there */
     char rpc_addr[300], tcp_addr[300], ws_addr[300]; /* advertised (comet_renew_advertise) */
     char tls_addr[300], wss_addr[300];               /* "" when that listener is off */
     void (*on_closed)(void *arg);                    /* comet_renew_close */
@@ -45,7 +48,7 @@ typedef struct comet_renew_s {
  * thread, whose queue is main. Everything is borrowed. Cannot fail (a timer). */
 void comet_renew_init(comet_renew_t *r, uv_loop_t *loop, const comet_conf_t *conf,
                       comet_logic_t *logic, comet_worker_t *workers, int n, comet_ips_t *ips,
-                      comet_queue_t *main);
+                      comet_queue_t *main, comet_replay_t *replay);
 /* Sets the addresses the comet registers: server.advertise_host with these bound ports. Before
  * the workers start: their room announcements carry r->rpc_addr (comet_join.h). */
 void comet_renew_advertise(comet_renew_t *r, int rpc_port, int tcp_port, int ws_port, int tls_port,

@@ -65,6 +65,7 @@ static void server_release(comet_server_t *s)
     comet_keys_deinit(&s->keys);
     comet_ips_deinit(&s->ips);
     comet_service_deinit(&s->service);
+    comet_replay_deinit(&s->replay);
     tls_server_free(s->tls);
     free(s);
 }
@@ -379,8 +380,10 @@ comet_server_t *comet_server_new(uv_loop_t *loop, const comet_conf_t *conf, char
         s->tls = tls_server_new(&tc, err, errlen);
         rc = s->tls == NULL ? HERALD_ECONF : 0;
     }
-    comet_renew_init(&s->renew, loop, conf, &s->logic, s->workers, s->nworkers, &s->ips, &s->queue);
-    comet_service_init(&s->service, &s->keys, s->workers, s->nworkers, &s->queue);
+    comet_replay_init(&s->replay, s->workers, s->nworkers, &s->queue);
+    comet_renew_init(&s->renew, loop, conf, &s->logic, s->workers, s->nworkers, &s->ips, &s->queue,
+                     &s->replay);
+    comet_service_init(&s->service, &s->keys, s->workers, s->nworkers, &s->queue, &s->replay);
     if (rc != 0 || server_open(s, &addrs, err, errlen) != 0) {
         server_abort(s);
         s = NULL;

@@ -21,6 +21,7 @@
 #include "comet_queue.h"
 #include "comet_reload.h"
 #include "comet_renew.h"
+#include "comet_replay.h"
 #include "comet_service.h"
 #include "comet_worker.h"
 
@@ -42,6 +43,7 @@ typedef struct comet_server_s {
     comet_queue_t queue; /* tasks for the main thread (owner: the server) */
     comet_logic_t logic; /* the main thread's clients: RenewOnline, ServerDown */
     comet_renew_t renew;
+    comet_replay_t replay; /* router epochs replayed to */
     comet_service_t service;
     admin_t *admin;
     tls_server_t *tls;     /* the TLS and WSS listeners' context; NULL when both are off */

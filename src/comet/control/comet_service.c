@@ -328,6 +328,20 @@ static void on_kick(rpc_call_t *call, const ProtobufCMessage *msg, void *arg)
     buf_shared_unref(body);
 }
 
+static void on_replay_router(rpc_call_t *call, const ProtobufCMessage *msg, void *arg)
+{
+    comet_service_t *svc = arg;
+    const Herald__ReplayRouterReq *req = (const Herald__ReplayRouterReq *)msg;
+    int rc = comet_replay_request(svc->replay, req->router, req->epoch);
+    if (rc < 0) {
+        rpc_reply_error(call, rc, "bad router or epoch");
+        return;
+    }
+    Herald__ReplayRouterReply r = HERALD__REPLAY_ROUTER_REPLY__INIT;
+    r.started = rc == 1;
+    rpc_reply(call, &r.base);
+}
+
 static const rpc_method_t service_methods[] = {
     {RPC_COMET_PUSH_KEYS, &herald__push_keys_req__descriptor, on_push_keys},
     {RPC_COMET_BROADCAST_ROOM, &herald__broadcast_room_req__descriptor, on_broadcast_room},
@@ -335,11 +349,13 @@ static const rpc_method_t service_methods[] = {
     {RPC_COMET_ROOMS, &herald__rooms_req__descriptor, on_rooms},
     {RPC_COMET_KICK, &herald__kick_req__descriptor, on_kick},
     {RPC_COMET_ROOM_MEMBERS, &herald__room_members_req__descriptor, on_room_members},
+    {RPC_COMET_REPLAY_ROUTER, &herald__replay_router_req__descriptor, on_replay_router},
 };
 
 void comet_service_init(comet_service_t *svc, comet_keys_t *keys, comet_worker_t *workers, int n,
-                        comet_queue_t *main)
+                        comet_queue_t *main, comet_replay_t *replay)
 {
+    svc->replay = replay;
     svc->keys = keys;
     svc->workers = workers;
     svc->nworkers = n;

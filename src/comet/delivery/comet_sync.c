@@ -123,6 +123,20 @@ void comet_sync_begin(comet_channel_t *ch, uint64_t newest, int missed)
         sync_start(ch, 0);
 }
 
+int comet_sync_catch_up(comet_channel_t *ch, uint64_t newest)
+{
+    if (newest <= ch->last_seq)
+        return 0;
+    sync_t *sy = ch->upper;
+    if (sy != NULL) {
+        if (newest > sy->want)
+            sy->want = newest;
+    } else {
+        sync_start(ch, newest);
+    }
+    return 1;
+}
+
 int comet_sync_push(comet_channel_t *ch, uint64_t seq)
 {
     if (seq <= ch->last_seq) {

@@ -28,6 +28,11 @@
  * The Fetch in flight is kept in ch->upper. */
 void comet_sync_begin(comet_channel_t *ch, uint64_t newest, int missed);
 
+/* The user's newest seq is at least newest (logic's answer to a replay, comet_replay.h): when
+ * ch (AUTHED) is behind it, it fetches up to there now, as for a gap (a Fetch in flight is told
+ * to go that far). Returns 1 when ch was behind, else 0. */
+int comet_sync_catch_up(comet_channel_t *ch, uint64_t newest);
+
 /* A live user push with sequence number seq (> 0) for ch (AUTHED). Returns 1 when the caller
  * writes it (ch->last_seq is then seq), 0 when it must not (duplicate, or a Fetch covers it). */
 int comet_sync_push(comet_channel_t *ch, uint64_t seq);

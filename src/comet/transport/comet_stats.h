@@ -36,13 +36,15 @@ typedef struct comet_stats_s {
     _Atomic uint64_t rooms_refused;  /* op 12 to a room the connection's token does not list */
     _Atomic uint64_t room_announces; /* JoinRoom calls answered: a room's first member here */
     _Atomic uint64_t room_announce_failures; /* JoinRoom calls failed or not sent (comet_join.h) */
-    _Atomic uint64_t duplicates;     /* user pushes dropped: the connection had that seq already */
-    _Atomic uint64_t fetches;        /* Fetch calls for gaps and backlog pages (comet_sync.c) */
-    _Atomic uint64_t fanouts_merged; /* room messages that joined a queued fan-out */
-    _Atomic uint64_t tls_handshakes; /* TLS handshakes completed */
-    _Atomic uint64_t tls_resumed;    /* of which resumed a session (ticket) */
-    _Atomic uint64_t tls_detached;   /* TLS 1.3 connections whose OpenSSL state was freed */
-    _Atomic uint64_t tls_failed;     /* TLS handshakes or records refused (the socket closed) */
+    _Atomic uint64_t duplicates;      /* user pushes dropped: the connection had that seq already */
+    _Atomic uint64_t fetches;         /* Fetch calls for gaps and backlog pages (comet_sync.c) */
+    _Atomic uint64_t replayed;        /* placements sent back after a router's new epoch */
+    _Atomic uint64_t replay_catchups; /* of which were behind their user's newest: fetched */
+    _Atomic uint64_t fanouts_merged;  /* room messages that joined a queued fan-out */
+    _Atomic uint64_t tls_handshakes;  /* TLS handshakes completed */
+    _Atomic uint64_t tls_resumed;     /* of which resumed a session (ticket) */
+    _Atomic uint64_t tls_detached;    /* TLS 1.3 connections whose OpenSSL state was freed */
+    _Atomic uint64_t tls_failed;      /* TLS handshakes or records refused (the socket closed) */
     /* histograms */
     metrics_hist_t push_latency; /* logic's accept (Proto.accepted_us) to the socket write */
     metrics_hist_t fanout_time;  /* a room or broadcast fan-out: queued to its last write */

@@ -566,9 +566,14 @@ static int cluster_configure(cluster_t *c)
         cluster_daemon_config(c, d, CLUSTER_ROUTER, i, HERALD_BIN_DIR "/herald-router");
         cluster_env_putf(&d->envp, "HERALD_RPC_LISTEN=127.0.0.1:%d", c->router_rpc[i]);
         cluster_env_putf(&d->envp, "HERALD_ADMIN_LISTEN=127.0.0.1:%d", c->router_admin[i]);
+        /* Every router registers (router_entry.h); logic lists the first ones statically. */
+        cluster_env_putf(&d->envp, "HERALD_REGISTRY_ADVERTISE=127.0.0.1:%d", c->router_rpc[i]);
+        cluster_env_putf(&d->envp, "HERALD_REDIS_ADDR=127.0.0.1:%d", c->redis_port);
         d->ports[d->n_ports++] = c->router_rpc[i];
         d->ports[d->n_ports++] = c->router_admin[i];
         cluster_daemon_extra_env(c, d);
+        if (i >= o->n_routers - o->n_unlisted_routers)
+            continue;
         size_t l = strlen(routers);
         snprintf(routers + l, sizeof(routers) - l, "%s127.0.0.1:%d", i ? "," : "",
                  c->router_rpc[i]);
@@ -648,7 +653,8 @@ cluster_t *cluster_start(const cluster_opts_t *opts)
 {
     if (opts->n_comets < 1 || opts->n_comets > CLUSTER_MAX_COMETS || opts->n_routers < 1 ||
         opts->n_routers > CLUSTER_MAX_ROUTERS || opts->n_jobs < 0 ||
-        opts->n_jobs > CLUSTER_MAX_JOBS) {
+        opts->n_jobs > CLUSTER_MAX_JOBS || opts->n_unlisted_routers < 0 ||
+        opts->n_unlisted_routers >= opts->n_routers) {
         fprintf(stderr, "harness: bad cluster options\n");
         return NULL;
     }

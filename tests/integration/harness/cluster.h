@@ -31,12 +31,14 @@ typedef enum {
 #define CLUSTER_MAX_COMETS 3
 /* Random bytes of the cluster secret each cluster_start makes (written as hex). */
 #define CLUSTER_SECRET_BYTES 32
-#define CLUSTER_MAX_ROUTERS 2
+#define CLUSTER_MAX_ROUTERS 3
 #define CLUSTER_MAX_JOBS 2
 
 typedef struct cluster_opts_s {
     int n_comets;  /* 1..CLUSTER_MAX_COMETS */
-    int n_routers; /* 1..CLUSTER_MAX_ROUTERS */
+    int n_routers; /* 1..CLUSTER_MAX_ROUTERS; every router registers in the router registry */
+    int n_unlisted_routers; /* of those, the last ones logic finds only there (not in its
+                             * router.addrs); at most n_routers - 1 */
     /* 0 or 1: one job, named "job". 2..CLUSTER_MAX_JOBS: that many jobs in the same consumer
      * group, "job-0", "job-1" (index of CLUSTER_JOB), each with its own admin port. */
     int n_jobs;

@@ -7,6 +7,7 @@
 #include "logic_conf.h"
 #include "logic_ctx.h"
 #include "logic_inbox.h"
+#include "rpc_methods.h"
 #include "redis.h"
 
 #include <arpa/inet.h>
@@ -243,6 +244,42 @@ static void test_store_and_read_in_order(void **state)
     expect_page(c, 0, 0, 0, 1);
 }
 
+typedef struct newest_copy_s {
+    int done, status;
+    uint64_t seqs[4];
+} newest_copy_t;
+
+static void on_newest(int status, const uint64_t *seqs, void *arg)
+{
+    newest_copy_t *c = arg;
+    c->status = status;
+    for (size_t i = 0; status == 0 && i < 4; i++)
+        c->seqs[i] = seqs[i];
+    c->done = 1;
+}
+
+/* What a replay reads after the router has the placements back: each user's newest seq, 0 for
+ * a user nobody pushed to; the same mid twice answers twice; n out of range is refused. */
+static void test_newest(void **state)
+{
+    (void)state;
+    int64_t mids[4] = {31, 32, 33, 31};
+    uint64_t seqs[2];
+    store(mids, 2, "a", seqs);
+    store(mids, 1, "b", seqs);
+    newest_copy_t c = {0};
+    assert_int_equal(logic_inbox_newest(&server, mids, 4, on_newest, &c), 0);
+    wait_for(&c.done);
+    assert_int_equal(c.status, 0);
+    assert_int_equal(c.seqs[0], 2);
+    assert_int_equal(c.seqs[1], 1);
+    assert_int_equal(c.seqs[2], 0);
+    assert_int_equal(c.seqs[3], 2);
+    assert_int_equal(logic_inbox_newest(&server, mids, 0, on_newest, &c), HERALD_EINVAL);
+    assert_int_equal(logic_inbox_newest(&server, mids, RPC_REPLAY_BATCH_MAX + 1, on_newest, &c),
+                     HERALD_EINVAL);
+}
+
 static void test_count_bound_and_pages(void **state)
 {
     (void)state;
@@ -423,6 +460,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_store_and_read_in_order),
+        cmocka_unit_test(test_newest),
         cmocka_unit_test(test_count_bound_and_pages),
         cmocka_unit_test(test_positions),
         cmocka_unit_test(test_sender_share),

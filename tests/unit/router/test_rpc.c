@@ -1,6 +1,6 @@
 /* test_rpc.c - the Router service's handlers behind a real rpc server on loopback, called by a
- * real rpc client: Put (with an eviction), a batched Get, Count, List, Renew, Del, DelServer, and
- * rejected requests. */
+ * real rpc client: Put (with an eviction), a batched Get, Count, List, Renew, Del, DelServer,
+ * PutBatch (a comet's replay) and Info (the epoch), and rejected requests. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -286,6 +286,83 @@ static void test_rejected(void **state)
     router_table_free(strict);
 }
 
+/* PutBatch puts every placement (a key already held moves, evictions are not returned) and
+ * answers the router's epoch, which Info answers too; a batch with one invalid placement or
+ * over RPC_REPLAY_BATCH_MAX puts nothing. */
+static void test_put_batch_and_info(void **state)
+{
+    fixture_t *f = *state;
+    f->rpc.epoch = 0x1234abcd5678ef90ULL;
+    Herald__RouterInfoReq ireq = HERALD__ROUTER_INFO_REQ__INIT;
+    result_t r = call(f, RPC_ROUTER_INFO, (const ProtobufCMessage *)&ireq,
+                      &herald__router_info_reply__descriptor);
+    assert_int_equal(r.status, 0);
+    assert_true(((Herald__RouterInfoReply *)r.reply)->epoch == 0x1234abcd5678ef90ULL);
+    protobuf_c_message_free_unpacked(r.reply, NULL);
+
+    herald__put_reply__free_unpacked(put_ok(f, 5, "k5a", "comet-old"), NULL);
+    Herald__Placement items[4];
+    Herald__Placement *ptrs[4];
+    static const struct {
+        int64_t mid;
+        const char *key;
+    } want[4] = {{5, "k5a"}, {5, "k5b"}, {6, "k6"}, {7, "k7"}};
+    for (int i = 0; i < 4; i++) {
+        herald__placement__init(&items[i]);
+        items[i].mid = want[i].mid;
+        items[i].key = (char *)want[i].key;
+        items[i].server = "comet-1";
+        ptrs[i] = &items[i];
+    }
+    Herald__PutBatchReq req = HERALD__PUT_BATCH_REQ__INIT;
+    req.placements = ptrs;
+    req.n_placements = 4;
+    r = call(f, RPC_ROUTER_PUT_BATCH, (const ProtobufCMessage *)&req,
+             &herald__put_batch_reply__descriptor);
+    assert_int_equal(r.status, 0);
+    Herald__PutBatchReply *br = (Herald__PutBatchReply *)r.reply;
+    assert_int_equal(br->put, 4);
+    assert_true(br->epoch == 0x1234abcd5678ef90ULL);
+    protobuf_c_message_free_unpacked(r.reply, NULL);
+    assert_int_equal(router_table_users(f->table), 3);
+    assert_int_equal(router_table_conns(f->table), 4);
+    assert_int_equal(f->rpc.stats.put_batches, 1);
+    assert_int_equal(f->rpc.stats.batch_puts, 4);
+
+    /* k5a moved to comet-1: a Del naming its old comet leaves it */
+    Herald__Placement old = HERALD__PLACEMENT__INIT;
+    old.mid = 5;
+    old.key = "k5a";
+    old.server = "comet-old";
+    Herald__DelReq dreq = HERALD__DEL_REQ__INIT;
+    dreq.placement = &old;
+    r = call(f, RPC_ROUTER_DEL, (const ProtobufCMessage *)&dreq, &herald__del_reply__descriptor);
+    assert_int_equal(r.status, 0);
+    assert_false(((Herald__DelReply *)r.reply)->has);
+    protobuf_c_message_free_unpacked(r.reply, NULL);
+
+    /* one placement without a server: nothing of the batch is put */
+    items[3].mid = 8;
+    items[3].key = "k8";
+    items[3].server = "";
+    r = call(f, RPC_ROUTER_PUT_BATCH, (const ProtobufCMessage *)&req,
+             &herald__put_batch_reply__descriptor);
+    assert_int_equal(r.status, HERALD_EINVAL);
+    assert_int_equal(router_table_users(f->table), 3);
+
+    /* over the bound */
+    Herald__Placement **many = calloc(RPC_REPLAY_BATCH_MAX + 1, sizeof(*many));
+    for (size_t i = 0; i <= RPC_REPLAY_BATCH_MAX; i++)
+        many[i] = &items[0];
+    req.placements = many;
+    req.n_placements = RPC_REPLAY_BATCH_MAX + 1;
+    r = call(f, RPC_ROUTER_PUT_BATCH, (const ProtobufCMessage *)&req,
+             &herald__put_batch_reply__descriptor);
+    assert_int_equal(r.status, HERALD_EINVAL);
+    free(many);
+    assert_int_equal(f->rpc.stats.put_batches, 1);
+}
+
 int main(void)
 {
     test_rpc_configure();
@@ -293,6 +370,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_put_then_get_batched, setup, teardown),
         cmocka_unit_test_setup_teardown(test_list_renew_del, setup, teardown),
         cmocka_unit_test_setup_teardown(test_rejected, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_put_batch_and_info, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

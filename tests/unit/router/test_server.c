@@ -112,12 +112,17 @@ static void test_lifecycle_and_admin(void **state)
         assert_int_equal(json_integer_value(json_object_get(p.json[i], "code")), 0);
     }
     json_t *health = json_object_get(p.json[0], "data");
-    assert_int_equal(json_object_size(health), 3);
+    assert_int_equal(json_object_size(health), 4);
     assert_string_equal(json_string_value(json_object_get(health, "log_level")), "info");
     assert_true(json_is_integer(json_object_get(health, "users")));
     assert_true(json_is_integer(json_object_get(health, "conns")));
-    static const char *const metrics[] = {"users",  "conns", "puts",    "gets",     "dels",
-                                          "renews", "lists", "evicted", "rejected", "expired"};
+    const char *epoch = json_string_value(json_object_get(health, "epoch"));
+    assert_non_null(epoch);
+    assert_int_equal(strlen(epoch), 16);
+    assert_string_not_equal(epoch, "0000000000000000");
+    static const char *const metrics[] = {"users",    "conns",   "puts",        "gets",
+                                          "dels",     "renews",  "lists",       "evicted",
+                                          "rejected", "expired", "put_batches", "batch_puts"};
     /* The RPC server's counters (admin_metrics_rpc): test_port_open's connection was accepted
      * and refused mid-handshake, so they are present but not all 0. */
     static const char *const rpc_metrics[] = {
