@@ -110,6 +110,8 @@ static void check_request(const logic_push_req_t *r, logic_push_kind_t kind, siz
         if (r->speed < 0)
             abort();
         break;
+    case LOGIC_PUSH_JOIN: /* a comet's room announcement: never parsed from a query */
+        abort();
     }
 }
 
