@@ -28,11 +28,9 @@ int comet_reload_now(comet_reload_t *r, char *err, size_t errlen)
     }
     int rc = tls_server_reload(r->tls, r->conf->tls_cert, r->conf->tls_key, err, errlen);
     if (rc != 0) {
-        r->failures++;
         log_warn("tls reload failed, keeping the old certificates: %s", err);
         return rc;
     }
-    r->reloads++;
     log_info("tls: certificates reloaded (generation %u)", tls_server_generation(r->tls));
     return 0;
 }

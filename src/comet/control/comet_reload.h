@@ -24,8 +24,6 @@ typedef struct comet_reload_s {
     tls_server_t *tls;        /* borrowed; NULL when no TLS listener is configured */
     comet_worker_t *workers;  /* borrowed */
     const int *nstarted;      /* borrowed: workers[0..*nstarted) run */
-    unsigned reloads;         /* successful certificate reloads */
-    unsigned failures;        /* certificate reloads that kept the old certificates */
 } comet_reload_t;
 
 /* Everything is borrowed and must outlive r. */
