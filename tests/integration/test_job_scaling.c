@@ -23,6 +23,7 @@
 
 #include <cmocka.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -164,6 +165,21 @@ static void test_add_remove_jobs(void **state)
     cluster_load_free(&load);
 }
 
+/* Asserts that herald-kafka-dev's log has the line `want` (its answer to a command). */
+static void expect_kafka_log(const char *want)
+{
+    char path[512], line[512];
+    bool found = false;
+    snprintf(path, sizeof(path), "%s/kafka.log", cluster_dir(g_c));
+    FILE *f = fopen(path, "r");
+    assert_non_null(f);
+    while (!found && fgets(line, sizeof(line), f))
+        found = strstr(line, want) != NULL;
+    fclose(f);
+    if (!found)
+        fail_msg("herald-kafka-dev's log lacks \"%s\"", want);
+}
+
 /* Each of the three brokers in turn down for BROKER_DOWN_MS and back: every partition loses its
  * leader once; nothing is lost, repeated (room pushes included) or reordered, and the worst
  * delay is bounded. */
@@ -184,6 +200,12 @@ static void test_broker_down(void **state)
         cluster_load_read(&load, BROKER_UP_MS);
     }
     cluster_load_read(&load, LOAD_BETWEEN_MS);
+    /* Leaders start round robin (2 topics x 6 partitions: each broker leads 4) and follow each
+     * outage to the next live broker, so the three outages take 4, 8 and then all 12: every
+     * partition lost its leader at least once. */
+    expect_kafka_log("broker 1 down; 4 partition leader(s) moved to broker 2");
+    expect_kafka_log("broker 2 down; 8 partition leader(s) moved to broker 3");
+    expect_kafka_log("broker 3 down; 12 partition leader(s) moved to broker 1");
     int room_repeats;
     long long median, worst = finish_load(&load, start_ms, &median, &room_repeats);
     print_message("each of %s brokers down %d ms in turn (RF %s): worst push delay %lld ms "
