@@ -227,14 +227,15 @@ int cluster_load_audit(cluster_load_t *l, int drain_ms)
     }
     for (int k = 0; l->has_room && k < l->room.n_sent; k++)
         room_accepted += l->room.status[k] == 200;
-    print_message("audit: %d user pushes accepted, each delivered once and in order; %d room "
-                  "pushes accepted, each delivered to all %d members (%d repeats",
-                  accepted, room_accepted, CLUSTER_LOAD_USERS, room_repeats);
+    print_message("audit: %d user pushes accepted, each delivered once and in order", accepted);
+    if (l->has_room)
+        print_message("; %d room pushes accepted, each delivered to all %d members (%d repeats",
+                      room_accepted, CLUSTER_LOAD_USERS, room_repeats);
     if (room_repeats > 0)
         print_message(", of room pushes %d (sent at +%lld ms) to %d (+%lld ms)", repeat_lo,
                       l->room.sent_ms[repeat_lo] - l->room.sent_ms[0], repeat_hi,
                       l->room.sent_ms[repeat_hi] - l->room.sent_ms[0]);
-    print_message(")\n");
+    print_message("%s\n", l->has_room ? ")" : "");
     return room_repeats;
 }
 
