@@ -43,9 +43,11 @@
 /* A join or a clean leave costs one rebalance: on herald-kafka-dev the coordinator waits
  * session - 1000 ms (2.5 s) before it assigns, and with the eager protocol every job stops
  * fetching from its revoke to its new assignment. Measured on the loaded 2-core machine: each
- * rebalance 2.5 s, worst push delay 2.5 s (median 4 ms). The bound adds 2 s for the load and
- * ASan. */
-#define SCALE_STALL_BOUND_MS 4500
+ * rebalance 2.5 s, worst push delay 2.4 to 2.5 s (median 4 ms). Sometimes it takes two rounds:
+ * a JoinGroup that reaches the mock while it waits for the members' SyncGroups makes it abort
+ * the sync and wait 2.5 s again (once in 7 runs, under ASan: 5.0 s, worst delay 4.1 s). The
+ * bound is two rounds and 1.5 s for the load and ASan. */
+#define SCALE_STALL_BOUND_MS 6500
 #define BROKERS "3"
 #define BROKER_DOWN_MS 3000 /* each broker's outage */
 #define BROKER_UP_MS 2000   /* between two outages */
