@@ -1,15 +1,19 @@
 /* kafka_dev_main.c - herald-kafka-dev: a Kafka-protocol cluster for one machine, built on
  * librdkafka's mock cluster (docs/internals.md, "Processes").
  *
- *   herald-kafka-dev [-b BROKERS] [-p PARTITIONS] [-t TOPIC[,TOPIC...]] [-V] [-h]
+ *   herald-kafka-dev [-b BROKERS] [-p PARTITIONS] [-r REPLICATION] [-t TOPIC[,TOPIC...]] [-V] [-h]
  *
  * Prints one line "bootstrap=host:port,..." on stdout, then serves until SIGINT or SIGTERM.
  * SIGUSR1 takes every broker down, SIGUSR2 brings them back (failure tests). SIGHUP changes
  * nothing (it has no configuration file and logs to stderr) and does not stop it, as in the
- * daemons (docs/operations.md, "Signals"). The brokers live in
- * librdkafka's own threads; the loop here only waits for signals.
+ * daemons (docs/operations.md, "Signals"). When stdin is a pipe, a FIFO or a terminal, it reads
+ * one command a line there: "down ID" takes broker ID down and moves the leadership of every
+ * partition it led to a live broker (what a real cluster's controller does), "up ID" brings it
+ * back (kafka_dev_control.c). The brokers live in librdkafka's own threads; the loop here only
+ * waits for signals and commands.
  */
 #include "cmdline.h"
+#include "kafka_dev_control.h"
 #include "log.h"
 
 #include <getopt.h>
@@ -21,15 +25,12 @@
 #include <unistd.h>
 #include <uv.h>
 
-#define KAFKA_DEV_MAX_BROKERS 16
-#define KAFKA_DEV_MAX_PARTITIONS 1024
-#define KAFKA_DEV_MAX_TOPIC_LEN 249 /* Kafka's limit */
-
 static const int kafka_dev_signums[] = {SIGINT, SIGTERM, SIGUSR1, SIGUSR2, SIGHUP};
 #define KAFKA_DEV_NSIGNALS (sizeof(kafka_dev_signums) / sizeof(kafka_dev_signums[0]))
 
 typedef struct kafka_dev_s {
     rd_kafka_mock_cluster_t *cluster;
+    kafka_dev_control_t control;
     uv_signal_t signals[KAFKA_DEV_NSIGNALS];
 } kafka_dev_t;
 
@@ -40,14 +41,20 @@ typedef struct kafka_dev_s {
 #define KAFKA_DEV_MAX_PARTITIONS_S KAFKA_DEV_XSTR(KAFKA_DEV_MAX_PARTITIONS)
 
 static const char kafka_dev_usage[] =
-    "usage: herald-kafka-dev [-b BROKERS] [-p PARTITIONS] [-t TOPIC[,TOPIC...]] [-V] [-h]\n"
+    "usage: herald-kafka-dev [-b BROKERS] [-p PARTITIONS] [-r REPLICATION] [-t TOPIC[,TOPIC...]]\n"
+    "                        [-V] [-h]\n"
     "  -b, --brokers BROKERS        mock brokers (default 1, at most " KAFKA_DEV_MAX_BROKERS_S ")\n"
     "  -p, --partitions PARTITIONS  partitions per topic (default 4, at "
     "most " KAFKA_DEV_MAX_PARTITIONS_S ")\n"
+    "  -r, --replication N          replicas of each partition (default 1, at most BROKERS)\n"
     "  -t, --topics TOPICS          comma-separated topics (default herald-push,herald-events)\n"
     "  -V, --version                print the version and exit\n"
     "  -h, --help                   show this help\n"
-    "Prints \"bootstrap=host:port,...\" on stdout, then serves until SIGINT or SIGTERM.\n";
+    "Prints \"bootstrap=host:port,...\" on stdout, then serves until SIGINT or SIGTERM.\n"
+    "SIGUSR1/SIGUSR2 take every broker down/up. When stdin is a pipe or a terminal, the lines\n"
+    "\"down ID\" / \"up ID\" take broker ID (1..BROKERS) down (moving its partitions' leaders to "
+    "a\n"
+    "live broker) / up.\n";
 
 static int kafka_dev_parse_int(const char *s, int min, int max, int *out)
 {
@@ -92,50 +99,22 @@ static void kafka_dev_on_signal(uv_signal_t *handle, int signum)
     log_info("signal %d: stopping", signum);
     for (size_t i = 0; i < KAFKA_DEV_NSIGNALS; i++)
         uv_close((uv_handle_t *)&dev->signals[i], kafka_dev_on_closed);
-}
-
-/* Creates each topic of the comma-separated list. Returns 0 or -1 (logged). */
-static int kafka_dev_create_topics(rd_kafka_mock_cluster_t *cluster, const char *list,
-                                   int partitions)
-{
-    char *copy = strdup(list), *save = NULL, *name;
-    int created = 0, rc = 0;
-
-    if (!copy)
-        return -1;
-    for (name = strtok_r(copy, ",", &save); name; name = strtok_r(NULL, ",", &save)) {
-        rd_kafka_resp_err_t err;
-
-        if (strlen(name) > KAFKA_DEV_MAX_TOPIC_LEN) {
-            log_error("topic name longer than %d", KAFKA_DEV_MAX_TOPIC_LEN);
-            rc = -1;
-            break;
-        }
-        err = rd_kafka_mock_topic_create(cluster, name, partitions, 1);
-        if (err) {
-            log_error("topic %s: %s", name, rd_kafka_err2str(err));
-            rc = -1;
-            break;
-        }
-        created++;
-    }
-    free(copy);
-    if (rc == 0 && created == 0) {
-        log_error("no topic given");
-        rc = -1;
-    }
-    return rc;
+    kafka_dev_control_close(&dev->control);
 }
 
 int main(int argc, char **argv)
 {
     static const struct option kafka_dev_longopts[] = {
-        {"brokers", required_argument, NULL, 'b'}, {"partitions", required_argument, NULL, 'p'},
-        {"topics", required_argument, NULL, 't'},  {"version", no_argument, NULL, 'V'},
-        {"help", no_argument, NULL, 'h'},          {0}};
+        {"brokers", required_argument, NULL, 'b'},
+        {"partitions", required_argument, NULL, 'p'},
+        {"replication", required_argument, NULL, 'r'},
+        {"topics", required_argument, NULL, 't'},
+        {"version", no_argument, NULL, 'V'},
+        {"help", no_argument, NULL, 'h'},
+        {0}};
     static const char prog[] = "herald-kafka-dev";
     const char *topics = "herald-push,herald-events";
-    int brokers = 1, partitions = 4, opt;
+    int brokers = 1, partitions = 4, replication = 1, opt;
     const char *level_env = getenv("HERALD_LOG_LEVEL");
     log_level_t level = LOG_INFO;
     char err[256];
@@ -144,7 +123,7 @@ int main(int argc, char **argv)
     kafka_dev_t dev;
     uv_loop_t loop;
 
-    while ((opt = getopt_long(argc, argv, "b:p:t:Vh", kafka_dev_longopts, NULL)) != -1) {
+    while ((opt = getopt_long(argc, argv, "b:p:r:t:Vh", kafka_dev_longopts, NULL)) != -1) {
         switch (opt) {
         case 'b':
             if (kafka_dev_parse_int(optarg, 1, KAFKA_DEV_MAX_BROKERS, &brokers) < 0)
@@ -155,6 +134,11 @@ int main(int argc, char **argv)
             if (kafka_dev_parse_int(optarg, 1, KAFKA_DEV_MAX_PARTITIONS, &partitions) < 0)
                 return cmdline_bad_usage(
                     prog, "-p, --partitions: not 1.." KAFKA_DEV_MAX_PARTITIONS_S, kafka_dev_usage);
+            break;
+        case 'r':
+            if (kafka_dev_parse_int(optarg, 1, KAFKA_DEV_MAX_BROKERS, &replication) < 0)
+                return cmdline_bad_usage(prog, "-r, --replication: not 1.." KAFKA_DEV_MAX_BROKERS_S,
+                                         kafka_dev_usage);
             break;
         case 't':
             topics = optarg;
@@ -170,6 +154,8 @@ int main(int argc, char **argv)
     }
     if (optind != argc)
         return cmdline_bad_usage(prog, "unexpected argument", kafka_dev_usage);
+    if (replication > brokers)
+        return cmdline_bad_usage(prog, "-r, --replication: more than the brokers", kafka_dev_usage);
     if (level_env && log_level_parse(level_env, &level) != 0) {
         fprintf(stderr, "HERALD_LOG_LEVEL: unknown level %s\n", level_env);
         return 2;
@@ -191,7 +177,9 @@ int main(int argc, char **argv)
         rd_kafka_destroy(rk);
         return 1;
     }
-    if (kafka_dev_create_topics(dev.cluster, topics, partitions) < 0) {
+    if (kafka_dev_control_create(&dev.control, dev.cluster, brokers, topics, partitions,
+                                 replication) < 0) {
+        kafka_dev_control_close(&dev.control);
         rd_kafka_mock_cluster_destroy(dev.cluster);
         rd_kafka_destroy(rk);
         return 1;
@@ -203,11 +191,12 @@ int main(int argc, char **argv)
         dev.signals[i].data = &dev;
         uv_signal_start(&dev.signals[i], kafka_dev_on_signal, kafka_dev_signums[i]);
     }
+    kafka_dev_control_read_stdin(&dev.control, &loop);
 
     printf("bootstrap=%s\n", rd_kafka_mock_cluster_bootstraps(dev.cluster));
     fflush(stdout);
-    log_info("ready: %d broker(s), topics %s with %d partition(s) each", brokers, topics,
-             partitions);
+    log_info("ready: %d broker(s), topics %s with %d partition(s) of %d replica(s) each", brokers,
+             topics, partitions, replication);
 
     uv_run(&loop, UV_RUN_DEFAULT);
     uv_loop_close(&loop);

@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "proc.h"
@@ -46,6 +47,8 @@ struct cluster_s {
     char secret[2 * CLUSTER_SECRET_BYTES + 1]; /* hex; in dir/secret for every daemon */
     int redis_port;
     char kafka_bootstrap[512]; /* as long as the line it is read from */
+    char kafka_in_path[512];   /* FIFO: herald-kafka-dev's stdin, for its commands */
+    int kafka_in_fd;           /* held open read-write (so kafka-dev never sees its end); -1 */
     int router_rpc[CLUSTER_MAX_ROUTERS], router_admin[CLUSTER_MAX_ROUTERS];
     int logic_http, logic_rpc;
     int comet_tcp[CLUSTER_MAX_COMETS], comet_ws[CLUSTER_MAX_COMETS];
@@ -339,7 +342,9 @@ static char *cluster_which(const char *name)
 
 static int cluster_daemon_spawn(cluster_t *c, cluster_daemon_t *d)
 {
-    int rc = proc_start(&d->proc, d->name, d->argv, d->envp, c->dir, d->out_path, d->log_path);
+    const char *in = d->kind == CLUSTER_KAFKA ? c->kafka_in_path : "/dev/null";
+    int rc =
+        proc_start_in(&d->proc, d->name, d->argv, d->envp, c->dir, in, d->out_path, d->log_path);
     if (rc != 0)
         fprintf(stderr, "harness: cannot start %s: %s\n", d->name, strerror(-rc));
     return rc;
@@ -554,6 +559,12 @@ static int cluster_configure(cluster_t *c)
     d = &c->kafka;
     cluster_daemon_config(c, d, CLUSTER_KAFKA, 0, HERALD_BIN_DIR "/herald-kafka-dev");
     snprintf(d->out_path, sizeof(d->out_path), "%s/kafka.out", c->dir);
+    snprintf(c->kafka_in_path, sizeof(c->kafka_in_path), "%s/kafka.in", c->dir);
+    if (mkfifo(c->kafka_in_path, 0600) != 0 ||
+        (c->kafka_in_fd = open(c->kafka_in_path, O_RDWR | O_CLOEXEC)) < 0) {
+        fprintf(stderr, "harness: %s: %s\n", c->kafka_in_path, strerror(errno));
+        return -1;
+    }
     cluster_daemon_arg(d, "-p");
     cluster_daemon_arg(d, "4");
     cluster_daemon_arg(d, "-t");
@@ -654,7 +665,8 @@ cluster_t *cluster_start(const cluster_opts_t *opts)
     if (opts->n_comets < 1 || opts->n_comets > CLUSTER_MAX_COMETS || opts->n_routers < 1 ||
         opts->n_routers > CLUSTER_MAX_ROUTERS || opts->n_jobs < 0 ||
         opts->n_jobs > CLUSTER_MAX_JOBS || opts->n_unlisted_routers < 0 ||
-        opts->n_unlisted_routers >= opts->n_routers) {
+        opts->n_unlisted_routers >= opts->n_routers || opts->n_jobs_idle < 0 ||
+        opts->n_jobs_idle >= (opts->n_jobs > 1 ? opts->n_jobs : 1)) {
         fprintf(stderr, "harness: bad cluster options\n");
         return NULL;
     }
@@ -663,6 +675,7 @@ cluster_t *cluster_start(const cluster_opts_t *opts)
     if (c == NULL)
         abort();
     c->opts = *opts;
+    c->kafka_in_fd = -1;
     if (c->opts.n_jobs == 0)
         c->opts.n_jobs = 1;
     snprintf(c->dir, sizeof(c->dir), "/tmp/herald-integ-XXXXXX");
@@ -693,7 +706,7 @@ cluster_t *cluster_start(const cluster_opts_t *opts)
     for (int i = 0; i < opts->n_comets; i++)
         if (cluster_start_daemon(c, &c->comets[i]) != 0)
             goto fail;
-    for (int i = 0; i < c->opts.n_jobs; i++)
+    for (int i = 0; i < c->opts.n_jobs - c->opts.n_jobs_idle; i++)
         if (cluster_start_daemon(c, &c->jobs[i]) != 0)
             goto fail;
     if (cluster_wait_comets(c, opts->n_comets, true, true) != 0)
@@ -739,6 +752,8 @@ int cluster_stop(cluster_t *c, bool failed)
     }
     for (int i = 0; i < n; i++)
         cluster_daemon_free(all[i]);
+    if (c->kafka_in_fd >= 0)
+        close(c->kafka_in_fd);
     free(c);
     return rc;
 }
@@ -766,6 +781,24 @@ bool cluster_exited_ok(cluster_t *c, cluster_kind_t kind, int index)
 {
     cluster_daemon_t *d = cluster_daemon(c, kind, index);
     return d && proc_poll(&d->proc) && proc_exited_ok(&d->proc);
+}
+
+int cluster_kafka_command(cluster_t *c, const char *line)
+{
+    char buf[128];
+    int n = snprintf(buf, sizeof(buf), "%s\n", line);
+    if (c->kafka_in_fd < 0 || n <= 0 || n >= (int)sizeof(buf) ||
+        write(c->kafka_in_fd, buf, (size_t)n) != n) {
+        fprintf(stderr, "harness: cannot send \"%s\" to herald-kafka-dev\n", line);
+        return -1;
+    }
+    return 0;
+}
+
+bool cluster_job_running(cluster_t *c, int index)
+{
+    cluster_daemon_t *d = cluster_daemon(c, CLUSTER_JOB, index);
+    return d && d->proc.pid > 0 && !proc_poll(&d->proc);
 }
 
 int cluster_restart(cluster_t *c, cluster_kind_t kind, int index, bool wait_ready)

@@ -42,6 +42,9 @@ typedef struct cluster_opts_s {
     /* 0 or 1: one job, named "job". 2..CLUSTER_MAX_JOBS: that many jobs in the same consumer
      * group, "job-0", "job-1" (index of CLUSTER_JOB), each with its own admin port. */
     int n_jobs;
+    /* Of those, the last n_jobs_idle are configured but not started (less than n_jobs):
+     * cluster_restart starts one, which joins the running group. */
+    int n_jobs_idle;
     int comet_workers; /* HERALD_SERVER_WORKERS of every comet; 0 = the daemon's default */
     /* Extra "KEY=VALUE" environment per daemon kind, NULL-terminated (or NULL); applied last,
      * so it replaces the harness's own settings. A bare "KEY" removes the harness's KEY (e.g.
@@ -96,10 +99,19 @@ bool cluster_wait_exit(cluster_t *c, cluster_kind_t kind, int index, int timeout
 bool cluster_exited_ok(cluster_t *c, cluster_kind_t kind, int index);
 
 /* Starts daemon (kind, index) again with the same ports and environment (it must have exited;
- * a running one is stopped first with SIGTERM) and waits for its ports. When `wait_ready`, a
+ * a running one is stopped first with SIGTERM; an idle job, opts.n_jobs_idle, is started for the
+ * first time) and waits for its ports. When `wait_ready`, a
  * restarted logic or job also waits until it sees every running comet. herald-kafka-dev cannot
  * be restarted (its port is chosen by the broker). Returns 0 or -1 (reason printed). */
 int cluster_restart(cluster_t *c, cluster_kind_t kind, int index, bool wait_ready);
+
+/* Writes one command line to herald-kafka-dev's stdin (a FIFO the harness holds), e.g.
+ * "down 2" or "up 2" (docs/internals.md, "herald-kafka-dev"); its answer is in its log. Returns 0
+ * or -1 (reason printed). */
+int cluster_kafka_command(cluster_t *c, const char *line);
+
+/* True when job `index` has been started and is running. */
+bool cluster_job_running(cluster_t *c, int index);
 
 /* Waits (15 s) until logic and job both see every running comet. Returns 0 or -1 (reason
  * printed). */

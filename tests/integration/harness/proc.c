@@ -56,7 +56,7 @@ static void proc_on_exit(void)
 
 /* Runs in the child between fork and exec: only async-signal-safe calls. */
 static void proc_child(pid_t parent, char *const argv[], char *const envp[], const char *cwd,
-                       const char *out_path, const char *err_path)
+                       const char *in_path, const char *out_path, const char *err_path)
 {
     /* A daemon must not outlive the test process, whatever kills the test (see proc.h for why
      * SIGKILL). The check after prctl closes the race where the parent died before the call. */
@@ -71,10 +71,10 @@ static void proc_child(pid_t parent, char *const argv[], char *const envp[], con
     int err = strcmp(out_path, err_path) == 0
                   ? out
                   : open(err_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-    int null = open("/dev/null", O_RDONLY | O_CLOEXEC);
-    if (out < 0 || err < 0 || null < 0)
+    int in = open(in_path, O_RDONLY | O_CLOEXEC);
+    if (out < 0 || err < 0 || in < 0)
         _exit(126);
-    if (dup2(null, 0) < 0 || dup2(out, 1) < 0 || dup2(err, 2) < 0)
+    if (dup2(in, 0) < 0 || dup2(out, 1) < 0 || dup2(err, 2) < 0)
         _exit(126);
     if (chdir(cwd) != 0)
         _exit(126);
@@ -89,6 +89,12 @@ static void proc_child(pid_t parent, char *const argv[], char *const envp[], con
 int proc_start(proc_t *p, const char *name, char *const argv[], char *const envp[], const char *cwd,
                const char *out_path, const char *err_path)
 {
+    return proc_start_in(p, name, argv, envp, cwd, "/dev/null", out_path, err_path);
+}
+
+int proc_start_in(proc_t *p, const char *name, char *const argv[], char *const envp[],
+                  const char *cwd, const char *in_path, const char *out_path, const char *err_path)
+{
     if (!proc_atexit_installed) {
         atexit(proc_on_exit);
         proc_atexit_installed = true;
@@ -101,7 +107,7 @@ int proc_start(proc_t *p, const char *name, char *const argv[], char *const envp
     if (pid < 0)
         return -errno;
     if (pid == 0)
-        proc_child(parent, argv, envp, cwd, out_path, err_path);
+        proc_child(parent, argv, envp, cwd, in_path, out_path, err_path);
     p->pid = pid;
     proc_registry_set(p, true);
     return 0;

@@ -32,6 +32,11 @@ typedef struct proc_s {
 int proc_start(proc_t *p, const char *name, char *const argv[], char *const envp[], const char *cwd,
                const char *out_path, const char *err_path);
 
+/* proc_start with stdin read from in_path (proc_start: /dev/null), e.g. a FIFO the caller holds
+ * open for writing (opening a FIFO with no writer would block the child). */
+int proc_start_in(proc_t *p, const char *name, char *const argv[], char *const envp[],
+                  const char *cwd, const char *in_path, const char *out_path, const char *err_path);
+
 /* Reaps the child if it has exited, without blocking. Returns true when it has exited (now or
  * before). */
 bool proc_poll(proc_t *p);

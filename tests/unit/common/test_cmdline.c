@@ -131,6 +131,10 @@ static void test_daemon_long_options(void **state)
     run("herald-kafka-dev", "--brokers 0", &r);
     assert_int_equal(r.status, 2);
     assert_non_null(strstr(r.err, "usage: herald-kafka-dev"));
+    /* more replicas than brokers */
+    run("herald-kafka-dev", "--brokers 2 --replication 3", &r);
+    assert_int_equal(r.status, 2);
+    assert_non_null(strstr(r.err, "--replication: more than the brokers"));
 }
 
 /* An unknown option, and an argument where none is taken: usage on stderr, nothing on stdout,
