@@ -63,6 +63,10 @@ int redis_conf_check(const redis_conf_t *c, char *err, size_t errlen)
         snprintf(err, errlen, "[redis] prefix: longer than %d bytes", REDIS_KEY_PREFIX_MAX);
         return HERALD_ECONF;
     }
+    if (strpbrk(c->prefix, "{}") != NULL) { /* it would take the keys' hash tag (redis_keys.h) */
+        snprintf(err, errlen, "[redis] prefix: may not hold '{' or '}'");
+        return HERALD_ECONF;
+    }
     if (c->addr == NULL || addr_split(c->addr, host, &port) != 0) {
         snprintf(err, errlen, "[redis] addr: bad address \"%s\"", c->addr ? c->addr : "");
         return HERALD_ECONF;

@@ -38,7 +38,7 @@
     "  end "                                                                                       \
     "end "
 
-/* KEYS: seq:<mid>, inbox:<mid> pairs, or seq:, inbox:, inboxfrom:<mid>:<from> triples for a
+/* KEYS: seq:{<mid>}, inbox:{<mid>} pairs, or seq:, inbox:, inboxfrom:{<mid>}:<from> triples for a
  * chat message. ARGV: header tail ":<created_ms>:<op>:", body, cutoff, max_count, ttl_ms,
  * sender_share (0 = no sender). Returns the new sequence numbers, in KEYS order.
  * The per-sender share: inboxfrom: lists the seqs of that sender's entries; past the share the

@@ -504,6 +504,14 @@ static void test_conf_errors(void **state)
         .addr = "nowhere", .user = "", .password = "", .password_file = "", .prefix = "herald:"};
     assert_int_equal(redis_conf_check(&bad_addr, err, sizeof(err)), HERALD_ECONF);
     assert_non_null(strstr(err, "[redis] addr"));
+    /* A brace in the prefix would become the keys' hash tag (redis_keys.h). */
+    redis_conf_t braced = {.addr = "127.0.0.1:6379",
+                           .user = "",
+                           .password = "",
+                           .password_file = "",
+                           .prefix = "h{x}:"};
+    assert_int_equal(redis_conf_check(&braced, err, sizeof(err)), HERALD_ECONF);
+    assert_non_null(strstr(err, "[redis] prefix"));
 }
 
 static void test_close_pending(void **state)
