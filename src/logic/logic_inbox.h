@@ -75,7 +75,8 @@ int logic_inbox_read(const logic_ctx_t *ctx, int64_t mid, const logic_inbox_from
  * with none), borrowed during the callback; status 0, or HERALD_EUNAVAIL (seqs NULL). */
 typedef void (*logic_inbox_newest_cb)(int status, const uint64_t *seqs, void *arg);
 
-/* Reads seq:{<mid>} of each of mids[0..n) (1 <= n <= RPC_REPLAY_BATCH_MAX; copied) in one MGET.
+/* Reads seq:{<mid>} of each of mids[0..n) (1 <= n <= RPC_REPLAY_BATCH_MAX; copied) in one MGET
+ * (one GET per user on Redis Cluster, where they are in different slots).
  * Returns 0 and calls cb exactly once, or HERALD_EUNAVAIL (HERALD_EINVAL for n out of range). */
 int logic_inbox_newest(const logic_ctx_t *ctx, const int64_t *mids, size_t n,
                        logic_inbox_newest_cb cb, void *arg);
