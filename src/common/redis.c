@@ -638,6 +638,38 @@ int redis_command(redis_t *r, redis_reply_cb cb, void *arg, const char *fmt, ...
     return send_wire(r, cb, arg, wire, (size_t)len);
 }
 
+int redis_wait(redis_t *r, const char *key, size_t key_len, int replicas, int timeout_ms,
+               redis_reply_cb cb, void *arg)
+{
+    char *wire;
+    redis_node_t *n = NULL;
+
+    if (!redis_connected(r))
+        return UV_ENOTCONN;
+    if (!r->slots) {
+        n = r->nodes[0];
+    } else {
+        int idx = r->slots[redis_slot(key, key_len)];
+        n = idx >= 0 ? r->nodes[idx] : NULL;
+    }
+    if (n == NULL)
+        return UV_ENOTCONN;
+    int len = redisFormatCommand(&wire, "WAIT %d %d", replicas, timeout_ms);
+    if (len < 0) {
+        log_error("redis: out of memory");
+        abort();
+    }
+    redis_cmd_t *cmd = xcalloc(1, sizeof(*cmd));
+    cmd->r = r;
+    cmd->cb = cb;
+    cmd->arg = arg;
+    int rc = node_send(n, cmd, wire, (size_t)len);
+    redisFreeCommand(wire); /* hiredis copied it; a WAIT is never redirected */
+    if (rc != 0)
+        free(cmd);
+    return rc;
+}
+
 /* ----------------------------------------------------------------------------- lifecycle */
 
 static redis_t *redis_alloc(uv_loop_t *loop, const char *user, const char *password, int db)

@@ -49,6 +49,12 @@ int redis_command_argv(redis_t *r, redis_reply_cb cb, void *arg, int argc, const
  * Returns as redis_command_argv; HERALD_EINVAL for a format hiredis rejects. */
 int redis_command(redis_t *r, redis_reply_cb cb, void *arg, const char *fmt, ...);
 
+/* WAIT replicas timeout_ms on the connection that serves key (a cluster: the master of key's
+ * slot; one Redis: its connection): the integer reply is how many replicas acknowledged every
+ * write sent on that connection before it. Returns as redis_command_argv. */
+int redis_wait(redis_t *r, const char *key, size_t key_len, int replicas, int timeout_ms,
+               redis_reply_cb cb, void *arg);
+
 /* A Redis Cluster client, seeded with n host:port pairs (copied): it loads the slot map (CLUSTER
  * SLOTS) from the first seed that answers and connects to every master in it. No SELECT (a
  * cluster has db 0 only). Routing: the slot of a command's first key (for EVAL / EVALSHA the

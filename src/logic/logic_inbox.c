@@ -17,6 +17,8 @@
 /* Users per store script: one EVAL carries the body once for all of them, and a chunk keeps
  * each script short (Redis runs nothing else meanwhile). */
 #define STORE_CHUNK 128
+/* WAIT's bound with inbox.replicas: how long a push waits at most for the replicas. */
+#define STORE_WAIT_MS 1000
 
 /* The Lua scripts are laid out as Lua, not as C. */
 // clang-format off
@@ -147,12 +149,39 @@ typedef struct store_s {
     size_t n;
     size_t pending; /* chunks in flight */
     int status;
+    redis_t *redis;
+    int64_t replicas; /* inbox.replicas: WAIT for them after each chunk, 0 = no WAIT */
 } store_t;
 
 typedef struct store_chunk_s {
     store_t *st;
     size_t first, n; /* seqs[first .. first + n) */
+    int64_t mid;     /* the chunk's first user: WAIT goes to the node of its keys */
 } store_chunk_t;
+
+static void store_chunk_done(store_chunk_t *ch)
+{
+    store_t *st = ch->st;
+    free(ch);
+    if (--st->pending > 0)
+        return;
+    st->cb(st->status, st->status == 0 ? st->seqs : NULL, st->arg);
+    free(st->seqs);
+    free(st);
+}
+
+static void on_waited(int status, const redis_reply_t *reply, void *arg)
+{
+    store_chunk_t *ch = arg;
+    store_t *st = ch->st;
+    if (status != 0 || redis_reply_type(reply) != REDIS_REPLY_T_INTEGER ||
+        redis_reply_integer(reply) < st->replicas) {
+        log_warn_rl("inbox store: fewer than inbox.replicas = %lld replicas acknowledged it",
+                    (long long)st->replicas);
+        st->status = HERALD_EUNAVAIL;
+    }
+    store_chunk_done(ch);
+}
 
 static void on_stored(int status, const redis_reply_t *reply, void *arg)
 {
@@ -166,13 +195,19 @@ static void on_stored(int status, const redis_reply_t *reply, void *arg)
     } else {
         for (size_t i = 0; i < ch->n; i++)
             st->seqs[ch->first + i] = (uint64_t)redis_reply_integer(redis_reply_element(reply, i));
+        /* Sent after the script's reply, so that a -MOVED it followed has updated the map and
+         * WAIT reaches the master that ran it. The slot depends on the {<mid>} tag alone, so
+         * the key needs no prefix here. */
+        if (st->replicas > 0) {
+            char key[REDIS_KEY_MAX];
+            int klen = redis_key_seq(key, "", ch->mid);
+            if (redis_wait(st->redis, key, (size_t)klen, (int)st->replicas, STORE_WAIT_MS,
+                           on_waited, ch) == 0)
+                return;
+            st->status = HERALD_EUNAVAIL;
+        }
     }
-    free(ch);
-    if (--st->pending > 0)
-        return;
-    st->cb(st->status, st->status == 0 ? st->seqs : NULL, st->arg);
-    free(st->seqs);
-    free(st);
+    store_chunk_done(ch);
 }
 
 int logic_inbox_store(const logic_ctx_t *ctx, const int64_t *mids, size_t n, int64_t from,
@@ -195,6 +230,8 @@ int logic_inbox_store(const logic_ctx_t *ctx, const int64_t *mids, size_t n, int
     st->arg = arg;
     st->seqs = xcalloc(n, sizeof(*st->seqs));
     st->n = n;
+    st->redis = redis;
+    st->replicas = ctx->conf->inbox_replicas;
     /* argv: EVAL script numkeys keys... tail body cutoff max ttl share */
     size_t cap = 3 + 3 * STORE_CHUNK + 6;
     const char **argv = xcalloc(cap, sizeof(*argv));
@@ -230,7 +267,7 @@ int logic_inbox_store(const logic_ctx_t *ctx, const int64_t *mids, size_t n, int
         for (size_t i = 0; i < a; i++)
             argvlen[i] = i == body_at ? len : strlen(argv[i]);
         store_chunk_t *ch = xmalloc(sizeof(*ch));
-        *ch = (store_chunk_t){st, first, m};
+        *ch = (store_chunk_t){st, first, m, mids[first]};
         /* One Redis: once the first chunk is queued the others are too (nothing runs the loop
          * meanwhile, so the connection cannot drop). A cluster client refuses the users whose
          * master is down (a failover under way): the store then fails as a whole (the users

@@ -192,6 +192,14 @@ static void test_script_and_transaction(void **state)
     assert_string_equal(r.str, "1");
     r = run1(f, "PING", NULL, NULL); /* keyless: any master */
     assert_string_equal(r.str, "PONG");
+
+    /* WAIT on the master of a key: its replica acknowledges the write just made there. */
+    r = run1(f, "SET %s %s", "{u7}:c", "z");
+    result_t w = {0};
+    assert_int_equal(redis_wait(f->r, "{u7}:c", 6, 1, 2000, on_reply, &w), 0);
+    assert_true(test_run_until(&f->loop, flag_set, &w.calls, 5000));
+    assert_int_equal(w.type, REDIS_REPLY_T_INTEGER);
+    assert_int_equal(w.integer, 1);
 }
 
 static void node_id(fixture_t *f, int i, char *out, size_t len)

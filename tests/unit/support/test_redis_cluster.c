@@ -180,6 +180,12 @@ void test_redis_cluster_start(test_redis_cluster_t *c)
     }
 }
 
+void test_redis_cluster_restart(test_redis_cluster_t *c, int i)
+{
+    assert_true(c->node[i].pid <= 0);
+    start_node(&c->node[i]);
+}
+
 void test_redis_cluster_stop(test_redis_cluster_t *c)
 {
     for (int i = 0; i < TEST_CLUSTER_NODES; i++)

@@ -32,6 +32,10 @@ int test_redis_cluster_wait_ok(test_redis_cluster_t *c, unsigned slot, int ms);
 int test_redis_cluster_cli(test_redis_cluster_t *c, int i, const char *args, char *out,
                            size_t outlen);
 
+/* Starts node i again (killed before: test_redis_kill) on its port and directory: it rejoins
+ * the cluster from its nodes.conf, as a replica when its slots moved meanwhile. */
+void test_redis_cluster_restart(test_redis_cluster_t *c, int i);
+
 /* Kills every server and removes their directories. */
 void test_redis_cluster_stop(test_redis_cluster_t *c);
 
