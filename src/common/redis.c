@@ -417,19 +417,25 @@ static void cmd_free(redis_cmd_t *cmd)
     free(cmd);
 }
 
+/* Runs the callback of every command on r->failing with status, and frees them. */
+static void fail_pending(redis_t *r, int status)
+{
+    while (r->failing) {
+        redis_cmd_t *cmd = r->failing;
+        r->failing = cmd->next;
+        if (cmd->cb)
+            cmd->cb(status, NULL, cmd->arg);
+        cmd_free(cmd);
+    }
+}
+
 /* The tick: fails the commands accepted for a broken transaction, then reloads the map when
  * it is due. */
 static void on_tick(uv_timer_t *timer)
 {
     redis_t *r = timer->data;
 
-    while (r->failing) {
-        redis_cmd_t *cmd = r->failing;
-        r->failing = cmd->next;
-        if (cmd->cb)
-            cmd->cb(UV_ECONNRESET, NULL, cmd->arg);
-        cmd_free(cmd);
-    }
+    fail_pending(r, UV_ECONNRESET);
     uint64_t since = uv_now(r->loop) - r->map_at_ms;
     if (!r->map_ok || since >= REDIS_MAP_REFRESH_MS ||
         (r->map_stale && since >= REDIS_MAP_RETRY_MS))
@@ -764,19 +770,12 @@ static void redis_on_close_tick(uv_timer_t *timer)
 {
     redis_t *r = timer->data;
 
-    while (r->failing) {
-        redis_cmd_t *cmd = r->failing;
-        r->failing = cmd->next;
-        if (cmd->cb)
-            cmd->cb(UV_ECANCELED, NULL, cmd->arg);
-        cmd_free(cmd);
-    }
-    if (r->txn_multi) {
-        if (r->txn_multi->cb)
-            r->txn_multi->cb(UV_ECANCELED, NULL, r->txn_multi->arg);
-        cmd_free(r->txn_multi);
+    if (r->txn_multi) { /* a MULTI still held back: fails with the others */
+        r->txn_multi->next = r->failing;
+        r->failing = r->txn_multi;
         r->txn_multi = NULL;
     }
+    fail_pending(r, UV_ECANCELED);
     r->handles_open = r->n_nodes + 1;
     for (size_t i = 0; i < r->n_nodes; i++) {
         redis_node_t *n = r->nodes[i];

@@ -3,13 +3,11 @@
 #include "test_redis_cluster.h"
 
 #include <setjmp.h>
-#include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -29,25 +27,19 @@ static int cluster_port(void)
 
 static void start_node(test_redis_t *s)
 {
-    char port[16], timeout[16];
-
-    snprintf(port, sizeof(port), "%d", s->port);
+    char timeout[16];
     snprintf(timeout, sizeof(timeout), "%d", TEST_CLUSTER_NODE_TIMEOUT_MS);
-    s->pid = fork();
-    assert_true(s->pid >= 0);
-    if (s->pid == 0) {
-        prctl(PR_SET_PDEATHSIG, SIGKILL); /* never outlive a crashed test */
-        if (freopen("/dev/null", "w", stdout) == NULL)
-            _exit(126);
-        execlp("redis-server", "redis-server", "--port", port, "--bind", "127.0.0.1", "--save", "",
-               "--appendonly", "no", "--dir", s->dir, "--cluster-enabled", "yes",
-               "--cluster-config-file", "nodes.conf", "--cluster-node-timeout", timeout,
-               "--repl-diskless-sync-delay", "0", (char *)NULL);
-        _exit(127);
-    }
-    for (int i = 0; i < 250 && !test_port_open(s->port); i++)
-        usleep(20 * 1000);
-    assert_true(test_port_open(s->port));
+    /* No delay before a diskless full sync: a replica must have its data within the test. */
+    const char *const extra[] = {"--cluster-enabled",
+                                 "yes",
+                                 "--cluster-config-file",
+                                 "nodes.conf",
+                                 "--cluster-node-timeout",
+                                 timeout,
+                                 "--repl-diskless-sync-delay",
+                                 "0",
+                                 NULL};
+    test_redis_start_args(s, NULL, extra);
 }
 
 int test_redis_cluster_cli(test_redis_cluster_t *c, int i, const char *args, char *out,
