@@ -1,9 +1,10 @@
 /* redis.c - the hiredis adapter (see redis.h): hiredis 0.14 async, attached to the loop with
  * hiredis's own libuv adapter. The only file that includes hiredis.
  *
- * A redis_t has one node (a single Redis) or, as a cluster client, one node per master it has
- * heard of (the seeds, then every master of CLUSTER SLOTS). Each node is one connection with the
- * states down (node->ac NULL, node->timer waits out the backoff), handshaking (node->ac set,
+ * A redis_t has one node (a single Redis) or, as a cluster client, one node per server it has
+ * heard of (the seeds, then every master and replica of CLUSTER SLOTS; commands go to masters,
+ * replicas are connected so that a promoted one is ready at once). Each node is one connection with
+ * the states down (node->ac NULL, node->timer waits out the backoff), handshaking (node->ac set,
  * AUTH / SELECT / PING sent, node->timer is the connect deadline) and ready (commands accepted).
  * hiredis frees a context itself when its connection fails; the adapter learns it from the
  * connect or disconnect callback and only forgets its pointer there, never freeing from inside a
@@ -55,10 +56,12 @@ typedef struct redis_node_s {
     redisAsyncContext *ac; /* NULL while down; freed by hiredis or by a timer callback */
     char *host;
     int port;
-    int handshake_left;  /* handshake replies still expected on ac */
-    uint64_t backoff_ms; /* wait before the next attempt */
-    unsigned ready : 1;  /* handshake done: commands are accepted */
-    unsigned outage : 1; /* a failure was logged and no recovery yet */
+    int handshake_left;   /* handshake replies still expected on ac */
+    uint64_t backoff_ms;  /* wait before the next attempt */
+    unsigned ready : 1;   /* handshake done: commands are accepted */
+    unsigned outage : 1;  /* a failure was logged and no recovery yet */
+    unsigned master : 1;  /* cluster: serves slots in the last map */
+    redis_cmd_t *waiting; /* redirected here before the connection was ready (a list) */
 } redis_node_t;
 
 enum txn_state { TXN_NONE, TXN_DEFERRED, TXN_PINNED, TXN_BROKEN };
@@ -97,7 +100,7 @@ struct redis_cmd_s {
     size_t wire_len;
     int redirects;
     unsigned in_txn : 1; /* part of MULTI ... EXEC: an error reply is the transaction's */
-    redis_cmd_t *next;   /* on r->failing */
+    redis_cmd_t *next;   /* on r->failing or a node's waiting list */
 };
 
 /* redis_reply_t is redisReply under another name; the public type numbers are hiredis's. */
@@ -109,6 +112,7 @@ _Static_assert(REDIS_REPLY_T_STATUS == REDIS_REPLY_STATUS, "reply type");
 _Static_assert(REDIS_REPLY_T_ERROR == REDIS_REPLY_ERROR, "reply type");
 
 static void node_connect(redis_node_t *n);
+static void node_flush_waiting(redis_node_t *n, int ready);
 
 /* ------------------------------------------------------------------- libuv adapter fix-up */
 
@@ -173,6 +177,7 @@ static void node_down(redis_node_t *n, const char *why)
     n->ready = 0;
     if (n->r->closing)
         return;
+    node_flush_waiting(n, 0);
     n->r->map_stale = 1;
     if (!n->outage) {
         log_warn("redis %s:%d: %s", n->host, n->port, why);
@@ -237,6 +242,7 @@ static void node_on_handshake(redisAsyncContext *ac, void *reply, void *privdata
     n->backoff_ms = REDIS_BACKOFF_MIN_MS;
     log_info("redis %s:%d: connected%s", n->host, n->port, n->outage ? " again" : "");
     n->outage = 0;
+    node_flush_waiting(n, 1);
     if (n->r->slots && !n->r->map_ok)
         map_request(n->r); /* the first node up brings the first map */
 }
@@ -324,36 +330,49 @@ static int node_index(const redis_t *r, const redis_node_t *n)
     return -1;
 }
 
+/* A ready node for a keyless command: a master when one is ready. */
 static redis_node_t *any_ready(const redis_t *r)
 {
-    for (size_t i = 0; i < r->n_nodes; i++)
-        if (r->nodes[i]->ready)
-            return r->nodes[i];
+    for (int masters = 1; masters >= 0; masters--)
+        for (size_t i = 0; i < r->n_nodes; i++)
+            if (r->nodes[i]->ready && (r->nodes[i]->master || !masters))
+                return r->nodes[i];
     return NULL;
 }
 
 /* ------------------------------------------------------------------------ cluster slot map */
 
-/* One CLUSTER SLOTS entry: [start, end, [host, port, id...], replicas...]. An empty host means
- * the node that answered. */
+/* A node of a CLUSTER SLOTS entry ([host, port, id...]); an empty host means the node that
+ * answered. NULL when unreadable or REDIS_NODES_MAX are known. */
+static redis_node_t *map_node(redis_t *r, const redisReply *n, const redis_node_t *from)
+{
+    if (n->type != REDIS_REPLY_ARRAY || n->elements < 2)
+        return NULL;
+    const redisReply *host = n->element[0], *port = n->element[1];
+    if (host->type != REDIS_REPLY_STRING || port->type != REDIS_REPLY_INTEGER ||
+        port->integer <= 0 || port->integer > 65535)
+        return NULL;
+    return host->len ? node_get(r, host->str, host->len, (int)port->integer)
+                     : node_get(r, from->host, strlen(from->host), (int)port->integer);
+}
+
+/* One CLUSTER SLOTS entry: [start, end, master, replicas...]. The replicas are connected too
+ * (nothing is sent to them), so that a promoted one takes commands at once. */
 static void map_entry(redis_t *r, const redisReply *e, const redis_node_t *from)
 {
     if (e->type != REDIS_REPLY_ARRAY || e->elements < 3 ||
-        e->element[0]->type != REDIS_REPLY_INTEGER || e->element[1]->type != REDIS_REPLY_INTEGER ||
-        e->element[2]->type != REDIS_REPLY_ARRAY || e->element[2]->elements < 2)
+        e->element[0]->type != REDIS_REPLY_INTEGER || e->element[1]->type != REDIS_REPLY_INTEGER)
         return;
-    const redisReply *host = e->element[2]->element[0], *port = e->element[2]->element[1];
     long long lo = e->element[0]->integer, hi = e->element[1]->integer;
-    if (host->type != REDIS_REPLY_STRING || port->type != REDIS_REPLY_INTEGER || lo < 0 ||
-        hi >= REDIS_SLOTS || lo > hi)
+    redis_node_t *n = map_node(r, e->element[2], from);
+    if (n == NULL || lo < 0 || hi >= REDIS_SLOTS || lo > hi)
         return;
-    redis_node_t *n = host->len ? node_get(r, host->str, host->len, (int)port->integer)
-                                : node_get(r, from->host, strlen(from->host), (int)port->integer);
-    if (n == NULL)
-        return;
+    n->master = 1;
     int16_t idx = (int16_t)node_index(r, n);
     for (long long s = lo; s <= hi; s++)
         r->slots[s] = idx;
+    for (size_t i = 3; i < e->elements; i++)
+        map_node(r, e->element[i], from);
 }
 
 /* The map is stale while a slot has no master or its master's connection is not ready. */
@@ -383,6 +402,8 @@ static void map_on_reply(redisAsyncContext *ac, void *reply, void *privdata)
     }
     for (size_t s = 0; s < REDIS_SLOTS; s++)
         r->slots[s] = -1;
+    for (size_t i = 0; i < r->n_nodes; i++)
+        r->nodes[i]->master = 0;
     for (size_t i = 0; i < rep->elements; i++)
         map_entry(r, rep->element[i], from);
     if (!r->map_ok)
@@ -485,7 +506,14 @@ static int follow_redirect(redis_cmd_t *cmd, const redisReply *rep)
         return 0;
     if (moved)
         r->slots[slot] = (int16_t)node_index(r, n);
-    if (cmd->redirects++ >= REDIS_REDIRECTS_MAX || !n->ready)
+    if (cmd->redirects++ >= REDIS_REDIRECTS_MAX)
+        return 0;
+    if (!n->ready && moved && n->ac) { /* connecting (a node just learnt): send once ready */
+        cmd->next = n->waiting;
+        n->waiting = cmd;
+        return 1;
+    }
+    if (!n->ready)
         return 0;
     if (ask && redisAsyncCommand(n->ac, NULL, NULL, "ASKING") != REDIS_OK)
         return 0;
@@ -529,6 +557,18 @@ static void fail_later(redis_t *r, redis_cmd_t *cmd)
     cmd->next = NULL;
     *at = cmd;
     uv_timer_start(&r->tick, on_tick, 0, REDIS_MAP_RETRY_MS);
+}
+
+/* The commands redirected to n while it was connecting: sent now that it is ready, or failed
+ * (from the next tick) when its connection failed. */
+static void node_flush_waiting(redis_node_t *n, int ready)
+{
+    while (n->waiting) {
+        redis_cmd_t *cmd = n->waiting;
+        n->waiting = cmd->next;
+        if (!ready || node_send(n, cmd, cmd->wire, cmd->wire_len) != 0)
+            fail_later(n->r, cmd);
+    }
 }
 
 /* Cluster: where cmd goes; MULTI is held until the transaction's first keyed command, which
@@ -770,6 +810,13 @@ static void redis_on_close_tick(uv_timer_t *timer)
 {
     redis_t *r = timer->data;
 
+    for (size_t i = 0; i < r->n_nodes; i++)
+        while (r->nodes[i]->waiting) {
+            redis_cmd_t *cmd = r->nodes[i]->waiting;
+            r->nodes[i]->waiting = cmd->next;
+            cmd->next = r->failing;
+            r->failing = cmd;
+        }
     if (r->txn_multi) { /* a MULTI still held back: fails with the others */
         r->txn_multi->next = r->failing;
         r->failing = r->txn_multi;

@@ -1,7 +1,8 @@
 /* Unit tests of redis.c's cluster client against a real Redis Cluster on loopback (three
  * masters, three replicas; test_redis_cluster.h): commands on keys in many slots, scripts and a
  * transaction on one hash tag, -MOVED after a slot changed owner, -ASK during a slot migration,
- * and a master killed (SIGKILL) whose replica the cluster promotes: commands fail meanwhile with
+ * a manual failover (CLUSTER FAILOVER), and a master killed (SIGKILL) whose replica the
+ * cluster promotes: commands fail meanwhile with
  * an error and work again afterwards. One cluster for the whole file (it takes seconds). */
 #define _GNU_SOURCE
 #include <setjmp.h>
@@ -271,6 +272,36 @@ static void test_moved_and_ask(void **state)
     assert_string_equal(r.str, "asked");
 }
 
+/* A manual failover (CLUSTER FAILOVER on the replica): the old master stays up as a replica
+ * and answers -MOVED, which the client follows without a failed command. */
+static void test_manual_failover(void **state)
+{
+    fixture_t *f = *state;
+    const char *key = "k3";
+    unsigned slot = redis_slot(key, strlen(key));
+    int m = test_redis_cluster_master_of(&f->cluster, slot);
+    char id[64], args[128], line[512];
+    node_id(f, m, id, sizeof(id));
+    snprintf(args, sizeof(args), "CLUSTER REPLICAS %s", id);
+    assert_int_equal(test_redis_cluster_cli(&f->cluster, m, args, line, sizeof(line)), 0);
+    const char *colon = strchr(line, ':'); /* "<id> 127.0.0.1:<port>@<bus> slave ..." */
+    assert_non_null(colon);
+    int replica = -1;
+    for (int i = 0; i < TEST_CLUSTER_NODES; i++)
+        if (f->cluster.node[i].port == atoi(colon + 1))
+            replica = i;
+    assert_true(replica >= 0 && replica != m);
+    assert_int_equal(test_redis_cluster_cli(&f->cluster, replica, "CLUSTER FAILOVER", NULL, 0), 0);
+    for (int i = 0; i < 100 && test_redis_cluster_master_of(&f->cluster, slot) != replica; i++)
+        test_run_until(&f->loop, test_never, NULL, 100);
+    assert_int_equal(test_redis_cluster_master_of(&f->cluster, slot), replica);
+    result_t r = run1(f, "GET %s", key, NULL);
+    assert_int_equal(r.status, 0);
+    assert_string_equal(r.str, "v3");
+    r = run1(f, "SET %s %s", key, "v3"); /* a write too */
+    assert_string_equal(r.str, "OK");
+}
+
 /* SIGKILL the master of a key's slot: commands for it fail with an error (never hang, never
  * crash), the cluster promotes the replica, and the client follows within seconds. */
 static void test_master_killed(void **state)
@@ -310,9 +341,8 @@ static void test_master_killed(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_many_slots),
-        cmocka_unit_test(test_script_and_transaction),
-        cmocka_unit_test(test_moved_and_ask),
+        cmocka_unit_test(test_many_slots),    cmocka_unit_test(test_script_and_transaction),
+        cmocka_unit_test(test_moved_and_ask), cmocka_unit_test(test_manual_failover),
         cmocka_unit_test(test_master_killed),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
