@@ -1,8 +1,11 @@
 /* redis.h - Redis adapter: hiredis async on a libuv loop (the only file that sees hiredis).
  *
- * One connection per redis_t; it reconnects forever with backoff (100 ms doubling to 5 s), logging
- * the first failure and the recovery once each. Commands are pipelined. Replies are read through
- * the redis_reply_* accessors and are valid only inside the callback (hiredis rule).
+ * A redis_t talks to one Redis (redis_new: one connection) or to a Redis Cluster
+ * (redis_new_cluster: one connection per master, each command sent to the master of its key's slot,
+ * redirects and failovers followed; docs/internals.md "Redis Cluster client"). Every connection
+ * reconnects forever with backoff (100 ms doubling to 5 s), logging the first failure and the
+ * recovery once each. Commands are pipelined. Replies are read through the redis_reply_* accessors
+ * and are valid only inside the callback (hiredis rule).
  */
 #ifndef HERALD_REDIS_H
 #define HERALD_REDIS_H
@@ -46,7 +49,31 @@ int redis_command_argv(redis_t *r, redis_reply_cb cb, void *arg, int argc, const
  * Returns as redis_command_argv; HERALD_EINVAL for a format hiredis rejects. */
 int redis_command(redis_t *r, redis_reply_cb cb, void *arg, const char *fmt, ...);
 
+/* WAIT replicas timeout_ms on the connection that serves key (a cluster: the master of key's
+ * slot; one Redis: its connection): the integer reply is how many replicas acknowledged every
+ * write sent on that connection before it. Returns as redis_command_argv. */
+int redis_wait(redis_t *r, const char *key, size_t key_len, int replicas, int timeout_ms,
+               redis_reply_cb cb, void *arg);
+
+/* A Redis Cluster client, seeded with n host:port pairs (copied): it loads the slot map (CLUSTER
+ * SLOTS) from the first seed that answers and connects to every master in it. No SELECT (a
+ * cluster has db 0 only). Routing: the slot of a command's first key (for EVAL / EVALSHA the
+ * first key after numkeys; redis_route.h); a keyless command goes to any ready master; a MULTI
+ * goes with its transaction's first keyed command, and the rest of it to that node (so every key
+ * of a transaction must share a slot, as Redis Cluster requires anyway). A multi-key command
+ * whose keys are in different slots gets Redis's -CROSSSLOT error. A command whose master is not
+ * connected (its slot's failover under way) is refused with UV_ENOTCONN; one lost with a master
+ * fails with UV_ECONNRESET; later ones go to the promoted replica once the cluster and the
+ * refreshed map name it. */
+redis_t *redis_new_cluster(uv_loop_t *loop, const char *const *hosts, const int *ports, size_t n,
+                           const char *user, const char *password);
+
+/* One Redis: its connection is ready. Cluster: a slot map is loaded and some master is ready
+ * (a command may still be refused when its own master is down). */
 int redis_connected(const redis_t *r);
+
+/* Nonzero for a cluster client: callers keep each multi-key command to one hash tag. */
+int redis_is_cluster(const redis_t *r);
 
 /* Fails pending commands with UV_ECANCELED, disconnects, frees; cb (may be NULL) when done. */
 void redis_close(redis_t *r, void (*cb)(void *arg), void *arg);

@@ -2,12 +2,14 @@
 #include "redis_conf.h"
 
 #include "addr.h"
+#include "buf.h"
 #include "herald_err.h"
 #include "redis_keys.h"
 #include "secret_file.h"
 
 #include <sodium.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 /* 1 when a string setting is set (neither NULL nor ""). */
@@ -54,6 +56,46 @@ static int redis_conf_password(const redis_conf_t *c, char *buf, char *err, size
     return 0;
 }
 
+/* cluster = on: addr is a comma-separated list of seeds. Fills hosts / ports (REDIS_SEEDS_MAX
+ * each, either may be NULL to only check) and returns how many, or -1 with a message in err. */
+static int redis_conf_seeds(const redis_conf_t *c, char hosts[][ADDR_HOST_MAX], int *ports,
+                            char *err, size_t errlen)
+{
+    const char *p = c->addr ? c->addr : "";
+    int n = 0;
+
+    do {
+        const char *comma = strchr(p, ',');
+        size_t len = comma ? (size_t)(comma - p) : strlen(p);
+        char one[ADDR_HOST_MAX + 8], host[ADDR_HOST_MAX];
+        int port;
+        while (len > 0 && *p == ' ')
+            p++, len--;
+        if (len == 0 || len >= sizeof(one) || n == REDIS_SEEDS_MAX) {
+            snprintf(err, errlen,
+                     "[redis] addr: with cluster = on, 1 to %d host:port, comma "
+                     "separated",
+                     REDIS_SEEDS_MAX);
+            return -1;
+        }
+        memcpy(one, p, len);
+        one[len] = '\0';
+        while (len > 0 && one[len - 1] == ' ')
+            one[--len] = '\0';
+        if (addr_split(one, host, &port) != 0) {
+            snprintf(err, errlen, "[redis] addr: bad address \"%s\"", one);
+            return -1;
+        }
+        if (hosts)
+            memcpy(hosts[n], host, sizeof(host));
+        if (ports)
+            ports[n] = port;
+        n++;
+        p = comma ? comma + 1 : NULL;
+    } while (p);
+    return n;
+}
+
 int redis_conf_check(const redis_conf_t *c, char *err, size_t errlen)
 {
     char host[ADDR_HOST_MAX], pw[REDIS_PASSWORD_MAX + 1];
@@ -63,7 +105,18 @@ int redis_conf_check(const redis_conf_t *c, char *err, size_t errlen)
         snprintf(err, errlen, "[redis] prefix: longer than %d bytes", REDIS_KEY_PREFIX_MAX);
         return HERALD_ECONF;
     }
-    if (c->addr == NULL || addr_split(c->addr, host, &port) != 0) {
+    if (strpbrk(c->prefix, "{}") != NULL) { /* it would take the keys' hash tag (redis_keys.h) */
+        snprintf(err, errlen, "[redis] prefix: may not hold '{' or '}'");
+        return HERALD_ECONF;
+    }
+    if (c->cluster) {
+        if (redis_conf_seeds(c, NULL, NULL, err, errlen) < 0)
+            return HERALD_ECONF;
+        if (c->db != 0) {
+            snprintf(err, errlen, "[redis] db: a Redis Cluster has db 0 only (cluster = on)");
+            return HERALD_ECONF;
+        }
+    } else if (c->addr == NULL || addr_split(c->addr, host, &port) != 0) {
         snprintf(err, errlen, "[redis] addr: bad address \"%s\"", c->addr ? c->addr : "");
         return HERALD_ECONF;
     }
@@ -83,8 +136,20 @@ redis_t *redis_conf_connect(uv_loop_t *loop, const redis_conf_t *c, char *err, s
 
     if (redis_conf_check(c, err, errlen) != 0 || redis_conf_password(c, pw, err, errlen) != 0)
         return NULL;
-    addr_split(c->addr, host, &port);
-    redis_t *r = redis_new(loop, host, port, c->user, pw, (int)c->db);
+    redis_t *r;
+    if (c->cluster) {
+        char(*seed_hosts)[ADDR_HOST_MAX] = xmalloc(REDIS_SEEDS_MAX * sizeof(*seed_hosts));
+        const char *names[REDIS_SEEDS_MAX];
+        int ports[REDIS_SEEDS_MAX];
+        int n = redis_conf_seeds(c, seed_hosts, ports, err, errlen);
+        for (int i = 0; i < n; i++)
+            names[i] = seed_hosts[i];
+        r = redis_new_cluster(loop, names, ports, (size_t)n, c->user, pw);
+        free(seed_hosts);
+    } else {
+        addr_split(c->addr, host, &port);
+        r = redis_new(loop, host, port, c->user, pw, (int)c->db);
+    }
     sodium_memzero(pw, sizeof(pw));
     return r;
 }

@@ -2,7 +2,8 @@
  * authenticates to it, and the key prefix.
  *
  *   [redis]
- *   addr = 127.0.0.1:6379   host:port
+ *   addr = 127.0.0.1:6379   host:port; with cluster = on, seeds: host:port,host:port,...
+ *   cluster = off           on: addr is a Redis Cluster (redis_new_cluster); db must be 0
  *   user =                  Redis 6 ACL user: AUTH <user> <password>; "" = AUTH <password>
  *   password =              "" = no AUTH. Prefer password_file or HERALD_REDIS_PASSWORD
  *   password_file =         file holding the password (secret_file.h); not with password
@@ -17,14 +18,17 @@
 #include "conf.h"
 #include "redis.h"
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <uv.h>
 
 #define REDIS_PASSWORD_MAX 4096 /* bytes */
+#define REDIS_SEEDS_MAX 16      /* cluster = on: host:port entries in addr */
 
 typedef struct redis_conf_s {
     char *addr;
+    bool cluster;
     char *user;
     char *password;
     char *password_file;
@@ -36,6 +40,7 @@ typedef struct redis_conf_s {
  * `redis`; put them in the daemon's conf_item_t table. */
 #define REDIS_CONF_ITEMS(type)                                                                     \
     {"redis", "addr", CONF_STR, offsetof(type, redis.addr), "127.0.0.1:6379", 0, 0, NULL},         \
+        {"redis", "cluster", CONF_BOOL, offsetof(type, redis.cluster), "off", 0, 0, NULL},         \
         {"redis", "user", CONF_STR, offsetof(type, redis.user), "", 0, 0, NULL},                   \
         {"redis", "password", CONF_STR, offsetof(type, redis.password), "", 0, 0, NULL},           \
         {"redis", "password_file", CONF_STR, offsetof(type, redis.password_file), "", 0, 0, NULL}, \

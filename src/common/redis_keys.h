@@ -5,8 +5,11 @@
  * A key is the configured prefix (redis.prefix, "herald:" by default, at most
  * REDIS_KEY_PREFIX_MAX bytes: each daemon refuses a longer one at start) followed by its pattern.
  * The patterns are what is stored today: changing one makes the data already in Redis
- * unreadable. herald runs on a single Redis, not a cluster, so the keys of one user carry no
- * {hash tag}; the Lua scripts that touch several keys of one user (logic_inbox.c) rely on that.
+ * unreadable. Every key that a multi-key command or script touches together carries the same
+ * {hash tag}, so that on Redis Cluster they share a slot (redis_slot.h) and the scripts stay
+ * atomic: one user's keys are tagged {<mid>}, the account keys {users}, the rate limits {limit},
+ * the comet and router registry {registry}. token:<token> and idem:<route>:<key> stand alone.
+ * The prefix may not hold '{' or '}' (redis_conf_check), so the tag is always the key's first.
  *
  * Each function writes the key and a NUL into out (REDIS_KEY_MAX bytes) and returns its length.
  * The variable parts are bounded by the callers' validation (ids and names at most a few hundred
@@ -24,31 +27,31 @@
 /* token:<token>      string: user id; TTL = the token's lifetime (logic_token.c) */
 int redis_key_token(char *out, const char *prefix, const char *token);
 
-/* seq:<mid>          integer: the user's last sequence number, no TTL (logic_inbox.c) */
+/* seq:{<mid>}        integer: the user's last sequence number, no TTL (logic_inbox.c) */
 int redis_key_seq(char *out, const char *prefix, int64_t mid);
-/* inbox:<mid>        sorted set: the user's offline inbox (logic_inbox.c) */
+/* inbox:{<mid>}      sorted set: the user's offline inbox (logic_inbox.c) */
 int redis_key_inbox(char *out, const char *prefix, int64_t mid);
-/* ack:<mid>          hash: device or connection key -> acknowledged seq (logic_inbox.c) */
+/* ack:{<mid>}        hash: device or connection key -> acknowledged seq (logic_inbox.c) */
 int redis_key_ack(char *out, const char *prefix, int64_t mid);
-/* sent:<mid>         hash: device -> highest seq written to its last connection (logic_inbox.c) */
+/* sent:{<mid>}       hash: device -> highest seq written to its last connection (logic_inbox.c) */
 int redis_key_sent(char *out, const char *prefix, int64_t mid);
-/* inboxfrom:<mid>:<from>  sorted set: the seqs of sender from's entries in mid's inbox, same TTL
+/* inboxfrom:{<mid>}:<from>  sorted set: the seqs of sender from's entries in mid's inbox, same TTL
  * (logic_inbox.c: the per-sender share) */
 int redis_key_inbox_from(char *out, const char *prefix, int64_t mid, int64_t from);
 
-/* conn:<mid>         hash: connection key -> {"platform","token"} (logic_login_conn.c) */
+/* conn:{<mid>}       hash: connection key -> {"platform","token"} (logic_login_conn.c) */
 int redis_key_conn(char *out, const char *prefix, int64_t mid);
 
-/* user:next          integer: the last user id given out (logic_user.c) */
+/* user:{users}:next  integer: the last user id given out (logic_user.c) */
 int redis_key_user_next(char *out, const char *prefix);
-/* user:<mid>         hash: {name, created} of an account (logic_user.c) */
+/* user:{users}:<mid> hash: {name, created} of an account (logic_user.c) */
 int redis_key_user(char *out, const char *prefix, int64_t mid);
-/* user:<mid> without the mid, for the script that learns the new id inside Redis */
+/* user:{users}:<mid> without the mid, for the script that learns the new id inside Redis */
 int redis_key_user_stem(char *out, const char *prefix);
-/* username:<name>    string: user id of an account name (logic_user.c) */
+/* username:{users}:<name> string: user id of an account name (logic_user.c) */
 int redis_key_username(char *out, const char *prefix, const char *name);
 
-/* limit:<what>       string: a rate limit's state (GCRA: the theoretical arrival time, us),
+/* limit:{limit}:<what> string: a rate limit's state (GCRA: the theoretical arrival time, us),
  * TTL = until it is full again; what = "login:name:<name>", "login:addr:<addr>",
  * "register:addr:<addr>", "chat:<mid>" (logic_limit.c) */
 int redis_key_limit(char *out, const char *prefix, const char *what);
@@ -57,11 +60,11 @@ int redis_key_limit(char *out, const char *prefix, const char *what);
  * reply data it answered; TTL = push.idempotency_window (logic_idem.c) */
 int redis_key_idem(char *out, const char *prefix, const char *route, const char *idem_key);
 
-/* comets             hash: comet id -> registry entry (registry.h) */
+/* comets:{registry}  hash: comet id -> registry entry (registry.h) */
 int redis_key_comets(char *out, const char *prefix);
-/* routers            hash: router name (its RPC address) -> router entry (router_entry.h) */
+/* routers:{registry} hash: router name (its RPC address) -> router entry (router_entry.h) */
 int redis_key_routers(char *out, const char *prefix);
-/* online:<server>    hash: room -> members on that comet, TTL registry.ttl (registry.h) */
+/* online:{registry}:<server> hash: room -> members on that comet, TTL registry.ttl (registry.h) */
 int redis_key_online(char *out, const char *prefix, const char *server);
 
 #endif

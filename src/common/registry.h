@@ -1,11 +1,11 @@
 /* registry.h - the comet registry in Redis: the contract between its writer (logic, on each comet
  * RenewOnline) and its readers (every logic's online aggregate, every job's comet set).
  *
- *   <prefix>comets           hash: comet id -> entry, compact JSON:
- *                            {"id","rpc","tcp","ws","tls","wss","weight","conns","ips",
- *                             "updated_ms"}
- *   <prefix>online:<server>  hash: room id -> members on that comet; expires registry.ttl after
- *                            the comet's last RenewOnline (written and read by logic only)
+ *   <prefix>comets:{registry}  hash: comet id -> entry, compact JSON:
+ *                              {"id","rpc","tcp","ws","tls","wss","weight","conns","ips",
+ *                               "updated_ms"}
+ *   <prefix>online:{registry}:<server>  hash: room id -> members on that comet; expires
+ *                              registry.ttl after the comet's last RenewOnline (logic only)
  * (key names: redis_keys.h). rpc, tcp, ws, tls (TLS over TCP) and wss (WebSocket over TLS) are
  * the comet's advertised "host:port" addresses ("" when it has none; an entry written before tls
  * and wss existed reads as ""), weight its share of new clients (0: draining), conns its

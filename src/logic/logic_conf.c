@@ -59,6 +59,7 @@ const conf_item_t logic_conf_items[] = {
     {"inbox", "max_age", CONF_MS, F(inbox_max_age_ms), "168h", 1000, 3650 * DAY_MS, NULL},
     {"inbox", "page_bytes", CONF_SIZE, F(inbox_page_bytes), "256k", 4096, 8LL << 20, NULL},
     {"inbox", "sender_share", CONF_INT, F(inbox_sender_share), "100", 1, 1000000, NULL},
+    {"inbox", "replicas", CONF_INT, F(inbox_replicas), "0", 0, 16, NULL},
     LOG_CONF_ITEMS(logic_conf_t),
     /* client JWTs and protected rooms */
     {"auth", "jwt_secret", CONF_STR, F(auth_jwt_secret), "", 0, 0, NULL},

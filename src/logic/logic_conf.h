@@ -90,6 +90,7 @@ typedef struct logic_conf_s {
     int64_t inbox_max_age_ms;           /* [inbox] max_age: older messages are dropped */
     int64_t inbox_page_bytes;   /* [inbox] page_bytes: backlog bytes per Connect / Fetch reply */
     int64_t inbox_sender_share; /* [inbox] sender_share: one chat sender's entries per inbox */
+    int64_t inbox_replicas;     /* [inbox] replicas: WAIT for them before a store succeeds */
     log_conf_t log;             /* [log]: level, format, file */
     /* client JWTs and protected rooms (docs/security.md) */
     char *auth_jwt_secret;      /* [auth] jwt_secret: HS256 key; "" = HS256 refused. Never logged */

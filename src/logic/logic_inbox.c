@@ -17,6 +17,8 @@
 /* Users per store script: one EVAL carries the body once for all of them, and a chunk keeps
  * each script short (Redis runs nothing else meanwhile). */
 #define STORE_CHUNK 128
+/* WAIT's bound with inbox.replicas: how long a push waits at most for the replicas. */
+#define STORE_WAIT_MS 1000
 
 /* The Lua scripts are laid out as Lua, not as C. */
 // clang-format off
@@ -38,7 +40,7 @@
     "  end "                                                                                       \
     "end "
 
-/* KEYS: seq:<mid>, inbox:<mid> pairs, or seq:, inbox:, inboxfrom:<mid>:<from> triples for a
+/* KEYS: seq:{<mid>}, inbox:{<mid>} pairs, or seq:, inbox:, inboxfrom:{<mid>}:<from> triples for a
  * chat message. ARGV: header tail ":<created_ms>:<op>:", body, cutoff, max_count, ttl_ms,
  * sender_share (0 = no sender). Returns the new sequence numbers, in KEYS order.
  * The per-sender share: inboxfrom: lists the seqs of that sender's entries; past the share the
@@ -147,12 +149,39 @@ typedef struct store_s {
     size_t n;
     size_t pending; /* chunks in flight */
     int status;
+    redis_t *redis;
+    int64_t replicas; /* inbox.replicas: WAIT for them after each chunk, 0 = no WAIT */
 } store_t;
 
 typedef struct store_chunk_s {
     store_t *st;
     size_t first, n; /* seqs[first .. first + n) */
+    int64_t mid;     /* the chunk's first user: WAIT goes to the node of its keys */
 } store_chunk_t;
+
+static void store_chunk_done(store_chunk_t *ch)
+{
+    store_t *st = ch->st;
+    free(ch);
+    if (--st->pending > 0)
+        return;
+    st->cb(st->status, st->status == 0 ? st->seqs : NULL, st->arg);
+    free(st->seqs);
+    free(st);
+}
+
+static void on_waited(int status, const redis_reply_t *reply, void *arg)
+{
+    store_chunk_t *ch = arg;
+    store_t *st = ch->st;
+    if (status != 0 || redis_reply_type(reply) != REDIS_REPLY_T_INTEGER ||
+        redis_reply_integer(reply) < st->replicas) {
+        log_warn_rl("inbox store: fewer than inbox.replicas = %lld replicas acknowledged it",
+                    (long long)st->replicas);
+        st->status = HERALD_EUNAVAIL;
+    }
+    store_chunk_done(ch);
+}
 
 static void on_stored(int status, const redis_reply_t *reply, void *arg)
 {
@@ -166,13 +195,19 @@ static void on_stored(int status, const redis_reply_t *reply, void *arg)
     } else {
         for (size_t i = 0; i < ch->n; i++)
             st->seqs[ch->first + i] = (uint64_t)redis_reply_integer(redis_reply_element(reply, i));
+        /* Sent after the script's reply, so that a -MOVED it followed has updated the map and
+         * WAIT reaches the master that ran it. The slot depends on the {<mid>} tag alone, so
+         * the key needs no prefix here. */
+        if (st->replicas > 0) {
+            char key[REDIS_KEY_MAX];
+            int klen = redis_key_seq(key, "", ch->mid);
+            if (redis_wait(st->redis, key, (size_t)klen, (int)st->replicas, STORE_WAIT_MS,
+                           on_waited, ch) == 0)
+                return;
+            st->status = HERALD_EUNAVAIL;
+        }
     }
-    free(ch);
-    if (--st->pending > 0)
-        return;
-    st->cb(st->status, st->status == 0 ? st->seqs : NULL, st->arg);
-    free(st->seqs);
-    free(st);
+    store_chunk_done(ch);
 }
 
 int logic_inbox_store(const logic_ctx_t *ctx, const int64_t *mids, size_t n, int64_t from,
@@ -195,13 +230,18 @@ int logic_inbox_store(const logic_ctx_t *ctx, const int64_t *mids, size_t n, int
     st->arg = arg;
     st->seqs = xcalloc(n, sizeof(*st->seqs));
     st->n = n;
+    st->redis = redis;
+    st->replicas = ctx->conf->inbox_replicas;
     /* argv: EVAL script numkeys keys... tail body cutoff max ttl share */
     size_t cap = 3 + 3 * STORE_CHUNK + 6;
     const char **argv = xcalloc(cap, sizeof(*argv));
     size_t *argvlen = xcalloc(cap, sizeof(*argvlen));
     char(*keys)[REDIS_KEY_MAX] = xmalloc(3 * STORE_CHUNK * sizeof(*keys));
-    for (size_t first = 0; first < n; first += STORE_CHUNK) {
-        size_t m = n - first < STORE_CHUNK ? n - first : STORE_CHUNK;
+    /* On Redis Cluster each user's keys are a slot of their own ({<mid>}, redis_keys.h) and a
+     * script may only touch one slot: one EVAL per user there. */
+    size_t chunk = redis_is_cluster(redis) ? 1 : STORE_CHUNK;
+    for (size_t first = 0; first < n; first += chunk) {
+        size_t m = n - first < chunk ? n - first : chunk;
         char numkeys[16];
         snprintf(numkeys, sizeof(numkeys), "%zu", step * m);
         size_t a = 0;
@@ -227,11 +267,15 @@ int logic_inbox_store(const logic_ctx_t *ctx, const int64_t *mids, size_t n, int
         for (size_t i = 0; i < a; i++)
             argvlen[i] = i == body_at ? len : strlen(argv[i]);
         store_chunk_t *ch = xmalloc(sizeof(*ch));
-        *ch = (store_chunk_t){st, first, m};
-        /* Once the first chunk is queued the others are too (nothing runs the loop meanwhile,
-         * so the connection cannot drop): only the first can be refused. */
+        *ch = (store_chunk_t){st, first, m, mids[first]};
+        /* One Redis: once the first chunk is queued the others are too (nothing runs the loop
+         * meanwhile, so the connection cannot drop). A cluster client refuses the users whose
+         * master is down (a failover under way): the store then fails as a whole (the users
+         * already queued keep their entry, as when a later chunk's reply is an error). */
         if (redis_command_argv(redis, on_stored, ch, (int)a, argv, argvlen) != 0) {
             free(ch);
+            if (st->pending > 0)
+                st->status = HERALD_EUNAVAIL;
             break;
         }
         st->pending++;
@@ -253,31 +297,54 @@ typedef struct newest_s {
     logic_inbox_newest_cb cb;
     void *arg;
     size_t n;
+    size_t pending; /* commands not answered yet */
+    int failed;
+    uint64_t *seqs;
 } newest_t;
+
+/* One command of a newest read: MGET of every user (one Redis), or GET of one (Redis Cluster,
+ * where each user's seq:{<mid>} is in a slot of its own). */
+typedef struct newest_part_s {
+    newest_t *nw;
+    size_t first, count;
+} newest_part_t;
+
+/* A seq:{<mid>} value to its number; 0 for nil (the user never got a push). */
+static uint64_t seq_value(const redis_reply_t *v)
+{
+    size_t len;
+    const char *str = v ? redis_reply_str(v, &len) : NULL;
+    char num[24];
+    if (str == NULL || len == 0 || len >= sizeof(num))
+        return 0;
+    memcpy(num, str, len);
+    num[len] = '\0';
+    return strtoull(num, NULL, 10);
+}
 
 static void on_newest(int status, const redis_reply_t *reply, void *arg)
 {
-    newest_t nw = *(newest_t *)arg;
+    newest_part_t part = *(newest_part_t *)arg;
+    newest_t *nw = part.nw;
     free(arg);
-    if (status != 0 || redis_reply_type(reply) != REDIS_REPLY_T_ARRAY ||
-        redis_reply_count(reply) != nw.n) {
-        log_warn_rl("inbox: reading users' newest seq failed");
-        nw.cb(HERALD_EUNAVAIL, NULL, nw.arg);
+    int type = status == 0 ? redis_reply_type(reply) : 0;
+    if (type == REDIS_REPLY_T_ARRAY && redis_reply_count(reply) == part.count)
+        for (size_t i = 0; i < part.count; i++)
+            nw->seqs[part.first + i] = seq_value(redis_reply_element(reply, i));
+    else if (part.count == 1 && (type == REDIS_REPLY_T_STRING || type == REDIS_REPLY_T_NIL))
+        nw->seqs[part.first] = seq_value(reply);
+    else
+        nw->failed = 1;
+    if (--nw->pending > 0)
         return;
+    if (nw->failed) {
+        log_warn_rl("inbox: reading users' newest seq failed");
+        nw->cb(HERALD_EUNAVAIL, NULL, nw->arg);
+    } else {
+        nw->cb(0, nw->seqs, nw->arg);
     }
-    uint64_t *seqs = xcalloc(nw.n, sizeof(*seqs));
-    for (size_t i = 0; i < nw.n; i++) {
-        size_t len;
-        const char *v = redis_reply_str(redis_reply_element(reply, i), &len);
-        char num[24];
-        if (v == NULL || len == 0 || len >= sizeof(num))
-            continue; /* nil: the user never got a push */
-        memcpy(num, v, len);
-        num[len] = '\0';
-        seqs[i] = strtoull(num, NULL, 10);
-    }
-    nw.cb(0, seqs, nw.arg);
-    free(seqs);
+    free(nw->seqs);
+    free(nw);
 }
 
 int logic_inbox_newest(const logic_ctx_t *ctx, const int64_t *mids, size_t n,
@@ -288,22 +355,34 @@ int logic_inbox_newest(const logic_ctx_t *ctx, const int64_t *mids, size_t n,
     redis_t *redis = inbox_redis(ctx);
     if (redis == NULL)
         return HERALD_EUNAVAIL;
-    const char **argv = xcalloc(n + 1, sizeof(*argv));
-    size_t *argvlen = xcalloc(n + 1, sizeof(*argvlen));
-    char(*keys)[REDIS_KEY_MAX] = xmalloc(n * sizeof(*keys));
-    argv[0] = "MGET";
-    argvlen[0] = 4;
-    for (size_t i = 0; i < n; i++) {
-        argvlen[i + 1] = (size_t)redis_key_seq(keys[i], ctx->conf->redis.prefix, mids[i]);
-        argv[i + 1] = keys[i];
+    size_t per = redis_is_cluster(redis) ? 1 : n; /* users per command */
+    const char **argv = xcalloc(per + 1, sizeof(*argv));
+    size_t *argvlen = xcalloc(per + 1, sizeof(*argvlen));
+    char(*keys)[REDIS_KEY_MAX] = xmalloc(per * sizeof(*keys));
+    newest_t *nw = xcalloc(1, sizeof(*nw));
+    *nw = (newest_t){cb, arg, n, 0, 0, xcalloc(n, sizeof(uint64_t))};
+    argv[0] = per == 1 ? "GET" : "MGET";
+    argvlen[0] = strlen(argv[0]);
+    for (size_t first = 0; first < n; first += per) {
+        for (size_t i = 0; i < per; i++) {
+            argvlen[i + 1] =
+                (size_t)redis_key_seq(keys[i], ctx->conf->redis.prefix, mids[first + i]);
+            argv[i + 1] = keys[i];
+        }
+        newest_part_t *part = xmalloc(sizeof(*part));
+        *part = (newest_part_t){nw, first, per};
+        if (redis_command_argv(redis, on_newest, part, (int)per + 1, argv, argvlen) != 0) {
+            free(part);
+            nw->failed = 1; /* a cluster master is down: the answered parts finish the call */
+            break;
+        }
+        nw->pending++;
     }
-    newest_t *nw = xmalloc(sizeof(*nw));
-    *nw = (newest_t){cb, arg, n};
-    int rc = redis_command_argv(redis, on_newest, nw, (int)n + 1, argv, argvlen);
     free(keys);
     free(argvlen);
     free(argv);
-    if (rc != 0) {
+    if (nw->pending == 0) {
+        free(nw->seqs);
         free(nw);
         return HERALD_EUNAVAIL;
     }

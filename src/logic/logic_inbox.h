@@ -1,15 +1,16 @@
 /* logic_inbox.h - the users' offline inboxes in Redis (DESIGN.md §2 "Offline", docs/delivery.md).
  *
  * Keys (redis_keys.h):
- *   seq:<mid>    the user's last sequence number; never expires, never goes back
- *   inbox:<mid>  sorted set scored by sequence number; member "<seq>:<created_ms>:<op>:<body>"
+ *   seq:{<mid>}    the user's last sequence number; never expires, never goes back
+ *   inbox:{<mid>}  sorted set scored by sequence number; member "<seq>:<created_ms>:<op>:<body>"
  *                (text header, raw body; the seq in the member keeps equal messages apart).
  *                At most inbox.max_count entries and none older than inbox.max_age; the whole
  *                set expires max_age after the last store
- *   ack:<mid>    hash: position name -> highest seq the client acknowledged (op 18)
- *   sent:<mid>   hash: position name -> highest seq written to its last connection (comet's
+ *   ack:{<mid>}    hash: position name -> highest seq the client acknowledged (op 18)
+ *   sent:{<mid>}   hash: position name -> highest seq written to its last connection (comet's
  *                Disconnect), the position of clients that never ack
- *   inboxfrom:<mid>:<from>  sorted set of the seqs of chat sender from's entries in inbox:<mid>:
+ *   inboxfrom:{<mid>}:<from>  sorted set of the seqs of chat sender from's entries in
+ *                inbox:{<mid>}:
  *                a sender holds at most inbox.sender_share of them, its own oldest go first
  * A store takes the next number and adds the entry in one Lua script, so every sequence number
  * has its entry and a reader never sees a number without its message. Reads trim by age first,
@@ -74,7 +75,8 @@ int logic_inbox_read(const logic_ctx_t *ctx, int64_t mid, const logic_inbox_from
  * with none), borrowed during the callback; status 0, or HERALD_EUNAVAIL (seqs NULL). */
 typedef void (*logic_inbox_newest_cb)(int status, const uint64_t *seqs, void *arg);
 
-/* Reads seq:<mid> of each of mids[0..n) (1 <= n <= RPC_REPLAY_BATCH_MAX; copied) in one MGET.
+/* Reads seq:{<mid>} of each of mids[0..n) (1 <= n <= RPC_REPLAY_BATCH_MAX; copied) in one MGET
+ * (one GET per user on Redis Cluster, where they are in different slots).
  * Returns 0 and calls cb exactly once, or HERALD_EUNAVAIL (HERALD_EINVAL for n out of range). */
 int logic_inbox_newest(const logic_ctx_t *ctx, const int64_t *mids, size_t n,
                        logic_inbox_newest_cb cb, void *arg);

@@ -79,7 +79,10 @@ static void on_refunded(int status, const redis_reply_t *reply, void *arg)
         log_warn_rl("limit: refund failed");
 }
 
-/* EVAL of script over the buckets that limit anything (with none, the script just answers 0:
+/* Every bucket key has the {limit} hash tag (redis_keys.h), so one script may take several
+ * (a login's name and address buckets) on Redis Cluster too: all limits share that slot.
+ *
+ * EVAL of script over the buckets that limit anything (with none, the script just answers 0:
  * one round trip keeps the callback contract simple). Returns 0 or HERALD_EUNAVAIL. */
 static int run(const logic_ctx_t *ctx, const char *script, const logic_limit_t *limits, size_t n,
                redis_reply_cb cb, void *arg)

@@ -1,7 +1,7 @@
 /* logic_login_conn.h - what logic remembers of each connection beyond the router's placement:
  * its platform and the token it authenticated with, for the duplicate-login policy and logout.
  *
- *   <prefix>conn:<mid>  hash: connection key -> JSON {"platform":"...","token":"..."}
+ *   <prefix>conn:{<mid>}  hash: connection key -> JSON {"platform":"...","token":"..."}
  *                       (key name: redis_keys.h)
  *
  * Written at Connect (after the router Put), deleted at Disconnect; the hash expires a day after

@@ -120,8 +120,9 @@ int logic_registry_renew(logic_registry_t *r, const Herald__RenewOnlineReq *req,
     redis_t *redis = logic_ctx_redis(r->ctx);
     int rc = HERALD_EUNAVAIL;
     /* The connection cannot drop between these calls (nothing runs the loop meanwhile), so once
-     * MULTI is queued the rest is too; the transaction keeps readers from seeing the room hash
-     * deleted but not yet refilled. */
+     * MULTI is queued the rest is too (on Redis Cluster the client sends them all to the master
+     * of the {registry} slot, or fails them all: redis.h); the transaction keeps readers from
+     * seeing the room hash deleted but not yet refilled. */
     if (redis != NULL && redis_command(redis, NULL, NULL, "MULTI") == 0) {
         redis_command(redis, NULL, NULL, "HSET %s %s %s", comets, c->e.id, entry);
         redis_command(redis, NULL, NULL, "DEL %s", online);

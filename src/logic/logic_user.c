@@ -12,11 +12,12 @@
 #include <string.h>
 #include <uv.h>
 
-/* KEYS: username:<name>, user:next; ARGV: name, created ms, the user hash key prefix, the first
- * IM id (login.id_base), the password hash. The hash key is built inside because the id is only
- * known there; herald runs on a single Redis (no cluster slots to respect). A counter below the
- * base (ids handed out before there was a base) jumps to it, so new ids never fall in the
- * business range. -1 means the name is taken. */
+/* KEYS: username:{users}:<name>, user:{users}:next; ARGV: name, created ms, the user hash key
+ * prefix, the first IM id (login.id_base), the password hash. The hash key user:{users}:<mid> is
+ * built inside because the id is only known there; it shares the {users} tag with the declared
+ * keys, so on Redis Cluster it is on the same slot and node (every account shares that slot). A
+ * counter below the base (ids handed out before there was a base) jumps to it, so new ids never
+ * fall in the business range. -1 means the name is taken. */
 static const char create_script[] =
     "if redis.call('EXISTS', KEYS[1]) == 1 then return -1 end "
     "local mid = redis.call('INCR', KEYS[2]) "

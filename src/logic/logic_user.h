@@ -1,9 +1,10 @@
 /* logic_user.h - user accounts in Redis (docs/im.md): a unique name per user id.
  *
- *   <prefix>user:next        integer, INCR gives the next user id (the first is login.id_base)
- *   <prefix>user:<mid>       hash {name, created (unix ms), pass (argon2id string)}
- *   <prefix>username:<name>  string -> mid
- * (key names: redis_keys.h).
+ *   <prefix>user:{users}:next        integer, INCR gives the next user id (from login.id_base)
+ *   <prefix>user:{users}:<mid>       hash {name, created (unix ms), pass (argon2id string)}
+ *   <prefix>username:{users}:<name>  string -> mid
+ * (key names: redis_keys.h). The {users} tag keeps them on one Redis Cluster slot: the creation
+ * script reads and writes all three, and names user:{users}:<mid> only inside the script.
  *
  * Creation is one Lua script, so two registrations of one name cannot both win. Loop thread only.
  */

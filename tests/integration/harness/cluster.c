@@ -506,6 +506,39 @@ static void cluster_comet_tls_env(cluster_t *c, cluster_daemon_t *d, int index)
     d->ports[d->n_ports++] = c->comet_wss[index];
 }
 
+/* The one redis-server of the cluster (unless opts.redis_cluster_seeds). */
+static int cluster_configure_redis(cluster_t *c)
+{
+    char *redis_bin = cluster_which("redis-server");
+    if (redis_bin == NULL) {
+        fprintf(stderr, "harness: redis-server not found in PATH\n");
+        return -1;
+    }
+    cluster_daemon_t *d = &c->redis;
+    cluster_daemon_config(c, d, CLUSTER_REDIS, 0, redis_bin);
+    free(redis_bin);
+    char buf[64];
+    snprintf(buf, sizeof(buf), "%d", c->redis_port);
+    const char *redis_args[] = {"--port",       buf,  "--bind", "127.0.0.1", "--save", "",
+                                "--appendonly", "no", "--dir",  c->dir,      NULL};
+    for (const char **a = redis_args; *a; a++)
+        cluster_daemon_arg(d, *a);
+    d->ports[d->n_ports++] = c->redis_port;
+    cluster_daemon_extra_env(c, d);
+    return 0;
+}
+
+/* Where a daemon finds Redis: the harness's redis-server, or the Redis Cluster's seeds. */
+static void cluster_redis_env(cluster_t *c, cluster_daemon_t *d)
+{
+    if (c->opts.redis_cluster_seeds != NULL) {
+        cluster_env_put(&d->envp, "HERALD_REDIS_CLUSTER=on");
+        cluster_env_putf(&d->envp, "HERALD_REDIS_ADDR=%s", c->opts.redis_cluster_seeds);
+    } else {
+        cluster_env_putf(&d->envp, "HERALD_REDIS_ADDR=127.0.0.1:%d", c->redis_port);
+    }
+}
+
 /* Configures every daemon (ports, argv, environment) without starting any. */
 static int cluster_configure(cluster_t *c)
 {
@@ -539,22 +572,9 @@ static int cluster_configure(cluster_t *c)
         if (c->router_rpc[i] < 0 || c->router_admin[i] < 0)
             return -1;
 
-    char *redis_bin = cluster_which("redis-server");
-    if (redis_bin == NULL) {
-        fprintf(stderr, "harness: redis-server not found in PATH\n");
+    cluster_daemon_t *d;
+    if (o->redis_cluster_seeds == NULL && cluster_configure_redis(c) != 0)
         return -1;
-    }
-    cluster_daemon_t *d = &c->redis;
-    cluster_daemon_config(c, d, CLUSTER_REDIS, 0, redis_bin);
-    free(redis_bin);
-    char buf[64];
-    snprintf(buf, sizeof(buf), "%d", c->redis_port);
-    const char *redis_args[] = {"--port",       buf,  "--bind", "127.0.0.1", "--save", "",
-                                "--appendonly", "no", "--dir",  c->dir,      NULL};
-    for (const char **a = redis_args; *a; a++)
-        cluster_daemon_arg(d, *a);
-    d->ports[d->n_ports++] = c->redis_port;
-    cluster_daemon_extra_env(c, d);
 
     d = &c->kafka;
     cluster_daemon_config(c, d, CLUSTER_KAFKA, 0, HERALD_BIN_DIR "/herald-kafka-dev");
@@ -579,7 +599,7 @@ static int cluster_configure(cluster_t *c)
         cluster_env_putf(&d->envp, "HERALD_ADMIN_LISTEN=127.0.0.1:%d", c->router_admin[i]);
         /* Every router registers (router_entry.h); logic lists the first ones statically. */
         cluster_env_putf(&d->envp, "HERALD_REGISTRY_ADVERTISE=127.0.0.1:%d", c->router_rpc[i]);
-        cluster_env_putf(&d->envp, "HERALD_REDIS_ADDR=127.0.0.1:%d", c->redis_port);
+        cluster_redis_env(c, d);
         d->ports[d->n_ports++] = c->router_rpc[i];
         d->ports[d->n_ports++] = c->router_admin[i];
         cluster_daemon_extra_env(c, d);
@@ -594,7 +614,7 @@ static int cluster_configure(cluster_t *c)
     cluster_daemon_config(c, d, CLUSTER_LOGIC, 0, HERALD_BIN_DIR "/herald-logic");
     cluster_env_putf(&d->envp, "HERALD_HTTP_LISTEN=127.0.0.1:%d", c->logic_http);
     cluster_env_putf(&d->envp, "HERALD_RPC_LISTEN=127.0.0.1:%d", c->logic_rpc);
-    cluster_env_putf(&d->envp, "HERALD_REDIS_ADDR=127.0.0.1:%d", c->redis_port);
+    cluster_redis_env(c, d);
     cluster_env_putf(&d->envp, "HERALD_ROUTER_ADDRS=%s", routers);
     cluster_env_put(&d->envp, "HERALD_REGISTRY_REFRESH=500ms");
     /* Every test registers and logs in from 127.0.0.1: per-address limits that a real client
@@ -639,7 +659,7 @@ static int cluster_configure(cluster_t *c)
         d = &c->jobs[i];
         cluster_daemon_config(c, d, CLUSTER_JOB, i, HERALD_BIN_DIR "/herald-job");
         cluster_env_putf(&d->envp, "HERALD_ADMIN_LISTEN=127.0.0.1:%d", c->job_admin[i]);
-        cluster_env_putf(&d->envp, "HERALD_REDIS_ADDR=127.0.0.1:%d", c->redis_port);
+        cluster_redis_env(c, d);
         cluster_env_put(&d->envp, "HERALD_ROOM_REFRESH=200ms");
         cluster_env_put(&d->envp, "HERALD_COMET_REFRESH=500ms");
         d->ports[d->n_ports++] = c->job_admin[i];
@@ -648,7 +668,7 @@ static int cluster_configure(cluster_t *c)
     cluster_daemon_t *all[CLUSTER_MAX_COMETS + CLUSTER_MAX_ROUTERS + CLUSTER_MAX_JOBS + 3];
     int n = cluster_daemons(c, all);
     for (int i = 0; i < n; i++)
-        for (const char *const *a = o->args[all[i]->kind]; a && *a; a++)
+        for (const char *const *a = o->args[all[i]->kind]; all[i]->configured && a && *a; a++)
             cluster_daemon_arg(all[i], *a);
     return 0;
 }
@@ -688,7 +708,7 @@ cluster_t *cluster_start(const cluster_opts_t *opts)
             opts->n_routers);
     if (cluster_make_secret(c) != 0 || cluster_configure(c) != 0)
         goto fail;
-    if (cluster_start_daemon(c, &c->redis) != 0)
+    if (c->opts.redis_cluster_seeds == NULL && cluster_start_daemon(c, &c->redis) != 0)
         goto fail;
     if (cluster_daemon_spawn(c, &c->kafka) != 0 || cluster_kafka_wait_bootstrap(c) != 0)
         goto fail;

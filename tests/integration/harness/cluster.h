@@ -70,6 +70,10 @@ typedef struct cluster_opts_s {
      * tls_key that directory's peer.pem and peer.key, tls_ca its ca.pem), served and dialled
      * (borrowed). */
     const char *rpc_tls_pki;
+    /* "host:port,..." of a running Redis Cluster (test_redis_cluster.h), or NULL: then no
+     * redis-server is started and logic, job and every router get [redis] cluster = on with
+     * these seeds (borrowed); CLUSTER_REDIS is not a daemon of this cluster. */
+    const char *redis_cluster_seeds;
 } cluster_opts_t;
 
 typedef struct cluster_s cluster_t;

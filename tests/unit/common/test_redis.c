@@ -504,6 +504,32 @@ static void test_conf_errors(void **state)
         .addr = "nowhere", .user = "", .password = "", .password_file = "", .prefix = "herald:"};
     assert_int_equal(redis_conf_check(&bad_addr, err, sizeof(err)), HERALD_ECONF);
     assert_non_null(strstr(err, "[redis] addr"));
+    /* A brace in the prefix would become the keys' hash tag (redis_keys.h). */
+    redis_conf_t braced = {.addr = "127.0.0.1:6379",
+                           .user = "",
+                           .password = "",
+                           .password_file = "",
+                           .prefix = "h{x}:"};
+    assert_int_equal(redis_conf_check(&braced, err, sizeof(err)), HERALD_ECONF);
+    assert_non_null(strstr(err, "[redis] prefix"));
+    /* cluster = on: addr is a seed list, db 0 only. */
+    redis_conf_t seeds = {.addr = "127.0.0.1:7000, 127.0.0.1:7001",
+                          .cluster = true,
+                          .user = "",
+                          .password = "",
+                          .password_file = "",
+                          .prefix = "herald:"};
+    assert_int_equal(redis_conf_check(&seeds, err, sizeof(err)), 0);
+    seeds.addr = "127.0.0.1:7000,";
+    assert_int_equal(redis_conf_check(&seeds, err, sizeof(err)), HERALD_ECONF);
+    assert_non_null(strstr(err, "[redis] addr"));
+    seeds.addr = "127.0.0.1:7000,nowhere";
+    assert_int_equal(redis_conf_check(&seeds, err, sizeof(err)), HERALD_ECONF);
+    assert_non_null(strstr(err, "\"nowhere\""));
+    seeds.addr = "127.0.0.1:7000";
+    seeds.db = 2;
+    assert_int_equal(redis_conf_check(&seeds, err, sizeof(err)), HERALD_ECONF);
+    assert_non_null(strstr(err, "[redis] db"));
 }
 
 static void test_close_pending(void **state)

@@ -213,12 +213,13 @@ static void registry_set(const char *id, int rpc_port)
                  "{\"id\":\"%s\",\"rpc\":\"127.0.0.1:%d\",\"tcp\":\"127.0.0.1:1\","
                  "\"ws\":\"127.0.0.1:2\",\"weight\":1,\"conns\":0,\"updated_ms\":%lld}",
                  id, rpc_port, (long long)daemon_wall_ms());
-        assert_int_equal(
-            redis_command(g->redis, on_cmd, &cmd_done, "HSET %s %s %s", PREFIX "comets", id, json),
-            0);
+        assert_int_equal(redis_command(g->redis, on_cmd, &cmd_done, "HSET %s %s %s",
+                                       PREFIX "comets:{registry}", id, json),
+                         0);
     } else {
-        assert_int_equal(
-            redis_command(g->redis, on_cmd, &cmd_done, "HDEL %s %s", PREFIX "comets", id), 0);
+        assert_int_equal(redis_command(g->redis, on_cmd, &cmd_done, "HDEL %s %s",
+                                       PREFIX "comets:{registry}", id),
+                         0);
     }
     assert_true(run_until(cond_cmd_done));
 }
@@ -264,7 +265,7 @@ static int group_setup(void **state)
     /* a stale entry and a malformed one are ignored */
     cmd_done = 0;
     assert_int_equal(redis_command(g->redis, on_cmd, &cmd_done, "HSET %s %s %s %s %s",
-                                   PREFIX "comets", "comet-old",
+                                   PREFIX "comets:{registry}", "comet-old",
                                    "{\"rpc\":\"127.0.0.1:1\",\"updated_ms\":1000}", "comet-bad",
                                    "not json"),
                      0);

@@ -289,7 +289,7 @@ static void test_count_bound_and_pages(void **state)
         store(&mid, 1, "m", &seq);
         assert_int_equal(seq, i);
     }
-    assert_int_equal(cmd("ZCARD %s%s", "herald:inbox:", "3"), 5);
+    assert_int_equal(cmd("ZCARD %s%s", "herald:inbox:", "{3}"), 5);
     page_copy_t *c = read_page(3, 1, 0, NULL, 0);
     expect_page(c, 4, 5, 8, 0); /* 1..3 were trimmed: the newest five */
     c = read_page(3, 1, 3, NULL, 0);
@@ -351,7 +351,7 @@ static void test_sender_share(void **state)
         assert_int_equal(c->seqs[i], want[i]);
     assert_string_equal(c->bodies[0], "biz");
     assert_string_equal(c->bodies[1], "t1");
-    assert_int_equal(cmd("ZCARD %s%s", "herald:inboxfrom:20:", "9"), 3);
+    assert_int_equal(cmd("ZCARD %s%s", "herald:inboxfrom:{20}:", "9"), 3);
     /* The count bound still trims from the head, and the sender's list follows it. */
     for (int i = 0; i < 8; i++)
         store_from(&mid, 1, 100 + i, "other", &seq); /* 54..61: 14 entries, 4 oldest go */
@@ -360,8 +360,8 @@ static void test_sender_share(void **state)
     assert_int_equal(c->seqs[0], 52);
     /* Sender 7's entries are gone; its list is made exact at its next store. */
     store_from(&mid, 1, 7, "t3", &seq); /* 62 */
-    assert_int_equal(cmd("ZCARD %s%s", "herald:inboxfrom:20:", "7"), 1);
-    assert_true(cmd("PTTL %s%s", "herald:inboxfrom:20:", "7") > 0);
+    assert_int_equal(cmd("ZCARD %s%s", "herald:inboxfrom:{20}:", "7"), 1);
+    assert_true(cmd("PTTL %s%s", "herald:inboxfrom:{20}:", "7") > 0);
     conf.inbox_max_count = 5;
     conf.inbox_sender_share = 100;
 }
@@ -406,7 +406,7 @@ static void test_positions(void **state)
     /* A given last_seq wins over both. */
     c = read_page(5, 1, 0, "phone", 0);
     expect_page(c, 1, 4, 4, 1);
-    long long ttl = cmd("PTTL %s%s", "herald:ack:", "5");
+    long long ttl = cmd("PTTL %s%s", "herald:ack:", "{5}");
     assert_true(ttl > 0 && ttl <= conf.inbox_max_age_ms);
 }
 
@@ -416,20 +416,20 @@ static void test_age_and_malformed(void **state)
     /* Written by hand: seq 1 is older than max_age, seq 2 does not parse, seq 3 is fresh. */
     char fresh[64];
     snprintf(fresh, sizeof(fresh), "3:%lld:1000:fresh", (long long)daemon_wall_ms());
-    cmd("SET %s%s 3", "herald:seq:", "6");
-    cmd("ZADD herald:inbox:6 1 %s", "1:1000:1000:old", NULL);
-    cmd("ZADD herald:inbox:6 2 %s", "garbage", NULL);
-    cmd("ZADD herald:inbox:6 3 %s", fresh, NULL);
+    cmd("SET %s%s 3", "herald:seq:", "{6}");
+    cmd("ZADD herald:inbox:{6} 1 %s", "1:1000:1000:old", NULL);
+    cmd("ZADD herald:inbox:{6} 2 %s", "garbage", NULL);
+    cmd("ZADD herald:inbox:{6} 3 %s", fresh, NULL);
     page_copy_t *c = read_page(6, 1, 0, NULL, 0);
     expect_page(c, 3, 1, 3, 0);
     assert_string_equal(c->bodies[0], "fresh");
-    assert_int_equal(cmd("ZCARD %s%s", "herald:inbox:", "6"), 1); /* trimmed for good */
+    assert_int_equal(cmd("ZCARD %s%s", "herald:inbox:", "{6}"), 1); /* trimmed for good */
     /* A store trims too, and keeps the set alive for max_age. */
     int64_t mid = 6;
     uint64_t seq;
     store(&mid, 1, "next", &seq);
     assert_int_equal(seq, 4);
-    long long ttl = cmd("PTTL %s%s", "herald:inbox:", "6");
+    long long ttl = cmd("PTTL %s%s", "herald:inbox:", "{6}");
     assert_true(ttl > 0 && ttl <= conf.inbox_max_age_ms);
 }
 

@@ -368,8 +368,8 @@ static void test_routes_and_validation(void **state)
     assert_int_equal(metric("kafka_produced"), 0);
     assert_int_equal(metric("kafka_failed"), 0);
     assert_int_equal(metric("pushes_accepted") + metric("pushes_failed"), 0);
-    assert_int_equal(redis_run("EXISTS %s%s", "herald:seq:", "1").integer, 0);
-    assert_int_equal(redis_run("EXISTS %s%s", "herald:seq:", "x").integer, 0);
+    assert_int_equal(redis_run("EXISTS %s%s", "herald:seq:", "{1}").integer, 0);
+    assert_int_equal(redis_run("EXISTS %s%s", "herald:seq:", "{x}").integer, 0);
 }
 
 static void test_push_with_routers_down(void **state)
@@ -380,8 +380,8 @@ static void test_push_with_routers_down(void **state)
     expect(r, 503, "router");
     json_decref(r.body);
     /* The user's sequence numbers were taken (the push was valid), nothing went to Kafka. */
-    assert_int_equal(redis_run("GET %s%s", "herald:seq:", "7").type, REDIS_REPLY_T_STRING);
-    assert_string_equal(redis_run("GET %s%s", "herald:seq:", "7").str, "1");
+    assert_int_equal(redis_run("GET %s%s", "herald:seq:", "{7}").type, REDIS_REPLY_T_STRING);
+    assert_string_equal(redis_run("GET %s%s", "herald:seq:", "{7}").str, "1");
     r = http("POST", "/goim/push/keys?operation=1000&keys=5-abcdef", AUTH, "hello");
     expect(r, 503, "router");
     json_decref(r.body);
@@ -532,7 +532,7 @@ static void test_registry_and_online(void **state)
     protobuf_c_message_free_unpacked((ProtobufCMessage *)rep, NULL);
 
     /* Registry and room counts in Redis, with a TTL on the counts. */
-    redis_res_t e = redis_run("HGET %s %s", "herald:comets", "comet-a");
+    redis_res_t e = redis_run("HGET %s %s", "herald:comets:{registry}", "comet-a");
     json_t *entry = json_loads(e.str, 0, NULL);
     assert_non_null(entry);
     assert_string_equal(json_string_value(json_object_get(entry, "id")), "comet-a");
@@ -540,8 +540,9 @@ static void test_registry_and_online(void **state)
     assert_int_equal(json_integer_value(json_object_get(entry, "conns")), 5);
     assert_true(json_integer_value(json_object_get(entry, "updated_ms")) > 0);
     json_decref(entry);
-    assert_string_equal(redis_run("HGET %s %s", "herald:online:comet-a", "live://1001").str, "2");
-    long long ttl = redis_run("TTL %s%s", "herald:online:", "comet-a").integer;
+    assert_string_equal(
+        redis_run("HGET %s %s", "herald:online:{registry}:comet-a", "live://1001").str, "2");
+    long long ttl = redis_run("TTL %s%s", "herald:online:{registry}:", "comet-a").integer;
     assert_true(ttl > 0 && ttl <= 30);
 
     json_t *d = get_data("/goim/online/total");
@@ -625,8 +626,8 @@ static void test_registry_and_online(void **state)
     d = get_data("/goim/online/total");
     assert_int_equal(json_integer_value(json_object_get(d, "conn_count")), 5);
     json_decref(d);
-    assert_int_equal(redis_run("HEXISTS %s %s", "herald:comets", "comet-b").integer, 0);
-    assert_int_equal(redis_run("EXISTS %s%s", "herald:online:", "comet-b").integer, 0);
+    assert_int_equal(redis_run("HEXISTS %s %s", "herald:comets:{registry}", "comet-b").integer, 0);
+    assert_int_equal(redis_run("EXISTS %s%s", "herald:online:{registry}:", "comet-b").integer, 0);
 }
 
 static void test_registry_reload(void **state)
@@ -638,11 +639,11 @@ static void test_registry_reload(void **state)
              "{\"id\":\"comet-x\",\"rpc\":\"\",\"tcp\":\"127.0.0.1:5101\",\"ws\":\"\","
              "\"weight\":1,\"conns\":100,\"updated_ms\":%lld}",
              (long long)time(NULL) * 1000);
-    redis_run("HSET herald:comets %s %s", "comet-x", fresh);
-    redis_run("HSET herald:online:comet-x %s %s", "live://1000", "10");
-    redis_run("HSET herald:comets %s %s", "comet-old",
+    redis_run("HSET herald:comets:{registry} %s %s", "comet-x", fresh);
+    redis_run("HSET herald:online:{registry}:comet-x %s %s", "live://1000", "10");
+    redis_run("HSET herald:comets:{registry} %s %s", "comet-old",
               "{\"id\":\"comet-old\",\"tcp\":\"127.0.0.1:6101\",\"conns\":50,\"updated_ms\":1}");
-    redis_run("HSET herald:comets %s %s", "comet-junk", "not json");
+    redis_run("HSET herald:comets:{registry} %s %s", "comet-junk", "not json");
     int seen = 0;
     for (int i = 0; i < 300 && !seen; i++) { /* reload every 200 ms; wait up to 3 s */
         json_t *d = get_data("/goim/online/total");
@@ -655,9 +656,11 @@ static void test_registry_reload(void **state)
     json_t *d = get_data("/goim/online/room?type=live&rooms=1000");
     assert_int_equal(json_integer_value(json_object_get(d, "1000")), 13);
     json_decref(d);
-    assert_int_equal(redis_run("HEXISTS %s %s", "herald:comets", "comet-old").integer, 0);
-    assert_int_equal(redis_run("HEXISTS %s %s", "herald:comets", "comet-junk").integer, 0);
-    assert_int_equal(redis_run("HEXISTS %s %s", "herald:comets", "comet-x").integer, 1);
+    assert_int_equal(redis_run("HEXISTS %s %s", "herald:comets:{registry}", "comet-old").integer,
+                     0);
+    assert_int_equal(redis_run("HEXISTS %s %s", "herald:comets:{registry}", "comet-junk").integer,
+                     0);
+    assert_int_equal(redis_run("HEXISTS %s %s", "herald:comets:{registry}", "comet-x").integer, 1);
 }
 
 /* RenewOnline with strings that are not UTF-8 (protobuf-c does not check): jansson refuses them,
@@ -685,7 +688,7 @@ static void test_renew_online_not_utf8(void **state)
     d = get_data("/goim/nodes/instances");
     assert_int_equal(json_array_size(d), before);
     json_decref(d);
-    assert_int_equal(redis_run("HEXISTS %s %s", "herald:comets", "comet-u").integer, 0);
+    assert_int_equal(redis_run("HEXISTS %s %s", "herald:comets:{registry}", "comet-u").integer, 0);
 }
 
 static int ack(int64_t mid, const char *key, const char *device, uint64_t seq)
@@ -709,13 +712,13 @@ static void test_ack_keeps_max(void **state)
 {
     (void)state;
     assert_int_equal(ack(9, "9-abc", "phone", 5), 0);
-    assert_string_equal(redis_run("HGET %s %s", "herald:ack:9", "phone").str, "5");
+    assert_string_equal(redis_run("HGET %s %s", "herald:ack:{9}", "phone").str, "5");
     assert_int_equal(ack(9, "9-abc", "phone", 3), 0); /* late ack: no move back */
-    assert_string_equal(redis_run("HGET %s %s", "herald:ack:9", "phone").str, "5");
+    assert_string_equal(redis_run("HGET %s %s", "herald:ack:{9}", "phone").str, "5");
     assert_int_equal(ack(9, "9-abc", "phone", 8), 0);
-    assert_string_equal(redis_run("HGET %s %s", "herald:ack:9", "phone").str, "8");
+    assert_string_equal(redis_run("HGET %s %s", "herald:ack:{9}", "phone").str, "8");
     assert_int_equal(ack(9, "9-abc", "", 2), 0); /* no device: the connection key */
-    assert_string_equal(redis_run("HGET %s %s", "herald:ack:9", "9-abc").str, "2");
+    assert_string_equal(redis_run("HGET %s %s", "herald:ack:{9}", "9-abc").str, "2");
     assert_int_equal(ack(9, "bad key", "", 2), HERALD_EINVAL);
     assert_int_equal(ack(-1, "9-abc", "", 2), HERALD_EINVAL);
     assert_int_equal(metric("acks"), 4);
@@ -755,7 +758,7 @@ static void test_receive(void **state)
     /* A valid private message takes the push path: sequence number, then the router (down). */
     assert_int_equal(receive(4, "", "{\"to_mid\":3,\"op\":1000,\"msg\":{\"t\":\"hi\"}}"),
                      HERALD_EUNAVAIL);
-    assert_string_equal(redis_run("GET %s%s", "herald:seq:", "3").str, "1");
+    assert_string_equal(redis_run("GET %s%s", "herald:seq:", "{3}").str, "1");
     assert_int_equal(metric("kafka_produced"), 0);
     assert_int_equal(metric("receive_failures"), 5);
 }

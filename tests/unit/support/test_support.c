@@ -50,29 +50,40 @@ void test_redis_init(test_redis_t *s)
     s->pid = 0;
 }
 
-void test_redis_start(test_redis_t *s, const char *password)
+void test_redis_start_args(test_redis_t *s, const char *password, const char *const *extra)
 {
     char port[16];
+    const char *argv[48] = {"redis-server", "--port", port,    "--bind", "127.0.0.1", "--save", "",
+                            "--appendonly", "no",     "--dir", s->dir};
+    int argc = 11;
 
     snprintf(port, sizeof(port), "%d", s->port);
+    if (password) {
+        argv[argc++] = "--requirepass";
+        argv[argc++] = password;
+    }
+    for (; extra && *extra; extra++) {
+        assert_true(argc < 47);
+        argv[argc++] = *extra;
+    }
+    argv[argc] = NULL;
     s->pid = fork();
     assert_true(s->pid >= 0);
     if (s->pid == 0) {
         prctl(PR_SET_PDEATHSIG, SIGKILL); /* never outlive a crashed test */
         if (freopen("/dev/null", "w", stdout) == NULL)
             _exit(126);
-        if (password)
-            execlp("redis-server", "redis-server", "--port", port, "--bind", "127.0.0.1", "--save",
-                   "", "--appendonly", "no", "--dir", s->dir, "--requirepass", password,
-                   (char *)NULL);
-        else
-            execlp("redis-server", "redis-server", "--port", port, "--bind", "127.0.0.1", "--save",
-                   "", "--appendonly", "no", "--dir", s->dir, (char *)NULL);
+        execvp("redis-server", (char *const *)argv);
         _exit(127);
     }
     for (int i = 0; i < 250 && !test_port_open(s->port); i++)
         usleep(20 * 1000);
     assert_true(test_port_open(s->port));
+}
+
+void test_redis_start(test_redis_t *s, const char *password)
+{
+    test_redis_start_args(s, password, NULL);
 }
 
 void test_redis_kill(test_redis_t *s)

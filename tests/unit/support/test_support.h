@@ -35,6 +35,9 @@ void test_redis_init(test_redis_t *s);
  * to 5 s for its port. The server dies with the test process (PR_SET_PDEATHSIG). */
 void test_redis_start(test_redis_t *s, const char *password);
 
+/* test_redis_start with extra redis-server arguments (NULL-terminated, or NULL). */
+void test_redis_start_args(test_redis_t *s, const char *password, const char *const *extra);
+
 /* SIGKILLs the server and reaps it (a no-op when not running). */
 void test_redis_kill(test_redis_t *s);
 
