@@ -184,9 +184,9 @@ void log_write(log_level_t level, const char *fmt, ...)
         len = head + (mlen < sizeof(line) - head - 1 ? mlen : sizeof(line) - head - 2);
         memcpy(line + head, msg, len - head);
         /* Messages carry client-supplied text (room ids, user agents): a newline inside one
-         * must not forge a second log line. */
+         * must not forge a second log line, nor an escape sequence reach a terminal. */
         for (size_t i = head; i < len; i++) {
-            if (line[i] == '\n' || line[i] == '\r')
+            if ((unsigned char)line[i] < 0x20 || line[i] == 0x7f)
                 line[i] = ' ';
         }
     }

@@ -44,6 +44,7 @@
 #define REDIS_CONNECT_TIMEOUT_MS 3000
 #define REDIS_MAP_REFRESH_MS 5000 /* cluster: slot map reload when all is well */
 #define REDIS_MAP_RETRY_MS 250    /* cluster: and while it is not */
+#define REDIS_MAP_ASK_MS 1000     /* cluster: a CLUSTER SLOTS unanswered this long is given up */
 #define REDIS_REDIRECTS_MAX 5     /* MOVED / ASK hops of one command */
 #define REDIS_NODES_MAX 1024
 
@@ -61,7 +62,8 @@ typedef struct redis_node_s {
     unsigned ready : 1;   /* handshake done: commands are accepted */
     unsigned outage : 1;  /* a failure was logged and no recovery yet */
     unsigned master : 1;  /* cluster: serves slots in the last map */
-    redis_cmd_t *waiting; /* redirected here before the connection was ready (a list) */
+    redis_cmd_t *waiting; /* redirected here before the connection was ready (a list, in order) */
+    uint32_t map_gen;     /* cluster: the map request last sent here (redis_t.map_gen) */
 } redis_node_t;
 
 enum txn_state { TXN_NONE, TXN_DEFERRED, TXN_PINNED, TXN_BROKEN };
@@ -80,6 +82,7 @@ struct redis_s {
     unsigned map_ok : 1; /* a map has been loaded */
     unsigned map_stale : 1; /* reload it at the next retry tick */
     unsigned map_asked : 1; /* a CLUSTER SLOTS is in flight */
+    uint32_t map_gen;       /* counts map requests: a reply to a superseded one is ignored */
     int txn;                /* enum txn_state: MULTI ... EXEC in cluster mode */
     redis_node_t *txn_node; /* TXN_PINNED: where the transaction runs */
     redis_cmd_t *txn_multi; /* TXN_DEFERRED: the MULTI, sent before the first keyed command */
@@ -391,6 +394,10 @@ static void map_on_reply(redisAsyncContext *ac, void *reply, void *privdata)
     const redisReply *rep = reply;
 
     (void)ac;
+    /* A node that answered only after the request was given up (REDIS_MAP_ASK_MS) and asked
+     * elsewhere may hold an older view: its answer is dropped. */
+    if (from->map_gen != r->map_gen)
+        return;
     r->map_asked = 0;
     if (r->closing)
         return;
@@ -426,6 +433,7 @@ static void map_request(redis_t *r)
         if (n->ready &&
             redisAsyncFormattedCommand(n->ac, map_on_reply, n, cmd, sizeof(cmd) - 1) == REDIS_OK) {
             r->map_asked = 1;
+            n->map_gen = ++r->map_gen;
             return;
         }
     }
@@ -458,6 +466,12 @@ static void on_tick(uv_timer_t *timer)
 
     fail_pending(r, UV_ECONNRESET);
     uint64_t since = uv_now(r->loop) - r->map_at_ms;
+    /* A node that stopped answering without closing (a partition, SIGSTOP) must not hold the
+     * map back until the kernel gives up on it: ask another one. */
+    if (r->map_asked && since >= REDIS_MAP_ASK_MS) {
+        r->map_asked = 0;
+        r->map_stale = 1;
+    }
     if (!r->map_ok || since >= REDIS_MAP_REFRESH_MS ||
         (r->map_stale && since >= REDIS_MAP_RETRY_MS))
         map_request(r);
@@ -498,7 +512,7 @@ static int follow_redirect(redis_cmd_t *cmd, const redisReply *rep)
     int ask = rep->len > 4 && strncmp(rep->str, "ASK ", 4) == 0;
     int slot;
 
-    if (!r->slots || cmd->in_txn || r->closing || (!moved && !ask))
+    if (!r->slots || r->closing || (!moved && !ask))
         return 0;
     r->map_stale = 1;
     redis_node_t *n = redirect_node(r, rep, &slot);
@@ -506,11 +520,16 @@ static int follow_redirect(redis_cmd_t *cmd, const redisReply *rep)
         return 0;
     if (moved)
         r->slots[slot] = (int16_t)node_index(r, n);
-    if (cmd->redirects++ >= REDIS_REDIRECTS_MAX)
+    /* A transaction stays on its node (it fails there, EXECABORT); the map is fixed for the
+     * caller's next one. */
+    if (cmd->in_txn || cmd->redirects++ >= REDIS_REDIRECTS_MAX)
         return 0;
-    if (!n->ready && moved && n->ac) { /* connecting (a node just learnt): send once ready */
-        cmd->next = n->waiting;
-        n->waiting = cmd;
+    if (!n->ready && moved && n->ac) {  /* connecting (a node just learnt): send once ready */
+        redis_cmd_t **at = &n->waiting; /* at the tail: sent in the order they were redirected */
+        while (*at)
+            at = &(*at)->next;
+        cmd->next = NULL;
+        *at = cmd;
         return 1;
     }
     if (!n->ready)

@@ -282,6 +282,8 @@ static void on_tcp_closed(uv_handle_t *h)
 
 static void client_close_tcp(rpc_client_t *c)
 {
+    if (uv_is_closing((uv_handle_t *)&c->tcp))
+        return; /* a second failure of the same attempt */
     c->state = CLIENT_DROPPING;
     rpc_frame_writer_deinit(&c->writer);
     uv_close((uv_handle_t *)&c->tcp, on_tcp_closed);
@@ -492,6 +494,8 @@ static void on_connect(uv_connect_t *req, int status)
             client_attempt_failed(c, HERALD_EINTERNAL, "tls: cannot create the connection's state");
             return;
         }
+        if (c->state != CLIENT_HANDSHAKE)
+            return; /* sending the ClientHello failed: the attempt is already being dropped */
         rc = uv_read_start((uv_stream_t *)&c->tcp, on_tls_alloc, on_tls_read);
     } else {
         rc = uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read);

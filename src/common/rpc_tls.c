@@ -4,6 +4,7 @@
 #include "buf.h"
 #include "tls_record.h"
 
+#include <openssl/err.h>
 #include <stdlib.h>
 
 /* A socket read of ciphertext: a whole record at most, so one read is one OpenSSL step. The
@@ -17,8 +18,10 @@ rpc_tls_t *rpc_tls_new(SSL *ssl, int server, uv_stream_t *stream, rpc_frame_writ
     rpc_tls_t *t;
     char why[200];
 
-    if (ssl == NULL)
+    if (ssl == NULL) {
+        ERR_clear_error(); /* SSL_new's reason would mislead the thread's next OpenSSL call */
         return NULL;
+    }
     t = xcalloc(1, sizeof(*t));
     if (tls_pipe_init(&t->pipe, ssl, server) != 0) {
         free(t);

@@ -43,7 +43,10 @@ int tls_pipe_feed(tls_pipe_t *p, const void *data, size_t n)
 
     if (n == 0)
         return 0;
-    return BIO_write_ex(p->in, data, n, &written) == 1 && written == n ? 0 : -1;
+    if (BIO_write_ex(p->in, data, n, &written) == 1 && written == n)
+        return 0;
+    ERR_clear_error(); /* out of memory: leave no stale reason for the thread's next call */
+    return -1;
 }
 
 void tls_pipe_reason(char *why, size_t whylen, const char *fallback)

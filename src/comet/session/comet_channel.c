@@ -374,10 +374,16 @@ void comet_channel_replay(comet_channel_t *ch, const buf_t *packets)
     if (packets->len > 0) {
         proto_reader_t reader;
         proto_reader_init(&reader);
-        proto_reader_feed(&reader, packets->data, packets->len,
-                          comet_channel_session(ch)->conns.limits.max_body, comet_channel_on_packet,
-                          ch);
+        int rc = proto_reader_feed(&reader, packets->data, packets->len,
+                                   comet_channel_session(ch)->conns.limits.max_body,
+                                   comet_channel_on_packet, ch);
         proto_reader_deinit(&reader);
+        /* Held packets were read under the limits of their arrival; a reload may have lowered
+         * max_body since. Dropping them would leave the client waiting for replies: close. */
+        if (rc < 0 && ch->state == COMET_CHANNEL_AUTHED) {
+            comet_conn_protocol_error(&ch->conn, rc, "held packets");
+            return;
+        }
     }
     if (ch->state == COMET_CHANNEL_AUTHED && !(ch->flags & COMET_CHANNEL_F_JOINING))
         comet_conn_resume(&ch->conn);
