@@ -85,6 +85,12 @@ typedef struct metrics_row_s {
     const char *help;
 } metrics_row_t;
 
+/* A counter row: name is a string literal without the _total the macro appends. */
+#define METRICS_COUNTER_ROW(name, value, help)                                                     \
+    {                                                                                              \
+        name "_total", METRICS_COUNTER, (double)(value), help                                      \
+    }
+
 void metrics_rows(buf_t *out, const metrics_row_t *rows, size_t n);
 
 /* The Content-Type of the exposition. */

@@ -503,20 +503,20 @@ void job_deliver_metrics(const job_deliver_t *d, json_t *out)
 void job_deliver_prometheus(const job_deliver_t *d, buf_t *out)
 {
     const job_stats_t *s = &d->stats;
-#define C(n, v, h)                                                                                 \
-    {                                                                                              \
-        "herald_job_" n, METRICS_COUNTER, (double)(v), h                                           \
-    }
+#define C(n, v, h) METRICS_COUNTER_ROW("herald_job_" n, v, h)
     const metrics_row_t rows[] = {
-        C("consumed_total", s->consumed, "Kafka envelopes received"),
-        C("malformed_total", s->malformed, "Envelopes that did not parse or made no sense"),
-        C("delivered_total", s->delivered, "Comet RPCs answered with success"),
-        C("failed_total", s->failed, "Comet RPCs given up (retries spent, errors)"),
-        C("skipped_total", s->skipped, "Deliveries to comets not registered or not connected"),
-        C("retries_total", s->retries, "Comet RPC retries"),
-        C("room_batches_total", s->batches, "BroadcastRoom calls"),
-        C("room_batched_messages_total", s->batched_messages,
+        C("consumed", s->consumed, "Kafka envelopes received"),
+        C("malformed", s->malformed, "Envelopes that did not parse or made no sense"),
+        C("delivered", s->delivered, "Comet RPCs answered with success"),
+        C("failed", s->failed, "Comet RPCs given up (retries spent, errors)"),
+        C("skipped", s->skipped, "Deliveries to comets not registered or not connected"),
+        C("retries", s->retries, "Comet RPC retries"),
+        C("room_batches", s->batches, "BroadcastRoom calls"),
+        C("room_batched_messages", s->batched_messages,
           "Room messages carried by BroadcastRoom calls"),
+        C("room_joins", s->joins, "JOIN envelopes applied: a comet's room announcement"),
+        C("room_joins_dropped", s->joins_dropped,
+          "JOIN envelopes of a comet job does not know and cannot reach"),
         {"herald_job_messages_in_flight", METRICS_GAUGE, (double)d->in_flight,
          "Kafka messages consumed whose delivery has not ended"},
         {"herald_job_consumer_paused", METRICS_GAUGE, d->paused ? 1 : 0,

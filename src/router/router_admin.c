@@ -41,19 +41,18 @@ static void router_admin_prometheus(void *arg, buf_t *out)
 {
     const router_admin_t *a = arg;
     const router_stats_t *s = &a->rpc->stats;
-#define C(n, v, h)                                                                                 \
-    {                                                                                              \
-        "herald_router_" n, METRICS_COUNTER, (double)(v), h                                        \
-    }
+#define C(n, v, h) METRICS_COUNTER_ROW("herald_router_" n, v, h)
     const metrics_row_t rows[] = {
-        C("puts_total", s->puts, "Put calls (placements registered)"),
-        C("gets_total", s->gets, "Get calls (placements looked up)"),
-        C("dels_total", s->dels, "Del calls (placements removed)"),
-        C("renews_total", s->renews, "Renew calls (heartbeats of placements)"),
-        C("lists_total", s->lists, "List calls (pages of online users)"),
-        C("evicted_total", s->evicted, "Placements evicted by the overflow policy"),
-        C("rejected_total", s->rejected, "Placements refused by the overflow policy"),
-        C("expired_total", s->expired, "Placements expired without a heartbeat"),
+        C("puts", s->puts, "Put calls (placements registered)"),
+        C("gets", s->gets, "Get calls (placements looked up)"),
+        C("dels", s->dels, "Del calls (placements removed)"),
+        C("renews", s->renews, "Renew calls (heartbeats of placements)"),
+        C("lists", s->lists, "List calls (pages of online users)"),
+        C("evicted", s->evicted, "Placements evicted by the overflow policy"),
+        C("rejected", s->rejected, "Placements refused by the overflow policy"),
+        C("expired", s->expired, "Placements expired without a heartbeat"),
+        C("put_batches", s->put_batches, "PutBatch calls (a comet's replay)"),
+        C("batch_puts", s->batch_puts, "Placements registered by PutBatch calls"),
         {"herald_router_users", METRICS_GAUGE, (double)router_table_users(a->rpc->table),
          "Users with at least one placement"},
         {"herald_router_placements", METRICS_GAUGE, (double)router_table_conns(a->rpc->table),
